@@ -1,0 +1,183 @@
+// Package store is the only way to dirbridge's persistent state: reads,
+// one transaction call for writes, and a few atomic single-row updates.
+// Backends live in store/sqlite and store/postgres; both pass the one
+// conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns, checked with errors.Is.
+var (
+	// ErrNotFound means the requested row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique key is taken or a compare-and-swap lost.
+	ErrConflict = errors.New("conflict")
+)
+
+// UserFilter selects users for ListUsers and CountUsers. Zero values match
+// everything.
+type UserFilter struct {
+	Source  string
+	State   UserState
+	Profile string
+	// Query matches username, display name or e-mail (case-insensitive substring).
+	Query  string
+	Limit  int // 0 means no limit
+	Offset int
+}
+
+// UserKey names a column users can be looked up by.
+type UserKey string
+
+// Lookup keys for FindUsers.
+const (
+	KeyUsername UserKey = "username"
+	KeyEmail    UserKey = "email"
+	KeyUPN      UserKey = "upn"
+	KeyAnchor   UserKey = "anchor"
+	KeySAM      UserKey = "sam_account_name"
+)
+
+// AuditFilter selects audit events, newest first.
+type AuditFilter struct {
+	Actor  string
+	Action string
+	Target string
+	Since  time.Time
+	Until  time.Time
+	Limit  int
+	Offset int
+}
+
+// SyncRunFilter selects sync runs, newest first.
+type SyncRunFilter struct {
+	Directory string
+	Limit     int
+}
+
+// Reader holds every read. Each takes the context and honours its
+// cancellation. Single-row reads return ErrNotFound when nothing matches.
+type Reader interface {
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// FindUsers returns the users whose key equals value (case-insensitive
+	// for username, email and upn).
+	FindUsers(ctx context.Context, key UserKey, value string) ([]User, error)
+	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
+	CountUsers(ctx context.Context, f UserFilter) (int, error)
+
+	GetProfile(ctx context.Context, name string) (Profile, error)
+	ListProfiles(ctx context.Context) ([]Profile, error)
+
+	// ListDirectoryEntries returns every entry of one directory.
+	ListDirectoryEntries(ctx context.Context, directory string) ([]DirectoryEntry, error)
+	GetDirectoryEntry(ctx context.Context, directory, anchor string) (DirectoryEntry, error)
+	GetDirectoryState(ctx context.Context, directory string) (DirectoryState, error)
+
+	GetSyncRun(ctx context.Context, id string) (SyncRun, error)
+	ListSyncRuns(ctx context.Context, f SyncRunFilter) ([]SyncRun, error)
+
+	GetSession(ctx context.Context, id string) (Session, error)
+	ListSessions(ctx context.Context, userID string) ([]Session, error)
+	// CountActiveUsersWithSessions counts distinct users holding a session
+	// that has not expired at now (concurrent licences).
+	CountActiveUsersWithSessions(ctx context.Context, now time.Time) (int, error)
+
+	GetAPIKey(ctx context.Context, id string) (APIKey, error)
+	GetAPIKeyByHash(ctx context.Context, hash string) (APIKey, error)
+	ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error)
+	GetToken(ctx context.Context, id string) (Token, error)
+
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	GetLockout(ctx context.Context, userID string) (Lockout, error)
+}
+
+// Tx is one transaction: every read plus every write. Writes made through
+// a Tx are visible to its reads and to nobody else until it commits.
+type Tx interface {
+	Reader
+
+	// CreateUser inserts u; ErrConflict if the username or (source, anchor)
+	// is taken. It sets ID (when empty), CreatedAt, UpdatedAt and Version.
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser writes u if its Version is current (ErrConflict otherwise)
+	// and bumps Version and UpdatedAt.
+	UpdateUser(ctx context.Context, u *User) error
+	DeleteUser(ctx context.Context, id string) error
+
+	// PutProfile inserts or replaces a profile by name.
+	PutProfile(ctx context.Context, p Profile) error
+	DeleteProfile(ctx context.Context, name string) error
+
+	// PutDirectoryEntries inserts or replaces entries by (directory, anchor).
+	PutDirectoryEntries(ctx context.Context, entries []DirectoryEntry) error
+	DeleteDirectoryEntry(ctx context.Context, directory, anchor string) error
+	PutDirectoryState(ctx context.Context, s DirectoryState) error
+
+	CreateSyncRun(ctx context.Context, r SyncRun) error
+	UpdateSyncRun(ctx context.Context, r SyncRun) error
+
+	CreateSession(ctx context.Context, s Session) error
+	// TouchSession sets LastSeenAt.
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions revokes every session of a user.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// DeleteExpiredSessions removes sessions whose ExpiresAt is before now.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+	CreateToken(ctx context.Context, t Token) error
+	// DeleteKeyTokens removes every token issued for an API key.
+	DeleteKeyTokens(ctx context.Context, keyID string) error
+
+	// AppendAudit stores an event; it sets ID (and Time when zero).
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+
+	// PutLockout replaces a user's lock-out state (administrator unlock).
+	PutLockout(ctx context.Context, l Lockout) error
+}
+
+// Store is a handle on one database.
+type Store interface {
+	Reader
+
+	// Tx runs fn in one transaction. It commits when fn returns nil and
+	// rolls back otherwise (and on panic), returning fn's error unchanged.
+	Tx(ctx context.Context, fn func(Tx) error) error
+
+	// UpdateLockout reads a user's lock-out state (zero value when none),
+	// calls fn and writes its result atomically: concurrent calls for one
+	// user, from any replica, are serialised so no update is lost. fn's
+	// error aborts the update and is returned.
+	UpdateLockout(ctx context.Context, userID string, fn func(Lockout) (Lockout, error)) (Lockout, error)
+
+	// RecordOnce remembers key in namespace until expires; ErrConflict if
+	// it is already remembered and not yet expired (SAML assertion IDs,
+	// notices sent).
+	RecordOnce(ctx context.Context, namespace, key string, expires time.Time) error
+	// PutEphemeral stores a short-lived value (OIDC state, reset tokens).
+	PutEphemeral(ctx context.Context, namespace, key string, value []byte, expires time.Time) error
+	// TakeEphemeral returns and deletes a value in one step, so it can be
+	// used once; ErrNotFound when absent or expired.
+	TakeEphemeral(ctx context.Context, namespace, key string) ([]byte, error)
+
+	// AcquireLease takes or renews the named lease for holder until now+ttl.
+	// It returns false when another holder's lease has not expired. A lease
+	// whose holder died simply expires.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	// MigrationVersion reports the applied and the latest known migration.
+	MigrationVersion(ctx context.Context) (applied, latest int64, err error)
+	Close() error
+}
