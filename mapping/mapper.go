@@ -1,0 +1,443 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// Templates are the attribute templates that build a user's local fields
+// from directory attributes (see Template for the language). An empty
+// template means "take the directory's own value": Username from the login
+// name (sAMAccountName / uid), Email, DisplayName, FirstName and LastName
+// from the directory user; Language has no directory default.
+type Templates struct {
+	Username    string
+	Email       string
+	DisplayName string
+	FirstName   string
+	LastName    string
+	Language    string
+	// Fields are the application-declared extra fields, by field name.
+	Fields map[string]string
+}
+
+// UserTemplate is a named set of defaults for users of a directory, as in
+// the seed CRM's user templates.
+//
+// State is applied only when a user is created (afterwards the sync owns the
+// state: deactivation, reactivation). The other defaults apply on every
+// run, as fallbacks: were they applied at creation only, the next sync would
+// recompute the user from rules and take them away again.
+type UserTemplate struct {
+	Name string
+	// State of new users; empty means active.
+	State store.UserState
+	// Language when the language template gives none.
+	Language string
+	// Units are added after the units the rules give.
+	Units []string
+	// Profile when no rule gives one; it takes precedence over the
+	// directory's default profile, being the more specific choice.
+	Profile string
+	// EmailDomain fills an empty e-mail address as username@EmailDomain.
+	EmailDomain string
+}
+
+// Config is the mapping of one directory.
+type Config struct {
+	// Directory is the directory's configured name.
+	Directory string
+	// Rules is the whole ordered rule list, global and per directory; rules
+	// for other directories are skipped but keep their numbers.
+	Rules []Rule
+	// DefaultProfile is given to users no rule (nor user template) gives a
+	// profile; empty means such users have no profile.
+	DefaultProfile string
+	Templates      Templates
+	// UserTemplate is optional.
+	UserTemplate *UserTemplate
+}
+
+// Mapper maps the users of one directory. It is immutable after NewMapper
+// and safe for concurrent use.
+//
+// The sync engine uses it like this:
+//
+//	m, err := mapping.NewMapper(mapping.Config{
+//		Directory:      "corp",
+//		Rules:          []mapping.Rule{{Group: "CC-Supervisors", Profile: "Supervisor", Units: []string{"Floor 2"}}},
+//		DefaultProfile: "Agent",
+//		Templates:      mapping.Templates{Username: "{{lower .sAMAccountName}}"},
+//	})
+//	if err != nil { ... } // a template that does not parse
+//	results, warnings := m.MapAll(snapshot.Users, importedGroups, currentByAnchor)
+//	for _, r := range results {
+//		if r.Blocked { continue } // its warnings say why; it is listed in the plan
+//		// create or update the local user from r; r.ProfileCause etc. go in the plan
+//	}
+type Mapper struct {
+	cfg         Config
+	username    *Template
+	email       *Template
+	displayName *Template
+	firstName   *Template
+	lastName    *Template
+	language    *Template
+	fields      map[string]*Template
+	fieldNames  []string
+}
+
+// NewMapper parses the templates of cfg. Its error lists every template
+// that does not parse, each named by its field path.
+func NewMapper(cfg Config) (*Mapper, error) {
+	m := &Mapper{cfg: cfg, fields: map[string]*Template{}}
+	var errs []error
+	parse := func(path, src string) *Template {
+		if strings.TrimSpace(src) == "" {
+			return nil
+		}
+		t, err := ParseTemplate(path, src)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return t
+	}
+	m.username = parse("templates.username", cfg.Templates.Username)
+	m.email = parse("templates.email", cfg.Templates.Email)
+	m.displayName = parse("templates.display_name", cfg.Templates.DisplayName)
+	m.firstName = parse("templates.first_name", cfg.Templates.FirstName)
+	m.lastName = parse("templates.last_name", cfg.Templates.LastName)
+	m.language = parse("templates.language", cfg.Templates.Language)
+	for name, src := range cfg.Templates.Fields {
+		m.fieldNames = append(m.fieldNames, name)
+		if t := parse("templates.fields."+name, src); t != nil {
+			m.fields[name] = t
+		}
+	}
+	sort.Strings(m.fieldNames)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("mapping for directory %s: %w", cfg.Directory, err)
+	}
+	return m, nil
+}
+
+// Result is the local state the sync owns for one directory user.
+type Result struct {
+	Directory      string
+	Anchor         string
+	DN             string
+	UPN            string
+	SAMAccountName string
+
+	Username    string
+	DisplayName string
+	FirstName   string
+	LastName    string
+	Email       string
+	Language    string
+	Fields      map[string]string
+
+	// Profile and its cause (`rule 2 (group CC-Supervisors)`, `pinned`, ...).
+	Profile      string
+	ProfileCause string
+	// ProfilePinned: Profile is the existing user's pinned value.
+	ProfilePinned bool
+	// Units and, per unit, the causes that added it.
+	Units       []string
+	UnitCauses  map[string][]string
+	UnitsPinned bool
+	// Superuser is OR-ed from the rules' superuser flag.
+	Superuser      bool
+	SuperuserCause string
+	// Flags are every flag the rules set.
+	Flags map[string]bool
+	// Matched lists every matching rule.
+	Matched []string
+
+	// State is set only for a new user (from the user template); for an
+	// existing user it is empty and the engine keeps the current state.
+	State store.UserState
+
+	// Blocked users must be neither created nor updated in this run; the
+	// blocking warnings say why.
+	Blocked bool
+}
+
+// Map maps one directory user whose groups (imported groups, nesting
+// already resolved) are userGroups. existing is the local user already
+// linked to u's anchor, or nil for a user not yet created; it supplies the
+// pinned profile and units. Map cannot see other users: collisions between
+// them are found by MapAll.
+func (m *Mapper) Map(u directory.User, userGroups []directory.Group, existing *store.User) (Result, []Warning) {
+	dir := m.cfg.Directory
+	r := Result{
+		Directory: dir, Anchor: u.Anchor, DN: u.DN, UPN: u.UPN,
+		SAMAccountName: u.Username,
+	}
+	var warns []Warning
+	warn := func(code WarningCode, blocking bool, format string, args ...any) {
+		warns = append(warns, Warning{
+			Code: code, Directory: dir, Anchor: u.Anchor, Username: u.Username,
+			Blocking: blocking, Message: fmt.Sprintf(format, args...),
+		})
+		if blocking {
+			r.Blocked = true
+		}
+	}
+
+	attrs := templateAttrs(u)
+	render := func(t *Template, fallback string, field string) string {
+		if t == nil {
+			return fallback
+		}
+		s, err := t.Execute(attrs)
+		if err != nil {
+			blocking := field == "username"
+			warn(WarnTemplate, blocking, "%s template failed: %v", field, err)
+			return ""
+		}
+		return s
+	}
+	r.Username = render(m.username, u.Username, "username")
+	if strings.TrimSpace(r.Username) == "" && !r.Blocked {
+		warn(WarnEmptyUsername, true, "username template produced an empty username")
+	}
+	r.Email = render(m.email, u.Email, "email")
+	r.DisplayName = render(m.displayName, u.DisplayName, "display_name")
+	r.FirstName = render(m.firstName, u.FirstName, "first_name")
+	r.LastName = render(m.lastName, u.LastName, "last_name")
+	r.Language = render(m.language, "", "language")
+	if len(m.fieldNames) > 0 {
+		r.Fields = make(map[string]string, len(m.fieldNames))
+		for _, name := range m.fieldNames {
+			r.Fields[name] = render(m.fields[name], "", "fields."+name)
+		}
+	}
+
+	ut := m.cfg.UserTemplate
+	if ut != nil {
+		if r.Language == "" {
+			r.Language = ut.Language
+		}
+		if r.Email == "" && ut.EmailDomain != "" && r.Username != "" {
+			r.Email = r.Username + "@" + strings.TrimPrefix(ut.EmailDomain, "@")
+		}
+		if existing == nil {
+			r.State = ut.State
+		}
+	}
+	if existing == nil && r.State == "" {
+		r.State = store.StateActive
+	}
+
+	a, rw := Resolve(dir, m.cfg.Rules, userGroups, "")
+	for i := range rw {
+		rw[i].Anchor, rw[i].Username = u.Anchor, u.Username
+	}
+	warns = append(warns, rw...)
+	if a.Profile == "" {
+		switch {
+		case ut != nil && ut.Profile != "":
+			a.Profile, a.ProfileCause = ut.Profile, fmt.Sprintf("user template %q", ut.Name)
+		case m.cfg.DefaultProfile != "":
+			a.Profile = m.cfg.DefaultProfile
+			a.ProfileCause = fmt.Sprintf("default profile of directory %s", dir)
+		default:
+			a.ProfileCause = "no rule matched; no default profile"
+		}
+	}
+	if ut != nil {
+		a = addUnits(a, ut.Units, fmt.Sprintf("user template %q", ut.Name))
+	}
+	r.Profile, r.ProfileCause = a.Profile, a.ProfileCause
+	r.Units, r.UnitCauses = a.Units, a.UnitCauses
+	r.Flags, r.Matched = a.Flags, a.Matched
+	r.Superuser, r.SuperuserCause = a.Superuser(), a.FlagCauses[FlagSuperuser]
+
+	// Pinned fields keep the administrator's choice; the cause records what
+	// the rules would have given so the plan can say so.
+	if existing != nil && existing.PinnedProfile {
+		if existing.Profile != r.Profile {
+			warn(WarnPinned, false, "profile pinned to %q; rules would give %q (%s)", existing.Profile, r.Profile, r.ProfileCause)
+		}
+		r.ProfileCause = fmt.Sprintf("pinned (rules: %q, %s)", r.Profile, r.ProfileCause)
+		r.Profile, r.ProfilePinned = existing.Profile, true
+	}
+	if existing != nil && existing.PinnedUnits {
+		if !sameSet(existing.Units, r.Units) {
+			warn(WarnPinned, false, "units pinned to %v; rules would give %v", existing.Units, r.Units)
+		}
+		r.Units = append([]string(nil), existing.Units...)
+		r.UnitCauses = make(map[string][]string, len(r.Units))
+		for _, unit := range r.Units {
+			r.UnitCauses[unit] = []string{"pinned"}
+		}
+		r.UnitsPinned = true
+	}
+	return r, warns
+}
+
+// MapAll maps every user of a read. groups must be every imported group of
+// the directory (for an incremental read, the stored ones as well): a
+// user's groups are found by the anchors in User.Groups and in
+// Group.Members, and rules are checked against them. existing holds the
+// local users already linked to this directory, by anchor (nil is fine).
+//
+// Two users mapping to the same username (case-insensitively) are both
+// blocked and listed; everyone else proceeds. Results are in input order.
+func (m *Mapper) MapAll(users []directory.User, groups []directory.Group, existing map[string]*store.User) ([]Result, []Warning) {
+	warns := CheckRules(m.cfg.Directory, m.cfg.Rules, groups)
+	byAnchor := make(map[string]directory.Group, len(groups))
+	memberOf := map[string][]directory.Group{}
+	for _, g := range groups {
+		byAnchor[normAnchor(g.Anchor)] = g
+		for _, mem := range g.Members {
+			k := normAnchor(mem)
+			memberOf[k] = append(memberOf[k], g)
+		}
+	}
+	results := make([]Result, len(users))
+	for i, u := range users {
+		ug := userGroups(u, byAnchor, memberOf[normAnchor(u.Anchor)])
+		r, w := m.Map(u, ug, existing[u.Anchor])
+		results[i] = r
+		warns = append(warns, w...)
+	}
+	warns = append(warns, markCollisions(results)...)
+	return results, warns
+}
+
+// userGroups merges the groups named by u.Groups with those listing u as a
+// member, without duplicates, in a stable order.
+func userGroups(u directory.User, byAnchor map[string]directory.Group, viaMembers []directory.Group) []directory.Group {
+	seen := map[string]bool{}
+	var out []directory.Group
+	for _, a := range u.Groups {
+		k := normAnchor(a)
+		if g, ok := byAnchor[k]; ok && !seen[k] {
+			seen[k] = true
+			out = append(out, g)
+		}
+	}
+	for _, g := range viaMembers {
+		k := normAnchor(g.Anchor)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// markCollisions blocks every result whose username another unblocked
+// result also maps to.
+func markCollisions(results []Result) []Warning {
+	idx := map[string][]int{}
+	var order []string
+	for i, r := range results {
+		if r.Blocked || r.Username == "" {
+			continue
+		}
+		k := strings.ToLower(r.Username)
+		if _, ok := idx[k]; !ok {
+			order = append(order, k)
+		}
+		idx[k] = append(idx[k], i)
+	}
+	var warns []Warning
+	for _, k := range order {
+		is := idx[k]
+		if len(is) < 2 {
+			continue
+		}
+		for _, i := range is {
+			var others []string
+			for _, j := range is {
+				if j != i {
+					others = append(others, fmt.Sprintf("%s (%s)", results[j].DN, results[j].Anchor))
+				}
+			}
+			results[i].Blocked = true
+			warns = append(warns, Warning{
+				Code: WarnCollision, Directory: results[i].Directory, Anchor: results[i].Anchor,
+				Username: results[i].SAMAccountName, Blocking: true,
+				Message: fmt.Sprintf("username %q is also produced for %s; none of them is created or updated", results[i].Username, strings.Join(others, ", ")),
+			})
+		}
+	}
+	return warns
+}
+
+func addUnits(a Assignment, units []string, cause string) Assignment {
+	for _, u := range units {
+		if u == "" {
+			continue
+		}
+		kept := ""
+		for _, have := range a.Units {
+			if strings.EqualFold(have, u) {
+				kept = have
+			}
+		}
+		if kept == "" {
+			kept = u
+			a.Units = append(a.Units, u)
+		}
+		if a.UnitCauses == nil {
+			a.UnitCauses = map[string][]string{}
+		}
+		a.UnitCauses[kept] = append(a.UnitCauses[kept], cause)
+	}
+	return a
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, s := range a {
+		seen[strings.ToLower(s)]++
+	}
+	for _, s := range b {
+		seen[strings.ToLower(s)]--
+	}
+	for _, n := range seen {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// templateAttrs is the attribute view templates see: every attribute read,
+// plus the directory user's plain fields under their usual LDAP names when
+// the reader did not keep those attributes, and `username` (the login name:
+// sAMAccountName on AD, uid on LDAP) and `dn`.
+func templateAttrs(u directory.User) map[string][]string {
+	out := make(map[string][]string, len(u.Attributes)+8)
+	have := map[string]bool{}
+	for k, v := range u.Attributes {
+		out[k] = v
+		have[strings.ToLower(k)] = true
+	}
+	add := func(name, v string) {
+		if v != "" && !have[strings.ToLower(name)] {
+			out[name] = []string{v}
+			have[strings.ToLower(name)] = true
+		}
+	}
+	add("username", u.Username)
+	add("dn", u.DN)
+	add("userPrincipalName", u.UPN)
+	add("mail", u.Email)
+	add("displayName", u.DisplayName)
+	add("givenName", u.FirstName)
+	add("sn", u.LastName)
+	return out
+}

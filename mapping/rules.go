@@ -1,0 +1,302 @@
+package mapping
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// FlagSuperuser is the rule flag that makes a user a superuser.
+const FlagSuperuser = "superuser"
+
+// Rule maps membership of one directory group to a profile, units and
+// flags. Rules are kept in configuration order: that order decides which
+// rule gives the profile, and rule numbers in causes ("rule 2") are 1-based
+// positions in that list, so an administrator can find the rule in the file.
+type Rule struct {
+	// Name is an optional label shown in causes next to the rule number.
+	Name string
+	// Group names the group by DN (compared parsed and case-insensitively),
+	// by name (cn / sAMAccountName, case-insensitive) or by anchor
+	// (objectGUID / entryUUID text, braces optional).
+	Group string
+	// Directory limits the rule to one directory; empty means every
+	// directory.
+	Directory string
+	// Profile is given by the first matching rule that names one; a rule
+	// without a profile only adds units and flags.
+	Profile string
+	// Units accumulate over every matching rule.
+	Units []string
+	// Flags are OR-ed over every matching rule (e.g. "superuser": true).
+	Flags map[string]bool
+}
+
+// Assignment is what the rules give one user, each part with its cause.
+type Assignment struct {
+	// Profile is empty when no rule gave one and there is no default.
+	Profile string
+	// ProfileCause says what decided the profile:
+	// `rule 2 (group CC-Supervisors)`, `default profile of directory corp`,
+	// or `no rule matched; no default profile`.
+	ProfileCause string
+	// Units are deduplicated (case-insensitively) in rule order.
+	Units []string
+	// UnitCauses gives, per unit, every rule that added it.
+	UnitCauses map[string][]string
+	// Flags holds the flags set by some matching rule.
+	Flags map[string]bool
+	// FlagCauses gives, per flag, the first rule that set it.
+	FlagCauses map[string]string
+	// Matched are the causes of every matching rule, in rule order.
+	Matched []string
+}
+
+// Superuser reports whether the superuser flag is set.
+func (a Assignment) Superuser() bool { return a.Flags[FlagSuperuser] }
+
+// Resolve applies the rules to one user of directory dir whose groups
+// (direct and nested, already resolved by the caller) are userGroups.
+//
+// The first matching rule that names a profile gives the profile; units
+// accumulate over every matching rule, deduplicated, in rule order; flags are
+// OR-ed. A user matching no profile-giving rule gets defaultProfile (the
+// directory's default_profile) or, when that is empty, no profile at all: a
+// profile-less user signs in and holds no privileges.
+//
+// Rules for another directory are skipped. The only warnings Resolve gives
+// concern the rules themselves (a rule naming no group); whether a rule
+// names a group that is imported at all is CheckRules' business, since it
+// needs every imported group, not one user's.
+func Resolve(dir string, rules []Rule, userGroups []directory.Group, defaultProfile string) (Assignment, []Warning) {
+	var warns []Warning
+	a := Assignment{}
+	seenUnit := map[string]string{} // folded -> spelling kept
+	for i, r := range rules {
+		if !appliesTo(r, dir) {
+			continue
+		}
+		if strings.TrimSpace(r.Group) == "" {
+			warns = append(warns, Warning{
+				Code: WarnRuleNoGroup, Directory: dir, Rule: i + 1,
+				Message: fmt.Sprintf("%s names no group and never matches", ruleLabel(i, r)),
+			})
+			continue
+		}
+		g, ok := findGroup(r.Group, userGroups)
+		if !ok {
+			continue
+		}
+		cause := ruleCause(i, r, g)
+		a.Matched = append(a.Matched, cause)
+		if a.Profile == "" && r.Profile != "" {
+			a.Profile, a.ProfileCause = r.Profile, cause
+		}
+		for _, u := range r.Units {
+			if u == "" {
+				continue
+			}
+			key := strings.ToLower(u)
+			kept, dup := seenUnit[key]
+			if !dup {
+				seenUnit[key] = u
+				kept = u
+				a.Units = append(a.Units, u)
+			}
+			if a.UnitCauses == nil {
+				a.UnitCauses = map[string][]string{}
+			}
+			a.UnitCauses[kept] = append(a.UnitCauses[kept], cause)
+		}
+		for f, on := range r.Flags {
+			if !on {
+				continue // OR-ed: a false flag never clears one set elsewhere
+			}
+			if a.Flags == nil {
+				a.Flags, a.FlagCauses = map[string]bool{}, map[string]string{}
+			}
+			if !a.Flags[f] {
+				a.Flags[f], a.FlagCauses[f] = true, cause
+			}
+		}
+	}
+	if a.Profile == "" {
+		if defaultProfile != "" {
+			a.Profile = defaultProfile
+			a.ProfileCause = fmt.Sprintf("default profile of directory %s", dir)
+		} else {
+			a.ProfileCause = "no rule matched; no default profile"
+		}
+	}
+	return a, warns
+}
+
+// CheckRules reports rules of directory dir that can never match because
+// the group they name is not among the imported groups. Pass every imported
+// group (not only those of an incremental read), or the warning is false.
+func CheckRules(dir string, rules []Rule, imported []directory.Group) []Warning {
+	var warns []Warning
+	for i, r := range rules {
+		if !appliesTo(r, dir) || strings.TrimSpace(r.Group) == "" {
+			continue
+		}
+		if _, ok := findGroup(r.Group, imported); !ok {
+			warns = append(warns, Warning{
+				Code: WarnUnknownGroup, Directory: dir, Rule: i + 1,
+				Message: fmt.Sprintf("%s names group %q, which is not among the imported groups of directory %s", ruleLabel(i, r), r.Group, dir),
+			})
+		}
+	}
+	return warns
+}
+
+func appliesTo(r Rule, dir string) bool {
+	return r.Directory == "" || strings.EqualFold(r.Directory, dir)
+}
+
+func ruleLabel(i int, r Rule) string {
+	if r.Name != "" {
+		return fmt.Sprintf("rule %d %q", i+1, r.Name)
+	}
+	return fmt.Sprintf("rule %d", i+1)
+}
+
+// ruleCause names the rule and the group as the directory calls it, which
+// reads better in a plan than a DN or GUID the rule may have used.
+func ruleCause(i int, r Rule, g directory.Group) string {
+	name := g.Name
+	if name == "" {
+		name = r.Group
+	}
+	return fmt.Sprintf("%s (group %s)", ruleLabel(i, r), name)
+}
+
+// findGroup finds the group a rule names among groups.
+func findGroup(spec string, groups []directory.Group) (directory.Group, bool) {
+	for _, g := range groups {
+		if GroupMatches(spec, g) {
+			return g, true
+		}
+	}
+	return directory.Group{}, false
+}
+
+// GroupMatches reports whether spec (a DN, a name or an anchor) names g.
+func GroupMatches(spec string, g directory.Group) bool {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return false
+	}
+	if g.Anchor != "" && normAnchor(spec) == normAnchor(g.Anchor) {
+		return true
+	}
+	if g.Name != "" && strings.EqualFold(spec, g.Name) {
+		return true
+	}
+	if g.DN != "" && strings.Contains(spec, "=") {
+		a, errA := NormalizeDN(spec)
+		b, errB := NormalizeDN(g.DN)
+		return errA == nil && errB == nil && a == b
+	}
+	return false
+}
+
+// normAnchor makes GUID text comparable: AD tools print it with or without
+// braces and in either case.
+func normAnchor(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "{")
+	s = strings.TrimSuffix(s, "}")
+	return strings.ToLower(s)
+}
+
+// NormalizeDN returns a canonical form of an LDAP DN for comparison:
+// attribute types and values lower-cased, spaces around separators removed,
+// escapes (`\,` and `\2C`) decoded and the few characters that must stay
+// escaped re-escaped uniformly. Multi-valued RDNs keep their order.
+// It is a comparison key, not a DN to send to a server.
+func NormalizeDN(dn string) (string, error) {
+	var (
+		out      strings.Builder
+		cur      []byte
+		typ      string
+		inValue  bool
+		rdnStart = true
+	)
+	flush := func(sep byte) error {
+		val := strings.TrimSpace(string(cur))
+		if !inValue || strings.TrimSpace(typ) == "" {
+			return fmt.Errorf("malformed DN %q", dn)
+		}
+		if !rdnStart {
+			out.WriteByte(sep)
+		}
+		out.WriteString(strings.ToLower(strings.TrimSpace(typ)))
+		out.WriteByte('=')
+		for _, c := range []byte(strings.ToLower(val)) {
+			if strings.IndexByte(`,+"\<>;=`, c) >= 0 {
+				out.WriteByte('\\')
+			}
+			out.WriteByte(c)
+		}
+		cur, typ, inValue = cur[:0], "", false
+		return nil
+	}
+	pendingSep := byte(0)
+	for i := 0; i < len(dn); i++ {
+		c := dn[i]
+		switch {
+		case c == '\\':
+			if !inValue || i+1 >= len(dn) {
+				return "", fmt.Errorf("malformed DN %q", dn)
+			}
+			if i+2 < len(dn) && isHex(dn[i+1]) && isHex(dn[i+2]) {
+				cur = append(cur, unhex(dn[i+1])<<4|unhex(dn[i+2]))
+				i += 2
+			} else {
+				cur = append(cur, dn[i+1])
+				i++
+			}
+		case c == '=' && !inValue:
+			typ, inValue = string(cur), true
+			cur = cur[:0]
+		case (c == ',' || c == ';' || c == '+') && !inValue:
+			return "", fmt.Errorf("malformed DN %q", dn)
+		case c == ',' || c == ';' || c == '+':
+			sep := byte(',')
+			if c == '+' {
+				sep = '+'
+			}
+			if err := flush(pendingSep); err != nil {
+				return "", err
+			}
+			rdnStart = false
+			pendingSep = sep
+		default:
+			cur = append(cur, c)
+		}
+	}
+	if strings.TrimSpace(dn) == "" {
+		return "", nil
+	}
+	if err := flush(pendingSep); err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}
+
+func isHex(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
