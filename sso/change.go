@@ -1,0 +1,369 @@
+package sso
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// A change ticket carries a sign-in that stopped at an expired password
+// (or one that must change) to the change form and back, without a
+// session. It lives server-side, single use, for ticketTTL.
+const (
+	ticketNamespace = "sso.password_change"
+	ticketTTL       = 10 * time.Minute
+)
+
+type ticket struct {
+	UserID   string `json:"user_id"`
+	Method   string `json:"method"`
+	Issuer   string `json:"issuer,omitempty"`
+	Bypass   bool   `json:"bypass,omitempty"`
+	ReturnTo string `json:"return_to"`
+}
+
+func ticketKey(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Service) putTicket(ctx context.Context, t ticket) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("change ticket: %w", err)
+	}
+	value := base64.RawURLEncoding.EncodeToString(b)
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return "", fmt.Errorf("change ticket: %w", err)
+	}
+	if err := s.store.PutEphemeral(ctx, ticketNamespace, ticketKey(value), raw, s.now().Add(ticketTTL)); err != nil {
+		return "", fmt.Errorf("store change ticket: %w", err)
+	}
+	return value, nil
+}
+
+// offerChange stops a password sign-in whose password must change and
+// shows the change form (current + new password); a successful change
+// finishes the sign-in.
+func (s *Service) offerChange(w http.ResponseWriter, r *http.Request, a *attempt, reason, public string) {
+	tk, err := s.putTicket(r.Context(), ticket{UserID: a.user.ID, Method: a.method, Issuer: a.issuer, Bypass: a.bypass, ReturnTo: a.returnTo})
+	if err != nil {
+		s.unavailable(w, r, a, err)
+		return
+	}
+	s.audit(r.Context(), s.auditEvent(a, store.OutcomeDenied, reason+"; change offered"))
+	s.countSignIn(a, store.OutcomeDenied)
+	s.log.Warn("sign-in held for password change", zap.String("user", a.user.Username), zap.String("reason", reason))
+	s.render(w, http.StatusOK, "change", page{
+		Title: "Change your password", Error: public, Ticket: tk, ReturnTo: a.returnTo,
+		Username: a.user.Username, Rules: s.rulesFor(a.user),
+	})
+}
+
+func (s *Service) rulesFor(u store.User) []string {
+	if isLocal(u) {
+		return s.opts.Rules.Describe()
+	}
+	return []string{"Your organisation's directory password rules apply."}
+}
+
+func isLocal(u store.User) bool { return u.Source == store.SourceLocal || u.Source == "" }
+
+// handleChangePage is the self-service change form for a signed-in user.
+func (s *Service) handleChangePage(w http.ResponseWriter, r *http.Request) {
+	returnTo := SafeReturnTo(r.URL.Query().Get("return_to"), s.allowed)
+	v, _, err := s.session(r.Context(), r)
+	if err != nil {
+		http.Redirect(w, r, "/login?return_to="+queryEscape("/password/change"), http.StatusSeeOther)
+		return
+	}
+	s.render(w, http.StatusOK, "change", page{Title: "Change your password", ReturnTo: returnTo,
+		Username: v.user.Username, Rules: s.rulesFor(v.user)})
+}
+
+// Change failures the form shows.
+var (
+	errWrongOld = errors.New("the current password is incorrect")
+	errReused   = errors.New("reused password")
+)
+
+// handleChangePost changes a password: self-service with a session, or
+// with a change ticket from a sign-in held at an expired password.
+func (s *Service) handleChangePost(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	ip := clientIP(r, s.opts.TrustedProxies)
+	returnTo := SafeReturnTo(r.PostForm.Get("return_to"), s.allowed)
+	var (
+		u  store.User
+		tk *ticket
+	)
+	if raw := r.PostForm.Get("ticket"); raw != "" {
+		b, err := s.store.TakeEphemeral(ctx, ticketNamespace, ticketKey(raw))
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				s.log.Error("read change ticket", zap.Error(err))
+			}
+			s.render(w, http.StatusBadRequest, "message", page{Title: "Change your password",
+				Error: "This page has expired. Please sign in again.", LoginURL: s.loginURL(returnTo)})
+			return
+		}
+		tk = new(ticket)
+		if err := json.Unmarshal(b, tk); err != nil {
+			s.log.Error("decode change ticket", zap.Error(err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		returnTo = SafeReturnTo(tk.ReturnTo, s.allowed)
+		if u, err = s.store.GetUser(ctx, tk.UserID); err != nil {
+			s.log.Error("read user for password change", zap.Error(err))
+			s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Change your password",
+				Error: "Password change is temporarily unavailable. Please try again.", LoginURL: s.loginURL(returnTo)})
+			return
+		}
+	} else {
+		v, _, err := s.session(ctx, r)
+		if err != nil {
+			http.Redirect(w, r, "/login?return_to="+queryEscape("/password/change"), http.StatusSeeOther)
+			return
+		}
+		if u, err = s.store.GetUser(ctx, v.user.ID); err != nil {
+			s.log.Error("read user for password change", zap.Error(err))
+			http.Error(w, "password change unavailable", http.StatusServiceUnavailable)
+			return
+		}
+	}
+
+	form := page{Title: "Change your password", ReturnTo: returnTo, Username: u.Username, Rules: s.rulesFor(u)}
+	again := func(status int, msg string) {
+		if tk != nil {
+			// The ticket was used up; a fresh one lets the person retry.
+			t, err := s.putTicket(ctx, *tk)
+			if err != nil {
+				s.log.Error("store change ticket", zap.Error(err))
+				msg = "Please sign in again."
+			}
+			form.Ticket = t
+		}
+		form.Error = msg
+		s.render(w, status, "change", form)
+	}
+	if !s.throttle.allow(ip) {
+		w.Header().Set("Retry-After", "60")
+		again(http.StatusTooManyRequests, "Too many attempts from your network. Please wait a minute and try again.")
+		return
+	}
+	oldPW, newPW := r.PostForm.Get("old_password"), r.PostForm.Get("new_password")
+	switch {
+	case oldPW == "" || newPW == "":
+		again(http.StatusBadRequest, "Enter your current password and a new one.")
+		return
+	case newPW != r.PostForm.Get("confirm_password"):
+		again(http.StatusBadRequest, "The two new passwords do not match.")
+		return
+	case newPW == oldPW:
+		again(http.StatusBadRequest, "The new password must differ from the current one.")
+		return
+	}
+	if isLocal(u) {
+		if err := s.opts.Rules.Check(u, newPW); err != nil {
+			again(http.StatusBadRequest, capitalise(err.Error())+".")
+			return
+		}
+	}
+
+	ev := &store.AuditEvent{Time: s.now(), Actor: u.Username, Action: ActionPasswordChange, Target: u.ID,
+		SourceIP: addrString(ip), Details: map[string]any{"self_service": tk == nil, "source": u.Source}}
+	err := s.changePassword(ctx, u, oldPW, newPW)
+	switch {
+	case err == nil:
+	case errors.Is(err, errWrongOld):
+		ev.Outcome, ev.Reason = store.OutcomeFailure, err.Error()
+		s.audit(ctx, ev)
+		again(http.StatusUnauthorized, "The current password is incorrect.")
+		return
+	case errors.Is(err, errReused):
+		ev.Outcome, ev.Reason = store.OutcomeDenied, "password reused"
+		s.audit(ctx, ev)
+		again(http.StatusBadRequest, fmt.Sprintf("You cannot reuse your current password or one of your last %d passwords.", s.opts.Rules.History()))
+		return
+	case errors.As(err, new(*policyRefusal)):
+		ev.Outcome, ev.Reason = store.OutcomeDenied, err.Error()
+		s.audit(ctx, ev)
+		again(http.StatusBadRequest, capitalise(err.Error()))
+		return
+	default:
+		s.log.Error("change password", zap.String("user", u.Username), zap.Error(err))
+		ev.Outcome, ev.Reason = store.OutcomeFailure, "internal error"
+		s.audit(ctx, ev)
+		again(http.StatusServiceUnavailable, "Password change is temporarily unavailable. Please try again.")
+		return
+	}
+	ev.Outcome, ev.Reason = store.OutcomeSuccess, "password changed"
+	s.audit(ctx, ev)
+	s.log.Info("password changed", zap.String("user", u.Username), zap.Bool("self_service", tk == nil))
+
+	if tk == nil {
+		s.render(w, http.StatusOK, "message", page{Title: "Password changed", Info: "Your password has been changed.", ContinueURL: returnTo})
+		return
+	}
+	fresh, err := s.store.GetUser(ctx, u.ID)
+	if err != nil {
+		s.log.Error("read user after password change", zap.Error(err))
+		fresh = u
+	}
+	s.complete(w, r, &attempt{
+		method: tk.Method, issuer: tk.Issuer, username: fresh.Username, user: fresh, ip: ip, returnTo: returnTo,
+		bypass: tk.Bypass, password: true, changed: true, details: map[string]any{"password_changed": true},
+	})
+}
+
+// policyRefusal is a new password the directory (or a rule) refused, with
+// a message meant for the person.
+type policyRefusal struct{ msg string }
+
+func (e *policyRefusal) Error() string { return e.msg }
+
+// changePassword checks the current password (counted toward lock-out)
+// and writes the new one: to the directory for directory users, as a new
+// local hash otherwise.
+func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW string) error {
+	v, reason, err := s.checkPassword(ctx, u, oldPW)
+	switch v {
+	case verdictOK, verdictMustChange:
+	case verdictUnavailable:
+		return err
+	case verdictRefused:
+		return &policyRefusal{msg: "your directory refused the change; contact your administrator"}
+	default:
+		return fmt.Errorf("%w (%s)", errWrongOld, reason)
+	}
+	now := s.now()
+	if !isLocal(u) {
+		ch := s.opts.Changers[u.Source]
+		if ch == nil {
+			return &policyRefusal{msg: "passwords of this directory cannot be changed here; use your organisation's password change"}
+		}
+		if err := ch.ChangePassword(ctx, directoryLogin(u), oldPW, newPW); err != nil {
+			switch {
+			case errors.Is(err, directory.ErrInvalidCredentials):
+				return fmt.Errorf("%w (directory)", errWrongOld)
+			case isOutage(err):
+				return fmt.Errorf("directory %s: %w", u.Source, err)
+			default:
+				return &policyRefusal{msg: err.Error()}
+			}
+		}
+		// The directory now holds the truth; the stored expiry is stale
+		// until the next sync reads it, so forget it rather than block.
+		return s.updateUser(ctx, u.ID, func(cur *store.User) {
+			cur.PasswordChangedAt, cur.PasswordExpiresAt, cur.MustChangePassword = now, time.Time{}, false
+		})
+	}
+
+	n := s.opts.Rules.History()
+	previous := append([]string{u.PasswordHash}, u.PasswordHistory[:min(n, len(u.PasswordHistory))]...)
+	for _, h := range previous {
+		if h == "" {
+			continue
+		}
+		if err := s.opts.Hasher.Verify(ctx, h, newPW); err == nil {
+			return errReused
+		}
+	}
+	hash, err := s.opts.Hasher.Hash(ctx, newPW)
+	if err != nil {
+		return fmt.Errorf("hash new password: %w", err)
+	}
+	return s.updateUser(ctx, u.ID, func(cur *store.User) {
+		if n > 0 && cur.PasswordHash != "" {
+			cur.PasswordHistory = append([]string{cur.PasswordHash}, cur.PasswordHistory...)[:min(n, len(cur.PasswordHistory)+1)]
+		}
+		cur.PasswordHash = hash
+		cur.PasswordChangedAt = now
+		cur.PasswordExpiresAt = s.opts.Rules.ExpiresAt(*cur, now)
+		cur.MustChangePassword = false
+	})
+}
+
+// updateUser re-reads a user and writes change in one transaction,
+// retrying once when a concurrent update (sync) won the version race.
+func (s *Service) updateUser(ctx context.Context, id string, change func(*store.User)) error {
+	var err error
+	for range 2 {
+		err = s.store.Tx(ctx, func(tx store.Tx) error {
+			cur, err := tx.GetUser(ctx, id)
+			if err != nil {
+				return err
+			}
+			change(&cur)
+			return tx.UpdateUser(ctx, &cur)
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("update user %s: %w", id, err)
+	}
+	return nil
+}
+
+// handleLogout ends the session here and in the store, at once.
+func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	key, ok := s.sessionKey(r)
+	if ok {
+		s.cache.drop(key)
+		id := hex.EncodeToString(key[:])
+		sess, err := s.store.GetSession(ctx, id)
+		if err == nil {
+			err = s.store.Tx(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, id) })
+		}
+		switch {
+		case err == nil:
+			ip := clientIP(r, s.opts.TrustedProxies)
+			s.audit(ctx, &store.AuditEvent{Time: s.now(), Actor: sess.UserID, Action: ActionSignOut, Target: sess.UserID,
+				Outcome: store.OutcomeSuccess, Reason: "logout", SourceIP: addrString(ip), Details: map[string]any{"method": sess.Method}})
+		case !errors.Is(err, store.ErrNotFound):
+			s.log.Error("logout: delete session", zap.Error(err))
+			http.Error(w, "sign-out failed; please try again", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	s.clearSessionCookie(w)
+	http.Redirect(w, r, "/login?logged_out=1", http.StatusSeeOther)
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

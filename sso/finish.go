@@ -1,0 +1,433 @@
+package sso
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// Match keys, in Options.MatchKeys.
+const (
+	KeyUPN         = "upn"
+	KeyEmail       = "email"
+	KeyImmutableID = "immutable_id"
+	KeyUsername    = "username"
+	KeyNameID      = "nameid"
+)
+
+func validMatchKey(k string) bool {
+	switch k {
+	case KeyUPN, KeyEmail, KeyImmutableID, KeyUsername, KeyNameID:
+		return true
+	}
+	return false
+}
+
+// Audit actions written by sign-in.
+const (
+	ActionSignIn         = "sso.signin"
+	ActionSignOut        = "sso.signout"
+	ActionPasswordChange = "sso.password_change"
+)
+
+// attempt is one sign-in on its way through the finish step.
+type attempt struct {
+	method, issuer string
+	username       string // what the person gave or the IdP asserted, for the audit actor
+	user           store.User
+	privs          []string
+	ip             netip.Addr
+	returnTo       string
+	bypass         bool
+	// password is set for password methods: an expired password (or one
+	// that must change) then blocks with the change path. After an IdP
+	// sign-in it only warns — the IdP owns that password prompt.
+	password bool
+	// changed means the password was changed during this sign-in, so
+	// stored expiry data (refreshed by the next sync) is not yet current.
+	changed    bool
+	mustChange bool // the directory said so at bind time (AD 532 / 773)
+	details    map[string]any
+}
+
+// Finish is the one finish step for redirect methods: resolve the local
+// user from the Identity, run policy, start the session, audit.
+func (s *Service) Finish(w http.ResponseWriter, r *http.Request, id Identity, returnTo string) {
+	ctx := r.Context()
+	a := &attempt{
+		method: id.Method, issuer: id.Issuer, ip: clientIP(r, s.opts.TrustedProxies),
+		returnTo: SafeReturnTo(returnTo, s.allowed), username: firstNonEmpty(id.UPN, id.Email, id.Username, id.NameID, id.Subject),
+		details: map[string]any{"claims": id.Claims, "subject": id.Subject, "groups_overage": id.GroupsOverage},
+	}
+	if a.method == "" {
+		a.method = "unknown"
+	}
+	u, key, err := s.resolve(ctx, id)
+	switch {
+	case errors.Is(err, errUnknownUser) && s.opts.JIT != nil:
+		u, err = s.opts.JIT.Provision(ctx, id)
+		if err != nil {
+			a.details["jit_error"] = err.Error()
+			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "unknown user; just-in-time creation failed",
+				"Your account could not be set up. Please contact your administrator.")
+			return
+		}
+		key = "jit"
+	case errors.Is(err, errUnknownUser) || errors.Is(err, errAmbiguousUser):
+		a.details["match_keys"] = s.opts.MatchKeys
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
+			fmt.Sprintf("You signed in at your identity provider as %q, but there is no active account for you here. Please contact your administrator.", a.username))
+		return
+	case err != nil:
+		s.unavailable(w, r, a, err)
+		return
+	}
+	a.user = u
+	a.details["key_matched"] = key
+	s.complete(w, r, a)
+}
+
+// Fail records a sign-in that failed before an Identity existed.
+func (s *Service) Fail(w http.ResponseWriter, r *http.Request, method, issuer, reason string) {
+	a := &attempt{method: method, issuer: issuer, ip: clientIP(r, s.opts.TrustedProxies), details: map[string]any{}}
+	s.refuse(w, r, a, store.OutcomeFailure, http.StatusForbidden, reason,
+		"Sign-in with your identity provider did not succeed. Please try again; if it keeps failing, contact your administrator.")
+}
+
+var (
+	errUnknownUser   = errors.New("no active local user matches the identity")
+	errAmbiguousUser = errors.New("the identity matches more than one active local user")
+)
+
+// resolve finds the one active local user the Identity names, trying the
+// configured keys in order. It returns the key that matched.
+func (s *Service) resolve(ctx context.Context, id Identity) (store.User, string, error) {
+	if id.UserID != "" {
+		u, err := s.store.GetUser(ctx, id.UserID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && u.State != store.StateActive) {
+			return store.User{}, "", errUnknownUser
+		}
+		if err != nil {
+			return store.User{}, "", fmt.Errorf("read user: %w", err)
+		}
+		return u, "user_id", nil
+	}
+	for _, key := range s.opts.MatchKeys {
+		var tries []struct {
+			k store.UserKey
+			v string
+		}
+		add := func(k store.UserKey, v string) {
+			if v = strings.TrimSpace(v); v != "" {
+				tries = append(tries, struct {
+					k store.UserKey
+					v string
+				}{k, v})
+			}
+		}
+		switch key {
+		case KeyUPN:
+			add(store.KeyUPN, id.UPN)
+		case KeyEmail:
+			add(store.KeyEmail, id.Email)
+		case KeyUsername:
+			add(store.KeyUsername, id.Username)
+		case KeyImmutableID:
+			if g := anchorFromImmutableID(id.ImmutableID); g != "" {
+				add(store.KeyAnchor, g)
+				add(store.KeyAnchor, strings.ToUpper(g))
+			}
+		case KeyNameID:
+			for _, k := range []store.UserKey{store.KeyUsername, store.KeyEmail, store.KeyUPN} {
+				add(k, id.NameID)
+			}
+		}
+		for _, t := range tries {
+			users, err := s.store.FindUsers(ctx, t.k, t.v)
+			if err != nil {
+				return store.User{}, "", fmt.Errorf("find user by %s: %w", t.k, err)
+			}
+			users = slices.DeleteFunc(users, func(u store.User) bool { return u.State != store.StateActive })
+			switch len(users) {
+			case 0:
+				continue
+			case 1:
+				return users[0], key, nil
+			default:
+				return store.User{}, key, fmt.Errorf("%w (key %s matched %d)", errAmbiguousUser, key, len(users))
+			}
+		}
+	}
+	return store.User{}, "", errUnknownUser
+}
+
+// anchorFromImmutableID turns Entra's onPremisesImmutableId — the base64 of
+// AD's objectGUID bytes — into the canonical GUID text the sync stores as
+// the anchor. objectGUID's first three fields are little-endian. A value
+// that already is GUID text is returned lower-cased.
+func anchorFromImmutableID(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) == 36 && strings.Count(v, "-") == 4 {
+		return strings.ToLower(v)
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(b) != 16 {
+		return ""
+	}
+	return fmt.Sprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+}
+
+// errLicences aborts the session transaction when every licence is taken.
+var errLicences = errors.New("all concurrent licences are in use")
+
+// complete runs the policy checks for a resolved user, then starts the
+// session and writes the audit record in one transaction.
+func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
+	ctx := r.Context()
+	now := s.now()
+	u := a.user
+	if a.username == "" {
+		a.username = u.Username
+	}
+
+	generic := "Sign-in is not allowed for your account. Please contact your administrator."
+	switch {
+	case u.State != store.StateActive:
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "user inactive", generic)
+		return
+	case u.Emergency && !u.ExpiresAt.IsZero() && !now.Before(u.ExpiresAt):
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "emergency account expired at "+u.ExpiresAt.UTC().Format(time.RFC3339), generic)
+		return
+	case !u.AccountExpiresAt.IsZero() && !now.Before(u.AccountExpiresAt):
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "account expired at "+u.AccountExpiresAt.UTC().Format(time.RFC3339), generic)
+		return
+	}
+	if !a.password {
+		// Password sign-ins checked the lock inside their attempt count.
+		l, err := s.store.GetLockout(ctx, u.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.unavailable(w, r, a, fmt.Errorf("read lock-out: %w", err))
+			return
+		}
+		if now.Before(l.LockedUntil) {
+			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "account locked until "+l.LockedUntil.UTC().Format(time.RFC3339),
+				"Your account is locked for now. Please try again later or contact your administrator.")
+			return
+		}
+	}
+	privs, err := s.privileges(ctx, u)
+	if err != nil {
+		s.unavailable(w, r, a, err)
+		return
+	}
+	a.privs = privs
+	a.details["privileges"] = privs
+
+	if s.opts.IPRules != nil {
+		if has(privs, PrivPrivilegedIP) {
+			a.details["ip_rule"] = "skipped: privileged_ip_access"
+		} else {
+			ok, reason := s.opts.IPRules.Allowed(a.ip, u)
+			a.details["ip_rule"] = reason
+			if !ok {
+				s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "IP address not allowed: "+reason,
+					"Sign-in from your network address is not allowed. Please contact your administrator.")
+				return
+			}
+		}
+	}
+
+	if a.password && !a.changed {
+		switch {
+		case a.mustChange || u.MustChangePassword:
+			s.offerChange(w, r, a, "password must be changed", "You must choose a new password before you continue.")
+			return
+		case s.passwordExpired(u, now):
+			s.offerChange(w, r, a, "password expired at "+u.PasswordExpiresAt.UTC().Format(time.RFC3339),
+				"Your password has expired. Choose a new one to continue.")
+			return
+		}
+	}
+	days, warn := s.expiryWarning(u, now)
+	if a.changed {
+		warn = false
+	}
+	if warn {
+		a.details["password_expires_in_days"] = days
+	}
+
+	value, id, err := newSessionToken()
+	if err != nil {
+		s.unavailable(w, r, a, err)
+		return
+	}
+	sess := store.Session{
+		ID: id, UserID: u.ID, Method: a.method, SourceIP: a.ip.String(), UserAgent: truncate(r.UserAgent(), 256),
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.opts.Cookie.AbsoluteTimeout), Bypass: a.bypass,
+	}
+	ev := s.auditEvent(a, store.OutcomeSuccess, "signed in")
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if n := s.opts.ConcurrentLicences; n > 0 {
+			// The count and the insert share a transaction; on PostgreSQL
+			// two simultaneous sign-ins may still both see N-1 (read
+			// committed), overshooting by at most the number of racers.
+			held, err := holdsSession(ctx, tx, u.ID, now)
+			if err != nil {
+				return err
+			}
+			if !held {
+				inUse, err := tx.CountActiveUsersWithSessions(ctx, now)
+				if err != nil {
+					return fmt.Errorf("count licences: %w", err)
+				}
+				if inUse >= n {
+					return fmt.Errorf("%w (%d of %d)", errLicences, inUse, n)
+				}
+			}
+		}
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		return tx.AppendAudit(ctx, ev)
+	})
+	if errors.Is(err, errLicences) {
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusServiceUnavailable, err.Error(),
+			fmt.Sprintf("All %d licences are in use right now, so you cannot sign in. Please try again later.", s.opts.ConcurrentLicences))
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, a, err)
+		return
+	}
+	s.countSignIn(a, store.OutcomeSuccess)
+	s.log.Info("signed in", zap.String("user", u.Username), zap.String("method", a.method),
+		zap.String("ip", a.ip.String()), zap.Bool("bypass", a.bypass))
+	s.setSessionCookie(w, value)
+	if warn {
+		s.render(w, http.StatusOK, "warning", page{
+			Title: "Password expires soon", DaysLeft: days, ContinueURL: a.returnTo,
+			ChangeURL: "/password/change?return_to=" + queryEscape(a.returnTo),
+		})
+		return
+	}
+	http.Redirect(w, r, a.returnTo, http.StatusSeeOther)
+}
+
+func holdsSession(ctx context.Context, tx store.Tx, userID string, now time.Time) (bool, error) {
+	sessions, err := tx.ListSessions(ctx, userID)
+	if err != nil {
+		return false, fmt.Errorf("list sessions: %w", err)
+	}
+	for _, s := range sessions {
+		if now.Before(s.ExpiresAt) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (s *Service) passwordExpired(u store.User, now time.Time) bool {
+	return !u.PasswordNeverExpires && !u.PasswordExpiresAt.IsZero() && !now.Before(u.PasswordExpiresAt)
+}
+
+// expiryWarning returns the days left when the password expires within the
+// warning window: 1 for "within a day", never 0 while still valid.
+func (s *Service) expiryWarning(u store.User, now time.Time) (int, bool) {
+	if u.PasswordNeverExpires || u.PasswordExpiresAt.IsZero() || !now.Before(u.PasswordExpiresAt) {
+		return 0, false
+	}
+	left := u.PasswordExpiresAt.Sub(now)
+	days := int((left + 24*time.Hour - 1) / (24 * time.Hour))
+	return days, days <= s.opts.ExpiryWarnDays
+}
+
+// refuse ends a sign-in without a session: audit record, metric, Warn log
+// (no secrets), and a page with the public message.
+func (s *Service) refuse(w http.ResponseWriter, r *http.Request, a *attempt, outcome string, status int, reason, public string) {
+	s.audit(r.Context(), s.auditEvent(a, outcome, reason))
+	s.countSignIn(a, outcome)
+	s.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
+		zap.String("ip", a.ip.String()), zap.String("reason", reason))
+	s.render(w, status, "message", page{Title: "Sign-in failed", Error: public, LoginURL: s.loginURL(a.returnTo)})
+}
+
+// unavailable is refuse for our own failures (store, hashing): the person
+// did nothing wrong and should try again.
+func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, a *attempt, err error) {
+	s.log.Error("sign-in failed on our side", zap.String("method", a.method), zap.String("user", a.username), zap.Error(err))
+	a.details["error"] = err.Error()
+	s.audit(r.Context(), s.auditEvent(a, store.OutcomeFailure, "internal error"))
+	s.countSignIn(a, store.OutcomeFailure)
+	s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Sign-in unavailable",
+		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: s.loginURL(a.returnTo)})
+}
+
+func (s *Service) countSignIn(a *attempt, outcome string) {
+	s.metrics.signins.WithLabelValues(a.method, outcome).Inc()
+	if a.bypass {
+		s.metrics.bypass.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (s *Service) auditEvent(a *attempt, outcome, reason string) *store.AuditEvent {
+	d := map[string]any{"method": a.method, "bypass": a.bypass}
+	if a.issuer != "" {
+		d["idp"] = a.issuer
+	}
+	for k, v := range a.details {
+		if v != nil {
+			d[k] = v
+		}
+	}
+	actor := a.user.Username
+	if actor == "" {
+		actor = a.username
+	}
+	ip := ""
+	if a.ip.IsValid() {
+		ip = a.ip.String()
+	}
+	return &store.AuditEvent{
+		Time: s.now(), Actor: actor, Action: ActionSignIn, Target: a.user.ID,
+		Outcome: outcome, Reason: reason, SourceIP: ip, Details: d,
+	}
+}
+
+// audit writes an event in its own transaction. A failure is logged at
+// Error: a sign-in the audit log misses is something an operator must see.
+func (s *Service) audit(ctx context.Context, ev *store.AuditEvent) {
+	// The request may be gone (client hung up); the record must still land.
+	ctx = context.WithoutCancel(ctx)
+	if err := s.store.Tx(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, ev) }); err != nil {
+		s.log.Error("write audit event", zap.String("action", ev.Action), zap.String("outcome", ev.Outcome), zap.Error(err))
+	}
+}
+
+func has(list []string, v string) bool { return slices.Contains(list, v) }
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

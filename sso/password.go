@@ -1,0 +1,318 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// genericFailure is the one answer to a failed password sign-in, whatever
+// the cause (unknown user, wrong password, locked, inactive, bypass not
+// allowed): an anonymous caller must not learn which accounts exist or
+// what state they are in. The audit record says what happened.
+const genericFailure = "The user name or password is incorrect."
+
+// verdict is the outcome of checking one password.
+type verdict int
+
+const (
+	verdictOK          verdict = iota
+	verdictWrong               // counted toward lock-out
+	verdictLocked              // not checked: the account is locked
+	verdictMustChange          // right, but must be changed before use
+	verdictRefused             // the directory refused for another reason
+	verdictUnavailable         // no verdict: outage, not counted
+)
+
+// handleLoginPost is password sign-in, on the open path (SSO not
+// enforced) and the bypass path (/login?bypass-sso=1 while enforced).
+func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	pw := r.PostForm.Get("password")
+	bypassPath := r.PostForm.Get("bypass-sso") == "1"
+	a := &attempt{
+		method: MethodPassword, username: username, ip: clientIP(r, s.opts.TrustedProxies),
+		returnTo: SafeReturnTo(r.PostForm.Get("return_to"), s.allowed), password: true, details: map[string]any{},
+	}
+	if s.opts.Enforce {
+		if !bypassPath {
+			// The enforced login page offers no password form; a post
+			// here is a client ignoring that.
+			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "password sign-in while SSO is enforced, outside the bypass path",
+				"Please sign in with your organisation's single sign-on.")
+			return
+		}
+		a.method, a.bypass = MethodBypass, true
+	}
+	form := page{Title: "Sign in", ShowPassword: true, Bypass: bypassPath, ReturnTo: a.returnTo, Username: username, Methods: s.buttons(a.returnTo, bypassPath)}
+	if username == "" || pw == "" {
+		form.Error = "Enter your user name and password."
+		s.render(w, http.StatusBadRequest, "login", form)
+		return
+	}
+	if !s.throttle.allow(a.ip) {
+		s.audit(r.Context(), s.auditEvent(a, store.OutcomeDenied, "throttled: too many attempts from this address"))
+		s.countSignIn(a, store.OutcomeDenied)
+		s.log.Warn("sign-in throttled", zap.String("ip", a.ip.String()))
+		w.Header().Set("Retry-After", "60")
+		form.Error = "Too many sign-in attempts from your network. Please wait a minute and try again."
+		s.render(w, http.StatusTooManyRequests, "login", form)
+		return
+	}
+
+	fail := func(outcome, reason string) {
+		s.audit(r.Context(), s.auditEvent(a, outcome, reason))
+		s.countSignIn(a, outcome)
+		s.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
+			zap.String("ip", a.ip.String()), zap.String("reason", reason))
+		form.Error = genericFailure
+		s.render(w, http.StatusUnauthorized, "login", form)
+	}
+
+	u, err := s.userForPassword(r.Context(), username)
+	if errors.Is(err, errUnknownUser) {
+		s.equaliseTiming(r.Context())
+		fail(store.OutcomeFailure, "unknown user")
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, a, err)
+		return
+	}
+	a.user = u
+	if u.State != store.StateActive {
+		s.equaliseTiming(r.Context())
+		fail(store.OutcomeDenied, "user inactive")
+		return
+	}
+
+	v, reason, err := s.checkPassword(r.Context(), u, pw)
+	switch v {
+	case verdictUnavailable:
+		s.unavailable(w, r, a, err)
+		return
+	case verdictWrong:
+		fail(store.OutcomeFailure, reason)
+		return
+	case verdictLocked, verdictRefused:
+		fail(store.OutcomeDenied, reason)
+		return
+	case verdictMustChange:
+		a.mustChange = true
+		a.details["directory"] = reason
+	}
+
+	if a.bypass && !canBypass(r.Context(), s, u) {
+		// A right password without bypass_sso gets the wrong-password
+		// answer: whether a password is right is nobody's business if it
+		// cannot be used here.
+		fail(store.OutcomeDenied, "bypass refused: user lacks bypass_sso")
+		return
+	}
+	s.complete(w, r, a)
+}
+
+// userForPassword finds the active or inactive user a sign-in names: by
+// username, else (for "name@domain") by UPN, then e-mail.
+func (s *Service) userForPassword(ctx context.Context, name string) (store.User, error) {
+	u, err := s.store.GetUserByUsername(ctx, name)
+	if err == nil {
+		return u, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, fmt.Errorf("read user: %w", err)
+	}
+	if strings.Contains(name, "@") {
+		for _, k := range []store.UserKey{store.KeyUPN, store.KeyEmail} {
+			users, err := s.store.FindUsers(ctx, k, name)
+			if err != nil {
+				return store.User{}, fmt.Errorf("find user by %s: %w", k, err)
+			}
+			if len(users) == 1 {
+				return users[0], nil
+			}
+		}
+	}
+	return store.User{}, errUnknownUser
+}
+
+// equaliseTiming spends what verifying a real password would, so an
+// unknown or locked account answers no faster than a wrong password.
+func (s *Service) equaliseTiming(ctx context.Context) {
+	_ = s.opts.Hasher.Verify(ctx, s.dummyHash, "not the password")
+}
+
+func canBypass(ctx context.Context, s *Service, u store.User) bool {
+	if u.Emergency || u.Superuser {
+		return true
+	}
+	privs, err := s.privileges(ctx, u)
+	return err == nil && has(privs, PrivBypassSSO)
+}
+
+// errLocked aborts the lock-out update of an attempt on a locked account.
+var errLocked = errors.New("account locked")
+
+// checkPassword checks one password under the lock-out policy. The attempt
+// is counted *before* the password is checked, inside the store's atomic
+// update: concurrent attempts from any number of replicas therefore get at
+// most max_attempts checks between locks. A right password resets the
+// count; an outage gives the attempt back.
+func (s *Service) checkPassword(ctx context.Context, u store.User, pw string) (verdict, string, error) {
+	lo := s.opts.Lockout
+	var lockedNow time.Time
+	if lo.MaxAttempts > 0 {
+		var lockedUntil time.Time
+		_, err := s.store.UpdateLockout(ctx, u.ID, func(l store.Lockout) (store.Lockout, error) {
+			now := s.now()
+			if now.Before(l.LockedUntil) {
+				lockedUntil = l.LockedUntil
+				return l, errLocked
+			}
+			if !l.LockedUntil.IsZero() || (l.FailedAttempts > 0 && now.Sub(l.FirstFailureAt) >= lo.Within) {
+				l = store.Lockout{UserID: u.ID} // lock served or window passed: start afresh
+			}
+			l.UserID = u.ID
+			if l.FailedAttempts == 0 {
+				l.FirstFailureAt = now
+			}
+			l.FailedAttempts++
+			l.LastFailureAt = now
+			l.LockedUntil = time.Time{}
+			if l.FailedAttempts >= lo.MaxAttempts {
+				l.LockedUntil = now.Add(lo.LockFor)
+				lockedNow = l.LockedUntil
+			}
+			return l, nil
+		})
+		if errors.Is(err, errLocked) {
+			s.equaliseTiming(ctx)
+			return verdictLocked, "account locked until " + lockedUntil.UTC().Format(time.RFC3339), nil
+		}
+		if err != nil {
+			return verdictUnavailable, "", fmt.Errorf("count attempt: %w", err)
+		}
+	}
+
+	v, reason, err := s.verifyPassword(ctx, u, pw)
+	switch v {
+	case verdictOK, verdictMustChange:
+		s.resetLockout(ctx, u.ID)
+	case verdictWrong:
+		if !lockedNow.IsZero() {
+			reason += "; account locked until " + lockedNow.UTC().Format(time.RFC3339)
+		}
+	default:
+		s.giveBackAttempt(ctx, u.ID, lockedNow)
+	}
+	return v, reason, err
+}
+
+// verifyPassword asks the hash or the user's directory.
+func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (verdict, string, error) {
+	if u.Source == store.SourceLocal || u.Source == "" {
+		if u.PasswordHash == "" {
+			s.equaliseTiming(ctx)
+			return verdictWrong, "wrong password (no local password set)", nil
+		}
+		err := s.opts.Hasher.Verify(ctx, u.PasswordHash, pw)
+		switch {
+		case err == nil:
+			return verdictOK, "", nil
+		case errors.Is(err, password.ErrMismatch):
+			return verdictWrong, "wrong password", nil
+		default:
+			return verdictUnavailable, "", fmt.Errorf("verify local password: %w", err)
+		}
+	}
+	dir := s.opts.Directories[u.Source]
+	if dir == nil {
+		return verdictRefused, fmt.Sprintf("no password check configured for directory %q", u.Source), nil
+	}
+	_, err := dir.Authenticate(ctx, directoryLogin(u), pw)
+	switch {
+	case err == nil:
+		return verdictOK, "", nil
+	case errors.Is(err, directory.ErrInvalidCredentials):
+		return verdictWrong, "wrong password (directory)", nil
+	case errors.Is(err, ErrPasswordExpired), errors.Is(err, ErrMustChangePassword):
+		return verdictMustChange, err.Error(), nil
+	case isOutage(err):
+		return verdictUnavailable, "", fmt.Errorf("directory %s: %w", u.Source, err)
+	default:
+		// Disabled, account expired, not permitted now/here, locked in
+		// AD: the caller sees the generic failure; the audit gets the why.
+		return verdictRefused, "directory refused: " + err.Error(), nil
+	}
+}
+
+// directoryLogin is the name the directory knows the user by.
+func directoryLogin(u store.User) string {
+	return firstNonEmpty(u.SAMAccountName, u.Username, u.UPN)
+}
+
+func isOutage(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne)
+}
+
+func (s *Service) resetLockout(ctx context.Context, userID string) {
+	if s.opts.Lockout.MaxAttempts <= 0 {
+		return
+	}
+	_, err := s.store.UpdateLockout(context.WithoutCancel(ctx), userID, func(l store.Lockout) (store.Lockout, error) {
+		return store.Lockout{UserID: userID}, nil
+	})
+	if err != nil {
+		s.log.Warn("reset lock-out", zap.String("user_id", userID), zap.Error(err))
+	}
+}
+
+// giveBackAttempt undoes the count of an attempt that reached no verdict
+// (a directory outage must not lock anyone out), including the lock it
+// set, if any.
+func (s *Service) giveBackAttempt(ctx context.Context, userID string, lockedNow time.Time) {
+	if s.opts.Lockout.MaxAttempts <= 0 {
+		return
+	}
+	_, err := s.store.UpdateLockout(context.WithoutCancel(ctx), userID, func(l store.Lockout) (store.Lockout, error) {
+		if l.FailedAttempts > 0 {
+			l.FailedAttempts--
+		}
+		if !lockedNow.IsZero() && l.LockedUntil.Equal(lockedNow) {
+			l.LockedUntil = time.Time{}
+		}
+		return l, nil
+	})
+	if err != nil {
+		s.log.Warn("give back sign-in attempt", zap.String("user_id", userID), zap.Error(err))
+	}
+}
+
+// buttons lists the SSO methods for the login page.
+func (s *Service) buttons(returnTo string, bypass bool) []button {
+	if bypass && s.opts.Enforce {
+		return nil
+	}
+	out := make([]button, 0, len(s.opts.Methods))
+	for _, m := range s.opts.Methods {
+		out = append(out, button{Name: m.Name(), URL: m.LoginURL(returnTo)})
+	}
+	return slices.Clip(out)
+}

@@ -1,0 +1,349 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// PasswordHasher hashes and verifies local passwords (argon2id, bounded in
+// concurrency: *password.Hasher from internal/password satisfies it).
+type PasswordHasher interface {
+	Hash(ctx context.Context, password string) (string, error)
+	// Verify returns nil on a match and an error wrapping
+	// password.ErrMismatch on a wrong password. Any other error — a
+	// malformed hash, a cancelled context — is no verdict.
+	Verify(ctx context.Context, encoded, password string) error
+}
+
+// PasswordChecker checks a directory user's password by binding as them
+// (sync/ldap's Authenticate). It returns an error wrapping
+// directory.ErrInvalidCredentials for a wrong password only; an error
+// wrapping ErrPasswordExpired or ErrMustChangePassword when the password
+// was right but must be changed (AD 532 / 773); any other error is a
+// refusal or an outage and never counts toward lock-out.
+type PasswordChecker interface {
+	Authenticate(ctx context.Context, username, password string) (directory.User, error)
+}
+
+// PasswordChanger writes a user's new password to their directory
+// (AD unicodePwd delete/add, LDAP Password Modify). Its error message is
+// shown to the user, so it should read as the directory's policy refusal
+// ("the password does not meet the complexity requirements").
+type PasswordChanger interface {
+	ChangePassword(ctx context.Context, username, oldPassword, newPassword string) error
+}
+
+// Errors a PasswordChecker wraps when the password was right but may not be
+// used until it is changed.
+var (
+	ErrPasswordExpired    = errors.New("password expired")
+	ErrMustChangePassword = errors.New("password must be changed")
+)
+
+// PasswordRules is the local password policy (sso/policy) as sign-in needs it.
+type PasswordRules interface {
+	// Check returns a readable error naming the first broken rule.
+	Check(u store.User, password string) error
+	// Describe lists the rules for the change form.
+	Describe() []string
+	// History is how many previous passwords may not be reused.
+	History() int
+	// ExpiresAt is when a password set at changedAt expires; zero = never.
+	ExpiresAt(u store.User, changedAt time.Time) time.Time
+}
+
+// IPChecker applies the IP authorisation rules (sso/policy EvaluateIP) to
+// one sign-in. It is not called for users holding privileged_ip_access.
+type IPChecker interface {
+	// Allowed reports whether u may sign in from ip; reason names the rule
+	// that decided, for the audit record.
+	Allowed(ip netip.Addr, u store.User) (ok bool, reason string)
+}
+
+// PrivilegeResolver returns a user's effective privileges (privilege
+// package: profile or custom privileges, superuser, emergency grant).
+type PrivilegeResolver interface {
+	Effective(ctx context.Context, u store.User) ([]string, error)
+}
+
+// Provisioner creates a local user just in time for an IdP identity that
+// matched nobody (mapping the IdP's groups through the mapping rules).
+// nil in Options means JIT creation is off, the default.
+type Provisioner interface {
+	Provision(ctx context.Context, id Identity) (store.User, error)
+}
+
+// Lockout is the invalid-authentication policy.
+type Lockout struct {
+	MaxAttempts int           // 0 disables lock-out
+	Within      time.Duration // failures older than this are forgotten
+	LockFor     time.Duration
+}
+
+// Throttle limits password attempts per source IP (token bucket), slowing
+// password spraying across many usernames.
+type Throttle struct {
+	PerMinute float64 // 0 disables the throttle
+	Burst     int
+}
+
+// Cookie configures the session cookie and timeouts.
+type Cookie struct {
+	// Name defaults to dirbridge_session; over HTTPS it is prefixed __Host-.
+	Name            string
+	IdleTimeout     time.Duration // default 30m
+	AbsoluteTimeout time.Duration // default 12h
+}
+
+// Options configures a Service.
+type Options struct {
+	Store  store.Store
+	Logger *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// PublicURL is the externally visible base URL (https://sso.example.com);
+	// it decides Secure/__Host- cookies and builds the login URL.
+	PublicURL string
+	// Enforce makes SSO the only way in except the bypass path.
+	Enforce bool
+	// Methods are the configured IdPs (sso/saml, sso/oidc).
+	Methods []RedirectMethod
+
+	// Hasher hashes and verifies local users' passwords.
+	Hasher PasswordHasher
+	// Directories check directory users' passwords, by User.Source.
+	Directories map[string]PasswordChecker
+	// Changers write directory users' new passwords, by User.Source.
+	Changers map[string]PasswordChanger
+	Rules    PasswordRules // nil: at least 9 characters, no history, no expiry
+
+	// MatchKeys is the order IdP identities are matched to local users:
+	// upn, email, immutable_id, username, nameid (the default, in that order).
+	MatchKeys []string
+	// JIT creates unknown IdP users; nil (the default) refuses them.
+	JIT Provisioner
+
+	Privileges     PrivilegeResolver // nil: profile/custom privileges from the store
+	IPRules        IPChecker         // nil: every address allowed
+	TrustedProxies []netip.Prefix    // peers whose X-Forwarded-For is believed
+	Lockout        Lockout
+	Throttle       Throttle
+	// ExpiryWarnDays is the warning window for password expiry (default 7).
+	ExpiryWarnDays int
+	// ConcurrentLicences refuses the N+1th simultaneously signed-in user;
+	// 0 means unlimited.
+	ConcurrentLicences int
+
+	Cookie Cookie
+	// VerifyCacheTTL is how long /auth/verify trusts a session it read
+	// (default 2s): the longest a revocation on another replica takes to
+	// bite. Logout on this replica is immediate.
+	VerifyCacheTTL time.Duration
+	// AllowedReturnHosts are hosts besides PublicURL's that return URLs
+	// may point at (the applications behind forward auth).
+	AllowedReturnHosts []string
+	// Registerer receives the sign-in metrics; nil means none.
+	Registerer prometheus.Registerer
+}
+
+// Service is the sign-in surface: an http.Handler serving /login,
+// /logout, /auth/verify, /api/v1/me, /password/change and the redirect
+// methods' endpoints, and the one Finisher those methods end in.
+type Service struct {
+	opts      Options
+	store     store.Store
+	log       *zap.Logger
+	now       func() time.Time
+	public    *url.URL
+	secure    bool
+	cookie    string
+	mux       *http.ServeMux
+	pages     *template.Template
+	cache     *sessionCache
+	throttle  *ipThrottle
+	metrics   *metrics
+	allowed   []string
+	dummyHash string
+}
+
+var _ Finisher = (*Service)(nil)
+
+// New checks opts, applies defaults and builds the Service.
+func New(opts Options) (*Service, error) {
+	var problems []string
+	if opts.Store == nil {
+		problems = append(problems, "store is required")
+	}
+	if opts.Hasher == nil {
+		problems = append(problems, "hasher is required")
+	}
+	pub, err := url.Parse(opts.PublicURL)
+	if err != nil || pub.Scheme == "" || pub.Host == "" {
+		problems = append(problems, fmt.Sprintf("public URL %q must be an absolute http(s) URL", opts.PublicURL))
+	} else if pub.Scheme != "https" && pub.Scheme != "http" {
+		problems = append(problems, fmt.Sprintf("public URL %q: scheme must be http or https", opts.PublicURL))
+	}
+	for _, k := range opts.MatchKeys {
+		if !validMatchKey(k) {
+			problems = append(problems, fmt.Sprintf("match key %q is not one of upn, email, immutable_id, username, nameid", k))
+		}
+	}
+	if opts.Lockout.MaxAttempts < 0 || (opts.Lockout.MaxAttempts > 0 && (opts.Lockout.Within <= 0 || opts.Lockout.LockFor <= 0)) {
+		problems = append(problems, "lockout: max_attempts needs positive within and lock_for")
+	}
+	if opts.ConcurrentLicences < 0 {
+		problems = append(problems, "concurrent licences must not be negative")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("sso: %s", strings.Join(problems, "; "))
+	}
+
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if len(opts.MatchKeys) == 0 {
+		opts.MatchKeys = []string{KeyUPN, KeyEmail, KeyImmutableID, KeyUsername, KeyNameID}
+	}
+	if opts.Rules == nil {
+		opts.Rules = defaultRules{}
+	}
+	if opts.Privileges == nil {
+		opts.Privileges = storePrivileges{opts.Store}
+	}
+	if opts.ExpiryWarnDays == 0 {
+		opts.ExpiryWarnDays = 7
+	}
+	if opts.Cookie.Name == "" {
+		opts.Cookie.Name = "dirbridge_session"
+	}
+	if opts.Cookie.IdleTimeout <= 0 {
+		opts.Cookie.IdleTimeout = 30 * time.Minute
+	}
+	if opts.Cookie.AbsoluteTimeout <= 0 {
+		opts.Cookie.AbsoluteTimeout = 12 * time.Hour
+	}
+	if opts.VerifyCacheTTL == 0 {
+		opts.VerifyCacheTTL = 2 * time.Second
+	}
+
+	s := &Service{
+		opts:    opts,
+		store:   opts.Store,
+		log:     opts.Logger.Named("sso"),
+		now:     opts.Now,
+		public:  pub,
+		secure:  pub.Scheme == "https",
+		cache:   newSessionCache(),
+		allowed: append([]string{pub.Host}, opts.AllowedReturnHosts...),
+	}
+	s.cookie = opts.Cookie.Name
+	if s.secure {
+		// __Host- pins the cookie to this host, Path=/ and Secure: no
+		// sibling subdomain can set or overwrite it.
+		s.cookie = "__Host-" + opts.Cookie.Name
+	}
+	s.throttle = newIPThrottle(opts.Throttle, opts.Now)
+	if s.pages, err = parsePages(); err != nil {
+		return nil, fmt.Errorf("sso: %w", err)
+	}
+	if s.metrics, err = newMetrics(opts.Registerer); err != nil {
+		return nil, fmt.Errorf("sso: %w", err)
+	}
+	// A hash to verify against when the user is unknown or locked, so the
+	// answer takes as long as for a real wrong password.
+	if s.dummyHash, err = opts.Hasher.Hash(context.Background(), "dirbridge-timing-equaliser"); err != nil {
+		return nil, fmt.Errorf("sso: prepare dummy hash: %w", err)
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Service) routes() {
+	mux := http.NewServeMux()
+	// Cross-origin protection guards our own state-changing forms only: the
+	// SAML ACS is a legitimate cross-site POST from the IdP.
+	cop := http.NewCrossOriginProtection()
+	mux.HandleFunc("GET /login", s.handleLoginPage)
+	mux.Handle("POST /login", cop.Handler(http.HandlerFunc(s.handleLoginPost)))
+	mux.Handle("POST /logout", cop.Handler(http.HandlerFunc(s.handleLogout)))
+	mux.HandleFunc("GET /auth/verify", s.handleVerify)
+	mux.HandleFunc("GET /api/v1/me", s.handleMe)
+	mux.HandleFunc("GET /password/change", s.handleChangePage)
+	mux.Handle("POST /password/change", cop.Handler(http.HandlerFunc(s.handleChangePost)))
+	for _, m := range s.opts.Methods {
+		m.Routes(mux)
+	}
+	s.mux = mux
+}
+
+// ServeHTTP serves the sign-in endpoints. The daemon mounts the Service at
+// "/" of its public mux and registers "GET /api/v1/me" to it as well, so
+// the admin API's "/api/v1/" does not shadow it.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Run starts the redirect methods (metadata, discovery) and removes expired
+// sessions every few minutes until ctx ends. A method that fails to start
+// is an error: the daemon should not serve a login button that cannot work.
+func (s *Service) Run(ctx context.Context) error {
+	for _, m := range s.opts.Methods {
+		if err := m.Start(ctx); err != nil {
+			return fmt.Errorf("sso: start %s: %w", m.Name(), err)
+		}
+	}
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.sweep(ctx)
+		}
+	}
+}
+
+func (s *Service) sweep(ctx context.Context) {
+	var n int
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.DeleteExpiredSessions(ctx, s.now())
+		return err
+	})
+	if err != nil {
+		s.log.Warn("remove expired sessions", zap.Error(err))
+		return
+	}
+	if n > 0 {
+		s.log.Debug("removed expired sessions", zap.Int("count", n))
+	}
+	s.cache.prune(s.now(), s.opts.VerifyCacheTTL)
+	s.throttle.prune()
+}
+
+// loginURL is the absolute login URL carrying returnTo.
+func (s *Service) loginURL(returnTo string) string {
+	u := *s.public
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/login"
+	if returnTo != "" && returnTo != "/" {
+		u.RawQuery = url.Values{"return_to": {returnTo}}.Encode()
+	}
+	return u.String()
+}
