@@ -1,0 +1,213 @@
+package ldap
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+)
+
+// AD userAccountControl bits the reader uses.
+const (
+	uacAccountDisable      = 0x0002
+	uacLockout             = 0x0010
+	uacDontExpirePassword  = 0x10000
+	uacPasswordExpired     = 0x800000
+	filetimeNever          = int64(0x7FFFFFFFFFFFFFFF)
+	filetimeUnixEpochDelta = int64(116444736000000000) // 100 ns ticks 1601-01-01 -> 1970-01-01
+)
+
+// guidText renders an AD objectGUID as canonical GUID text. The first three
+// fields are stored little-endian on the wire, so the bytes are not simply
+// hex-encoded in order (that is the mistake that makes anchors mismatch
+// between tools).
+func guidText(b []byte) (string, error) {
+	if len(b) != 16 {
+		return "", fmt.Errorf("objectGUID: %d bytes, want 16", len(b))
+	}
+	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
+		binary.LittleEndian.Uint32(b[0:4]),
+		binary.LittleEndian.Uint16(b[4:6]),
+		binary.LittleEndian.Uint16(b[6:8]),
+		b[8:10], b[10:16]), nil
+}
+
+// guidBytes is the inverse of guidText: canonical text -> wire bytes.
+func guidBytes(s string) ([]byte, bool) {
+	s = strings.Trim(s, "{}")
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return nil, false
+	}
+	raw, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(raw) != 16 {
+		return nil, false
+	}
+	out := make([]byte, 16)
+	binary.LittleEndian.PutUint32(out[0:4], binary.BigEndian.Uint32(raw[0:4]))
+	binary.LittleEndian.PutUint16(out[4:6], binary.BigEndian.Uint16(raw[4:6]))
+	binary.LittleEndian.PutUint16(out[6:8], binary.BigEndian.Uint16(raw[6:8]))
+	copy(out[8:], raw[8:])
+	return out, true
+}
+
+// looksLikeUUID reports whether s is GUID/UUID text (entryUUID, objectGUID).
+func looksLikeUUID(s string) bool {
+	_, ok := guidBytes(s)
+	return ok
+}
+
+// escapeBytes hex-escapes every byte, for binary assertions in filters.
+func escapeBytes(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		fmt.Fprintf(&sb, `\%02x`, c)
+	}
+	return sb.String()
+}
+
+// sidText renders a binary objectSid as S-1-5-21-...
+func sidText(b []byte) (string, error) {
+	if len(b) < 8 || int(b[1])*4+8 != len(b) {
+		return "", fmt.Errorf("objectSid: malformed (%d bytes)", len(b))
+	}
+	var auth uint64
+	for _, c := range b[2:8] {
+		auth = auth<<8 | uint64(c)
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "S-%d-%d", b[0], auth)
+	for i := 0; i < int(b[1]); i++ {
+		fmt.Fprintf(&sb, "-%d", binary.LittleEndian.Uint32(b[8+4*i:]))
+	}
+	return sb.String(), nil
+}
+
+// filetime converts an AD FILETIME (100 ns ticks since 1601). never reports
+// the "no value" encodings: 0 and 0x7FFFFFFFFFFFFFFF.
+func filetime(s string) (t time.Time, never bool, err error) {
+	if s == "" {
+		return time.Time{}, true, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("filetime %q: %w", s, err)
+	}
+	if v == 0 || v == filetimeNever || v < 0 {
+		return time.Time{}, true, nil
+	}
+	ticks := v - filetimeUnixEpochDelta
+	return time.Unix(ticks/1e7, (ticks%1e7)*100).UTC(), false, nil
+}
+
+// generalizedTime parses LDAP GeneralizedTime as servers send it:
+// 20261123122700Z, 20261123122700.0Z, or with a +hhmm offset.
+func generalizedTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{"20060102150405Z0700", "20060102150405.0Z0700", "20060102150405.000Z0700", "20060102150405.000000Z0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("generalized time %q: unrecognised", s)
+}
+
+// formatGeneralizedTime is the filter form of t.
+func formatGeneralizedTime(t time.Time) string { return t.UTC().Format("20060102150405Z") }
+
+// dnKey is a comparison key for a DN: attribute types and values folded to
+// lower case and every special character escaped the same way, so
+// "cn=Sales\2C EMEA" (slapd) and "CN=Sales\, EMEA" (another tool) give one
+// key. Most DNs have nothing to unescape, and for them the key is the
+// lowered string (no parse: the reader keys hundreds of thousands of DNs).
+func dnKey(dn string) (string, error) {
+	if !strings.ContainsAny(dn, "\\\"+;<>#") && !strings.Contains(dn, ", ") && !strings.Contains(dn, " ,") && !strings.Contains(dn, " =") && !strings.Contains(dn, "= ") {
+		return strings.ToLower(dn), nil
+	}
+	parsed, err := goldap.ParseDN(dn)
+	if err != nil {
+		return "", fmt.Errorf("parse DN %q: %w", dn, err)
+	}
+	var sb strings.Builder
+	for i, rdn := range parsed.RDNs {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		for j, av := range rdn.Attributes {
+			if j > 0 {
+				sb.WriteByte('+')
+			}
+			sb.WriteString(strings.ToLower(av.Type))
+			sb.WriteByte('=')
+			sb.WriteString(escapeKeyValue(strings.ToLower(av.Value)))
+		}
+	}
+	return sb.String(), nil
+}
+
+func escapeKeyValue(v string) string {
+	var sb strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		special := strings.IndexByte(",+\"\\<>;=#", c) >= 0 ||
+			(c == ' ' && (i == 0 || i == len(v)-1))
+		if special {
+			fmt.Fprintf(&sb, `\%02x`, c)
+			continue
+		}
+		sb.WriteByte(c)
+	}
+	return sb.String()
+}
+
+// mustDNKey is dnKey for DNs that came from the server: a DN it cannot
+// parse is kept as its lowered text rather than failing the read.
+func mustDNKey(dn string) string {
+	k, err := dnKey(dn)
+	if err != nil {
+		return strings.ToLower(dn)
+	}
+	return k
+}
+
+// errSubcode extracts the AD "data NNN" sub-code from a bind error's
+// diagnostic message ("80090308: LdapErr: ..., data 52e, v4563").
+func errSubcode(err error) string {
+	var le *goldap.Error
+	if !errors.As(err, &le) || le.Err == nil {
+		return ""
+	}
+	msg := le.Err.Error()
+	i := strings.Index(msg, "data ")
+	if i < 0 {
+		return ""
+	}
+	code := msg[i+5:]
+	if j := strings.IndexAny(code, ", "); j >= 0 {
+		code = code[:j]
+	}
+	return strings.ToLower(code)
+}
+
+// encodeUnicodePwd is AD's unicodePwd value: the password in double quotes,
+// UTF-16LE.
+func encodeUnicodePwd(pw string) string {
+	quoted := "\"" + pw + "\""
+	var b []byte
+	for _, r := range quoted {
+		if r >= 0x10000 {
+			r -= 0x10000
+			hi, lo := 0xD800+(r>>10), 0xDC00+(r&0x3FF)
+			b = append(b, byte(hi), byte(hi>>8), byte(lo), byte(lo>>8))
+			continue
+		}
+		b = append(b, byte(r), byte(r>>8))
+	}
+	return string(b)
+}

@@ -1,0 +1,338 @@
+package ldap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	goldap "github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// Refusals AD gives for a correct password (the "data NNN" sub-code of
+// result 49). Each is its own outcome for sign-in and the audit log; none
+// is directory.ErrInvalidCredentials (52e), and none is an outage.
+var (
+	ErrLogonTimeRestricted   = errors.New("sign-in not permitted at this time")       // 530
+	ErrWorkstationRestricted = errors.New("sign-in not permitted from this computer") // 531
+	ErrPasswordExpired       = errors.New("password expired")                         // 532
+	ErrAccountDisabled       = errors.New("account disabled")                         // 533
+	ErrAccountExpired        = errors.New("account expired")                          // 701
+	ErrMustChangePassword    = errors.New("password must be changed")                 // 773
+	ErrAccountLocked         = errors.New("account locked")                           // 775
+	// ErrPasswordPolicy is a new password the directory refused (length,
+	// complexity, history, minimum age); the message says which when the
+	// directory does.
+	ErrPasswordPolicy = errors.New("new password refused by the directory's policy")
+	// ErrInsecureConnection refuses to send a password over plain LDAP.
+	ErrInsecureConnection = errors.New("refusing to send a password over an unencrypted connection (use ldaps:// or StartTLS)")
+)
+
+var adSubcodes = map[string]error{
+	"52e": directory.ErrInvalidCredentials,
+	"525": directory.ErrInvalidCredentials, // no such user: told as a wrong password
+	"530": ErrLogonTimeRestricted,
+	"531": ErrWorkstationRestricted,
+	"532": ErrPasswordExpired,
+	"533": ErrAccountDisabled,
+	"701": ErrAccountExpired,
+	"773": ErrMustChangePassword,
+	"775": ErrAccountLocked,
+}
+
+// classifyBind turns a user bind's error into the package's outcomes.
+func classifyBind(err error) error {
+	if err == nil {
+		return nil
+	}
+	if isNetworkError(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) {
+		if sentinel, ok := adSubcodes[errSubcode(err)]; ok {
+			return sentinel
+		}
+		// Generic LDAP (and AD without a sub-code): a wrong password.
+		return directory.ErrInvalidCredentials
+	}
+	return err
+}
+
+// findUser looks a user up by sign-in name with the service account:
+// sAMAccountName or userPrincipalName on AD, uid or mail on generic LDAP.
+func (s *Source) findUser(ctx context.Context, sr *searcher, username string, withMemberOf bool) (*goldap.Entry, error) {
+	sc := s.schema()
+	esc := goldap.EscapeFilter(username)
+	var f string
+	if s.cfg.Kind == KindAD {
+		f = "(&" + sc.userFilter + "(|(sAMAccountName=" + esc + ")(userPrincipalName=" + esc + ")))"
+	} else {
+		f = "(&" + sc.userFilter + "(|(uid=" + esc + ")(mail=" + esc + ")))"
+	}
+	var found []*goldap.Entry
+	err := sr.paged(ctx, "user lookup", s.cfg.UserBaseDN, f, s.userAttrs(withMemberOf), func(e *goldap.Entry) error {
+		found = append(found, e)
+		if len(found) > 1 {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return found[0], nil
+	default:
+		return nil, fmt.Errorf("user %q: more than one entry matches", username)
+	}
+}
+
+// Authenticate checks username's password with a simple bind as the user
+// on a fresh connection (the service account finds the user first).
+//
+// Errors: directory.ErrInvalidCredentials for a wrong password or an
+// unknown user; ErrPasswordExpired, ErrAccountDisabled, ErrAccountExpired,
+// ErrMustChangePassword, ErrAccountLocked, ErrLogonTimeRestricted,
+// ErrWorkstationRestricted for AD's refusals of a correct password;
+// anything else (wrapping ErrUnavailable for an outage) is not the user's
+// fault and must not count toward lock-out. Check with errors.Is.
+func (s *Source) Authenticate(ctx context.Context, username, password string) (directory.User, error) {
+	if password == "" || username == "" {
+		// An empty password makes a simple bind "unauthenticated" and
+		// succeed (RFC 4513 5.1.2): never let it through.
+		return directory.User{}, directory.ErrInvalidCredentials
+	}
+	c, server, err := s.serviceConn(ctx)
+	if err != nil {
+		return directory.User{}, s.errf("authenticate %q: %w", username, err)
+	}
+	defer c.Close()
+	if !s.secure(server) && !s.cfg.AllowPlainPassthrough {
+		return directory.User{}, s.errf("authenticate %q: %w", username, ErrInsecureConnection)
+	}
+	sr := &searcher{s: s, c: c}
+	e, err := s.findUser(ctx, sr, username, true)
+	if err != nil {
+		return directory.User{}, s.errf("authenticate %q: %w", username, err)
+	}
+	if e == nil {
+		s.log.Debug("sign-in for unknown user", zap.String("user", username))
+		return directory.User{}, directory.ErrInvalidCredentials
+	}
+	uc, err := s.dial(ctx, server)
+	if err != nil {
+		return directory.User{}, s.errf("authenticate %q: %w", username, err)
+	}
+	defer uc.Close()
+	if err := classifyBind(uc.Bind(e.DN, password)); err != nil {
+		if errors.Is(err, directory.ErrInvalidCredentials) {
+			return directory.User{}, err
+		}
+		return directory.User{}, s.errf("authenticate %q: %w", username, err)
+	}
+	u, err := s.toUser(e, s.schema())
+	if err != nil {
+		return directory.User{}, s.errf("authenticate %q: %w", username, err)
+	}
+	return u, nil
+}
+
+// ChangePassword is the user's own change: the old password is required.
+// AD: unicodePwd delete(old)/add(new), done with the service account's
+// connection so a user whose password has expired (and so cannot bind)
+// can still change it — AD checks the old value itself. Generic LDAP:
+// the Password Modify extended operation, bound as the user.
+//
+// Errors: directory.ErrInvalidCredentials for a wrong old password,
+// ErrPasswordPolicy (with the directory's words) for a refused new one.
+func (s *Source) ChangePassword(ctx context.Context, username, oldPassword, newPassword string) error {
+	if oldPassword == "" {
+		return directory.ErrInvalidCredentials
+	}
+	return s.changePassword(ctx, username, oldPassword, newPassword, false)
+}
+
+// SetPassword is an administrator's reset, done as the service account
+// (which needs the right to reset passwords). Errors as ChangePassword.
+func (s *Source) SetPassword(ctx context.Context, username, newPassword string) error {
+	return s.changePassword(ctx, username, "", newPassword, true)
+}
+
+func (s *Source) changePassword(ctx context.Context, username, oldPassword, newPassword string, reset bool) error {
+	what := "change password"
+	if reset {
+		what = "reset password"
+	}
+	if newPassword == "" {
+		return s.errf("%s %q: %w: empty password", what, username, ErrPasswordPolicy)
+	}
+	c, server, err := s.serviceConn(ctx)
+	if err != nil {
+		return s.errf("%s %q: %w", what, username, err)
+	}
+	defer c.Close()
+	if !s.secure(server) {
+		return s.errf("%s %q: %w", what, username, ErrInsecureConnection)
+	}
+	sr := &searcher{s: s, c: c}
+	e, err := s.findUser(ctx, sr, username, false)
+	if err != nil {
+		return s.errf("%s %q: %w", what, username, err)
+	}
+	if e == nil {
+		if reset {
+			return s.errf("%s %q: no such user", what, username)
+		}
+		return directory.ErrInvalidCredentials
+	}
+	if s.cfg.Kind == KindAD {
+		req := goldap.NewModifyRequest(e.DN, nil)
+		if reset {
+			req.Replace("unicodePwd", []string{encodeUnicodePwd(newPassword)})
+		} else {
+			req.Delete("unicodePwd", []string{encodeUnicodePwd(oldPassword)})
+			req.Add("unicodePwd", []string{encodeUnicodePwd(newPassword)})
+		}
+		if err := classifyPasswordChange(c.Modify(req)); err != nil {
+			if errors.Is(err, directory.ErrInvalidCredentials) {
+				return err
+			}
+			return s.errf("%s %q: %w", what, username, err)
+		}
+		s.log.Info("directory password changed", zap.String("user", username), zap.Bool("reset", reset))
+		return nil
+	}
+	pc := c
+	if !reset {
+		uc, err := s.dial(ctx, server)
+		if err != nil {
+			return s.errf("%s %q: %w", what, username, err)
+		}
+		defer uc.Close()
+		if err := classifyBind(uc.Bind(e.DN, oldPassword)); err != nil {
+			if errors.Is(err, directory.ErrInvalidCredentials) {
+				return err
+			}
+			return s.errf("%s %q: %w", what, username, err)
+		}
+		pc = uc
+	}
+	pm, ok := pc.(passwordModifier)
+	if !ok {
+		return s.errf("%s %q: connection cannot send Password Modify", what, username)
+	}
+	if _, err := pm.PasswordModify(goldap.NewPasswordModifyRequest(e.DN, oldPassword, newPassword)); err != nil {
+		if err := classifyPasswordChange(err); errors.Is(err, directory.ErrInvalidCredentials) {
+			return err
+		} else {
+			return s.errf("%s %q: %w", what, username, err)
+		}
+	}
+	s.log.Info("directory password changed", zap.String("user", username), zap.Bool("reset", reset))
+	return nil
+}
+
+// classifyPasswordChange turns a directory's refusal into a readable error.
+// AD answers 0000052D (constraint violation) for complexity, length,
+// history and minimum age, and 00000056 for a wrong old password.
+func classifyPasswordChange(err error) error {
+	if err == nil {
+		return nil
+	}
+	if isNetworkError(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	var le *goldap.Error
+	if !errors.As(err, &le) {
+		return err
+	}
+	msg := ""
+	if le.Err != nil {
+		msg = le.Err.Error()
+	}
+	upper := strings.ToUpper(msg)
+	switch {
+	case strings.Contains(upper, "00000056") || le.ResultCode == goldap.LDAPResultInvalidCredentials:
+		return directory.ErrInvalidCredentials
+	case strings.Contains(upper, "0000052D"):
+		return fmt.Errorf("%w: the new password does not meet the length, complexity or history requirements, or the password was changed too recently", ErrPasswordPolicy)
+	case le.ResultCode == goldap.LDAPResultConstraintViolation, le.ResultCode == goldap.LDAPResultUnwillingToPerform:
+		if msg == "" {
+			msg = goldap.LDAPResultCodeMap[le.ResultCode]
+		}
+		return fmt.Errorf("%w: %s", ErrPasswordPolicy, msg)
+	case le.ResultCode == goldap.LDAPResultInsufficientAccessRights:
+		return fmt.Errorf("not allowed to change this password: %w", err)
+	}
+	return err
+}
+
+// GroupInfo describes a directory group for choosing what to import.
+type GroupInfo struct {
+	Name        string `json:"name"`
+	DN          string `json:"dn"`
+	Anchor      string `json:"anchor"`
+	MemberCount int    `json:"member_count"` // direct members
+}
+
+// ListGroups lists the directory's groups whose name contains search (all
+// groups when search is empty), sorted by name, for
+// `dirbridge directory groups`.
+func (s *Source) ListGroups(ctx context.Context, search string) ([]GroupInfo, error) {
+	c, _, err := s.serviceConn(ctx)
+	if err != nil {
+		return nil, s.errf("list groups: %w", err)
+	}
+	defer c.Close()
+	sc := s.schema()
+	sr := &searcher{s: s, c: c}
+	f := sc.groupFilter
+	if search != "" {
+		var ors strings.Builder
+		for _, a := range sc.nameAttrs {
+			ors.WriteString("(" + a + "=*" + goldap.EscapeFilter(search) + "*)")
+		}
+		f = "(&" + f + "(|" + ors.String() + "))"
+	}
+	var out []GroupInfo
+	var partial []int
+	var entries []*goldap.Entry
+	err = sr.paged(ctx, "list groups", s.cfg.GroupBaseDN, f, s.groupAttrs(sc, true), func(e *goldap.Entry) error {
+		g, incomplete, err := s.readGroupEntry(e, sc)
+		if err != nil {
+			return err
+		}
+		if incomplete {
+			partial = append(partial, len(out))
+			entries = append(entries, e)
+		}
+		out = append(out, GroupInfo{Name: g.name, DN: g.dn, Anchor: g.anchor, MemberCount: len(g.members)})
+		return nil
+	})
+	if err != nil {
+		return nil, s.errf("list groups: %w", err)
+	}
+	for j, i := range partial {
+		g := &groupRec{dn: entries[j].DN}
+		if err := sr.completeMembers(ctx, g, sc); err != nil {
+			return nil, s.errf("list groups: %w", err)
+		}
+		out[i].MemberCount = len(g.members)
+	}
+	sortGroupInfos(out)
+	return out, nil
+}
+
+func sortGroupInfos(gs []GroupInfo) {
+	for i := 1; i < len(gs); i++ {
+		for j := i; j > 0 && strings.ToLower(gs[j].Name) < strings.ToLower(gs[j-1].Name); j-- {
+			gs[j], gs[j-1] = gs[j-1], gs[j]
+		}
+	}
+}

@@ -1,0 +1,342 @@
+package ldap
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// cursor is the high-water mark handed back to the engine as JSON text.
+// On AD it is per domain controller: USNs are local to a DC, so a mark is
+// only meaningful with the invocationId it came from (a restored DC gets a
+// new one). On generic LDAP it is the newest modifyTimestamp seen, a
+// server-side clock, so client clock skew cannot lose changes.
+type cursor struct {
+	Kind string `json:"kind"`
+	DC   string `json:"dc,omitempty"`  // AD: the DC's invocationId
+	USN  int64  `json:"usn,omitempty"` // AD: highestCommittedUSN at read start
+	Time string `json:"time,omitempty"`
+
+	t time.Time // parsed Time
+}
+
+func parseCursor(s string) (cursor, error) {
+	var c cursor
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return c, fmt.Errorf("cursor: %w", err)
+	}
+	if c.Time != "" {
+		t, err := generalizedTime(c.Time)
+		if err != nil {
+			return c, fmt.Errorf("cursor: %w", err)
+		}
+		c.t = t
+	}
+	return c, nil
+}
+
+func (c *cursor) encode() string {
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+func (c *cursor) noteTime(v string) {
+	if v == "" {
+		return
+	}
+	t, err := generalizedTime(v)
+	if err != nil || !t.After(c.t) {
+		return
+	}
+	c.t, c.Time = t, formatGeneralizedTime(t)
+}
+
+func (c *cursor) noteGroup(g *groupRec) {
+	if c.Kind == KindLDAP {
+		c.noteTime(g.changed)
+	}
+}
+
+func (c *cursor) noteEntry(e *goldap.Entry, kind string) {
+	if kind == KindLDAP {
+		c.noteTime(e.GetAttributeValue("modifyTimestamp"))
+	}
+}
+
+// highWater reads the mark for the cursor a read will hand back. On AD it
+// is taken before reading anything: changes during the read are then seen
+// again by the next incremental, never lost.
+func (s *Source) highWater(ctx context.Context, sr *searcher) (cursor, error) {
+	c := cursor{Kind: s.cfg.Kind}
+	if s.cfg.Kind != KindAD {
+		return c, nil
+	}
+	root, err := sr.base(ctx, "", []string{"highestCommittedUSN", "dsServiceName"})
+	if err != nil {
+		return c, fmt.Errorf("root DSE: %w", err)
+	}
+	if root == nil {
+		return c, fmt.Errorf("root DSE: not readable")
+	}
+	usn, err := strconv.ParseInt(root.GetAttributeValue("highestCommittedUSN"), 10, 64)
+	if err != nil {
+		return c, fmt.Errorf("root DSE: highestCommittedUSN %q: %w", root.GetAttributeValue("highestCommittedUSN"), err)
+	}
+	c.USN = usn
+	svc := root.GetAttributeValue("dsServiceName")
+	c.DC = svc
+	if svc != "" {
+		ntds, err := sr.base(ctx, svc, []string{"invocationId"})
+		if err != nil {
+			return c, fmt.Errorf("DC settings %s: %w", svc, err)
+		}
+		if ntds != nil {
+			if raw := ntds.GetRawAttributeValue("invocationId"); raw != nil {
+				if id, err := guidText(raw); err == nil {
+					c.DC = id
+				}
+			}
+		}
+	}
+	return c, nil
+}
+
+// readIncremental returns what changed since cur: users whose entries
+// changed, and — because memberOf is a back-link that does not move a
+// user's uSNChanged — every imported group touched by a changed group, with
+// its complete current member list and those members. Users who left such
+// a group are absent from its Members; the Snapshot is not Complete, so
+// nobody is deactivated for being absent from Users.
+func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor, mark *cursor) (directory.Snapshot, error) {
+	sc := s.schema()
+	sr := st.sr
+	var changed string
+	if s.cfg.Kind == KindAD {
+		changed = "(uSNChanged>=" + strconv.FormatInt(cur.USN+1, 10) + ")"
+	} else {
+		mark.t, mark.Time = cur.t, cur.Time
+		since := cur.t.Add(-s.cfg.IncrementalOverlap)
+		if cur.Time == "" {
+			since = time.Unix(0, 0)
+		}
+		changed = "(modifyTimestamp>=" + formatGeneralizedTime(since) + ")"
+	}
+	imported, err := sr.resolveGroups(ctx, st.req.Groups, sc)
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	importedIdx := map[string]int{}
+	for i, g := range imported {
+		importedIdx[g.key] = i
+	}
+	up := &upward{sr: sr, parents: map[string][]string{}}
+
+	// Changed groups: which imported groups do they sit inside?
+	affected := map[int]bool{}
+	err = sr.paged(ctx, "changed groups", s.cfg.GroupBaseDN, "(&"+sc.groupFilter+changed+")",
+		[]string{"memberOf", "modifyTimestamp"}, func(e *goldap.Entry) error {
+			mark.noteEntry(e, s.cfg.Kind)
+			key := mustDNKey(e.DN)
+			up.parents[key] = e.GetAttributeValues("memberOf")
+			for _, k := range append([]string{key}, up.pending(key)...) {
+				if i, ok := importedIdx[k]; ok {
+					affected[i] = true
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	for i := range imported {
+		if affected[i] {
+			continue
+		}
+		// Walk up from the changed groups whose ancestry is not read yet.
+		for _, k := range up.changedKeys() {
+			anc, err := up.ancestors(ctx, k)
+			if err != nil {
+				return directory.Snapshot{}, err
+			}
+			if anc[imported[i].key] {
+				affected[i] = true
+				break
+			}
+		}
+	}
+
+	snap := directory.Snapshot{Complete: false}
+	have := map[string]bool{}
+	var idx map[string]*groupRec
+	if len(affected) > 0 {
+		// A membership changed somewhere inside an imported group: re-read
+		// the group structure and hand back those groups whole.
+		idx, err = sr.groupIndex(ctx, sc)
+		if err != nil {
+			return directory.Snapshot{}, err
+		}
+		for _, g := range imported {
+			if _, ok := idx[g.key]; !ok {
+				if err := sr.completeMembers(ctx, g, sc); err != nil {
+					return directory.Snapshot{}, err
+				}
+				idx[g.key] = g
+			}
+		}
+		groups, userGroups := expand(idx, imported)
+		want := map[string][]int32{}
+		for k, gi := range userGroups {
+			for _, i := range gi {
+				if affected[int(i)] {
+					want[k] = gi
+					break
+				}
+			}
+		}
+		users, err := s.readUsers(ctx, st, sc, want, imported, &cursor{})
+		if err != nil {
+			return directory.Snapshot{}, err
+		}
+		for i := range groups {
+			if affected[i] {
+				snap.Groups = append(snap.Groups, groups[i])
+			}
+		}
+		fillMembers(snap.Groups, users)
+		for _, u := range users {
+			have[u.DN] = true
+		}
+		snap.Users = users
+		s.log.Info("incremental: imported groups changed", zap.Int("groups", len(snap.Groups)), zap.Int("members", len(users)))
+	}
+
+	// Changed users: their own attributes, with groups from memberOf.
+	disabled := map[string]bool{}
+	if s.cfg.DisabledFilter != "" {
+		err := sr.paged(ctx, "changed disabled users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+s.cfg.DisabledFilter+")",
+			[]string{"1.1"}, func(e *goldap.Entry) error { disabled[mustDNKey(e.DN)] = true; return nil })
+		if err != nil {
+			return directory.Snapshot{}, err
+		}
+	}
+	var changedUsers []*goldap.Entry
+	err = sr.paged(ctx, "changed users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+")", s.userAttrs(true), func(e *goldap.Entry) error {
+		mark.noteEntry(e, s.cfg.Kind)
+		if !have[e.DN] {
+			changedUsers = append(changedUsers, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	for _, e := range changedUsers {
+		in := map[int]bool{}
+		for _, p := range e.GetAttributeValues("memberOf") {
+			pk := mustDNKey(p)
+			if i, ok := importedIdx[pk]; ok {
+				in[i] = true
+			}
+			anc, err := up.ancestorsOf(ctx, pk, p)
+			if err != nil {
+				return directory.Snapshot{}, err
+			}
+			for k := range anc {
+				if i, ok := importedIdx[k]; ok {
+					in[i] = true
+				}
+			}
+		}
+		if len(in) == 0 {
+			continue
+		}
+		u, err := s.toUser(e, sc)
+		if err != nil {
+			st.warnings = append(st.warnings, err.Error())
+			continue
+		}
+		if disabled[mustDNKey(e.DN)] {
+			u.Disabled = true
+		}
+		for i := range imported {
+			if in[i] {
+				u.Groups = append(u.Groups, imported[i].anchor)
+			}
+		}
+		snap.Users = append(snap.Users, u)
+	}
+	s.log.Info("incremental read", zap.Int("changed_users", len(changedUsers)), zap.Int("users", len(snap.Users)), zap.Int("groups", len(snap.Groups)))
+	return snap, nil
+}
+
+// upward walks groups' memberOf towards the top, caching each group's
+// parents, so a changed entry's imported groups are found without reading
+// the whole group structure.
+type upward struct {
+	sr      *searcher
+	parents map[string][]string // group key -> parent DNs
+	changed []string
+}
+
+// pending records key as a changed group and returns the ancestors known so
+// far (its direct parents); the full walk happens in ancestors.
+func (u *upward) pending(key string) []string {
+	u.changed = append(u.changed, key)
+	var out []string
+	for _, p := range u.parents[key] {
+		out = append(out, mustDNKey(p))
+	}
+	return out
+}
+
+func (u *upward) changedKeys() []string { return u.changed }
+
+// ancestors returns every group above key (cycles end where they began).
+func (u *upward) ancestors(ctx context.Context, key string) (map[string]bool, error) {
+	return u.walk(ctx, key, "")
+}
+
+// ancestorsOf is ancestors for a group known by DN whose parents may not
+// have been read.
+func (u *upward) ancestorsOf(ctx context.Context, key, dn string) (map[string]bool, error) {
+	return u.walk(ctx, key, dn)
+}
+
+func (u *upward) walk(ctx context.Context, key, dn string) (map[string]bool, error) {
+	seen := map[string]bool{}
+	type item struct{ key, dn string }
+	queue := []item{{key, dn}}
+	for len(queue) > 0 {
+		it := queue[0]
+		queue = queue[1:]
+		parents, ok := u.parents[it.key]
+		if !ok {
+			if it.dn == "" {
+				continue
+			}
+			e, err := u.sr.base(ctx, it.dn, []string{"memberOf"})
+			if err != nil {
+				return nil, err
+			}
+			if e != nil {
+				parents = e.GetAttributeValues("memberOf")
+			}
+			u.parents[it.key] = parents
+		}
+		for _, p := range parents {
+			pk := mustDNKey(p)
+			if !seen[pk] {
+				seen[pk] = true
+				queue = append(queue, item{pk, p})
+			}
+		}
+	}
+	return seen, nil
+}

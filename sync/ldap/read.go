@@ -1,0 +1,678 @@
+package ldap
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// schema is what differs between AD and generic LDAP: attribute names and
+// object class tests, not tactics.
+type schema struct {
+	anchor      string
+	groupFilter string
+	userFilter  string
+	memberAttrs []string
+	nameAttrs   []string // group names, most specific first
+	changed     string   // whenChanged / modifyTimestamp
+}
+
+func (s *Source) schema() schema {
+	var sc schema
+	if s.cfg.Kind == KindAD {
+		sc = schema{
+			anchor:      "objectGUID",
+			groupFilter: "(objectClass=group)",
+			userFilter:  "(&(objectCategory=person)(objectClass=user))",
+			memberAttrs: []string{"member"},
+			nameAttrs:   []string{"sAMAccountName", "cn"},
+			changed:     "whenChanged",
+		}
+	} else {
+		sc = schema{
+			anchor:      "entryUUID",
+			groupFilter: "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))",
+			userFilter:  "(|(objectClass=inetOrgPerson)(objectClass=posixAccount))",
+			memberAttrs: []string{"member", "uniqueMember"},
+			nameAttrs:   []string{"cn"},
+			changed:     "modifyTimestamp",
+		}
+	}
+	if s.cfg.UserFilter != "" {
+		sc.userFilter = "(&" + sc.userFilter + s.cfg.UserFilter + ")"
+	}
+	return sc
+}
+
+// userAttrs are the attributes a user entry is read with: only what the
+// sync needs (reading "*" costs several times more on a large directory).
+func (s *Source) userAttrs(withMemberOf bool) []string {
+	var a []string
+	if s.cfg.Kind == KindAD {
+		a = []string{"objectGUID", "objectSid", "sAMAccountName", "userPrincipalName", "mail", "givenName", "sn",
+			"displayName", "userAccountControl", "accountExpires", "pwdLastSet", "whenChanged", "uSNChanged"}
+		if s.cfg.ReadPasswordExpiry {
+			a = append(a, "msDS-UserPasswordExpiryTimeComputed")
+		}
+	} else {
+		a = []string{"entryUUID", "uid", "cn", "mail", "givenName", "sn", "displayName", "modifyTimestamp",
+			"pwdChangedTime", "pwdReset", "pwdAccountLockedTime"}
+	}
+	if withMemberOf {
+		a = append(a, "memberOf")
+	}
+	return append(a, s.cfg.ExtraAttributes...)
+}
+
+// groupRec is a group as read: member values are DN keys.
+type groupRec struct {
+	dn, key, anchor, name string
+	changed               string // modifyTimestamp (generic LDAP cursor)
+	members               []string
+}
+
+// groupAttrs are the attributes a group is read with.
+func (s *Source) groupAttrs(sc schema, withMembers bool) []string {
+	a := append([]string{sc.anchor, sc.changed}, sc.nameAttrs...)
+	if s.cfg.Kind == KindAD {
+		a = append(a, "uSNChanged")
+	}
+	if withMembers {
+		for _, m := range sc.memberAttrs {
+			a = append(a, s.memberAttr(m))
+		}
+	}
+	return a
+}
+
+func (s *Source) anchorOf(e *goldap.Entry, sc schema) (string, error) {
+	if s.cfg.Kind == KindAD {
+		raw := e.GetRawAttributeValue("objectGUID")
+		if raw == nil {
+			return "", fmt.Errorf("%s: no objectGUID", e.DN)
+		}
+		return guidText(raw)
+	}
+	v := strings.ToLower(e.GetAttributeValue(sc.anchor))
+	if v == "" {
+		return "", fmt.Errorf("%s: no %s", e.DN, sc.anchor)
+	}
+	return v, nil
+}
+
+func (s *Source) groupName(e *goldap.Entry, sc schema) string {
+	for _, a := range sc.nameAttrs {
+		if v := e.GetAttributeValue(a); v != "" {
+			return v
+		}
+	}
+	return e.DN
+}
+
+// readGroupEntry makes a groupRec from a group entry; members still in
+// further ranges are fetched by the caller (not inside a running search:
+// a second request on the connection while the first one's results wait
+// unread could stall both).
+func (s *Source) readGroupEntry(e *goldap.Entry, sc schema) (*groupRec, bool, error) {
+	anchor, err := s.anchorOf(e, sc)
+	if err != nil {
+		return nil, false, err
+	}
+	g := &groupRec{dn: e.DN, key: mustDNKey(e.DN), anchor: anchor, name: s.groupName(e, sc), changed: e.GetAttributeValue("modifyTimestamp")}
+	incomplete := false
+	for _, m := range sc.memberAttrs {
+		vals, more, err := rangedValues(e, m)
+		if err != nil {
+			return nil, false, fmt.Errorf("group %s: %w", e.DN, err)
+		}
+		if more >= 0 {
+			incomplete = true
+			continue
+		}
+		for _, v := range vals {
+			g.members = append(g.members, mustDNKey(v))
+		}
+	}
+	return g, incomplete, nil
+}
+
+// completeMembers re-reads the member attributes of a group whose first
+// response was a partial range, following ranges to the end.
+func (r *searcher) completeMembers(ctx context.Context, g *groupRec, sc schema) error {
+	attrs := make([]string, 0, len(sc.memberAttrs))
+	for _, m := range sc.memberAttrs {
+		attrs = append(attrs, r.s.memberAttr(m))
+	}
+	e, err := r.base(ctx, g.dn, attrs)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		return fmt.Errorf("group %s vanished during the read", g.dn)
+	}
+	g.members = g.members[:0]
+	for _, m := range sc.memberAttrs {
+		vals, err := r.allMembers(ctx, e, m)
+		if err != nil {
+			return err
+		}
+		for _, v := range vals {
+			g.members = append(g.members, mustDNKey(v))
+		}
+	}
+	return nil
+}
+
+// groupsUnder reads the given groups' transitive closure starting from the
+// whole group index: every group under GroupBaseDN with its members.
+func (r *searcher) groupIndex(ctx context.Context, sc schema) (map[string]*groupRec, error) {
+	idx := make(map[string]*groupRec)
+	var partial []*groupRec
+	err := r.paged(ctx, "groups", r.s.cfg.GroupBaseDN, sc.groupFilter, r.s.groupAttrs(sc, true), func(e *goldap.Entry) error {
+		g, incomplete, err := r.s.readGroupEntry(e, sc)
+		if err != nil {
+			return err
+		}
+		idx[g.key] = g
+		if incomplete {
+			partial = append(partial, g)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range partial {
+		if err := r.completeMembers(ctx, g, sc); err != nil {
+			return nil, err
+		}
+	}
+	return idx, nil
+}
+
+// resolveGroups finds each configured group by DN, GUID/UUID text or name.
+// A group that is not found fails the read: leaving it out would make its
+// members look like leavers.
+func (r *searcher) resolveGroups(ctx context.Context, specs []string, sc schema) ([]*groupRec, error) {
+	var out []*groupRec
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			continue
+		}
+		var found []*goldap.Entry
+		collect := func(e *goldap.Entry) error { found = append(found, e); return nil }
+		attrs := r.s.groupAttrs(sc, false)
+		switch {
+		case looksLikeUUID(spec):
+			var f string
+			if r.s.cfg.Kind == KindAD {
+				b, _ := guidBytes(spec)
+				f = "(&" + sc.groupFilter + "(objectGUID=" + escapeBytes(b) + "))"
+			} else {
+				f = "(&" + sc.groupFilter + "(entryUUID=" + goldap.EscapeFilter(strings.ToLower(spec)) + "))"
+			}
+			if err := r.paged(ctx, "group "+spec, r.s.cfg.BaseDN, f, attrs, collect); err != nil {
+				return nil, err
+			}
+		case isDN(spec):
+			e, err := r.base(ctx, spec, attrs)
+			if err != nil {
+				return nil, fmt.Errorf("group %q: %w", spec, err)
+			}
+			if e != nil {
+				found = append(found, e)
+			}
+		default:
+			var ors strings.Builder
+			for _, a := range sc.nameAttrs {
+				ors.WriteString("(" + a + "=" + goldap.EscapeFilter(spec) + ")")
+			}
+			f := "(&" + sc.groupFilter + "(|" + ors.String() + "))"
+			if err := r.paged(ctx, "group "+spec, r.s.cfg.BaseDN, f, attrs, collect); err != nil {
+				return nil, err
+			}
+		}
+		switch len(found) {
+		case 0:
+			return nil, fmt.Errorf("group %q: not found under %s", spec, r.s.cfg.BaseDN)
+		case 1:
+		default:
+			dns := make([]string, len(found))
+			for i, e := range found {
+				dns[i] = e.DN
+			}
+			return nil, fmt.Errorf("group %q: ambiguous, %d groups match (%s): name it by DN", spec, len(found), strings.Join(dns, "; "))
+		}
+		anchor, err := r.s.anchorOf(found[0], sc)
+		if err != nil {
+			return nil, fmt.Errorf("group %q: %w", spec, err)
+		}
+		g := &groupRec{dn: found[0].DN, key: mustDNKey(found[0].DN), anchor: anchor, name: r.s.groupName(found[0], sc)}
+		if seen[g.key] {
+			continue
+		}
+		seen[g.key] = true
+		out = append(out, g)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no groups to import")
+	}
+	return out, nil
+}
+
+// isDN tells a DN from a group name: it parses and its first RDN has a
+// type=value pair. "Sales=EMEA" would pass too; name such a group by GUID.
+func isDN(s string) bool {
+	if !strings.Contains(s, "=") {
+		return false
+	}
+	dn, err := goldap.ParseDN(s)
+	if err != nil || len(dn.RDNs) == 0 {
+		return false
+	}
+	for _, rdn := range dn.RDNs {
+		for _, a := range rdn.Attributes {
+			if !isAttrType(a.Type) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isAttrType reports whether t is an attribute description (RFC 4512
+// descr: a letter, then letters, digits, hyphens) or a numeric OID. It keeps
+// group names like "a*)(cn=*" from being taken for DNs.
+func isAttrType(t string) bool {
+	if t == "" {
+		return false
+	}
+	if t[0] >= '0' && t[0] <= '9' {
+		for _, c := range t {
+			if (c < '0' || c > '9') && c != '.' {
+				return false
+			}
+		}
+		return true
+	}
+	for i, c := range t {
+		letter := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !letter && (i == 0 || ((c < '0' || c > '9') && c != '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+// closure returns the keys of every group inside root (root included),
+// walking nested groups iteratively; a cycle ends where it started.
+func closure(idx map[string]*groupRec, root string) []string {
+	seen := map[string]bool{root: true}
+	out := []string{root}
+	for i := 0; i < len(out); i++ {
+		g := idx[out[i]]
+		if g == nil {
+			continue
+		}
+		for _, m := range g.members {
+			if _, isGroup := idx[m]; isGroup && !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// readState carries one read's counters and progress reporting.
+type readState struct {
+	s        *Source
+	req      directory.ReadRequest
+	start    time.Time
+	lastProg time.Time
+	sr       *searcher
+	warnings []string
+}
+
+func (st *readState) progress() {
+	now := time.Now()
+	if now.Sub(st.lastProg) < st.s.cfg.ProgressEvery {
+		return
+	}
+	st.lastProg = now
+	p := directory.Progress{Entries: st.sr.entries, Pages: st.sr.pages, Elapsed: now.Sub(st.start)}
+	st.s.log.Info("read progress", zap.Int("entries", p.Entries), zap.Int("pages", p.Pages), zap.Duration("elapsed", p.Elapsed))
+	if st.req.Progress != nil {
+		st.req.Progress(p)
+	}
+}
+
+// Read returns the imported groups and their transitive members. An empty
+// cursor (or one from another domain controller) asks for a full read.
+// Errors name the directory and the step; a read cut short by an outage,
+// a timeout or ctx is an error, never a partial Snapshot.
+func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory.Snapshot, error) {
+	start := time.Now()
+	c, server, err := s.serviceConn(ctx)
+	if err != nil {
+		return directory.Snapshot{}, s.errf("read: %w", err)
+	}
+	defer c.Close()
+	st := &readState{s: s, req: req, start: start, lastProg: start}
+	st.sr = &searcher{s: s, c: c, onPage: st.progress}
+	full := req.Cursor == ""
+	mode := "full"
+	if !full {
+		mode = "incremental"
+	}
+	s.log.Info("read started", zap.String("server", server), zap.String("mode", mode), zap.Int("groups", len(req.Groups)))
+
+	mark, err := s.highWater(ctx, st.sr)
+	if err != nil {
+		return directory.Snapshot{}, s.errf("read: %w", err)
+	}
+	var snap directory.Snapshot
+	if !full {
+		cur, perr := parseCursor(req.Cursor)
+		switch {
+		case perr != nil:
+			st.warnings = append(st.warnings, fmt.Sprintf("cursor unreadable (%v): full read", perr))
+			full = true
+		case cur.Kind != s.cfg.Kind || (s.cfg.Kind == KindAD && cur.DC != mark.DC):
+			st.warnings = append(st.warnings, "cursor is from another server or directory kind: full read")
+			s.log.Info("cursor from another domain controller: full read", zap.String("cursor_dc", cur.DC), zap.String("dc", mark.DC))
+			full = true
+		case s.cfg.Kind == KindAD && cur.USN > mark.USN:
+			st.warnings = append(st.warnings, "domain controller's USN went backwards (restored?): full read")
+			full = true
+		default:
+			snap, err = s.readIncremental(ctx, st, cur, &mark)
+		}
+	}
+	if full {
+		snap, err = s.readFull(ctx, st, &mark)
+	}
+	if err != nil {
+		return directory.Snapshot{}, s.errf("read (%s): %w", mode, err)
+	}
+	snap.Cursor = mark.encode()
+	snap.Stats = directory.Stats{
+		Entries:  st.sr.entries,
+		Pages:    st.sr.pages,
+		Elapsed:  time.Since(start),
+		Server:   server,
+		Domains:  s.domains(),
+		Warnings: st.warnings,
+	}
+	if st.sr.referrals > 0 {
+		s.log.Debug("continuation references skipped", zap.Int("count", st.sr.referrals))
+	}
+	s.log.Info("read finished", zap.Bool("complete", snap.Complete), zap.Int("users", len(snap.Users)),
+		zap.Int("groups", len(snap.Groups)), zap.Int("entries", st.sr.entries), zap.Int("pages", st.sr.pages),
+		zap.Duration("elapsed", snap.Stats.Elapsed))
+	return snap, nil
+}
+
+// domains is the DNS name of the base DN's dc= components.
+func (s *Source) domains() []string {
+	dn, err := goldap.ParseDN(s.cfg.BaseDN)
+	if err != nil {
+		return nil
+	}
+	var parts []string
+	for _, rdn := range dn.RDNs {
+		for _, a := range rdn.Attributes {
+			if strings.EqualFold(a.Type, "dc") {
+				parts = append(parts, strings.ToLower(a.Value))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return []string{strings.Join(parts, ".")}
+}
+
+// readFull reads every imported group's closure and every member.
+func (s *Source) readFull(ctx context.Context, st *readState, mark *cursor) (directory.Snapshot, error) {
+	sc := s.schema()
+	sr := st.sr
+	imported, err := sr.resolveGroups(ctx, st.req.Groups, sc)
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	idx, err := sr.groupIndex(ctx, sc)
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	for _, g := range idx {
+		mark.noteGroup(g)
+	}
+	// An imported group outside GroupBaseDN is still read, with its members.
+	for _, g := range imported {
+		if _, ok := idx[g.key]; !ok {
+			if err := sr.completeMembers(ctx, g, sc); err != nil {
+				return directory.Snapshot{}, err
+			}
+			idx[g.key] = g
+		}
+	}
+	groups, userGroups := expand(idx, imported)
+
+	users, err := s.readUsers(ctx, st, sc, userGroups, imported, mark)
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	fillMembers(groups, users)
+	return directory.Snapshot{Complete: true, Users: users, Groups: groups}, nil
+}
+
+// expand resolves each imported group's nested closure and returns the
+// Groups (members still empty) and, per candidate user DN key, the indices
+// of the imported groups the user belongs to.
+func expand(idx map[string]*groupRec, imported []*groupRec) ([]directory.Group, map[string][]int32) {
+	groups := make([]directory.Group, len(imported))
+	userGroups := make(map[string][]int32)
+	for i, g := range imported {
+		groups[i] = directory.Group{Anchor: g.anchor, DN: g.dn, Name: g.name}
+		for _, k := range closure(idx, g.key) {
+			ng := idx[k]
+			if k != g.key {
+				groups[i].Nested = append(groups[i].Nested, ng.dn)
+			}
+			for _, m := range ng.members {
+				if _, isGroup := idx[m]; isGroup {
+					continue
+				}
+				ug := userGroups[m]
+				if len(ug) == 0 || ug[len(ug)-1] != int32(i) {
+					userGroups[m] = append(ug, int32(i))
+				}
+			}
+		}
+	}
+	return groups, userGroups
+}
+
+func fillMembers(groups []directory.Group, users []directory.User) {
+	byAnchor := make(map[string]int, len(groups))
+	for i, g := range groups {
+		byAnchor[g.Anchor] = i
+	}
+	for _, u := range users {
+		for _, ga := range u.Groups {
+			if i, ok := byAnchor[ga]; ok {
+				groups[i].Members = append(groups[i].Members, u.Anchor)
+			}
+		}
+	}
+}
+
+// readUsers streams every user under UserBaseDN and keeps the candidates.
+// One streamed pass is cheaper than a lookup per member once groups are
+// large, and costs a few pages when they are not.
+func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGroups map[string][]int32, imported []*groupRec, mark *cursor) ([]directory.User, error) {
+	sr := st.sr
+	disabled := map[string]bool{}
+	if s.cfg.DisabledFilter != "" {
+		f := "(&" + sc.userFilter + s.cfg.DisabledFilter + ")"
+		err := sr.paged(ctx, "disabled users", s.cfg.UserBaseDN, f, []string{"1.1"}, func(e *goldap.Entry) error {
+			disabled[mustDNKey(e.DN)] = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	users := make([]directory.User, 0, len(userGroups))
+	found := 0
+	err := sr.paged(ctx, "users", s.cfg.UserBaseDN, sc.userFilter, s.userAttrs(false), func(e *goldap.Entry) error {
+		key := mustDNKey(e.DN)
+		gi, ok := userGroups[key]
+		mark.noteEntry(e, s.cfg.Kind)
+		if !ok {
+			return nil
+		}
+		found++
+		u, err := s.toUser(e, sc)
+		if err != nil {
+			st.warnings = append(st.warnings, err.Error())
+			return nil
+		}
+		if disabled[key] {
+			u.Disabled = true
+		}
+		u.Groups = make([]string, len(gi))
+		for j, i := range gi {
+			u.Groups[j] = imported[i].anchor
+		}
+		users = append(users, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if missing := len(userGroups) - found; missing > 0 {
+		st.warnings = append(st.warnings, fmt.Sprintf("%d members of imported groups are not users under %s (computers, contacts, foreign principals, or outside the user base); they are not imported", missing, s.cfg.UserBaseDN))
+	}
+	return users, nil
+}
+
+// toUser converts a user entry. AD and generic LDAP differ only here.
+func (s *Source) toUser(e *goldap.Entry, sc schema) (directory.User, error) {
+	anchor, err := s.anchorOf(e, sc)
+	if err != nil {
+		return directory.User{}, fmt.Errorf("user skipped: %w", err)
+	}
+	u := directory.User{
+		Anchor:      anchor,
+		DN:          e.DN,
+		Email:       e.GetAttributeValue("mail"),
+		DisplayName: e.GetAttributeValue("displayName"),
+		FirstName:   e.GetAttributeValue("givenName"),
+		LastName:    e.GetAttributeValue("sn"),
+	}
+	if len(s.cfg.ExtraAttributes) > 0 {
+		u.Attributes = make(map[string][]string, len(s.cfg.ExtraAttributes))
+		for _, a := range s.cfg.ExtraAttributes {
+			if v := e.GetEqualFoldAttributeValues(a); len(v) > 0 {
+				u.Attributes[a] = v
+			}
+		}
+	}
+	if s.cfg.Kind == KindAD {
+		if err := adUser(e, &u); err != nil {
+			return directory.User{}, fmt.Errorf("user %s skipped: %w", e.DN, err)
+		}
+		return u, nil
+	}
+	u.Username = e.GetAttributeValue("uid")
+	if u.Username == "" {
+		u.Username = e.GetAttributeValue("cn")
+	}
+	if u.DisplayName == "" {
+		u.DisplayName = e.GetAttributeValue("cn")
+	}
+	u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("modifyTimestamp"))
+	u.Password.ChangedAt, _ = generalizedTime(e.GetAttributeValue("pwdChangedTime"))
+	u.Password.MustChange = strings.EqualFold(e.GetAttributeValue("pwdReset"), "TRUE")
+	if e.GetAttributeValue("pwdAccountLockedTime") != "" && s.cfg.DisabledFilter == "" {
+		// ppolicy's permanent lock ("000001010000Z") is the usual way to
+		// disable an account on OpenLDAP; a timed lock-out expires.
+		u.Disabled = strings.HasPrefix(e.GetAttributeValue("pwdAccountLockedTime"), "000001010000")
+	}
+	return u, nil
+}
+
+func adUser(e *goldap.Entry, u *directory.User) error {
+	u.Username = e.GetAttributeValue("sAMAccountName")
+	u.UPN = e.GetAttributeValue("userPrincipalName")
+	if raw := e.GetRawAttributeValue("objectSid"); raw != nil {
+		sid, err := sidText(raw)
+		if err != nil {
+			return err
+		}
+		u.SID = sid
+	}
+	uac := int64(0)
+	if v := e.GetAttributeValue("userAccountControl"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("userAccountControl %q: %w", v, err)
+		}
+		uac = n
+	}
+	u.Disabled = uac&uacAccountDisable != 0
+	u.Password.NeverExpires = uac&uacDontExpirePassword != 0
+	if t, never, err := filetime(e.GetAttributeValue("accountExpires")); err != nil {
+		return err
+	} else if !never {
+		u.AccountExpiresAt = t
+	}
+	if v := e.GetAttributeValue("pwdLastSet"); v == "0" {
+		u.Password.MustChange = true
+	} else if t, never, err := filetime(v); err != nil {
+		return err
+	} else if !never {
+		u.Password.ChangedAt = t
+	}
+	if v := e.GetAttributeValue("msDS-UserPasswordExpiryTimeComputed"); v != "" {
+		switch n, _ := strconv.ParseInt(v, 10, 64); n {
+		case 0:
+			u.Password.MustChange = true
+		case filetimeNever:
+			u.Password.NeverExpires = true
+		default:
+			t, _, err := filetime(v)
+			if err != nil {
+				return err
+			}
+			u.Password.ExpiresAt = t
+		}
+	}
+	if uac&uacPasswordExpired != 0 && u.Password.ExpiresAt.IsZero() && !u.Password.NeverExpires {
+		u.Password.MustChange = true
+	}
+	u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("whenChanged"))
+	return nil
+}
+
+// sortedKeys is for deterministic output in tests and logs.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

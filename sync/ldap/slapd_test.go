@@ -1,0 +1,400 @@
+package ldap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirbridge/dirbridge/internal/harness"
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+const base = "dc=example,dc=org"
+
+func slapdConfig(t *testing.T, s *harness.Slapd) Config {
+	return Config{
+		Name:           "corp",
+		Kind:           KindLDAP,
+		URLs:           []string{s.URL},
+		StartTLS:       true,
+		CAFile:         s.CAFile,
+		BindDN:         s.ReaderDN,
+		BindPassword:   s.ReaderPassword,
+		BaseDN:         s.BaseDN,
+		DisabledFilter: "(employeeType=disabled)",
+		ConnectTimeout: 3 * time.Second,
+		ReadTimeout:    10 * time.Second,
+		Logger:         testLogger(t),
+	}
+}
+
+func newSource(t *testing.T, cfg Config) *Source {
+	t.Helper()
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return src
+}
+
+func read(t *testing.T, src *Source, groups ...string) directory.Snapshot {
+	t.Helper()
+	snap, err := src.Read(context.Background(), directory.ReadRequest{Groups: groups})
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return snap
+}
+
+func usernames(users []directory.User) []string {
+	var out []string
+	for _, u := range users {
+		out = append(out, u.Username)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func userByName(t *testing.T, snap directory.Snapshot, name string) directory.User {
+	t.Helper()
+	for _, u := range snap.Users {
+		if strings.EqualFold(u.Username, name) {
+			return u
+		}
+	}
+	t.Fatalf("user %s not in snapshot (have %v)", name, usernames(snap.Users))
+	return directory.User{}
+}
+
+func groupByName(t *testing.T, snap directory.Snapshot, name string) directory.Group {
+	t.Helper()
+	for _, g := range snap.Groups {
+		if strings.EqualFold(g.Name, name) {
+			return g
+		}
+	}
+	t.Fatalf("group %s not in snapshot", name)
+	return directory.Group{}
+}
+
+// TestSlapdConnections runs one read over every way of connecting.
+func TestSlapdConnections(t *testing.T) {
+	s := sharedSlapd(t)
+	cases := []struct {
+		name     string
+		url      string
+		startTLS bool
+		ca       string
+		wantErr  bool
+	}{
+		{name: "plain", url: s.URL},
+		{name: "starttls", url: s.URL, startTLS: true, ca: s.CAFile},
+		{name: "ldaps", url: s.LDAPSURL, ca: s.CAFile},
+		{name: "ldaps unknown CA", url: s.LDAPSURL, wantErr: true},
+		{name: "starttls unknown CA", url: s.URL, startTLS: true, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := slapdConfig(t, s)
+			cfg.URLs, cfg.StartTLS, cfg.CAFile = []string{tc.url}, tc.startTLS, tc.ca
+			snap, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{Groups: []string{"staff"}})
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("read succeeded with an untrusted certificate")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if got := usernames(snap.Users); !slices.Equal(got, []string{"alice", "bob", "carol"}) {
+				t.Fatalf("users = %v", got)
+			}
+			if !snap.Complete {
+				t.Fatal("full read not Complete")
+			}
+		})
+	}
+}
+
+func TestSlapdFullRead(t *testing.T) {
+	s := sharedSlapd(t)
+	src := newSource(t, slapdConfig(t, s))
+	groupsDN := "ou=groups,ou=basic," + base
+	snap := read(t, src, "staff", "cn=parent,"+groupsDN, "Sales, EMEA", "cycle-a")
+
+	if got, want := usernames(snap.Users), []string{"alice", "bob", "carol", "dave", "erin"}; !slices.Equal(got, want) {
+		t.Fatalf("users = %v, want %v", got, want)
+	}
+	carol := userByName(t, snap, "carol")
+	if !carol.Disabled {
+		t.Error("carol (employeeType=disabled) not flagged disabled")
+	}
+	alice := userByName(t, snap, "alice")
+	if alice.Disabled || alice.Email != "alice@example.org" || alice.FirstName != "Alice" || alice.LastName != "Test" || alice.DisplayName != "Alice Test" {
+		t.Errorf("alice = %+v", alice)
+	}
+	if !looksLikeUUID(alice.Anchor) {
+		t.Errorf("alice's anchor %q is not an entryUUID", alice.Anchor)
+	}
+	if alice.ChangedAt.IsZero() {
+		t.Error("alice's modifyTimestamp not read")
+	}
+	staff, parent := groupByName(t, snap, "staff"), groupByName(t, snap, "parent")
+	if len(alice.Groups) != 2 || !slices.Contains(alice.Groups, staff.Anchor) || !slices.Contains(alice.Groups, parent.Anchor) {
+		t.Errorf("alice's groups = %v, want staff and parent", alice.Groups)
+	}
+	// Nested: dave is in child, child is in parent.
+	dave := userByName(t, snap, "dave")
+	if !slices.Equal(dave.Groups, []string{parent.Anchor}) {
+		t.Errorf("dave's groups = %v, want [parent]", dave.Groups)
+	}
+	if len(parent.Members) != 2 || len(parent.Nested) != 1 {
+		t.Errorf("parent = %+v", parent)
+	}
+	// A cycle terminates, and its members are found.
+	cyc := groupByName(t, snap, "cycle-a")
+	if len(cyc.Members) != 1 || len(cyc.Nested) != 1 {
+		t.Errorf("cycle-a = %+v", cyc)
+	}
+	// slapd sends "cn=Sales\2C EMEA" back hex-escaped; the DN still matches.
+	sales := groupByName(t, snap, "Sales, EMEA")
+	if len(sales.Members) != 1 {
+		t.Errorf("Sales, EMEA = %+v", sales)
+	}
+	if snap.Stats.Entries == 0 || snap.Stats.Pages == 0 || snap.Cursor == "" {
+		t.Errorf("stats/cursor = %+v %q", snap.Stats, snap.Cursor)
+	}
+
+	// The same group named by DN (hex-escaped or not), by entryUUID and by name.
+	for _, spec := range []string{`cn=Sales\2C EMEA,` + groupsDN, `CN=Sales\, EMEA,` + strings.ToUpper(groupsDN), sales.Anchor} {
+		snap := read(t, src, spec)
+		if got := usernames(snap.Users); !slices.Equal(got, []string{"bob"}) {
+			t.Errorf("group %q: users = %v", spec, got)
+		}
+	}
+}
+
+// A group called "a*)(cn=*" must match only itself.
+func TestSlapdFilterEscaping(t *testing.T) {
+	s := sharedSlapd(t)
+	src := newSource(t, slapdConfig(t, s))
+	snap := read(t, src, "a*)(cn=*")
+	if got := usernames(snap.Users); !slices.Equal(got, []string{"frank"}) {
+		t.Fatalf("users = %v, want [frank]", got)
+	}
+	if len(snap.Groups) != 1 {
+		t.Fatalf("groups = %+v", snap.Groups)
+	}
+	if _, err := src.Read(context.Background(), directory.ReadRequest{Groups: []string{"*"}}); err == nil {
+		t.Fatal(`group "*" matched something`)
+	}
+	if _, err := src.Read(context.Background(), directory.ReadRequest{Groups: []string{"no-such-group"}}); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("missing group: err = %v", err)
+	}
+	gs, err := src.ListGroups(context.Background(), "*)(")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || gs[0].Name != "a*)(cn=*" || gs[0].MemberCount != 1 {
+		t.Fatalf("ListGroups = %+v", gs)
+	}
+}
+
+func TestSlapdPaging(t *testing.T) {
+	s := sharedSlapd(t)
+	cfg := slapdConfig(t, s)
+	cfg.PageSize = 3
+	cfg.ProgressEvery = time.Nanosecond
+	var progress int
+	snap, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{
+		Groups:   []string{"paging-all"},
+		Progress: func(directory.Progress) { progress++ },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Users) != 25 || len(snap.Groups[0].Members) != 25 {
+		t.Fatalf("users = %d, members = %d", len(snap.Users), len(snap.Groups[0].Members))
+	}
+	if snap.Stats.Pages < 10 || progress < 10 {
+		t.Fatalf("pages = %d, progress calls = %d: paging not used", snap.Stats.Pages, progress)
+	}
+}
+
+func TestSlapdFailover(t *testing.T) {
+	s := sharedSlapd(t)
+	t.Run("dead first URL", func(t *testing.T) {
+		cfg := slapdConfig(t, s)
+		cfg.URLs = []string{fmt.Sprintf("ldap://127.0.0.1:%d", harness.FreePort(t)), s.URL}
+		snap := read(t, newSource(t, cfg), "staff")
+		if len(snap.Users) != 3 || snap.Stats.Server != s.URL {
+			t.Fatalf("users = %d, server = %s", len(snap.Users), snap.Stats.Server)
+		}
+	})
+	t.Run("wrong bind password stops", func(t *testing.T) {
+		cfg := slapdConfig(t, s)
+		cfg.BindPassword = "wrong"
+		dials := 0
+		src := newSource(t, cfg)
+		inner := src.dial
+		src.dial = func(ctx context.Context, u string) (conn, error) { dials++; return inner(ctx, u) }
+		src.cfg.URLs = []string{s.URL, s.URL}
+		_, err := src.Read(context.Background(), directory.ReadRequest{Groups: []string{"staff"}})
+		if !errors.Is(err, ErrBindRefused) || errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrBindRefused", err)
+		}
+		if !strings.Contains(err.Error(), "ldap corp") || !strings.Contains(err.Error(), "Invalid Credentials") {
+			t.Errorf("error not clear: %v", err)
+		}
+		if dials != 1 {
+			t.Errorf("dialled %d servers after a refused bind, want 1", dials)
+		}
+	})
+	t.Run("all dead", func(t *testing.T) {
+		cfg := slapdConfig(t, s)
+		cfg.URLs = []string{fmt.Sprintf("ldap://127.0.0.1:%d", harness.FreePort(t))}
+		_, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{Groups: []string{"staff"}})
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrUnavailable", err)
+		}
+	})
+}
+
+// A directory that dies mid-read gives an error, never a Complete snapshot.
+func TestSlapdKilledMidRead(t *testing.T) {
+	s := harness.StartSlapd(t, harness.SlapdOptions{})
+	s.Add(t, scenarioLDIF(t))
+	cfg := slapdConfig(t, s)
+	cfg.PageSize = 2
+	cfg.ProgressEvery = time.Nanosecond
+	killed := false
+	snap, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{
+		Groups: []string{"paging-all"},
+		Progress: func(p directory.Progress) {
+			if !killed && p.Pages >= 3 {
+				killed = true
+				s.Kill()
+			}
+		},
+	})
+	if err == nil {
+		t.Fatalf("read survived the server's death: %d users, complete=%v", len(snap.Users), snap.Complete)
+	}
+	if !errors.Is(err, ErrUnavailable) {
+		t.Errorf("err = %v, want it to wrap ErrUnavailable", err)
+	}
+	t.Logf("error as reported: %v", err)
+	// The server comes back and the next read works.
+	s.Start(t)
+	if snap := read(t, newSource(t, slapdConfig(t, s)), "paging-all"); len(snap.Users) != 25 {
+		t.Fatalf("after restart: %d users", len(snap.Users))
+	}
+}
+
+func TestSlapdCancelledRead(t *testing.T) {
+	s := sharedSlapd(t)
+	cfg := slapdConfig(t, s)
+	cfg.PageSize = 2
+	cfg.ProgressEvery = time.Nanosecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := newSource(t, cfg).Read(ctx, directory.ReadRequest{
+		Groups:   []string{"paging-all"},
+		Progress: func(directory.Progress) { cancel() },
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// Rename and OU move keep the anchor; incremental sees a membership change
+// made only on the group.
+func TestSlapdRenameAndIncremental(t *testing.T) {
+	s := harness.StartSlapd(t, harness.SlapdOptions{})
+	s.Add(t, scenarioLDIF(t))
+	src := newSource(t, slapdConfig(t, s))
+	ctx := context.Background()
+	first := read(t, src, "incr-group", "staff")
+	bob := userByName(t, first, "bob")
+
+	s.Modify(t, `dn: uid=bob,ou=people,ou=basic,`+base+`
+changetype: modrdn
+newrdn: uid=robert
+deleteoldrdn: 1
+newsuperior: ou=moved,ou=basic,`+base+`
+`)
+	second := read(t, src, "staff", "incr-group")
+	robert := userByName(t, second, "robert")
+	if robert.Anchor != bob.Anchor || !strings.HasPrefix(robert.DN, "uid=robert,ou=moved") {
+		t.Fatalf("after rename+move: anchor %s (was %s), DN %s", robert.Anchor, bob.Anchor, robert.DN)
+	}
+
+	// Incremental: incb joins incr-group by a change to the group only.
+	s.Modify(t, `dn: cn=incr-group,ou=incr,`+base+`
+changetype: modify
+add: member
+member: uid=incb,ou=incr,`+base+`
+`)
+	inc, err := src.Read(ctx, directory.ReadRequest{Groups: []string{"incr-group", "staff"}, Cursor: second.Cursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.Complete {
+		t.Fatal("incremental read marked Complete")
+	}
+	incb := userByName(t, inc, "incb")
+	g := groupByName(t, inc, "incr-group")
+	if !slices.Equal(incb.Groups, []string{g.Anchor}) || len(g.Members) != 2 {
+		t.Fatalf("incb groups = %v, incr-group = %+v", incb.Groups, g)
+	}
+	if inc.Cursor == "" {
+		t.Fatal("no cursor")
+	}
+}
+
+func TestSlapdAuthenticate(t *testing.T) {
+	s := harness.StartSlapd(t, harness.SlapdOptions{})
+	s.Add(t, scenarioLDIF(t))
+	ctx := context.Background()
+	src := newSource(t, slapdConfig(t, s))
+
+	u, err := src.Authenticate(ctx, "paula", "paula-password")
+	if err != nil || u.Username != "paula" || u.Anchor == "" {
+		t.Fatalf("good password: %+v %v", u, err)
+	}
+	for _, tc := range []struct{ user, pw string }{{"paula", "wrong"}, {"nobody", "x"}, {"paula", ""}, {"*", "paula-password"}} {
+		if _, err := src.Authenticate(ctx, tc.user, tc.pw); !errors.Is(err, directory.ErrInvalidCredentials) {
+			t.Errorf("Authenticate(%q, %q) = %v, want ErrInvalidCredentials", tc.user, tc.pw, err)
+		}
+	}
+	plain := slapdConfig(t, s)
+	plain.StartTLS = false
+	if _, err := newSource(t, plain).Authenticate(ctx, "paula", "paula-password"); !errors.Is(err, ErrInsecureConnection) {
+		t.Errorf("plain ldap: err = %v, want ErrInsecureConnection", err)
+	}
+
+	if err := src.ChangePassword(ctx, "paula", "wrong", "new-Passw0rd"); !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Errorf("change with wrong old password: %v", err)
+	}
+	if err := src.ChangePassword(ctx, "paula", "paula-password", "new-Passw0rd"); err != nil {
+		t.Fatalf("ChangePassword: %v", err)
+	}
+	if _, err := src.Authenticate(ctx, "paula", "new-Passw0rd"); err != nil {
+		t.Fatalf("bind with the new password: %v", err)
+	}
+	if _, err := src.Authenticate(ctx, "paula", "paula-password"); !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Fatalf("old password still works: %v", err)
+	}
+
+	// An outage is not a wrong password.
+	s.Stop()
+	_, err = src.Authenticate(ctx, "paula", "new-Passw0rd")
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Fatalf("directory down: err = %v, want ErrUnavailable", err)
+	}
+}
