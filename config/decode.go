@@ -24,6 +24,9 @@ type decoder struct {
 	baseDir string
 	lines   map[string]int
 	errs    Errors
+	// failed holds paths whose value could not be read (a *_file error), so
+	// validation does not also call them missing.
+	failed map[string]bool
 }
 
 var (
@@ -55,7 +58,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	switch {
 	case t == secretType:
 		if s, ok := d.scalar(n, path); ok {
-			v.Set(reflect.ValueOf(Secret{value: s}))
+			v.Set(reflect.ValueOf(NewSecret(s)))
 		}
 		return
 	case t == durationType:
@@ -213,9 +216,16 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 				seen[base] = k.Line
 				d.lines[bp] = k.Line
 				d.lines[kp] = k.Line
-				d.secretFile(val, v.Field(idx), kp)
+				if !d.secretFile(val, v.Field(idx), kp) {
+					d.failed[bp] = true
+				}
 				continue
 			}
+		}
+		if path == "" && strings.HasPrefix(key, "x-") {
+			// Top-level "x-" keys are ignored so they can hold YAML anchors
+			// for reuse (as in Compose files); anywhere else strictness wins.
+			continue
 		}
 		d.errorf(kp, k.Line, "unknown field")
 	}
@@ -237,17 +247,17 @@ func (d *decoder) merge(val *yaml.Node, v reflect.Value, path string) {
 
 // secretFile reads a Secret from the file named by n, trimming the trailing
 // newline editors and `echo` leave. The content itself is not expanded.
-func (d *decoder) secretFile(n *yaml.Node, v reflect.Value, path string) {
+func (d *decoder) secretFile(n *yaml.Node, v reflect.Value, path string) bool {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
 	name, ok := d.scalar(n, path)
 	if !ok {
-		return
+		return false
 	}
 	if name == "" {
 		d.errorf(path, n.Line, "file name is empty")
-		return
+		return false
 	}
 	if !filepath.IsAbs(name) && d.baseDir != "" {
 		name = filepath.Join(d.baseDir, name)
@@ -255,11 +265,12 @@ func (d *decoder) secretFile(n *yaml.Node, v reflect.Value, path string) {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		d.errorf(path, n.Line, "reading secret: %v", err)
-		return
+		return false
 	}
 	s := strings.TrimSuffix(string(b), "\n")
 	s = strings.TrimSuffix(s, "\r")
-	v.Set(reflect.ValueOf(Secret{value: s}))
+	v.Set(reflect.ValueOf(NewSecret(s)))
+	return true
 }
 
 // scalar returns n's value with ${VAR} expanded.

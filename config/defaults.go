@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"strings"
 	"time"
 )
@@ -103,8 +104,8 @@ func (c *Config) ApplyDefaults() {
 	defSlice(c, "expiry.warn_days", &c.Expiry.WarnDays, []int{14, 7, 3, 1})
 	def(c, "expiry.schedule", &c.Expiry.Schedule, "0 8 * * *")
 	def(c, "expiry.time_zone", &c.Expiry.TimeZone, "Local")
-	if c.Server.PublicURL != "" {
-		def(c, "expiry.change_password_url", &c.Expiry.ChangePasswordURL, strings.TrimSuffix(c.Server.PublicURL, "/")+"/password/change")
+	if c.publicBase() != "" {
+		def(c, "expiry.change_password_url", &c.Expiry.ChangePasswordURL, c.publicBase()+"/password/change")
 	}
 	def(c, "expiry.retries", &c.Expiry.Retries, 3)
 	def(c, "expiry.retry_backoff", &c.Expiry.RetryBackoff, 30*time.Second)
@@ -154,7 +155,7 @@ func (c *Config) defaultDirectory(i int) {
 
 func (c *Config) defaultSSO() {
 	s := &c.SSO
-	pub := strings.TrimSuffix(c.Server.PublicURL, "/")
+	pub := c.publicBase()
 	if s.SAML != nil {
 		def(c, "sso.saml.preset", &s.SAML.Preset, PresetGeneric)
 		def(c, "sso.saml.label", &s.SAML.Label, presetLabel(s.SAML.Preset))
@@ -192,6 +193,17 @@ func (c *Config) defaultSSO() {
 	def(c, "sso.sessions.cookie_name", &s.Sessions.CookieName, "dirbridge_session")
 	// /auth/verify may serve a session from memory this long.
 	def(c, "sso.sessions.verify_cache", &s.Sessions.VerifyCache, 2*time.Second)
+}
+
+// publicBase is server.public_url without its trailing slash, or "" when it
+// is not an absolute http(s) URL: deriving callback URLs from a broken value
+// would only repeat its error under other names.
+func (c *Config) publicBase() string {
+	u, err := url.Parse(c.Server.PublicURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	return strings.TrimSuffix(c.Server.PublicURL, "/")
 }
 
 func presetLabel(preset string) string {

@@ -44,7 +44,7 @@ func parse(data []byte, filename, baseDir string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", filename, err)
 	}
 	c := &Config{file: filename, lines: map[string]int{}}
-	d := &decoder{file: filename, baseDir: baseDir, lines: c.lines}
+	d := &decoder{file: filename, baseDir: baseDir, lines: c.lines, failed: map[string]bool{}}
 	if root.Kind != 0 {
 		d.decode(&root, reflect.ValueOf(c).Elem(), "")
 	}
@@ -58,7 +58,7 @@ func parse(data []byte, filename, baseDir string) (*Config, error) {
 		// A field that failed to decode holds its zero value; do not also
 		// report that zero value as, say, "required".
 		for _, ve := range verrs {
-			if !coveredBy(ve.Path, d.errs) {
+			if !coveredBy(ve.Path, d.errs) && !d.failed[ve.Path] {
 				errs = append(errs, ve)
 			}
 		}

@@ -501,7 +501,7 @@ func (v *validator) templateMap(path string, tm map[string]string, fields map[st
 			continue
 		}
 		if err := checkTemplate(k, tm[k]); err != nil {
-			v.add(p, "template does not parse: %v", err)
+			v.add(p, "does not parse: %v", err)
 		}
 	}
 }
@@ -526,7 +526,7 @@ func (v *validator) sso() {
 			v.httpURL("sso.saml.idp_metadata_url", sp.IDPMetadataURL)
 		}
 		v.positive("sso.saml.metadata_refresh", sp.MetadataRefresh)
-		if pub != "" {
+		if v.c.publicBase() != "" {
 			v.required("sso.saml.entity_id", sp.EntityID)
 		}
 		v.pair("sso.saml.cert_file", sp.CertFile, "sso.saml.key_file", sp.KeyFile)
