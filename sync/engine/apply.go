@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// entryBatch is how many directory entries go in one PutDirectoryEntries
+// call: big enough that 100,000 entries take a few hundred calls, small
+// enough to keep each statement's memory bounded.
+const entryBatch = 1000
+
+// Audit actions written by Apply.
+const (
+	ActionSyncApply      = "sync.apply"
+	ActionUserDeactivate = "user.deactivate"
+	ActionUserReactivate = "user.reactivate"
+	ActionUserLink       = "user.link"
+)
+
+// Apply writes p in one transaction: every user, every entry, the directory
+// state and the audit events, or — on the first error — nothing at all.
+// It reads nothing per row: the plan already holds each row to write, and
+// an update carries the Version it was planned from, so a user changed
+// since the plan makes the whole apply fail (store.ErrConflict) instead of
+// being overwritten.
+func Apply(ctx context.Context, st store.Store, p Plan) (store.SyncCounts, error) {
+	var counts store.SyncCounts
+	err := st.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		counts, err = ApplyTx(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return store.SyncCounts{}, err
+	}
+	return counts, nil
+}
+
+// ApplyTx is Apply inside a transaction the caller owns (the Runner also
+// records the finished run in it, so the run record and the changes commit
+// together). Items are written in plan order: deactivations and updates
+// (renames) before creates, so a new user can take a name an existing one
+// gives up in the same run.
+func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error) {
+	fail := func(format string, args ...any) (store.SyncCounts, error) {
+		return store.SyncCounts{}, fmt.Errorf("sync %s: apply: "+format, append([]any{p.Directory}, args...)...)
+	}
+	actor := p.Actor
+	if actor == "" {
+		actor = "sync"
+	}
+	created := map[string]string{}
+	for i, it := range p.Items {
+		if i%1000 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fail("%w", err)
+			}
+		}
+		if it.entryOnly {
+			continue
+		}
+		u := it.User
+		if it.Kind == KindCreate {
+			if err := tx.CreateUser(ctx, &u); err != nil {
+				return fail("create user %s: %w", u.Username, err)
+			}
+			created[it.Anchor] = u.ID
+			continue
+		}
+		if err := tx.UpdateUser(ctx, &u); err != nil {
+			return fail("%s user %s: %w", it.Kind, u.Username, err)
+		}
+		var action string
+		details := map[string]any{"directory": p.Directory, "anchor": it.Anchor}
+		if p.RunID != "" {
+			details["run"] = p.RunID
+		}
+		switch it.Kind {
+		case KindDeactivate:
+			// A deactivated user must not stay signed in.
+			n, err := tx.DeleteUserSessions(ctx, u.ID)
+			if err != nil {
+				return fail("deactivate user %s: revoke sessions: %w", u.Username, err)
+			}
+			action, details["sessions_revoked"] = ActionUserDeactivate, n
+		case KindReactivate:
+			action = ActionUserReactivate
+		case KindLink:
+			action = ActionUserLink
+		}
+		if action != "" {
+			ev := &store.AuditEvent{Time: p.GeneratedAt, Actor: actor, Action: action, Target: u.ID,
+				Outcome: store.OutcomeSuccess, Reason: it.Reason, Details: details}
+			if err := tx.AppendAudit(ctx, ev); err != nil {
+				return fail("%s user %s: audit: %w", it.Kind, u.Username, err)
+			}
+		}
+	}
+
+	batch := make([]store.DirectoryEntry, 0, min(entryBatch, len(p.Entries)))
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := tx.PutDirectoryEntries(ctx, batch); err != nil {
+			return fmt.Errorf("write %d directory entries: %w", len(batch), err)
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for _, e := range p.Entries {
+		if e.UserID == "" {
+			e.UserID = created[e.Anchor]
+		}
+		batch = append(batch, e)
+		if len(batch) == entryBatch {
+			if err := flush(); err != nil {
+				return fail("%w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fail("%w", err)
+	}
+	for _, a := range p.RemoveEntries {
+		if err := tx.DeleteDirectoryEntry(ctx, p.Directory, a); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fail("remove directory entry %s: %w", a, err)
+		}
+	}
+	if err := tx.PutDirectoryState(ctx, p.State); err != nil {
+		return fail("write directory state: %w", err)
+	}
+	details := map[string]any{
+		"directory": p.Directory, "complete": p.Complete,
+		"created": p.Counts.Created, "updated": p.Counts.Updated, "deactivated": p.Counts.Deactivated,
+		"reactivated": p.Counts.Reactivated, "unchanged": p.Counts.Unchanged,
+		"blocked": len(p.Blocked), "entries_written": len(p.Entries), "entries_removed": len(p.RemoveEntries),
+	}
+	if p.RunID != "" {
+		details["run"] = p.RunID
+	}
+	ev := &store.AuditEvent{Time: p.GeneratedAt, Actor: actor, Action: ActionSyncApply, Target: "directory:" + p.Directory,
+		Outcome: store.OutcomeSuccess, Details: details}
+	if err := tx.AppendAudit(ctx, ev); err != nil {
+		return fail("audit: %w", err)
+	}
+	return p.Counts, nil
+}
