@@ -18,6 +18,8 @@ var (
 	mainTB     = &harness.MainTB{}
 	sharedOnce sync.Once
 	shared     *harness.Slapd
+	sambaOnce  sync.Once
+	samba      *harness.Samba
 )
 
 func TestMain(m *testing.M) {
@@ -47,7 +49,20 @@ func sharedSlapd(t *testing.T) *harness.Slapd {
 	return shared
 }
 
-
 func testLogger(t *testing.T) *zap.Logger {
 	return zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
+}
+
+// sharedSamba is the test binary's one Samba AD DC, with the scenarios
+// made on first use.
+func sharedSamba(t *testing.T) *harness.Samba {
+	t.Helper()
+	sambaOnce.Do(func() {
+		samba = harness.StartSamba(mainTB)
+		sambaFixtures(mainTB, samba)
+	})
+	if samba == nil {
+		t.Fatal("samba did not start")
+	}
+	return samba
 }

@@ -101,6 +101,9 @@ func (r *searcher) run(ctx context.Context, req *goldap.SearchRequest, fn func(*
 	if err := ctx.Err(); err != nil {
 		return n, err
 	}
+	if r.c.IsClosing() {
+		return n, fmt.Errorf("%w: connection closed during the search", ErrUnavailable)
+	}
 	return n, nil
 }
 

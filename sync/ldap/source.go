@@ -102,6 +102,9 @@ type conn interface {
 	Bind(username, password string) error
 	Modify(req *goldap.ModifyRequest) error
 	Close() error
+	// IsClosing is needed because go-ldap's SearchAsync on a connection
+	// that has dropped returns no entries and no error.
+	IsClosing() bool
 }
 
 // passwordModifier is the Password Modify extended operation (RFC 3062),
