@@ -75,7 +75,10 @@ func IsBuiltIn(name string) bool {
 }
 
 // Set is a sorted set of privilege names without duplicates. The zero value
-// is the empty set. Sets are values: operations return new sets.
+// is the empty set. Operations return new, normalised sets and never modify
+// their operands; they also accept hand-built, unsorted sets such as
+// Set(profile.Privileges), since sets are small and a wrong answer here would
+// be a privilege bug.
 type Set []string
 
 // NewSet builds a set from names in any order, dropping empties and repeats.
@@ -92,8 +95,7 @@ func NewSet(names ...string) Set {
 
 // Has reports whether the set holds name.
 func (s Set) Has(name string) bool {
-	_, ok := slices.BinarySearch([]string(s), name)
-	return ok
+	return slices.Contains(s, name)
 }
 
 // Union returns s ∪ o.
@@ -101,24 +103,24 @@ func (s Set) Union(o Set) Set { return NewSet(append(slices.Clone([]string(s)), 
 
 // Intersect returns s ∩ o.
 func (s Set) Intersect(o Set) Set {
-	out := Set{}
+	var out []string
 	for _, n := range s {
 		if o.Has(n) {
 			out = append(out, n)
 		}
 	}
-	return out
+	return NewSet(out...)
 }
 
 // Minus returns s \ o.
 func (s Set) Minus(o Set) Set {
-	out := Set{}
+	var out []string
 	for _, n := range s {
 		if !o.Has(n) {
 			out = append(out, n)
 		}
 	}
-	return out
+	return NewSet(out...)
 }
 
 // Contains reports whether every name of o is in s.
