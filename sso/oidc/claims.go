@@ -1,0 +1,196 @@
+package oidc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/sso"
+)
+
+// Presets name the claim layouts of the providers dirbridge knows.
+const (
+	PresetAzureAD = "azuread"
+	PresetOkta    = "okta"
+	PresetGeneric = "generic"
+)
+
+// Claims names the ID token (or userinfo) claims an Identity is filled
+// from; an empty field means "not sent".
+type Claims struct {
+	Username    string
+	UPN         string
+	Email       string
+	ImmutableID string
+	DisplayName string
+	FirstName   string
+	LastName    string
+	Groups      string
+	// ObjectID and TenantID are Entra's oid and tid.
+	ObjectID string
+	TenantID string
+}
+
+func presetClaims(preset string) (Claims, []string, error) {
+	switch preset {
+	case PresetAzureAD:
+		// Entra v2 tokens: preferred_username is usually the UPN, upn is
+		// sent as an optional claim; groups only when the app asks for
+		// them (and then possibly as an overage).
+		return Claims{
+			Username:    "preferred_username",
+			UPN:         "upn",
+			Email:       "email",
+			DisplayName: "name",
+			FirstName:   "given_name",
+			LastName:    "family_name",
+			Groups:      "groups",
+			ObjectID:    "oid",
+			TenantID:    "tid",
+		}, nil, nil
+	case PresetOkta:
+		// Okta's custom authorization server sends groups when the app
+		// defines a groups claim and the scope is requested.
+		return Claims{
+			Username:    "preferred_username",
+			Email:       "email",
+			DisplayName: "name",
+			FirstName:   "given_name",
+			LastName:    "family_name",
+			Groups:      "groups",
+		}, []string{"groups"}, nil
+	case PresetGeneric, "":
+		return Claims{
+			Username:    "preferred_username",
+			Email:       "email",
+			DisplayName: "name",
+			FirstName:   "given_name",
+			LastName:    "family_name",
+			Groups:      "groups",
+		}, nil, nil
+	}
+	return Claims{}, nil, fmt.Errorf("unknown preset %q (want %s, %s or %s)", preset, PresetAzureAD, PresetOkta, PresetGeneric)
+}
+
+func (c Claims) merge(o Claims) Claims {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Username, o.Username)
+	set(&c.UPN, o.UPN)
+	set(&c.Email, o.Email)
+	set(&c.ImmutableID, o.ImmutableID)
+	set(&c.DisplayName, o.DisplayName)
+	set(&c.FirstName, o.FirstName)
+	set(&c.LastName, o.LastName)
+	set(&c.Groups, o.Groups)
+	set(&c.ObjectID, o.ObjectID)
+	set(&c.TenantID, o.TenantID)
+	return c
+}
+
+func str(claims map[string]any, name string) string {
+	if name == "" {
+		return ""
+	}
+	s, _ := claims[name].(string)
+	return strings.TrimSpace(s)
+}
+
+// identity fills an Identity from verified claims.
+func identity(claims map[string]any, issuer, subject string, c Claims) sso.Identity {
+	id := sso.Identity{
+		Method:      sso.MethodOIDC,
+		Issuer:      issuer,
+		Subject:     subject,
+		Username:    str(claims, c.Username),
+		UPN:         str(claims, c.UPN),
+		Email:       str(claims, c.Email),
+		ImmutableID: str(claims, c.ImmutableID),
+		DisplayName: str(claims, c.DisplayName),
+		FirstName:   str(claims, c.FirstName),
+		LastName:    str(claims, c.LastName),
+		Claims:      map[string]any{},
+	}
+	if id.UPN == "" && c.UPN != "" && c.ObjectID != "" {
+		// Entra: without the optional upn claim, preferred_username is
+		// the UPN.
+		id.UPN = id.Username
+	}
+	switch g := claims[c.Groups].(type) {
+	case []any:
+		for _, v := range g {
+			if s, ok := v.(string); ok && strings.TrimSpace(s) != "" {
+				id.Groups = append(id.Groups, strings.TrimSpace(s))
+			}
+		}
+	case string:
+		// Some providers send a single group as a string.
+		if strings.TrimSpace(g) != "" {
+			id.Groups = []string{strings.TrimSpace(g)}
+		}
+	}
+	id.GroupsOverage = overage(claims, c.Groups)
+	for k, v := range claims {
+		id.Claims[k] = v
+	}
+	return id
+}
+
+// overage reports Entra's groups overage: the token left the groups out
+// because there were too many, naming a distributed claim source instead
+// (_claim_names/_claim_sources) or, for implicit-flow tokens, hasgroups.
+// The groups are then unknown — never "member of no groups".
+func overage(claims map[string]any, groupsClaim string) bool {
+	if groupsClaim == "" {
+		return false
+	}
+	if hg, ok := claims["hasgroups"].(bool); ok && hg {
+		return true
+	}
+	names, ok := claims["_claim_names"].(map[string]any)
+	if !ok {
+		return false
+	}
+	_, ok = names[groupsClaim]
+	return ok
+}
+
+// graphGroups reads the signed-in user's group IDs from Microsoft Graph at
+// the configured base URL. The endpoint named in the token's
+// _claim_sources (graph.windows.net, retired) is never followed.
+func (rp *RelyingParty) graphGroups(ctx context.Context, accessToken string) ([]string, error) {
+	if accessToken == "" {
+		return nil, errors.New("no access token for Graph")
+	}
+	u := strings.TrimSuffix(rp.opts.GraphBaseURL, "/") + "/v1.0/me/getMemberObjects"
+	body, _ := json.Marshal(map[string]bool{"securityEnabledOnly": false})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("graph request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := rp.graphClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("graph: %s", resp.Status)
+	}
+	var out struct {
+		Value []string `json:"value"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("graph: decode: %w", err)
+	}
+	return out.Value, nil
+}

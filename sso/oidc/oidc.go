@@ -1,0 +1,538 @@
+// Package oidc is dirbridge's OpenID Connect relying party: the
+// authorization code flow with PKCE (S256), state and nonce, built on
+// github.com/coreos/go-oidc/v3 and golang.org/x/oauth2, with claim presets
+// for Entra ID (Azure AD) and Okta.
+//
+// State, nonce, PKCE verifier and return URL live in one short-lived
+// server-side record (store PutEphemeral, key = state), so every replica
+// can finish a sign-in another started and a state is good for exactly
+// one callback (TakeEphemeral). A browser-binding cookie, whose hash the
+// record holds, makes sure the callback arrives in the browser that
+// started the sign-in (login CSRF).
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+
+	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// Store is the part of store.Store the RP uses.
+type Store interface {
+	PutEphemeral(ctx context.Context, namespace, key string, value []byte, expires time.Time) error
+	TakeEphemeral(ctx context.Context, namespace, key string) ([]byte, error)
+}
+
+// storeStates is the store namespace of sign-in records.
+const storeStates = "oidc-state"
+
+// Defaults.
+const (
+	DefaultStateTTL  = 10 * time.Minute
+	DefaultClockSkew = time.Minute
+	// DefaultGraphBaseURL is Microsoft Graph, where an Entra groups
+	// overage is resolved when GraphGroups is on.
+	DefaultGraphBaseURL = "https://graph.microsoft.com"
+)
+
+// Options configures an RP. The daemon converts its configuration into
+// this; tests build it directly.
+type Options struct {
+	// Name identifies the method in URLs and audit records; default "oidc".
+	Name string
+	// PublicURL is the daemon's external base URL; the callback is
+	// PublicURL/oidc/callback.
+	PublicURL string
+
+	// Issuer is the OpenID Provider's issuer URL; discovery reads
+	// Issuer/.well-known/openid-configuration. For Entra use the tenant's
+	// issuer, https://login.microsoftonline.com/<tenant-id>/v2.0.
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	// Scopes requested besides openid; default profile and email (plus
+	// groups for okta).
+	Scopes []string
+
+	// Preset is azuread, okta or generic (default).
+	Preset string
+	// Claims overrides the preset's claim names field by field.
+	Claims Claims
+	// TenantID, for azuread, is the tenant the tid claim must name;
+	// empty accepts the issuer's tenant only through the issuer check.
+	TenantID string
+
+	// AllowedAlgs are the ID token signature algorithms accepted; default
+	// RS256. "none" and HMAC algorithms are refused.
+	AllowedAlgs []string
+	// UserInfo also reads the userinfo endpoint and fills claims the ID
+	// token lacks.
+	UserInfo bool
+	// GraphGroups resolves an Entra groups overage through Microsoft Graph
+	// (GraphBaseURL/v1.0/me/getMemberObjects) with the access token. Off
+	// by default: the Identity then carries GroupsOverage.
+	GraphGroups  bool
+	GraphBaseURL string
+
+	// HTTPClient talks to the provider; default a client with a 30 s
+	// timeout.
+	HTTPClient *http.Client
+	// StateTTL is how long a sign-in may take at the provider.
+	StateTTL time.Duration
+	// ClockSkew is allowed on the ID token's expiry.
+	ClockSkew time.Duration
+	// AllowedRedirectHosts are hosts (host[:port]) a return URL may point
+	// to besides relative paths and the public URL's host.
+	AllowedRedirectHosts []string
+
+	Store    Store
+	Finisher sso.Finisher
+	Logger   *zap.Logger
+	// Now is the clock for state records and token checks; default time.Now.
+	Now func() time.Time
+}
+
+// RelyingParty is an OIDC RP. It implements sso.RedirectMethod.
+type RelyingParty struct {
+	opts        Options
+	claims      Claims
+	scopes      []string
+	callback    string
+	allowHosts  []string
+	log         *zap.Logger
+	bindCookie  string
+	secure      bool
+	provider    atomic.Pointer[providerState]
+	graphClient *http.Client
+}
+
+// providerState is what discovery produced.
+type providerState struct {
+	oauth    oauth2.Config
+	verifier *gooidc.IDTokenVerifier
+	provider *gooidc.Provider
+}
+
+var _ sso.RedirectMethod = (*RelyingParty)(nil)
+
+// New checks opts and builds the RP. Discovery happens in Start.
+func New(opts Options) (*RelyingParty, error) {
+	var errs []error
+	if opts.Name == "" {
+		opts.Name = "oidc"
+	}
+	pub, err := url.Parse(strings.TrimSuffix(opts.PublicURL, "/"))
+	if err != nil || pub.Scheme == "" || pub.Host == "" {
+		errs = append(errs, fmt.Errorf("public URL %q must be an absolute URL", opts.PublicURL))
+		pub = &url.URL{}
+	}
+	if u, err := url.Parse(opts.Issuer); err != nil || u.Scheme == "" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("issuer %q must be an absolute URL", opts.Issuer))
+	}
+	if opts.ClientID == "" {
+		errs = append(errs, errors.New("client ID is required"))
+	}
+	claims, extraScopes, err := presetClaims(opts.Preset)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	claims = claims.merge(opts.Claims)
+	if len(opts.AllowedAlgs) == 0 {
+		opts.AllowedAlgs = []string{gooidc.RS256}
+	}
+	for _, a := range opts.AllowedAlgs {
+		if strings.EqualFold(a, "none") || strings.HasPrefix(strings.ToUpper(a), "HS") {
+			errs = append(errs, fmt.Errorf("ID token algorithm %q is not allowed (asymmetric signatures only)", a))
+		}
+	}
+	if opts.StateTTL <= 0 {
+		opts.StateTTL = DefaultStateTTL
+	}
+	if opts.ClockSkew == 0 {
+		opts.ClockSkew = DefaultClockSkew
+	}
+	if opts.ClockSkew < 0 || opts.ClockSkew > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("clock skew %s out of range (0 to 5m)", opts.ClockSkew))
+	}
+	if opts.GraphBaseURL == "" {
+		opts.GraphBaseURL = DefaultGraphBaseURL
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.Store == nil {
+		errs = append(errs, errors.New("a store is required (sign-in state records)"))
+	}
+	if opts.Finisher == nil {
+		errs = append(errs, errors.New("a finisher is required"))
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("oidc: %w", errors.Join(errs...))
+	}
+	scopes := []string{gooidc.ScopeOpenID}
+	if len(opts.Scopes) > 0 {
+		scopes = append(scopes, opts.Scopes...)
+	} else {
+		scopes = append(scopes, "profile", "email")
+		scopes = append(scopes, extraScopes...)
+	}
+	rp := &RelyingParty{
+		opts:        opts,
+		claims:      claims,
+		scopes:      scopes,
+		callback:    pub.JoinPath("oidc", "callback").String(),
+		allowHosts:  append([]string{pub.Host}, opts.AllowedRedirectHosts...),
+		log:         opts.Logger.Named("oidc").With(zap.String("method", opts.Name)),
+		secure:      pub.Scheme == "https",
+		graphClient: opts.HTTPClient,
+	}
+	// Test peers on the same host use _session and _interaction; cookies
+	// ignore ports, so this name is dirbridge's own.
+	rp.bindCookie = "dirbridge_oidc_" + opts.Name
+	if rp.secure {
+		rp.bindCookie = "__Host-" + rp.bindCookie
+	}
+	return rp, nil
+}
+
+// Name identifies the method.
+func (rp *RelyingParty) Name() string { return rp.opts.Name }
+
+// CallbackURL is the redirect URI to register at the provider.
+func (rp *RelyingParty) CallbackURL() string { return rp.callback }
+
+// Routes registers GET /oidc/login and GET /oidc/callback.
+func (rp *RelyingParty) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /oidc/login", rp.serveLogin)
+	mux.HandleFunc("GET /oidc/callback", rp.serveCallback)
+}
+
+// LoginURL is the path that starts a sign-in.
+func (rp *RelyingParty) LoginURL(returnTo string) string {
+	if returnTo == "" {
+		return "/oidc/login"
+	}
+	return "/oidc/login?" + url.Values{"return_to": {returnTo}}.Encode()
+}
+
+// Start runs discovery against the issuer. go-oidc checks that the
+// discovered issuer is the configured one. ctx also bounds later key-set
+// fetches (keys are re-read when a token names an unknown key).
+func (rp *RelyingParty) Start(ctx context.Context) error {
+	cctx := gooidc.ClientContext(ctx, rp.opts.HTTPClient)
+	p, err := gooidc.NewProvider(cctx, rp.opts.Issuer)
+	if err != nil {
+		return fmt.Errorf("oidc %s: discovery: %w", rp.opts.Name, err)
+	}
+	skew := rp.opts.ClockSkew
+	now := rp.opts.Now
+	st := &providerState{
+		provider: p,
+		oauth: oauth2.Config{
+			ClientID:     rp.opts.ClientID,
+			ClientSecret: rp.opts.ClientSecret,
+			Endpoint:     p.Endpoint(),
+			RedirectURL:  rp.callback,
+			Scopes:       rp.scopes,
+		},
+		verifier: p.VerifierContext(cctx, &gooidc.Config{
+			ClientID: rp.opts.ClientID,
+			// Always explicit: left empty, go-oidc would take whatever the
+			// discovery document offers.
+			SupportedSigningAlgs: rp.opts.AllowedAlgs,
+			// go-oidc has no leeway on exp; checking against a clock set
+			// back by the skew gives one.
+			Now: func() time.Time { return now().Add(-skew) },
+		}),
+	}
+	rp.provider.Store(st)
+	rp.log.Info("OIDC provider discovered", zap.String("issuer", rp.opts.Issuer))
+	return nil
+}
+
+// record is the server-side state of one sign-in.
+type record struct {
+	Nonce    string    `json:"nonce"`
+	Verifier string    `json:"verifier"`
+	ReturnTo string    `json:"return_to"`
+	Binding  string    `json:"binding"`
+	IssuedAt time.Time `json:"issued_at"`
+}
+
+func (rp *RelyingParty) fail(w http.ResponseWriter, r *http.Request, reason string) {
+	rp.log.Warn("OIDC sign-in refused", zap.String("reason", reason), zap.String("remote", r.RemoteAddr))
+	rp.opts.Finisher.Fail(w, r, sso.MethodOIDC, rp.opts.Issuer, reason)
+}
+
+func (rp *RelyingParty) serveLogin(w http.ResponseWriter, r *http.Request) {
+	st := rp.provider.Load()
+	if st == nil {
+		rp.fail(w, r, "OIDC discovery has not completed")
+		return
+	}
+	state, err1 := randomToken()
+	nonce, err2 := randomToken()
+	binding, err3 := randomToken()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		rp.fail(w, r, fmt.Sprintf("random: %v", err))
+		return
+	}
+	verifier := oauth2.GenerateVerifier()
+	now := rp.opts.Now()
+	rec, _ := json.Marshal(record{
+		Nonce:    nonce,
+		Verifier: verifier,
+		ReturnTo: safeReturn(r.URL.Query().Get("return_to"), rp.allowHosts),
+		Binding:  hashToken(binding),
+		IssuedAt: now,
+	})
+	if err := rp.opts.Store.PutEphemeral(r.Context(), storeStates, state, rec, now.Add(rp.opts.StateTTL)); err != nil {
+		rp.log.Error("store OIDC state", zap.Error(err))
+		rp.fail(w, r, fmt.Sprintf("store state: %v", err))
+		return
+	}
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), gooidc.Nonce(nonce)}
+	if hint := r.URL.Query().Get("login_hint"); hint != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
+	}
+	http.SetCookie(w, rp.cookie(binding, int(rp.opts.StateTTL/time.Second)))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, st.oauth.AuthCodeURL(state, opts...), http.StatusFound)
+}
+
+// cookie makes the browser-binding cookie. The callback is a top-level
+// GET navigation, so SameSite=Lax lets it through.
+func (rp *RelyingParty) cookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     rp.bindCookie,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   rp.secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+func (rp *RelyingParty) serveCallback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	st := rp.provider.Load()
+	if st == nil {
+		rp.fail(w, r, "OIDC discovery has not completed")
+		return
+	}
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		rp.fail(w, r, "callback without state")
+		return
+	}
+	val, err := rp.opts.Store.TakeEphemeral(ctx, storeStates, state)
+	if errors.Is(err, store.ErrNotFound) {
+		rp.fail(w, r, "state matches no pending sign-in (unknown, expired or already used)")
+		return
+	}
+	if err != nil {
+		rp.log.Error("take OIDC state", zap.Error(err))
+		rp.fail(w, r, fmt.Sprintf("look up state: %v", err))
+		return
+	}
+	var rec record
+	if err := json.Unmarshal(val, &rec); err != nil {
+		rp.fail(w, r, fmt.Sprintf("corrupt state record: %v", err))
+		return
+	}
+	ck, cerr := r.Cookie(rp.bindCookie)
+	if cerr != nil || subtle.ConstantTimeCompare([]byte(hashToken(ck.Value)), []byte(rec.Binding)) != 1 {
+		rp.fail(w, r, "state was issued to another browser (binding cookie missing or wrong)")
+		return
+	}
+	http.SetCookie(w, rp.cookie("", -1))
+	if e := q.Get("error"); e != "" {
+		rp.fail(w, r, fmt.Sprintf("provider returned error %q: %s", e, q.Get("error_description")))
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		rp.fail(w, r, "callback without code")
+		return
+	}
+	if rec.Verifier == "" {
+		// Never exchange a code without PKCE: the verifier is what ties the
+		// code to this sign-in.
+		rp.fail(w, r, "state record has no PKCE verifier")
+		return
+	}
+	if rec.Nonce == "" {
+		rp.fail(w, r, "state record has no nonce")
+		return
+	}
+	xctx := context.WithValue(ctx, oauth2.HTTPClient, rp.opts.HTTPClient)
+	tok, err := st.oauth.Exchange(xctx, code, oauth2.VerifierOption(rec.Verifier))
+	if err != nil {
+		rp.fail(w, r, fmt.Sprintf("code exchange failed: %s", exchangeReason(err)))
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		rp.fail(w, r, "token response has no id_token")
+		return
+	}
+	idt, err := st.verifier.Verify(gooidc.ClientContext(ctx, rp.opts.HTTPClient), raw)
+	if err != nil {
+		rp.fail(w, r, fmt.Sprintf("ID token refused: %v", err))
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(rec.Nonce)) != 1 {
+		rp.fail(w, r, "ID token nonce does not match this sign-in")
+		return
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		rp.fail(w, r, fmt.Sprintf("ID token claims: %v", err))
+		return
+	}
+	if len(idt.Audience) > 1 {
+		// With several audiences, azp must name us (OIDC Core 3.1.3.7).
+		if azp, _ := claims["azp"].(string); azp != rp.opts.ClientID {
+			rp.fail(w, r, fmt.Sprintf("ID token has several audiences and azp %q is not this client", azp))
+			return
+		}
+	}
+	if idt.Subject == "" {
+		rp.fail(w, r, "ID token has no subject")
+		return
+	}
+	if idt.AccessTokenHash != "" && tok.AccessToken != "" {
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			rp.fail(w, r, fmt.Sprintf("access token does not match at_hash: %v", err))
+			return
+		}
+	}
+	if rp.opts.UserInfo && st.provider.UserInfoEndpoint() != "" {
+		ui, err := st.provider.UserInfo(gooidc.ClientContext(ctx, rp.opts.HTTPClient), oauth2.StaticTokenSource(tok))
+		if err != nil {
+			rp.fail(w, r, fmt.Sprintf("userinfo: %v", err))
+			return
+		}
+		if ui.Subject != idt.Subject {
+			rp.fail(w, r, fmt.Sprintf("userinfo subject %q is not the ID token's", ui.Subject))
+			return
+		}
+		var extra map[string]any
+		if err := ui.Claims(&extra); err != nil {
+			rp.fail(w, r, fmt.Sprintf("userinfo claims: %v", err))
+			return
+		}
+		// The signed ID token wins over the userinfo answer.
+		for k, v := range extra {
+			if _, ok := claims[k]; !ok {
+				claims[k] = v
+			}
+		}
+	}
+	id := identity(claims, idt.Issuer, idt.Subject, rp.claims)
+	if rp.opts.TenantID != "" && rp.claims.TenantID != "" {
+		if tid, _ := claims[rp.claims.TenantID].(string); tid != rp.opts.TenantID {
+			rp.fail(w, r, fmt.Sprintf("token tenant %q is not the configured tenant %q", tid, rp.opts.TenantID))
+			return
+		}
+	}
+	if id.GroupsOverage && rp.opts.GraphGroups {
+		groups, err := rp.graphGroups(ctx, tok.AccessToken)
+		if err != nil {
+			// The sign-in still succeeds with the groups unknown; the finish
+			// step decides what an overage means.
+			rp.log.Warn("resolve groups overage through Graph", zap.Error(err))
+			id.Claims["graph_error"] = err.Error()
+		} else {
+			id.Groups = groups
+			id.GroupsOverage = false
+			id.Claims["groups_source"] = "graph"
+		}
+	}
+	rp.opts.Finisher.Finish(w, r, id, rec.ReturnTo)
+}
+
+// exchangeReason keeps the provider's error code and description, never
+// the response body (it may echo secrets).
+func exchangeReason(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		if re.ErrorCode != "" {
+			return fmt.Sprintf("%s: %s", re.ErrorCode, re.ErrorDescription)
+		}
+		if re.Response != nil {
+			return re.Response.Status
+		}
+	}
+	return err.Error()
+}
+
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func hashToken(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// safeReturn returns raw when it is a local path or an absolute http(s)
+// URL on an allowed host, and "/" otherwise (no open redirect).
+func safeReturn(raw string, allowedHosts []string) string {
+	if raw == "" || len(raw) > 2048 {
+		return "/"
+	}
+	// Browsers read a backslash as a slash and drop control characters.
+	for _, c := range raw {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "/"
+	}
+	if u.Scheme == "" && u.Host == "" && u.User == nil {
+		if strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//") {
+			return raw
+		}
+		return "/"
+	}
+	if u.Scheme != "https" && u.Scheme != "http" || u.User != nil || u.Host == "" {
+		return "/"
+	}
+	if slices.ContainsFunc(allowedHosts, func(h string) bool { return h != "" && strings.EqualFold(h, u.Host) }) {
+		return raw
+	}
+	return "/"
+}
