@@ -48,12 +48,56 @@ type UserTemplate struct {
 	EmailDomain string
 }
 
+// Template field names, as the configuration keys templates.
+const (
+	FieldUsername    = "username"
+	FieldEmail       = "email"
+	FieldDisplayName = "display_name"
+	FieldFirstName   = "first_name"
+	FieldLastName    = "last_name"
+	FieldLanguage    = "language"
+)
+
+// TemplatesFromMap builds Templates from the configuration's maps keyed by
+// field name (username, email, display_name, first_name, last_name,
+// language; any other key is an application field). Later maps override
+// earlier ones key by key, so pass the global templates first and the
+// directory's own after them.
+func TemplatesFromMap(maps ...map[string]string) Templates {
+	var t Templates
+	for _, m := range maps {
+		for k, v := range m {
+			switch k {
+			case FieldUsername:
+				t.Username = v
+			case FieldEmail:
+				t.Email = v
+			case FieldDisplayName:
+				t.DisplayName = v
+			case FieldFirstName:
+				t.FirstName = v
+			case FieldLastName:
+				t.LastName = v
+			case FieldLanguage:
+				t.Language = v
+			default:
+				if t.Fields == nil {
+					t.Fields = map[string]string{}
+				}
+				t.Fields[k] = v
+			}
+		}
+	}
+	return t
+}
+
 // Config is the mapping of one directory.
 type Config struct {
 	// Directory is the directory's configured name.
 	Directory string
-	// Rules is the whole ordered rule list, global and per directory; rules
-	// for other directories are skipped but keep their numbers.
+	// Rules is the ordered rule list: usually CombineRules(directory's own,
+	// global). Rules for other directories are skipped but keep their
+	// numbers.
 	Rules []Rule
 	// DefaultProfile is given to users no rule (nor user template) gives a
 	// profile; empty means such users have no profile.
@@ -82,6 +126,7 @@ type Config struct {
 //	}
 type Mapper struct {
 	cfg         Config
+	specs       []groupSpec
 	username    *Template
 	email       *Template
 	displayName *Template
@@ -95,7 +140,7 @@ type Mapper struct {
 // NewMapper parses the templates of cfg. Its error lists every template
 // that does not parse, each named by its field path.
 func NewMapper(cfg Config) (*Mapper, error) {
-	m := &Mapper{cfg: cfg, fields: map[string]*Template{}}
+	m := &Mapper{cfg: cfg, fields: map[string]*Template{}, specs: compileSpecs(cfg.Rules)}
 	var errs []error
 	parse := func(path, src string) *Template {
 		if strings.TrimSpace(src) == "" {
@@ -190,12 +235,12 @@ func (m *Mapper) Map(u directory.User, userGroups []directory.Group, existing *s
 		}
 	}
 
-	attrs := templateAttrs(u)
+	attrs := foldAttrs(templateAttrs(u))
 	render := func(t *Template, fallback string, field string) string {
 		if t == nil {
 			return fallback
 		}
-		s, err := t.Execute(attrs)
+		s, err := t.execute(attrs)
 		if err != nil {
 			blocking := field == "username"
 			warn(WarnTemplate, blocking, "%s template failed: %v", field, err)
@@ -235,7 +280,7 @@ func (m *Mapper) Map(u directory.User, userGroups []directory.Group, existing *s
 		r.State = store.StateActive
 	}
 
-	a, rw := Resolve(dir, m.cfg.Rules, userGroups, "")
+	a, rw := resolve(dir, m.cfg.Rules, m.specs, groupKeys(userGroups), "")
 	for i := range rw {
 		rw[i].Anchor, rw[i].Username = u.Anchor, u.Username
 	}

@@ -17,6 +17,11 @@ const FlagSuperuser = "superuser"
 type Rule struct {
 	// Name is an optional label shown in causes next to the rule number.
 	Name string
+	// Ref, when set, is how causes and warnings name the rule instead of
+	// "rule N" by position — e.g. "directory rule 1" for a rule from a
+	// directory's own list (see CombineRules), so the words lead back to
+	// the right place in the configuration file.
+	Ref string
 	// Group names the group by DN (compared parsed and case-insensitively),
 	// by name (cn / sAMAccountName, case-insensitive) or by anchor
 	// (objectGUID / entryUUID text, braces optional).
@@ -70,6 +75,13 @@ func (a Assignment) Superuser() bool { return a.Flags[FlagSuperuser] }
 // names a group that is imported at all is CheckRules' business, since it
 // needs every imported group, not one user's.
 func Resolve(dir string, rules []Rule, userGroups []directory.Group, defaultProfile string) (Assignment, []Warning) {
+	return resolve(dir, rules, compileSpecs(rules), groupKeys(userGroups), defaultProfile)
+}
+
+// resolve is Resolve with the rules' group names and the user's groups
+// already normalised, so a Mapper normalises each rule once rather than
+// once per user and group.
+func resolve(dir string, rules []Rule, specs []groupSpec, userGroups []groupKey, defaultProfile string) (Assignment, []Warning) {
 	var warns []Warning
 	a := Assignment{}
 	seenUnit := map[string]string{} // folded -> spelling kept
@@ -84,7 +96,7 @@ func Resolve(dir string, rules []Rule, userGroups []directory.Group, defaultProf
 			})
 			continue
 		}
-		g, ok := findGroup(r.Group, userGroups)
+		g, ok := findGroup(specs[i], userGroups)
 		if !ok {
 			continue
 		}
@@ -137,11 +149,12 @@ func Resolve(dir string, rules []Rule, userGroups []directory.Group, defaultProf
 // group (not only those of an incremental read), or the warning is false.
 func CheckRules(dir string, rules []Rule, imported []directory.Group) []Warning {
 	var warns []Warning
+	keys := groupKeys(imported)
 	for i, r := range rules {
 		if !appliesTo(r, dir) || strings.TrimSpace(r.Group) == "" {
 			continue
 		}
-		if _, ok := findGroup(r.Group, imported); !ok {
+		if _, ok := findGroup(compileSpec(r.Group), keys); !ok {
 			warns = append(warns, Warning{
 				Code: WarnUnknownGroup, Directory: dir, Rule: i + 1,
 				Message: fmt.Sprintf("%s names group %q, which is not among the imported groups of directory %s", ruleLabel(i, r), r.Group, dir),
@@ -156,10 +169,41 @@ func appliesTo(r Rule, dir string) bool {
 }
 
 func ruleLabel(i int, r Rule) string {
-	if r.Name != "" {
-		return fmt.Sprintf("rule %d %q", i+1, r.Name)
+	ref := r.Ref
+	if ref == "" {
+		ref = fmt.Sprintf("rule %d", i+1)
 	}
-	return fmt.Sprintf("rule %d", i+1)
+	if r.Name != "" {
+		return fmt.Sprintf("%s %q", ref, r.Name)
+	}
+	return ref
+}
+
+// CombineRules builds the rule list of directory dir the way the
+// configuration reads: the directory's own rules first (they are more
+// specific), then the global ones. Each rule gets a Ref that names it as
+// the file does — "directory rule N" or "rule N" — so causes stay
+// findable although positions in the combined list differ from the file.
+// Global rules limited to another directory are dropped.
+func CombineRules(dir string, dirRules, global []Rule) []Rule {
+	out := make([]Rule, 0, len(dirRules)+len(global))
+	for i, r := range dirRules {
+		r.Directory = dir
+		if r.Ref == "" {
+			r.Ref = fmt.Sprintf("directory rule %d", i+1)
+		}
+		out = append(out, r)
+	}
+	for i, r := range global {
+		if !appliesTo(r, dir) {
+			continue
+		}
+		if r.Ref == "" {
+			r.Ref = fmt.Sprintf("rule %d", i+1)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // ruleCause names the rule and the group as the directory calls it, which
@@ -172,11 +216,70 @@ func ruleCause(i int, r Rule, g directory.Group) string {
 	return fmt.Sprintf("%s (group %s)", ruleLabel(i, r), name)
 }
 
+// groupSpec is a rule's group name prepared for matching.
+type groupSpec struct {
+	raw    string
+	anchor string
+	dn     string // normalised; empty when the name is not a DN
+}
+
+func compileSpec(spec string) groupSpec {
+	spec = strings.TrimSpace(spec)
+	s := groupSpec{raw: spec, anchor: normAnchor(spec)}
+	if strings.Contains(spec, "=") {
+		if dn, err := NormalizeDN(spec); err == nil {
+			s.dn = dn
+		}
+	}
+	return s
+}
+
+func compileSpecs(rules []Rule) []groupSpec {
+	out := make([]groupSpec, len(rules))
+	for i, r := range rules {
+		out[i] = compileSpec(r.Group)
+	}
+	return out
+}
+
+// groupKey is a group prepared for matching.
+type groupKey struct {
+	g      directory.Group
+	anchor string
+	dn     string // normalised; empty when absent or malformed
+}
+
+func groupKeys(groups []directory.Group) []groupKey {
+	out := make([]groupKey, len(groups))
+	for i, g := range groups {
+		out[i] = groupKey{g: g, anchor: normAnchor(g.Anchor)}
+		if g.DN != "" {
+			if dn, err := NormalizeDN(g.DN); err == nil {
+				out[i].dn = dn
+			}
+		}
+	}
+	return out
+}
+
+func (s groupSpec) matches(k groupKey) bool {
+	switch {
+	case s.raw == "":
+		return false
+	case k.anchor != "" && s.anchor == k.anchor:
+		return true
+	case k.g.Name != "" && strings.EqualFold(s.raw, k.g.Name):
+		return true
+	default:
+		return s.dn != "" && s.dn == k.dn
+	}
+}
+
 // findGroup finds the group a rule names among groups.
-func findGroup(spec string, groups []directory.Group) (directory.Group, bool) {
-	for _, g := range groups {
-		if GroupMatches(spec, g) {
-			return g, true
+func findGroup(spec groupSpec, groups []groupKey) (directory.Group, bool) {
+	for _, k := range groups {
+		if spec.matches(k) {
+			return k.g, true
 		}
 	}
 	return directory.Group{}, false
@@ -184,22 +287,7 @@ func findGroup(spec string, groups []directory.Group) (directory.Group, bool) {
 
 // GroupMatches reports whether spec (a DN, a name or an anchor) names g.
 func GroupMatches(spec string, g directory.Group) bool {
-	spec = strings.TrimSpace(spec)
-	if spec == "" {
-		return false
-	}
-	if g.Anchor != "" && normAnchor(spec) == normAnchor(g.Anchor) {
-		return true
-	}
-	if g.Name != "" && strings.EqualFold(spec, g.Name) {
-		return true
-	}
-	if g.DN != "" && strings.Contains(spec, "=") {
-		a, errA := NormalizeDN(spec)
-		b, errB := NormalizeDN(g.DN)
-		return errA == nil && errB == nil && a == b
-	}
-	return false
+	return compileSpec(spec).matches(groupKeys([]directory.Group{g})[0])
 }
 
 // normAnchor makes GUID text comparable: AD tools print it with or without

@@ -197,3 +197,38 @@ func TestNormalizeDN(t *testing.T) {
 		}
 	}
 }
+
+func TestCombineRules(t *testing.T) {
+	dirRules := []Rule{{Group: "CC-Agents", Profile: "Local Agent"}}
+	global := []Rule{
+		{Group: "CC-Supervisors", Profile: "Supervisor"},
+		{Group: "CC-Agents", Profile: "Agent", Directory: "other"},
+		{Group: "CC-Agents", Profile: "Agent", Units: []string{"All"}, Name: "agents"},
+	}
+	rules := CombineRules("corp", dirRules, global)
+	if len(rules) != 3 || rules[0].Directory != "corp" || rules[0].Ref != "directory rule 1" || rules[2].Ref != "rule 3" {
+		t.Fatalf("%+v", rules)
+	}
+	a, _ := Resolve("corp", rules, []directory.Group{gAgents}, "")
+	if a.Profile != "Local Agent" || a.ProfileCause != "directory rule 1 (group CC-Agents)" {
+		t.Errorf("profile %q %q", a.Profile, a.ProfileCause)
+	}
+	if got := a.UnitCauses["All"]; len(got) != 1 || got[0] != `rule 3 "agents" (group CC-Agents)` {
+		t.Errorf("unit cause %q", got)
+	}
+	w := CheckRules("corp", CombineRules("corp", nil, []Rule{{Group: "Nope"}}), nil)
+	if len(w) != 1 || w[0].Message != `rule 1 names group "Nope", which is not among the imported groups of directory corp` {
+		t.Errorf("%+v", w)
+	}
+}
+
+func TestTemplatesFromMap(t *testing.T) {
+	got := TemplatesFromMap(
+		map[string]string{"username": "g-u", "email": "g-e", "agent_id": "g-a", "language": "g-l"},
+		map[string]string{"username": "d-u", "display_name": "d-d", "first_name": "d-f", "last_name": "d-l", "agent_id": "d-a"},
+	)
+	want := Templates{Username: "d-u", Email: "g-e", DisplayName: "d-d", FirstName: "d-f", LastName: "d-l", Language: "g-l", Fields: map[string]string{"agent_id": "d-a"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v", got)
+	}
+}

@@ -43,6 +43,9 @@ type Template struct {
 	// fields are the attribute names the template reads as `.name`; Execute
 	// fills exactly these so that none is ever missing.
 	fields []string
+	// perEntry is set when the template calls attr or all, which must be
+	// bound to the entry being rendered; other templates skip that cost.
+	perEntry bool
 }
 
 // ParseTemplate parses src as an attribute template. name appears in
@@ -57,10 +60,10 @@ func ParseTemplate(name, src string) (*Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
-	set := map[string]bool{}
+	set, funcs := map[string]bool{}, map[string]bool{}
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil && tt.Tree.Root != nil {
-			collectFields(tt.Tree.Root, set)
+			collectFields(tt.Tree.Root, set, funcs)
 		}
 	}
 	fields := make([]string, 0, len(set))
@@ -68,7 +71,8 @@ func ParseTemplate(name, src string) (*Template, error) {
 		fields = append(fields, f)
 	}
 	sort.Strings(fields)
-	return &Template{name: name, src: src, tmpl: t, fields: fields}, nil
+	perEntry := funcs["attr"] || funcs["all"]
+	return &Template{name: name, src: src, tmpl: t, fields: fields, perEntry: perEntry}, nil
 }
 
 // MustParseTemplate is ParseTemplate for templates fixed in code and tests;
@@ -95,23 +99,34 @@ func (t *Template) Execute(attrs map[string][]string) (string, error) {
 	if t == nil || t.tmpl == nil {
 		return "", nil
 	}
-	lookup := foldAttrs(attrs)
+	return t.execute(foldAttrs(attrs))
+}
+
+// execute renders against attributes already indexed by foldAttrs, so a
+// caller rendering several templates for one entry folds once.
+func (t *Template) execute(lookup map[string][]string) (string, error) {
+	if t == nil || t.tmpl == nil {
+		return "", nil
+	}
 	data := make(map[string]string, len(t.fields))
 	for _, f := range t.fields {
 		data[f] = first(lookup[strings.ToLower(f)])
 	}
-	// The attribute helpers need this entry's attributes; a clone per call
-	// keeps Execute safe for concurrent use without shared mutable state.
-	tmpl, err := t.tmpl.Clone()
-	if err != nil {
-		return "", fmt.Errorf("template %s: %w", t.name, err)
+	tmpl := t.tmpl
+	if t.perEntry {
+		// attr and all need this entry's attributes; a clone per call keeps
+		// Execute safe for concurrent use without shared mutable state.
+		var err error
+		if tmpl, err = t.tmpl.Clone(); err != nil {
+			return "", fmt.Errorf("template %s: %w", t.name, err)
+		}
+		tmpl.Funcs(template.FuncMap{
+			"attr": func(name string) string { return first(lookup[strings.ToLower(name)]) },
+			"all": func(name string) []string {
+				return append([]string(nil), lookup[strings.ToLower(name)]...)
+			},
+		})
 	}
-	tmpl.Funcs(template.FuncMap{
-		"attr": func(name string) string { return first(lookup[strings.ToLower(name)]) },
-		"all": func(name string) []string {
-			return append([]string(nil), lookup[strings.ToLower(name)]...)
-		},
-	})
 	var b strings.Builder
 	if err := tmpl.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("template %s: %w", t.name, err)
@@ -196,8 +211,8 @@ func UserPart(s string) string {
 
 // collectFields records the first identifier of every `.field` the template
 // reads, wherever it appears (actions, pipelines, if/range/with, nested
-// templates).
-func collectFields(n parse.Node, set map[string]bool) {
+// templates), and in funcs the name of every function it calls.
+func collectFields(n parse.Node, set, funcs map[string]bool) {
 	switch n := n.(type) {
 	case nil:
 	case *parse.ListNode:
@@ -205,40 +220,42 @@ func collectFields(n parse.Node, set map[string]bool) {
 			return
 		}
 		for _, c := range n.Nodes {
-			collectFields(c, set)
+			collectFields(c, set, funcs)
 		}
 	case *parse.ActionNode:
-		collectFields(n.Pipe, set)
+		collectFields(n.Pipe, set, funcs)
 	case *parse.PipeNode:
 		if n == nil {
 			return
 		}
 		for _, c := range n.Cmds {
-			collectFields(c, set)
+			collectFields(c, set, funcs)
 		}
 	case *parse.CommandNode:
 		for _, a := range n.Args {
-			collectFields(a, set)
+			collectFields(a, set, funcs)
 		}
+	case *parse.IdentifierNode:
+		funcs[n.Ident] = true
 	case *parse.FieldNode:
 		if len(n.Ident) > 0 {
 			set[n.Ident[0]] = true
 		}
 	case *parse.ChainNode:
-		collectFields(n.Node, set)
+		collectFields(n.Node, set, funcs)
 	case *parse.IfNode:
-		collectBranch(&n.BranchNode, set)
+		collectBranch(&n.BranchNode, set, funcs)
 	case *parse.RangeNode:
-		collectBranch(&n.BranchNode, set)
+		collectBranch(&n.BranchNode, set, funcs)
 	case *parse.WithNode:
-		collectBranch(&n.BranchNode, set)
+		collectBranch(&n.BranchNode, set, funcs)
 	case *parse.TemplateNode:
-		collectFields(n.Pipe, set)
+		collectFields(n.Pipe, set, funcs)
 	}
 }
 
-func collectBranch(b *parse.BranchNode, set map[string]bool) {
-	collectFields(b.Pipe, set)
-	collectFields(b.List, set)
-	collectFields(b.ElseList, set)
+func collectBranch(b *parse.BranchNode, set, funcs map[string]bool) {
+	collectFields(b.Pipe, set, funcs)
+	collectFields(b.List, set, funcs)
+	collectFields(b.ElseList, set, funcs)
 }

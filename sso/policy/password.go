@@ -44,6 +44,7 @@ const (
 	ViolationDigits     = "too_few_digits"
 	ViolationOther      = "too_few_other"
 	ViolationReused     = "reused"
+	ViolationUsername   = "is_username"
 	ViolationWhitespace = "invalid_characters"
 	ViolationEmpty      = "empty"
 )
@@ -64,12 +65,13 @@ type Verifier func(hash, pw string) bool
 // every rule it breaks (nil when it is acceptable), so the change form can
 // show them all at once.
 //
+// Besides p's rules, a password may never be the username itself (compared
+// case-insensitively): it is the first guess of every attacker.
+//
 // history holds the user's password hashes newest first, the current one
 // included; the first p.History entries are checked with verify. verify
-// may be nil when p.History is 0. username is accepted for rules that
-// depend on who sets the password and to keep the call sites uniform.
+// may be nil when p.History is 0.
 func CheckPassword(p PasswordPolicy, username, pw string, history []string, verify Verifier) []Violation {
-	_ = username
 	var out []Violation
 	letters, digits, other := classes(pw)
 	if n, want := utf8.RuneCountInString(pw), p.minLength(); n < want {
@@ -83,6 +85,9 @@ func CheckPassword(p PasswordPolicy, username, pw string, history []string, veri
 	}
 	if other < p.MinOther {
 		out = append(out, Violation{ViolationOther, fmt.Sprintf("The password must contain at least %s other than letters and digits.", plural(p.MinOther, "character"))})
+	}
+	if username != "" && strings.EqualFold(strings.TrimSpace(pw), strings.TrimSpace(username)) {
+		out = append(out, Violation{ViolationUsername, "The password must not be your username."})
 	}
 	if p.History > 0 && verify != nil {
 		n := min(p.History, len(history))
@@ -113,6 +118,7 @@ func Describe(p PasswordPolicy) []string {
 	} else if p.History > 1 {
 		out = append(out, fmt.Sprintf("Not one of your last %d passwords.", p.History))
 	}
+	out = append(out, "Not your username.")
 	if p.ValidityDays > 0 {
 		out = append(out, fmt.Sprintf("It must be changed every %s.", plural(p.ValidityDays, "day")))
 	}

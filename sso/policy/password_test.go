@@ -44,6 +44,8 @@ func TestCheckPassword(t *testing.T) {
 		{"history: older beyond N", PasswordPolicy{MinLength: 1, History: 2}, "oldest33!", nil},
 		{"history: N larger than history, empty hashes skipped", PasswordPolicy{MinLength: 1, History: 10}, "oldest33!", []string{ViolationReused}},
 		{"history disabled", PasswordPolicy{MinLength: 1}, "current1!", nil},
+		{"username itself", PasswordPolicy{MinLength: 1}, "JDoe", []string{ViolationUsername}},
+		{"username within is fine", PasswordPolicy{MinLength: 1}, "jdoe-but-longer", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,13 +89,13 @@ func TestDescribe(t *testing.T) {
 		p    PasswordPolicy
 		want []string
 	}{
-		{PasswordPolicy{}, []string{"At least 9 characters."}},
+		{PasswordPolicy{}, []string{"At least 9 characters.", "Not your username."}},
 		{PasswordPolicy{MinLength: 12, MinLetters: 1, MinDigits: 2, MinOther: 3, History: 1, ValidityDays: 1}, []string{
 			"At least 12 characters.", "At least 1 letter.", "At least 2 digits.",
 			"At least 3 characters other than letters and digits.",
-			"Not the same as your current password.", "It must be changed every 1 day.",
+			"Not the same as your current password.", "Not your username.", "It must be changed every 1 day.",
 		}},
-		{PasswordPolicy{History: 5, ValidityDays: 90}, []string{"At least 9 characters.", "Not one of your last 5 passwords.", "It must be changed every 90 days."}},
+		{PasswordPolicy{History: 5, ValidityDays: 90}, []string{"At least 9 characters.", "Not one of your last 5 passwords.", "Not your username.", "It must be changed every 90 days."}},
 	}
 	for _, tc := range tests {
 		if got := Describe(tc.p); !reflect.DeepEqual(got, tc.want) {
