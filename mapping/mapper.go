@@ -110,19 +110,26 @@ type Config struct {
 // Mapper maps the users of one directory. It is immutable after NewMapper
 // and safe for concurrent use.
 //
-// The sync engine uses it like this:
+// The sync engine builds one per directory from the configuration and
+// maps each read (see ExampleMapper_MapAll for a runnable version):
 //
 //	m, err := mapping.NewMapper(mapping.Config{
-//		Directory:      "corp",
-//		Rules:          []mapping.Rule{{Group: "CC-Supervisors", Profile: "Supervisor", Units: []string{"Floor 2"}}},
-//		DefaultProfile: "Agent",
-//		Templates:      mapping.Templates{Username: "{{lower .sAMAccountName}}"},
+//		Directory:      dir.Name,
+//		Rules:          mapping.CombineRules(dir.Name, dirRules, globalRules),
+//		DefaultProfile: dir.DefaultProfile,
+//		Templates:      mapping.TemplatesFromMap(cfg.Mapping.Templates, dir.Mapping.Templates),
+//		UserTemplate:   userTemplate, // or nil
 //	})
-//	if err != nil { ... } // a template that does not parse
-//	results, warnings := m.MapAll(snapshot.Users, importedGroups, currentByAnchor)
+//	if err != nil { ... } // a template that does not parse (config check catches it first)
+//	results, warnings := m.MapAll(snapshot.Users, importedGroups, linkedByAnchor)
 //	for _, r := range results {
-//		if r.Blocked { continue } // its warnings say why; it is listed in the plan
-//		// create or update the local user from r; r.ProfileCause etc. go in the plan
+//		if r.Blocked {
+//			continue // its blocking warnings say why; list them in the plan
+//		}
+//		// new user: mapping.Link(r, localUsers, linkBy, profilePrivileges)
+//		// existing user: mapping.LocalCollision(r, localUsers) before a rename
+//		// then diff r against the stored user; r.ProfileCause, r.UnitCauses
+//		// explain each change in the plan.
 //	}
 type Mapper struct {
 	cfg         Config
@@ -397,8 +404,12 @@ func markCollisions(results []Result) []Warning {
 	var warns []Warning
 	for _, k := range order {
 		is := idx[k]
-		if len(is) < 2 {
-			continue
+		anchors := map[string]bool{}
+		for _, i := range is {
+			anchors[results[i].Anchor] = true
+		}
+		if len(anchors) < 2 {
+			continue // the same entry read twice is not two users
 		}
 		for _, i := range is {
 			var others []string

@@ -308,3 +308,11 @@ func TestMapAll(t *testing.T) {
 		t.Errorf("collision messages %q / %q", w[3].Message, w[4].Message)
 	}
 }
+
+func TestMapAllSameEntryTwiceIsNoCollision(t *testing.T) {
+	m := mustMapper(t, Config{Directory: "corp"})
+	res, w := m.MapAll([]directory.User{user("a", "jdoe"), user("a", "jdoe")}, nil, nil)
+	if res[0].Blocked || res[1].Blocked || len(w) != 0 {
+		t.Errorf("%v %v", res, w)
+	}
+}

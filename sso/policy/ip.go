@@ -237,6 +237,29 @@ type IPRule struct {
 	Units    []string
 }
 
+// ParseIPRule builds an IPRule from its configured text (config.IPRule's
+// fields). An active rule must list at least one address: an allow rule
+// with none would silently lock out everyone it applies to. The error
+// collects every problem.
+func ParseIPRule(name string, active bool, effect string, addresses, profiles, units []string) (IPRule, error) {
+	var errs []error
+	e, err := ParseEffect(effect)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	ps, err := ParseAddresses(addresses)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if active && len(addresses) == 0 {
+		errs = append(errs, errors.New("an active rule must list at least one address"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return IPRule{}, fmt.Errorf("IP rule %q: %w", name, err)
+	}
+	return IPRule{Name: name, Active: active, Effect: e, Addresses: ps, Profiles: profiles, Units: units}, nil
+}
+
 // AppliesTo reports whether the rule concerns a user with this profile and
 // these units.
 func (r IPRule) AppliesTo(profile string, units []string) bool {

@@ -229,3 +229,23 @@ func TestClientIP(t *testing.T) {
 		t.Errorf("no trusted proxies: %s", got)
 	}
 }
+
+func TestParseIPRule(t *testing.T) {
+	r, err := ParseIPRule("office", true, "allow", []string{"10.0.0.0/8", "10.1.1.1-10.1.1.9"}, []string{"Agent"}, nil)
+	if err != nil || r.Effect != Allow || len(r.Addresses) != 2 || !r.Active || r.Name != "office" || r.Profiles[0] != "Agent" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if _, err := ParseIPRule("parked", false, "deny", nil, nil, nil); err != nil {
+		t.Errorf("inactive rule without addresses: %v", err)
+	}
+	_, err = ParseIPRule("bad", true, "permit", []string{"10.*.1.*"}, nil, nil)
+	for _, want := range []string{`IP rule "bad"`, "effect", "addresses[0]"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	_, err = ParseIPRule("empty", true, "allow", nil, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "at least one address") {
+		t.Errorf("error %v", err)
+	}
+}
