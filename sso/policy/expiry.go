@@ -203,7 +203,8 @@ func DaysLeft(expiresAt, now time.Time, loc *time.Location) int {
 	ny, nm, nd := now.In(loc).Date()
 	e := time.Date(ey, em, ed, 0, 0, 0, 0, time.UTC)
 	n := time.Date(ny, nm, nd, 0, 0, 0, 0, time.UTC)
-	return int(e.Sub(n).Hours() / 24)
+	// Unix seconds, not Sub: a Duration saturates beyond ~292 years.
+	return int((e.Unix() - n.Unix()) / 86400)
 }
 
 // Warning says what a sign-in at now should tell a user whose password

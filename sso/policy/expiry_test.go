@@ -189,6 +189,7 @@ func TestDaysLeftAndWarning(t *testing.T) {
 		{"across DST end", d(paris, 2026, 10, 26, 0, 30), d(paris, 2026, 10, 24, 23, 30), paris, 2},
 		{"nil location is UTC", d(utc, 2026, 3, 11, 0, 0), d(utc, 2026, 3, 10, 23, 59), nil, 1},
 		{"across a year", d(utc, 2027, 1, 1, 0, 0), d(utc, 2026, 12, 31, 23, 59), utc, 1},
+		{"far future does not saturate", d(utc, 9999, 1, 1, 0, 0), d(utc, 2026, 1, 1, 0, 0), utc, 2912078},
 	}
 	for _, tc := range tests {
 		if got := DaysLeft(tc.expires, tc.now, tc.loc); got != tc.days {
