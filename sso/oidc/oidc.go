@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -103,7 +102,10 @@ type Options struct {
 	// to besides relative paths and the public URL's host.
 	AllowedRedirectHosts []string
 
-	Store    Store
+	Store Store
+	// Finisher is the finish step. It may be left nil here and set with
+	// SetFinisher before serving: the sso.Service that finishes is itself
+	// built from its methods.
 	Finisher sso.Finisher
 	Logger   *zap.Logger
 	// Now is the clock for state records and token checks; default time.Now.
@@ -181,9 +183,6 @@ func New(opts Options) (*RelyingParty, error) {
 	if opts.Store == nil {
 		errs = append(errs, errors.New("a store is required (sign-in state records)"))
 	}
-	if opts.Finisher == nil {
-		errs = append(errs, errors.New("a finisher is required"))
-	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
@@ -219,6 +218,10 @@ func New(opts Options) (*RelyingParty, error) {
 	return rp, nil
 }
 
+// SetFinisher sets the finish step; call it before Start and before
+// serving requests.
+func (rp *RelyingParty) SetFinisher(f sso.Finisher) { rp.opts.Finisher = f }
+
 // Name identifies the method.
 func (rp *RelyingParty) Name() string { return rp.opts.Name }
 
@@ -243,6 +246,9 @@ func (rp *RelyingParty) LoginURL(returnTo string) string {
 // discovered issuer is the configured one. ctx also bounds later key-set
 // fetches (keys are re-read when a token names an unknown key).
 func (rp *RelyingParty) Start(ctx context.Context) error {
+	if rp.opts.Finisher == nil {
+		return fmt.Errorf("oidc %s: no finisher set", rp.opts.Name)
+	}
 	cctx := gooidc.ClientContext(ctx, rp.opts.HTTPClient)
 	p, err := gooidc.NewProvider(cctx, rp.opts.Issuer)
 	if err != nil {
@@ -306,7 +312,7 @@ func (rp *RelyingParty) serveLogin(w http.ResponseWriter, r *http.Request) {
 	rec, _ := json.Marshal(record{
 		Nonce:    nonce,
 		Verifier: verifier,
-		ReturnTo: safeReturn(r.URL.Query().Get("return_to"), rp.allowHosts),
+		ReturnTo: sso.SafeReturnTo(r.URL.Query().Get("return_to"), rp.allowHosts),
 		Binding:  hashToken(binding),
 		IssuedAt: now,
 	})
@@ -504,35 +510,4 @@ func randomToken() (string, error) {
 func hashToken(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return base64.RawURLEncoding.EncodeToString(h[:])
-}
-
-// safeReturn returns raw when it is a local path or an absolute http(s)
-// URL on an allowed host, and "/" otherwise (no open redirect).
-func safeReturn(raw string, allowedHosts []string) string {
-	if raw == "" || len(raw) > 2048 {
-		return "/"
-	}
-	// Browsers read a backslash as a slash and drop control characters.
-	for _, c := range raw {
-		if c < 0x20 || c == 0x7f || c == '\\' {
-			return "/"
-		}
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "/"
-	}
-	if u.Scheme == "" && u.Host == "" && u.User == nil {
-		if strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//") {
-			return raw
-		}
-		return "/"
-	}
-	if u.Scheme != "https" && u.Scheme != "http" || u.User != nil || u.Host == "" {
-		return "/"
-	}
-	if slices.ContainsFunc(allowedHosts, func(h string) bool { return h != "" && strings.EqualFold(h, u.Host) }) {
-		return raw
-	}
-	return "/"
 }

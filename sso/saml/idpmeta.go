@@ -22,6 +22,9 @@ const maxMetadataBytes = 4 << 20
 // MetadataRefresh until ctx ends. The first load must succeed; a failed
 // refresh keeps the last good copy and logs.
 func (sp *ServiceProvider) Start(ctx context.Context) error {
+	if sp.opts.Finisher == nil {
+		return fmt.Errorf("saml %s: no finisher set", sp.opts.Name)
+	}
 	if len(sp.opts.IDPMetadata) > 0 {
 		return nil
 	}

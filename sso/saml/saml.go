@@ -127,7 +127,10 @@ type Options struct {
 	// to besides relative paths and the public URL's host.
 	AllowedRedirectHosts []string
 
-	Store    Store
+	Store Store
+	// Finisher is the finish step. It may be left nil here and set with
+	// SetFinisher before serving: the sso.Service that finishes is itself
+	// built from its methods.
 	Finisher sso.Finisher
 	Logger   *zap.Logger
 	// Now is the clock for this package's own checks; default time.Now.
@@ -215,9 +218,6 @@ func New(opts Options) (*ServiceProvider, error) {
 	if opts.Store == nil {
 		errs = append(errs, errors.New("a store is required (one-time request and assertion IDs)"))
 	}
-	if opts.Finisher == nil {
-		errs = append(errs, errors.New("a finisher is required"))
-	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
@@ -254,6 +254,10 @@ func New(opts Options) (*ServiceProvider, error) {
 	}
 	return sp, nil
 }
+
+// SetFinisher sets the finish step; call it before Start and before
+// serving requests.
+func (sp *ServiceProvider) SetFinisher(f sso.Finisher) { sp.opts.Finisher = f }
 
 // Name identifies the method.
 func (sp *ServiceProvider) Name() string { return sp.opts.Name }
@@ -341,7 +345,7 @@ func (sp *ServiceProvider) serveLogin(w http.ResponseWriter, r *http.Request) {
 		sp.fail(w, r, "", "IdP metadata not loaded yet")
 		return
 	}
-	returnTo := safeReturn(r.URL.Query().Get("return_to"), sp.allowHosts)
+	returnTo := sso.SafeReturnTo(r.URL.Query().Get("return_to"), sp.allowHosts)
 	c := sp.crew(idp)
 	dest := c.GetSSOBindingLocation(crewsaml.HTTPRedirectBinding)
 	if dest == "" {
@@ -480,7 +484,7 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// IdP-initiated: RelayState is the only return URL there is.
-		returnTo = safeReturn(r.PostForm.Get("RelayState"), sp.allowHosts)
+		returnTo = sso.SafeReturnTo(r.PostForm.Get("RelayState"), sp.allowHosts)
 	}
 
 	c := sp.crew(idp)
