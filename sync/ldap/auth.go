@@ -1,9 +1,11 @@
 package ldap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -325,14 +327,8 @@ func (s *Source) ListGroups(ctx context.Context, search string) ([]GroupInfo, er
 		}
 		out[i].MemberCount = len(g.members)
 	}
-	sortGroupInfos(out)
+	slices.SortFunc(out, func(a, b GroupInfo) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), strings.Compare(a.DN, b.DN))
+	})
 	return out, nil
-}
-
-func sortGroupInfos(gs []GroupInfo) {
-	for i := 1; i < len(gs); i++ {
-		for j := i; j > 0 && strings.ToLower(gs[j].Name) < strings.ToLower(gs[j-1].Name); j-- {
-			gs[j], gs[j-1] = gs[j-1], gs[j]
-		}
-	}
 }

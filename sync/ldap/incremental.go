@@ -128,7 +128,38 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 		}
 		changed = "(modifyTimestamp>=" + formatGeneralizedTime(since) + ")"
 	}
-	imported, err := sr.resolveGroups(ctx, st.req.Groups, sc)
+	// What changed? Both searches first: when nothing did (the usual
+	// case for a frequent schedule) the read ends here, at the cost of
+	// two empty searches.
+	type changedGroup struct {
+		key     string
+		parents []string
+	}
+	var changedGroups []changedGroup
+	err := sr.paged(ctx, "changed groups", s.cfg.GroupBaseDN, "(&"+sc.groupFilter+changed+")",
+		[]string{"memberOf", "modifyTimestamp"}, func(e *goldap.Entry) error {
+			mark.noteEntry(e, s.cfg.Kind)
+			changedGroups = append(changedGroups, changedGroup{mustDNKey(e.DN), e.GetAttributeValues("memberOf")})
+			return nil
+		})
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	var changedUsers []*goldap.Entry
+	err = sr.paged(ctx, "changed users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+")", s.userAttrs(true), func(e *goldap.Entry) error {
+		mark.noteEntry(e, s.cfg.Kind)
+		changedUsers = append(changedUsers, e)
+		return nil
+	})
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	if len(changedGroups) == 0 && len(changedUsers) == 0 {
+		s.log.Info("incremental read: nothing changed")
+		return directory.Snapshot{Complete: false}, nil
+	}
+
+	imported, err := sr.resolveGroups(ctx, st.req.Groups, sc, nil)
 	if err != nil {
 		return directory.Snapshot{}, err
 	}
@@ -137,48 +168,36 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 		importedIdx[g.key] = i
 	}
 	up := &upward{sr: sr, parents: map[string][]string{}}
+	for _, cg := range changedGroups {
+		up.parents[cg.key] = cg.parents
+	}
 
 	// Changed groups: which imported groups do they sit inside?
 	affected := map[int]bool{}
-	err = sr.paged(ctx, "changed groups", s.cfg.GroupBaseDN, "(&"+sc.groupFilter+changed+")",
-		[]string{"memberOf", "modifyTimestamp"}, func(e *goldap.Entry) error {
-			mark.noteEntry(e, s.cfg.Kind)
-			key := mustDNKey(e.DN)
-			up.parents[key] = e.GetAttributeValues("memberOf")
-			for _, k := range append([]string{key}, up.pending(key)...) {
-				if i, ok := importedIdx[k]; ok {
-					affected[i] = true
-				}
-			}
-			return nil
-		})
-	if err != nil {
-		return directory.Snapshot{}, err
-	}
-	for i := range imported {
-		if affected[i] {
-			continue
+	for _, cg := range changedGroups {
+		if len(affected) == len(imported) {
+			break
 		}
-		// Walk up from the changed groups whose ancestry is not read yet.
-		for _, k := range up.changedKeys() {
-			anc, err := up.ancestors(ctx, k)
-			if err != nil {
-				return directory.Snapshot{}, err
-			}
-			if anc[imported[i].key] {
+		if i, ok := importedIdx[cg.key]; ok {
+			affected[i] = true
+		}
+		anc, err := up.ancestors(ctx, cg.key)
+		if err != nil {
+			return directory.Snapshot{}, err
+		}
+		for k := range anc {
+			if i, ok := importedIdx[k]; ok {
 				affected[i] = true
-				break
 			}
 		}
 	}
 
 	snap := directory.Snapshot{Complete: false}
 	have := map[string]bool{}
-	var idx map[string]*groupRec
 	if len(affected) > 0 {
 		// A membership changed somewhere inside an imported group: re-read
 		// the group structure and hand back those groups whole.
-		idx, err = sr.groupIndex(ctx, sc)
+		idx, err := sr.groupIndex(ctx, sc)
 		if err != nil {
 			return directory.Snapshot{}, err
 		}
@@ -219,25 +238,17 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 
 	// Changed users: their own attributes, with groups from memberOf.
 	disabled := map[string]bool{}
-	if s.cfg.DisabledFilter != "" {
+	if s.cfg.DisabledFilter != "" && len(changedUsers) > 0 {
 		err := sr.paged(ctx, "changed disabled users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+s.cfg.DisabledFilter+")",
 			[]string{"1.1"}, func(e *goldap.Entry) error { disabled[mustDNKey(e.DN)] = true; return nil })
 		if err != nil {
 			return directory.Snapshot{}, err
 		}
 	}
-	var changedUsers []*goldap.Entry
-	err = sr.paged(ctx, "changed users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+")", s.userAttrs(true), func(e *goldap.Entry) error {
-		mark.noteEntry(e, s.cfg.Kind)
-		if !have[e.DN] {
-			changedUsers = append(changedUsers, e)
-		}
-		return nil
-	})
-	if err != nil {
-		return directory.Snapshot{}, err
-	}
 	for _, e := range changedUsers {
+		if have[e.DN] {
+			continue
+		}
 		in := map[int]bool{}
 		for _, p := range e.GetAttributeValues("memberOf") {
 			pk := mustDNKey(p)
@@ -282,21 +293,7 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 type upward struct {
 	sr      *searcher
 	parents map[string][]string // group key -> parent DNs
-	changed []string
 }
-
-// pending records key as a changed group and returns the ancestors known so
-// far (its direct parents); the full walk happens in ancestors.
-func (u *upward) pending(key string) []string {
-	u.changed = append(u.changed, key)
-	var out []string
-	for _, p := range u.parents[key] {
-		out = append(out, mustDNKey(p))
-	}
-	return out
-}
-
-func (u *upward) changedKeys() []string { return u.changed }
 
 // ancestors returns every group above key (cycles end where they began).
 func (u *upward) ancestors(ctx context.Context, key string) (map[string]bool, error) {

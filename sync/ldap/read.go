@@ -3,7 +3,6 @@ package ldap
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -201,13 +200,40 @@ func (r *searcher) groupIndex(ctx context.Context, sc schema) (map[string]*group
 // resolveGroups finds each configured group by DN, GUID/UUID text or name.
 // A group that is not found fails the read: leaving it out would make its
 // members look like leavers.
-func (r *searcher) resolveGroups(ctx context.Context, specs []string, sc schema) ([]*groupRec, error) {
+// With idx (a full read's group index), DNs and GUIDs are found there
+// without a request each: thousands of imported groups cost nothing.
+func (r *searcher) resolveGroups(ctx context.Context, specs []string, sc schema, idx map[string]*groupRec) ([]*groupRec, error) {
 	var out []*groupRec
 	seen := map[string]bool{}
+	var byAnchor map[string]*groupRec
 	for _, spec := range specs {
 		spec = strings.TrimSpace(spec)
 		if spec == "" {
 			continue
+		}
+		if idx != nil {
+			var g *groupRec
+			switch {
+			case looksLikeUUID(spec):
+				if byAnchor == nil {
+					byAnchor = make(map[string]*groupRec, len(idx))
+					for _, g := range idx {
+						byAnchor[g.anchor] = g
+					}
+				}
+				g = byAnchor[strings.ToLower(strings.Trim(spec, "{}"))]
+			case isDN(spec):
+				if k, err := dnKey(spec); err == nil {
+					g = idx[k]
+				}
+			}
+			if g != nil {
+				if !seen[g.key] {
+					seen[g.key] = true
+					out = append(out, g)
+				}
+				continue
+			}
 		}
 		var found []*goldap.Entry
 		collect := func(e *goldap.Entry) error { found = append(found, e); return nil }
@@ -447,11 +473,11 @@ func (s *Source) domains() []string {
 func (s *Source) readFull(ctx context.Context, st *readState, mark *cursor) (directory.Snapshot, error) {
 	sc := s.schema()
 	sr := st.sr
-	imported, err := sr.resolveGroups(ctx, st.req.Groups, sc)
+	idx, err := sr.groupIndex(ctx, sc)
 	if err != nil {
 		return directory.Snapshot{}, err
 	}
-	idx, err := sr.groupIndex(ctx, sc)
+	imported, err := sr.resolveGroups(ctx, st.req.Groups, sc, idx)
 	if err != nil {
 		return directory.Snapshot{}, err
 	}
@@ -665,14 +691,4 @@ func adUser(e *goldap.Entry, u *directory.User) error {
 	}
 	u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("whenChanged"))
 	return nil
-}
-
-// sortedKeys is for deterministic output in tests and logs.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
