@@ -140,14 +140,16 @@ func (c *Config) defaultDirectory(i int) {
 	// deletions are settled by the full read).
 	def(c, p+".schedule", &d.Schedule, "*/15 * * * *")
 	def(c, p+".full_schedule", &d.FullSchedule, "0 3 * * *")
-	// Generic LDAP re-reads one minute before its modifyTimestamp mark.
-	def(c, p+".incremental_overlap", &d.IncrementalOverlap, time.Minute)
+	// Generic LDAP re-reads two minutes before its modifyTimestamp mark, so
+	// changes within the mark's second or on a server with a skewed clock are
+	// not missed.
+	def(c, p+".incremental_overlap", &d.IncrementalOverlap, 2*time.Minute)
 	// Refuse runs that would deactivate more than 500 users or 10 %.
 	def(c, p+".max_deactivations.count", &d.MaxDeactivations.Count, 500)
 	def(c, p+".max_deactivations.percent", &d.MaxDeactivations.Percent, 10)
 	def(c, p+".connect_timeout", &d.ConnectTimeout, 10*time.Second)
 	// Per operation (one page, one bind), not per run.
-	def(c, p+".read_timeout", &d.ReadTimeout, time.Minute)
+	def(c, p+".read_timeout", &d.ReadTimeout, 2*time.Minute)
 	def(c, p+".link_by", &d.LinkBy, LinkByUsername)
 	// The seed CRM's "password ageing warning".
 	def(c, p+".password_warning_days", &d.PasswordWarningDays, 7)

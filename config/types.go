@@ -158,6 +158,11 @@ type Directory struct {
 	UserTemplate string `yaml:"user_template"`
 	// PasswordWarningDays is the sign-in "password expires in N days" window.
 	PasswordWarningDays int `yaml:"password_warning_days"`
+	// ReadPasswordExpiry reads AD's constructed
+	// msDS-UserPasswordExpiryTimeComputed, which honours fine-grained password
+	// policies; without it expiry is pwdLastSet + the domain's maxPwdAge. Off
+	// by default because it is computed per entry (slow on some servers).
+	ReadPasswordExpiry bool `yaml:"read_password_expiry"`
 	// AllowPlainPassthrough permits pass-through password binds over ldap://
 	// without StartTLS. Never needed with ldaps:// or start_tls.
 	AllowPlainPassthrough bool `yaml:"allow_plain_passthrough"`

@@ -363,6 +363,9 @@ func (v *validator) directory(i int) {
 			v.add(p+"."+f.key, "invalid LDAP filter %q: %v", f.val, err)
 		}
 	}
+	if d.ReadPasswordExpiry && d.Kind == KindLDAP {
+		v.add(p+".read_password_expiry", "applies to kind ad only")
+	}
 	if d.DisabledFilter != "" && d.Kind == KindAD {
 		v.add(p+".disabled_filter", "applies to kind ldap only; AD uses userAccountControl")
 	}
@@ -509,8 +512,14 @@ func (v *validator) templateMap(path string, tm map[string]string, fields map[st
 func (v *validator) sso() {
 	s := v.c.SSO
 	pub := v.c.Server.PublicURL
-	if (s.SAML != nil || s.OIDC != nil) && pub == "" {
-		v.add("server.public_url", "required when sso.saml or sso.oidc is configured (it forms the callback URLs)")
+	if pub == "" {
+		// Reported at the SSO section, which has a line; public_url has none.
+		if s.SAML != nil {
+			v.add("sso.saml", "needs server.public_url (it forms the ACS and metadata URLs)")
+		}
+		if s.OIDC != nil {
+			v.add("sso.oidc", "needs server.public_url (it forms the redirect URL)")
+		}
 	}
 	if s.Enforce && s.SAML == nil && s.OIDC == nil {
 		v.add("sso.enforce", "needs sso.saml or sso.oidc: nobody could sign in except through the bypass")
