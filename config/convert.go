@@ -72,27 +72,7 @@ func (c *Config) MappingConfig(dir string) (mapping.Config, error) {
 	if !ok {
 		return mapping.Config{}, fmt.Errorf("config: unknown directory %q", dir)
 	}
-	tm := maps.Clone(c.Mapping.Templates)
-	if tm == nil {
-		tm = map[string]string{}
-	}
-	maps.Copy(tm, d.Mapping.Templates)
-	t := mapping.Templates{
-		Username:    tm[FieldUsername],
-		Email:       tm[FieldEmail],
-		DisplayName: tm[FieldDisplayName],
-		FirstName:   tm[FieldFirstName],
-		LastName:    tm[FieldLastName],
-		Language:    tm[FieldLanguage],
-	}
-	for _, f := range c.Mapping.Fields {
-		if src, ok := tm[f]; ok {
-			if t.Fields == nil {
-				t.Fields = map[string]string{}
-			}
-			t.Fields[f] = src
-		}
-	}
+	t := mapping.TemplatesFromMap(c.Mapping.Templates, d.Mapping.Templates)
 	mc := mapping.Config{
 		Directory:      d.Name,
 		Rules:          mapping.CombineRules(d.Name, mappingRules(d.Mapping.Rules), mappingRules(c.Mapping.Rules)),

@@ -81,3 +81,15 @@ func TestCatalogueAndProfiles(t *testing.T) {
 		t.Error("Directory(x)")
 	}
 }
+
+func TestTrustedProxyPrefixes(t *testing.T) {
+	s := Server{TrustedProxies: []string{"10.0.0.1", "10.1.2.3/8", "::1", "2001:db8::/32", "bogus"}}
+	var got []string
+	for _, p := range s.TrustedProxyPrefixes() {
+		got = append(got, p.String())
+	}
+	want := []string{"10.0.0.1/32", "10.0.0.0/8", "::1/128", "2001:db8::/32"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

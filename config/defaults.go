@@ -78,11 +78,11 @@ func (c *Config) ApplyDefaults() {
 	def(c, "policy.lockout.max_attempts", &c.Policy.Lockout.MaxAttempts, 5)
 	def(c, "policy.lockout.within", &c.Policy.Lockout.Within, 15*time.Minute)
 	def(c, "policy.lockout.lock_for", &c.Policy.Lockout.LockFor, 30*time.Minute)
-	// Per-IP throttle: 20 failures from one address within 10 minutes
-	// (across usernames: spraying) make it wait 10 minutes.
-	def(c, "policy.throttle.max_failures", &c.Policy.Throttle.MaxFailures, 20)
-	def(c, "policy.throttle.within", &c.Policy.Throttle.Within, 10*time.Minute)
-	def(c, "policy.throttle.block_for", &c.Policy.Throttle.BlockFor, 10*time.Minute)
+	// Per-IP throttle: 30 password attempts a minute sustained, bursts of 60,
+	// so an office behind one NAT address signing in at 9:00 passes while a
+	// spray across thousands of usernames crawls.
+	def(c, "policy.throttle.per_minute", &c.Policy.Throttle.PerMinute, 30)
+	def(c, "policy.throttle.burst", &c.Policy.Throttle.Burst, 60)
 	for i := range c.Policy.IPRules {
 		p := indexPath("policy.ip_rules", i)
 		// Rules are evaluated unless marked inactive, and allow by default.
@@ -166,7 +166,7 @@ func (c *Config) defaultSSO() {
 		if pub != "" {
 			def(c, "sso.saml.entity_id", &s.SAML.EntityID, pub+"/saml/metadata")
 		}
-		def(c, "sso.saml.clock_skew", &s.SAML.ClockSkew, 90*time.Second)
+		def(c, "sso.saml.clock_skew", &s.SAML.ClockSkew, 2*time.Minute)
 	}
 	if s.OIDC != nil {
 		o := s.OIDC
@@ -190,7 +190,8 @@ func (c *Config) defaultSSO() {
 	}
 	// UPN first (stable across e-mail changes), then e-mail.
 	defSlice(c, "sso.match_by", &s.MatchBy, []string{MatchUPN, MatchEmail})
-	def(c, "sso.sessions.idle_timeout", &s.Sessions.IdleTimeout, time.Hour)
+	// Sessions end after 30 minutes unused, 12 hours after sign-in at most.
+	def(c, "sso.sessions.idle_timeout", &s.Sessions.IdleTimeout, 30*time.Minute)
 	def(c, "sso.sessions.absolute_timeout", &s.Sessions.AbsoluteTimeout, 12*time.Hour)
 	def(c, "sso.sessions.cookie_name", &s.Sessions.CookieName, "dirbridge_session")
 	// /auth/verify may serve a session from memory this long.

@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Config is the whole of dirbridge's configuration. Field tags name the YAML
 // keys; defaults live in defaults.go and the reference is
@@ -42,6 +45,24 @@ type Server struct {
 	TrustedProxies    []string      `yaml:"trusted_proxies"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+}
+
+// TrustedProxyPrefixes returns TrustedProxies as prefixes, a single
+// address becoming a /32 or /128. Validate has checked every entry; one that
+// does not parse is skipped rather than trusted.
+func (s Server) TrustedProxyPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(s.TrustedProxies))
+	for _, p := range s.TrustedProxies {
+		if pfx, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, pfx.Masked())
+			continue
+		}
+		if a, err := netip.ParseAddr(p); err == nil {
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
 }
 
 // ServerTLS makes dirbridge terminate TLS itself.
@@ -335,7 +356,11 @@ type OIDC struct {
 	AllowedAlgs []string `yaml:"allowed_algs"`
 	// TenantID (azuread) pins the tenant and derives the issuer.
 	TenantID string `yaml:"tenant_id"`
-	// GraphURL resolves an Entra groups overage (azuread).
+	// GraphGroups resolves an Entra groups overage through Microsoft Graph
+	// with the access token (azuread); off, the identity is marked as having
+	// an unknown group list, never an empty one.
+	GraphGroups bool `yaml:"graph_groups"`
+	// GraphURL is Microsoft Graph's base URL (national clouds differ).
 	GraphURL string            `yaml:"graph_url"`
 	Claims   map[string]string `yaml:"claims"`
 }
@@ -405,12 +430,13 @@ type Lockout struct {
 	LockFor     time.Duration `yaml:"lock_for"`
 }
 
-// Throttle slows password spraying from one source IP across usernames.
+// Throttle slows password spraying from one source IP across usernames: a
+// token bucket per address refilled at PerMinute attempts, holding Burst.
 type Throttle struct {
-	// MaxFailures from one IP Within the window make it wait BlockFor.
-	MaxFailures int           `yaml:"max_failures"`
-	Within      time.Duration `yaml:"within"`
-	BlockFor    time.Duration `yaml:"block_for"`
+	// PerMinute is the sustained rate of password attempts per address;
+	// 0 turns the throttle off.
+	PerMinute float64 `yaml:"per_minute"`
+	Burst     int     `yaml:"burst"`
 }
 
 // IP rule effects.
@@ -425,8 +451,8 @@ type IPRule struct {
 	Description string `yaml:"description"`
 	State       string `yaml:"state"`  // active | inactive
 	Effect      string `yaml:"effect"` // allow | deny
-	// Addresses: single IP, range a-b, CIDR or wildcard (10.*.*.*); v4/v6.
-	// See ParseIPPattern.
+	// Addresses: single IP, range a-b, CIDR, trailing wildcard (10.*.*.*)
+	// or "*"; IPv4 and IPv6. Parsed by sso/policy.ParseAddress.
 	Addresses []string `yaml:"addresses"`
 	// Profiles and Units restrict the rule; both empty means all users.
 	Profiles []string `yaml:"profiles"`

@@ -16,6 +16,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/sso/policy"
 )
 
 // Validate checks the whole config and returns every problem as Errors (nil
@@ -545,8 +546,9 @@ func (v *validator) sso() {
 		if sp.RequireEncryption && sp.KeyFile == "" {
 			v.add("sso.saml.require_encryption", "needs cert_file and key_file to decrypt assertions")
 		}
-		if sp.ClockSkew < 0 || sp.ClockSkew > 10*time.Minute {
-			v.add("sso.saml.clock_skew", "must be between 0s and 10m, got %s", sp.ClockSkew)
+		if sp.ClockSkew < 0 || sp.ClockSkew > 3*time.Minute {
+			// 3m is crewjam/saml's own fixed allowance; more cannot be honoured.
+			v.add("sso.saml.clock_skew", "must be between 0s and 3m, got %s", sp.ClockSkew)
 		}
 		if sp.NameIDFormat != "" {
 			v.oneOf("sso.saml.nameid_format", sp.NameIDFormat, "email", "persistent", "transient", "unspecified")
@@ -599,6 +601,9 @@ func (v *validator) sso() {
 		}
 		if o.GraphURL != "" {
 			v.httpURL("sso.oidc.graph_url", o.GraphURL)
+		}
+		if o.GraphGroups && o.Preset != PresetAzureAD {
+			v.add("sso.oidc.graph_groups", "applies to the azuread preset only")
 		}
 		v.claims("sso.oidc.claims", o.Claims)
 	}
@@ -687,11 +692,12 @@ func (v *validator) policy() {
 	v.positive("policy.lockout.within", l.Within)
 	v.positive("policy.lockout.lock_for", l.LockFor)
 	t := p.Throttle
-	if t.MaxFailures < 1 {
-		v.add("policy.throttle.max_failures", "must be at least 1, got %d", t.MaxFailures)
+	if t.PerMinute < 0 {
+		v.add("policy.throttle.per_minute", "must be 0 (off) or more, got %g", t.PerMinute)
 	}
-	v.positive("policy.throttle.within", t.Within)
-	v.positive("policy.throttle.block_for", t.BlockFor)
+	if t.Burst < 1 {
+		v.add("policy.throttle.burst", "must be at least 1, got %d", t.Burst)
+	}
 
 	names := map[string]bool{}
 	for i, rule := range p.IPRules {
@@ -708,7 +714,7 @@ func (v *validator) policy() {
 			v.add(rp+".addresses", "an active rule needs at least one address")
 		}
 		for j, a := range rule.Addresses {
-			if _, err := ParseIPPattern(a); err != nil {
+			if _, err := policy.ParseAddress(a); err != nil {
 				v.add(indexPath(rp+".addresses", j), "%v", err)
 			}
 		}
