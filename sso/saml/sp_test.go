@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -190,5 +192,25 @@ func TestOptionsValidation(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
+	}
+}
+
+func TestParseKeyPair(t *testing.T) {
+	key, cert := keyPair(t, "sp", certFrom, certTo)
+	other, _ := keyPair(t, "other", certFrom, certTo)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(key)
+	for name, keyPEM := range map[string][]byte{
+		"pkcs1": pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+		"pkcs8": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
+	} {
+		k, c, err := ParseKeyPair(certPEM, keyPEM)
+		if err != nil || !k.Equal(key) || !c.Equal(cert) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	_, _, err := ParseKeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}))
+	if err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Errorf("mismatched pair: %v", err)
 	}
 }
