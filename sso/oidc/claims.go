@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/dirbridge/dirbridge/sso"
@@ -34,6 +35,45 @@ type Claims struct {
 	// ObjectID and TenantID are Entra's oid and tid.
 	ObjectID string
 	TenantID string
+}
+
+// ClaimsFromMap builds claim overrides from configuration's claim keys
+// (username, upn, email, immutable_id, display_name, first_name,
+// last_name, groups, and object_id, tenant_id) to claim names.
+func ClaimsFromMap(m map[string]string) (Claims, error) {
+	var c Claims
+	var unknown []string
+	for k, v := range m {
+		switch k {
+		case "username":
+			c.Username = v
+		case "upn":
+			c.UPN = v
+		case "email":
+			c.Email = v
+		case "immutable_id":
+			c.ImmutableID = v
+		case "display_name":
+			c.DisplayName = v
+		case "first_name":
+			c.FirstName = v
+		case "last_name":
+			c.LastName = v
+		case "groups":
+			c.Groups = v
+		case "object_id":
+			c.ObjectID = v
+		case "tenant_id":
+			c.TenantID = v
+		default:
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return c, fmt.Errorf("oidc: unknown claim keys %q", unknown)
+	}
+	return c, nil
 }
 
 func presetClaims(preset string) (Claims, []string, error) {

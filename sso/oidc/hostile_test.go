@@ -380,3 +380,24 @@ func TestHostileEntraTenant(t *testing.T) {
 		t.Fatalf("%d %q", code, reason)
 	}
 }
+
+func TestClaimsFromMapAndDefaults(t *testing.T) {
+	c, err := ClaimsFromMap(map[string]string{"upn": "upn_custom", "immutable_id": "onprem_immutable_id"})
+	if err != nil || c.UPN != "upn_custom" || c.ImmutableID != "onprem_immutable_id" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := ClaimsFromMap(map[string]string{"roles": "x"}); err == nil {
+		t.Fatal("unknown key accepted")
+	}
+	rp, err := New(Options{PublicURL: "https://sso.example.com", Preset: PresetAzureAD, TenantID: "t-1", ClientID: "c",
+		Claims: c, Label: "Sign in with Entra ID", Store: newMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rp.opts.Issuer != "https://login.microsoftonline.com/t-1/v2.0" || rp.claims.UPN != "upn_custom" || rp.claims.Groups != "groups" {
+		t.Errorf("issuer %q claims %+v", rp.opts.Issuer, rp.claims)
+	}
+	if rp.Name() != "Sign in with Entra ID" || rp.CallbackURL() != "https://sso.example.com/oidc/callback" || rp.bindCookie != "__Host-dirbridge_oidc_oidc" {
+		t.Errorf("name %q callback %q cookie %q", rp.Name(), rp.CallbackURL(), rp.bindCookie)
+	}
+}

@@ -55,16 +55,22 @@ const (
 // Options configures an RP. The daemon converts its configuration into
 // this; tests build it directly.
 type Options struct {
-	// Name identifies the method in URLs and audit records; default "oidc".
+	// Name identifies the method in cookie names and logs; default "oidc".
 	Name string
+	// Label is the sign-in button text (Name() returns it); default Name.
+	Label string
 	// PublicURL is the daemon's external base URL; the callback is
 	// PublicURL/oidc/callback.
 	PublicURL string
 
 	// Issuer is the OpenID Provider's issuer URL; discovery reads
-	// Issuer/.well-known/openid-configuration. For Entra use the tenant's
-	// issuer, https://login.microsoftonline.com/<tenant-id>/v2.0.
-	Issuer       string
+	// Issuer/.well-known/openid-configuration. For Entra it is the
+	// tenant's issuer, https://login.microsoftonline.com/<tenant-id>/v2.0,
+	// derived from TenantID when empty.
+	Issuer string
+	// RedirectURL is the callback URL registered at the provider; default
+	// PublicURL/oidc/callback. The callback route is served at its path.
+	RedirectURL  string
 	ClientID     string
 	ClientSecret string
 	// Scopes requested besides openid; default profile and email (plus
@@ -114,16 +120,18 @@ type Options struct {
 
 // RelyingParty is an OIDC RP. It implements sso.RedirectMethod.
 type RelyingParty struct {
-	opts        Options
-	claims      Claims
-	scopes      []string
-	callback    string
-	allowHosts  []string
-	log         *zap.Logger
-	bindCookie  string
-	secure      bool
-	provider    atomic.Pointer[providerState]
-	graphClient *http.Client
+	opts     Options
+	claims   Claims
+	scopes   []string
+	callback string
+	// callbackPath is where the callback route is served.
+	callbackPath string
+	allowHosts   []string
+	log          *zap.Logger
+	bindCookie   string
+	secure       bool
+	provider     atomic.Pointer[providerState]
+	graphClient  *http.Client
 }
 
 // providerState is what discovery produced.
@@ -140,6 +148,12 @@ func New(opts Options) (*RelyingParty, error) {
 	var errs []error
 	if opts.Name == "" {
 		opts.Name = "oidc"
+	}
+	if opts.Label == "" {
+		opts.Label = opts.Name
+	}
+	if opts.Issuer == "" && opts.Preset == PresetAzureAD && opts.TenantID != "" {
+		opts.Issuer = "https://login.microsoftonline.com/" + opts.TenantID + "/v2.0"
 	}
 	pub, err := url.Parse(strings.TrimSuffix(opts.PublicURL, "/"))
 	if err != nil || pub.Scheme == "" || pub.Host == "" {
@@ -192,6 +206,13 @@ func New(opts Options) (*RelyingParty, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("oidc: %w", errors.Join(errs...))
 	}
+	if opts.RedirectURL == "" {
+		opts.RedirectURL = pub.JoinPath("oidc", "callback").String()
+	}
+	cb, err := url.Parse(opts.RedirectURL)
+	if err != nil || cb.Scheme == "" || cb.Host == "" || cb.Path == "" {
+		return nil, fmt.Errorf("oidc: redirect URL %q must be an absolute URL with a path", opts.RedirectURL)
+	}
 	scopes := []string{gooidc.ScopeOpenID}
 	if len(opts.Scopes) > 0 {
 		scopes = append(scopes, opts.Scopes...)
@@ -203,7 +224,7 @@ func New(opts Options) (*RelyingParty, error) {
 		opts:        opts,
 		claims:      claims,
 		scopes:      scopes,
-		callback:    pub.JoinPath("oidc", "callback").String(),
+		callback:    opts.RedirectURL,
 		allowHosts:  append([]string{pub.Host}, opts.AllowedRedirectHosts...),
 		log:         opts.Logger.Named("oidc").With(zap.String("method", opts.Name)),
 		secure:      pub.Scheme == "https",
@@ -211,7 +232,8 @@ func New(opts Options) (*RelyingParty, error) {
 	}
 	// Test peers on the same host use _session and _interaction; cookies
 	// ignore ports, so this name is dirbridge's own.
-	rp.bindCookie = "dirbridge_oidc_" + opts.Name
+	rp.callbackPath = cb.Path
+	rp.bindCookie = "dirbridge_oidc_" + cookieToken(opts.Name)
 	if rp.secure {
 		rp.bindCookie = "__Host-" + rp.bindCookie
 	}
@@ -222,16 +244,17 @@ func New(opts Options) (*RelyingParty, error) {
 // serving requests.
 func (rp *RelyingParty) SetFinisher(f sso.Finisher) { rp.opts.Finisher = f }
 
-// Name identifies the method.
-func (rp *RelyingParty) Name() string { return rp.opts.Name }
+// Name is the method's label on the login page.
+func (rp *RelyingParty) Name() string { return rp.opts.Label }
 
 // CallbackURL is the redirect URI to register at the provider.
 func (rp *RelyingParty) CallbackURL() string { return rp.callback }
 
-// Routes registers GET /oidc/login and GET /oidc/callback.
+// Routes registers GET /oidc/login and GET /oidc/callback (or the
+// RedirectURL's path).
 func (rp *RelyingParty) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /oidc/login", rp.serveLogin)
-	mux.HandleFunc("GET /oidc/callback", rp.serveCallback)
+	mux.HandleFunc("GET "+rp.callbackPath, rp.serveCallback)
 }
 
 // LoginURL is the path that starts a sign-in.
@@ -497,6 +520,17 @@ func exchangeReason(err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// cookieToken keeps only characters a cookie name may hold.
+func cookieToken(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
 }
 
 func randomToken() (string, error) {

@@ -2,6 +2,7 @@ package saml
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	crewsaml "github.com/crewjam/saml"
@@ -62,6 +63,45 @@ type Attributes struct {
 	// NameID).
 	UsernameFromNameID bool
 	EmailFromNameID    bool
+}
+
+// AttributesFromMap builds attribute overrides from configuration's claim
+// keys (username, upn, email, immutable_id, display_name, first_name,
+// last_name, groups, and subject, groups_overage) to attribute names.
+func AttributesFromMap(m map[string]string) (Attributes, error) {
+	var a Attributes
+	var unknown []string
+	for k, v := range m {
+		switch k {
+		case "subject":
+			a.Subject = v
+		case "username":
+			a.Username = v
+		case "upn":
+			a.UPN = v
+		case "email":
+			a.Email = v
+		case "immutable_id":
+			a.ImmutableID = v
+		case "display_name":
+			a.DisplayName = v
+		case "first_name":
+			a.FirstName = v
+		case "last_name":
+			a.LastName = v
+		case "groups":
+			a.Groups = v
+		case "groups_overage":
+			a.GroupsOverage = v
+		default:
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return a, fmt.Errorf("saml: unknown claim keys %q", unknown)
+	}
+	return a, nil
 }
 
 // presetAttributes returns the attribute layout and requested NameID

@@ -79,8 +79,10 @@ const (
 // Options configures a ServiceProvider. The daemon converts its
 // configuration into this; tests build it directly.
 type Options struct {
-	// Name identifies the method in URLs and audit records; default "saml".
+	// Name identifies the method in cookie names and logs; default "saml".
 	Name string
+	// Label is the sign-in button text (Name() returns it); default Name.
+	Label string
 	// PublicURL is the daemon's external base URL
 	// (https://sso.example.com); the SP's endpoints live under
 	// PublicURL/saml/.
@@ -92,7 +94,8 @@ type Options struct {
 	Preset string
 	// Attributes overrides the preset's attribute names field by field.
 	Attributes Attributes
-	// NameIDFormat overrides the preset's requested NameID format.
+	// NameIDFormat overrides the preset's requested NameID format: a URN
+	// or one of email, persistent, transient, unspecified.
 	NameIDFormat string
 
 	// Exactly one of IDPMetadataURL, IDPMetadataFile or IDPMetadata.
@@ -114,6 +117,9 @@ type Options struct {
 
 	// AllowIDPInitiated accepts unsolicited responses (off by default).
 	AllowIDPInitiated bool
+	// RequireEncryption refuses assertions that were not encrypted to the
+	// SP key.
+	RequireEncryption bool
 	// ClockSkew is allowed on NotBefore/NotOnOrAfter; default 2 min, at
 	// most 180 s (crewjam's own fixed allowance).
 	ClockSkew time.Duration
@@ -166,6 +172,9 @@ func New(opts Options) (*ServiceProvider, error) {
 	if opts.Name == "" {
 		opts.Name = "saml"
 	}
+	if opts.Label == "" {
+		opts.Label = opts.Name
+	}
 	pub, err := url.Parse(strings.TrimSuffix(opts.PublicURL, "/"))
 	if err != nil || pub.Scheme == "" || pub.Host == "" {
 		errs = append(errs, fmt.Errorf("public URL %q must be an absolute URL", opts.PublicURL))
@@ -177,7 +186,14 @@ func New(opts Options) (*ServiceProvider, error) {
 	}
 	attrs = attrs.merge(opts.Attributes)
 	if opts.NameIDFormat != "" {
-		nameIDFmt = opts.NameIDFormat
+		f, err := nameIDFormat(opts.NameIDFormat)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		nameIDFmt = f
+	}
+	if opts.RequireEncryption && opts.Key == nil {
+		errs = append(errs, errors.New("requiring encrypted assertions needs the SP key and certificate"))
 	}
 	n := 0
 	for _, s := range []bool{opts.IDPMetadataURL != "", opts.IDPMetadataFile != "", len(opts.IDPMetadata) > 0} {
@@ -241,7 +257,7 @@ func New(opts Options) (*ServiceProvider, error) {
 	if sp.entityID == "" {
 		sp.entityID = sp.metaURL.String()
 	}
-	sp.bindCookie = "dirbridge_saml_" + opts.Name
+	sp.bindCookie = "dirbridge_saml_" + cookieToken(opts.Name)
 	if sp.secure {
 		sp.bindCookie = "__Host-" + sp.bindCookie
 	}
@@ -259,8 +275,8 @@ func New(opts Options) (*ServiceProvider, error) {
 // serving requests.
 func (sp *ServiceProvider) SetFinisher(f sso.Finisher) { sp.opts.Finisher = f }
 
-// Name identifies the method.
-func (sp *ServiceProvider) Name() string { return sp.opts.Name }
+// Name is the method's label on the login page.
+func (sp *ServiceProvider) Name() string { return sp.opts.Label }
 
 // EntityID is the SP's entity ID (the audience assertions must name).
 func (sp *ServiceProvider) EntityID() string { return sp.entityID }
@@ -437,6 +453,10 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 	g, err := guard(raw, sp.opts.MaxXMLDepth, decryptKey)
 	if err != nil {
 		sp.fail(w, r, issuer, "response refused before parsing: "+err.Error())
+		return
+	}
+	if sp.opts.RequireEncryption && !g.Encrypted {
+		sp.fail(w, r, issuer, "assertion is not encrypted and encryption is required")
 		return
 	}
 	if g.Issuer != "" && g.Issuer != issuer {
@@ -616,6 +636,35 @@ func (sp *ServiceProvider) check(a *crewsaml.Assertion, inResponseTo, issuer str
 		return time.Time{}, errors.New("assertion has no bearer SubjectConfirmation")
 	}
 	return expires.Add(skew), nil
+}
+
+// nameIDFormat expands the short names configuration uses.
+func nameIDFormat(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "email":
+		return NameIDEmail, nil
+	case "persistent":
+		return NameIDPersistent, nil
+	case "transient":
+		return NameIDTransient, nil
+	case "unspecified":
+		return NameIDUnspecified, nil
+	}
+	if strings.HasPrefix(s, "urn:") {
+		return s, nil
+	}
+	return "", fmt.Errorf("unknown NameID format %q (want email, persistent, transient, unspecified or a URN)", s)
+}
+
+// cookieToken keeps only characters a cookie name may hold.
+func cookieToken(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
 }
 
 func randomToken() (string, error) {

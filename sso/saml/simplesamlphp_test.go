@@ -83,6 +83,7 @@ func startIdPEnv(t *harness.MainTB) *idpEnv {
 	e.azure = newSP("azure", PresetAzureAD, true)
 	e.okta = newSP("okta", PresetOkta, false)
 	e.enc = newSP("enc", PresetAzureAD, false)
+	e.enc.sp.opts.RequireEncryption = true
 	meta := func(s *spEnv) []byte {
 		b, err := s.sp.MetadataXML()
 		if err != nil {

@@ -214,3 +214,33 @@ func TestParseKeyPair(t *testing.T) {
 		t.Errorf("mismatched pair: %v", err)
 	}
 }
+
+func TestRequireEncryptionRefusesPlainAssertions(t *testing.T) {
+	pinClock(t, pinnedNow)
+	idp := newTestIdP(t)
+	key, cert := keyPair(t, "sp", certFrom, certTo)
+	e := newHostileSP(t, idp, nil, func(o *Options) { o.RequireEncryption, o.Key, o.Certificate = true, key, cert })
+	f := baseFixture(pinnedNow)
+	code, reason := e.post(t, response(t, f, signedAssertion(t, f, idp.key, idp.cert)), "", e.pend(t, reqID))
+	if code != http.StatusForbidden || !strings.Contains(reason, "not encrypted and encryption is required") {
+		t.Fatalf("%d %q", code, reason)
+	}
+}
+
+func TestAttributesFromMap(t *testing.T) {
+	a, err := AttributesFromMap(map[string]string{"upn": "userPrincipalName", "groups": "memberOf"})
+	if err != nil || a.UPN != "userPrincipalName" || a.Groups != "memberOf" {
+		t.Fatalf("%+v %v", a, err)
+	}
+	if _, err := AttributesFromMap(map[string]string{"roles": "x"}); err == nil {
+		t.Fatal("unknown key accepted")
+	}
+	sp, err := New(Options{PublicURL: hostileSP, Preset: PresetAzureAD, Attributes: a, NameIDFormat: "email",
+		IDPMetadata: newTestIdP(t).metadata(t), Store: newMemStore(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.attrs.UPN != "userPrincipalName" || sp.attrs.Email != AzureEmail || sp.nameIDFmt != NameIDEmail {
+		t.Errorf("merged attributes %+v, NameID format %s", sp.attrs, sp.nameIDFmt)
+	}
+}
