@@ -7,8 +7,9 @@ import (
 )
 
 // This file is the one place defaults live. docs/configuration.md and
-// deploy/dirbridge.example.yaml show the same values; TestDefaultsDocumented
-// keeps the example in step.
+// deploy/dirbridge.example.yaml show the same values: TestDocumentedDefaults
+// compares the reference's defaults with these, and TestEveryKeyDocumented
+// requires every key in both.
 //
 // A default fills a field only when the file did not set it and it holds its
 // zero value, so an explicit zero (max_deactivations.count: 0,
