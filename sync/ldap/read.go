@@ -562,18 +562,12 @@ func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGr
 	}
 	users := make([]directory.User, 0, len(userGroups))
 	found := 0
-	err := sr.paged(ctx, "users", s.cfg.UserBaseDN, sc.userFilter, s.userAttrs(false), func(e *goldap.Entry) error {
-		key := mustDNKey(e.DN)
-		gi, ok := userGroups[key]
-		mark.noteEntry(e, s.cfg.Kind)
-		if !ok {
-			return nil
-		}
+	keep := func(e *goldap.Entry, key string, gi []int32) {
 		found++
 		u, err := s.toUser(e, sc)
 		if err != nil {
 			st.warnings = append(st.warnings, err.Error())
-			return nil
+			return
 		}
 		if disabled[key] {
 			u.Disabled = true
@@ -583,10 +577,38 @@ func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGr
 			u.Groups[j] = imported[i].anchor
 		}
 		users = append(users, u)
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	}
+	if len(userGroups) <= s.lookupMax {
+		// Few members: look each up rather than stream every user of a
+		// large domain to find them.
+		entries, err := sr.lookup(ctx, userGroups, s.cfg.UserBaseDN, sc.userFilter, s.userAttrs(false))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			key := mustDNKey(e.DN)
+			mark.noteEntry(e, s.cfg.Kind)
+			keep(e, key, userGroups[key])
+		}
+		if s.cfg.Kind == KindLDAP {
+			// The cursor is the newest change seen; with lookups only the
+			// members were seen, so catch up with whatever is newer.
+			if err := s.catchUp(ctx, sr, sc, mark); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		err := sr.paged(ctx, "users", s.cfg.UserBaseDN, sc.userFilter, s.userAttrs(false), func(e *goldap.Entry) error {
+			key := mustDNKey(e.DN)
+			mark.noteEntry(e, s.cfg.Kind)
+			if gi, ok := userGroups[key]; ok {
+				keep(e, key, gi)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if missing := len(userGroups) - found; missing > 0 {
 		st.warnings = append(st.warnings, fmt.Sprintf("%d members of imported groups are not users under %s (computers, contacts, foreign principals, or outside the user base); they are not imported", missing, s.cfg.UserBaseDN))
@@ -691,4 +713,17 @@ func adUser(e *goldap.Entry, u *directory.User) error {
 	}
 	u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("whenChanged"))
 	return nil
+}
+
+// catchUp moves a generic LDAP mark to the newest modifyTimestamp among
+// users changed at or after it (usually none or a few).
+func (s *Source) catchUp(ctx context.Context, sr *searcher, sc schema, mark *cursor) error {
+	if mark.Time == "" {
+		return nil
+	}
+	f := "(&" + sc.userFilter + "(modifyTimestamp>=" + mark.Time + "))"
+	return sr.paged(ctx, "newest change", s.cfg.UserBaseDN, f, []string{"modifyTimestamp"}, func(e *goldap.Entry) error {
+		mark.noteEntry(e, s.cfg.Kind)
+		return nil
+	})
 }

@@ -157,7 +157,9 @@ func TestSambaRangesAndPaging(t *testing.T) {
 			cfg := sambaConfig(t, s)
 			cfg.RangeSize = rs
 			cfg.PageSize = 50
-			snap := read(t, newSource(t, cfg), "big-group")
+			src := newSource(t, cfg)
+			src.lookupMax = 0 // stream every user, paged
+			snap := read(t, src, "big-group")
 			if len(snap.Users) != bigGroupN || len(snap.Groups[0].Members) != bigGroupN {
 				t.Fatalf("users = %d, members = %d, want %d", len(snap.Users), len(snap.Groups[0].Members), bigGroupN)
 			}
@@ -169,6 +171,22 @@ func TestSambaRangesAndPaging(t *testing.T) {
 				t.Fatalf("ListGroups = %+v, %v", gs, err)
 			}
 		})
+	}
+}
+
+// Members looked up one by one (the default for small sets) give the same
+// answer as the streamed pass.
+func TestSambaLookupMatchesStream(t *testing.T) {
+	s := sharedSamba(t)
+	src := newSource(t, sambaConfig(t, s))
+	looked := read(t, src, "big-group", "staff", "parent")
+	src.lookupMax = 0
+	streamed := read(t, src, "big-group", "staff", "parent")
+	if !slices.Equal(usernames(looked.Users), usernames(streamed.Users)) || len(looked.Users) != bigGroupN+4 {
+		t.Fatalf("lookup %d users, stream %d users", len(looked.Users), len(streamed.Users))
+	}
+	if looked.Stats.Entries >= streamed.Stats.Entries {
+		t.Errorf("lookups read %d entries, the stream %d", looked.Stats.Entries, streamed.Stats.Entries)
 	}
 }
 
@@ -251,7 +269,9 @@ func TestSambaCutMidRead(t *testing.T) {
 	cfg.CAFile = ""
 	cfg.PageSize = 20
 	cfg.ProgressEvery = time.Nanosecond
-	snap, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{
+	src := newSource(t, cfg)
+	src.lookupMax = 0
+	snap, err := src.Read(context.Background(), directory.ReadRequest{
 		Groups: []string{"big-group"},
 		Progress: func(pr directory.Progress) {
 			if pr.Pages == 3 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
@@ -214,4 +215,84 @@ func hasRangedAttr(e *goldap.Entry, attr string) bool {
 		}
 	}
 	return false
+}
+
+// lookupWorkers bounds the base searches in flight on one connection.
+const lookupWorkers = 8
+
+// lookup reads the entries named by keys (DN keys are valid DNs) that lie
+// under base and match filter, several requests in flight at once so a
+// distant DC's round trips overlap. Entries come back in no set order.
+func (r *searcher) lookup(ctx context.Context, keys map[string][]int32, base, filter string, attrs []string) ([]*goldap.Entry, error) {
+	baseKey := mustDNKey(base)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan string)
+	type result struct {
+		e   *goldap.Entry
+		n   int
+		err error
+	}
+	results := make(chan result)
+	var wg sync.WaitGroup
+	for range lookupWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &searcher{s: r.s, c: r.c}
+			for dn := range work {
+				req := goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
+				var got *goldap.Entry
+				_, err := w.run(ctx, req, func(e *goldap.Entry) error { got = e; return nil }, nil)
+				if goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
+					err = nil
+				}
+				if err != nil {
+					err = fmt.Errorf("read %s: %w", dn, err)
+				}
+				select {
+				case results <- result{got, 1, err}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for k := range keys {
+			if k != baseKey && !strings.HasSuffix(k, ","+baseKey) {
+				continue
+			}
+			select {
+			case work <- k:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+	var out []*goldap.Entry
+	var firstErr error
+	for res := range results {
+		r.entries += res.n
+		if res.err != nil && firstErr == nil {
+			firstErr = res.err
+			cancel()
+		}
+		if res.e != nil {
+			out = append(out, res.e)
+		}
+	}
+	if firstErr != nil {
+		return nil, fmt.Errorf("users: %w", firstErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.pages++
+	if r.onPage != nil {
+		r.onPage()
+	}
+	return out, nil
 }

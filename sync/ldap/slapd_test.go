@@ -211,7 +211,9 @@ func TestSlapdPaging(t *testing.T) {
 	cfg.PageSize = 3
 	cfg.ProgressEvery = time.Nanosecond
 	var progress int
-	snap, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{
+	src := newSource(t, cfg)
+	src.lookupMax = 0 // stream every user, paged
+	snap, err := src.Read(context.Background(), directory.ReadRequest{
 		Groups:   []string{"paging-all"},
 		Progress: func(directory.Progress) { progress++ },
 	})

@@ -93,6 +93,9 @@ type Source struct {
 	log  *zap.Logger
 	tls  *tls.Config
 	dial func(ctx context.Context, rawURL string) (conn, error)
+	// lookupMax is the most imported members looked up one by one; above
+	// it the reader streams every user once instead.
+	lookupMax int
 }
 
 // conn is the part of a go-ldap connection the package uses. Keeping it this
@@ -201,9 +204,10 @@ func New(cfg Config) (*Source, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	s := &Source{
-		cfg: cfg,
-		log: cfg.Logger.Named("ldap").With(zap.String("directory", cfg.Name)),
-		tls: tc,
+		cfg:       cfg,
+		log:       cfg.Logger.Named("ldap").With(zap.String("directory", cfg.Name)),
+		tls:       tc,
+		lookupMax: 1000,
 	}
 	s.dial = s.dialURL
 	return s, nil
