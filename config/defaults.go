@@ -93,11 +93,12 @@ func (c *Config) ApplyDefaults() {
 	// Certificates map to users by the UPN in their SAN, as smart cards do.
 	def(c, "policy.client_cert.map_by", &c.Policy.ClientCert.MapBy, CertMapUPN)
 	def(c, "policy.client_cert.ca_file", &c.Policy.ClientCert.CAFile, c.Server.TLS.ClientCAFile)
-	// argon2id: RFC 9106's second recommended option (t=3, 64 MiB) with 2
-	// lanes, and at most 4 hashes at once (256 MiB worst case).
+	// argon2id: RFC 9106's second recommended option (t=3, 64 MiB, p=4, as
+	// internal/password.DefaultParams), and at most 4 hashes at once
+	// (256 MiB worst case).
 	def(c, "policy.argon2.time", &c.Policy.Argon2.Time, 3)
 	def(c, "policy.argon2.memory_kib", &c.Policy.Argon2.MemoryKiB, 64*1024)
-	def(c, "policy.argon2.threads", &c.Policy.Argon2.Threads, 2)
+	def(c, "policy.argon2.threads", &c.Policy.Argon2.Threads, 4)
 	def(c, "policy.argon2.max_concurrent", &c.Policy.Argon2.MaxConcurrent, 4)
 
 	// Expiry notices: 14, 7, 3 and 1 days ahead, daily at 08:00 local time,

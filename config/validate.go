@@ -739,8 +739,12 @@ func (v *validator) policy() {
 	}
 
 	a := p.Argon2
-	if a.Time < 1 {
-		v.add("policy.argon2.time", "must be at least 1")
+	// Bounds as internal/password.Params.Validate, which refuses more.
+	if a.Time < 1 || a.Time > 64 {
+		v.add("policy.argon2.time", "must be between 1 and 64, got %d", a.Time)
+	}
+	if a.MemoryKiB > 4*1024*1024 {
+		v.add("policy.argon2.memory_kib", "must be at most 4194304 (4 GiB), got %d", a.MemoryKiB)
 	}
 	if a.Threads < 1 {
 		v.add("policy.argon2.threads", "must be at least 1")

@@ -149,7 +149,8 @@ func TestValidateCases(t *testing.T) {
 		{"ip rule profile", "policy: {ip_rules: [{name: a, addresses: [10.0.0.1], profiles: [Agent]}]}\n", `policy.ip_rules[0].profiles[0]: unknown profile "Agent"`},
 		{"client cert map", "policy: {client_cert: {map_by: dn}}\n", "policy.client_cert.map_by: must be one of upn, email, cn"},
 		{"client cert header needs proxies", "policy: {client_cert: {enabled: true, header: X-Cert}}\n", "policy.client_cert.header: needs server.trusted_proxies"},
-		{"argon2 time", "policy: {argon2: {time: 0}}\n", "policy.argon2.time: must be at least 1"},
+		{"argon2 time", "policy: {argon2: {time: 0}}\n", "policy.argon2.time: must be between 1 and 64, got 0"},
+		{"argon2 memory", "policy: {argon2: {memory_kib: 5000000}}\n", "policy.argon2.memory_kib: must be at most 4194304"},
 		{"argon2 uint", "policy: {argon2: {threads: 300}}\n", `policy.argon2.threads: expected a non-negative integer up to 255, got "300"`},
 		{"argon2 concurrency", "policy: {argon2: {max_concurrent: 0}}\n", "policy.argon2.max_concurrent: must be at least 1"},
 
