@@ -229,6 +229,10 @@ func TestSecretFile(t *testing.T) {
 	if want := "dirbridge.yaml:10: directories[0].bind_password_file: set either bind_password (line 7) or bind_password_file, not both"; es.Error() != want {
 		t.Errorf("both set: got %q", es.Error())
 	}
+	es = parseErrs(t, strings.Replace(minimal, "bind_password: pw", "bind_password_file: /dev/null\n    bind_password: pw", 1))
+	if want := "dirbridge.yaml:8: directories[0].bind_password: set either bind_password_file (line 7) or bind_password, not both"; es.Error() != want {
+		t.Errorf("both set, file first: got %q", es.Error())
+	}
 	es = parseErrs(t, strings.Replace(minimal, "bind_password: pw", "bind_password_file: /nonexistent/pw", 1))
 	if !strings.Contains(es.Error(), "dirbridge.yaml:7: directories[0].bind_password_file: reading secret: open /nonexistent/pw") {
 		t.Errorf("missing file: got %q", es.Error())

@@ -196,8 +196,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		kp := joinPath(path, key)
-		if _, dup := seen[key]; dup {
-			d.errorf(kp, k.Line, "duplicate key (first set on line %d)", seen[key])
+		if first, dup := seen[key]; dup {
+			if fileLine, viaFile := seen[key+"_file"]; viaFile && fileLine == first {
+				d.errorf(kp, k.Line, "set either %s_file (line %d) or %s, not both", key, first, key)
+			} else {
+				d.errorf(kp, k.Line, "duplicate key (first set on line %d)", first)
+			}
 			continue
 		}
 		seen[key] = k.Line

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -33,7 +34,7 @@ func (c *Config) Validate() error {
 	v.directories()
 	v.mapping()
 	v.sso()
-	v.policy()
+	v.policies()
 	v.expiry()
 	v.smtp()
 	v.positive("api.token_ttl", c.API.TokenTTL)
@@ -50,7 +51,7 @@ func (c *Config) Validate() error {
 type validator struct {
 	c    *Config
 	errs Errors
-	// known holds names for cross references, filled as sections are checked.
+	// Names for cross references, filled as sections are checked.
 	privNames     map[string]bool
 	profNames     map[string]bool
 	dirs          map[string]bool
@@ -481,7 +482,7 @@ func (v *validator) rules(path string, rules []Rule, global bool) {
 		}
 		v.profileRef(p+".profile", r.Profile)
 		v.nonEmpty(p+".units", r.Units)
-		for f := range r.Flags {
+		for _, f := range slices.Sorted(maps.Keys(r.Flags)) {
 			if f != FlagSuperuser {
 				v.add(p+".flags."+f, "unknown flag %q (known: %s)", f, FlagSuperuser)
 			}
@@ -493,12 +494,7 @@ func (v *validator) rules(path string, rules []Rule, global bool) {
 }
 
 func (v *validator) templateMap(path string, tm map[string]string, fields map[string]bool) {
-	keys := make([]string, 0, len(tm))
-	for k := range tm {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // stable error order
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(tm)) { // stable error order
 		p := joinPath(path, k)
 		if !fields[k] {
 			v.add(p, "unknown field %q: declare it in mapping.fields", k)
@@ -643,7 +639,8 @@ func isLoopback(host string) bool {
 
 func (v *validator) claims(path string, m map[string]string) {
 	known := []string{ClaimUsername, ClaimUPN, ClaimEmail, ClaimImmutableID, ClaimDisplayName, ClaimFirstName, ClaimLastName, ClaimGroups}
-	for k, val := range m {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		val := m[k]
 		if !slices.Contains(known, k) {
 			v.add(joinPath(path, k), "unknown claim key %q (known: %s)", k, strings.Join(known, ", "))
 		} else if val == "" {
@@ -652,7 +649,7 @@ func (v *validator) claims(path string, m map[string]string) {
 	}
 }
 
-func (v *validator) policy() {
+func (v *validator) policies() {
 	p := v.c.Policy
 	pw := p.Password
 	if pw.MinLength < 1 {
