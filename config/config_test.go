@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"gopkg.in/yaml.v3"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -272,6 +273,12 @@ func TestSecretNeverPrinted(t *testing.T) {
 		}
 		outputs = append(outputs, string(b))
 	}
+	if y, err := yaml.Marshal(c); err != nil {
+		t.Fatal(err)
+	} else {
+		outputs = append(outputs, string(y))
+	}
+	outputs = append(outputs, fmt.Sprintf("%v %s %+v", []Secret{s}, map[string]Secret{"k": s}, &holder))
 	txt, _ := s.MarshalText()
 	y, _ := s.MarshalYAML()
 	outputs = append(outputs, string(txt), fmt.Sprint(y))
