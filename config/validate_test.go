@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -191,8 +192,8 @@ func TestValidateCases(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error, want %q", tc.want)
 			}
-			es, ok := err.(Errors)
-			if !ok {
+			var es Errors
+			if !errors.As(err, &es) {
 				t.Fatalf("error %T: %v", err, err)
 			}
 			if len(es) != 1 || !strings.Contains(es[0].Error(), tc.want) {
