@@ -142,6 +142,14 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 	if err != nil {
 		return directory.User{}, s.errf("authenticate %q: %w", username, err)
 	}
+	// Direct group DNs for the sign-in's Identity; the imported groups'
+	// anchors (User.Groups) are the sync's business.
+	if mo := e.GetAttributeValues("memberOf"); len(mo) > 0 {
+		if u.Attributes == nil {
+			u.Attributes = map[string][]string{}
+		}
+		u.Attributes["memberOf"] = mo
+	}
 	return u, nil
 }
 

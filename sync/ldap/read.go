@@ -426,6 +426,9 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 		}
 	}
 	if full {
+		if mode == "incremental" {
+			mode = "full, cursor not usable"
+		}
 		snap, err = s.readFull(ctx, st, &mark)
 	}
 	if err != nil {

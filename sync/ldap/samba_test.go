@@ -31,7 +31,7 @@ func sambaFixtures(t harness.TB, s *harness.Samba) {
 	start := time.Now()
 	// Let users change a password they set today (AD's default minimum age
 	// is a day).
-	s.Tool(t, "domain", "passwordsettings", "set", "--min-pwd-age=0")
+	s.Tool(t, "domain", "passwordsettings", "set", "--min-pwd-age=0", "--account-lockout-threshold=3")
 	read := s.AddOU(t, "dirbridge-read")
 	sambaOU["read"] = read
 	u := func(ou, name string, opts ...func(*harness.SambaUser)) string {
@@ -80,7 +80,10 @@ func sambaFixtures(t harness.TB, s *harness.Samba) {
 	good, dis := u(auth, "good"), u(auth, "disabled", disabled)
 	must := u(auth, "mustchange", func(u *harness.SambaUser) { u.MustChange = true })
 	exp, chg := u(auth, "expired"), u(auth, "changer")
-	s.AddGroup(t, auth, "auth-group", good, dis, must, exp, chg)
+	lapsed, locky := u(auth, "lapsed"), u(auth, "locky")
+	// accountExpires in 2012 (FILETIME).
+	s.Replace(t, lapsed, "accountExpires", "130000000000000000")
+	s.AddGroup(t, auth, "auth-group", good, dis, must, exp, chg, lapsed, locky)
 	// Older than the domain's maximum password age (42 days by default).
 	s.SetPasswordAged(t, "expired", adPassword, 100*24*time.Hour)
 	t.Logf("samba fixtures made in %s", time.Since(start).Round(time.Millisecond))
@@ -367,6 +370,7 @@ func TestSambaAuthenticate(t *testing.T) {
 		{"disabled", adPassword, ErrAccountDisabled},
 		{"mustchange", adPassword, ErrMustChangePassword},
 		{"expired", adPassword, ErrPasswordExpired},
+		{"lapsed", adPassword, ErrAccountExpired},
 	}
 	for _, tc := range cases {
 		_, err := src.Authenticate(ctx, tc.user, tc.pw)
@@ -376,6 +380,23 @@ func TestSambaAuthenticate(t *testing.T) {
 		if tc.want != directory.ErrInvalidCredentials && errors.Is(err, directory.ErrInvalidCredentials) {
 			t.Errorf("%s: a refusal reported as a wrong password", tc.user)
 		}
+	}
+
+	// Three wrong passwords lock the account (threshold 3); then even the
+	// right one is refused as locked, not as a wrong password.
+	for range 3 {
+		_, _ = src.Authenticate(ctx, "locky", "Wrong-Passw0rd")
+	}
+	if _, err := src.Authenticate(ctx, "locky", adPassword); !errors.Is(err, ErrAccountLocked) {
+		t.Errorf("locked: err = %v, want ErrAccountLocked", err)
+	}
+	// The sync sees the account's expiry.
+	snap := read(t, src, "auth-group")
+	if got := userByName(t, snap, "lapsed").AccountExpiresAt; got.Year() != 2012 {
+		t.Errorf("lapsed's accountExpires read as %v", got)
+	}
+	if !userByName(t, snap, "mustchange").Password.MustChange {
+		t.Error("mustchange (pwdLastSet=0) not flagged")
 	}
 
 	// Password changes: wrong old, weak new, then a good one and a bind.

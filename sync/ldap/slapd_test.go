@@ -89,18 +89,20 @@ func TestSlapdConnections(t *testing.T) {
 		url      string
 		startTLS bool
 		ca       string
+		insecure bool
 		wantErr  bool
 	}{
 		{name: "plain", url: s.URL},
 		{name: "starttls", url: s.URL, startTLS: true, ca: s.CAFile},
 		{name: "ldaps", url: s.LDAPSURL, ca: s.CAFile},
 		{name: "ldaps unknown CA", url: s.LDAPSURL, wantErr: true},
+		{name: "ldaps insecure skip verify", url: s.LDAPSURL, insecure: true},
 		{name: "starttls unknown CA", url: s.URL, startTLS: true, wantErr: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := slapdConfig(t, s)
-			cfg.URLs, cfg.StartTLS, cfg.CAFile = []string{tc.url}, tc.startTLS, tc.ca
+			cfg.URLs, cfg.StartTLS, cfg.CAFile, cfg.InsecureSkipVerify = []string{tc.url}, tc.startTLS, tc.ca, tc.insecure
 			snap, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{Groups: []string{"staff"}})
 			if tc.wantErr {
 				if err == nil {
