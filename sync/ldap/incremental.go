@@ -3,6 +3,7 @@ package ldap
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -108,6 +109,13 @@ func (s *Source) highWater(ctx context.Context, sr *searcher) (cursor, error) {
 	return c, nil
 }
 
+// maxIncrementalChanges is where an incremental read gives way to a full
+// one: past it, holding the changed entries and walking their groups costs
+// more than one streamed pass.
+const maxIncrementalChanges = 10000
+
+var errTooManyChanges = errors.New("too many changes for an incremental read")
+
 // readIncremental returns what changed since cur: users whose entries
 // changed, and — because memberOf is a back-link that does not move a
 // user's uSNChanged — every imported group touched by a changed group, with
@@ -146,13 +154,21 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 		return directory.Snapshot{}, err
 	}
 	var changedUsers []*goldap.Entry
+	tooMany := false
 	err = sr.paged(ctx, "changed users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+")", s.userAttrs(true), func(e *goldap.Entry) error {
 		mark.noteEntry(e, s.cfg.Kind)
 		changedUsers = append(changedUsers, e)
+		if len(changedUsers) > maxIncrementalChanges {
+			tooMany = true
+			return errStop
+		}
 		return nil
 	})
 	if err != nil {
 		return directory.Snapshot{}, err
+	}
+	if tooMany {
+		return directory.Snapshot{}, errTooManyChanges
 	}
 	if len(changedGroups) == 0 && len(changedUsers) == 0 {
 		s.log.Info("incremental read: nothing changed")

@@ -2,6 +2,7 @@ package ldap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -423,6 +424,12 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 			full = true
 		default:
 			snap, err = s.readIncremental(ctx, st, cur, &mark)
+			if errors.Is(err, errTooManyChanges) {
+				// A full read is always a valid answer, and Complete says so.
+				st.warnings = append(st.warnings, fmt.Sprintf("more than %d users changed: full read", maxIncrementalChanges))
+				s.log.Info("many changes since the cursor: full read instead", zap.Int("limit", maxIncrementalChanges))
+				full, err = true, nil
+			}
 		}
 	}
 	if full {

@@ -359,6 +359,33 @@ member: uid=incb,ou=incr,`+base+`
 	if inc.Cursor == "" {
 		t.Fatal("no cursor")
 	}
+
+	// Leaving a group and joining a nested one, both changed only on the
+	// groups: the touched imported groups come back whole.
+	s.Modify(t, `dn: cn=incr-group,ou=incr,`+base+`
+changetype: modify
+delete: member
+member: uid=inca,ou=incr,`+base+`
+
+dn: cn=child,ou=groups,ou=basic,`+base+`
+changetype: modify
+add: member
+member: uid=gina,ou=people,ou=basic,`+base+`
+`)
+	inc2, err := src.Read(ctx, directory.ReadRequest{Groups: []string{"incr-group", "cn=parent,ou=groups,ou=basic," + base}, Cursor: inc.Cursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = groupByName(t, inc2, "incr-group")
+	inca := userByName(t, first, "inca")
+	if slices.Contains(g.Members, inca.Anchor) || len(g.Members) != 1 {
+		t.Errorf("incr-group after inca left: %+v", g)
+	}
+	parent := groupByName(t, inc2, "parent")
+	gina := userByName(t, inc2, "gina")
+	if !slices.Equal(gina.Groups, []string{parent.Anchor}) || !slices.Contains(parent.Members, gina.Anchor) {
+		t.Errorf("gina via nested child: groups %v, parent %+v", gina.Groups, parent)
+	}
 }
 
 func TestSlapdAuthenticate(t *testing.T) {
