@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -257,6 +258,32 @@ func TestSlapdFailover(t *testing.T) {
 		}
 		if dials != 1 {
 			t.Errorf("dialled %d servers after a refused bind, want 1", dials)
+		}
+	})
+	t.Run("hung first server", func(t *testing.T) {
+		// Accepts connections and never answers, as a wedged DC does.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+			}
+		}()
+		cfg := slapdConfig(t, s)
+		cfg.StartTLS = false
+		cfg.ReadTimeout = 500 * time.Millisecond
+		cfg.URLs = []string{"ldap://" + l.Addr().String(), s.URL}
+		start := time.Now()
+		snap := read(t, newSource(t, cfg), "staff")
+		if len(snap.Users) != 3 || snap.Stats.Server != s.URL || time.Since(start) > 5*time.Second {
+			t.Fatalf("users = %d via %s in %s", len(snap.Users), snap.Stats.Server, time.Since(start))
 		}
 	})
 	t.Run("all dead", func(t *testing.T) {
