@@ -99,6 +99,38 @@ func BenchmarkSlapdRead100k(b *testing.B) {
 			t1.Sub(t0).Round(time.Millisecond), len(inc.Users), time.Since(t1).Round(time.Millisecond), len(quiet.Users),
 			100*time.Since(t1).Seconds()/full.Seconds())
 	}
+	b.StopTimer()
+
+	// A typical deployment imports a few groups. One member added to one
+	// of them, then an incremental read (overlap cut to a second so the
+	// bulk load just before is outside the window).
+	cfg := src.cfg
+	cfg.IncrementalOverlap = time.Second
+	few, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fewGroups := []string{ldapgen.GroupDN(s.BaseDN, 100), ldapgen.GroupDN(s.BaseDN, 200), ldapgen.GroupDN(s.BaseDN, 300)}
+	t0 = time.Now()
+	small, err := few.Read(ctx, directory.ReadRequest{Groups: fewGroups})
+	if err != nil {
+		b.Fatal(err)
+	}
+	smallFull := time.Since(t0)
+	time.Sleep(1100 * time.Millisecond)
+	since := cursor{Kind: KindLDAP}
+	since.noteTime(formatGeneralizedTime(time.Now()))
+	time.Sleep(1100 * time.Millisecond)
+	s.Add(b, "dn: "+ldapgen.GroupDN(s.BaseDN, 100)+"\nchangetype: modify\nadd: member\nmember: "+ldapgen.UserDN(s.BaseDN, 99999)+"\n")
+	t0 = time.Now()
+	changed, err := few.Read(ctx, directory.ReadRequest{Groups: fewGroups, Cursor: since.encode()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("3 small imported groups: full read %s (%d users, %d entries); one member added, incremental %s (%d users, %d groups, complete=%v)",
+		smallFull.Round(time.Millisecond), len(small.Users), small.Stats.Entries, time.Since(t0).Round(time.Millisecond),
+		len(changed.Users), len(changed.Groups), changed.Complete)
+
 	if len(snap.Users) < gen.Users*9/10 {
 		b.Fatalf("only %d users read", len(snap.Users))
 	}

@@ -213,9 +213,14 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 	if len(affected) > 0 {
 		// A membership changed somewhere inside an imported group: re-read
 		// the group structure and hand back those groups whole.
-		idx, err := sr.groupIndex(ctx, sc)
+		idx, err := sr.closureIndex(ctx, sc, imported)
 		if err != nil {
 			return directory.Snapshot{}, err
+		}
+		if idx == nil {
+			if idx, err = sr.groupIndex(ctx, sc); err != nil {
+				return directory.Snapshot{}, err
+			}
 		}
 		for _, g := range imported {
 			if _, ok := idx[g.key]; !ok {
@@ -352,4 +357,63 @@ func (u *upward) walk(ctx context.Context, key, dn string) (map[string]bool, err
 		}
 	}
 	return seen, nil
+}
+
+// maxClosureGroups bounds the groups closureIndex reads one by one; past
+// it one streamed pass over every group is cheaper.
+const maxClosureGroups = 500
+
+// closureIndex reads only the imported groups and the groups nested in
+// them, one base read each, so an incremental read on a large directory
+// does not re-read every group when one small group changed. It returns nil
+// (and no error) when the closure is larger than maxClosureGroups.
+func (r *searcher) closureIndex(ctx context.Context, sc schema, imported []*groupRec) (map[string]*groupRec, error) {
+	// Which DNs are groups: a cheap pass returning DNs only.
+	isGroup := map[string]bool{}
+	err := r.paged(ctx, "group names", r.s.cfg.GroupBaseDN, sc.groupFilter, []string{"1.1"}, func(e *goldap.Entry) error {
+		isGroup[mustDNKey(e.DN)] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	idx := map[string]*groupRec{}
+	queue := make([]string, 0, len(imported))
+	for _, g := range imported {
+		if _, ok := idx[g.key]; !ok {
+			idx[g.key] = nil
+			queue = append(queue, g.key)
+		}
+	}
+	attrs := r.s.groupAttrs(sc, true)
+	for i := 0; i < len(queue); i++ {
+		if len(queue) > maxClosureGroups {
+			return nil, nil
+		}
+		e, err := r.base(ctx, queue[i], attrs)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return nil, fmt.Errorf("group %s vanished during the read", queue[i])
+		}
+		g, incomplete, err := r.s.readGroupEntry(e, sc)
+		if err != nil {
+			return nil, err
+		}
+		if incomplete {
+			if err := r.completeMembers(ctx, g, sc); err != nil {
+				return nil, err
+			}
+		}
+		g.key = queue[i]
+		idx[g.key] = g
+		for _, m := range g.members {
+			if _, seen := idx[m]; !seen && isGroup[m] {
+				idx[m] = nil
+				queue = append(queue, m)
+			}
+		}
+	}
+	return idx, nil
 }

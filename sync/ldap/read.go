@@ -483,13 +483,26 @@ func (s *Source) domains() []string {
 func (s *Source) readFull(ctx context.Context, st *readState, mark *cursor) (directory.Snapshot, error) {
 	sc := s.schema()
 	sr := st.sr
-	idx, err := sr.groupIndex(ctx, sc)
-	if err != nil {
-		return directory.Snapshot{}, err
+	var idx map[string]*groupRec
+	var imported []*groupRec
+	var err error
+	if len(st.req.Groups) <= s.fewGroups {
+		// A few imported groups: read them and what is nested in them,
+		// not every group of the directory with all its members.
+		if imported, err = sr.resolveGroups(ctx, st.req.Groups, sc, nil); err != nil {
+			return directory.Snapshot{}, err
+		}
+		if idx, err = sr.closureIndex(ctx, sc, imported); err != nil {
+			return directory.Snapshot{}, err
+		}
 	}
-	imported, err := sr.resolveGroups(ctx, st.req.Groups, sc, idx)
-	if err != nil {
-		return directory.Snapshot{}, err
+	if idx == nil {
+		if idx, err = sr.groupIndex(ctx, sc); err != nil {
+			return directory.Snapshot{}, err
+		}
+		if imported, err = sr.resolveGroups(ctx, st.req.Groups, sc, idx); err != nil {
+			return directory.Snapshot{}, err
+		}
 	}
 	for _, g := range idx {
 		mark.noteGroup(g)

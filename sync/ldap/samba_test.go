@@ -155,13 +155,14 @@ func TestSambaFullRead(t *testing.T) {
 
 func TestSambaRangesAndPaging(t *testing.T) {
 	s := sharedSamba(t)
-	for _, rs := range []int{0, 100, 7} {
-		t.Run(fmt.Sprintf("range %d", rs), func(t *testing.T) {
+	for _, tc := range []struct{ rs, fewGroups int }{{0, 50}, {100, 50}, {7, 50}, {100, 0}, {7, 0}} {
+		t.Run(fmt.Sprintf("range %d few %d", tc.rs, tc.fewGroups), func(t *testing.T) {
 			cfg := sambaConfig(t, s)
-			cfg.RangeSize = rs
+			cfg.RangeSize = tc.rs
 			cfg.PageSize = 50
 			src := newSource(t, cfg)
 			src.lookupMax = 0 // stream every user, paged
+			src.fewGroups = tc.fewGroups
 			snap := read(t, src, "big-group")
 			if len(snap.Users) != bigGroupN || len(snap.Groups[0].Members) != bigGroupN {
 				t.Fatalf("users = %d, members = %d, want %d", len(snap.Users), len(snap.Groups[0].Members), bigGroupN)

@@ -125,8 +125,16 @@ func TestSlapdConnections(t *testing.T) {
 }
 
 func TestSlapdFullRead(t *testing.T) {
+	// Few groups are expanded from themselves; many from one pass over
+	// every group, and every user is then streamed: both must agree.
+	t.Run("few groups, lookups", func(t *testing.T) { testSlapdFullRead(t, 50, 1000) })
+	t.Run("all groups, streamed users", func(t *testing.T) { testSlapdFullRead(t, 0, 0) })
+}
+
+func testSlapdFullRead(t *testing.T, fewGroups, lookupMax int) {
 	s := sharedSlapd(t)
 	src := newSource(t, slapdConfig(t, s))
+	src.fewGroups, src.lookupMax = fewGroups, lookupMax
 	groupsDN := "ou=groups,ou=basic," + base
 	snap := read(t, src, "staff", "cn=parent,"+groupsDN, "Sales, EMEA", "cycle-a")
 

@@ -96,6 +96,9 @@ type Source struct {
 	// lookupMax is the most imported members looked up one by one; above
 	// it the reader streams every user once instead.
 	lookupMax int
+	// fewGroups is the most imported groups resolved one by one and
+	// expanded from themselves; with more, one pass reads every group.
+	fewGroups int
 }
 
 // conn is the part of a go-ldap connection the package uses. Keeping it this
@@ -208,6 +211,7 @@ func New(cfg Config) (*Source, error) {
 		log:       cfg.Logger.Named("ldap").With(zap.String("directory", cfg.Name)),
 		tls:       tc,
 		lookupMax: 1000,
+		fewGroups: 50,
 	}
 	s.dial = s.dialURL
 	return s, nil
