@@ -24,6 +24,9 @@ type SlapdOptions struct {
 	LDIFFiles []string
 	// Quiet hides slapd's log (the benchmark); tests keep it in DIR/slapd.log.
 	Quiet bool
+	// RequireClientCert makes TLS demand a client certificate from the CA;
+	// one is issued into ClientCertFile/ClientKeyFile.
+	RequireClientCert bool
 }
 
 // Slapd is a running OpenLDAP server on loopback with back-mdb, the
@@ -43,6 +46,9 @@ type Slapd struct {
 	CAFile         string
 	CA             *CA
 	Dir            string
+	// ClientCertFile and ClientKeyFile are set with RequireClientCert.
+	ClientCertFile string
+	ClientKeyFile  string
 
 	bin, addBin, modBin string
 	port, tlsPort       int
@@ -74,6 +80,12 @@ func StartSlapd(t TB, opts SlapdOptions) *Slapd {
 	s.CA = NewCA(t, s.Dir)
 	s.CAFile = s.CA.CertFile
 	leaf := s.CA.Issue(t, s.Dir, "slapd")
+	verify := "never"
+	if opts.RequireClientCert {
+		client := s.CA.Issue(t, s.Dir, "client")
+		s.ClientCertFile, s.ClientKeyFile = client.CertFile, client.KeyFile
+		verify = "demand"
+	}
 	s.port, s.tlsPort = FreePort(t), FreePort(t)
 	s.URL = fmt.Sprintf("ldap://%s", Addr(s.port))
 	s.LDAPSURL = fmt.Sprintf("ldaps://%s", Addr(s.tlsPort))
@@ -84,7 +96,7 @@ func StartSlapd(t TB, opts SlapdOptions) *Slapd {
 		}
 	}
 	cfg := filepath.Join(s.Dir, "config.ldif")
-	if err := os.WriteFile(cfg, []byte(s.configLDIF(leaf)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(s.configLDIF(leaf, verify)), 0o600); err != nil {
 		t.Fatalf("harness: slapd: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -120,7 +132,7 @@ func firstRDNValue(dn string) string {
 	return v
 }
 
-func (s *Slapd) configLDIF(leaf *Leaf) string {
+func (s *Slapd) configLDIF(leaf *Leaf, verifyClient string) string {
 	// The memberof overlay keeps memberOf on users (and nested groups) for
 	// online changes; refint keeps member values right when an entry is
 	// renamed or deleted, as AD does. Limits are lifted for paged searches:
@@ -133,6 +145,7 @@ olcArgsFile: %[1]s/slapd.args
 olcTLSCACertificateFile: %[2]s
 olcTLSCertificateFile: %[3]s
 olcTLSCertificateKeyFile: %[4]s
+olcTLSVerifyClient: %[9]s
 
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
@@ -205,7 +218,7 @@ objectClass: olcPPolicyConfig
 olcOverlay: {2}ppolicy
 olcPPolicyHashCleartext: TRUE
 olcPPolicyUseLockout: TRUE
-`, s.Dir, s.CAFile, leaf.CertFile, leaf.KeyFile, s.BaseDN, s.AdminDN, s.AdminPassword, s.ReaderDN)
+`, s.Dir, s.CAFile, leaf.CertFile, leaf.KeyFile, s.BaseDN, s.AdminDN, s.AdminPassword, s.ReaderDN, verifyClient)
 }
 
 // LoadOffline loads LDIF with slapadd -q. The server must be stopped (it

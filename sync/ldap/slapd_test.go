@@ -464,3 +464,34 @@ func TestSlapdAuthenticate(t *testing.T) {
 		t.Fatalf("directory down: err = %v, want ErrUnavailable", err)
 	}
 }
+
+// A directory that demands a client certificate gets one from the config.
+func TestSlapdClientCertificate(t *testing.T) {
+	s := harness.StartSlapd(t, harness.SlapdOptions{RequireClientCert: true, LDIF: `dn: ou=people,` + base + `
+objectClass: organizationalUnit
+ou: people
+
+dn: uid=ann,ou=people,` + base + `
+objectClass: inetOrgPerson
+uid: ann
+cn: Ann
+sn: Test
+
+dn: cn=team,` + base + `
+objectClass: groupOfNames
+cn: team
+member: uid=ann,ou=people,` + base + `
+`})
+	for _, url := range []string{s.LDAPSURL, s.URL} {
+		cfg := slapdConfig(t, s)
+		cfg.URLs = []string{url}
+		cfg.StartTLS = strings.HasPrefix(url, "ldap://")
+		if _, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{Groups: []string{"team"}}); err == nil {
+			t.Errorf("%s: read without a client certificate succeeded", url)
+		}
+		cfg.ClientCertFile, cfg.ClientKeyFile = s.ClientCertFile, s.ClientKeyFile
+		if snap := read(t, newSource(t, cfg), "team"); len(snap.Users) != 1 {
+			t.Errorf("%s: users = %v", url, usernames(snap.Users))
+		}
+	}
+}
