@@ -195,7 +195,9 @@ func (s *Samba) dialAdmin() (*goldap.Conn, error) {
 	return c, nil
 }
 
-// Stop ends samba and every process it forked.
+// Stop ends samba and every process it forked. Samba's children outlive
+// the parent by a moment (and would recreate files in the temp dir after
+// its removal), so Stop waits until the whole process group is gone.
 func (s *Samba) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -203,7 +205,18 @@ func (s *Samba) Stop() {
 		_ = s.conn.Close()
 		s.conn = nil
 	}
+	if s.proc == nil || s.proc.Cmd.Process == nil {
+		return
+	}
+	pgid := s.proc.Cmd.Process.Pid
 	s.proc.Stop(10 * time.Second)
+	start := time.Now()
+	for syscall.Kill(-pgid, 0) == nil && time.Since(start) < 15*time.Second {
+		if time.Since(start) > 10*time.Second {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Admin is a connection bound as Administrator over LDAPS, for test set-up.
