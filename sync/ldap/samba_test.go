@@ -147,6 +147,12 @@ func TestSambaFullRead(t *testing.T) {
 	if !slices.Equal(userByName(t, snap, "dan").Groups, []string{parent.Anchor}) {
 		t.Errorf("dan's groups = %v", userByName(t, snap, "dan").Groups)
 	}
+	// Without the constructed attribute, expiry comes from the domain's
+	// maxPwdAge (42 days by default).
+	cheap := read(t, newSource(t, sambaConfig(t, s)), "staff")
+	if a := userByName(t, cheap, "amy"); a.Password.ExpiresAt.Sub(a.Password.ChangedAt) != 42*24*time.Hour || !a.Password.ExpiresAt.Equal(amy.Password.ExpiresAt) {
+		t.Errorf("expiry from maxPwdAge: %+v; computed by the DC: %v", a.Password, amy.Password.ExpiresAt)
+	}
 	// By objectGUID text too.
 	if snap := read(t, src, parent.Anchor); len(snap.Users) != 2 {
 		t.Errorf("by GUID: %v", usernames(snap.Users))
