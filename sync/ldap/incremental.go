@@ -170,9 +170,17 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 	if tooMany {
 		return directory.Snapshot{}, errTooManyChanges
 	}
+	var deleted []directory.User
+	if s.cfg.Kind == KindAD {
+		if deleted, err = s.deletedUsers(ctx, sr, changed); err != nil {
+			return directory.Snapshot{}, err
+		}
+	}
 	if len(changedGroups) == 0 && len(changedUsers) == 0 {
-		s.log.Info("incremental read: nothing changed")
-		return directory.Snapshot{Complete: false}, nil
+		if len(deleted) == 0 {
+			s.log.Info("incremental read: nothing changed")
+		}
+		return directory.Snapshot{Complete: false, Users: deleted}, nil
 	}
 
 	imported, err := sr.resolveGroups(ctx, st.req.Groups, sc, nil)
@@ -304,8 +312,38 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 		}
 		snap.Users = append(snap.Users, u)
 	}
-	s.log.Info("incremental read", zap.Int("changed_users", len(changedUsers)), zap.Int("users", len(snap.Users)), zap.Int("groups", len(snap.Groups)))
+	snap.Users = append(snap.Users, deleted...)
+	s.log.Info("incremental read", zap.Int("changed_users", len(changedUsers)), zap.Int("deleted_users", len(deleted)),
+		zap.Int("users", len(snap.Users)), zap.Int("groups", len(snap.Groups)))
 	return snap, nil
+}
+
+// deletedUsers finds users deleted since the cursor: AD keeps a tombstone
+// with the objectGUID, visible with the show-deleted control. They are
+// returned with Deleted set, whatever groups they were in (a tombstone
+// has no memberships left); the engine acts on anchors it knows.
+func (s *Source) deletedUsers(ctx context.Context, sr *searcher, changed string) ([]directory.User, error) {
+	var out []directory.User
+	f := "(&(isDeleted=TRUE)(objectClass=user)(!(objectClass=computer))" + changed + ")"
+	err := sr.pagedWith(ctx, "deleted users", s.cfg.BaseDN, f, []string{"objectGUID", "sAMAccountName", "whenChanged"},
+		[]goldap.Control{&goldap.ControlMicrosoftShowDeleted{}}, func(e *goldap.Entry) error {
+			raw := e.GetRawAttributeValue("objectGUID")
+			if raw == nil {
+				return nil
+			}
+			anchor, err := guidText(raw)
+			if err != nil {
+				return nil
+			}
+			u := directory.User{Anchor: anchor, DN: e.DN, Username: e.GetAttributeValue("sAMAccountName"), Deleted: true}
+			u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("whenChanged"))
+			out = append(out, u)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // upward walks groups' memberOf towards the top, caching each group's

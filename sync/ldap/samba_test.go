@@ -349,10 +349,29 @@ func TestSambaRenameAndIncremental(t *testing.T) {
 		t.Fatalf("user-only change: %+v, groups %+v", got, inc3.Groups)
 	}
 
+	// A deleted user is reported by anchor, flagged Deleted.
+	inc2 = userByName(t, inc3, "inc2")
+	if err := s.Admin(t).Del(goldap.NewDelRequest("CN=inc2,"+incr, nil)); err != nil {
+		t.Fatal(err)
+	}
+	inc4, err := src.Read(ctx, directory.ReadRequest{Groups: []string{"incr-group"}, Cursor: inc3.Cursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gone *directory.User
+	for i, u := range inc4.Users {
+		if u.Anchor == inc2.Anchor {
+			gone = &inc4.Users[i]
+		}
+	}
+	if gone == nil || !gone.Deleted {
+		t.Fatalf("deleted inc2 not reported: %+v", inc4.Users)
+	}
+
 	// A cursor from another DC forces a full read.
 	other := `{"kind":"ad","dc":"00000000-0000-0000-0000-000000000000","usn":1}`
 	full, err := src.Read(ctx, directory.ReadRequest{Groups: []string{"incr-group"}, Cursor: other})
-	if err != nil || !full.Complete || len(full.Users) != 3 {
+	if err != nil || !full.Complete || len(full.Users) != 2 {
 		t.Fatalf("other DC's cursor: complete=%v users=%v err=%v", full.Complete, usernames(full.Users), err)
 	}
 }

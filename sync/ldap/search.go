@@ -31,12 +31,17 @@ var errStop = errors.New("stop")
 // for a large directory). Continuation references (AD's Configuration,
 // DomainDnsZones, ...) are counted and skipped.
 func (r *searcher) paged(ctx context.Context, what, base, filter string, attrs []string, fn func(*goldap.Entry) error) error {
+	return r.pagedWith(ctx, what, base, filter, attrs, nil, fn)
+}
+
+// pagedWith is paged with extra request controls.
+func (r *searcher) pagedWith(ctx context.Context, what, base, filter string, attrs []string, controls []goldap.Control, fn func(*goldap.Entry) error) error {
 	var cookie []byte
 	for page := 1; ; page++ {
 		paging := goldap.NewControlPaging(uint32(r.s.cfg.PageSize))
 		paging.SetCookie(cookie)
 		req := goldap.NewSearchRequest(base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
-			filter, attrs, []goldap.Control{paging})
+			filter, attrs, append([]goldap.Control{paging}, controls...))
 		r.s.log.Debug("search", zap.String("what", what), zap.String("base", base), zap.String("filter", filter), zap.Int("page", page))
 		cookie = nil
 		n, err := r.run(ctx, req, func(e *goldap.Entry) error { return fn(e) }, func(ctrls []goldap.Control) {
