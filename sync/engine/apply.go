@@ -143,6 +143,9 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 	if p.RunID != "" {
 		details["run"] = p.RunID
 	}
+	if p.MassDeactivationApproved {
+		details["mass_deactivation_approved"] = true
+	}
 	ev := &store.AuditEvent{Time: p.GeneratedAt, Actor: actor, Action: ActionSyncApply, Target: "directory:" + p.Directory,
 		Outcome: store.OutcomeSuccess, Details: details}
 	if err := tx.AppendAudit(ctx, ev); err != nil {

@@ -6,7 +6,8 @@ import (
 	"strconv"
 )
 
-// Default deactivation limits, used when Limits leaves a field zero.
+// Default deactivation limits (config's defaults: max_deactivations
+// {count: 500, percent: 10}).
 const (
 	DefaultMaxCount   = 500
 	DefaultMaxPercent = 10.0
@@ -27,13 +28,15 @@ func (e *RefusedError) Error() string { return fmt.Sprintf("sync %s: %s", e.Dire
 // Is makes errors.Is(err, ErrRefused) true.
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
-// Limits bound how many users one run may deactivate.
+// Limits bound how many users one run may deactivate. As in the config
+// there are no magic values, and the zero value is the safe one: it allows
+// no deactivation at all.
 type Limits struct {
-	// MaxCount is the most users one run may deactivate: 0 means
-	// DefaultMaxCount, a negative value means no count limit.
+	// MaxCount is the most users one run may deactivate; 0 allows none.
+	// A negative value turns the count limit off.
 	MaxCount int
-	// MaxPercent is the most, in percent of the directory's active users:
-	// 0 means DefaultMaxPercent, a negative value means no percent limit.
+	// MaxPercent is the most, in percent of the directory's active users;
+	// 100 (or more) turns the percent limit off.
 	MaxPercent float64
 	// AllowMassDeactivation approves this one plan beyond the limits (an
 	// administrator's explicit choice, audited by the caller). It never
@@ -41,19 +44,8 @@ type Limits struct {
 	AllowMassDeactivation bool
 }
 
-func (l Limits) count() int {
-	if l.MaxCount == 0 {
-		return DefaultMaxCount
-	}
-	return l.MaxCount
-}
-
-func (l Limits) percent() float64 {
-	if l.MaxPercent == 0 {
-		return DefaultMaxPercent
-	}
-	return l.MaxPercent
-}
+// DefaultLimits are the config's defaults.
+func DefaultLimits() Limits { return Limits{MaxCount: DefaultMaxCount, MaxPercent: DefaultMaxPercent} }
 
 // Check is the pure safety gate between plan and apply. currentActive is
 // the number of the directory's active users before the run (what the
@@ -83,10 +75,10 @@ func Check(p Plan, l Limits, currentActive int) error {
 		pct = float64(d) * 100 / float64(currentActive)
 	}
 	var over []string
-	if n := l.count(); n >= 0 && d > n {
+	if n := l.MaxCount; n >= 0 && d > n {
 		over = append(over, thousands(n)+" users")
 	}
-	if m := l.percent(); m >= 0 && pct > m {
+	if m := l.MaxPercent; m < 100 && pct > m {
 		over = append(over, strconv.FormatFloat(m, 'f', -1, 64)+" %")
 	}
 	if len(over) == 0 {

@@ -162,6 +162,9 @@ type Plan struct {
 	Warnings       []string  `json:"warnings,omitempty"`
 	EntriesChanged int       `json:"entries_changed"`
 	EntriesRemoved int       `json:"entries_removed"`
+	// MassDeactivationApproved is set when an administrator approved this
+	// plan beyond the deactivation limits.
+	MassDeactivationApproved bool `json:"mass_deactivation_approved,omitempty"`
 	// Truncated is set on a copy whose Items were cut for storage.
 	Truncated int `json:"items_truncated,omitempty"`
 
