@@ -114,7 +114,7 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 	if err != nil {
 		return directory.User{}, s.errf("authenticate %q: %w", username, err)
 	}
-	defer c.Close()
+	defer closeOnCancel(ctx, c)()
 	if !s.secure(server) && !s.cfg.AllowPlainPassthrough {
 		return directory.User{}, s.errf("authenticate %q: %w", username, ErrInsecureConnection)
 	}
@@ -131,7 +131,7 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 	if err != nil {
 		return directory.User{}, s.errf("authenticate %q: %w", username, err)
 	}
-	defer uc.Close()
+	defer closeOnCancel(ctx, uc)()
 	if err := classifyBind(uc.Bind(e.DN, password)); err != nil {
 		if errors.Is(err, directory.ErrInvalidCredentials) {
 			return directory.User{}, err
@@ -186,7 +186,7 @@ func (s *Source) changePassword(ctx context.Context, username, oldPassword, newP
 	if err != nil {
 		return s.errf("%s %q: %w", what, username, err)
 	}
-	defer c.Close()
+	defer closeOnCancel(ctx, c)()
 	if !s.secure(server) {
 		return s.errf("%s %q: %w", what, username, ErrInsecureConnection)
 	}
@@ -224,7 +224,7 @@ func (s *Source) changePassword(ctx context.Context, username, oldPassword, newP
 		if err != nil {
 			return s.errf("%s %q: %w", what, username, err)
 		}
-		defer uc.Close()
+		defer closeOnCancel(ctx, uc)()
 		if err := classifyBind(uc.Bind(e.DN, oldPassword)); err != nil {
 			if errors.Is(err, directory.ErrInvalidCredentials) {
 				return err
@@ -299,7 +299,7 @@ func (s *Source) ListGroups(ctx context.Context, search string) ([]GroupInfo, er
 	if err != nil {
 		return nil, s.errf("list groups: %w", err)
 	}
-	defer c.Close()
+	defer closeOnCancel(ctx, c)()
 	sc := s.schema()
 	sr := &searcher{s: s, c: c}
 	f := sc.groupFilter

@@ -394,7 +394,7 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 	if err != nil {
 		return directory.Snapshot{}, s.errf("read: %w", err)
 	}
-	defer c.Close()
+	defer closeOnCancel(ctx, c)()
 	st := &readState{s: s, req: req, start: start, lastProg: start}
 	st.sr = &searcher{s: s, c: c, onPage: st.progress}
 	full := req.Cursor == ""

@@ -98,6 +98,11 @@ func (r *searcher) run(ctx context.Context, req *goldap.SearchRequest, fn func(*
 	if fnErr != nil {
 		return n, fnErr
 	}
+	if err := ctx.Err(); err != nil {
+		// Checked first: a cancelled read closes the connection, and
+		// that is the caller's doing, not an outage.
+		return n, err
+	}
 	if err := resp.Err(); err != nil {
 		if isNetworkError(err) {
 			return n, fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -284,11 +284,22 @@ func TestSlapdFailover(t *testing.T) {
 				defer c.Close()
 			}
 		}()
+		// A cancelled context ends a bind that would otherwise wait out
+		// the read timeout.
 		cfg := slapdConfig(t, s)
 		cfg.StartTLS = false
+		cfg.URLs = []string{"ldap://" + l.Addr().String()}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err = newSource(t, cfg).Read(ctx, directory.ReadRequest{Groups: []string{"staff"}})
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
+			t.Fatalf("cancelled bind: err = %v after %s", err, time.Since(start))
+		}
+
 		cfg.ReadTimeout = 500 * time.Millisecond
 		cfg.URLs = []string{"ldap://" + l.Addr().String(), s.URL}
-		start := time.Now()
+		start = time.Now()
 		snap := read(t, newSource(t, cfg), "staff")
 		if len(snap.Users) != 3 || snap.Stats.Server != s.URL || time.Since(start) > 5*time.Second {
 			t.Fatalf("users = %d via %s in %s", len(snap.Users), snap.Stats.Server, time.Since(start))

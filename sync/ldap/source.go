@@ -277,7 +277,10 @@ func (s *Source) dialURL(ctx context.Context, rawURL string) (conn, error) {
 	lc.Start()
 	lc.SetTimeout(s.cfg.ReadTimeout)
 	if u.Scheme == "ldap" && s.cfg.StartTLS {
-		if err := lc.StartTLS(tc); err != nil {
+		stop := context.AfterFunc(ctx, func() { _ = lc.Close() })
+		err := lc.StartTLS(tc)
+		stop()
+		if err != nil {
 			_ = lc.Close()
 			return nil, fmt.Errorf("%s: starttls: %w", rawURL, err)
 		}
@@ -329,7 +332,14 @@ func (s *Source) connect(ctx context.Context, bindDN, password string) (conn, st
 			continue
 		}
 		if bindDN != "" {
-			if err := c.Bind(bindDN, password); err != nil {
+			stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+			err := c.Bind(bindDN, password)
+			stop()
+			if ctx.Err() != nil {
+				_ = c.Close()
+				return nil, "", ctx.Err()
+			}
+			if err != nil {
 				_ = c.Close()
 				if isNetworkError(err) {
 					s.log.Warn("directory server failed during bind, trying the next", zap.String("url", u), zap.Error(err))
@@ -348,4 +358,15 @@ func (s *Source) connect(ctx context.Context, bindDN, password string) (conn, st
 // BindDN is empty).
 func (s *Source) serviceConn(ctx context.Context) (conn, string, error) {
 	return s.connect(ctx, s.cfg.BindDN, s.cfg.BindPassword)
+}
+
+// closeOnCancel closes c when ctx ends, so requests go-ldap runs without a
+// context (bind, StartTLS, modify) return at once; the returned func
+// closes c and stops the watch.
+func closeOnCancel(ctx context.Context, c conn) func() {
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	return func() {
+		stop()
+		_ = c.Close()
+	}
 }
