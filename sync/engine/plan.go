@@ -308,7 +308,10 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	}
 	renamedAway := map[string]bool{}
 	for _, r := range results {
-		if c := byAnchor[r.Anchor]; c != nil && !r.Blocked && !strings.EqualFold(c.Username, r.Username) {
+		// Only a rename that will surely be made frees a name: one onto a
+		// name nobody else holds (the main loop blocks the others).
+		if c := byAnchor[r.Anchor]; c != nil && !r.Blocked && !strings.EqualFold(c.Username, r.Username) &&
+			firstOther(holders[strings.ToLower(r.Username)], c.ID) == nil {
 			renamedAway[c.ID] = true
 		}
 	}

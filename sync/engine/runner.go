@@ -347,8 +347,13 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 	run.Full = cursor == ""
 	log.Info("sync started", zap.Bool("full", run.Full), zap.Bool("dry_run", req.DryRun), zap.String("trigger", run.Trigger))
 
-	var last time.Time
+	var (
+		progressMu sync.Mutex // a Source may report from several goroutines
+		last       time.Time
+	)
 	progress := func(p directory.Progress) {
+		progressMu.Lock()
+		defer progressMu.Unlock()
 		if now := r.now(); now.Sub(last) >= r.every {
 			last = now
 			log.Info("sync reading", zap.Int("entries", p.Entries), zap.Int("pages", p.Pages), zap.Duration("elapsed", p.Elapsed))
