@@ -404,3 +404,64 @@ func BenchmarkPlan100k(b *testing.B) {
 		}
 	}
 }
+
+func TestPlanSummary(t *testing.T) {
+	alice, bob := dirUser("a-1", "Alice", gAgents), dirUser("b-2", "Bob", gAgents)
+	cur := Current{Directory: "corp",
+		Users:   []store.User{synced("u1", alice, "Agent", "Floor 1"), synced("u2", bob, "Agent", "Floor 1")},
+		Entries: []store.DirectoryEntry{entryOf(alice, "u1"), entryOf(bob, "u2")}}
+	p, _ := NewPlan(cur, snapshot(true, dirUser("a-1", "Alice", gAgents, gSup), dirUser("n-3", "Nina", gAgents)), testMapper(t), t0)
+	got := p.Summary()
+	for _, want := range []string{
+		"Plan for directory corp (full read; 2 users and 2 groups read)",
+		"create 1, update 1, deactivate 1, reactivate 0, unchanged 0; blocked 0, skipped 0",
+		"deactivate bob: left all imported groups\n",
+		"    groups lost: CC-Agents\n",
+		"update alice\n    profile Agent -> Supervisor: rule 1 (group CC-Supervisors)\n",
+		"    groups gained: CC-Supervisors\n",
+		"create nina\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	// Deactivations come first: they are what an administrator checks.
+	if strings.Index(got, "deactivate bob") > strings.Index(got, "update alice") {
+		t.Errorf("deactivations not first:\n%s", got)
+	}
+}
+
+func TestPlanLinkByEmail(t *testing.T) {
+	alice := dirUser("a-1", "Alice", gAgents)
+	cur := Current{Directory: "corp", LinkBy: mapping.LinkByEmail, Others: []store.User{
+		{ID: "l1", Username: "asmith", Email: "ALICE@corp.example.com", Source: store.SourceLocal, State: store.StateActive, Version: 2},
+	}}
+	p, _ := NewPlan(cur, snapshot(true, alice), testMapper(t), t0)
+	it := findItem(p, "a-1")
+	if it == nil || it.Kind != KindLink || it.UserID != "l1" || it.User.Username != "alice" || it.User.Version != 2 || it.User.Source != "corp" {
+		t.Fatalf("link item = %+v\n%s", it, p.Summary())
+	}
+	if p.Entries[0].UserID != "l1" {
+		t.Errorf("entry not mapped to the linked user: %+v", p.Entries[0])
+	}
+
+	// link_by none: the same local user blocks nothing (other username) and
+	// a new user is created.
+	cur.LinkBy = mapping.LinkByNone
+	p, _ = NewPlan(cur, snapshot(true, alice), testMapper(t), t0)
+	if it := findItem(p, "a-1"); it == nil || it.Kind != KindCreate {
+		t.Fatalf("link_by none: %+v", it)
+	}
+}
+
+func TestPlanSwapIsBlocked(t *testing.T) {
+	alice, bob := dirUser("a-1", "Alice", gAgents), dirUser("b-2", "Bob", gAgents)
+	cur := Current{Directory: "corp",
+		Users:   []store.User{synced("u1", alice, "Agent", "Floor 1"), synced("u2", bob, "Agent", "Floor 1")},
+		Entries: []store.DirectoryEntry{entryOf(alice, "u1"), entryOf(bob, "u2")}}
+	swapped := snapshot(true, dirUser("a-1", "Bob", gAgents), dirUser("b-2", "Alice", gAgents))
+	p, _ := NewPlan(cur, swapped, testMapper(t), t0)
+	if len(p.Blocked) != 2 || len(p.Items) != 0 {
+		t.Fatalf("swap: %s", p.Summary())
+	}
+}
