@@ -15,3 +15,22 @@
 // cron schedules, on only one replica at a time through a store lease that
 // expires when its holder dies.
 package engine
+
+// Wiring, in the daemon (one Directory per configured directory):
+//
+//	m, err := mapping.NewMapper(mapping.Config{Directory: d.Name, Rules: rules, ...})
+//	runner, err := engine.NewRunner(st, []engine.Directory{{
+//		Name: d.Name, Source: ldapSource, Groups: d.Groups, Mapper: m,
+//		LinkBy: mapping.LinkBy(d.LinkBy),
+//		Limits: engine.Limits{MaxCount: d.MaxDeactivations.Count, MaxPercent: d.MaxDeactivations.Percent},
+//		Schedule: d.Schedule, FullSchedule: d.FullSchedule, RunAtStart: d.SyncOnStart,
+//	}}, engine.Options{Logger: logger, Registerer: registry})
+//	defer runner.Close()
+//	sched, err := engine.NewScheduler(runner, st, engine.SchedulerOptions{Logger: logger})
+//	sched.Start(ctx)
+//	defer sched.Stop()
+//
+// The admin API then calls runner.Trigger (POST /api/v1/sync returns the
+// run id), store.GetSyncRun / ListSyncRuns for the runs, and engine.Stats
+// for GET /api/v1/directories/{name}/stats; the in-process CLI calls
+// runner.Run and prints the run and its plan (Plan.Summary or the JSON).
