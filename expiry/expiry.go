@@ -227,7 +227,9 @@ func (j *Job) Run(ctx context.Context, now time.Time, dryRun bool) (Report, erro
 			continue
 		}
 		n := noticeFor(u, left, thr)
-		if u.Email == "" && j.cfg.RedirectTo == "" {
+		// Skipped in test mode too, so a redirected run shows what a real
+		// run would do.
+		if u.Email == "" {
 			rep.Skipped = append(rep.Skipped, Skipped{Notice: n, Reason: "no e-mail address"})
 			j.metrics.skipped("no_email")
 			continue
