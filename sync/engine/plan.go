@@ -273,7 +273,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		present = append(present, u)
 	}
 
-	results, mw := mapper.MapAll(present, groups, byAnchor)
+	results, mw := mapUsers(mapper, present, groups, byAnchor, mapWorkers(len(present)))
 	warns = append(warns, mw...)
 	blockMsg := map[string][]string{}
 	pinNotes := map[string][]string{}

@@ -465,3 +465,36 @@ func TestPlanSwapIsBlocked(t *testing.T) {
 		t.Fatalf("swap: %s", p.Summary())
 	}
 }
+
+// TestMapUsersParallel: spreading the mapping over goroutines gives what
+// one MapAll call gives, collisions across chunks included.
+func TestMapUsersParallel(t *testing.T) {
+	var users []directory.User
+	for i := range 40 {
+		users = append(users, dirUser(fmt.Sprintf("a-%02d", i), fmt.Sprintf("user%02d", i), gAgents))
+	}
+	users[3].Username, users[35].Username = "same", "SAME"    // across chunks
+	users[36].Username, users[37].Username = "twice", "Twice" // within a chunk
+	users[10].Groups = nil                                    // no rule matches
+	m := testMapper(t)
+	groups := snapshot(true, users...).Groups
+	want, _ := m.MapAll(users, groups, nil)
+	got, warns := mapUsers(m, users, groups, nil, 4)
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Username != want[i].Username || got[i].Blocked != want[i].Blocked || got[i].Profile != want[i].Profile {
+			t.Errorf("result %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	blocking := 0
+	for _, w := range warns {
+		if w.Blocking {
+			blocking++
+		}
+	}
+	if blocking != 4 {
+		t.Errorf("%d blocking warnings, want 4: %v", blocking, warns)
+	}
+}
