@@ -482,3 +482,40 @@ func LoadCurrent(ctx context.Context, st store.Reader, dir string, linkBy mappin
 	}
 	return cur, nil
 }
+
+// MarkInterrupted records as failed the runs of this Runner's directories
+// still marked running that started before olderThan ago and are not
+// running in this process: runs whose process was killed. The store is as
+// before such a run (its apply was one transaction), only its record was
+// left behind. With one replica call it at start with 0; replicas sharing a
+// database should pass more than the longest run takes, since another
+// replica's run also looks "running" from here.
+func (r *Runner) MarkInterrupted(ctx context.Context, olderThan time.Duration) (int, error) {
+	cutoff := r.now().Add(-olderThan)
+	n := 0
+	for _, name := range r.names {
+		runs, err := r.st.ListSyncRuns(ctx, store.SyncRunFilter{Directory: name, Limit: 100})
+		if err != nil {
+			return n, fmt.Errorf("sync %s: list runs: %w", name, err)
+		}
+		for _, run := range runs {
+			if run.Status != store.SyncRunning || run.StartedAt.After(cutoff) {
+				continue
+			}
+			r.mu.Lock()
+			mine := r.byID[run.ID] != nil
+			r.mu.Unlock()
+			if mine {
+				continue
+			}
+			run.Status, run.FinishedAt = store.SyncFailed, r.now().UTC()
+			run.Error = "interrupted: the process running it stopped before it finished; nothing of it was applied"
+			if err := r.st.Tx(ctx, func(tx store.Tx) error { return tx.UpdateSyncRun(ctx, run) }); err != nil {
+				return n, fmt.Errorf("sync %s: mark run %s interrupted: %w", name, run.ID, err)
+			}
+			r.log.Warn("sync run interrupted", zap.String("directory", name), zap.String("run", run.ID), zap.Time("started", run.StartedAt))
+			n++
+		}
+	}
+	return n, nil
+}

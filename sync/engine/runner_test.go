@@ -386,6 +386,22 @@ func TestRunnerCloseCancelsRun(t *testing.T) {
 	if err != nil || run.Status != store.SyncFailed || !strings.Contains(run.Error, "context canceled") {
 		t.Fatalf("cancelled run = %+v, %v", run, err)
 	}
+
+	// A run whose process was killed stays "running" until marked.
+	stale := store.SyncRun{ID: "stale", Directory: "corp", Trigger: TriggerSchedule, Status: store.SyncRunning, StartedAt: t0.Add(-2 * time.Hour)}
+	if err := st.Tx(ctx, func(tx store.Tx) error { return tx.CreateSyncRun(ctx, stale) }); err != nil {
+		t.Fatal(err)
+	}
+	r2 := newRunner(t, st, src, DefaultLimits(), nil)
+	if n, err := r2.MarkInterrupted(ctx, 3*time.Hour); err != nil || n != 0 {
+		t.Fatalf("young run marked: %d, %v", n, err)
+	}
+	if n, err := r2.MarkInterrupted(ctx, time.Hour); err != nil || n != 1 {
+		t.Fatalf("marked %d, %v", n, err)
+	}
+	if run, _ := st.GetSyncRun(ctx, "stale"); run.Status != store.SyncFailed || !strings.HasPrefix(run.Error, "interrupted") {
+		t.Errorf("stale run = %+v", run)
+	}
 	if n, _ := st.CountUsers(ctx, store.UserFilter{}); n != 0 {
 		t.Errorf("cancelled run created %d users", n)
 	}
