@@ -99,6 +99,7 @@ type Runner struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
+	closed  bool
 	running map[string]*flight // by directory
 	byID    map[string]*flight // runs in progress, by run id
 }
@@ -202,11 +203,7 @@ func (r *Runner) Trigger(ctx context.Context, req Request) (id string, started b
 		return "", false, err
 	}
 	if started {
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			r.execute(r.ctx, f, d, req)
-		}()
+		go r.execute(r.ctx, f, d, req)
 	}
 	return f.id, started, nil
 }
@@ -243,8 +240,12 @@ func (r *Runner) Running(directory string) (string, bool) {
 	return "", false
 }
 
-// Close cancels triggered runs and waits for them to record their end.
+// Close cancels triggered runs and waits for every run in progress to
+// record its end; later requests fail.
 func (r *Runner) Close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
 	r.cancel()
 	r.wg.Wait()
 }
@@ -264,10 +265,11 @@ func (r *Runner) start(ctx context.Context, req Request) (f *flight, d *Director
 	if d == nil {
 		return nil, nil, false, fmt.Errorf("sync %s: %w", req.Directory, ErrUnknownDirectory)
 	}
-	if err := r.ctx.Err(); err != nil {
-		return nil, nil, false, fmt.Errorf("sync %s: runner closed: %w", d.Name, err)
-	}
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, nil, false, fmt.Errorf("sync %s: runner closed: %w", d.Name, context.Canceled)
+	}
 	if cur := r.running[d.Name]; cur != nil {
 		r.mu.Unlock()
 		return cur, d, false, nil
@@ -275,6 +277,7 @@ func (r *Runner) start(ctx context.Context, req Request) (f *flight, d *Director
 	f = &flight{id: uuid.NewString(), done: make(chan struct{})}
 	r.running[d.Name] = f
 	r.byID[f.id] = f
+	r.wg.Add(1) // under mu, so never concurrent with Close's Wait at zero
 	r.mu.Unlock()
 
 	trigger := req.Trigger
@@ -299,6 +302,7 @@ func (r *Runner) release(name string, f *flight) {
 	delete(r.byID, f.id)
 	r.mu.Unlock()
 	close(f.done)
+	r.wg.Done()
 }
 
 // execute is read -> plan -> check -> apply for one claimed run. Every end
