@@ -16,8 +16,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/directory"
+	"github.com/dirbridge/dirbridge/sync/ldap"
 )
 
 // A change ticket carries a sign-in that stopped at an expired password
@@ -77,7 +79,7 @@ func (s *Service) offerChange(w http.ResponseWriter, r *http.Request, a *attempt
 
 func (s *Service) rulesFor(u store.User) []string {
 	if isLocal(u) {
-		return s.opts.Rules.Describe()
+		return policy.Describe(s.opts.Password)
 	}
 	return []string{"Your organisation's directory password rules apply."}
 }
@@ -99,7 +101,6 @@ func (s *Service) handleChangePage(w http.ResponseWriter, r *http.Request) {
 // Change failures the form shows.
 var (
 	errWrongOld = errors.New("the current password is incorrect")
-	errReused   = errors.New("reused password")
 )
 
 // handleChangePost changes a password: self-service with a session, or
@@ -184,12 +185,6 @@ func (s *Service) handleChangePost(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "The new password must differ from the current one.")
 		return
 	}
-	if isLocal(u) {
-		if err := s.opts.Rules.Check(u, newPW); err != nil {
-			again(http.StatusBadRequest, capitalise(err.Error())+".")
-			return
-		}
-	}
 
 	ev := &store.AuditEvent{Time: s.now(), Actor: u.Username, Action: ActionPasswordChange, Target: u.ID,
 		SourceIP: addrString(ip), Details: map[string]any{"self_service": tk == nil, "source": u.Source}}
@@ -200,11 +195,6 @@ func (s *Service) handleChangePost(w http.ResponseWriter, r *http.Request) {
 		ev.Outcome, ev.Reason = store.OutcomeFailure, err.Error()
 		s.audit(ctx, ev)
 		again(http.StatusUnauthorized, "The current password is incorrect.")
-		return
-	case errors.Is(err, errReused):
-		ev.Outcome, ev.Reason = store.OutcomeDenied, "password reused"
-		s.audit(ctx, ev)
-		again(http.StatusBadRequest, fmt.Sprintf("You cannot reuse your current password or one of your last %d passwords.", s.opts.Rules.History()))
 		return
 	case errors.As(err, new(*policyRefusal)):
 		ev.Outcome, ev.Reason = store.OutcomeDenied, err.Error()
@@ -267,10 +257,10 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 			switch {
 			case errors.Is(err, directory.ErrInvalidCredentials):
 				return fmt.Errorf("%w (directory)", errWrongOld)
-			case isOutage(err):
-				return fmt.Errorf("directory %s: %w", u.Source, err)
-			default:
+			case errors.Is(err, ldap.ErrPasswordPolicy):
 				return &policyRefusal{msg: err.Error()}
+			default:
+				return fmt.Errorf("directory %s: %w", u.Source, err)
 			}
 		}
 		// The directory now holds the truth; the stored expiry is stale
@@ -280,27 +270,30 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 		})
 	}
 
-	n := s.opts.Rules.History()
-	previous := append([]string{u.PasswordHash}, u.PasswordHistory[:min(n, len(u.PasswordHistory))]...)
-	for _, h := range previous {
-		if h == "" {
-			continue
+	pp := s.opts.Password
+	// history is newest first with the current hash, as CheckPassword wants.
+	history := append([]string{u.PasswordHash}, u.PasswordHistory...)
+	verify := func(hash, pw string) bool { return s.opts.Hasher.Verify(ctx, hash, pw) == nil }
+	if vs := policy.CheckPassword(pp, u.Username, newPW, history, verify); len(vs) > 0 {
+		msgs := make([]string, len(vs))
+		for i, v := range vs {
+			msgs[i] = v.Message
 		}
-		if err := s.opts.Hasher.Verify(ctx, h, newPW); err == nil {
-			return errReused
-		}
+		return &policyRefusal{msg: strings.Join(msgs, " ")}
 	}
 	hash, err := s.opts.Hasher.Hash(ctx, newPW)
 	if err != nil {
 		return fmt.Errorf("hash new password: %w", err)
 	}
 	return s.updateUser(ctx, u.ID, func(cur *store.User) {
-		if n > 0 && cur.PasswordHash != "" {
-			cur.PasswordHistory = append([]string{cur.PasswordHash}, cur.PasswordHistory...)[:min(n, len(cur.PasswordHistory)+1)]
+		if pp.History > 0 && cur.PasswordHash != "" {
+			cur.PasswordHistory = append([]string{cur.PasswordHash}, cur.PasswordHistory...)[:min(pp.History, len(cur.PasswordHistory)+1)]
 		}
 		cur.PasswordHash = hash
-		cur.PasswordChangedAt = now
-		cur.PasswordExpiresAt = s.opts.Rules.ExpiresAt(*cur, now)
+		exp := policy.LocalPasswordExpiry(pp, cur.Username, now, false)
+		// ExpiresAt is zero when the policy never expires this password;
+		// PasswordNeverExpires stays an administrator's flag.
+		cur.PasswordChangedAt, cur.PasswordExpiresAt = exp.ChangedAt, exp.ExpiresAt
 		cur.MustChangePassword = false
 	})
 }

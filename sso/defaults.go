@@ -4,50 +4,43 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"time"
-	"unicode/utf8"
+	"net/http"
+	"net/netip"
+	"strings"
 
+	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 )
 
 // Built-in privileges sign-in checks itself.
 const (
-	PrivBypassSSO    = "bypass_sso"
-	PrivPrivilegedIP = "privileged_ip_access"
+	PrivBypassSSO    = privilege.BypassSSO
+	PrivPrivilegedIP = privilege.PrivilegedIPAccess
 )
 
-// storePrivileges is the fallback PrivilegeResolver: a user's custom
-// privileges, else their profile's. The daemon wires the privilege
-// package's Effective instead; this keeps sso usable on its own.
-type storePrivileges struct{ st store.Store }
-
-func (p storePrivileges) Effective(ctx context.Context, u store.User) ([]string, error) {
-	var privs []string
-	switch {
-	case u.CustomPrivileges != nil:
-		privs = slices.Clone(u.CustomPrivileges)
-	case u.Profile != "":
-		prof, err := p.st.GetProfile(ctx, u.Profile)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("profile %q: %w", u.Profile, err)
+// privileges is what u holds (privilege.Effective over the stored
+// profile), sorted. A missing profile means none, not an error: the user
+// signs in and holds nothing, as the data model says.
+func (s *Service) privileges(ctx context.Context, u store.User) ([]string, error) {
+	var prof *store.Profile
+	if u.Profile != "" && !u.Superuser && u.CustomPrivileges == nil {
+		p, err := s.store.GetProfile(ctx, u.Profile)
+		switch {
+		case err == nil:
+			prof = &p
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("privileges of %s: profile %q: %w", u.Username, u.Profile, err)
 		}
-		privs = slices.Clone(prof.Privileges)
 	}
-	slices.Sort(privs)
-	return slices.Compact(privs), nil
+	if s.opts.Catalogue != nil {
+		return s.opts.Catalogue.Effective(u, prof), nil
+	}
+	return privilege.Effective(u, prof), nil
 }
 
-// defaultRules is the fallback password policy: the seed products' "longer
-// than 8 characters", no history, no expiry.
-type defaultRules struct{}
-
-func (defaultRules) Check(_ store.User, pw string) error {
-	if utf8.RuneCountInString(pw) < 9 {
-		return errors.New("the password must be at least 9 characters long")
-	}
-	return nil
+// clientIP is policy.ClientIP over a request: the peer, or the right-most
+// untrusted X-Forwarded-For hop when the peer is a trusted proxy.
+func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	return policy.ClientIP(r.RemoteAddr, strings.Join(r.Header.Values("X-Forwarded-For"), ","), trusted)
 }
-func (defaultRules) Describe() []string                        { return []string{"At least 9 characters."} }
-func (defaultRules) History() int                              { return 0 }
-func (defaultRules) ExpiresAt(store.User, time.Time) time.Time { return time.Time{} }

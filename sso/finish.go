@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -234,17 +235,13 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 	a.privs = privs
 	a.details["privileges"] = privs
 
-	if s.opts.IPRules != nil {
-		if has(privs, PrivPrivilegedIP) {
-			a.details["ip_rule"] = "skipped: privileged_ip_access"
-		} else {
-			ok, reason := s.opts.IPRules.Allowed(a.ip, u)
-			a.details["ip_rule"] = reason
-			if !ok {
-				s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "IP address not allowed: "+reason,
-					"Sign-in from your network address is not allowed. Please contact your administrator.")
-				return
-			}
+	if len(s.opts.IPRules) > 0 {
+		d := policy.EvaluateIP(s.opts.IPRules, a.ip, u.Profile, u.Units, has(privs, PrivPrivilegedIP))
+		a.details["ip_rule"] = d.Reason
+		if !d.Allowed {
+			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "IP address not allowed: "+d.Reason,
+				"Sign-in from your network address is not allowed. Please contact your administrator.")
+			return
 		}
 	}
 
@@ -286,14 +283,14 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 			if err != nil {
 				return err
 			}
+			inUse := 0
 			if !held {
-				inUse, err := tx.CountActiveUsersWithSessions(ctx, now)
-				if err != nil {
+				if inUse, err = tx.CountActiveUsersWithSessions(ctx, now); err != nil {
 					return fmt.Errorf("count licences: %w", err)
 				}
-				if inUse >= n {
-					return fmt.Errorf("%w (%d of %d)", errLicences, inUse, n)
-				}
+			}
+			if !policy.LicenceAvailable(inUse, n, held) {
+				return fmt.Errorf("%w (%d of %d)", errLicences, inUse, n)
 			}
 		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
@@ -337,19 +334,23 @@ func holdsSession(ctx context.Context, tx store.Tx, userID string, now time.Time
 	return false, nil
 }
 
+// passwordExpired reports whether u's password has expired at now.
 func (s *Service) passwordExpired(u store.User, now time.Time) bool {
-	return !u.PasswordNeverExpires && !u.PasswordExpiresAt.IsZero() && !now.Before(u.PasswordExpiresAt)
+	if u.PasswordNeverExpires {
+		return false
+	}
+	_, _, expired := policy.Warning(u.PasswordExpiresAt, now.In(s.opts.TimeZone), s.opts.ExpiryWarnDays)
+	return expired
 }
 
-// expiryWarning returns the days left when the password expires within the
-// warning window: 1 for "within a day", never 0 while still valid.
+// expiryWarning returns the days left (calendar days in the configured
+// zone; 0 is "today") when the password expires within the warning window.
 func (s *Service) expiryWarning(u store.User, now time.Time) (int, bool) {
-	if u.PasswordNeverExpires || u.PasswordExpiresAt.IsZero() || !now.Before(u.PasswordExpiresAt) {
+	if u.PasswordNeverExpires {
 		return 0, false
 	}
-	left := u.PasswordExpiresAt.Sub(now)
-	days := int((left + 24*time.Hour - 1) / (24 * time.Hour))
-	return days, days <= s.opts.ExpiryWarnDays
+	days, warn, _ := policy.Warning(u.PasswordExpiresAt, now.In(s.opts.TimeZone), s.opts.ExpiryWarnDays)
+	return days, warn
 }
 
 // refuse ends a sign-in without a session: audit record, metric, Warn log

@@ -13,8 +13,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/directory"
+	"github.com/dirbridge/dirbridge/sync/ldap"
 )
 
 // genericFailure is the one answer to a failed password sign-in, whatever
@@ -179,28 +181,18 @@ func (s *Service) checkPassword(ctx context.Context, u store.User, pw string) (v
 	var lockedNow time.Time
 	if lo.MaxAttempts > 0 {
 		var lockedUntil time.Time
-		_, err := s.store.UpdateLockout(ctx, u.ID, func(l store.Lockout) (store.Lockout, error) {
-			now := s.now()
-			if now.Before(l.LockedUntil) {
+		now := s.now()
+		stored, err := s.store.UpdateLockout(ctx, u.ID, func(l store.Lockout) (store.Lockout, error) {
+			if policy.IsLocked(l, now) {
 				lockedUntil = l.LockedUntil
 				return l, errLocked
 			}
-			if !l.LockedUntil.IsZero() || (l.FailedAttempts > 0 && now.Sub(l.FirstFailureAt) >= lo.Within) {
-				l = store.Lockout{UserID: u.ID} // lock served or window passed: start afresh
-			}
-			l.UserID = u.ID
-			if l.FailedAttempts == 0 {
-				l.FirstFailureAt = now
-			}
-			l.FailedAttempts++
-			l.LastFailureAt = now
-			l.LockedUntil = time.Time{}
-			if l.FailedAttempts >= lo.MaxAttempts {
-				l.LockedUntil = now.Add(lo.LockFor)
-				lockedNow = l.LockedUntil
-			}
-			return l, nil
+			return policy.RecordFailure(l, lo, now), nil
 		})
+		if err == nil && policy.IsLocked(stored, now) {
+			// As stored (the store may round times), so a later Equal holds.
+			lockedNow = stored.LockedUntil
+		}
 		if errors.Is(err, errLocked) {
 			s.equaliseTiming(ctx)
 			return verdictLocked, "account locked until " + lockedUntil.UTC().Format(time.RFC3339), nil
@@ -213,7 +205,7 @@ func (s *Service) checkPassword(ctx context.Context, u store.User, pw string) (v
 	v, reason, err := s.verifyPassword(ctx, u, pw)
 	switch v {
 	case verdictOK, verdictMustChange:
-		s.resetLockout(ctx, u.ID)
+		s.resetLockout(ctx, u.ID, lockedNow)
 	case verdictWrong:
 		if !lockedNow.IsZero() {
 			reason += "; account locked until " + lockedNow.UTC().Format(time.RFC3339)
@@ -251,7 +243,7 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 		return verdictOK, "", nil
 	case errors.Is(err, directory.ErrInvalidCredentials):
 		return verdictWrong, "wrong password (directory)", nil
-	case errors.Is(err, ErrPasswordExpired), errors.Is(err, ErrMustChangePassword):
+	case errors.Is(err, ldap.ErrPasswordExpired), errors.Is(err, ldap.ErrMustChangePassword):
 		return verdictMustChange, err.Error(), nil
 	case isOutage(err):
 		return verdictUnavailable, "", fmt.Errorf("directory %s: %w", u.Source, err)
@@ -269,15 +261,21 @@ func directoryLogin(u store.User) string {
 
 func isOutage(err error) bool {
 	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne)
+	return errors.Is(err, ldap.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne)
 }
 
-func (s *Service) resetLockout(ctx context.Context, userID string) {
+// resetLockout records a right password: the count is cleared. The lock
+// this very attempt set (it was counted before the check) is lifted too;
+// any other lock stays, as policy.RecordSuccess says.
+func (s *Service) resetLockout(ctx context.Context, userID string, lockedNow time.Time) {
 	if s.opts.Lockout.MaxAttempts <= 0 {
 		return
 	}
 	_, err := s.store.UpdateLockout(context.WithoutCancel(ctx), userID, func(l store.Lockout) (store.Lockout, error) {
-		return store.Lockout{UserID: userID}, nil
+		if !lockedNow.IsZero() && l.LockedUntil.Equal(lockedNow) {
+			l.LockedUntil = time.Time{}
+		}
+		return policy.RecordSuccess(l, s.now()), nil
 	})
 	if err != nil {
 		s.log.Warn("reset lock-out", zap.String("user_id", userID), zap.Error(err))

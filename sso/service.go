@@ -2,7 +2,6 @@ package sso
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
@@ -29,54 +30,24 @@ type PasswordHasher interface {
 }
 
 // PasswordChecker checks a directory user's password by binding as them
-// (sync/ldap's Authenticate). It returns an error wrapping
-// directory.ErrInvalidCredentials for a wrong password only; an error
-// wrapping ErrPasswordExpired or ErrMustChangePassword when the password
-// was right but must be changed (AD 532 / 773); any other error is a
-// refusal or an outage and never counts toward lock-out.
+// (*ldap.Source from sync/ldap satisfies it). Its errors, told apart with
+// errors.Is: directory.ErrInvalidCredentials is a wrong password (counts
+// toward lock-out); ldap.ErrPasswordExpired and ldap.ErrMustChangePassword
+// mean the password was right but must be changed (the change path);
+// ldap.ErrUnavailable (or a network or context error) is an outage, which
+// never counts; anything else is a refusal (disabled, account expired,
+// locked in AD, ...) shown as the generic failure and audited with its
+// reason.
 type PasswordChecker interface {
 	Authenticate(ctx context.Context, username, password string) (directory.User, error)
 }
 
 // PasswordChanger writes a user's new password to their directory
-// (AD unicodePwd delete/add, LDAP Password Modify). Its error message is
-// shown to the user, so it should read as the directory's policy refusal
-// ("the password does not meet the complexity requirements").
+// (*ldap.Source: AD unicodePwd delete/add, LDAP Password Modify).
+// directory.ErrInvalidCredentials means a wrong old password;
+// ldap.ErrPasswordPolicy carries the directory's refusal, shown to the user.
 type PasswordChanger interface {
 	ChangePassword(ctx context.Context, username, oldPassword, newPassword string) error
-}
-
-// Errors a PasswordChecker wraps when the password was right but may not be
-// used until it is changed.
-var (
-	ErrPasswordExpired    = errors.New("password expired")
-	ErrMustChangePassword = errors.New("password must be changed")
-)
-
-// PasswordRules is the local password policy (sso/policy) as sign-in needs it.
-type PasswordRules interface {
-	// Check returns a readable error naming the first broken rule.
-	Check(u store.User, password string) error
-	// Describe lists the rules for the change form.
-	Describe() []string
-	// History is how many previous passwords may not be reused.
-	History() int
-	// ExpiresAt is when a password set at changedAt expires; zero = never.
-	ExpiresAt(u store.User, changedAt time.Time) time.Time
-}
-
-// IPChecker applies the IP authorisation rules (sso/policy EvaluateIP) to
-// one sign-in. It is not called for users holding privileged_ip_access.
-type IPChecker interface {
-	// Allowed reports whether u may sign in from ip; reason names the rule
-	// that decided, for the audit record.
-	Allowed(ip netip.Addr, u store.User) (ok bool, reason string)
-}
-
-// PrivilegeResolver returns a user's effective privileges (privilege
-// package: profile or custom privileges, superuser, emergency grant).
-type PrivilegeResolver interface {
-	Effective(ctx context.Context, u store.User) ([]string, error)
 }
 
 // Provisioner creates a local user just in time for an IdP identity that
@@ -84,13 +55,6 @@ type PrivilegeResolver interface {
 // nil in Options means JIT creation is off, the default.
 type Provisioner interface {
 	Provision(ctx context.Context, id Identity) (store.User, error)
-}
-
-// Lockout is the invalid-authentication policy.
-type Lockout struct {
-	MaxAttempts int           // 0 disables lock-out
-	Within      time.Duration // failures older than this are forgotten
-	LockFor     time.Duration
 }
 
 // Throttle limits password attempts per source IP (token bucket), slowing
@@ -128,7 +92,9 @@ type Options struct {
 	Directories map[string]PasswordChecker
 	// Changers write directory users' new passwords, by User.Source.
 	Changers map[string]PasswordChanger
-	Rules    PasswordRules // nil: at least 9 characters, no history, no expiry
+	// Password is the local password policy; the zero value asks for at
+	// least 9 characters, keeps no history and never expires.
+	Password policy.PasswordPolicy
 
 	// MatchKeys is the order IdP identities are matched to local users:
 	// upn, email, immutable_id, username, nameid (the default, in that order).
@@ -136,13 +102,20 @@ type Options struct {
 	// JIT creates unknown IdP users; nil (the default) refuses them.
 	JIT Provisioner
 
-	Privileges     PrivilegeResolver // nil: profile/custom privileges from the store
-	IPRules        IPChecker         // nil: every address allowed
-	TrustedProxies []netip.Prefix    // peers whose X-Forwarded-For is believed
-	Lockout        Lockout
+	// Catalogue resolves effective privileges, the application's included;
+	// nil means the built-in privileges only.
+	Catalogue *privilege.Catalogue
+	// IPRules are the IP authorisation rules, applied to every method.
+	IPRules []policy.IPRule
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	Lockout        policy.LockoutPolicy
 	Throttle       Throttle
-	// ExpiryWarnDays is the warning window for password expiry (default 7).
+	// ExpiryWarnDays is the password-expiry warning window (default 7;
+	// negative never warns).
 	ExpiryWarnDays int
+	// TimeZone is where "days left" are counted (default UTC).
+	TimeZone *time.Location
 	// ConcurrentLicences refuses the N+1th simultaneously signed-in user;
 	// 0 means unlimited.
 	ConcurrentLicences int
@@ -201,9 +174,6 @@ func New(opts Options) (*Service, error) {
 			problems = append(problems, fmt.Sprintf("match key %q is not one of upn, email, immutable_id, username, nameid", k))
 		}
 	}
-	if opts.Lockout.MaxAttempts < 0 || (opts.Lockout.MaxAttempts > 0 && (opts.Lockout.Within <= 0 || opts.Lockout.LockFor <= 0)) {
-		problems = append(problems, "lockout: max_attempts needs positive within and lock_for")
-	}
 	if opts.ConcurrentLicences < 0 {
 		problems = append(problems, "concurrent licences must not be negative")
 	}
@@ -220,11 +190,8 @@ func New(opts Options) (*Service, error) {
 	if len(opts.MatchKeys) == 0 {
 		opts.MatchKeys = []string{KeyUPN, KeyEmail, KeyImmutableID, KeyUsername, KeyNameID}
 	}
-	if opts.Rules == nil {
-		opts.Rules = defaultRules{}
-	}
-	if opts.Privileges == nil {
-		opts.Privileges = storePrivileges{opts.Store}
+	if opts.TimeZone == nil {
+		opts.TimeZone = time.UTC
 	}
 	if opts.ExpiryWarnDays == 0 {
 		opts.ExpiryWarnDays = 7

@@ -263,13 +263,3 @@ func (s *Service) RevokeUserSessions(ctx context.Context, userID string) (int, e
 	}
 	return n, nil
 }
-
-func (s *Service) privileges(ctx context.Context, u store.User) ([]string, error) {
-	privs, err := s.opts.Privileges.Effective(ctx, u)
-	if err != nil {
-		return nil, fmt.Errorf("privileges of %s: %w", u.Username, err)
-	}
-	privs = slices.Clone(privs)
-	slices.Sort(privs)
-	return slices.Compact(privs), nil
-}
