@@ -1,0 +1,142 @@
+// Package codec holds the small pieces both store backends share: JSON
+// columns for slices and maps, time normalisation, IDs and the lower-cased
+// keys that make case-insensitive lookups portable. SQL stays in each
+// backend; nothing here knows a dialect.
+package codec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// Time brings t to the precision and zone both backends keep: UTC,
+// truncated to the microsecond (PostgreSQL's timestamptz resolution, so the
+// two backends agree). The zero time stays zero.
+func Time(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.Truncate(time.Microsecond).UTC()
+}
+
+// Now is the current time, normalised like Time.
+func Now() time.Time { return Time(time.Now()) }
+
+// NewID returns a random identifier for rows whose caller left ID empty.
+func NewID() string { return uuid.NewString() }
+
+// Fold lower-cases a key so lookups are case-insensitive the same way on
+// both backends (SQLite's lower() only folds ASCII).
+func Fold(s string) string { return strings.ToLower(s) }
+
+// SearchKey is the text ListUsers' Query is matched against: username,
+// display name and e-mail, folded, separated by a byte no query contains.
+func SearchKey(u *store.User) string {
+	return Fold(u.Username) + "\x00" + Fold(u.DisplayName) + "\x00" + Fold(u.Email)
+}
+
+// JSON encodes a slice or map column. nil encodes as JSON null and an
+// empty value as [] or {}, so nil and empty survive the round trip (a nil
+// CustomPrivileges means "no custom set", an empty one "no privileges").
+func JSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode json column: %w", err)
+	}
+	return string(b), nil
+}
+
+// Strings decodes a JSON []string column.
+func Strings(s string) ([]string, error) {
+	var v []string
+	if err := unmarshal(s, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// StringMap decodes a JSON map[string]string column.
+func StringMap(s string) (map[string]string, error) {
+	var v map[string]string
+	if err := unmarshal(s, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// StringsMap decodes a JSON map[string][]string column.
+func StringsMap(s string) (map[string][]string, error) {
+	var v map[string][]string
+	if err := unmarshal(s, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// AnyMap decodes a JSON map[string]any column. Numbers come back as
+// float64, as encoding/json decodes them.
+func AnyMap(s string) (map[string]any, error) {
+	var v map[string]any
+	if err := unmarshal(s, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func unmarshal(s string, v any) error {
+	if s == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("decode json column: %w", err)
+	}
+	return nil
+}
+
+// Raw returns a json.RawMessage column as text; nil stays NULL.
+func Raw(m json.RawMessage) any {
+	if m == nil {
+		return nil
+	}
+	return string(m)
+}
+
+// DedupeEntries keeps the last entry for each (directory, anchor), in first
+// seen order, so one multi-row upsert never touches a row twice
+// (PostgreSQL refuses that) and both backends agree on "last one wins".
+func DedupeEntries(in []store.DirectoryEntry) []store.DirectoryEntry {
+	type key struct{ dir, anchor string }
+	idx := make(map[key]int, len(in))
+	out := make([]store.DirectoryEntry, 0, len(in))
+	for _, e := range in {
+		k := key{e.Directory, e.Anchor}
+		if i, ok := idx[k]; ok {
+			out[i] = e
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, e)
+	}
+	return out
+}
+
+// CtxErr adds the context's error to err when the context is done and err
+// does not already say so, so callers can rely on errors.Is(err,
+// context.Canceled) whatever the driver reported (an interrupted statement,
+// a closed connection).
+func CtxErr(ctxErr, err error) error {
+	if err == nil || ctxErr == nil {
+		return err
+	}
+	if errors.Is(err, ctxErr) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, ctxErr)
+}
