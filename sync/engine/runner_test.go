@@ -26,30 +26,7 @@ func openStore(t testing.TB) store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	probeStore(t, st)
 	return st
-}
-
-// probeStore skips (rather than hangs for the whole test timeout) when the
-// store cannot prepare a statement inside a transaction: a store bug seen
-// while store/sqlite was being written, reported to its owner.
-func probeStore(t testing.TB, st store.Store) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	errProbe := errors.New("probe: roll back")
-	err := st.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.CreateSyncRun(ctx, store.SyncRun{ID: "probe", Directory: "probe", Status: store.SyncRunning, StartedAt: t0}); err != nil {
-			return err
-		}
-		return errProbe
-	})
-	if errors.Is(err, context.DeadlineExceeded) {
-		t.Skipf("store/sqlite hangs preparing a statement inside a transaction: %v", err)
-	}
-	if !errors.Is(err, errProbe) {
-		t.Fatalf("store probe: %v", err)
-	}
 }
 
 // fakeSource answers each Read with the next snapshot (or error) queued,
