@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -133,15 +134,10 @@ func NewJob(cfg Config, st store.Store, mailer Mailer, templates *Templates, met
 	return &Job{cfg: cfg, store: st, mailer: mailer, templates: templates, log: log.Named("expiry"), metrics: metrics, sleep: sleepCtx}, nil
 }
 
-// DaysLeft counts calendar days from now until expiresAt in loc: 0 means
-// it expires today, negative means it has expired. Calendar days (not
-// 24-hour periods) so a notice says the same thing all day long.
+// DaysLeft is policy.DaysLeft: calendar days in loc, 0 = today, negative
+// = expired. The sign-in warning and the e-mail must count alike.
 func DaysLeft(expiresAt, now time.Time, loc *time.Location) int {
-	e := expiresAt.In(loc)
-	n := now.In(loc)
-	ed := time.Date(e.Year(), e.Month(), e.Day(), 0, 0, 0, 0, time.UTC)
-	nd := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
-	return int(ed.Sub(nd).Hours() / 24)
+	return policy.DaysLeft(expiresAt, now, loc)
 }
 
 // threshold returns the smallest configured warning day that daysLeft has
