@@ -108,7 +108,7 @@ func (t *Templates) Render(n Notice, cfg Config) (Message, error) {
 	data := templateData{
 		Username: n.Username, DisplayName: n.DisplayName, Email: n.Email, Language: n.Language,
 		DaysLeft: n.DaysLeft, ExpiresAt: n.ExpiresAt.In(loc),
-		ExpiresDate: n.ExpiresAt.In(loc).Format("Monday, 2 January 2006 15:04 MST"),
+		ExpiresDate:       n.ExpiresAt.In(loc).Format("Monday, 2 January 2006 15:04 MST"),
 		ChangePasswordURL: cfg.ChangePasswordURL,
 	}
 	lang := strings.ToLower(n.Language)
