@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"text/template"
@@ -18,6 +19,8 @@ import (
 	"github.com/beevik/etree"
 	crewsaml "github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/dirbridge/dirbridge/store/sqlite"
 )
 
 // The hostile catalogue: responses made by a generator at test time,
@@ -427,6 +430,30 @@ func TestHostileUnsolicited(t *testing.T) {
 		}
 		code, reason := b.post(t, body, "/queue", nil)
 		if code != http.StatusForbidden || !strings.Contains(reason, `assertion "_assertion-0001" was already used (replay)`) {
+			t.Fatalf("replay: %d %q", code, reason)
+		}
+	})
+
+	t.Run("replay refused on another replica sharing SQLite", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "dirbridge.db")
+		open := func() *sqlite.Store {
+			st, err := sqlite.Open(context.Background(), file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			return st
+		}
+		allow := func(st Store) func(*Options) {
+			return func(o *Options) { o.AllowIDPInitiated, o.Store = true, st }
+		}
+		a := newHostileSP(t, idp, nil, allow(open()))
+		b := newHostileSP(t, idp, nil, allow(open()))
+		if code, reason := a.post(t, body, "/queue", nil); code != http.StatusOK {
+			t.Fatalf("first post refused: %s", reason)
+		}
+		code, reason := b.post(t, body, "/queue", nil)
+		if code != http.StatusForbidden || !strings.Contains(reason, "already used (replay)") {
 			t.Fatalf("replay: %d %q", code, reason)
 		}
 	})
