@@ -305,6 +305,34 @@ func TestHostileCallbacks(t *testing.T) {
 			t.Fatalf("%d %q", code, reason)
 		}
 	})
+	t.Run("two tabs", func(t *testing.T) {
+		// Both sign-ins started in one browser complete, in either order.
+		state1, ck := e.begin(t, idp, "/one")
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "https://rp.hostile.test/oidc/login?return_to=%2Ftwo", nil)
+		req.AddCookie(ck)
+		e.mux.ServeHTTP(w, req)
+		loc, _ := url.Parse(w.Header().Get("Location"))
+		state2 := loc.Query().Get("state")
+		for _, c := range w.Result().Cookies() {
+			if c.Name == ck.Name && c.Value != ck.Value {
+				t.Fatalf("second sign-in replaced the binding cookie")
+			}
+		}
+		idp.mu.Lock()
+		idp.nonce, idp.lastChal = loc.Query().Get("nonce"), loc.Query().Get("code_challenge")
+		idp.mu.Unlock()
+		if code, reason, rt := e.callback(t, "code=abc&state="+url.QueryEscape(state2), ck); code != http.StatusOK || rt[0] != "/two" {
+			t.Fatalf("second tab: %d %q", code, reason)
+		}
+		// The first tab's state is still pending and its binding still
+		// holds (this test IdP remembers only the last PKCE challenge, so
+		// the exchange fails there, after the binding check).
+		_, reason, _ := e.callback(t, "code=abc&state="+url.QueryEscape(state1), ck)
+		if strings.Contains(reason, "another browser") || strings.Contains(reason, "no pending sign-in") {
+			t.Fatalf("first tab: %q", reason)
+		}
+	})
 	t.Run("missing PKCE verifier", func(t *testing.T) {
 		state, ck := e.begin(t, idp, "/")
 		val, err := e.st.TakeEphemeral(context.Background(), storeStates, state)

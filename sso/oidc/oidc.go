@@ -325,7 +325,7 @@ func (rp *RelyingParty) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	state, err1 := randomToken()
 	nonce, err2 := randomToken()
-	binding, err3 := randomToken()
+	binding, err3 := bindingToken(r, rp.bindCookie)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		rp.fail(w, r, fmt.Sprintf("random: %v", err))
 		return
@@ -400,7 +400,8 @@ func (rp *RelyingParty) serveCallback(w http.ResponseWriter, r *http.Request) {
 		rp.fail(w, r, "state was issued to another browser (binding cookie missing or wrong)")
 		return
 	}
-	http.SetCookie(w, rp.cookie("", -1))
+	// The cookie stays: another tab of this browser may be signing in with
+	// the same binding; it expires with StateTTL.
 	if e := q.Get("error"); e != "" {
 		rp.fail(w, r, fmt.Sprintf("provider returned error %q: %s", e, q.Get("error_description")))
 		return
@@ -531,6 +532,18 @@ func cookieToken(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// bindingToken reuses the browser's binding cookie when it has a valid
+// one, so sign-ins started in two tabs both complete, and makes a new one
+// otherwise.
+func bindingToken(r *http.Request, name string) (string, error) {
+	if ck, err := r.Cookie(name); err == nil && len(ck.Value) == 43 {
+		if _, err := base64.RawURLEncoding.DecodeString(ck.Value); err == nil {
+			return ck.Value, nil
+		}
+	}
+	return randomToken()
 }
 
 func randomToken() (string, error) {

@@ -373,7 +373,7 @@ func (sp *ServiceProvider) serveLogin(w http.ResponseWriter, r *http.Request) {
 		sp.fail(w, r, idp.EntityID, fmt.Sprintf("make AuthnRequest: %v", err))
 		return
 	}
-	binding, err := randomToken()
+	binding, err := bindingToken(r, sp.bindCookie)
 	if err != nil {
 		sp.fail(w, r, idp.EntityID, fmt.Sprintf("random: %v", err))
 		return
@@ -412,9 +412,6 @@ func (sp *ServiceProvider) cookie(value string, maxAge int) *http.Cookie {
 	if sp.secure {
 		c.Secure = true
 		c.SameSite = http.SameSiteNoneMode
-	}
-	if maxAge < 0 {
-		c.Value = ""
 	}
 	return c
 }
@@ -495,7 +492,8 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 			sp.fail(w, r, issuer, "response arrived in a browser that did not start this sign-in (binding cookie missing or wrong)")
 			return
 		}
-		http.SetCookie(w, sp.cookie("", -1))
+		// The cookie stays: another tab of this browser may be signing in
+		// with the same binding; it expires with RequestTTL.
 		returnTo = p.ReturnTo
 		possible = []string{g.InResponseTo}
 	} else {
@@ -665,6 +663,18 @@ func cookieToken(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// bindingToken reuses the browser's binding cookie when it has a valid
+// one, so sign-ins started in two tabs both complete, and makes a new one
+// otherwise.
+func bindingToken(r *http.Request, name string) (string, error) {
+	if ck, err := r.Cookie(name); err == nil && len(ck.Value) == 43 {
+		if _, err := base64.RawURLEncoding.DecodeString(ck.Value); err == nil {
+			return ck.Value, nil
+		}
+	}
+	return randomToken()
 }
 
 func randomToken() (string, error) {

@@ -244,3 +244,33 @@ func TestAttributesFromMap(t *testing.T) {
 		t.Errorf("merged attributes %+v, NameID format %s", sp.attrs, sp.nameIDFmt)
 	}
 }
+
+// Two sign-ins started in one browser share the binding cookie, so the
+// first tab's response is still accepted after the second tab started.
+func TestTwoTabsShareTheBinding(t *testing.T) {
+	e := newHostileSP(t, newTestIdP(t), nil, func(o *Options) { o.Now = time.Now })
+	mux := http.NewServeMux()
+	e.sp.Routes(mux)
+	login := func(ck *http.Cookie) *http.Cookie {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, hostileSP+"/saml/login", nil)
+		if ck != nil {
+			req.AddCookie(ck)
+		}
+		mux.ServeHTTP(w, req)
+		for _, c := range w.Result().Cookies() {
+			if c.Name == e.sp.bindCookie {
+				return c
+			}
+		}
+		t.Fatal("no binding cookie")
+		return nil
+	}
+	first := login(nil)
+	if second := login(first); second.Value != first.Value {
+		t.Fatal("the second sign-in replaced the binding cookie")
+	}
+	if other := login(&http.Cookie{Name: e.sp.bindCookie, Value: "short"}); other.Value == "short" {
+		t.Fatal("a malformed binding cookie was reused")
+	}
+}
