@@ -34,6 +34,7 @@ type page struct {
 	ChangeURL          string
 	Rules              []string
 	Ticket             string
+	CertURL            string
 }
 
 type button struct{ Name, URL string }
@@ -82,6 +83,9 @@ func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	case len(s.opts.Methods) == 1 && p.Info == "":
 		http.Redirect(w, r, s.opts.Methods[0].LoginURL(returnTo), http.StatusSeeOther)
 		return
+	}
+	if p.ShowPassword && s.opts.ClientCert != nil {
+		p.CertURL = "/login/certificate?return_to=" + queryEscape(returnTo)
 	}
 	s.render(w, http.StatusOK, "login", p)
 }

@@ -128,6 +128,9 @@ type Options struct {
 	// AllowedReturnHosts are hosts besides PublicURL's that return URLs
 	// may point at (the applications behind forward auth).
 	AllowedReturnHosts []string
+	// ClientCert enables certificate sign-in at /login/certificate; nil
+	// means off.
+	ClientCert *ClientCert
 	// Registerer receives the sign-in metrics; nil means none.
 	Registerer prometheus.Registerer
 }
@@ -172,6 +175,16 @@ func New(opts Options) (*Service, error) {
 	for _, k := range opts.MatchKeys {
 		if !validMatchKey(k) {
 			problems = append(problems, fmt.Sprintf("match key %q is not one of upn, email, immutable_id, username, nameid", k))
+		}
+	}
+	if opts.ClientCert != nil && opts.ClientCert.CAs == nil {
+		problems = append(problems, "client certificate sign-in needs CAs")
+	}
+	if opts.ClientCert != nil {
+		for _, k := range opts.ClientCert.MapBy {
+			if k != "upn" && k != "email" && k != "cn" {
+				problems = append(problems, fmt.Sprintf("client certificate map_by %q is not one of upn, email, cn", k))
+			}
 		}
 	}
 	if opts.ConcurrentLicences < 0 {
@@ -253,10 +266,26 @@ func (s *Service) routes() {
 	mux.HandleFunc("GET /api/v1/me", s.handleMe)
 	mux.HandleFunc("GET /password/change", s.handleChangePage)
 	mux.Handle("POST /password/change", cop.Handler(http.HandlerFunc(s.handleChangePost)))
+	if s.opts.ClientCert != nil {
+		mux.HandleFunc("GET /login/certificate", s.handleCertLogin)
+	}
 	for _, m := range s.opts.Methods {
 		m.Routes(mux)
 	}
 	s.mux = mux
+}
+
+// AddMethod adds a redirect method after New, for methods that need the
+// Service as their Finisher when they are built (sso/saml, sso/oidc):
+//
+//	svc, _ := sso.New(opts)
+//	sp, _ := saml.New(saml.Options{Finisher: svc, ...})
+//	svc.AddMethod(sp)
+//
+// Call it before the Service serves requests and before Run.
+func (s *Service) AddMethod(m RedirectMethod) {
+	s.opts.Methods = append(s.opts.Methods, m)
+	m.Routes(s.mux)
 }
 
 // ServeHTTP serves the sign-in endpoints. The daemon mounts the Service at
