@@ -45,8 +45,18 @@ type Config struct {
 	RetryBase time.Duration
 }
 
+// Notice kinds: a password about to expire (pwdLastSet + maxPwdAge, the
+// constructed expiry, or the local policy), or the account itself (AD's
+// accountExpires), after which no password helps.
+const (
+	KindPassword = "password"
+	KindAccount  = "account"
+)
+
 // Notice is one message due (or sent) to one user.
 type Notice struct {
+	// Kind is KindPassword or KindAccount; empty means KindPassword.
+	Kind        string    `json:"kind"`
 	UserID      string    `json:"user_id"`
 	Username    string    `json:"username"`
 	DisplayName string    `json:"display_name,omitempty"`
@@ -155,8 +165,9 @@ func threshold(warnDays []int, daysLeft int) (int, bool) {
 	return best, ok
 }
 
-// Upcoming lists active users whose password expires within days of now,
-// soonest first (`dirbridge expiry report`).
+// Upcoming lists active users whose password or account expires within
+// days of now (already expired included), soonest first (`dirbridge expiry
+// report`); Kind tells which.
 func Upcoming(ctx context.Context, st store.Reader, now time.Time, days int, loc *time.Location) ([]Notice, error) {
 	if loc == nil {
 		loc = time.UTC
@@ -167,30 +178,79 @@ func Upcoming(ctx context.Context, st store.Reader, now time.Time, days int, loc
 	}
 	var out []Notice
 	for _, u := range users {
-		if u.PasswordNeverExpires || u.PasswordExpiresAt.IsZero() {
-			continue
+		if !u.PasswordNeverExpires && !u.PasswordExpiresAt.IsZero() {
+			if left := DaysLeft(u.PasswordExpiresAt, now, loc); left <= days {
+				out = append(out, noticeFor(u, left, 0))
+			}
 		}
-		left := DaysLeft(u.PasswordExpiresAt, now, loc)
-		if left > days {
-			continue
+		if !u.AccountExpiresAt.IsZero() {
+			if left := DaysLeft(u.AccountExpiresAt, now, loc); left <= days {
+				out = append(out, accountNoticeFor(u, left, 0))
+			}
 		}
-		out = append(out, noticeFor(u, left, 0))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].ExpiresAt.Equal(out[j].ExpiresAt) {
 			return out[i].ExpiresAt.Before(out[j].ExpiresAt)
 		}
-		return out[i].Username < out[j].Username
+		if out[i].Username != out[j].Username {
+			return out[i].Username < out[j].Username
+		}
+		return out[i].Kind < out[j].Kind
 	})
 	return out, nil
 }
 
 func noticeFor(u store.User, left, thr int) Notice {
 	return Notice{
-		UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email,
+		Kind: KindPassword, UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email,
 		Language: u.Language, Source: u.Source, ExpiresAt: u.PasswordExpiresAt.UTC(),
 		DaysLeft: left, Threshold: thr,
 	}
+}
+
+// accountNoticeFor is the notice that the account itself expires.
+func accountNoticeFor(u store.User, left, thr int) Notice {
+	n := noticeFor(u, left, thr)
+	n.Kind, n.ExpiresAt = KindAccount, u.AccountExpiresAt.UTC()
+	return n
+}
+
+// accountNoticeKey names one threshold of one account expiry date, apart
+// from the password notices' keys: moving the date starts over.
+func accountNoticeKey(u store.User, thr int) string {
+	return KindAccount + "|" + u.ID + "|" + strconv.FormatInt(u.AccountExpiresAt.Unix(), 10) + "|" + strconv.Itoa(thr)
+}
+
+// due is one notice the job owes a user now, with its record key and how
+// long the record is kept.
+type due struct {
+	n    Notice
+	key  string
+	keep time.Time
+}
+
+// dueFor lists the notices u has reached at now: at most one for the
+// password and one for the account, each at the smallest threshold
+// reached, so a run that missed earlier days sends one message, not a
+// backlog.
+func (j *Job) dueFor(u store.User, now time.Time) []due {
+	var out []due
+	// The records outlive the expiry by 90 days, so a threshold is never
+	// sent twice for the same password or date.
+	if !u.PasswordNeverExpires && !u.PasswordExpiresAt.IsZero() {
+		left := DaysLeft(u.PasswordExpiresAt, now, j.cfg.Location)
+		if thr, ok := threshold(j.cfg.WarnDays, left); ok {
+			out = append(out, due{n: noticeFor(u, left, thr), key: noticeKey(u, thr), keep: u.PasswordExpiresAt.Add(90 * 24 * time.Hour)})
+		}
+	}
+	if !u.AccountExpiresAt.IsZero() {
+		left := DaysLeft(u.AccountExpiresAt, now, j.cfg.Location)
+		if thr, ok := threshold(j.cfg.WarnDays, left); ok {
+			out = append(out, due{n: accountNoticeFor(u, left, thr), key: accountNoticeKey(u, thr), keep: u.AccountExpiresAt.Add(90 * 24 * time.Hour)})
+		}
+	}
+	return out
 }
 
 // noticeKey names one threshold of one password: a password change moves
@@ -214,69 +274,69 @@ func (j *Job) Run(ctx context.Context, now time.Time, dryRun bool) (Report, erro
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("expiry: %w", err)
 		}
-		if u.PasswordNeverExpires || u.PasswordExpiresAt.IsZero() {
-			continue
-		}
-		left := DaysLeft(u.PasswordExpiresAt, now, j.cfg.Location)
-		thr, due := threshold(j.cfg.WarnDays, left)
-		if !due {
-			continue
-		}
-		n := noticeFor(u, left, thr)
-		// Skipped in test mode too, so a redirected run shows what a real
-		// run would do.
-		if u.Email == "" {
-			rep.Skipped = append(rep.Skipped, Skipped{Notice: n, Reason: "no e-mail address"})
-			j.metrics.skipped("no_email")
-			continue
-		}
-		n.To = u.Email
-		if j.cfg.RedirectTo != "" {
-			n.To = j.cfg.RedirectTo
-		}
-		// The record expires well after the password does, so a threshold
-		// is never sent twice for the same password.
-		keep := u.PasswordExpiresAt.Add(90 * 24 * time.Hour)
-		key := noticeKey(u, thr)
-		if dryRun {
-			if sent, err := j.alreadySent(ctx, key); err != nil {
+		for _, d := range j.dueFor(u, now) {
+			if err := j.send(ctx, &rep, u, d, dryRun); err != nil {
 				return rep, err
-			} else if sent {
-				rep.Skipped = append(rep.Skipped, Skipped{Notice: n, Reason: "already sent"})
-				continue
 			}
-			rep.Sent = append(rep.Sent, n)
-			continue
 		}
-		if sent, err := j.alreadySent(ctx, key); err != nil {
-			return rep, err
-		} else if sent {
-			continue
-		}
-		msg, err := j.templates.Render(n, j.cfg)
-		if err != nil {
-			return rep, fmt.Errorf("expiry: render notice for %s: %w", u.Username, err)
-		}
-		if err := j.deliver(ctx, msg); err != nil {
-			if ctx.Err() != nil {
-				return rep, fmt.Errorf("expiry: %w", ctx.Err())
-			}
-			rep.Failed = append(rep.Failed, Failed{Notice: n, Error: err.Error()})
-			j.metrics.failed()
-			j.log.Error("expiry notice not delivered", zap.String("user", u.Username), zap.Int("threshold", thr), zap.Error(err))
-			continue
-		}
-		if err := j.store.RecordOnce(ctx, noticeNamespace, key, keep); err != nil && !errors.Is(err, store.ErrConflict) {
-			return rep, fmt.Errorf("expiry: record notice for %s: %w", u.Username, err)
-		}
-		rep.Sent = append(rep.Sent, n)
-		j.metrics.sent()
 	}
 	if !dryRun {
 		j.summarise(ctx, rep)
 	}
 	j.log.Info("expiry run finished", zap.Int("sent", len(rep.Sent)), zap.Int("failed", len(rep.Failed)), zap.Int("skipped", len(rep.Skipped)))
 	return rep, nil
+}
+
+// send delivers (or, dry, plans) one due notice and adds it to rep. Only
+// a store failure or cancellation is returned; a delivery failure goes in
+// rep.Failed.
+func (j *Job) send(ctx context.Context, rep *Report, u store.User, d due, dryRun bool) error {
+	n := d.n
+	// Skipped in test mode too, so a redirected run shows what a real
+	// run would do.
+	if u.Email == "" {
+		rep.Skipped = append(rep.Skipped, Skipped{Notice: n, Reason: "no e-mail address"})
+		j.metrics.skipped("no_email")
+		return nil
+	}
+	n.To = u.Email
+	if j.cfg.RedirectTo != "" {
+		n.To = j.cfg.RedirectTo
+	}
+	sent, err := j.alreadySent(ctx, d.key)
+	if err != nil {
+		return err
+	}
+	if dryRun {
+		if sent {
+			rep.Skipped = append(rep.Skipped, Skipped{Notice: n, Reason: "already sent"})
+		} else {
+			rep.Sent = append(rep.Sent, n)
+		}
+		return nil
+	}
+	if sent {
+		return nil
+	}
+	msg, err := j.templates.Render(n, j.cfg)
+	if err != nil {
+		return fmt.Errorf("expiry: render %s notice for %s: %w", n.Kind, u.Username, err)
+	}
+	if err := j.deliver(ctx, msg); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("expiry: %w", ctx.Err())
+		}
+		rep.Failed = append(rep.Failed, Failed{Notice: n, Error: err.Error()})
+		j.metrics.failed()
+		j.log.Error("expiry notice not delivered", zap.String("user", u.Username), zap.String("kind", n.Kind), zap.Int("threshold", n.Threshold), zap.Error(err))
+		return nil
+	}
+	if err := j.store.RecordOnce(ctx, noticeNamespace, d.key, d.keep); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("expiry: record notice for %s: %w", u.Username, err)
+	}
+	rep.Sent = append(rep.Sent, n)
+	j.metrics.sent()
+	return nil
 }
 
 // alreadySent reports whether the notice was sent. A RecordOnce whose

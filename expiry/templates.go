@@ -15,20 +15,33 @@ import (
 //go:embed templates/*.tmpl
 var builtin embed.FS
 
-// Templates holds the notice templates, per language. A language without
-// its own template uses the default one (notice.txt.tmpl / notice.html.tmpl).
+// Templates holds the notice templates, per kind and language: "notice"
+// for a password about to expire, "account" for an account about to
+// expire. A language without its own template uses the kind's default one
+// (notice.txt.tmpl / notice.html.tmpl, account.txt.tmpl / ...).
 type Templates struct {
-	text map[string]*texttemplate.Template // "" = default
-	html map[string]*htmltemplate.Template
+	text map[tplKey]*texttemplate.Template // lang "" = default
+	html map[tplKey]*htmltemplate.Template
 }
+
+// tplKey names a template: base is "notice" or "account"; lang "" is the
+// default.
+type tplKey struct{ base, lang string }
+
+// Template base names, one per notice kind.
+const (
+	baseNotice  = "notice"
+	baseAccount = "account"
+)
 
 // LoadTemplates reads the built-in templates and, when dir is set, the
 // administrator's templates there, which replace built-ins of the same
 // name. Names: notice.txt.tmpl, notice.html.tmpl, notice.LANG.txt.tmpl,
-// notice.LANG.html.tmpl. The first line of a text template is the subject
+// notice.LANG.html.tmpl, and the same with account for account-expiry
+// notices. The first line of a text template is the subject
 // ("Subject: ...").
 func LoadTemplates(dir string) (*Templates, error) {
-	t := &Templates{text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
+	t := &Templates{text: map[tplKey]*texttemplate.Template{}, html: map[tplKey]*htmltemplate.Template{}}
 	sub, _ := fs.Sub(builtin, "templates")
 	if err := t.load(sub, "built-in"); err != nil {
 		return nil, err
@@ -38,53 +51,63 @@ func LoadTemplates(dir string) (*Templates, error) {
 			return nil, err
 		}
 	}
-	if t.text[""] == nil {
-		return nil, fmt.Errorf("expiry templates: no notice.txt.tmpl")
+	for _, base := range []string{baseNotice, baseAccount} {
+		if t.text[tplKey{base, ""}] == nil {
+			return nil, fmt.Errorf("expiry templates: no %s.txt.tmpl", base)
+		}
 	}
 	return t, nil
 }
 
 func (t *Templates) load(fsys fs.FS, where string) error {
-	names, err := fs.Glob(fsys, "notice*.tmpl")
-	if err != nil {
-		return fmt.Errorf("expiry templates %s: %w", where, err)
+	var names []string
+	for _, base := range []string{baseNotice, baseAccount} {
+		found, err := fs.Glob(fsys, base+"*.tmpl")
+		if err != nil {
+			return fmt.Errorf("expiry templates %s: %w", where, err)
+		}
+		names = append(names, found...)
 	}
 	for _, name := range names {
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return fmt.Errorf("expiry templates %s: %w", where, err)
 		}
-		lang, kind, ok := parseName(name)
+		base, lang, kind, ok := parseName(name)
 		if !ok {
-			return fmt.Errorf("expiry templates %s: %s: want notice[.LANG].txt.tmpl or notice[.LANG].html.tmpl", where, name)
+			return fmt.Errorf("expiry templates %s: %s: want notice[.LANG].txt.tmpl, notice[.LANG].html.tmpl, or the same with account", where, name)
 		}
+		key := tplKey{base, lang}
 		switch kind {
 		case "txt":
 			tt, err := texttemplate.New(name).Option("missingkey=error").Parse(string(b))
 			if err != nil {
 				return fmt.Errorf("expiry templates %s: %w", where, err)
 			}
-			t.text[lang] = tt
+			t.text[key] = tt
 		case "html":
 			ht, err := htmltemplate.New(name).Option("missingkey=error").Parse(string(b))
 			if err != nil {
 				return fmt.Errorf("expiry templates %s: %w", where, err)
 			}
-			t.html[lang] = ht
+			t.html[key] = ht
 		}
 	}
 	return nil
 }
 
-func parseName(name string) (lang, kind string, ok bool) {
+func parseName(name string) (base, lang, kind string, ok bool) {
 	parts := strings.Split(strings.TrimSuffix(name, ".tmpl"), ".")
-	switch {
-	case len(parts) == 2 && parts[0] == "notice":
-		return "", parts[1], parts[1] == "txt" || parts[1] == "html"
-	case len(parts) == 3 && parts[0] == "notice":
-		return strings.ToLower(parts[1]), parts[2], parts[2] == "txt" || parts[2] == "html"
+	if parts[0] != baseNotice && parts[0] != baseAccount {
+		return "", "", "", false
 	}
-	return "", "", false
+	switch len(parts) {
+	case 2:
+		return parts[0], "", parts[1], parts[1] == "txt" || parts[1] == "html"
+	case 3:
+		return parts[0], strings.ToLower(parts[1]), parts[2], parts[2] == "txt" || parts[2] == "html"
+	}
+	return "", "", "", false
 }
 
 // templateData is what a notice template sees.
@@ -115,19 +138,23 @@ func (t *Templates) Render(n Notice, cfg Config) (Message, error) {
 	if i := strings.IndexAny(lang, "-_"); i > 0 {
 		lang = lang[:i] // "de-AT" uses "de"
 	}
-	tt := t.text[lang]
+	base := baseNotice
+	if n.Kind == KindAccount {
+		base = baseAccount
+	}
+	tt := t.text[tplKey{base, lang}]
 	if tt == nil {
-		tt = t.text[""]
+		tt = t.text[tplKey{base, ""}]
 	}
 	var buf bytes.Buffer
 	if err := tt.Execute(&buf, data); err != nil {
 		return Message{}, fmt.Errorf("text template: %w", err)
 	}
-	subject, body := splitSubject(buf.String())
+	subject, body := splitSubject(buf.String(), n.Kind)
 	msg := Message{From: cfg.From, To: []string{n.To}, Subject: subject, Text: body}
-	ht := t.html[lang]
-	if ht == nil && t.text[lang] == nil {
-		ht = t.html[""]
+	ht := t.html[tplKey{base, lang}]
+	if ht == nil && t.text[tplKey{base, lang}] == nil {
+		ht = t.html[tplKey{base, ""}]
 	}
 	if ht != nil {
 		buf.Reset()
@@ -139,10 +166,13 @@ func (t *Templates) Render(n Notice, cfg Config) (Message, error) {
 	return msg, nil
 }
 
-func splitSubject(s string) (subject, body string) {
+func splitSubject(s, kind string) (subject, body string) {
 	first, rest, _ := strings.Cut(s, "\n")
 	if v, ok := strings.CutPrefix(first, "Subject:"); ok {
 		return strings.TrimSpace(v), strings.TrimLeft(rest, "\n")
+	}
+	if kind == KindAccount {
+		return "Your account expires soon", s
 	}
 	return "Your password expires soon", s
 }
@@ -153,7 +183,11 @@ func SummaryText(rep Report) string {
 	fmt.Fprintf(&b, "Password-expiry notices, run at %s\n\n", rep.RunAt.Format(time.RFC3339))
 	fmt.Fprintf(&b, "sent: %d, failed: %d, skipped: %d\n", len(rep.Sent), len(rep.Failed), len(rep.Skipped))
 	for _, n := range rep.Sent {
-		fmt.Fprintf(&b, "  sent     %-24s %2d days left (threshold %d) to %s\n", n.Username, n.DaysLeft, n.Threshold, n.To)
+		what := "password"
+		if n.Kind == KindAccount {
+			what = "account"
+		}
+		fmt.Fprintf(&b, "  sent     %-24s %-8s %2d days left (threshold %d) to %s\n", n.Username, what, n.DaysLeft, n.Threshold, n.To)
 	}
 	for _, f := range rep.Failed {
 		fmt.Fprintf(&b, "  FAILED   %-24s %s\n", f.Username, f.Error)

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,8 @@ type adUser struct {
 	age         time.Duration // >0: password set this long ago (faketime)
 	neverExpire bool          // DONT_EXPIRE_PASSWORD
 	mustChange  bool          // pwdLastSet = 0
+	// accountExpires, when set, is when the account itself expires.
+	accountExpires time.Time
 }
 
 // makeUsers creates users in a fresh OU plus one group holding them all,
@@ -101,12 +104,21 @@ func makeUsers(t *testing.T, s *harness.Samba, ou string, users []adUser) string
 			// NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD
 			s.Replace(t, dn, "userAccountControl", "66048")
 		}
+		if !u.accountExpires.IsZero() {
+			s.Replace(t, dn, "accountExpires", fileTime(u.accountExpires))
+		}
 		if u.age > 0 {
 			s.SetPasswordAged(t, u.name, adPassword, u.age)
 		}
 		dns = append(dns, dn)
 	}
 	return s.AddGroup(t, ouDN, ou+"-group", dns...)
+}
+
+// fileTime is t as AD's FILETIME: 100 ns intervals since 1601-01-01 UTC.
+func fileTime(t time.Time) string {
+	const epochDiff = 11644473600 // seconds from 1601 to 1970
+	return strconv.FormatInt((t.Unix()+epochDiff)*10_000_000, 10)
 }
 
 func testLogger(t *testing.T) *zap.Logger {

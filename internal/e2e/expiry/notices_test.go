@@ -26,6 +26,7 @@ func TestSyncAndNotices(t *testing.T) {
 		{name: "xm-must", mustChange: true},
 		{name: "xm-nomail", noMail: true, age: ageNoMail},
 		{name: "xm-fresh"},
+		{name: "xm-leaving", neverExpire: true, accountExpires: time.Now().Add(5*24*time.Hour + time.Hour)},
 	})
 	st := openStore(t)
 	src := newSource(t, s, false)
@@ -57,6 +58,9 @@ func TestSyncAndNotices(t *testing.T) {
 	if u := storedUser(t, st, "xm-must"); !u.MustChangePassword || u.PasswordNeverExpires {
 		t.Errorf("xm-must: must=%v never=%v, want must change", u.MustChangePassword, u.PasswordNeverExpires)
 	}
+	if u := storedUser(t, st, "xm-leaving"); !u.PasswordNeverExpires || !near(u.AccountExpiresAt, time.Now().Add(5*24*time.Hour+time.Hour), tol) {
+		t.Errorf("xm-leaving: never=%v account expires %v, want in 5 days", u.PasswordNeverExpires, u.AccountExpiresAt)
+	}
 	if u := storedUser(t, st, "xm-nomail"); u.Email != "" {
 		t.Errorf("xm-nomail has e-mail %q", u.Email)
 	}
@@ -76,21 +80,22 @@ func TestSyncAndNotices(t *testing.T) {
 		}
 	}
 
-	// 2. Upcoming lists the expired, then soon, then nomail (soonest
-	// first); never, must-change and fresh (40 days) are not within 30.
+	// 2. Upcoming lists the expired, then soon, then leaving's account,
+	// then nomail (soonest first); never, must-change and fresh (40 days)
+	// are not within 30.
 	up, err := expiry.Upcoming(ctx, st, time.Now(), 30, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
 	for _, n := range up {
-		names = append(names, n.Username)
+		names = append(names, n.Username+"/"+n.Kind)
 	}
-	if want := []string{"xm-expired", "xm-soon", "xm-nomail"}; !slices.Equal(names, want) {
+	if want := []string{"xm-expired/password", "xm-soon/password", "xm-leaving/account", "xm-nomail/password"}; !slices.Equal(names, want) {
 		t.Errorf("Upcoming = %v, want %v", names, want)
 	}
 	for _, n := range up {
-		want := map[string]int{"xm-expired": -3, "xm-soon": 2, "xm-nomail": 6}[n.Username]
+		want := map[string]int{"xm-expired": -3, "xm-soon": 2, "xm-leaving": 5, "xm-nomail": 6}[n.Username]
 		if n.DaysLeft != want {
 			t.Errorf("Upcoming %s: %d days left, want %d", n.Username, n.DaysLeft, want)
 		}
@@ -114,8 +119,8 @@ func TestSyncAndNotices(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if got := noticeSummary(rep.Sent); !slices.Equal(got, []string{"xm-soon:3:2"}) {
-		t.Errorf("sent %v, want xm-soon at threshold 3 with 2 days left", got)
+	if got := noticeSummary(rep.Sent); !slices.Equal(got, []string{"xm-leaving:account:7:5", "xm-soon:password:3:2"}) {
+		t.Errorf("sent %v, want xm-soon's password at threshold 3 (2 days left) and xm-leaving's account at 7 (5 days)", got)
 	}
 	if len(rep.Failed) != 0 {
 		t.Errorf("failed: %+v", rep.Failed)
@@ -124,10 +129,17 @@ func TestSyncAndNotices(t *testing.T) {
 		t.Errorf("skipped %+v, want xm-nomail (threshold 7, no e-mail address)", rep.Skipped)
 	}
 	msgs := srv.Messages()
-	if len(msgs) != 1 {
-		t.Fatalf("server received %d messages, want 1: %+v", len(msgs), msgs)
+	if len(msgs) != 2 {
+		t.Fatalf("server received %d messages, want 2: %+v", len(msgs), msgs)
 	}
-	m := msgs[0]
+	byTo := map[string]harness.SMTPMessage{}
+	for _, m := range msgs {
+		byTo[strings.Join(m.To, ",")] = m
+	}
+	if m := byTo["xm-leaving@example.test"]; m.Subject != "Your account expires in 5 days" || !m.TLS {
+		t.Errorf("account notice: subject %q, TLS %v", m.Subject, m.TLS)
+	}
+	m := byTo["xm-soon@example.test"]
 	if !slices.Equal(m.To, []string{"xm-soon@example.test"}) || m.From != "it@example.test" || !m.TLS {
 		t.Errorf("message to %v from %s, TLS %v", m.To, m.From, m.TLS)
 	}
@@ -148,7 +160,7 @@ func TestSyncAndNotices(t *testing.T) {
 		if err != nil {
 			t.Fatalf("rerun: %v", err)
 		}
-		if len(rep.Sent) != 0 || len(srv.Messages()) != 1 {
+		if len(rep.Sent) != 0 || len(srv.Messages()) != 2 {
 			t.Errorf("rerun at %v sent %v (server has %d)", at, noticeSummary(rep.Sent), len(srv.Messages()))
 		}
 	}
@@ -192,10 +204,10 @@ func TestSyncAndNotices(t *testing.T) {
 		want []string
 	}{
 		{day(20), nil},
-		{day(14), []string{"xm-soon:14:14"}},
+		{day(14), []string{"xm-soon:password:14:14"}},
 		{day(13), nil},
-		{day(7), []string{"xm-soon:7:7"}},
-		{day(2), []string{"xm-soon:3:2"}},
+		{day(7), []string{"xm-soon:password:7:7"}},
+		{day(2), []string{"xm-soon:password:3:2"}},
 		{day(2).Add(time.Hour), nil},
 	} {
 		rep, err := job.Run(ctx, c.at, false)
@@ -222,8 +234,9 @@ func TestSyncAndNotices(t *testing.T) {
 func noticeSummary(ns []expiry.Notice) []string {
 	var out []string
 	for _, n := range ns {
-		out = append(out, fmt.Sprintf("%s:%d:%d", n.Username, n.Threshold, n.DaysLeft))
+		out = append(out, fmt.Sprintf("%s:%s:%d:%d", n.Username, n.Kind, n.Threshold, n.DaysLeft))
 	}
+	slices.Sort(out)
 	return out
 }
 
