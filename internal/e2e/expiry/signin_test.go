@@ -28,6 +28,9 @@ func TestSignIn(t *testing.T) {
 		{name: "xs-warn", age: ageSoon},
 		{name: "xs-expired", age: ageExpired},
 		{name: "xs-fine"},
+		{name: "xs-must", mustChange: true},
+		{name: "xs-idp-warn", age: ageSoon},
+		{name: "xs-idp-expired", age: ageExpired},
 	})
 	st := openStore(t)
 	src := newSource(t, s, false)
@@ -49,7 +52,15 @@ func TestSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sso.New: %v", err)
 	}
-	web := httptest.NewServer(svc)
+	// A stand-in for an IdP's callback: what sso/saml and sso/oidc do
+	// once the assertion or token checks out.
+	mux := http.NewServeMux()
+	mux.Handle("/", svc)
+	mux.HandleFunc("GET /test-idp/callback", func(w http.ResponseWriter, r *http.Request) {
+		svc.Finish(w, r, sso.Identity{Method: sso.MethodOIDC, Issuer: "https://idp.example.test",
+			Subject: r.URL.Query().Get("upn"), UPN: r.URL.Query().Get("upn")}, "/app")
+	})
+	web := httptest.NewServer(mux)
 	t.Cleanup(web.Close)
 	b := func() *browser { return newBrowser(t, web.URL) }
 
@@ -75,6 +86,45 @@ func TestSignIn(t *testing.T) {
 		res := c.post("/login", url.Values{"username": {"xs-fine"}, "password": {adPassword}, "return_to": {"/app"}})
 		if res.status != http.StatusSeeOther || res.header.Get("Location") != "/app" {
 			t.Errorf("sign-in with 40 days left: %d %s, want a plain redirect", res.status, res.header.Get("Location"))
+		}
+	})
+
+	// SSO sign-ins show the warning too (the IdP may not); an expired
+	// password is the IdP's business there, so it is not blocked.
+	t.Run("idp sign-in warns", func(t *testing.T) {
+		c := b()
+		res := c.get("/test-idp/callback?upn=xs-idp-warn@example.test")
+		if res.status != http.StatusOK || !strings.Contains(res.body, "Your password expires in 2 days") || !strings.Contains(res.body, "/password/change?return_to=") {
+			t.Fatalf("IdP sign-in: %d, want the warning:\n%s", res.status, res.body)
+		}
+		if me := c.get("/api/v1/me"); me.status != http.StatusOK {
+			t.Errorf("IdP sign-in with the warning left no session: %d", me.status)
+		}
+		res = b().get("/test-idp/callback?upn=xs-idp-expired@example.test")
+		if res.status != http.StatusSeeOther || res.header.Get("Location") != "/app" {
+			t.Errorf("IdP sign-in with an expired AD password: %d %s\n%s", res.status, res.header.Get("Location"), res.body)
+		}
+	})
+
+	t.Run("must change at next sign-in", func(t *testing.T) {
+		c := b()
+		res := c.post("/login", url.Values{"username": {"xs-must"}, "password": {adPassword}, "return_to": {"/app"}})
+		tk := hiddenValue(res.body, "ticket")
+		if res.status != http.StatusOK || tk == "" || !strings.Contains(res.body, "You must choose a new password") {
+			t.Fatalf("must-change sign-in: %d, want the change form:\n%s", res.status, res.body)
+		}
+		const newPW = "Chosen-Passw0rd5!"
+		res = c.post("/password/change", url.Values{"ticket": {tk}, "old_password": {adPassword},
+			"new_password": {newPW}, "confirm_password": {newPW}})
+		if res.status != http.StatusSeeOther || res.header.Get("Location") != "/app" {
+			t.Fatalf("change: %d %s\n%s", res.status, res.header.Get("Location"), res.body)
+		}
+		if _, err := src.Authenticate(ctx, "xs-must", newPW); err != nil {
+			t.Errorf("AD bind with the chosen password: %v", err)
+		}
+		syncNow(t, runner)
+		if u := storedUser(t, st, "xs-must"); u.MustChangePassword || u.PasswordExpiresAt.Sub(u.PasswordChangedAt) != maxPwdAge {
+			t.Errorf("after the change and a sync: must %v, changed %v, expires %v", u.MustChangePassword, u.PasswordChangedAt, u.PasswordExpiresAt)
 		}
 	})
 
@@ -148,6 +198,9 @@ func TestSignIn(t *testing.T) {
 		}
 		var ok, failed int
 		for _, ev := range evs {
+			if ev.Target != u.ID {
+				continue
+			}
 			switch ev.Outcome {
 			case store.OutcomeSuccess:
 				ok++
