@@ -19,6 +19,10 @@ import (
 func TestSyncAndNotices(t *testing.T) {
 	ctx := context.Background()
 	s := sharedSamba(t)
+	// Noon UTC five days on is 5 calendar days away whatever the hour now,
+	// so the account notice's wording does not depend on when this runs.
+	y, mo, d := time.Now().UTC().Date()
+	leavingAt := time.Date(y, mo, d+5, 12, 0, 0, 0, time.UTC)
 	group := makeUsers(t, s, "expiry-mail", []adUser{
 		{name: "xm-soon", age: ageSoon},
 		{name: "xm-expired", age: ageExpired},
@@ -26,7 +30,7 @@ func TestSyncAndNotices(t *testing.T) {
 		{name: "xm-must", mustChange: true},
 		{name: "xm-nomail", noMail: true, age: ageNoMail},
 		{name: "xm-fresh"},
-		{name: "xm-leaving", neverExpire: true, accountExpires: time.Now().Add(5*24*time.Hour + time.Hour)},
+		{name: "xm-leaving", neverExpire: true, accountExpires: leavingAt},
 	})
 	st := openStore(t)
 	src := newSource(t, s, false)
@@ -58,7 +62,7 @@ func TestSyncAndNotices(t *testing.T) {
 	if u := storedUser(t, st, "xm-must"); !u.MustChangePassword || u.PasswordNeverExpires {
 		t.Errorf("xm-must: must=%v never=%v, want must change", u.MustChangePassword, u.PasswordNeverExpires)
 	}
-	if u := storedUser(t, st, "xm-leaving"); !u.PasswordNeverExpires || !near(u.AccountExpiresAt, time.Now().Add(5*24*time.Hour+time.Hour), tol) {
+	if u := storedUser(t, st, "xm-leaving"); !u.PasswordNeverExpires || !u.AccountExpiresAt.Equal(leavingAt) {
 		t.Errorf("xm-leaving: never=%v account expires %v, want in 5 days", u.PasswordNeverExpires, u.AccountExpiresAt)
 	}
 	if u := storedUser(t, st, "xm-nomail"); u.Email != "" {
@@ -114,6 +118,14 @@ func TestSyncAndNotices(t *testing.T) {
 	}, st, mailer, nil, nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A dry run plans the same notices and sends nothing.
+	dry, err := job.Run(ctx, time.Now(), true)
+	if err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if got := noticeSummary(dry.Sent); !slices.Equal(got, []string{"xm-leaving:account:7:5", "xm-soon:password:3:2"}) || len(srv.Messages()) != 0 {
+		t.Errorf("dry run planned %v and the server received %d messages", got, len(srv.Messages()))
 	}
 	rep, err := job.Run(ctx, time.Now(), false)
 	if err != nil {
