@@ -1,0 +1,476 @@
+// Package admin is dirbridge's REST API under /api/v1: API keys and the
+// bearer tokens they exchange for, privilege checks, users, profiles, the
+// audit log and sync control.
+//
+// Every endpoint is declared once, in the route table (routes.go); the
+// ServeMux registrations and the OpenAPI document served at
+// /api/v1/openapi.json are both generated from it, so they cannot drift.
+//
+// Every mutating call writes an audit event. A successful change writes its
+// event in the same store transaction as the change (both or neither); a
+// refused or failed call is recorded by the request wrapper afterwards.
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// SyncRequest asks the sync engine for one run.
+type SyncRequest struct {
+	Directory             string
+	Full                  bool
+	DryRun                bool
+	AllowMassDeactivation bool
+	// Actor is the administrator asking, for the run's audit trail.
+	Actor string
+}
+
+// SyncTrigger starts sync runs; the sync engine implements it.
+type SyncTrigger interface {
+	// Trigger starts a run in the background and returns its id without
+	// waiting for it. When a run of that directory is already going it
+	// returns that run's id (single flight). Errors mean no run started.
+	Trigger(ctx context.Context, req SyncRequest) (runID string, err error)
+}
+
+// Options configure a Server. Store is required; everything else has a
+// default.
+type Options struct {
+	Store  store.Store
+	Logger *zap.Logger
+	// Now is the clock; tests inject one to expire tokens.
+	Now func() time.Time
+	// Privileges is the catalogue (built-in plus the application's
+	// privileges); defaults to the built-ins only.
+	Privileges *privilege.Catalogue
+	// Directories lists the configured directory names (for stats, sync).
+	Directories []string
+	// Sync starts runs; nil means POST /api/v1/sync answers 501.
+	Sync SyncTrigger
+	// Hasher hashes administrator-reset passwords; defaults to
+	// password.DefaultParams with NumCPU concurrent hashes.
+	Hasher *password.Hasher
+	// TrustedProxies are peers whose X-Forwarded-For is believed for the
+	// source IP recorded in audit events.
+	TrustedProxies []netip.Prefix
+	// MaxBodyBytes limits request bodies (default 1 MiB).
+	MaxBodyBytes int64
+}
+
+// Server serves /api/v1. It is safe for concurrent use.
+type Server struct {
+	store   store.Store
+	log     *zap.Logger
+	now     func() time.Time
+	privs   *privilege.Catalogue
+	dirs    []string
+	sync    SyncTrigger
+	hasher  *password.Hasher
+	proxies []netip.Prefix
+	maxBody int64
+	mux     *http.ServeMux
+	routes  []route
+}
+
+// New builds a Server from opts.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("admin: a store is required")
+	}
+	s := &Server{
+		store:   opts.Store,
+		log:     opts.Logger,
+		now:     opts.Now,
+		privs:   opts.Privileges,
+		dirs:    slices.Clone(opts.Directories),
+		sync:    opts.Sync,
+		hasher:  opts.Hasher,
+		proxies: opts.TrustedProxies,
+		maxBody: opts.MaxBodyBytes,
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	s.log = s.log.Named("admin")
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.privs == nil {
+		c, err := privilege.NewCatalogue(nil)
+		if err != nil {
+			return nil, fmt.Errorf("admin: %w", err)
+		}
+		s.privs = c
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	if s.hasher == nil {
+		h, err := password.NewHasher(password.DefaultParams, 0)
+		if err != nil {
+			return nil, fmt.Errorf("admin: %w", err)
+		}
+		s.hasher = h
+	}
+	s.routes = routeTable()
+	s.mux = http.NewServeMux()
+	paths := map[string]bool{}
+	for i := range s.routes {
+		rt := &s.routes[i]
+		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+		if !paths[rt.Path] {
+			paths[rt.Path] = true
+			// A method-less pattern for the same path catches the other
+			// methods, so a wrong method gets a JSON 405 instead of the
+			// mux's plain-text one.
+			s.mux.HandleFunc(rt.Path, s.methodNotAllowed)
+		}
+	}
+	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errf(http.StatusNotFound, CodeRouteNotFound, "no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return s, nil
+}
+
+// ServeHTTP serves every /api/v1 path; mount the Server at "/api/v1/".
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, rt := range s.routes {
+		if matchPath(rt.Path, r.URL.Path) {
+			allow = append(allow, rt.Method)
+		}
+	}
+	if len(allow) == 0 {
+		writeError(w, errf(http.StatusNotFound, CodeRouteNotFound, "no endpoint %s %s", r.Method, r.URL.Path))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, errf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+}
+
+// matchPath matches a concrete path against a pattern with {wildcards}.
+func matchPath(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if strings.HasPrefix(ps[i], "{") {
+			if xs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if ps[i] != xs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// caller is the authenticated principal of one request, plus what the
+// handler wants recorded in the audit event.
+type caller struct {
+	User    store.User
+	Privs   privilege.Set
+	KeyID   string
+	IP      string
+	Request *http.Request
+
+	// Audit bookkeeping, filled by handlers.
+	target  string
+	details map[string]any
+	audited bool
+}
+
+func (c *caller) actor() string {
+	if c == nil || c.User.Username == "" {
+		return "anonymous"
+	}
+	return c.User.Username
+}
+
+func (c *caller) has(p string) bool { return c.User.Superuser || c.Privs.Has(p) }
+
+func (c *caller) detail(k string, v any) {
+	if c.details == nil {
+		c.details = map[string]any{}
+	}
+	c.details[k] = v
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// wrap authenticates, authorises, runs the handler, turns its error into a
+// JSON response and audits mutating calls the handler did not audit itself.
+func (s *Server) wrap(rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &caller{IP: s.sourceIP(r), Request: r}
+		err := s.authorize(r, rt, c)
+		if err == nil {
+			err = rt.handler(s, w, r, c)
+		}
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				ae = s.internal(r, rt, err)
+			}
+			writeError(w, ae)
+			if rt.mutating() && !c.audited {
+				outcome := store.OutcomeFailure
+				if ae.Status == http.StatusForbidden || ae.Status == http.StatusUnauthorized {
+					outcome = store.OutcomeDenied
+				}
+				reason := ae.E.Code + ": " + ae.E.Message
+				if aerr := s.auditFailure(r.Context(), c, rt.Action, outcome, reason); aerr != nil {
+					s.log.Error("write audit event", zap.String("action", rt.Action), zap.Error(aerr))
+				}
+			}
+		}
+	})
+}
+
+// internal logs an unexpected error and hides its details from the client.
+func (s *Server) internal(r *http.Request, rt *route, err error) *apiError {
+	switch {
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+		return errf(499, CodeUnavailable, "request cancelled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the store did not answer in time; retry later")
+	}
+	s.log.Error("request failed", zap.String("route", rt.Name), zap.String("path", r.URL.Path), zap.Error(err))
+	return errf(http.StatusInternalServerError, CodeInternal, "internal error; see the server log")
+}
+
+func (s *Server) authorize(r *http.Request, rt *route, c *caller) error {
+	if rt.Public {
+		return nil
+	}
+	tok, ok := bearer(r)
+	if !ok {
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "missing bearer token; exchange an API key at POST /api/v1/tokens")
+	}
+	if looksLike(tok, KeyPrefix) {
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "an API key is not a bearer token; exchange it at POST /api/v1/tokens")
+	}
+	ctx := r.Context()
+	t, err := s.store.GetToken(ctx, HashSecret(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "invalid or revoked token")
+	}
+	if err != nil {
+		return fmt.Errorf("look up token: %w", err)
+	}
+	now := s.now()
+	if !now.Before(t.ExpiresAt) {
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "token expired at %s; exchange the API key again", t.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	// Tokens of a revoked key are deleted on revocation; checking the key
+	// as well keeps revocation immediate even if that delete was missed.
+	k, err := s.store.GetAPIKey(ctx, t.KeyID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !k.RevokedAt.IsZero()) {
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "invalid or revoked token")
+	}
+	if err != nil {
+		return fmt.Errorf("look up api key: %w", err)
+	}
+	u, err := s.store.GetUser(ctx, t.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "invalid or revoked token")
+	}
+	if err != nil {
+		return fmt.Errorf("look up token user: %w", err)
+	}
+	if reason := unusable(u, now); reason != "" {
+		c.User = u
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "token user %s %s", u.Username, reason)
+	}
+	privs, err := s.effective(ctx, s.store, u)
+	if err != nil {
+		return err
+	}
+	c.User, c.Privs, c.KeyID = u, privs, k.ID
+	if len(rt.Privs) > 0 && !slices.ContainsFunc(rt.Privs, c.has) {
+		return errf(http.StatusForbidden, CodeForbidden, "%s requires privilege %s", rt.Name, strings.Join(rt.Privs, " or "))
+	}
+	return nil
+}
+
+// unusable says why a user may not act at all, or "" when it may.
+func unusable(u store.User, now time.Time) string {
+	switch {
+	case u.State != store.StateActive:
+		return "is inactive"
+	case u.Emergency && !u.ExpiresAt.IsZero() && !now.Before(u.ExpiresAt):
+		return "(emergency account) has expired"
+	case !u.AccountExpiresAt.IsZero() && !now.Before(u.AccountExpiresAt):
+		return "has expired"
+	}
+	return ""
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// effective is what u holds (package privilege decides: superuser, custom
+// set, profile, nothing).
+func (s *Server) effective(ctx context.Context, rd store.Reader, u store.User) (privilege.Set, error) {
+	var prof *store.Profile
+	if u.Profile != "" && !u.Superuser && u.CustomPrivileges == nil {
+		p, err := rd.GetProfile(ctx, u.Profile)
+		switch {
+		case err == nil:
+			prof = &p
+		case errors.Is(err, store.ErrNotFound):
+			// A dangling profile name grants nothing rather than failing.
+		default:
+			return nil, fmt.Errorf("privileges of %s: profile %q: %w", u.Username, u.Profile, err)
+		}
+	}
+	return s.privs.Effective(u, prof), nil
+}
+
+// checkGrant refuses to let c hand out privileges it does not hold itself,
+// unless it holds grant_all (a superuser holds every privilege).
+func (s *Server) checkGrant(c *caller, privs []string, field string) error {
+	missing := privilege.CanGrant(c.Privs, privilege.NewSet(privs...))
+	if len(missing) == 0 {
+		return nil
+	}
+	c.detail("missing_privileges", []string(missing))
+	e := errf(http.StatusForbidden, CodeEscalation, "you cannot grant privileges you do not hold: %s", missing)
+	e.E.Field = field
+	return e
+}
+
+// sourceIP is the peer address, or the client named by X-Forwarded-For
+// when the peer is a trusted proxy (the right-most untrusted hop).
+func (s *Server) sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(peer) {
+		return host
+	}
+	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !s.trusted(a) {
+			return a.String()
+		}
+	}
+	return host
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// audit records a successful change inside tx, so the change and its
+// record commit together.
+func (s *Server) audit(ctx context.Context, tx store.Tx, c *caller, action string) error {
+	e := &store.AuditEvent{
+		Time: s.now().UTC(), Actor: c.actor(), Action: action, Target: c.target,
+		Outcome: store.OutcomeSuccess, SourceIP: c.IP, Details: c.details,
+	}
+	if err := tx.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	c.audited = true
+	return nil
+}
+
+func (s *Server) auditFailure(ctx context.Context, c *caller, action, outcome, reason string) error {
+	// The request context may be cancelled already; the record must still
+	// be written.
+	ctx = context.WithoutCancel(ctx)
+	return s.store.Tx(ctx, func(tx store.Tx) error {
+		return tx.AppendAudit(ctx, &store.AuditEvent{
+			Time: s.now().UTC(), Actor: c.actor(), Action: action, Target: c.target,
+			Outcome: outcome, Reason: reason, SourceIP: c.IP, Details: c.details,
+		})
+	})
+}
+
+// tx runs fn in a transaction whose success is audited as action.
+func (s *Server) tx(ctx context.Context, c *caller, action string, fn func(store.Tx) error) error {
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, action)
+	})
+	if err != nil {
+		c.audited = false // rolled back with the change
+	}
+	return err
+}
+
+// storeErr maps store sentinels to API errors.
+func storeErr(err error, kind, name string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(kind, name)
+	case errors.Is(err, store.ErrConflict):
+		return errf(http.StatusConflict, CodeConflict, "%s %q: conflicting change (taken, or changed meanwhile); reload and retry", kind, name)
+	}
+	return err
+}
+
+func (s *Server) known(name string) bool {
+	_, ok := s.privs.Lookup(name)
+	return ok
+}

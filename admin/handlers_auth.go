@@ -1,0 +1,186 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/store"
+)
+
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var in TokenRequest
+	if err := decodeJSON(w, r, s.maxBody, &in); err != nil {
+		return err
+	}
+	if in.APIKey == "" {
+		return fieldErr("api_key", "api_key is required")
+	}
+	if looksLike(in.APIKey, TokenPrefix) {
+		return fieldErr("api_key", "that is a bearer token, not an API key")
+	}
+	ctx := r.Context()
+	now := s.now()
+	k, err := s.store.GetAPIKeyByHash(ctx, HashSecret(in.APIKey))
+	if errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "unknown or revoked API key")
+	}
+	if err != nil {
+		return fmt.Errorf("look up api key: %w", err)
+	}
+	c.target = "apikey:" + k.ID
+	u, err := s.store.GetUser(ctx, k.UserID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errf(http.StatusUnauthorized, CodeUnauthorized, "unknown or revoked API key")
+		}
+		return fmt.Errorf("look up api key user: %w", err)
+	}
+	c.User = u
+	if !k.RevokedAt.IsZero() {
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "unknown or revoked API key")
+	}
+	if reason := unusable(u, now); reason != "" {
+		return errf(http.StatusUnauthorized, CodeUnauthorized, "user %s %s", u.Username, reason)
+	}
+	secret, err := newSecret(TokenPrefix)
+	if err != nil {
+		return fmt.Errorf("new token: %w", err)
+	}
+	t := store.Token{ID: HashSecret(secret), KeyID: k.ID, UserID: u.ID, CreatedAt: now.UTC(), ExpiresAt: now.Add(TokenTTL).UTC()}
+	err = s.tx(ctx, c, "token.create", func(tx store.Tx) error {
+		if err := tx.CreateToken(ctx, t); err != nil {
+			return fmt.Errorf("create token: %w", err)
+		}
+		return tx.TouchAPIKey(ctx, k.ID, now.UTC())
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, TokenResponse{Token: secret, TokenType: "Bearer", ExpiresAt: t.ExpiresAt})
+	return nil
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, c *caller) error {
+	writeJSON(w, http.StatusOK, Me{User: toUser(c.User), Privileges: nonNil(c.Privs), APIKeyID: c.KeyID})
+	return nil
+}
+
+// keyOwner resolves {id} of the API key routes and checks the caller may
+// manage that user's keys: its own always, another's with manage_users.
+func (s *Server) keyOwner(r *http.Request, c *caller) (store.User, error) {
+	ref := r.PathValue("id")
+	if ref == "me" || ref == c.User.ID || strings.EqualFold(ref, c.User.Username) {
+		return c.User, nil
+	}
+	if !c.has(privilege.ManageUsers) {
+		return store.User{}, errf(http.StatusForbidden, CodeForbidden, "managing another user's API keys requires privilege %s", privilege.ManageUsers)
+	}
+	return s.findUser(r, s.store, ref)
+}
+
+func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request, c *caller) error {
+	u, err := s.keyOwner(r, c)
+	if err != nil {
+		return err
+	}
+	keys, err := s.store.ListAPIKeys(r.Context(), u.ID)
+	if err != nil {
+		return fmt.Errorf("list api keys of %s: %w", u.Username, err)
+	}
+	out := APIKeyList{Items: make([]APIKey, 0, len(keys))}
+	for _, k := range keys {
+		out.Items = append(out.Items, toAPIKey(k))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, c *caller) error {
+	c.target = "user:" + r.PathValue("id")
+	var in APIKeyInput
+	if err := decodeJSON(w, r, s.maxBody, &in); err != nil {
+		return err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 100 {
+		return fieldErr("name", "name is required (1-100 characters)")
+	}
+	u, err := s.keyOwner(r, c)
+	if err != nil {
+		return err
+	}
+	c.target = "user:" + u.Username
+	ctx := r.Context()
+	if u.ID != c.User.ID {
+		// A key acts with its user's privileges, so making one for someone
+		// else hands those privileges to the caller.
+		if u.Superuser && !c.User.Superuser {
+			return errf(http.StatusForbidden, CodeEscalation, "only a superuser may create keys for superuser %s", u.Username)
+		}
+		privs, err := s.effective(ctx, s.store, u)
+		if err != nil {
+			return err
+		}
+		if err := s.checkGrant(c, privs, ""); err != nil {
+			return err
+		}
+	}
+	var secret string
+	var k store.APIKey
+	c.detail("name", in.Name)
+	err = s.tx(ctx, c, "apikey.create", func(tx store.Tx) error {
+		var err error
+		secret, k, err = NewAPIKey(ctx, tx, u.ID, in.Name, s.now())
+		c.detail("key_id", k.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, APIKeyCreated{APIKey: toAPIKey(k), Secret: secret})
+	return nil
+}
+
+func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request, c *caller) error {
+	keyID := r.PathValue("key")
+	c.target = "apikey:" + keyID
+	u, err := s.keyOwner(r, c)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	k, err := s.store.GetAPIKey(ctx, keyID)
+	if err != nil || k.UserID != u.ID {
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return notFound("API key", keyID)
+		}
+		return fmt.Errorf("get api key: %w", err)
+	}
+	c.detail("user", u.Username)
+	if k.RevokedAt.IsZero() {
+		err = s.tx(ctx, c, "apikey.revoke", func(tx store.Tx) error {
+			return RevokeAPIKey(ctx, tx, k.ID, s.now())
+		})
+		if err != nil {
+			return storeErr(err, "API key", keyID)
+		}
+		k.RevokedAt = s.now()
+	} else {
+		c.detail("already_revoked", true)
+		if err := s.tx(ctx, c, "apikey.revoke", func(store.Tx) error { return nil }); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, toAPIKey(k))
+	return nil
+}
+
+func nonNil(s privilege.Set) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

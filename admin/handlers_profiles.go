@@ -1,0 +1,248 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dirbridge/dirbridge/store"
+)
+
+func (s *Server) usersOf(r *http.Request, rd store.Reader, profile string) (int, error) {
+	n, err := rd.CountUsers(r.Context(), store.UserFilter{Profile: profile})
+	if err != nil {
+		return 0, fmt.Errorf("count users of profile %q: %w", profile, err)
+	}
+	return n, nil
+}
+
+func (s *Server) handleListProfiles(w http.ResponseWriter, r *http.Request, c *caller) error {
+	list, err := s.store.ListProfiles(r.Context())
+	if err != nil {
+		return fmt.Errorf("list profiles: %w", err)
+	}
+	out := ProfileList{Items: make([]Profile, 0, len(list))}
+	for _, p := range list {
+		n, err := s.usersOf(r, s.store, p.Name)
+		if err != nil {
+			return err
+		}
+		out.Items = append(out.Items, toProfile(p, n))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) handleGetProfile(w http.ResponseWriter, r *http.Request, c *caller) error {
+	name := r.PathValue("name")
+	p, err := s.store.GetProfile(r.Context(), name)
+	if err != nil {
+		return storeErr(err, "profile", name)
+	}
+	n, err := s.usersOf(r, s.store, p.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toProfile(p, n))
+	return nil
+}
+
+// validProfile checks the input and the caller's right to grant it.
+func (s *Server) validProfile(c *caller, in *ProfileInput) error {
+	if len(in.Description) > 1000 {
+		return fieldErr("description", "description must be at most 1000 characters")
+	}
+	if in.Privileges == nil {
+		return fieldErr("privileges", "privileges is required (may be an empty list)")
+	}
+	var clean []string
+	for i, p := range in.Privileges {
+		if !s.known(p) {
+			return fieldErr(fmt.Sprintf("privileges[%d]", i), "unknown privilege %q", p)
+		}
+		if !slices.Contains(clean, p) {
+			clean = append(clean, p)
+		}
+	}
+	slices.Sort(clean)
+	in.Privileges = clean
+	return s.checkGrant(c, in.Privileges, "privileges")
+}
+
+func validName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return fieldErr("name", "name is required")
+	case name != strings.TrimSpace(name):
+		return fieldErr("name", "name must not start or end with spaces")
+	case len(name) > 100:
+		return fieldErr("name", "name must be at most 100 characters")
+	case strings.ContainsAny(name, "/\x00"):
+		return fieldErr("name", "name must not contain '/'")
+	}
+	return nil
+}
+
+func (s *Server) handleCreateProfile(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var in ProfileInput
+	if err := decodeJSON(w, r, s.maxBody, &in); err != nil {
+		return err
+	}
+	c.target = "profile:" + in.Name
+	if err := validName(in.Name); err != nil {
+		return err
+	}
+	c.detail("privileges", in.Privileges)
+	if err := s.validProfile(c, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	now := s.now().UTC()
+	p := store.Profile{Name: in.Name, Description: in.Description, Privileges: in.Privileges, CreatedAt: now, UpdatedAt: now}
+	err := s.tx(ctx, c, "profile.create", func(tx store.Tx) error {
+		_, err := tx.GetProfile(ctx, in.Name)
+		if err == nil {
+			return errf(http.StatusConflict, CodeConflict, "profile %q already exists", in.Name)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("get profile: %w", err)
+		}
+		if err := tx.PutProfile(ctx, p); err != nil {
+			return fmt.Errorf("create profile %q: %w", in.Name, err)
+		}
+		p, err = tx.GetProfile(ctx, in.Name)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toProfile(p, 0))
+	return nil
+}
+
+func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request, c *caller) error {
+	name := r.PathValue("name")
+	c.target = "profile:" + name
+	var in ProfileInput
+	if err := decodeJSON(w, r, s.maxBody, &in); err != nil {
+		return err
+	}
+	if in.Name != "" && in.Name != name {
+		return fieldErr("name", "a profile cannot be renamed; name must be %q or absent", name)
+	}
+	c.detail("privileges", in.Privileges)
+	if err := s.validProfile(c, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var p store.Profile
+	var n int
+	err := s.tx(ctx, c, "profile.update", func(tx store.Tx) error {
+		old, err := tx.GetProfile(ctx, name)
+		if err != nil {
+			return storeErr(err, "profile", name)
+		}
+		if old.FromConfig {
+			return errf(http.StatusConflict, CodeConfigManaged, "profile %q is defined in the config file; change it there", name)
+		}
+		// Removing privileges also counts: a caller must not strip what it
+		// could not have granted (e.g. grant_all) from other people's profile.
+		if err := s.checkGrant(c, old.Privileges, "privileges"); err != nil {
+			return err
+		}
+		c.detail("old_privileges", old.Privileges)
+		p = old
+		p.Description, p.Privileges, p.UpdatedAt = in.Description, in.Privileges, s.now().UTC()
+		if err := tx.PutProfile(ctx, p); err != nil {
+			return fmt.Errorf("update profile %q: %w", name, err)
+		}
+		if p, err = tx.GetProfile(ctx, name); err != nil {
+			return err
+		}
+		n, err = s.usersOf(r, tx, name)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toProfile(p, n))
+	return nil
+}
+
+func (s *Server) handleDeleteProfile(w http.ResponseWriter, r *http.Request, c *caller) error {
+	name := r.PathValue("name")
+	c.target = "profile:" + name
+	ctx := r.Context()
+	err := s.tx(ctx, c, "profile.delete", func(tx store.Tx) error {
+		old, err := tx.GetProfile(ctx, name)
+		if err != nil {
+			return storeErr(err, "profile", name)
+		}
+		if old.FromConfig {
+			return errf(http.StatusConflict, CodeConfigManaged, "profile %q is defined in the config file; remove it there", name)
+		}
+		if err := s.checkGrant(c, old.Privileges, ""); err != nil {
+			return err
+		}
+		n, err := s.usersOf(r, tx, name)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			c.detail("users", n)
+			return errf(http.StatusConflict, CodeInUse, "profile %q is held by %d user(s); move them to another profile first", name, n)
+		}
+		if err := tx.DeleteProfile(ctx, name); err != nil {
+			return storeErr(err, "profile", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, c *caller) error {
+	q := r.URL.Query()
+	f := store.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target")}
+	for _, tp := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(tp.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return fieldErr(tp.name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", tp.name)
+			}
+			*tp.dst = t.UTC()
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return fieldErr("until", "until must be after since")
+	}
+	var err error
+	if f.Limit, err = intQuery(r, "limit", 100, 1000); err != nil {
+		return err
+	}
+	if f.Offset, err = intQuery(r, "offset", 0, 0); err != nil {
+		return err
+	}
+	if f.Limit == 0 {
+		f.Limit = 100
+	}
+	list, err := s.store.ListAudit(r.Context(), f)
+	if err != nil {
+		return fmt.Errorf("list audit: %w", err)
+	}
+	out := AuditList{Items: make([]AuditEvent, 0, len(list)), Limit: f.Limit, Offset: f.Offset}
+	for _, e := range list {
+		out.Items = append(out.Items, toAudit(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

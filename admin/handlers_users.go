@@ -1,0 +1,387 @@
+package admin
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// findUser resolves a path reference: an id, else a username.
+func (s *Server) findUser(r *http.Request, rd store.Reader, ref string) (store.User, error) {
+	ctx := r.Context()
+	u, err := rd.GetUser(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = rd.GetUserByUsername(ctx, ref)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, notFound("user", ref)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user %q: %w", ref, err)
+	}
+	return u, nil
+}
+
+func intQuery(r *http.Request, name string, def, max int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fieldErr(name, "%s must be a non-negative integer", name)
+	}
+	if max > 0 && n > max {
+		return 0, fieldErr(name, "%s must be at most %d", name, max)
+	}
+	return n, nil
+}
+
+func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, c *caller) error {
+	q := r.URL.Query()
+	f := store.UserFilter{Source: q.Get("source"), Profile: q.Get("profile"), Query: q.Get("q")}
+	switch st := q.Get("state"); st {
+	case "", string(store.StateActive), string(store.StateInactive):
+		f.State = store.UserState(st)
+	default:
+		return fieldErr("state", "state must be active or inactive")
+	}
+	var err error
+	if f.Limit, err = intQuery(r, "limit", 50, 500); err != nil {
+		return err
+	}
+	if f.Offset, err = intQuery(r, "offset", 0, 0); err != nil {
+		return err
+	}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	ctx := r.Context()
+	list, err := s.store.ListUsers(ctx, f)
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	cf := f
+	cf.Limit, cf.Offset = 0, 0
+	total, err := s.store.CountUsers(ctx, cf)
+	if err != nil {
+		return fmt.Errorf("count users: %w", err)
+	}
+	out := UserList{Items: make([]User, 0, len(list)), Total: total, Limit: f.Limit, Offset: f.Offset}
+	for _, u := range list {
+		out.Items = append(out.Items, toUser(u))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) detail(r *http.Request, rd store.Reader, u store.User) (UserDetail, error) {
+	ctx := r.Context()
+	privs, err := s.effective(ctx, rd, u)
+	if err != nil {
+		return UserDetail{}, err
+	}
+	d := UserDetail{User: toUser(u), Privileges: nonNil(privs)}
+	l, err := rd.GetLockout(ctx, u.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return UserDetail{}, fmt.Errorf("lock-out of %s: %w", u.Username, err)
+	default:
+		d.Failed = l.FailedAttempts
+		if l.LockedUntil.After(s.now()) {
+			d.LockedUntil = timePtr(l.LockedUntil)
+		}
+	}
+	return d, nil
+}
+
+func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, c *caller) error {
+	u, err := s.findUser(r, s.store, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d, err := s.detail(r, s.store, u)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// guardSuperuser keeps administrators from changing a superuser unless
+// they are one: otherwise manage_users could disable or take over the
+// break-glass account.
+func guardSuperuser(c *caller, u store.User) error {
+	if u.Superuser && !c.User.Superuser {
+		return errf(http.StatusForbidden, CodeForbidden, "only a superuser may change superuser %s", u.Username)
+	}
+	return nil
+}
+
+// modifyUser loads the user named by {id} in a transaction, lets fn change
+// it, writes it back and audits action — all or nothing.
+func (s *Server) modifyUser(r *http.Request, c *caller, action string, fn func(tx store.Tx, u *store.User) error) (store.User, UserDetail, error) {
+	ref := r.PathValue("id")
+	c.target = "user:" + ref
+	ctx := r.Context()
+	var out store.User
+	var d UserDetail
+	err := s.tx(ctx, c, action, func(tx store.Tx) error {
+		u, err := s.findUser(r, tx, ref)
+		if err != nil {
+			return err
+		}
+		c.target = "user:" + u.Username
+		if err := guardSuperuser(c, u); err != nil {
+			return err
+		}
+		if err := fn(tx, &u); err != nil {
+			return err
+		}
+		if err := tx.UpdateUser(ctx, &u); err != nil {
+			return storeErr(err, "user", u.Username)
+		}
+		out = u
+		d, err = s.detail(r, tx, u)
+		return err
+	})
+	return out, d, err
+}
+
+func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request, c *caller) error {
+	c.target = "user:" + r.PathValue("id")
+	var in UserPatch
+	if err := decodeJSON(w, r, s.maxBody, &in); err != nil {
+		return err
+	}
+	if in.ClearCustomPrivileges && in.CustomPrivileges != nil {
+		return fieldErr("clear_custom_privileges", "give custom_privileges or clear_custom_privileges, not both")
+	}
+	if in.CustomPrivileges != nil {
+		for i, p := range *in.CustomPrivileges {
+			if !s.known(p) {
+				return fieldErr(fmt.Sprintf("custom_privileges[%d]", i), "unknown privilege %q", p)
+			}
+		}
+		if err := s.checkGrant(c, *in.CustomPrivileges, "custom_privileges"); err != nil {
+			return err
+		}
+	}
+	if in.Superuser != nil && !c.User.Superuser {
+		return errf(http.StatusForbidden, CodeEscalation, "only a superuser may change the superuser flag")
+	}
+	ctx := r.Context()
+	_, d, err := s.modifyUser(r, c, "user.update", func(tx store.Tx, u *store.User) error {
+		changes := map[string]any{}
+		if in.Profile != nil && *in.Profile != u.Profile {
+			if *in.Profile != "" {
+				p, err := tx.GetProfile(ctx, *in.Profile)
+				if errors.Is(err, store.ErrNotFound) {
+					return fieldErr("profile", "profile %q does not exist", *in.Profile)
+				}
+				if err != nil {
+					return fmt.Errorf("get profile: %w", err)
+				}
+				if err := s.checkGrant(c, p.Privileges, "profile"); err != nil {
+					return err
+				}
+			}
+			changes["profile"] = []string{u.Profile, *in.Profile}
+			u.Profile = *in.Profile
+		}
+		if in.CustomPrivileges != nil {
+			changes["custom_privileges"] = *in.CustomPrivileges
+			u.CustomPrivileges = append([]string{}, *in.CustomPrivileges...)
+		}
+		if in.ClearCustomPrivileges && u.CustomPrivileges != nil {
+			changes["custom_privileges"] = nil
+			u.CustomPrivileges = nil
+		}
+		if in.Units != nil {
+			changes["units"] = *in.Units
+			u.Units = append([]string{}, *in.Units...)
+		}
+		if in.PinnedProfile != nil {
+			changes["pinned_profile"] = *in.PinnedProfile
+			u.PinnedProfile = *in.PinnedProfile
+		}
+		if in.PinnedUnits != nil {
+			changes["pinned_units"] = *in.PinnedUnits
+			u.PinnedUnits = *in.PinnedUnits
+		}
+		if in.Superuser != nil {
+			changes["superuser"] = *in.Superuser
+			u.Superuser = *in.Superuser
+		}
+		c.detail("changes", changes)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request, c *caller) error {
+	u, _, err := s.modifyUser(r, c, "user.activate", func(tx store.Tx, u *store.User) error {
+		u.State = store.StateActive
+		u.DeactivatedReason = ""
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toUser(u))
+	return nil
+}
+
+func (s *Server) handleDeactivate(w http.ResponseWriter, r *http.Request, c *caller) error {
+	c.target = "user:" + r.PathValue("id")
+	var in DeactivateRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, s.maxBody, &in); err != nil {
+			return err
+		}
+	}
+	if len(in.Reason) > 500 {
+		return fieldErr("reason", "reason must be at most 500 characters")
+	}
+	ctx := r.Context()
+	u, _, err := s.modifyUser(r, c, "user.deactivate", func(tx store.Tx, u *store.User) error {
+		if u.ID == c.User.ID {
+			return errf(http.StatusConflict, CodeConflict, "you cannot deactivate yourself")
+		}
+		u.State = store.StateInactive
+		u.DeactivatedReason = "deactivated by admin"
+		if in.Reason != "" {
+			u.DeactivatedReason += ": " + in.Reason
+		}
+		n, err := tx.DeleteUserSessions(ctx, u.ID)
+		if err != nil {
+			return fmt.Errorf("revoke sessions of %s: %w", u.Username, err)
+		}
+		c.detail("sessions_revoked", n)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toUser(u))
+	return nil
+}
+
+func (s *Server) handleUnlock(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ctx := r.Context()
+	_, d, err := s.modifyUser(r, c, "user.unlock", func(tx store.Tx, u *store.User) error {
+		old, err := tx.GetLockout(ctx, u.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("lock-out of %s: %w", u.Username, err)
+		}
+		c.detail("failed_attempts", old.FailedAttempts)
+		if !old.LockedUntil.IsZero() {
+			c.detail("locked_until", old.LockedUntil.UTC())
+		}
+		return tx.PutLockout(ctx, store.Lockout{UserID: u.ID})
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// minResetLength matches the default local password policy ("longer than
+// 8 characters"); the full policy is checked at the user's next change.
+const minResetLength = 9
+
+func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, c *caller) error {
+	c.target = "user:" + r.PathValue("id")
+	var in PasswordResetRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, s.maxBody, &in); err != nil {
+			return err
+		}
+	}
+	generated := in.Password == ""
+	if !generated && utf8.RuneCountInString(in.Password) < minResetLength {
+		return fieldErr("password", "password must be at least %d characters", minResetLength)
+	}
+	pw := in.Password
+	if generated {
+		var err error
+		if pw, err = RandomPassword(20); err != nil {
+			return err
+		}
+	}
+	ctx := r.Context()
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	_, _, err = s.modifyUser(r, c, "user.password_reset", func(tx store.Tx, u *store.User) error {
+		if u.Source != store.SourceLocal {
+			return errf(http.StatusConflict, CodeConflict, "%s is a directory user from %s; reset the password in the directory", u.Username, u.Source)
+		}
+		if u.PasswordHash != "" {
+			u.PasswordHistory = append(u.PasswordHistory, u.PasswordHash)
+		}
+		u.PasswordHash = hash
+		u.PasswordChangedAt = s.now().UTC()
+		u.MustChangePassword = true
+		c.detail("generated", generated)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	out := PasswordResetResponse{MustChangePassword: true}
+	if generated {
+		out.Password = pw
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// RandomPassword returns n characters drawn uniformly from an alphabet
+// without look-alikes (0/O, 1/l/I), with at least one letter, one digit and
+// one other character so common policies accept it.
+func RandomPassword(n int) (string, error) {
+	const (
+		lower  = "abcdefghijkmnopqrstuvwxyz"
+		upper  = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+		digits = "23456789"
+		other  = "-_.!@#%+="
+	)
+	all := lower + upper + digits + other
+	if n < 4 {
+		n = 4
+	}
+	// Rejection sampling keeps every character equally likely.
+	limit := byte(256 - 256%len(all))
+	for {
+		out := make([]byte, 0, n)
+		buf := make([]byte, 2*n)
+		for len(out) < n {
+			if _, err := rand.Read(buf); err != nil {
+				return "", fmt.Errorf("random password: %w", err)
+			}
+			for _, x := range buf {
+				if x < limit && len(out) < n {
+					out = append(out, all[int(x)%len(all)])
+				}
+			}
+		}
+		pw := string(out)
+		if strings.ContainsAny(pw, lower+upper) && strings.ContainsAny(pw, digits) && strings.ContainsAny(pw, other) {
+			return pw, nil
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/dirbridge/dirbridge/privilege"
+)
+
+// param documents a query parameter.
+type param struct {
+	Name, Type, Doc string
+}
+
+// route is one endpoint. The table below is the single source of the mux
+// registrations and the OpenAPI document.
+type route struct {
+	Method string
+	// Path uses ServeMux wildcards, which are also OpenAPI path templates.
+	Path    string
+	Name    string // operationId
+	Summary string
+	// Action names the audit event of a mutating call.
+	Action string
+	// Public routes need no token.
+	Public bool
+	// Privs: the caller needs any one of them (none: any signed-in caller;
+	// handlers may check more, e.g. for another user's keys).
+	Privs  []string
+	Query  []param
+	Req    any // request body type (zero value), nil for none
+	Resp   any // success body type (zero value), nil for none
+	Status int // success status
+	// handler writes the success response or returns an error.
+	handler func(s *Server, w http.ResponseWriter, r *http.Request, c *caller) error
+}
+
+func (rt *route) mutating() bool { return rt.Method != http.MethodGet && rt.Method != http.MethodHead }
+
+var (
+	userQuery = []param{
+		{"source", "string", "local or a directory name"},
+		{"state", "string", "active or inactive"},
+		{"profile", "string", "profile name"},
+		{"q", "string", "substring of username, display name or e-mail"},
+		{"limit", "integer", "page size (default 50, at most 500)"},
+		{"offset", "integer", "items to skip"},
+	}
+	auditQuery = []param{
+		{"actor", "string", "who acted"},
+		{"action", "string", "what was done, e.g. profile.create"},
+		{"target", "string", "what it was done to"},
+		{"since", "string", "RFC 3339 time, inclusive"},
+		{"until", "string", "RFC 3339 time, exclusive"},
+		{"limit", "integer", "page size (default 100, at most 1000)"},
+		{"offset", "integer", "items to skip"},
+	}
+	users     = []string{privilege.ManageUsers}
+	viewUsers = []string{privilege.ManageUsers, privilege.ViewUsers}
+	profiles  = []string{privilege.ManageProfiles}
+)
+
+func routeTable() []route {
+	return []route{
+		{Method: "GET", Path: "/api/v1/openapi.json", Name: "getOpenAPI", Summary: "This OpenAPI document", Public: true, Status: 200, handler: (*Server).handleOpenAPI},
+		{Method: "POST", Path: "/api/v1/tokens", Name: "createToken", Summary: "Exchange an API key for a bearer token valid for 2 hours", Action: "token.create", Public: true, Req: TokenRequest{}, Resp: TokenResponse{}, Status: 201, handler: (*Server).handleCreateToken},
+		{Method: "GET", Path: "/api/v1/me", Name: "getMe", Summary: "The caller and its effective privileges", Resp: Me{}, Status: 200, handler: (*Server).handleMe},
+
+		{Method: "GET", Path: "/api/v1/users", Name: "listUsers", Summary: "List users (filters, paging)", Privs: viewUsers, Query: userQuery, Resp: UserList{}, Status: 200, handler: (*Server).handleListUsers},
+		{Method: "GET", Path: "/api/v1/users/{id}", Name: "getUser", Summary: "Get a user by id or username", Privs: viewUsers, Resp: UserDetail{}, Status: 200, handler: (*Server).handleGetUser},
+		{Method: "PATCH", Path: "/api/v1/users/{id}", Name: "updateUser", Summary: "Change a user's profile, custom privileges, units or pins", Action: "user.update", Privs: users, Req: UserPatch{}, Resp: UserDetail{}, Status: 200, handler: (*Server).handlePatchUser},
+		{Method: "POST", Path: "/api/v1/users/{id}/activate", Name: "activateUser", Summary: "Activate a user", Action: "user.activate", Privs: users, Resp: User{}, Status: 200, handler: (*Server).handleActivate},
+		{Method: "POST", Path: "/api/v1/users/{id}/deactivate", Name: "deactivateUser", Summary: "Deactivate a user and revoke its sessions", Action: "user.deactivate", Privs: users, Req: DeactivateRequest{}, Resp: User{}, Status: 200, handler: (*Server).handleDeactivate},
+		{Method: "POST", Path: "/api/v1/users/{id}/unlock", Name: "unlockUser", Summary: "Clear a user's lock-out", Action: "user.unlock", Privs: users, Resp: UserDetail{}, Status: 200, handler: (*Server).handleUnlock},
+		{Method: "POST", Path: "/api/v1/users/{id}/password", Name: "resetPassword", Summary: "Administrator password reset of a local user (forces a change at next sign-in)", Action: "user.password_reset", Privs: users, Req: PasswordResetRequest{}, Resp: PasswordResetResponse{}, Status: 200, handler: (*Server).handleResetPassword},
+
+		{Method: "GET", Path: "/api/v1/users/{id}/apikeys", Name: "listAPIKeys", Summary: "List a user's API keys ({id} may be \"me\")", Resp: APIKeyList{}, Status: 200, handler: (*Server).handleListKeys},
+		{Method: "POST", Path: "/api/v1/users/{id}/apikeys", Name: "createAPIKey", Summary: "Create an API key; the secret is shown once", Action: "apikey.create", Req: APIKeyInput{}, Resp: APIKeyCreated{}, Status: 201, handler: (*Server).handleCreateKey},
+		{Method: "DELETE", Path: "/api/v1/users/{id}/apikeys/{key}", Name: "revokeAPIKey", Summary: "Revoke an API key and every token issued for it", Action: "apikey.revoke", Resp: APIKey{}, Status: 200, handler: (*Server).handleRevokeKey},
+
+		{Method: "GET", Path: "/api/v1/profiles", Name: "listProfiles", Summary: "List profiles", Privs: []string{privilege.ManageProfiles, privilege.ManageUsers, privilege.ViewUsers}, Resp: ProfileList{}, Status: 200, handler: (*Server).handleListProfiles},
+		{Method: "POST", Path: "/api/v1/profiles", Name: "createProfile", Summary: "Create a profile", Action: "profile.create", Privs: profiles, Req: ProfileInput{}, Resp: Profile{}, Status: 201, handler: (*Server).handleCreateProfile},
+		{Method: "GET", Path: "/api/v1/profiles/{name}", Name: "getProfile", Summary: "Get a profile", Privs: []string{privilege.ManageProfiles, privilege.ManageUsers, privilege.ViewUsers}, Resp: Profile{}, Status: 200, handler: (*Server).handleGetProfile},
+		{Method: "PUT", Path: "/api/v1/profiles/{name}", Name: "updateProfile", Summary: "Replace a profile's description and privileges", Action: "profile.update", Privs: profiles, Req: ProfileInput{}, Resp: Profile{}, Status: 200, handler: (*Server).handleUpdateProfile},
+		{Method: "DELETE", Path: "/api/v1/profiles/{name}", Name: "deleteProfile", Summary: "Delete a profile no user holds", Action: "profile.delete", Privs: profiles, Status: 204, handler: (*Server).handleDeleteProfile},
+
+		{Method: "GET", Path: "/api/v1/audit", Name: "listAudit", Summary: "List audit events, newest first", Privs: []string{privilege.ViewAuditLog}, Query: auditQuery, Resp: AuditList{}, Status: 200, handler: (*Server).handleListAudit},
+
+		{Method: "POST", Path: "/api/v1/sync", Name: "startSync", Summary: "Start a sync run (or join the running one)", Action: "sync.start", Privs: []string{privilege.TriggerSync}, Req: SyncInput{}, Resp: SyncStarted{}, Status: 202, handler: (*Server).handleStartSync},
+		{Method: "GET", Path: "/api/v1/sync/runs", Name: "listSyncRuns", Summary: "List sync runs, newest first", Privs: []string{privilege.TriggerSync, privilege.ManageUsers}, Query: []param{{"directory", "string", "directory name"}, {"limit", "integer", "at most this many (default 50)"}}, Resp: SyncRunList{}, Status: 200, handler: (*Server).handleListRuns},
+		{Method: "GET", Path: "/api/v1/sync/runs/{id}", Name: "getSyncRun", Summary: "A sync run with its plan", Privs: []string{privilege.TriggerSync, privilege.ManageUsers}, Resp: SyncRun{}, Status: 200, handler: (*Server).handleGetRun},
+		{Method: "GET", Path: "/api/v1/directories", Name: "listDirectories", Summary: "Configured directories and their sync state", Privs: []string{privilege.TriggerSync, privilege.ManageUsers}, Resp: DirectoryList{}, Status: 200, handler: (*Server).handleListDirectories},
+		{Method: "GET", Path: "/api/v1/directories/{name}/stats", Name: "getDirectoryStats", Summary: "Import statistics of a directory", Privs: []string{privilege.TriggerSync, privilege.ManageUsers}, Resp: DirectoryStats{}, Status: 200, handler: (*Server).handleStats},
+		{Method: "GET", Path: "/api/v1/directories/{name}/entries", Name: "listDirectoryEntries", Summary: "Imported entries of a directory", Privs: users, Query: []param{{"kind", "string", "user or group"}, {"mapped", "boolean", "only mapped (true) or unmapped (false) entries"}}, Resp: DirectoryEntryList{}, Status: 200, handler: (*Server).handleListEntries},
+		{Method: "POST", Path: "/api/v1/directories/{name}/entries/{anchor}/map", Name: "mapEntry", Summary: "Link an unmapped imported user to a local user", Action: "entry.map", Privs: users, Req: MapRequest{}, Resp: DirectoryEntry{}, Status: 200, handler: (*Server).handleMap},
+		{Method: "POST", Path: "/api/v1/directories/{name}/entries/{anchor}/remap", Name: "remapEntry", Summary: "Link an imported user to another local user", Action: "entry.remap", Privs: users, Req: MapRequest{}, Resp: DirectoryEntry{}, Status: 200, handler: (*Server).handleRemap},
+		{Method: "POST", Path: "/api/v1/directories/{name}/entries/{anchor}/unmap", Name: "unmapEntry", Summary: "Unlink an imported user; the local user stays as a local account", Action: "entry.unmap", Privs: users, Resp: DirectoryEntry{}, Status: 200, handler: (*Server).handleUnmap},
+	}
+}
