@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/config"
+	"github.com/dirbridge/dirbridge/internal/daemon"
+	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// exitError carries an exit status without printing cobra's usage.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "dirbridge",
+		Short:         "Bridge Active Directory/LDAP and single sign-on for an application",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(serveCmd(), configCmd(), versionCmd(), migrateCmd(), emergencyCmd(), apikeysCmd(), serviceCmd())
+	root.AddCommand(apiCommands()...)
+	return root
+}
+
+func serveCmd() *cobra.Command {
+	var cfgPath, logFormat string
+	c := &cobra.Command{
+		Use:     "serve --config FILE",
+		Short:   "Run the daemon",
+		Example: "  dirbridge serve --config /etc/dirbridge/dirbridge.yaml --log-format console",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := daemon.NewLogger(logFormat, "")
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			return daemon.Run(cmd.Context(), daemon.Options{ConfigPath: cfgPath, Logger: log, Version: version})
+		},
+	}
+	c.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
+	c.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or console")
+	return c
+}
+
+func configCmd() *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "Configuration tools"}
+	var cfgPath string
+	check := &cobra.Command{
+		Use:     "check --config FILE",
+		Short:   "Validate a configuration and print every problem at once",
+		Long:    "Validate a configuration file. Every problem is printed with its field path and line; the exit status is 1 if there is any.",
+		Example: "  dirbridge config check --config /etc/dirbridge/dirbridge.yaml",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := config.Load(cfgPath)
+			if err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: OK\n", cfgPath)
+				return nil
+			}
+			var es config.Errors
+			if errors.As(err, &es) {
+				for _, e := range es {
+					fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d problem(s) found\n", len(es))
+			} else {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+			}
+			cmd.SilenceErrors = true
+			return exitError{1}
+		},
+	}
+	check.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
+	c.AddCommand(check)
+	return c
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version and build information",
+		Run: func(cmd *cobra.Command, args []string) {
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "dirbridge %s\n", version)
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				fmt.Fprintf(out, "go: %s\n", bi.GoVersion)
+				for _, s := range bi.Settings {
+					switch s.Key {
+					case "vcs.revision", "vcs.time", "vcs.modified", "GOOS", "GOARCH", "CGO_ENABLED":
+						fmt.Fprintf(out, "%s: %s\n", s.Key, s.Value)
+					}
+				}
+			}
+		},
+	}
+}
+
+// openFromConfig loads the config and opens its store, for bootstrap
+// commands that must work while the daemon or SSO is broken.
+func openFromConfig(ctx context.Context, path string) (*config.Config, store.Store, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load config %s: %w", path, err)
+	}
+	st, err := daemon.OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
+
+func migrateCmd() *cobra.Command {
+	var cfgPath string
+	c := &cobra.Command{
+		Use:   "migrate --config FILE",
+		Short: "Apply store migrations (serve does this too)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, st, err := openFromConfig(cmd.Context(), cfgPath)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			applied, latest, err := st.MigrationVersion(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("migration version: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "migrations applied: %d of %d\n", applied, latest)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
+	return c
+}
+
+// EmergencyUsername is the break-glass account's name.
+const EmergencyUsername = "emergency"
+
+func emergencyCmd() *cobra.Command {
+	c := &cobra.Command{Use: "emergency-user", Short: "Create or remove the break-glass superuser"}
+	var cfgPath string
+	var ttl time.Duration
+	create := &cobra.Command{
+		Use:   "create --config FILE",
+		Short: "Create the emergency superuser and print its initial password once",
+		Long: "Create a break-glass account with direct superuser privileges (no profile). Its random initial " +
+			"password is printed once; it must be changed at first sign-in, and the account expires after --ttl " +
+			"(default emergency.ttl from the config, 24h). Creation, every use and removal are audited.",
+		Example: "  dirbridge emergency-user create --config /etc/dirbridge/dirbridge.yaml --ttl 4h",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, st, err := openFromConfig(ctx, cfgPath)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if ttl == 0 {
+				ttl = cfg.Emergency.TTL
+			}
+			if ttl <= 0 {
+				ttl = config.DefaultEmergencyTTL
+			}
+			pw, err := admin.RandomPassword(24)
+			if err != nil {
+				return err
+			}
+			a := cfg.Policy.Argon2
+			hash, err := password.Hash(pw, password.Params{Memory: a.MemoryKiB, Iterations: a.Time, Parallelism: a.Threads, SaltLength: 16, KeyLength: 32})
+			if err != nil {
+				return err
+			}
+			now := time.Now().UTC()
+			u := store.User{Username: EmergencyUsername, DisplayName: "Emergency access", State: store.StateActive,
+				Source: store.SourceLocal, Superuser: true, PasswordHash: hash, PasswordChangedAt: now,
+				MustChangePassword: true, Emergency: true, ExpiresAt: now.Add(ttl)}
+			err = st.Tx(ctx, func(tx store.Tx) error {
+				if _, err := tx.GetUserByUsername(ctx, EmergencyUsername); err == nil {
+					return fmt.Errorf("user %q already exists; remove it first", EmergencyUsername)
+				}
+				if err := tx.CreateUser(ctx, &u); err != nil {
+					return fmt.Errorf("create emergency user: %w", err)
+				}
+				return tx.AppendAudit(ctx, &store.AuditEvent{Time: now, Actor: "cli:" + osUser(), Action: "emergency_user.create",
+					Target: "user:" + EmergencyUsername, Outcome: store.OutcomeSuccess, Details: map[string]any{"expires_at": u.ExpiresAt}})
+			})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "emergency user %q created; expires %s\n", EmergencyUsername, u.ExpiresAt.Format(time.RFC3339))
+			fmt.Fprintf(out, "initial password (shown once, must be changed at first sign-in): %s\n", pw)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
+	create.Flags().DurationVar(&ttl, "ttl", 0, "lifetime of the account (default: emergency.ttl, 24h)")
+	remove := &cobra.Command{
+		Use:   "remove --config FILE",
+		Short: "Delete the emergency user and its rights",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			_, st, err := openFromConfig(ctx, cfgPath)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			err = st.Tx(ctx, func(tx store.Tx) error {
+				u, err := tx.GetUserByUsername(ctx, EmergencyUsername)
+				if err != nil {
+					return fmt.Errorf("find emergency user: %w", err)
+				}
+				if !u.Emergency {
+					return fmt.Errorf("user %q is not the emergency account; refusing to delete it", EmergencyUsername)
+				}
+				if _, err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
+					return fmt.Errorf("revoke sessions: %w", err)
+				}
+				keys, err := tx.ListAPIKeys(ctx, u.ID)
+				if err != nil {
+					return fmt.Errorf("list api keys: %w", err)
+				}
+				for _, k := range keys {
+					if err := admin.RevokeAPIKey(ctx, tx, k.ID, time.Now()); err != nil {
+						return err
+					}
+				}
+				if err := tx.DeleteUser(ctx, u.ID); err != nil {
+					return fmt.Errorf("delete emergency user: %w", err)
+				}
+				return tx.AppendAudit(ctx, &store.AuditEvent{Time: time.Now().UTC(), Actor: "cli:" + osUser(), Action: "emergency_user.remove",
+					Target: "user:" + EmergencyUsername, Outcome: store.OutcomeSuccess})
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "emergency user %q removed\n", EmergencyUsername)
+			return nil
+		},
+	}
+	remove.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
+	c.AddCommand(create, remove)
+	return c
+}
