@@ -28,6 +28,7 @@ import (
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/sqlite"
+	"github.com/dirbridge/dirbridge/sync/engine"
 )
 
 // OpenStore opens the configured backend; migrations are applied on open.
@@ -151,13 +152,27 @@ func Run(ctx context.Context, opts Options) error {
 	for _, d := range cfg.Directories {
 		dirs = append(dirs, d.Name)
 	}
-	api, err := admin.New(admin.Options{Store: st, Logger: log, Privileges: cat, Directories: dirs, Hasher: hasher, TrustedProxies: proxies})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	runner, err := BuildRunner(cfg, st, log.Named("sync"), reg)
 	if err != nil {
 		return err
 	}
+	defer runner.Close()
+	sched, err := engine.NewScheduler(runner, st, engine.SchedulerOptions{})
+	if err != nil {
+		return fmt.Errorf("sync scheduler: %w", err)
+	}
+	// The scheduler runs under ctx: shutdown cancels background runs.
+	sched.Start(ctx)
+	defer sched.Stop()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	api, err := admin.New(admin.Options{Store: st, Logger: log, Privileges: cat, Directories: dirs, Hasher: hasher,
+		TrustedProxies: proxies, Sync: syncTrigger{runner}})
+	if err != nil {
+		return err
+	}
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dirbridge_http_requests_total", Help: "HTTP requests by code and method."}, []string{"code", "method"})
 	reg.MustRegister(reqs)
 
