@@ -26,6 +26,7 @@ import (
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/sqlite"
 	"github.com/dirbridge/dirbridge/sync/engine"
@@ -155,7 +156,7 @@ func Run(ctx context.Context, opts Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	runner, err := BuildRunner(cfg, st, log.Named("sync"), reg)
+	runner, sources, err := BuildRunner(cfg, st, log.Named("sync"), reg)
 	if err != nil {
 		return err
 	}
@@ -187,7 +188,36 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/", api)
-	// The sso package's sign-in handler mounts at "/" here once wired.
+
+	// The sign-in surface owns every other path (/login, /auth/verify, ...).
+	// SAML and OIDC methods are added with AddMethod once their wiring lands.
+	checkers := map[string]sso.PasswordChecker{}
+	changers := map[string]sso.PasswordChanger{}
+	for name, src := range sources {
+		checkers[name], changers[name] = src, src
+	}
+	publicURL := cfg.Server.PublicURL
+	if publicURL == "" {
+		// Without a public URL sign-in links point at the listener; fine
+		// for a first start on one host, wrong behind a proxy.
+		host := cfg.Server.Listen
+		if strings.HasPrefix(host, ":") {
+			host = "localhost" + host
+		}
+		publicURL = "http://" + host
+		log.Warn("server.public_url is not set; sign-in links use the listen address", zap.String("public_url", publicURL))
+	}
+	signin, err := sso.New(sso.Options{Store: st, Logger: log, PublicURL: publicURL, Enforce: cfg.SSO.Enforce,
+		Hasher: hasher, Directories: checkers, Changers: changers, Catalogue: cat, TrustedProxies: proxies})
+	if err != nil {
+		return fmt.Errorf("sign-in service: %w", err)
+	}
+	go func() {
+		if err := signin.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("sign-in background jobs stopped", zap.Error(err))
+		}
+	}()
+	mux.Handle("/", signin)
 
 	srv := &http.Server{Handler: promhttp.InstrumentHandlerCounter(reqs, mux), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout}
 	if srv.ReadHeaderTimeout == 0 {

@@ -33,6 +33,11 @@ func TestServeProbesProfilesAndShutdown(t *testing.T) {
 	go func() { done <- Run(ctx, Options{ConfigPath: cfg, Listener: ln}) }()
 	base := "http://" + ln.Addr().String()
 	get := func(p string) (int, string) {
+		select {
+		case err := <-done:
+			t.Fatalf("Run ended early: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
 		for i := 0; ; i++ {
 			res, err := http.Get(base + p)
 			if err != nil {

@@ -28,9 +28,11 @@ func toRules(rs []config.Rule, ref string) []mapping.Rule {
 }
 
 // BuildRunner makes the sync engine's Runner from the config: one LDAP/AD
-// source and one mapper per directory.
-func BuildRunner(cfg *config.Config, st store.Store, log *zap.Logger, reg prometheus.Registerer) (*engine.Runner, error) {
+// source and one mapper per directory. The sources are returned too: the
+// sign-in service checks directory passwords through them.
+func BuildRunner(cfg *config.Config, st store.Store, log *zap.Logger, reg prometheus.Registerer) (*engine.Runner, map[string]*ldap.Source, error) {
 	var dirs []engine.Directory
+	sources := map[string]*ldap.Source{}
 	for _, d := range cfg.Directories {
 		src, err := ldap.New(ldap.Config{Name: d.Name, Kind: d.Kind, URLs: d.URLs, StartTLS: d.StartTLS, CAFile: d.CAFile,
 			ClientCertFile: d.ClientCertFile, ClientKeyFile: d.ClientKeyFile, InsecureSkipVerify: d.InsecureSkipVerify,
@@ -40,8 +42,9 @@ func BuildRunner(cfg *config.Config, st store.Store, log *zap.Logger, reg promet
 			ReadPasswordExpiry: d.IsAD(), AllowPlainPassthrough: d.AllowPlainPassthrough, IncrementalOverlap: d.IncrementalOverlap,
 			Logger: log.Named("ldap").With(zap.String("directory", d.Name))})
 		if err != nil {
-			return nil, fmt.Errorf("directory %s: %w", d.Name, err)
+			return nil, nil, fmt.Errorf("directory %s: %w", d.Name, err)
 		}
+		sources[d.Name] = src
 		mc := mapping.Config{Directory: d.Name, DefaultProfile: d.DefaultProfile,
 			Rules:     mapping.CombineRules(d.Name, toRules(d.Mapping.Rules, "directory rule"), toRules(cfg.Mapping.Rules, "")),
 			Templates: mapping.TemplatesFromMap(cfg.Mapping.Templates, d.Mapping.Templates)}
@@ -53,11 +56,11 @@ func BuildRunner(cfg *config.Config, st store.Store, log *zap.Logger, reg promet
 		}
 		m, err := mapping.NewMapper(mc)
 		if err != nil {
-			return nil, fmt.Errorf("directory %s: mapping: %w", d.Name, err)
+			return nil, nil, fmt.Errorf("directory %s: mapping: %w", d.Name, err)
 		}
 		linkBy, err := mapping.ParseLinkBy(d.LinkBy)
 		if err != nil {
-			return nil, fmt.Errorf("directory %s: link_by: %w", d.Name, err)
+			return nil, nil, fmt.Errorf("directory %s: link_by: %w", d.Name, err)
 		}
 		dirs = append(dirs, engine.Directory{Name: d.Name, Source: src, Groups: d.Groups, Mapper: m, LinkBy: linkBy,
 			Limits:   engine.Limits{MaxCount: d.MaxDeactivations.Count, MaxPercent: d.MaxDeactivations.Percent},
@@ -65,9 +68,9 @@ func BuildRunner(cfg *config.Config, st store.Store, log *zap.Logger, reg promet
 	}
 	r, err := engine.NewRunner(st, dirs, engine.Options{Logger: log, Registerer: reg})
 	if err != nil {
-		return nil, fmt.Errorf("sync runner: %w", err)
+		return nil, nil, fmt.Errorf("sync runner: %w", err)
 	}
-	return r, nil
+	return r, sources, nil
 }
 
 // syncTrigger adapts the Runner to the admin API.
