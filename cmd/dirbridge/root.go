@@ -28,7 +28,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCmd(), configCmd(), versionCmd(), migrateCmd(), emergencyCmd(), apikeysCmd(), serviceCmd())
+	root.AddCommand(serveCmd(), configCmd(), versionCmd(), migrateCmd(), emergencyCmd(), apikeysCmd(), serviceCmd(), syncCmd())
 	root.AddCommand(apiCommands()...)
 	return root
 }
