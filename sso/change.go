@@ -270,6 +270,14 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 		})
 	}
 
+	return s.setLocalPassword(ctx, u, newPW)
+}
+
+// setLocalPassword checks newPW against the local password policy (history
+// included) and stores its hash; the must-change flag is cleared and the
+// expiry set from the policy's validity.
+func (s *Service) setLocalPassword(ctx context.Context, u store.User, newPW string) error {
+	now := s.now()
 	pp := s.opts.Password
 	// history is newest first with the current hash, as CheckPassword wants.
 	history := append([]string{u.PasswordHash}, u.PasswordHistory...)

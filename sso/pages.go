@@ -35,6 +35,7 @@ type page struct {
 	Rules              []string
 	Ticket             string
 	CertURL            string
+	ForgotURL          string
 }
 
 type button struct{ Name, URL string }
@@ -83,6 +84,9 @@ func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	case len(s.opts.Methods) == 1 && p.Info == "":
 		http.Redirect(w, r, s.opts.Methods[0].LoginURL(returnTo), http.StatusSeeOther)
 		return
+	}
+	if p.ShowPassword && s.opts.ResetMailer != nil {
+		p.ForgotURL = "/password/forgot"
 	}
 	if p.ShowPassword && s.opts.ClientCert != nil {
 		p.CertURL = "/login/certificate?return_to=" + queryEscape(returnTo)

@@ -128,6 +128,11 @@ type Options struct {
 	// AllowedReturnHosts are hosts besides PublicURL's that return URLs
 	// may point at (the applications behind forward auth).
 	AllowedReturnHosts []string
+	// ResetMailer enables the forgotten-password flow for local users
+	// (/password/forgot); nil means off. ResetTTL is how long a link
+	// works (default 30 minutes).
+	ResetMailer ResetMailer
+	ResetTTL    time.Duration
 	// ClientCert enables certificate sign-in at /login/certificate; nil
 	// means off.
 	ClientCert *ClientCert
@@ -268,6 +273,12 @@ func (s *Service) routes() {
 	mux.Handle("POST /password/change", cop.Handler(http.HandlerFunc(s.handleChangePost)))
 	if s.opts.ClientCert != nil {
 		mux.HandleFunc("GET /login/certificate", s.handleCertLogin)
+	}
+	if s.opts.ResetMailer != nil {
+		mux.HandleFunc("GET /password/forgot", s.handleForgotPage)
+		mux.Handle("POST /password/forgot", cop.Handler(http.HandlerFunc(s.handleForgotPost)))
+		mux.HandleFunc("GET /password/reset", s.handleResetPage)
+		mux.Handle("POST /password/reset", cop.Handler(http.HandlerFunc(s.handleResetPost)))
 	}
 	for _, m := range s.opts.Methods {
 		m.Routes(mux)

@@ -1,0 +1,215 @@
+package sso
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// ResetMailer sends a local user the link that resets their password
+// (an adapter over the expiry package's SMTP delivery).
+type ResetMailer interface {
+	SendPasswordReset(ctx context.Context, u store.User, link string, expires time.Time) error
+}
+
+// ActionPasswordReset is the audit action of the forgotten-password flow.
+const ActionPasswordReset = "sso.password_reset"
+
+const resetNamespace = "sso.password_reset"
+
+type resetState struct {
+	UserID  string    `json:"user_id"`
+	Expires time.Time `json:"expires"`
+}
+
+// forgotAnswer is the one answer to a reset request, whether or not the
+// account exists, is local or has an address: no account discovery.
+const forgotAnswer = "If an account with that name or address exists here and has an e-mail address, a link to choose a new password is on its way; it works once, for a short time. Accounts from your organisation's directory: please use your organisation's own password reset."
+
+func (s *Service) resetTTL() time.Duration {
+	if s.opts.ResetTTL > 0 {
+		return s.opts.ResetTTL
+	}
+	return 30 * time.Minute
+}
+
+func (s *Service) handleForgotPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "forgot", page{Title: "Forgotten password"})
+}
+
+// handleForgotPost mails a reset link to a local user. The answer and its
+// timing do not depend on the account: lookups happen, the mail goes out
+// in the background.
+func (s *Service) handleForgotPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	ip := clientIP(r, s.opts.TrustedProxies)
+	name := strings.TrimSpace(r.PostForm.Get("username"))
+	if name == "" {
+		s.render(w, http.StatusBadRequest, "forgot", page{Title: "Forgotten password", Error: "Enter your user name or e-mail address."})
+		return
+	}
+	ev := &store.AuditEvent{Time: s.now(), Actor: name, Action: ActionPasswordReset, SourceIP: addrString(ip), Outcome: store.OutcomeDenied,
+		Details: map[string]any{"step": "request"}}
+	if !s.throttle.allow(ip) {
+		ev.Reason = "throttled"
+		s.audit(r.Context(), ev)
+		w.Header().Set("Retry-After", "60")
+		s.render(w, http.StatusTooManyRequests, "forgot", page{Title: "Forgotten password",
+			Error: "Too many requests from your network. Please wait a minute and try again."})
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	u, err := s.userForPassword(ctx, name)
+	switch {
+	case errors.Is(err, errUnknownUser):
+		ev.Reason = "unknown user"
+	case err != nil:
+		s.log.Error("password reset: find user", zap.Error(err))
+		ev.Reason = "internal error"
+	case u.State != store.StateActive:
+		ev.Reason = "user inactive"
+	case !isLocal(u):
+		ev.Reason = "directory user: told to use the directory's reset"
+	case u.Email == "" || s.opts.ResetMailer == nil:
+		ev.Reason = "no e-mail address or no mailer"
+	default:
+		ev.Target, ev.Outcome, ev.Reason = u.ID, store.OutcomeSuccess, "reset link sent"
+		go s.sendReset(ctx, u)
+	}
+	s.audit(ctx, ev)
+	s.render(w, http.StatusOK, "message", page{Title: "Forgotten password", Info: forgotAnswer, LoginURL: s.loginURL("")})
+}
+
+func (s *Service) sendReset(ctx context.Context, u store.User) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	value, key, err := newSessionToken()
+	if err != nil {
+		s.log.Error("password reset: token", zap.Error(err))
+		return
+	}
+	expires := s.now().Add(s.resetTTL())
+	raw, _ := json.Marshal(resetState{UserID: u.ID, Expires: expires})
+	if err := s.store.PutEphemeral(ctx, resetNamespace, key, raw, expires); err != nil {
+		s.log.Error("password reset: store token", zap.Error(err))
+		return
+	}
+	link := *s.public
+	link.Path = strings.TrimSuffix(link.Path, "/") + "/password/reset"
+	link.RawQuery = "token=" + queryEscape(value)
+	if err := s.opts.ResetMailer.SendPasswordReset(ctx, u, link.String(), expires); err != nil {
+		s.log.Error("password reset: send mail", zap.String("user", u.Username), zap.Error(err))
+	}
+}
+
+// handleResetPage shows the new-password form. The token is not spent
+// here: mail scanners that follow links must not use it up.
+func (s *Service) handleResetPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "reset", page{Title: "Choose a new password", Ticket: r.URL.Query().Get("token"),
+		Rules: s.rulesFor(store.User{Source: store.SourceLocal})})
+}
+
+func (s *Service) handleResetPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	ctx := r.Context()
+	ip := clientIP(r, s.opts.TrustedProxies)
+	token := r.PostForm.Get("token")
+	expired := page{Title: "Choose a new password", Error: "This link has expired or was already used. Ask for a new one.", LoginURL: s.loginURL("")}
+	if !s.throttle.allow(ip) {
+		w.Header().Set("Retry-After", "60")
+		expired.Error = "Too many attempts from your network. Please wait a minute and try again."
+		s.render(w, http.StatusTooManyRequests, "message", expired)
+		return
+	}
+	if _, key, ok := tokenKey(token); ok {
+		raw, err := s.store.TakeEphemeral(ctx, resetNamespace, key)
+		var st resetState
+		if err == nil && json.Unmarshal(raw, &st) == nil {
+			s.finishReset(w, r, st, key)
+			return
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("password reset: read token", zap.Error(err))
+		}
+	}
+	s.audit(ctx, &store.AuditEvent{Time: s.now(), Action: ActionPasswordReset, SourceIP: addrString(ip),
+		Outcome: store.OutcomeFailure, Reason: "unknown, used or expired token", Details: map[string]any{"step": "reset"}})
+	s.render(w, http.StatusBadRequest, "message", expired)
+}
+
+// tokenKey is the stored key of a cookie-shaped token.
+func tokenKey(token string) (string, string, bool) {
+	if len(token) != 43 {
+		return "", "", false
+	}
+	return token, ticketKey(token), true
+}
+
+func (s *Service) finishReset(w http.ResponseWriter, r *http.Request, st resetState, key string) {
+	ctx := r.Context()
+	ip := clientIP(r, s.opts.TrustedProxies)
+	ev := &store.AuditEvent{Time: s.now(), Action: ActionPasswordReset, Target: st.UserID, SourceIP: addrString(ip),
+		Details: map[string]any{"step": "reset"}}
+	form := page{Title: "Choose a new password", Ticket: r.PostForm.Get("token"), Rules: s.rulesFor(store.User{Source: store.SourceLocal})}
+	again := func(msg string) {
+		// Put the token back for another try, with its original expiry.
+		raw, _ := json.Marshal(st)
+		if err := s.store.PutEphemeral(ctx, resetNamespace, key, raw, st.Expires); err != nil {
+			s.log.Error("password reset: restore token", zap.Error(err))
+		}
+		form.Error = msg
+		s.render(w, http.StatusBadRequest, "reset", form)
+	}
+	u, err := s.store.GetUser(ctx, st.UserID)
+	if err != nil || u.State != store.StateActive || !isLocal(u) {
+		ev.Outcome, ev.Reason = store.OutcomeDenied, "user gone, inactive or not local"
+		s.audit(ctx, ev)
+		s.render(w, http.StatusBadRequest, "message", page{Title: "Choose a new password",
+			Error: "This link can no longer be used.", LoginURL: s.loginURL("")})
+		return
+	}
+	ev.Actor = u.Username
+	newPW := r.PostForm.Get("new_password")
+	if newPW == "" || newPW != r.PostForm.Get("confirm_password") {
+		again("Enter the new password twice, the same both times.")
+		return
+	}
+	if err := s.setLocalPassword(ctx, u, newPW); err != nil {
+		var pr *policyRefusal
+		if errors.As(err, &pr) {
+			again(capitalise(pr.msg))
+			return
+		}
+		s.log.Error("password reset", zap.String("user", u.Username), zap.Error(err))
+		ev.Outcome, ev.Reason = store.OutcomeFailure, "internal error"
+		s.audit(ctx, ev)
+		s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Choose a new password",
+			Error: "Password reset is temporarily unavailable. Please try again.", LoginURL: s.loginURL("")})
+		return
+	}
+	// Whoever knew the old password is signed out everywhere.
+	n, err := s.RevokeUserSessions(ctx, u.ID)
+	if err != nil {
+		s.log.Error("password reset: revoke sessions", zap.Error(err))
+	}
+	ev.Outcome, ev.Reason = store.OutcomeSuccess, "password reset"
+	ev.Details["sessions_revoked"] = n
+	s.audit(ctx, ev)
+	s.render(w, http.StatusOK, "message", page{Title: "Password changed",
+		Info: "Your password has been changed. Sign in with the new one.", LoginURL: s.loginURL("")})
+}
