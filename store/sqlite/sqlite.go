@@ -340,8 +340,8 @@ func (r *txRunner) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := r.stmts[query]; ok {
 		return st, nil
 	}
-	// Prepared on the transaction itself: preparing on the writer pool
-	// would wait for its only connection, which this transaction holds.
+	// Prepared on the transaction itself: the writer's only connection is
+	// held by it, so preparing through the pool would wait forever.
 	st, err := r.tx.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
