@@ -51,9 +51,9 @@ func Migrations() fs.FS {
 
 // Store is a store.Store on one SQLite database file.
 type Store struct {
-	ops            // reads outside transactions, on the read pool
-	write *sql.DB  // one connection; every transaction is BEGIN IMMEDIATE
-	read  *sql.DB  // read-only pool
+	ops           // reads outside transactions, on the read pool
+	write *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
+	read  *sql.DB // read-only pool
 	wst   *stmtCache
 
 	lastSweep atomic.Int64 // unix µs of the last purge of expired rows
@@ -227,7 +227,7 @@ func (s *Store) Tx(ctx context.Context, fn func(store.Tx) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	t := &txn{ops: ops{q: &txRunner{tx: tx, parent: s.wst, stmts: map[string]*sql.Stmt{}}}}
+	t := &txn{ops: ops{q: &txRunner{tx: tx, stmts: map[string]*sql.Stmt{}}}}
 	ferr := fn(t)
 	done = true
 	t.q.(*txRunner).closeStmts()
@@ -247,7 +247,7 @@ func (s *Store) writeOne(ctx context.Context, fn func(q runner) error) error {
 	if err != nil {
 		return codec.CtxErr(ctx.Err(), err)
 	}
-	r := &txRunner{tx: tx, parent: s.wst, stmts: map[string]*sql.Stmt{}}
+	r := &txRunner{tx: tx, stmts: map[string]*sql.Stmt{}}
 	defer r.closeStmts()
 	if err := fn(r); err != nil {
 		_ = tx.Rollback()
@@ -332,7 +332,6 @@ func (r *dbRunner) queryRow(ctx context.Context, query string, args ...any) *sql
 // each; the writer has one connection, so they are already prepared on it.
 type txRunner struct {
 	tx     *sql.Tx
-	parent *stmtCache
 	stmts  map[string]*sql.Stmt
 }
 

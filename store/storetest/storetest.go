@@ -610,7 +610,9 @@ func testSyncRuns(t *testing.T, s store.Store) {
 
 	err = s.Tx(ctx, func(tx store.Tx) error { return tx.CreateSyncRun(ctx, r1) })
 	isErr(t, "CreateSyncRun duplicate", err, store.ErrConflict)
-	err = s.Tx(ctx, func(tx store.Tx) error { return tx.UpdateSyncRun(ctx, store.SyncRun{ID: "nope", Status: store.SyncFailed}) })
+	err = s.Tx(ctx, func(tx store.Tx) error {
+		return tx.UpdateSyncRun(ctx, store.SyncRun{ID: "nope", Status: store.SyncFailed})
+	})
 	isErr(t, "UpdateSyncRun missing", err, store.ErrNotFound)
 	_, err = s.GetSyncRun(ctx, "nope")
 	isErr(t, "GetSyncRun missing", err, store.ErrNotFound)
@@ -730,9 +732,13 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	_, err = s.GetToken(ctx, "tok1")
 	isErr(t, "GetToken after DeleteKeyTokens", err, store.ErrNotFound)
 
-	err = s.Tx(ctx, func(tx store.Tx) error { return tx.CreateAPIKey(ctx, store.APIKey{ID: "k3", UserID: u.ID, Hash: "sha256-1"}) })
+	err = s.Tx(ctx, func(tx store.Tx) error {
+		return tx.CreateAPIKey(ctx, store.APIKey{ID: "k3", UserID: u.ID, Hash: "sha256-1"})
+	})
 	isErr(t, "CreateAPIKey duplicate hash", err, store.ErrConflict)
-	err = s.Tx(ctx, func(tx store.Tx) error { return tx.CreateAPIKey(ctx, store.APIKey{ID: "k4", UserID: "ghost", Hash: "x"}) })
+	err = s.Tx(ctx, func(tx store.Tx) error {
+		return tx.CreateAPIKey(ctx, store.APIKey{ID: "k4", UserID: "ghost", Hash: "x"})
+	})
 	isErr(t, "CreateAPIKey missing user", err, store.ErrNotFound)
 	err = s.Tx(ctx, func(tx store.Tx) error { return tx.CreateToken(ctx, store.Token{ID: "t9", KeyID: "ghost"}) })
 	isErr(t, "CreateToken missing key", err, store.ErrNotFound)
@@ -1061,12 +1067,15 @@ func testCancelled(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	calls := map[string]func() error{
-		"GetUser":       func() error { _, err := s.GetUser(ctx, u.ID); return err },
-		"ListUsers":     func() error { _, err := s.ListUsers(ctx, store.UserFilter{}); return err },
-		"CountUsers":    func() error { _, err := s.CountUsers(ctx, store.UserFilter{}); return err },
-		"ListAudit":     func() error { _, err := s.ListAudit(ctx, store.AuditFilter{}); return err },
-		"Tx":            func() error { return s.Tx(ctx, func(tx store.Tx) error { return nil }) },
-		"UpdateLockout": func() error { _, err := s.UpdateLockout(ctx, u.ID, func(l store.Lockout) (store.Lockout, error) { return l, nil }); return err },
+		"GetUser":    func() error { _, err := s.GetUser(ctx, u.ID); return err },
+		"ListUsers":  func() error { _, err := s.ListUsers(ctx, store.UserFilter{}); return err },
+		"CountUsers": func() error { _, err := s.CountUsers(ctx, store.UserFilter{}); return err },
+		"ListAudit":  func() error { _, err := s.ListAudit(ctx, store.AuditFilter{}); return err },
+		"Tx":         func() error { return s.Tx(ctx, func(tx store.Tx) error { return nil }) },
+		"UpdateLockout": func() error {
+			_, err := s.UpdateLockout(ctx, u.ID, func(l store.Lockout) (store.Lockout, error) { return l, nil })
+			return err
+		},
 		"RecordOnce":    func() error { return s.RecordOnce(ctx, "n", "k", time.Now().Add(time.Hour)) },
 		"PutEphemeral":  func() error { return s.PutEphemeral(ctx, "n", "k", []byte("v"), time.Now().Add(time.Hour)) },
 		"TakeEphemeral": func() error { _, err := s.TakeEphemeral(ctx, "n", "k"); return err },
