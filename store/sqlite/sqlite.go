@@ -331,8 +331,8 @@ func (r *dbRunner) queryRow(ctx context.Context, query string, args ...any) *sql
 // txRunner binds the writer's cached statements to one transaction once
 // each; the writer has one connection, so they are already prepared on it.
 type txRunner struct {
-	tx     *sql.Tx
-	stmts  map[string]*sql.Stmt
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
 }
 
 func (r *txRunner) stmt(ctx context.Context, query string) (*sql.Stmt, error) {

@@ -1,0 +1,43 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/store/sqlite"
+)
+
+// BenchmarkSyncWrite100k writes what a first full sync of a 100,000-user
+// directory writes: 100,000 users and 100,000 entries in one transaction.
+func BenchmarkSyncWrite100k(b *testing.B) {
+	const n = 100_000
+	ctx := context.Background()
+	for i := range b.N {
+		s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("bench%d.db", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = s.Tx(ctx, func(tx store.Tx) error {
+			entries := make([]store.DirectoryEntry, 0, n)
+			for j := range n {
+				u := store.User{Username: fmt.Sprintf("user%06d", j), DisplayName: fmt.Sprintf("User %d", j),
+					Email: fmt.Sprintf("user%06d@example.com", j), Source: "corp", Anchor: fmt.Sprintf("anchor-%06d", j),
+					State: store.StateActive, Profile: "Agent", Units: []string{"HQ"}}
+				if err := tx.CreateUser(ctx, &u); err != nil {
+					return err
+				}
+				entries = append(entries, store.DirectoryEntry{Directory: "corp", Anchor: u.Anchor, Kind: store.EntryUser,
+					DN: "CN=" + u.DisplayName + ",OU=Agents,DC=corp", Name: u.Username,
+					Attributes: map[string][]string{"mail": {u.Email}}, Groups: []string{"g1"}, UserID: u.ID})
+			}
+			return tx.PutDirectoryEntries(ctx, entries)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = s.Close()
+	}
+}
