@@ -58,7 +58,8 @@ func LDAPConfig(d config.Directory, logger *zap.Logger) ldap.Config {
 		ReadPasswordExpiry:    d.ReadPasswordExpiry,
 		AllowPlainPassthrough: d.AllowPlainPassthrough,
 		IncrementalOverlap:    d.IncrementalOverlap,
-		Logger:                logger.Named("ldap").With(zap.String("directory", d.Name)),
+		// sync/ldap names its logger "ldap" and adds the directory itself.
+		Logger: logger,
 	}
 }
 
@@ -124,7 +125,8 @@ type Sync struct {
 
 // Runner builds the sync engine's Runner over st with one LDAP/AD source
 // and one mapper per configured directory. logger and reg may be nil; reg
-// receives the sync metrics.
+// receives the sync metrics. The components name their own loggers (sync,
+// ldap), so pass the root logger.
 func Runner(cfg *config.Config, st store.Store, logger *zap.Logger, reg prometheus.Registerer) (Sync, error) {
 	if logger == nil {
 		logger = zap.NewNop()
@@ -143,7 +145,7 @@ func Runner(cfg *config.Config, st store.Store, logger *zap.Logger, reg promethe
 		sources[d.Name] = src
 		dirs = append(dirs, ed)
 	}
-	r, err := engine.NewRunner(st, dirs, engine.Options{Logger: logger.Named("sync"), Registerer: reg})
+	r, err := engine.NewRunner(st, dirs, engine.Options{Logger: logger, Registerer: reg})
 	if err != nil {
 		return Sync{}, fmt.Errorf("sync runner: %w", err)
 	}
@@ -157,7 +159,7 @@ func Scheduler(r *engine.Runner, st store.Store, logger *zap.Logger) (*engine.Sc
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	s, err := engine.NewScheduler(r, st, engine.SchedulerOptions{Logger: logger.Named("sync")})
+	s, err := engine.NewScheduler(r, st, engine.SchedulerOptions{Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("sync scheduler: %w", err)
 	}
