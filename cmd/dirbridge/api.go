@@ -288,22 +288,8 @@ func apiCommands() []*cobra.Command {
 			table(cmd, "TIME\tACTOR\tACTION\tTARGET\tOUTCOME\tSOURCE IP\tREASON", rows)
 			return nil
 		}))
-	directory := &cobra.Command{Use: "directory", Short: "Directory import statistics (via the API)"}
-	directory.AddCommand(apiCmd("stats NAME", "Import statistics of a directory", "  dirbridge directory stats corp", cobra.ExactArgs(1), nil,
-		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
-			var st admin.DirectoryStats
-			if err := c.do(cmd.Context(), "GET", "/api/v1/directories/"+url.PathEscape(a[0])+"/stats", nil, &st); err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd, st)
-			}
-			table(cmd, "FIELD\tVALUE", [][]string{{"users imported", fmt.Sprint(st.UsersImported)}, {"users mapped", fmt.Sprint(st.UsersMapped)},
-				{"users active", fmt.Sprint(st.UsersActive)}, {"groups imported", fmt.Sprint(st.GroupsImported)},
-				{"domains", strings.Join(st.Domains, ", ")}, {"latest import", ts(st.LatestImport)}})
-			return nil
-		}))
-	return []*cobra.Command{users, profiles, audit, directory}
+	// directory (groups, stats) lives in directory.go: it works with --config too.
+	return []*cobra.Command{users, profiles, audit}
 }
 
 func apikeysCmd() *cobra.Command {

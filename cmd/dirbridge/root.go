@@ -28,7 +28,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCmd(), configCmd(), versionCmd(), migrateCmd(), emergencyCmd(), apikeysCmd(), serviceCmd(), syncCmd())
+	root.AddCommand(serveCmd(), configCmd(), versionCmd(), migrateCmd(), emergencyCmd(), apikeysCmd(), serviceCmd(), syncCmd(), directoryCmd(), expiryCmd())
 	root.AddCommand(apiCommands()...)
 	return root
 }
