@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,7 +39,7 @@ type syncResult struct {
 }
 
 func syncCmd() *cobra.Command {
-	var cfgPath, dir, logLevel string
+	var cfgPath, dir, logLevel, cpuProfile, memProfile string
 	var full, dry, allow bool
 	var f apiFlags
 	c := &cobra.Command{
@@ -56,7 +58,14 @@ func syncCmd() *cobra.Command {
 			var res syncResult
 			var err error
 			if cfgPath != "" {
+				stop, perr := startProfiles(cpuProfile, memProfile)
+				if perr != nil {
+					return perr
+				}
 				res, err = syncInProcess(ctx, cfgPath, logLevel, req)
+				if perr := stop(); perr != nil && err == nil {
+					err = perr
+				}
 			} else {
 				res, err = syncViaServer(ctx, f, req)
 			}
@@ -91,8 +100,47 @@ func syncCmd() *cobra.Command {
 	c.Flags().BoolVar(&dry, "dry-run", false, "plan only; change nothing")
 	c.Flags().BoolVar(&allow, "allow-mass-deactivation", false, "approve a plan beyond max_deactivations (audited)")
 	c.Flags().StringVar(&logLevel, "log-level", "warn", "with --config: log level on stderr (info shows read progress)")
+	// Profiles of an in-process run, for the benchmark (bench/syncbench).
+	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "with --config: write a CPU profile here")
+	c.Flags().StringVar(&memProfile, "memprofile", "", "with --config: write a heap profile (allocations) here at the end")
+	_ = c.Flags().MarkHidden("cpuprofile")
+	_ = c.Flags().MarkHidden("memprofile")
 	f.add(c)
 	return c
+}
+
+// startProfiles starts the CPU profile; the returned stop ends it and
+// writes the heap profile.
+func startProfiles(cpu, mem string) (stop func() error, err error) {
+	var cf *os.File
+	if cpu != "" {
+		if cf, err = os.Create(cpu); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(cf); err != nil {
+			_ = cf.Close()
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+	}
+	return func() error {
+		if cf != nil {
+			pprof.StopCPUProfile()
+			if err := cf.Close(); err != nil {
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+		}
+		if mem != "" {
+			mf, err := os.Create(mem)
+			if err != nil {
+				return fmt.Errorf("heap profile: %w", err)
+			}
+			defer mf.Close()
+			if err := pprof.Lookup("allocs").WriteTo(mf, 0); err != nil {
+				return fmt.Errorf("heap profile: %w", err)
+			}
+		}
+		return nil
+	}, nil
 }
 
 // syncInProcess runs one sync with the config's own directory and store.
