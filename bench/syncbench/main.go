@@ -42,7 +42,7 @@ func main() {
 	bin := flag.String("bin", "bin/dirbridge", "the dirbridge binary to measure")
 	users := flag.Int("users", 100000, "users to generate")
 	groups := flag.Int("groups", 5000, "groups to generate")
-	profDir := flag.String("profile", "", "write CPU and allocation profiles of the first full sync into this directory")
+	profDir := flag.String("profile", "", "write CPU and allocation profiles of the first full sync, and each sync's info log, into this directory")
 	keep := flag.Bool("keep", false, "keep the temp directory (slapd data, store, config) for inspection")
 	flag.Parse()
 
@@ -116,9 +116,16 @@ func main() {
 		p, _ := filepath.Abs(*profDir)
 		extra = []string{"--cpuprofile", filepath.Join(p, "full.cpu.pprof"), "--memprofile", filepath.Join(p, "full.allocs.pprof")}
 	}
-	full := runSync(tb, absBin, cfgPath, "full sync into an empty store", true, extra...)
-	again := runSync(tb, absBin, cfgPath, "second full sync, nothing changed", true)
-	incr := runSync(tb, absBin, cfgPath, "incremental sync, nothing changed", false)
+	logTo := func(name string) string {
+		if *profDir == "" {
+			return ""
+		}
+		p, _ := filepath.Abs(filepath.Join(*profDir, name+".log"))
+		return p
+	}
+	full := runSync(tb, absBin, cfgPath, "full sync into an empty store", true, logTo("full"), extra...)
+	again := runSync(tb, absBin, cfgPath, "second full sync, nothing changed", true, logTo("second"))
+	incr := runSync(tb, absBin, cfgPath, "incremental sync, nothing changed", false, logTo("incremental"))
 
 	fmt.Println()
 	fmt.Printf("%-36s %10s %9s %10s %8s  %s\n", "", "wall", "x ldap", "peak RSS", "read", "counts (created/updated/deactivated/unchanged)")
@@ -171,8 +178,14 @@ type result struct {
 }
 
 // runSync runs one `dirbridge sync --json` and measures it from outside.
-func runSync(tb *harness.MainTB, bin, cfg, name string, full bool, extra ...string) result {
-	args := []string{"sync", "--config", cfg, "--json", "--log-level", "warn"}
+// With logFile set the sync logs at info level (stage timings) there, with
+// whatever GODEBUG (gctrace) the environment sets.
+func runSync(tb *harness.MainTB, bin, cfg, name string, full bool, logFile string, extra ...string) result {
+	level := "warn"
+	if logFile != "" {
+		level = "info"
+	}
+	args := []string{"sync", "--config", cfg, "--json", "--log-level", level}
 	if full {
 		args = append(args, "--full")
 	}
@@ -183,6 +196,9 @@ func runSync(tb *harness.MainTB, bin, cfg, name string, full bool, extra ...stri
 	t0 := time.Now()
 	err := cmd.Run()
 	wall := time.Since(t0)
+	if logFile != "" {
+		_ = os.WriteFile(logFile, stderr.Bytes(), 0o644)
+	}
 	if err != nil {
 		tb.Fatalf("syncbench: %s: %v\n%s", name, err, tailOf(stderr.String(), 3000))
 	}

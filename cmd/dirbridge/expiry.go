@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dirbridge/dirbridge/expiry"
-	"github.com/dirbridge/dirbridge/internal/daemon"
 	"github.com/dirbridge/dirbridge/internal/wire"
 )
 
@@ -93,7 +92,7 @@ func expiryRunCmd() *cobra.Command {
 			if !dry && cfg.SMTP.Host == "" {
 				return fmt.Errorf("smtp.host is not configured: nothing can be sent (use --dry-run to see what is due)")
 			}
-			log, err := daemon.NewLogger("console", logLevel)
+			log, err := cliLogger(logLevel)
 			if err != nil {
 				return err
 			}

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
-	"github.com/dirbridge/dirbridge/internal/daemon"
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/engine"
@@ -153,7 +153,7 @@ func syncInProcess(ctx context.Context, cfgPath, logLevel string, req engine.Req
 	if req.Directory, err = pickDirectory(cfg, req.Directory); err != nil {
 		return syncResult{}, err
 	}
-	log, err := daemon.NewLogger("console", logLevel)
+	log, err := cliLogger(logLevel)
 	if err != nil {
 		return syncResult{}, err
 	}
@@ -256,6 +256,23 @@ func printSyncSummary(cmd *cobra.Command, res syncResult) {
 	if res.Error != "" {
 		fmt.Fprintf(out, "%s: %s\n", res.Status, res.Error)
 	}
+}
+
+// cliLogger logs to stderr in console format, without the stack traces the
+// development preset adds to warnings: a CLI user wants the message.
+func cliLogger(level string) (*zap.Logger, error) {
+	zc := zap.NewDevelopmentConfig()
+	zc.DisableStacktrace = true
+	lv, err := zap.ParseAtomicLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	zc.Level = lv
+	l, err := zc.Build()
+	if err != nil {
+		return nil, fmt.Errorf("logger: %w", err)
+	}
+	return l, nil
 }
 
 // pickDirectory defaults to the config's only directory.
