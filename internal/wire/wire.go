@@ -24,9 +24,20 @@ import (
 	"github.com/dirbridge/dirbridge/expiry"
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/store/backend"
 	"github.com/dirbridge/dirbridge/sync/engine"
 	"github.com/dirbridge/dirbridge/sync/ldap"
 )
+
+// Store opens the configured store backend (store/backend) and applies
+// pending migrations.
+func Store(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	st, err := backend.Open(ctx, cfg.Store.Driver, cfg.Store.DSN.Value())
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", orDefault(cfg.Store.Driver, "sqlite"), err)
+	}
+	return st, nil
+}
 
 // LDAPConfig is the sync/ldap configuration of directory d. The fields
 // correspond one to one (docs/configuration.md); logger may be nil.
@@ -277,6 +288,13 @@ func dirNames(cfg *config.Config) string {
 			s += ", "
 		}
 		s += d.Name
+	}
+	return s
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
 	}
 	return s
 }
