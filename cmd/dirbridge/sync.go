@@ -35,7 +35,7 @@ type syncResult struct {
 	// Read holds the reader's statistics (entries, pages, elapsed).
 	Read json.RawMessage `json:"read,omitempty"`
 
-	plan *engine.Plan // decoded for the readable summary
+	rawPlan json.RawMessage // the whole plan, for the readable summary
 }
 
 func syncCmd() *cobra.Command {
@@ -213,23 +213,25 @@ func syncViaServer(ctx context.Context, f apiFlags, req engine.Request) (syncRes
 	return res, nil
 }
 
-// setPlan keeps the plan's items as the JSON "plan" array and the decoded
-// plan for the readable summary. A run refused or failed before planning
-// has no plan.
+// setPlan keeps the plan's items as the JSON "plan" array and the plan
+// itself for the readable summary. The items are cut out as raw JSON: a
+// first import's plan holds thousands of items and need not be decoded to
+// be printed. A run refused or failed before planning has no plan.
 func (r *syncResult) setPlan(raw json.RawMessage) {
 	if len(raw) == 0 {
 		return
 	}
-	var p engine.Plan
+	var p struct {
+		Items json.RawMessage `json:"items"`
+	}
 	if err := json.Unmarshal(raw, &p); err != nil {
 		// Keep whatever the record holds rather than hide it.
 		r.Plan = raw
 		return
 	}
-	r.plan = &p
-	items, err := json.Marshal(p.Items)
-	if err == nil && p.Items != nil {
-		r.Plan = items
+	r.Plan, r.rawPlan = p.Items, raw
+	if len(p.Items) == 0 || string(p.Items) == "null" {
+		r.Plan = json.RawMessage("[]")
 	}
 }
 
@@ -243,10 +245,11 @@ func printSyncSummary(cmd *cobra.Command, res syncResult) {
 		mode += ", dry run"
 	}
 	fmt.Fprintf(out, "sync run %s of %s (%s): %s\n", res.RunID, res.Directory, mode, res.Status)
-	if res.plan != nil {
-		fmt.Fprint(out, res.plan.Summary())
-		if res.plan.Truncated > 0 {
-			fmt.Fprintf(out, "(the run record keeps the first %d items; %d more not shown)\n", len(res.plan.Items), res.plan.Truncated)
+	var p engine.Plan
+	if len(res.rawPlan) > 0 && json.Unmarshal(res.rawPlan, &p) == nil {
+		fmt.Fprint(out, p.Summary())
+		if p.Truncated > 0 {
+			fmt.Fprintf(out, "(the run record keeps the first %d items; %d more not shown)\n", len(p.Items), p.Truncated)
 		}
 	} else {
 		c := res.Counts
