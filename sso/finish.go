@@ -235,8 +235,8 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 	a.privs = privs
 	a.details["privileges"] = privs
 
-	if len(s.opts.IPRules) > 0 {
-		d := policy.EvaluateIP(s.opts.IPRules, a.ip, u.Profile, u.Units, has(privs, PrivPrivilegedIP))
+	if rules := *s.ipRules.Load(); len(rules) > 0 {
+		d := policy.EvaluateIP(rules, a.ip, u.Profile, u.Units, has(privs, PrivPrivilegedIP))
 		a.details["ip_rule"] = d.Reason
 		if !d.Allowed {
 			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "IP address not allowed: "+d.Reason,
@@ -339,7 +339,7 @@ func (s *Service) passwordExpired(u store.User, now time.Time) bool {
 	if u.PasswordNeverExpires {
 		return false
 	}
-	_, _, expired := policy.Warning(u.PasswordExpiresAt, now.In(s.opts.TimeZone), s.opts.ExpiryWarnDays)
+	_, _, expired := policy.Warning(u.PasswordExpiresAt, now.In(s.opts.TimeZone), s.warnDays(u))
 	return expired
 }
 
@@ -349,7 +349,7 @@ func (s *Service) expiryWarning(u store.User, now time.Time) (int, bool) {
 	if u.PasswordNeverExpires {
 		return 0, false
 	}
-	days, warn, _ := policy.Warning(u.PasswordExpiresAt, now.In(s.opts.TimeZone), s.opts.ExpiryWarnDays)
+	days, warn, _ := policy.Warning(u.PasswordExpiresAt, now.In(s.opts.TimeZone), s.warnDays(u))
 	return days, warn
 }
 

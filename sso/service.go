@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -114,6 +116,10 @@ type Options struct {
 	// ExpiryWarnDays is the password-expiry warning window (default 7;
 	// negative never warns).
 	ExpiryWarnDays int
+	// DirectoryWarnDays overrides ExpiryWarnDays for the users of a
+	// directory, by User.Source (directories[].password_warning_days);
+	// 0 there means the default, negative never warns.
+	DirectoryWarnDays map[string]int
 	// TimeZone is where "days left" are counted (default UTC).
 	TimeZone *time.Location
 	// ConcurrentLicences refuses the N+1th simultaneously signed-in user;
@@ -158,6 +164,11 @@ type Service struct {
 	metrics   *metrics
 	allowed   []string
 	dummyHash string
+	// ipRules is Options.IPRules, replaced whole by SetIPRules (SIGHUP)
+	// while sign-ins read it.
+	ipRules atomic.Pointer[[]policy.IPRule]
+	// started is set once Run has started every method.
+	started atomic.Bool
 }
 
 var _ Finisher = (*Service)(nil)
@@ -238,6 +249,7 @@ func New(opts Options) (*Service, error) {
 		allowed: append([]string{pub.Host}, opts.AllowedReturnHosts...),
 	}
 	s.cookie = opts.Cookie.Name
+	s.SetIPRules(opts.IPRules)
 	if s.secure {
 		// __Host- pins the cookie to this host, Path=/ and Secure: no
 		// sibling subdomain can set or overwrite it.
@@ -299,6 +311,26 @@ func (s *Service) AddMethod(m RedirectMethod) {
 	m.Routes(s.mux)
 }
 
+// Started reports whether Run has started every redirect method (IdP
+// metadata loaded, discovery done): readiness for the daemon's /readyz.
+func (s *Service) Started() bool { return s.started.Load() }
+
+// SetIPRules replaces the IP authorisation rules; sign-ins already past
+// the check are not affected. Safe while serving (the daemon's reload).
+func (s *Service) SetIPRules(rules []policy.IPRule) {
+	rules = slices.Clone(rules)
+	s.ipRules.Store(&rules)
+}
+
+// warnDays is the expiry warning window for u: its directory's, else the
+// global one.
+func (s *Service) warnDays(u store.User) int {
+	if d, ok := s.opts.DirectoryWarnDays[u.Source]; ok && d != 0 {
+		return d
+	}
+	return s.opts.ExpiryWarnDays
+}
+
 // ServeHTTP serves the sign-in endpoints. The daemon mounts the Service at
 // "/" of its public mux and registers "GET /api/v1/me" to it as well, so
 // the admin API's "/api/v1/" does not shadow it.
@@ -315,6 +347,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return fmt.Errorf("sso: start %s: %w", m.Name(), err)
 		}
 	}
+	s.started.Store(true)
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {

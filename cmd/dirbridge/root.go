@@ -40,12 +40,12 @@ func serveCmd() *cobra.Command {
 		Short:   "Run the daemon",
 		Example: "  dirbridge serve --config /etc/dirbridge/dirbridge.yaml --log-format console",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := daemon.NewLogger(logFormat, "")
+			log, level, err := daemon.NewLevelLogger(logFormat, "")
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
-			return daemon.Run(cmd.Context(), daemon.Options{ConfigPath: cfgPath, Logger: log, Version: version})
+			return daemon.Run(cmd.Context(), daemon.Options{ConfigPath: cfgPath, Logger: log, Level: &level, Version: version})
 		},
 	}
 	c.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")

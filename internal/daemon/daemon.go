@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -25,8 +23,8 @@ import (
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/privilege"
-	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/sqlite"
 	"github.com/dirbridge/dirbridge/sync/engine"
@@ -83,6 +81,14 @@ func SeedProfiles(ctx context.Context, st store.Store, cfg *config.Config, now t
 
 // NewLogger builds the zap logger: JSON by default, console on request.
 func NewLogger(format, level string) (*zap.Logger, error) {
+	log, _, err := NewLevelLogger(format, level)
+	return log, err
+}
+
+// NewLevelLogger is NewLogger that also returns the logger's level, so
+// Run can apply log.level from the config at start and on SIGHUP
+// (Options.Level).
+func NewLevelLogger(format, level string) (*zap.Logger, zap.AtomicLevel, error) {
 	var zc zap.Config
 	if format == "console" {
 		zc = zap.NewDevelopmentConfig()
@@ -92,26 +98,36 @@ func NewLogger(format, level string) (*zap.Logger, error) {
 	if level != "" {
 		l, err := zap.ParseAtomicLevel(level)
 		if err != nil {
-			return nil, fmt.Errorf("log level %q: %w", level, err)
+			return nil, zap.AtomicLevel{}, fmt.Errorf("log level %q: %w", level, err)
 		}
 		zc.Level = l
 	}
-	return zc.Build()
+	log, err := zc.Build()
+	if err != nil {
+		return nil, zap.AtomicLevel{}, fmt.Errorf("build logger: %w", err)
+	}
+	return log, zc.Level, nil
 }
 
 // Options start the daemon.
 type Options struct {
 	ConfigPath string
 	Logger     *zap.Logger
-	Version    string
+	// Level is Logger's level (NewLevelLogger); when set, the config's
+	// log.level is applied to it at start and on SIGHUP. Without it the
+	// level is whatever Logger was built with.
+	Level   *zap.AtomicLevel
+	Version string
 	// Listener, when set, is used instead of listening on server.listen
-	// (tests).
+	// (tests). With server.tls it is wrapped in TLS.
 	Listener net.Listener
 }
 
 // Run serves until ctx ends or SIGTERM/SIGINT arrives, then shuts down:
 // in-flight requests get server.shutdown_timeout to finish, background
-// jobs are cancelled.
+// jobs are cancelled. A sign-in method that cannot start (IdP metadata or
+// OIDC discovery unreachable at start) ends Run with an error: a login
+// button that cannot work is worse than a restart by the supervisor.
 func Run(ctx context.Context, opts Options) error {
 	log := opts.Logger
 	if log == nil {
@@ -120,6 +136,11 @@ func Run(ctx context.Context, opts Options) error {
 	cfg, err := config.Load(opts.ConfigPath)
 	if err != nil {
 		return fmt.Errorf("load config %s: %w", opts.ConfigPath, err)
+	}
+	if opts.Level != nil {
+		if l, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
+			opts.Level.SetLevel(l.Level())
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -141,14 +162,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	var proxies []netip.Prefix
-	for _, p := range cfg.Server.TrustedProxies {
-		if pf, err := netip.ParsePrefix(p); err == nil {
-			proxies = append(proxies, pf)
-		} else if a, err := netip.ParseAddr(p); err == nil {
-			proxies = append(proxies, netip.PrefixFrom(a, a.BitLen()))
-		}
-	}
+	proxies := cfg.Server.TrustedProxyPrefixes()
 	var dirs []string
 	for _, d := range cfg.Directories {
 		dirs = append(dirs, d.Name)
@@ -156,12 +170,13 @@ func Run(ctx context.Context, opts Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	runner, sources, err := BuildRunner(cfg, st, log.Named("sync"), reg)
+	sp, err := buildSync(cfg, st, log, reg)
 	if err != nil {
 		return err
 	}
+	runner := sp.runner
 	defer runner.Close()
-	sched, err := engine.NewScheduler(runner, st, engine.SchedulerOptions{})
+	sched, err := engine.NewScheduler(runner, st, engine.SchedulerOptions{Logger: log})
 	if err != nil {
 		return fmt.Errorf("sync scheduler: %w", err)
 	}
@@ -177,6 +192,17 @@ func Run(ctx context.Context, opts Options) error {
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dirbridge_http_requests_total", Help: "HTTP requests by code and method."}, []string{"code", "method"})
 	reg.MustRegister(reqs)
 
+	publicURL, fellBack := wire.PublicURL(cfg)
+	if fellBack {
+		log.Warn("server.public_url is not set; sign-in links use the listen address", zap.String("public_url", publicURL))
+	}
+	// The sign-in surface owns every other path: /login, /logout,
+	// /auth/verify, /password/*, /saml/*, /oidc/*, /login/certificate.
+	signin, err := buildSignIn(cfg, st, log, hasher, sp.sources, cat, reg)
+	if err != nil {
+		return fmt.Errorf("sign-in service: %w", err)
+	}
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -184,42 +210,23 @@ func Run(ctx context.Context, opts Options) error {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
+		if !signin.Started() {
+			http.Error(w, "sign-in methods starting (IdP metadata, OIDC discovery)", http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/", api)
-
-	// The sign-in surface owns every other path (/login, /auth/verify, ...).
-	// SAML and OIDC methods are added with AddMethod once their wiring lands.
-	checkers := map[string]sso.PasswordChecker{}
-	changers := map[string]sso.PasswordChanger{}
-	for name, src := range sources {
-		checkers[name], changers[name] = src, src
-	}
-	publicURL := cfg.Server.PublicURL
-	if publicURL == "" {
-		// Without a public URL sign-in links point at the listener; fine
-		// for a first start on one host, wrong behind a proxy.
-		host := cfg.Server.Listen
-		if strings.HasPrefix(host, ":") {
-			host = "localhost" + host
-		}
-		publicURL = "http://" + host
-		log.Warn("server.public_url is not set; sign-in links use the listen address", zap.String("public_url", publicURL))
-	}
-	signin, err := sso.New(sso.Options{Store: st, Logger: log, PublicURL: publicURL, Enforce: cfg.SSO.Enforce,
-		Hasher: hasher, Directories: checkers, Changers: changers, Catalogue: cat, TrustedProxies: proxies})
-	if err != nil {
-		return fmt.Errorf("sign-in service: %w", err)
-	}
-	go func() {
-		if err := signin.Run(ctx); err != nil && ctx.Err() == nil {
-			log.Error("sign-in background jobs stopped", zap.Error(err))
-		}
-	}()
+	mux.Handle("GET /api/v1/me", meHandler(api, signin))
 	mux.Handle("/", signin)
 
-	srv := &http.Server{Handler: promhttp.InstrumentHandlerCounter(reqs, mux), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout}
+	tlsConf, err := wire.ServerTLS(cfg)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: promhttp.InstrumentHandlerCounter(reqs, mux), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		TLSConfig: tlsConf, ErrorLog: zap.NewStdLog(log.Named("http"))}
 	if srv.ReadHeaderTimeout == 0 {
 		srv.ReadHeaderTimeout = 10 * time.Second
 	}
@@ -229,23 +236,52 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 		}
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("dirbridge serving", zap.String("addr", ln.Addr().String()), zap.String("version", opts.Version))
 
+	// Sign-in methods start (IdP metadata, discovery) beside the listener;
+	// /readyz answers 503 until they have.
+	ssoCtx, stopSSO := context.WithCancel(ctx)
+	defer stopSSO()
+	ssoErr := make(chan error, 1)
+	go func() { ssoErr <- signin.Run(ssoCtx) }()
+
+	errc := make(chan error, 1)
+	go func() {
+		if tlsConf != nil {
+			// Certificates are in TLSConfig already.
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	log.Info("dirbridge serving", zap.String("addr", ln.Addr().String()), zap.String("scheme", scheme),
+		zap.String("public_url", publicURL), zap.String("version", opts.Version))
+
+	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: st, sync: sp, signin: signin, level: opts.Level}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	var runErr error
+loop:
 	for {
 		select {
 		case <-hup:
-			reload(ctx, log, opts.ConfigPath, cfg, st)
-			continue
+			rl.reload(ctx)
+		case err := <-ssoErr:
+			if err != nil {
+				runErr = fmt.Errorf("sign-in: %w", err)
+				log.Error("sign-in could not start; shutting down", zap.Error(err))
+				break loop
+			}
+			ssoErr = nil // ended with ctx; shutdown follows
 		case err := <-errc:
 			return fmt.Errorf("http server: %w", err)
 		case <-ctx.Done():
+			break loop
 		}
-		break
 	}
 	timeout := cfg.Server.ShutdownTimeout
 	if timeout <= 0 {
@@ -255,9 +291,9 @@ func Run(ctx context.Context, opts Options) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return errors.Join(runErr, fmt.Errorf("shutdown: %w", err))
 	}
-	return nil
+	return runErr
 }
 
 // Ready checks the store answers and every migration is applied.
@@ -273,32 +309,4 @@ func Ready(ctx context.Context, st store.Store) error {
 		return fmt.Errorf("migrations: %d of %d applied", applied, latest)
 	}
 	return nil
-}
-
-// reload re-reads the config on SIGHUP: profiles are re-seeded; settings
-// that need a restart (store, listen address, TLS) are logged, not applied.
-func reload(ctx context.Context, log *zap.Logger, path string, old *config.Config, st store.Store) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		log.Error("reload: config invalid; keeping the running one", zap.Error(err))
-		return
-	}
-	var restart []string
-	if cfg.Store.Driver != old.Store.Driver || cfg.Store.DSN.Value() != old.Store.DSN.Value() {
-		restart = append(restart, "store")
-	}
-	if cfg.Server.Listen != old.Server.Listen {
-		restart = append(restart, "server.listen")
-	}
-	if cfg.Server.TLS != old.Server.TLS {
-		restart = append(restart, "server.tls")
-	}
-	if len(restart) > 0 {
-		log.Warn("reload: these settings need a restart and were not applied", zap.String("settings", strings.Join(restart, ", ")))
-	}
-	if err := SeedProfiles(ctx, st, cfg, time.Now()); err != nil {
-		log.Error("reload: profiles", zap.Error(err))
-		return
-	}
-	log.Info("reload: profiles re-applied", zap.Int("profiles", len(cfg.Profiles)))
 }

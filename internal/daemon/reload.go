@@ -1,0 +1,108 @@
+package daemon
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/config"
+	"github.com/dirbridge/dirbridge/internal/wire"
+	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// reloader applies a changed config on SIGHUP: what is safe to swap in a
+// running daemon — profiles, mapping rules, IP rules, the log level — is
+// applied; everything else is compared with the config the daemon started
+// with and named in a warning until the next restart.
+type reloader struct {
+	log     *zap.Logger
+	path    string
+	started *config.Config
+	st      store.Store
+	sync    syncParts
+	signin  *sso.Service
+	level   *zap.AtomicLevel
+}
+
+func (r *reloader) reload(ctx context.Context) {
+	cfg, err := config.Load(r.path)
+	if err != nil {
+		r.log.Error("reload: config invalid; keeping the running one", zap.Error(err))
+		return
+	}
+	var applied []string
+	if err := SeedProfiles(ctx, r.st, cfg, time.Now()); err != nil {
+		r.log.Error("reload: profiles not re-applied", zap.Error(err))
+	} else {
+		applied = append(applied, "profiles")
+	}
+	if _, err := r.sync.reloadMappers(cfg); err != nil {
+		r.log.Error("reload: mapping invalid; keeping the running rules", zap.Error(err))
+	} else {
+		applied = append(applied, "mapping")
+	}
+	if rules, err := wire.IPRules(cfg); err != nil {
+		r.log.Error("reload: IP rules invalid; keeping the running ones", zap.Error(err))
+	} else {
+		r.signin.SetIPRules(rules)
+		applied = append(applied, "policy.ip_rules")
+	}
+	if r.level != nil {
+		if l, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
+			r.level.SetLevel(l.Level())
+			applied = append(applied, "log.level")
+		}
+	}
+	r.log.Info("reload: applied", zap.String("settings", strings.Join(applied, ", ")))
+	if restart := needRestart(r.started, cfg, r.level != nil); len(restart) > 0 {
+		r.log.Warn("reload: these settings changed but need a restart; still running with the old ones",
+			zap.String("settings", strings.Join(restart, ", ")))
+	}
+}
+
+// needRestart lists the changed settings a reload cannot apply, compared
+// with the config the daemon started with.
+func needRestart(old, cfg *config.Config, levelApplied bool) []string {
+	var out []string
+	for _, section := range config.Changed(old, cfg) {
+		switch section {
+		case "profiles", "mapping":
+			// Applied.
+		case "log":
+			if !levelApplied || old.Log.Format != cfg.Log.Format {
+				out = append(out, "log")
+			}
+		case "policy":
+			a, b := old.Policy, cfg.Policy
+			a.IPRules, b.IPRules = nil, nil
+			if !reflect.DeepEqual(a, b) {
+				out = append(out, "policy (other than ip_rules)")
+			}
+		case "directories":
+			if !sameDirectoriesButMapping(old.Directories, cfg.Directories) {
+				out = append(out, "directories (other than mapping, default_profile, user_template)")
+			}
+		default:
+			out = append(out, section)
+		}
+	}
+	return out
+}
+
+// sameDirectoriesButMapping reports whether two directory lists differ at
+// most in what reloadMappers applies.
+func sameDirectoriesButMapping(a, b []config.Directory) bool {
+	strip := func(ds []config.Directory) []config.Directory {
+		out := slices.Clone(ds)
+		for i := range out {
+			out[i].Mapping, out[i].DefaultProfile, out[i].UserTemplate = config.DirectoryMapping{}, "", ""
+		}
+		return out
+	}
+	return reflect.DeepEqual(strip(a), strip(b))
+}
