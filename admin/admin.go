@@ -69,6 +69,10 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// Mappings hold each directory's mapping by directory name, for
+	// creating local users from imported entries; a directory without one
+	// answers 501 there.
+	Mappings map[string]DirectoryMapping
 }
 
 // Server serves /api/v1. It is safe for concurrent use.
@@ -84,6 +88,9 @@ type Server struct {
 	maxBody int64
 	mux     *http.ServeMux
 	routes  []route
+
+	// mappings: see Options.Mappings.
+	mappings map[string]DirectoryMapping
 }
 
 // New builds a Server from opts.
@@ -101,6 +108,8 @@ func New(opts Options) (*Server, error) {
 		hasher:  opts.Hasher,
 		proxies: opts.TrustedProxies,
 		maxBody: opts.MaxBodyBytes,
+
+		mappings: opts.Mappings,
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()

@@ -184,8 +184,12 @@ func Run(ctx context.Context, opts Options) error {
 	sched.Start(ctx)
 	defer sched.Stop()
 
+	mappings, err := entryMappings(cfg)
+	if err != nil {
+		return err
+	}
 	api, err := admin.New(admin.Options{Store: st, Logger: log, Privileges: cat, Directories: dirs, Hasher: hasher,
-		TrustedProxies: proxies, Sync: syncTrigger{runner}})
+		TrustedProxies: proxies, Sync: syncTrigger{runner}, Mappings: mappings})
 	if err != nil {
 		return err
 	}

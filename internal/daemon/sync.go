@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -9,6 +10,7 @@ import (
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/wire"
+	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/engine"
 	"github.com/dirbridge/dirbridge/sync/ldap"
@@ -33,4 +35,22 @@ func (t syncTrigger) Trigger(ctx context.Context, req admin.SyncRequest) (string
 	id, _, err := t.r.Trigger(ctx, engine.Request{Directory: req.Directory, Full: req.Full, DryRun: req.DryRun,
 		Trigger: "manual", AllowMassDeactivation: req.AllowMassDeactivation, Actor: req.Actor})
 	return id, err
+}
+
+// entryMappings gives the admin API each directory's mapper and link mode,
+// for creating local users from imported entries as the sync would.
+func entryMappings(cfg *config.Config) (map[string]admin.DirectoryMapping, error) {
+	out := make(map[string]admin.DirectoryMapping, len(cfg.Directories))
+	for _, d := range cfg.Directories {
+		m, err := wire.Mapper(cfg, d.Name)
+		if err != nil {
+			return nil, err
+		}
+		linkBy, err := mapping.ParseLinkBy(d.LinkBy)
+		if err != nil {
+			return nil, fmt.Errorf("directory %s: link_by: %w", d.Name, err)
+		}
+		out[d.Name] = admin.DirectoryMapping{Mapper: m, LinkBy: linkBy}
+	}
+	return out, nil
 }

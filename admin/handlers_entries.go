@@ -1,0 +1,377 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// EntryMapper maps imported users the way the sync engine does; a
+// *mapping.Mapper is one.
+type EntryMapper interface {
+	MapAll(users []directory.User, groups []directory.Group, existing map[string]*store.User) ([]mapping.Result, []mapping.Warning)
+}
+
+// DirectoryMapping is what creating local users from a directory's entries
+// needs: the directory's mapper (rules, templates, user template) and how
+// imported users match existing local ones.
+type DirectoryMapping struct {
+	Mapper EntryMapper
+	LinkBy mapping.LinkBy
+}
+
+// maxCreateAnchors bounds one bulk create: the whole batch is one store
+// transaction, and an administrator picking entries by hand picks far fewer.
+const maxCreateAnchors = 1000
+
+// CreateEntriesRequest selects unmapped imported users to create local
+// users for.
+type CreateEntriesRequest struct {
+	Anchors []string `json:"anchors"`
+}
+
+// Outcomes of one entry in a bulk create.
+const (
+	EntryCreated = "created"
+	EntryRefused = "refused"
+)
+
+// Codes of a refused entry besides the mapping's warning codes
+// (username_collision, local_username_taken, privileged_not_linked,
+// ambiguous_link, empty_username, template_error).
+const (
+	RefusedNotFound      = "not_found"
+	RefusedNotUser       = "not_a_user"
+	RefusedAlreadyMapped = "already_mapped"
+	// RefusedLocalUserExists: an unprivileged local user matches (by the
+	// directory's link_by); bulk create neither merges into it nor makes a
+	// second one — link it with map.
+	RefusedLocalUserExists = "local_user_exists"
+	// RefusedEscalation: the mapping would give a profile or superuser flag
+	// the caller could not grant by hand.
+	RefusedEscalation = CodeEscalation
+)
+
+// EntryCreateResult is the outcome for one requested anchor.
+type EntryCreateResult struct {
+	Anchor string `json:"anchor"`
+	// Name is the entry's login name (sAMAccountName / uid), if found.
+	Name   string `json:"name,omitempty"`
+	Status string `json:"status"`
+	// Code and Message say why an entry was refused.
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// User is the local user created.
+	User *User `json:"user,omitempty"`
+	// ProfileCause and UnitCauses explain the mapping of a created user.
+	ProfileCause string              `json:"profile_cause,omitempty"`
+	UnitCauses   map[string][]string `json:"unit_causes,omitempty"`
+	// Warnings are the mapping's non-blocking remarks about this entry.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// CreateEntriesResult lists every requested anchor's outcome, in request
+// order.
+type CreateEntriesResult struct {
+	Created int                 `json:"created"`
+	Refused int                 `json:"refused"`
+	Items   []EntryCreateResult `json:"items"`
+	// Warnings concern the rules themselves (a rule naming a group that is
+	// not imported).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// entryUser rebuilds the directory user an entry was recorded from. The
+// entry keeps the login name, DN, imported-group anchors and the
+// attributes listed under directories[].attributes; the standard fields
+// are taken from those attributes when present. What the entry does not
+// keep, the next sync fills in.
+func entryUser(e store.DirectoryEntry) directory.User {
+	get := func(name string) string {
+		for k, v := range e.Attributes {
+			if strings.EqualFold(k, name) && len(v) > 0 {
+				return v[0]
+			}
+		}
+		return ""
+	}
+	return directory.User{
+		Anchor: e.Anchor, DN: e.DN, Username: e.Name, Groups: e.Groups, Attributes: e.Attributes,
+		UPN: get("userPrincipalName"), Email: get("mail"), DisplayName: get("displayName"),
+		FirstName: get("givenName"), LastName: get("sn"),
+	}
+}
+
+// handleCreateEntries creates local users from selected unmapped imported
+// users through the directory's mapping, as the sync would create them.
+// Each anchor is decided on its own: a username two directory users map
+// to, a local user already holding the name (privileged or not), or a
+// profile the caller could not grant refuses that entry only, with its
+// reason; the others are created. All creations and refusals are audited
+// in one transaction.
+func (s *Server) handleCreateEntries(w http.ResponseWriter, r *http.Request, c *caller) error {
+	dir := r.PathValue("name")
+	c.target = "directory:" + dir
+	var in CreateEntriesRequest
+	if err := decodeJSON(w, r, s.maxBody, &in); err != nil {
+		return err
+	}
+	if err := s.knownDirectory(dir, ""); err != nil {
+		return err
+	}
+	var anchors []string
+	for i, a := range in.Anchors {
+		if strings.TrimSpace(a) == "" {
+			return fieldErr(fmt.Sprintf("anchors[%d]", i), "anchor must not be empty")
+		}
+		if !slices.Contains(anchors, a) {
+			anchors = append(anchors, a)
+		}
+	}
+	switch {
+	case len(anchors) == 0:
+		return fieldErr("anchors", "anchors must list at least one imported user")
+	case len(anchors) > maxCreateAnchors:
+		return fieldErr("anchors", "at most %d anchors per request, not %d", maxCreateAnchors, len(anchors))
+	}
+	dm, ok := s.mappings[dir]
+	if !ok || dm.Mapper == nil {
+		return errf(http.StatusNotImplemented, CodeNotImplemented, "this daemon has no mapping for directory %s", dir)
+	}
+	ctx := r.Context()
+	now := s.now().UTC()
+	var out CreateEntriesResult
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		out = CreateEntriesResult{Items: make([]EntryCreateResult, len(anchors))}
+		entries, err := tx.ListDirectoryEntries(ctx, dir)
+		if err != nil {
+			return fmt.Errorf("list entries of %s: %w", dir, err)
+		}
+		profiles, err := tx.ListProfiles(ctx)
+		if err != nil {
+			return fmt.Errorf("list profiles: %w", err)
+		}
+		privsOf := make(map[string][]string, len(profiles))
+		for _, p := range profiles {
+			privsOf[p.Name] = p.Privileges
+		}
+
+		// Every user entry is mapped, not only the selected ones, so a
+		// username another imported user also maps to is a collision here
+		// exactly as it is in a sync.
+		byAnchor := map[string]int{}
+		groupNames := map[string]string{}
+		var userEntries []store.DirectoryEntry
+		var users []directory.User
+		var groups []directory.Group
+		for _, e := range entries {
+			switch e.Kind {
+			case store.EntryUser:
+				byAnchor[e.Anchor] = len(users)
+				userEntries = append(userEntries, e)
+				users = append(users, entryUser(e))
+			case store.EntryGroup:
+				groupNames[e.Anchor] = e.Name
+				groups = append(groups, directory.Group{Anchor: e.Anchor, DN: e.DN, Name: e.Name, Members: e.Groups})
+			}
+		}
+		results, warns := dm.Mapper.MapAll(users, groups, nil)
+		blocking := map[string][]mapping.Warning{}
+		notes := map[string][]string{}
+		for _, wn := range warns {
+			switch {
+			case wn.Anchor == "":
+				out.Warnings = append(out.Warnings, wn.String())
+			case wn.Blocking:
+				blocking[wn.Anchor] = append(blocking[wn.Anchor], wn)
+			default:
+				notes[wn.Anchor] = append(notes[wn.Anchor], wn.Message)
+			}
+		}
+
+		var changed []store.DirectoryEntry
+		for i, anchor := range anchors {
+			res := &out.Items[i]
+			res.Anchor, res.Status = anchor, EntryRefused
+			refuse := func(code, format string, args ...any) {
+				res.Code, res.Message = code, fmt.Sprintf(format, args...)
+			}
+			idx, found := byAnchor[anchor]
+			var e store.DirectoryEntry
+			if found {
+				e = userEntries[idx]
+			}
+			switch {
+			case !found:
+				if name, isGroup := groupNames[anchor]; isGroup {
+					res.Name = name
+					refuse(RefusedNotUser, "entry %s is a group; only users become local users", name)
+				} else {
+					refuse(RefusedNotFound, "no imported entry %s in directory %s", anchor, dir)
+				}
+			case e.UserID != "":
+				res.Name = e.Name
+				refuse(RefusedAlreadyMapped, "entry %s is already mapped to a local user; use remap", e.Name)
+			default:
+				res.Name = e.Name
+				res.Warnings = notes[anchor]
+				if err := s.createFromEntry(r, tx, c, dm, privsOf, e, results[idx], blocking[anchor], res, now); err != nil {
+					return err
+				}
+				if res.Status == EntryCreated {
+					e.UserID, e.UpdatedAt = res.User.ID, now
+					changed = append(changed, e)
+				}
+			}
+			if err := s.auditEntry(r, tx, c, dir, res, now); err != nil {
+				return err
+			}
+		}
+		if len(changed) > 0 {
+			if err := tx.PutDirectoryEntries(ctx, changed); err != nil {
+				return fmt.Errorf("link entries of %s: %w", dir, err)
+			}
+		}
+		for _, it := range out.Items {
+			if it.Status == EntryCreated {
+				out.Created++
+			} else {
+				out.Refused++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.audited = false // rolled back with the change
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// createFromEntry decides one selected, unmapped entry and creates its
+// local user, or records in res why not.
+func (s *Server) createFromEntry(r *http.Request, tx store.Tx, c *caller, dm DirectoryMapping, privsOf map[string][]string,
+	e store.DirectoryEntry, m mapping.Result, blocking []mapping.Warning, res *EntryCreateResult, now time.Time) error {
+	ctx := r.Context()
+	refuse := func(code, format string, args ...any) {
+		res.Code, res.Message = code, fmt.Sprintf(format, args...)
+	}
+	if m.Blocked {
+		code, msgs := string(mapping.WarnCollision), []string{}
+		for i, w := range blocking {
+			if i == 0 {
+				code = string(w.Code)
+			}
+			msgs = append(msgs, w.Message)
+		}
+		if len(msgs) == 0 {
+			msgs = append(msgs, "blocked by the mapping")
+		}
+		refuse(code, "%s", strings.Join(msgs, "; "))
+		return nil
+	}
+
+	// The same candidates the sync's linking looks at: users holding the
+	// username and, when linking by e-mail, unlinked users with the e-mail.
+	cands, err := tx.FindUsers(ctx, store.KeyUsername, m.Username)
+	if err != nil {
+		return fmt.Errorf("find users named %q: %w", m.Username, err)
+	}
+	if dm.LinkBy == mapping.LinkByEmail && m.Email != "" {
+		byMail, err := tx.FindUsers(ctx, store.KeyEmail, m.Email)
+		if err != nil {
+			return fmt.Errorf("find users with e-mail %q: %w", m.Email, err)
+		}
+		for _, u := range byMail {
+			if !slices.ContainsFunc(cands, func(x store.User) bool { return x.ID == u.ID }) {
+				cands = append(cands, u)
+			}
+		}
+	}
+	d, lw := mapping.Link(m, cands, dm.LinkBy, privsOf)
+	switch d.Action {
+	case mapping.LinkCreate:
+	case mapping.LinkExisting:
+		refuse(RefusedLocalUserExists, "%s; bulk create makes no second user and links nothing by itself: link the entry with map", d.Reason)
+		return nil
+	case mapping.LinkAlready:
+		refuse(RefusedAlreadyMapped, "a local user already holds directory %s anchor %s; use remap", m.Directory, m.Anchor)
+		return nil
+	default:
+		code := string(mapping.WarnLocalCollision)
+		if len(lw) > 0 {
+			code = string(lw[0].Code)
+		}
+		refuse(code, "%s", d.Reason)
+		return nil
+	}
+
+	// Creating through the API must not hand out more than the caller
+	// could grant by hand (PATCH checks the same).
+	if m.Superuser && !c.User.Superuser {
+		refuse(RefusedEscalation, "the mapping makes %s a superuser (%s); only a superuser may create one", m.Username, m.SuperuserCause)
+		return nil
+	}
+	if m.Profile != "" {
+		if missing := privilege.CanGrant(c.Privs, privilege.NewSet(privsOf[m.Profile]...)); len(missing) > 0 {
+			refuse(RefusedEscalation, "profile %s (%s) holds privileges you do not hold: %s", m.Profile, m.ProfileCause, missing)
+			return nil
+		}
+	}
+
+	u := store.User{
+		Username: m.Username, DisplayName: m.DisplayName, FirstName: m.FirstName, LastName: m.LastName,
+		Email: m.Email, Language: m.Language, State: m.State, Source: e.Directory, Anchor: e.Anchor,
+		DN: e.DN, UPN: m.UPN, SAMAccountName: m.SAMAccountName, Profile: m.Profile,
+		Units: slices.Clone(m.Units), Superuser: m.Superuser, Fields: m.Fields,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if u.State == "" {
+		u.State = store.StateActive
+	}
+	if err := tx.CreateUser(ctx, &u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// Taken between the look-up and the insert by a concurrent
+			// change: the whole batch is retried by the caller.
+			return storeErr(err, "user", u.Username)
+		}
+		return fmt.Errorf("create user %s: %w", u.Username, err)
+	}
+	au := toUser(u)
+	res.Status, res.User = EntryCreated, &au
+	res.ProfileCause, res.UnitCauses = m.ProfileCause, m.UnitCauses
+	return nil
+}
+
+// auditEntry records one entry's outcome: a created user as a success, a
+// refusal as a failure with its reason.
+func (s *Server) auditEntry(r *http.Request, tx store.Tx, c *caller, dir string, res *EntryCreateResult, now time.Time) error {
+	ev := &store.AuditEvent{
+		Time: now, Actor: c.actor(), Action: "entry.create", SourceIP: c.IP,
+		Target:  "entry:" + dir + "/" + res.Anchor,
+		Details: map[string]any{"directory": dir, "anchor": res.Anchor},
+	}
+	if res.Status == EntryCreated {
+		ev.Target, ev.Outcome = "user:"+res.User.Username, store.OutcomeSuccess
+		ev.Details["user_id"] = res.User.ID
+		ev.Details["profile"] = res.User.Profile
+		ev.Details["profile_cause"] = res.ProfileCause
+		ev.Details["units"] = res.User.Units
+	} else {
+		ev.Outcome, ev.Reason = store.OutcomeFailure, res.Code+": "+res.Message
+	}
+	if err := tx.AppendAudit(r.Context(), ev); err != nil {
+		return fmt.Errorf("audit entry.create %s: %w", res.Anchor, err)
+	}
+	c.audited = true
+	return nil
+}
