@@ -184,7 +184,7 @@ func Run(ctx context.Context, opts Options) error {
 	sched.Start(ctx)
 	defer sched.Stop()
 
-	mappings, err := entryMappings(cfg)
+	mappings, err := entryMappings(cfg, sp.mappers)
 	if err != nil {
 		return err
 	}

@@ -38,13 +38,14 @@ func (t syncTrigger) Trigger(ctx context.Context, req admin.SyncRequest) (string
 }
 
 // entryMappings gives the admin API each directory's mapper and link mode,
-// for creating local users from imported entries as the sync would.
-func entryMappings(cfg *config.Config) (map[string]admin.DirectoryMapping, error) {
+// for creating local users from imported entries as the sync would. The
+// sync's reloadable mappers are shared, so a SIGHUP reload reaches both.
+func entryMappings(cfg *config.Config, mappers map[string]*swapMapper) (map[string]admin.DirectoryMapping, error) {
 	out := make(map[string]admin.DirectoryMapping, len(cfg.Directories))
 	for _, d := range cfg.Directories {
-		m, err := wire.Mapper(cfg, d.Name)
-		if err != nil {
-			return nil, err
+		m, ok := mappers[d.Name]
+		if !ok {
+			return nil, fmt.Errorf("directory %s: no mapper", d.Name)
 		}
 		linkBy, err := mapping.ParseLinkBy(d.LinkBy)
 		if err != nil {
