@@ -107,6 +107,10 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	v, reason, err := s.checkPassword(r.Context(), u, pw)
 	switch v {
 	case verdictUnavailable:
+		if errors.Is(err, errDirectoryOutage) {
+			s.directoryOutage(w, r, a, err)
+			return
+		}
 		s.unavailable(w, r, a, err)
 		return
 	case verdictWrong:
@@ -246,12 +250,29 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 	case errors.Is(err, ldap.ErrPasswordExpired), errors.Is(err, ldap.ErrMustChangePassword):
 		return verdictMustChange, err.Error(), nil
 	case isOutage(err):
-		return verdictUnavailable, "", fmt.Errorf("directory %s: %w", u.Source, err)
+		return verdictUnavailable, "", fmt.Errorf("%w: %s: %w", errDirectoryOutage, u.Source, err)
 	default:
 		// Disabled, account expired, not permitted now/here, locked in
 		// AD: the caller sees the generic failure; the audit gets the why.
 		return verdictRefused, "directory refused: " + err.Error(), nil
 	}
+}
+
+// errDirectoryOutage marks a password check that reached no verdict
+// because the user's directory could not be asked.
+var errDirectoryOutage = errors.New("directory unavailable")
+
+// directoryOutage is unavailable for a directory that did not answer: the
+// person sees the same "try again" page, and the audit log says outage —
+// an operator reading it must not take it for a fault of ours, nor for a
+// wrong password (it did not count toward lock-out).
+func (s *Service) directoryOutage(w http.ResponseWriter, r *http.Request, a *attempt, err error) {
+	s.log.Error("sign-in failed: directory unavailable", zap.String("directory", a.user.Source), zap.String("user", a.username), zap.Error(err))
+	a.details["error"] = err.Error()
+	s.audit(r.Context(), s.auditEvent(a, store.OutcomeFailure, "directory unavailable: "+a.user.Source))
+	s.countSignIn(a, store.OutcomeFailure)
+	s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Sign-in unavailable",
+		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: s.loginURL(a.returnTo)})
 }
 
 // directoryLogin is the name the directory knows the user by.

@@ -1,0 +1,213 @@
+package signine2e
+
+import (
+	"crypto/tls"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/dirbridge/dirbridge/internal/harness"
+	"github.com/dirbridge/dirbridge/internal/wire"
+	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/ldap"
+)
+
+// genericFailure is what every failed password sign-in shows, whatever
+// the cause (sso's genericFailure).
+const genericFailure = "The user name or password is incorrect."
+
+const lockoutYAML = `policy:
+  lockout: {max_attempts: 3, within: 15m, lock_for: 30m}
+`
+
+// TestPassThrough signs AD users in with their AD password and checks
+// that each of AD's answers to the bind (52e, 533, 532, 773, 701, 775)
+// and an outage gets its own outcome, message and audit reason.
+func TestPassThrough(t *testing.T) {
+	e := newEnv(t, "signin-passthrough", []adUser{
+		{name: "pt-ok"}, {name: "pt-wrong"}, {name: "pt-disabled"}, {name: "pt-expired"},
+		{name: "pt-must", mustChange: true}, {name: "pt-acctexp"}, {name: "pt-adlock"}, {name: "pt-outage"},
+	}, lockoutYAML)
+	s := e.samba
+	// AD's default maximum password age is 42 days: 50 days old is expired.
+	s.SetPasswordAged(t, "pt-expired", adPassword, 50*24*time.Hour)
+	h := hasher(t)
+	web, _ := e.serve(e.ssoOptions(h))
+	b := func() *browser { return newBrowser(t, web.URL) }
+
+	var wrongAnswer result
+	t.Run("success", func(t *testing.T) {
+		c := b()
+		res := c.login("pt-ok", adPassword)
+		if !wentThrough(res) {
+			t.Fatalf("sign-in: %d %s\n%s", res.status, res.header.Get("Location"), res.body)
+		}
+		if !c.signedIn() {
+			t.Fatal("no session after a successful sign-in")
+		}
+		ev := e.lastAudit(sso.ActionSignIn, "pt-ok")
+		if ev.Outcome != store.OutcomeSuccess || ev.Details["method"] != sso.MethodPassword || ev.Target != e.user("pt-ok").ID {
+			t.Errorf("audit: %+v", ev)
+		}
+		// The UPN works as the sign-in name too.
+		if res := b().login("pt-ok@example.test", adPassword); !wentThrough(res) {
+			t.Errorf("sign-in by UPN: %d\n%s", res.status, res.body)
+		}
+	})
+
+	t.Run("wrong password counts", func(t *testing.T) {
+		res := b().login("pt-wrong", "Not-The-Passw0rd!")
+		if res.status != http.StatusUnauthorized || !strings.Contains(res.body, genericFailure) {
+			t.Fatalf("wrong password: %d\n%s", res.status, res.body)
+		}
+		wrongAnswer = res
+		ev := e.lastAudit(sso.ActionSignIn, "pt-wrong")
+		if ev.Outcome != store.OutcomeFailure || ev.Reason != "wrong password (directory)" {
+			t.Errorf("audit: outcome %q reason %q", ev.Outcome, ev.Reason)
+		}
+		if l := e.lockout("pt-wrong"); l.FailedAttempts != 1 || !l.LockedUntil.IsZero() {
+			t.Errorf("lock-out after one wrong password: %+v", l)
+		}
+	})
+
+	// The refusals below come from AD for the right password, after the
+	// sync imported an active user (the state changed in AD since): the
+	// bind is what tells.
+	refused := func(t *testing.T, name, wantReason string) {
+		t.Helper()
+		res := b().login(name, adPassword)
+		if res.status != http.StatusUnauthorized || !strings.Contains(res.body, genericFailure) {
+			t.Fatalf("%s: %d, want the generic failure:\n%s", name, res.status, res.body)
+		}
+		if wrongAnswer.body != "" && strings.ReplaceAll(res.body, name, "pt-wrong") != wrongAnswer.body {
+			t.Errorf("%s: the page differs from a wrong password's:\n%s\n---\n%s", name, res.body, wrongAnswer.body)
+		}
+		ev := e.lastAudit(sso.ActionSignIn, name)
+		if ev.Outcome != store.OutcomeDenied || !strings.Contains(ev.Reason, wantReason) {
+			t.Errorf("%s: audit outcome %q reason %q, want denied with %q", name, ev.Outcome, ev.Reason, wantReason)
+		}
+		if l := e.lockout(name); l.FailedAttempts != 0 {
+			t.Errorf("%s: a refusal of the right password counted toward lock-out: %+v", name, l)
+		}
+	}
+
+	t.Run("disabled in AD (533)", func(t *testing.T) {
+		s.Replace(t, e.dns["pt-disabled"], "userAccountControl", "514")
+		refused(t, "pt-disabled", "directory refused: ldap "+dirName)
+		if ev := e.lastAudit(sso.ActionSignIn, "pt-disabled"); !strings.Contains(ev.Reason, ldap.ErrAccountDisabled.Error()) {
+			t.Errorf("audit reason %q does not say disabled", ev.Reason)
+		}
+	})
+
+	t.Run("account expired in AD (701)", func(t *testing.T) {
+		s.Replace(t, e.dns["pt-acctexp"], "accountExpires", fileTime(time.Now().Add(-24*time.Hour)))
+		refused(t, "pt-acctexp", ldap.ErrAccountExpired.Error())
+	})
+
+	t.Run("locked in AD (775)", func(t *testing.T) {
+		// A fine-grained policy for this one user: lock after 2 bad
+		// passwords. Domain-wide it would lock the other tests' users.
+		s.Tool(t, "domain", "passwordsettings", "pso", "create", "signin-adlock", "1",
+			"--account-lockout-threshold=2", "--account-lockout-duration=30", "--reset-account-lockout-after=30")
+		s.Tool(t, "domain", "passwordsettings", "pso", "apply", "signin-adlock", "pt-adlock")
+		for range 3 {
+			err := bindAs(t, s, e.dns["pt-adlock"], "Not-The-Passw0rd!")
+			if err == nil {
+				t.Fatal("bind with a wrong password succeeded")
+			}
+		}
+		err := bindAs(t, s, e.dns["pt-adlock"], adPassword)
+		if err == nil || !strings.Contains(err.Error(), "775") {
+			t.Fatalf("bind with the right password of a locked account: %v, want data 775", err)
+		}
+		refused(t, "pt-adlock", ldap.ErrAccountLocked.Error())
+	})
+
+	changeOffered := func(t *testing.T, name string) {
+		t.Helper()
+		c := b()
+		res := c.login(name, adPassword)
+		if res.status != http.StatusOK || !strings.Contains(res.body, `action="/password/change"`) || hiddenValue(res.body, "ticket") == "" {
+			t.Fatalf("%s: %d, want the change form:\n%s", name, res.status, res.body)
+		}
+		if c.signedIn() {
+			t.Errorf("%s: a session before the change", name)
+		}
+		ev := e.lastAudit(sso.ActionSignIn, name)
+		if ev.Outcome != store.OutcomeDenied || !strings.Contains(ev.Reason, "change offered") {
+			t.Errorf("%s: audit outcome %q reason %q", name, ev.Outcome, ev.Reason)
+		}
+		if l := e.lockout(name); l.FailedAttempts != 0 {
+			t.Errorf("%s: lock-out %+v", name, l)
+		}
+	}
+	t.Run("password expired in AD (532)", func(t *testing.T) {
+		changeOffered(t, "pt-expired")
+		if ev := e.lastAudit(sso.ActionSignIn, "pt-expired"); ev.Details["directory"] == nil {
+			t.Errorf("audit has no directory answer: %+v", ev.Details)
+		}
+	})
+	t.Run("must change in AD (773)", func(t *testing.T) { changeOffered(t, "pt-must") })
+
+	t.Run("outage does not count", func(t *testing.T) {
+		// Two wrong passwords: one more failure would lock (max 3).
+		for range 2 {
+			if res := b().login("pt-outage", "Not-The-Passw0rd!"); res.status != http.StatusUnauthorized {
+				t.Fatalf("wrong password: %d", res.status)
+			}
+		}
+		// The same directory, its URLs pointing at a port nobody listens on.
+		d := e.cfg.Directories[0]
+		d.URLs = []string{"ldaps://127.0.0.1:" + strconv.Itoa(harness.FreePort(t))}
+		dead, err := ldap.New(wire.LDAPConfig(d, testLogger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := e.ssoOptions(hasher(t))
+		opts.Directories = map[string]sso.PasswordChecker{dirName: dead}
+		down, _ := e.serve(opts)
+		for range 4 {
+			res := newBrowser(t, down.URL).login("pt-outage", adPassword)
+			if res.status != http.StatusServiceUnavailable || !strings.Contains(res.body, "temporarily unavailable") {
+				t.Fatalf("sign-in during an outage: %d\n%s", res.status, res.body)
+			}
+		}
+		ev := e.lastAudit(sso.ActionSignIn, "pt-outage")
+		if ev.Outcome != store.OutcomeFailure || !strings.Contains(ev.Reason, "directory unavailable") {
+			t.Errorf("outage audit: outcome %q reason %q details %v", ev.Outcome, ev.Reason, ev.Details)
+		}
+		if l := e.lockout("pt-outage"); l.FailedAttempts != 2 || !l.LockedUntil.IsZero() {
+			t.Errorf("lock-out after 2 wrong passwords and 4 outages: %+v, want 2 attempts and no lock", l)
+		}
+		// The directory is back: the right password goes through and
+		// clears the count.
+		if res := b().login("pt-outage", adPassword); !wentThrough(res) {
+			t.Fatalf("sign-in after the outage: %d\n%s", res.status, res.body)
+		}
+		if l := e.lockout("pt-outage"); l.FailedAttempts != 0 {
+			t.Errorf("lock-out after a success: %+v", l)
+		}
+	})
+}
+
+// bindAs binds as dn with a simple bind over LDAPS, as any client would.
+func bindAs(t *testing.T, s *harness.Samba, dn, pw string) error {
+	t.Helper()
+	c, err := goldap.DialURL(s.LDAPSURL, goldap.DialWithTLSConfig(&tls.Config{RootCAs: s.CA.Pool, ServerName: "127.0.0.1"}))
+	if err != nil {
+		t.Fatalf("dial %s: %v", s.LDAPSURL, err)
+	}
+	defer c.Close()
+	return c.Bind(dn, pw)
+}
+
+// fileTime is t as AD's FILETIME: 100 ns intervals since 1601-01-01 UTC.
+func fileTime(t time.Time) string {
+	const epochDiff = 11644473600 // seconds from 1601 to 1970
+	return strconv.FormatInt((t.Unix()+epochDiff)*10_000_000, 10)
+}
