@@ -26,22 +26,19 @@ import (
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/store/sqlite"
+	"github.com/dirbridge/dirbridge/store/backend"
 	"github.com/dirbridge/dirbridge/sync/engine"
 )
 
-// OpenStore opens the configured backend; migrations are applied on open.
+// OpenStore opens the configured backend through store/backend, as every
+// other entry point does; migrations are applied on open.
 func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
-	switch cfg.Store.Driver {
-	case config.DriverSQLite, "":
-		st, err := sqlite.Open(ctx, cfg.Store.DSN.Value())
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite store: %w", err)
-		}
-		return st, nil
-	default:
-		return nil, fmt.Errorf("open store: driver %q is not available in this build", cfg.Store.Driver)
+	st, err := backend.Open(ctx, cfg.Store.Driver, cfg.Store.DSN.Value(),
+		backend.WithMaxOpenConns(cfg.Store.MaxOpenConns))
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", cfg.Store.Driver, err)
 	}
+	return st, nil
 }
 
 // Catalogue builds the privilege catalogue from the config.
