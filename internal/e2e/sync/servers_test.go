@@ -231,7 +231,8 @@ func (x *sambaServer) group(t *testing.T, ou, name string, members ...string) st
 	if !strings.ContainsAny(name, `"/\[]:;|=,+*?<>`) {
 		return x.s.AddGroup(t, ou, name, members...)
 	}
-	dn := "CN=" + goldap.EscapeDN(name) + "," + ou
+	// Samba wants "=" escaped in an RDN value too (RFC 4514 allows it).
+	dn := "CN=" + strings.ReplaceAll(goldap.EscapeDN(name), "=", `\3D`) + "," + ou
 	req := goldap.NewAddRequest(dn, nil)
 	req.Attribute("objectClass", []string{"top", "group"})
 	req.Attribute("sAMAccountName", []string{fmt.Sprintf("grp-%08x", fnv32(name))})
