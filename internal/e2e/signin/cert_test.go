@@ -1,0 +1,237 @@
+package signine2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirbridge/dirbridge/internal/harness"
+	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// TestClientCertificate signs synced AD users in with client certificates
+// over real TLS: a certificate from the configured CA whose SAN UPN or
+// e-mail names a user signs them in; an untrusted or expired one is
+// refused (in the handshake when the server verifies, by the service when
+// the server only requests); with SSO enforced it is a bypass and needs
+// bypass_sso.
+func TestClientCertificate(t *testing.T) {
+	e := newEnv(t, "signin-cert", []adUser{{name: "cc-upn"}, {name: "cc-mail"}, {name: "cc-sup", supervisor: true}}, "")
+	dir := t.TempDir()
+	serverCA := harness.NewCA(t, dir)
+	serverLeaf := serverCA.Issue(t, dir, "web")
+	clientCA := harness.NewCA(t, t.TempDir())
+	strangerCA := harness.NewCA(t, t.TempDir())
+
+	upnCert := clientCert(t, clientCA, "cc-upn", "cc-upn@example.test", "", time.Now().Add(12*time.Hour))
+	mailCert := clientCert(t, clientCA, "someone", "", "cc-mail@mail.example.test", time.Now().Add(12*time.Hour))
+	supCert := clientCert(t, clientCA, "cc-sup", "cc-sup@example.test", "", time.Now().Add(12*time.Hour))
+	stranger := clientCert(t, strangerCA, "cc-upn", "cc-upn@example.test", "", time.Now().Add(12*time.Hour))
+	expired := clientCert(t, clientCA, "cc-upn", "cc-upn@example.test", "", time.Now().Add(-time.Minute))
+	nobody := clientCert(t, clientCA, "nobody", "nobody@example.test", "", time.Now().Add(12*time.Hour))
+
+	// serve starts the sign-in service over TLS with the given client
+	// certificate policy: tls.VerifyClientCertIfGiven is how the daemon
+	// terminates TLS; tls.RequestClientCert leaves every check to the
+	// service (as when it trusts nothing but its own verification).
+	serve := func(t *testing.T, enforce bool, auth tls.ClientAuthType) string {
+		t.Helper()
+		opts := e.ssoOptions(hasher(t))
+		opts.PublicURL = "https://sso.test"
+		opts.Enforce = enforce
+		opts.ClientCert = &sso.ClientCert{CAs: clientCA.Pool}
+		h, _ := e.handler(opts)
+		srv := httptest.NewUnstartedServer(h)
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverLeaf.TLS}, ClientAuth: auth, ClientCAs: clientCA.Pool,
+			MinVersion: tls.VersionTLS12}
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	client := func(t *testing.T, base string, cert *tls.Certificate) *browser {
+		t.Helper()
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := &tls.Config{RootCAs: serverCA.Pool, MinVersion: tls.VersionTLS12}
+		if cert != nil {
+			tc.Certificates = []tls.Certificate{*cert}
+		}
+		tr := &http.Transport{TLSClientConfig: tc}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &browser{t: t, base: base, c: &http.Client{Jar: jar, Timeout: time.Minute, Transport: tr,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	}
+	certLogin := func(c *browser) result { return c.get("/login/certificate?return_to=%2Fapp") }
+	me := func(t *testing.T, c *browser) sso.Me {
+		t.Helper()
+		res := c.get("/api/v1/me")
+		var m sso.Me
+		if res.status != http.StatusOK {
+			return m
+		}
+		if err := json.Unmarshal([]byte(res.body), &m); err != nil {
+			t.Fatalf("me: %v", err)
+		}
+		return m
+	}
+	refusedBy := func(t *testing.T, res result, name, wantReason string) {
+		t.Helper()
+		if res.status != http.StatusUnauthorized || !strings.Contains(res.body, "No usable client certificate") {
+			t.Fatalf("%d, want the certificate refusal:\n%s", res.status, res.body)
+		}
+		ev := e.lastAudit(sso.ActionSignIn, name)
+		if ev.Details["method"] != sso.MethodCert || !strings.Contains(ev.Reason, wantReason) || ev.Outcome == store.OutcomeSuccess {
+			t.Errorf("audit: outcome %q reason %q, want %q", ev.Outcome, ev.Reason, wantReason)
+		}
+	}
+
+	verifying := serve(t, false, tls.VerifyClientCertIfGiven)
+	t.Run("UPN maps to the synced user", func(t *testing.T) {
+		c := client(t, verifying, upnCert)
+		if res := certLogin(c); !wentThrough(res) {
+			t.Fatalf("certificate sign-in: %d\n%s", res.status, res.body)
+		}
+		if m := me(t, c); m.Username != "cc-upn" || m.Method != sso.MethodCert {
+			t.Errorf("signed in as %+v", m)
+		}
+		if ev := e.lastAudit(sso.ActionSignIn, "cc-upn"); ev.Outcome != store.OutcomeSuccess || ev.Details["key_matched"] != "upn" {
+			t.Errorf("audit: %+v", ev)
+		}
+	})
+	t.Run("e-mail maps to the synced user", func(t *testing.T) {
+		c := client(t, verifying, mailCert)
+		if res := certLogin(c); !wentThrough(res) {
+			t.Fatalf("certificate sign-in: %d\n%s", res.status, res.body)
+		}
+		if m := me(t, c); m.Username != "cc-mail" {
+			t.Errorf("signed in as %+v", m)
+		}
+	})
+	t.Run("no certificate", func(t *testing.T) {
+		c := client(t, verifying, nil)
+		res := certLogin(c)
+		if res.status != http.StatusUnauthorized || me(t, c).Username != "" {
+			t.Fatalf("without a certificate: %d\n%s", res.status, res.body)
+		}
+	})
+	t.Run("a certificate naming nobody", func(t *testing.T) {
+		refusedBy(t, certLogin(client(t, verifying, nobody)), "nobody", "no active local user")
+	})
+	t.Run("untrusted and expired fail the handshake", func(t *testing.T) {
+		for name, cert := range map[string]*tls.Certificate{"untrusted": stranger, "expired": expired} {
+			req, _ := http.NewRequest(http.MethodGet, verifying+"/login/certificate", nil)
+			resp, err := client(t, verifying, cert).c.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				t.Errorf("%s certificate: the handshake succeeded (%d)", name, resp.StatusCode)
+			}
+		}
+	})
+
+	requesting := serve(t, false, tls.RequestClientCert)
+	t.Run("untrusted and expired are refused by the service", func(t *testing.T) {
+		c := client(t, requesting, stranger)
+		refusedBy(t, certLogin(c), "", "certificate not trusted")
+		if me(t, c).Username != "" {
+			t.Error("signed in with an untrusted certificate")
+		}
+		c = client(t, requesting, expired)
+		refusedBy(t, certLogin(c), "", "expired")
+		if me(t, c).Username != "" {
+			t.Error("signed in with an expired certificate")
+		}
+		if res := certLogin(client(t, requesting, upnCert)); !wentThrough(res) {
+			t.Errorf("a good certificate through the requesting server: %d\n%s", res.status, res.body)
+		}
+	})
+
+	enforced := serve(t, true, tls.VerifyClientCertIfGiven)
+	t.Run("enforced SSO needs bypass_sso", func(t *testing.T) {
+		c := client(t, enforced, upnCert)
+		refusedBy(t, certLogin(c), "cc-upn", "bypass refused: user lacks bypass_sso")
+		if me(t, c).Username != "" {
+			t.Error("signed in without bypass_sso")
+		}
+		c = client(t, enforced, supCert)
+		if res := certLogin(c); !wentThrough(res) {
+			t.Fatalf("supervisor's certificate with SSO enforced: %d\n%s", res.status, res.body)
+		}
+		if m := me(t, c); m.Username != "cc-sup" || !m.Bypass {
+			t.Errorf("signed in as %+v, want cc-sup on a bypass session", m)
+		}
+		if ev := e.lastAudit(sso.ActionSignIn, "cc-sup"); ev.Outcome != store.OutcomeSuccess || ev.Details["bypass"] != true {
+			t.Errorf("bypass audit: %+v", ev)
+		}
+	})
+}
+
+var (
+	oidSAN = asn1.ObjectIdentifier{2, 5, 29, 17}
+	oidUPN = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 3}
+)
+
+// clientCert issues a client certificate from ca for cn with a SAN UPN
+// (Microsoft's otherName, as smart-card certificates carry) or a SAN
+// e-mail, valid until notAfter (in the past for an expired one).
+func clientCert(t *testing.T, ca *harness.CA, cn, upn, email string, notAfter time.Time) *tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if email != "" {
+		tmpl.EmailAddresses = []string{email}
+	}
+	if upn != "" {
+		// otherName ::= [0] IMPLICIT SEQUENCE { type-id OID, value [0] EXPLICIT UTF8String }
+		inner, err := asn1.MarshalWithParams(upn, "utf8")
+		if err != nil {
+			t.Fatal(err)
+		}
+		on, err := asn1.MarshalWithParams(struct {
+			ID    asn1.ObjectIdentifier
+			Value asn1.RawValue
+		}{oidUPN, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}}, "tag:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		san, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.ExtraExtensions = []pkix.Extension{{Id: oidSAN, Value: san}}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
