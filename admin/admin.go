@@ -69,6 +69,9 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// TokenTTL is how long a bearer token lives, used or not (api.token_ttl;
+	// default TokenTTL, 2 hours).
+	TokenTTL time.Duration
 	// Mappings hold each directory's mapping by directory name, for
 	// creating local users from imported entries; a directory without one
 	// answers 501 there.
@@ -86,6 +89,7 @@ type Server struct {
 	hasher  *password.Hasher
 	proxies []netip.Prefix
 	maxBody int64
+	ttl     time.Duration
 	mux     *http.ServeMux
 	routes  []route
 
@@ -108,6 +112,7 @@ func New(opts Options) (*Server, error) {
 		hasher:  opts.Hasher,
 		proxies: opts.TrustedProxies,
 		maxBody: opts.MaxBodyBytes,
+		ttl:     opts.TokenTTL,
 
 		mappings: opts.Mappings,
 	}
@@ -124,6 +129,9 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("admin: %w", err)
 		}
 		s.privs = c
+	}
+	if s.ttl <= 0 {
+		s.ttl = TokenTTL
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20

@@ -49,7 +49,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return fmt.Errorf("new token: %w", err)
 	}
-	t := store.Token{ID: HashSecret(secret), KeyID: k.ID, UserID: u.ID, CreatedAt: now.UTC(), ExpiresAt: now.Add(TokenTTL).UTC()}
+	t := store.Token{ID: HashSecret(secret), KeyID: k.ID, UserID: u.ID, CreatedAt: now.UTC(), ExpiresAt: now.Add(s.ttl).UTC()}
 	err = s.tx(ctx, c, "token.create", func(tx store.Tx) error {
 		if err := tx.CreateToken(ctx, t); err != nil {
 			return fmt.Errorf("create token: %w", err)

@@ -20,7 +20,8 @@ const (
 	TokenPrefix = "dbt_"
 )
 
-// TokenTTL is how long a bearer token lives, used or not.
+// TokenTTL is how long a bearer token lives, used or not, unless
+// Options.TokenTTL says otherwise.
 const TokenTTL = 2 * time.Hour
 
 // newSecret returns prefix + 256 random bits, base64url. With that much

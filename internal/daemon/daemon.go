@@ -186,7 +186,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	api, err := admin.New(admin.Options{Store: st, Logger: log, Privileges: cat, Directories: dirs, Hasher: hasher,
-		TrustedProxies: proxies, Sync: syncTrigger{runner}, Mappings: mappings})
+		TrustedProxies: proxies, Sync: syncTrigger{runner}, Mappings: mappings, TokenTTL: cfg.API.TokenTTL})
 	if err != nil {
 		return err
 	}

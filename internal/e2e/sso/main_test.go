@@ -402,7 +402,9 @@ func (in *instance) start(ctx context.Context) {
 	if err != nil {
 		mtb.Fatalf("listen %s: %v", in.name, err)
 	}
-	go func() { in.done <- daemon.Run(ctx, daemon.Options{ConfigPath: in.cfgPath, Logger: log, Level: &level, Listener: ln}) }()
+	go func() {
+		in.done <- daemon.Run(ctx, daemon.Options{ConfigPath: in.cfgPath, Logger: log, Level: &level, Listener: ln})
+	}()
 }
 
 // waitReady polls /readyz: 200 once the store is migrated and the IdP

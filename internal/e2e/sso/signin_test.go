@@ -3,12 +3,17 @@ package ssoe2e
 import (
 	"context"
 	"encoding/base64"
+	"io"
+	"mime/quotedprintable"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dirbridge/dirbridge/internal/harness"
 )
 
 // noFollow is c with the same cookie jar that stops at the first redirect,
@@ -385,5 +390,104 @@ func TestLogout(t *testing.T) {
 	resp, _ = get(t, noFollow(c), okta.base+"/auth/verify")
 	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("X-Dirbridge-Login-Url"), okta.base+"/login") {
 		t.Errorf("after logout: %s login URL %q", resp.Status, resp.Header.Get("X-Dirbridge-Login-Url"))
+	}
+}
+
+// Forgotten password: the link arrives at the SMTP server (over
+// STARTTLS), works once, and the new password signs in. A directory user
+// gets the same answer and no mail.
+func TestForgottenPassword(t *testing.T) {
+	mailer.Reset()
+	c := browser(t)
+	const answer = "If an account with that name or address exists here"
+	for _, name := range []string{"adele", "nobody@example.test", "lena"} {
+		resp, body := postForm(t, c, entra.base+"/password/forgot", url.Values{"username": {name}})
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, answer) {
+			t.Fatalf("forgot %s: %s %.300s", name, resp.Status, body)
+		}
+	}
+	var msgs []harness.SMTPMessage
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if msgs = mailer.Messages(); len(msgs) > 0 {
+			break
+		}
+	}
+	if len(msgs) != 1 || !slices.Equal(msgs[0].To, []string{"lena@example.test"}) || !msgs[0].TLS {
+		t.Fatalf("mails: %+v\n%s", msgs, entra.logTail())
+	}
+	// One more moment: a mail to adele or nobody would have come by now.
+	time.Sleep(200 * time.Millisecond)
+	if n := len(mailer.Messages()); n != 1 {
+		t.Fatalf("%d mails, want only lena's", n)
+	}
+	link := resetLink(t, msgs[0].Raw)
+	if !strings.HasPrefix(link, entra.base+"/password/reset?token=") {
+		t.Fatalf("link %q", link)
+	}
+	resp, body := get(t, c, link)
+	token := url.Values{}
+	if u, err := url.Parse(link); err == nil {
+		token = u.Query()
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "new_password") {
+		t.Fatalf("reset page: %s %.300s", resp.Status, body)
+	}
+	const newPW = "Brand-new-Passw0rd"
+	form := url.Values{"token": {token.Get("token")}, "new_password": {newPW}, "confirm_password": {newPW}}
+	if resp, body := postForm(t, c, entra.base+"/password/reset", form); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Your password has been changed") {
+		t.Fatalf("reset: %s %.300s", resp.Status, body)
+	}
+	form.Set("new_password", "Another-Passw0rd1")
+	form.Set("confirm_password", "Another-Passw0rd1")
+	if resp, body := postForm(t, c, entra.base+"/password/reset", form); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "already used") {
+		t.Fatalf("second use of the link: %s %.300s", resp.Status, body)
+	}
+	if resp, _ := postForm(t, noFollow(browser(t)), entra.base+"/login", url.Values{"username": {"lena"}, "password": {lenaPassword}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("old password: %s, want 401", resp.Status)
+	}
+	lc := browser(t)
+	if resp, _ := postForm(t, noFollow(lc), entra.base+"/login", url.Values{"username": {"lena"}, "password": {newPW}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("new password: %s, want 303", resp.Status)
+	}
+	if id := whoami(t, entra, lc); id.User != "lena" || id.Profile != "Agent" {
+		t.Errorf("lena landed as %+v", id)
+	}
+}
+
+// resetLink is the reset URL in a raw message's text part (go-mail writes
+// quoted-printable, which folds long lines).
+func resetLink(t *testing.T, raw string) string {
+	t.Helper()
+	m, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r io.Reader = m.Body
+	if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		r = quotedprintable.NewReader(m.Body)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if strings.Contains(f, "/password/reset?token=") {
+			return f
+		}
+	}
+	t.Fatalf("no reset link in %q", b)
+	return ""
+}
+
+// api.token_ttl (45m on this daemon, 2h by default) bounds bearer tokens.
+func TestAPITokenTTL(t *testing.T) {
+	for _, c := range []struct {
+		in  *instance
+		ttl time.Duration
+	}{{okta, 45 * time.Minute}, {entra, 2 * time.Hour}} {
+		_, exp := c.in.token(t)
+		if d := time.Until(exp); d > c.ttl || d < c.ttl-time.Minute {
+			t.Errorf("%s: token expires in %s, want %s", c.in.name, d, c.ttl)
+		}
 	}
 }
