@@ -53,7 +53,10 @@ func (o ops) GetLockout(ctx context.Context, userID string) (store.Lockout, erro
 // PutLockout replaces a user's lock-out state; ErrNotFound if the user
 // does not exist.
 func (t *txn) PutLockout(ctx context.Context, l store.Lockout) error {
-	if err := putLockout(ctx, t.q, normaliseLockout(l)); err != nil {
+	l = normaliseLockout(l)
+	_, err := t.guarded(ctx, lockoutUpsert, l.UserID, l.FailedAttempts, tm(l.FirstFailureAt),
+		tm(l.LastFailureAt), tm(l.LockedUntil))
+	if err != nil {
 		return fmt.Errorf("postgres: put lockout of user %s: %w", l.UserID, classify(ctx, err))
 	}
 	return nil

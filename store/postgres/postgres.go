@@ -195,7 +195,7 @@ func (s *Store) Tx(ctx context.Context, fn func(store.Tx) error) (err error) {
 			rollback(tx)
 		}
 	}()
-	ferr := fn(&txn{ops: ops{q: tx}})
+	ferr := fn(&txn{ops: ops{q: tx}, tx: tx})
 	done = true
 	if ferr != nil {
 		rollback(tx)
@@ -252,7 +252,49 @@ type querier interface {
 type ops struct{ q querier }
 
 // txn is one transaction: the reads plus the writes.
-type txn struct{ ops }
+type txn struct {
+	ops
+	tx pgx.Tx
+}
+
+// guarded runs one write that may break a constraint inside a savepoint,
+// in one round trip. PostgreSQL aborts the whole transaction on any
+// failed statement; SQLite undoes only the statement. Callers may handle
+// ErrConflict or ErrNotFound and carry on in the same Tx (try another
+// username, skip a row), so a failed guarded write is rolled back to its
+// savepoint and leaves the transaction usable, as on SQLite.
+func (t *txn) guarded(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SAVEPOINT guarded_write`)
+	b.Queue(sql, args...)
+	b.Queue(`RELEASE SAVEPOINT guarded_write`)
+	br := t.tx.SendBatch(ctx, b)
+	_, err := br.Exec()
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = br.Exec()
+		if err == nil {
+			_, err = br.Exec()
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code != "" && ctx.Err() == nil {
+			// The server refused the statement: undo it alone. Anything
+			// else (a cancelled context, a lost connection) leaves the
+			// transaction to fail as a whole.
+			if _, rerr := t.tx.Exec(ctx, `ROLLBACK TO SAVEPOINT guarded_write`); rerr != nil {
+				return tag, errors.Join(err, rerr)
+			}
+			_, _ = t.tx.Exec(ctx, `RELEASE SAVEPOINT guarded_write`)
+		}
+		return tag, err
+	}
+	return tag, nil
+}
 
 var _ store.Tx = (*txn)(nil)
 

@@ -69,7 +69,7 @@ func (o ops) CountActiveUsersWithSessions(ctx context.Context, now time.Time) (i
 // CreateSession inserts s; ErrConflict if its ID exists, ErrNotFound if
 // its user does not.
 func (t *txn) CreateSession(ctx context.Context, s store.Session) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+	_, err := t.guarded(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
 		s.ID, s.UserID, s.Method, s.SourceIP, s.UserAgent, tm(s.CreatedAt), tm(s.LastSeenAt),
 		tm(s.ExpiresAt), s.Bypass)
 	if err != nil {

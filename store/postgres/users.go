@@ -280,7 +280,7 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return fmt.Errorf("postgres: create user %q: %w", c.Username, err)
 	}
 	args = append(args, c.ID, tm(c.CreatedAt), c.Version)
-	if _, err := t.q.Exec(ctx, insertUser, args...); err != nil {
+	if _, err := t.guarded(ctx, insertUser, args...); err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", c.Username, classify(ctx, err))
 	}
 	*u = c
@@ -297,7 +297,7 @@ func (t *txn) UpdateUser(ctx context.Context, u *store.User) error {
 		return fmt.Errorf("postgres: update user %s: %w", c.ID, err)
 	}
 	args = append(args, c.ID, c.Version)
-	tag, err := t.q.Exec(ctx, updateUser, args...)
+	tag, err := t.guarded(ctx, updateUser, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: update user %s: %w", c.ID, classify(ctx, err))
 	}

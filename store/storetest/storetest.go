@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TxRollback", testTxRollback},
 		{"TxRollbackOnPanic", testTxPanic},
 		{"TxIsolation", testTxIsolation},
+		{"TxContinuesAfterFailedWrite", testTxContinues},
 		{"Times", testTimes},
 		{"ContextCancelled", testCancelled},
 		{"RecordOnce", testRecordOnce},
@@ -1008,6 +1009,50 @@ func testTxIsolation(t *testing.T, s store.Store) {
 	noErr(t, "Tx", <-done)
 	_, err = s.GetUser(ctx, "pending")
 	noErr(t, "committed insert", err)
+}
+
+// testTxContinues pins that a write refused with ErrConflict or
+// ErrNotFound undoes only itself: fn may handle the error and carry on,
+// and what it did before and after commits. (SQLite undoes the statement;
+// PostgreSQL would abort the whole transaction unless the backend guards
+// the write with a savepoint.)
+func testTxContinues(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, store.User{Username: "taken", Source: store.SourceLocal, State: store.StateActive})
+	tx(t, s, func(tx store.Tx) error {
+		before := store.User{Username: "before", Source: store.SourceLocal, State: store.StateActive}
+		noErr(t, "CreateUser before", tx.CreateUser(ctx, &before))
+		dup := store.User{Username: "TAKEN", Source: store.SourceLocal, State: store.StateActive}
+		isErr(t, "CreateUser duplicate", tx.CreateUser(ctx, &dup), store.ErrConflict)
+		isErr(t, "CreateSession for a missing user",
+			tx.CreateSession(ctx, store.Session{ID: "orphan", UserID: "ghost"}), store.ErrNotFound)
+		isErr(t, "CreateAPIKey for a missing user",
+			tx.CreateAPIKey(ctx, store.APIKey{ID: "orphan", UserID: "ghost", Hash: "h"}), store.ErrNotFound)
+		isErr(t, "PutLockout for a missing user",
+			tx.PutLockout(ctx, store.Lockout{UserID: "ghost", FailedAttempts: 1}), store.ErrNotFound)
+		stale := before
+		stale.Version = 99
+		isErr(t, "UpdateUser stale", tx.UpdateUser(ctx, &stale), store.ErrConflict)
+		after := store.User{Username: "taken-2", Source: store.SourceLocal, State: store.StateActive}
+		noErr(t, "CreateUser after the refused writes", tx.CreateUser(ctx, &after))
+		return tx.AppendAudit(ctx, &store.AuditEvent{Action: "continued"})
+	})
+	for _, name := range []string{"before", "taken-2"} {
+		_, err := s.GetUserByUsername(ctx, name)
+		noErr(t, "user written around the refused writes: "+name, err)
+	}
+	n, err := s.CountUsers(ctx, store.UserFilter{})
+	noErr(t, "CountUsers", err)
+	if n != 3 {
+		t.Fatalf("CountUsers = %d, want 3 (taken, before, taken-2)", n)
+	}
+	_, err = s.GetSession(ctx, "orphan")
+	isErr(t, "refused session", err, store.ErrNotFound)
+	evs, err := s.ListAudit(ctx, store.AuditFilter{Action: "continued"})
+	noErr(t, "ListAudit", err)
+	if len(evs) != 1 {
+		t.Fatalf("audit event after the refused writes: %d", len(evs))
+	}
 }
 
 func testTimes(t *testing.T, s store.Store) {

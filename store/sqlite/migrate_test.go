@@ -1,0 +1,117 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/store/sqlite"
+	"github.com/dirbridge/dirbridge/store/storetest"
+)
+
+func provider(t *testing.T, path string) (*goose.Provider, *sql.DB) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sqlite.Migrations(), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, db
+}
+
+// us is a time column as the SQLite schema keeps it.
+func us(t time.Time) int64 { return t.UnixMicro() }
+
+// TestMigrationsStepByStep writes data in each version's schema, in that
+// version's raw SQL, between the migrations.
+func TestMigrationsStepByStep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "migrate.db")
+	p, db := provider(t, path)
+	T := us(storetest.MigrationFixtureTime)
+	u, pr, l := storetest.MigrationUser, storetest.MigrationProfile, storetest.MigrationLockout
+	e, ds, r := storetest.MigrationEntry, storetest.MigrationState, storetest.MigrationRun
+	se, k, tk, a := storetest.MigrationSession, storetest.MigrationAPIKey, storetest.MigrationToken, storetest.MigrationAudit
+	far := us(storetest.MigrationFarAway)
+	type stmt struct {
+		q    string
+		args []any
+	}
+	exec := func(ctx context.Context, db *sql.DB, stmts ...stmt) error {
+		for _, s := range stmts {
+			if _, err := db.ExecContext(ctx, s.q, s.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	steps := []storetest.MigrationStep{
+		{Version: 1, Tables: []string{"profiles", "users", "lockouts"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			return exec(ctx, db,
+				stmt{`INSERT INTO profiles (name, description, privileges, from_config, created_at, updated_at)
+					VALUES (?, ?, '["app.calls"]', 1, ?, ?)`, []any{pr.Name, pr.Description, T, T}},
+				stmt{`INSERT INTO users (id, username, username_lc, display_name, email, email_lc, state, source,
+					anchor, upn, upn_lc, sam_account_name, profile, units, fields, password_changed_at,
+					created_at, updated_at, version, search_lc)
+					VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, '["HQ"]', '{"site":"Zürich"}', ?, ?, ?, 3, ?)`,
+					[]any{u.ID, u.Username, "mig.user", u.DisplayName, u.Email, "mig.user@example.com", u.Source,
+						u.Anchor, u.UPN, "mig.user@corp.example.com", u.SAMAccountName, u.Profile, T, T,
+						us(u.UpdatedAt), "mig.user\x00mig user\x00mig.user@example.com"}},
+				stmt{`INSERT INTO lockouts (user_id, failed_attempts, first_failure_at, last_failure_at)
+					VALUES (?, 2, ?, ?)`, []any{l.UserID, us(l.FirstFailureAt), us(l.LastFailureAt)}})
+		}},
+		{Version: 2, Tables: []string{"directory_entries", "directory_state", "sync_runs"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			return exec(ctx, db,
+				stmt{`INSERT INTO directory_entries (directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at)
+					VALUES (?, ?, 'user', ?, ?, '{"mail":["Mig.User@Example.com"]}', '["g1"]', ?, ?)`,
+					[]any{e.Directory, e.Anchor, e.DN, e.Name, e.UserID, T}},
+				stmt{`INSERT INTO directory_state (directory, cursor, last_full_at, last_success_at, updated_at)
+					VALUES (?, ?, ?, ?, ?)`, []any{ds.Directory, ds.Cursor, T, T, T}},
+				stmt{`INSERT INTO sync_runs (id, directory, trigger, full, status, started_at, finished_at, created, plan)
+					VALUES (?, ?, ?, 1, 'succeeded', ?, ?, 1, '{"create":["miguser"]}')`,
+					[]any{r.ID, r.Directory, r.Trigger, T, us(r.FinishedAt)}})
+		}},
+		{Version: 3, Tables: []string{"sessions", "api_keys", "tokens", "audit_events"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			return exec(ctx, db,
+				stmt{`INSERT INTO sessions (id, user_id, method, source_ip, created_at, last_seen_at, expires_at)
+					VALUES (?, ?, ?, ?, ?, ?, ?)`, []any{se.ID, se.UserID, se.Method, se.SourceIP, T, T, us(se.ExpiresAt)}},
+				stmt{`INSERT INTO api_keys (id, user_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+					[]any{k.ID, k.UserID, k.Name, k.Hash, T}},
+				stmt{`INSERT INTO tokens (id, key_id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+					[]any{tk.ID, tk.KeyID, tk.UserID, T, us(tk.ExpiresAt)}},
+				stmt{`INSERT INTO audit_events (time, actor, action, target, outcome, details)
+					VALUES (?, ?, ?, ?, ?, '{"n":1}')`, []any{T, a.Actor, a.Action, a.Target, a.Outcome}})
+		}},
+		{Version: 4, Tables: []string{"once_keys", "ephemeral", "leases"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			return exec(ctx, db,
+				stmt{`INSERT INTO once_keys (namespace, key, expires_at) VALUES (?, ?, ?)`,
+					[]any{storetest.MigrationOnce.Namespace, storetest.MigrationOnce.Key, far}},
+				stmt{`INSERT INTO ephemeral (namespace, key, value, expires_at) VALUES (?, ?, ?, ?)`,
+					[]any{storetest.MigrationEphemeral.Namespace, storetest.MigrationEphemeral.Key,
+						storetest.MigrationEphemeral.Value, far}},
+				stmt{`INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)`,
+					[]any{storetest.MigrationLease.Name, storetest.MigrationLease.Holder, far}})
+		}},
+	}
+	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+func TestMigrationsDownUp(t *testing.T) {
+	p, _ := provider(t, filepath.Join(t.TempDir(), "downup.db"))
+	storetest.MigrationsDownUp(t, p)
+}
