@@ -155,7 +155,7 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 	}
 	var changedUsers []*goldap.Entry
 	tooMany := false
-	err = sr.paged(ctx, "changed users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+")", s.userAttrs(true), func(e *goldap.Entry) error {
+	err = sr.paged(ctx, "changed users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+")", s.changedUserAttrs(), func(e *goldap.Entry) error {
 		mark.noteEntry(e, s.cfg.Kind)
 		changedUsers = append(changedUsers, e)
 		if len(changedUsers) > maxIncrementalChanges {
@@ -238,6 +238,9 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 				idx[g.key] = g
 			}
 		}
+		if err := sr.addPrimaryGroupMembers(ctx, sc, idx, imported); err != nil {
+			return directory.Snapshot{}, err
+		}
 		groups, userGroups := expand(idx, imported)
 		want := map[string][]int32{}
 		for k, gi := range userGroups {
@@ -265,7 +268,9 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 		s.log.Info("incremental: imported groups changed", zap.Int("groups", len(snap.Groups)), zap.Int("members", len(users)))
 	}
 
-	// Changed users: their own attributes, with groups from memberOf.
+	// Changed users: their own attributes, with groups from memberOf (and
+	// on AD the primary group, which memberOf leaves out).
+	primaryDNs := map[string]string{}
 	disabled := map[string]bool{}
 	if s.cfg.DisabledFilter != "" && len(changedUsers) > 0 {
 		err := sr.paged(ctx, "changed disabled users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+s.cfg.DisabledFilter+")",
@@ -279,7 +284,11 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 			continue
 		}
 		in := map[int]bool{}
-		for _, p := range e.GetAttributeValues("memberOf") {
+		parents, err := sr.parentGroups(ctx, sc, e, primaryDNs)
+		if err != nil {
+			return directory.Snapshot{}, err
+		}
+		for _, p := range parents {
 			pk := mustDNKey(p)
 			if i, ok := importedIdx[pk]; ok {
 				in[i] = true

@@ -521,6 +521,9 @@ func (s *Source) readFull(ctx context.Context, st *readState, mark *cursor) (dir
 			idx[g.key] = g
 		}
 	}
+	if err := sr.addPrimaryGroupMembers(ctx, sc, idx, imported); err != nil {
+		return directory.Snapshot{}, err
+	}
 	groups, userGroups := expand(idx, imported)
 
 	users, err := s.readUsers(ctx, st, sc, userGroups, imported, mark)
