@@ -226,6 +226,13 @@ type Result struct {
 // pinned profile and units. Map cannot see other users: collisions between
 // them are found by MapAll.
 func (m *Mapper) Map(u directory.User, userGroups []directory.Group, existing *store.User) (Result, []Warning) {
+	return m.mapOne(u, groupKeys(userGroups), existing)
+}
+
+// mapOne is Map with the user's groups already prepared for matching:
+// MapAll prepares each group once, not once per member (a DN parse per
+// user and group was most of a large read's mapping time).
+func (m *Mapper) mapOne(u directory.User, userGroups []groupKey, existing *store.User) (Result, []Warning) {
 	dir := m.cfg.Directory
 	r := Result{
 		Directory: dir, Anchor: u.Anchor, DN: u.DN, UPN: u.UPN,
@@ -242,10 +249,15 @@ func (m *Mapper) Map(u directory.User, userGroups []directory.Group, existing *s
 		}
 	}
 
-	attrs := foldAttrs(templateAttrs(u))
+	// The attribute view is built only when some template reads it: with
+	// no templates (the usual case) every field is the directory's own.
+	var attrs map[string][]string
 	render := func(t *Template, fallback string, field string) string {
 		if t == nil {
 			return fallback
+		}
+		if attrs == nil {
+			attrs = foldAttrs(templateAttrs(u))
 		}
 		s, err := t.execute(attrs)
 		if err != nil {
@@ -287,7 +299,7 @@ func (m *Mapper) Map(u directory.User, userGroups []directory.Group, existing *s
 		r.State = store.StateActive
 	}
 
-	a, rw := resolve(dir, m.cfg.Rules, m.specs, groupKeys(userGroups), "")
+	a, rw := resolve(dir, m.cfg.Rules, m.specs, userGroups, "")
 	for i := range rw {
 		rw[i].Anchor, rw[i].Username = u.Anchor, u.Username
 	}
@@ -344,19 +356,23 @@ func (m *Mapper) Map(u directory.User, userGroups []directory.Group, existing *s
 // blocked and listed; everyone else proceeds. Results are in input order.
 func (m *Mapper) MapAll(users []directory.User, groups []directory.Group, existing map[string]*store.User) ([]Result, []Warning) {
 	warns := CheckRules(m.cfg.Directory, m.cfg.Rules, groups)
-	byAnchor := make(map[string]directory.Group, len(groups))
-	memberOf := map[string][]directory.Group{}
-	for _, g := range groups {
-		byAnchor[normAnchor(g.Anchor)] = g
+	// Each group is prepared for matching once; a user's groups are then
+	// indices into keys.
+	keys := groupKeys(groups)
+	byAnchor := make(map[string]int, len(groups))
+	memberOf := map[string][]int{}
+	for i, g := range groups {
+		byAnchor[normAnchor(g.Anchor)] = i
 		for _, mem := range g.Members {
 			k := normAnchor(mem)
-			memberOf[k] = append(memberOf[k], g)
+			memberOf[k] = append(memberOf[k], i)
 		}
 	}
 	results := make([]Result, len(users))
+	var ug []groupKey
 	for i, u := range users {
-		ug := userGroups(u, byAnchor, memberOf[normAnchor(u.Anchor)])
-		r, w := m.Map(u, ug, existing[u.Anchor])
+		ug = userGroups(ug[:0], u, keys, byAnchor, memberOf[normAnchor(u.Anchor)])
+		r, w := m.mapOne(u, ug, existing[u.Anchor])
 		results[i] = r
 		warns = append(warns, w...)
 	}
@@ -364,24 +380,41 @@ func (m *Mapper) MapAll(users []directory.User, groups []directory.Group, existi
 	return results, warns
 }
 
-// userGroups merges the groups named by u.Groups with those listing u as a
-// member, without duplicates, in a stable order.
-func userGroups(u directory.User, byAnchor map[string]directory.Group, viaMembers []directory.Group) []directory.Group {
-	seen := map[string]bool{}
-	var out []directory.Group
-	for _, a := range u.Groups {
-		k := normAnchor(a)
-		if g, ok := byAnchor[k]; ok && !seen[k] {
-			seen[k] = true
-			out = append(out, g)
+// userGroups appends to out the groups named by u.Groups and those listing
+// u as a member, without duplicates, in a stable order.
+func userGroups(out []groupKey, u directory.User, keys []groupKey, byAnchor map[string]int, viaMembers []int) []groupKey {
+	// Most users are in a handful of groups: a linear check beats a map
+	// until the list grows.
+	var seen map[string]bool
+	add := func(i int) {
+		k := keys[i]
+		if seen != nil {
+			if !seen[k.anchor] {
+				seen[k.anchor] = true
+				out = append(out, k)
+			}
+			return
+		}
+		for _, o := range out {
+			if o.anchor == k.anchor {
+				return
+			}
+		}
+		out = append(out, k)
+		if len(out) == 16 {
+			seen = make(map[string]bool, 32)
+			for _, o := range out {
+				seen[o.anchor] = true
+			}
 		}
 	}
-	for _, g := range viaMembers {
-		k := normAnchor(g.Anchor)
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, g)
+	for _, a := range u.Groups {
+		if i, ok := byAnchor[normAnchor(a)]; ok {
+			add(i)
 		}
+	}
+	for _, i := range viaMembers {
+		add(i)
 	}
 	return out
 }

@@ -181,3 +181,31 @@ type Store interface {
 	MigrationVersion(ctx context.Context) (applied, latest int64, err error)
 	Close() error
 }
+
+// BulkWriter is an optional interface of a Tx that inserts many users with
+// far fewer statements than CreateUser row by row (a first sync of a large
+// directory creates 100,000). The sync's apply uses it through a type
+// assertion and falls back to CreateUser; store.Tx itself is unchanged.
+type BulkWriter interface {
+	// CreateUsers inserts every user as CreateUser would, setting ID (when
+	// empty), CreatedAt, UpdatedAt and Version in place. An error names a
+	// user that could not be written (ErrConflict when its username or
+	// (source, anchor) is taken); users before it may have been written,
+	// so the caller abandons the transaction.
+	CreateUsers(ctx context.Context, users []User) error
+}
+
+// DirectoryLookup is an optional interface of a Reader (and Tx) that reads
+// parts of a directory's stored entries, so an incremental sync loads what
+// its few changes touch instead of the whole directory. The sync uses it
+// through a type assertion and falls back to ListDirectoryEntries.
+type DirectoryLookup interface {
+	// GetDirectoryEntries returns the entries of directory among anchors
+	// (those that exist, in no set order).
+	GetDirectoryEntries(ctx context.Context, directory string, anchors []string) ([]DirectoryEntry, error)
+	// ListDirectoryGroups returns every group entry of directory with its
+	// Groups (the members) cut down to those among members: which stored
+	// groups hold the users being synced, without reading every member of
+	// every group.
+	ListDirectoryGroups(ctx context.Context, directory string, members []string) ([]DirectoryEntry, error)
+}

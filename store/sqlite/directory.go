@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dirbridge/dirbridge/store"
@@ -24,10 +26,10 @@ func scanEntry(sc scanner) (store.DirectoryEntry, error) {
 		e.UserID = *userID
 	}
 	var err error
-	if e.Attributes, err = codec.StringsMap(attrs); err != nil {
+	if e.Attributes, err = stringsMapCol(attrs); err != nil {
 		return e, err
 	}
-	e.Groups, err = codec.Strings(groups)
+	e.Groups, err = stringsCol(groups)
 	return e, err
 }
 
@@ -97,6 +99,11 @@ var entryInserts = func() map[int]string {
 // set to now; the last of duplicate entries wins.
 func (t *txn) PutDirectoryEntries(ctx context.Context, entries []store.DirectoryEntry) error {
 	entries = codec.DedupeEntries(entries)
+	// In key order, a large write appends to the table's b-tree instead
+	// of splitting pages all over it.
+	slices.SortFunc(entries, func(a, b store.DirectoryEntry) int {
+		return cmp.Or(strings.Compare(a.Directory, b.Directory), strings.Compare(a.Anchor, b.Anchor))
+	})
 	now := codec.Now()
 	args := make([]any, 0, entryBatch*9)
 	for len(entries) > 0 {
@@ -106,14 +113,7 @@ func (t *txn) PutDirectoryEntries(ctx context.Context, entries []store.Directory
 		}
 		args = args[:0]
 		for _, e := range entries[:n] {
-			attrs, err := codec.JSON(e.Attributes)
-			if err != nil {
-				return fmt.Errorf("sqlite: put directory entry %s/%s: %w", e.Directory, e.Anchor, err)
-			}
-			groups, err := codec.JSON(e.Groups)
-			if err != nil {
-				return fmt.Errorf("sqlite: put directory entry %s/%s: %w", e.Directory, e.Anchor, err)
-			}
+			attrs, groups := jsonStringsMap(e.Attributes), jsonStrings(e.Groups)
 			var userID any
 			if e.UserID != "" {
 				userID = e.UserID

@@ -89,7 +89,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return base + "?" + v.Encode()
 	}
 
-	write, err := sql.Open("sqlite", common("_txlock", "immediate"))
+	// The writer's page cache holds a large sync's transaction: with
+	// SQLite's default 2 MB it spills pages to the WAL in mid-transaction
+	// and reads them back for every index it updates. The cache only
+	// grows as far as a transaction needs.
+	write, err := sql.Open("sqlite", common("_txlock", "immediate", "_pragma", "cache_size(-65536)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", base, err)
 	}

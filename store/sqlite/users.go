@@ -62,16 +62,18 @@ func scanUser(sc scanner) (store.User, error) {
 		return u, err
 	}
 	u.State = store.UserState(state)
-	if u.CustomPrivileges, err = codec.Strings(custom); err != nil {
+	if u.CustomPrivileges, err = stringsCol(custom); err != nil {
 		return u, err
 	}
-	if u.Units, err = codec.Strings(units); err != nil {
+	if u.Units, err = stringsCol(units); err != nil {
 		return u, err
 	}
-	if u.Fields, err = codec.StringMap(fields); err != nil {
-		return u, err
+	if fields != "null" {
+		if u.Fields, err = codec.StringMap(fields); err != nil {
+			return u, err
+		}
 	}
-	if u.PasswordHistory, err = codec.Strings(hist); err != nil {
+	if u.PasswordHistory, err = stringsCol(hist); err != nil {
 		return u, err
 	}
 	return u, nil
@@ -80,21 +82,13 @@ func scanUser(sc scanner) (store.User, error) {
 // userArgs are the values of every column but id, created_at and version,
 // in the order insertUser and updateUser name them.
 func userArgs(u *store.User) ([]any, error) {
-	custom, err := codec.JSON(u.CustomPrivileges)
-	if err != nil {
-		return nil, err
-	}
-	units, err := codec.JSON(u.Units)
-	if err != nil {
-		return nil, err
-	}
-	fields, err := codec.JSON(u.Fields)
-	if err != nil {
-		return nil, err
-	}
-	hist, err := codec.JSON(u.PasswordHistory)
-	if err != nil {
-		return nil, err
+	custom, units, hist := jsonStrings(u.CustomPrivileges), jsonStrings(u.Units), jsonStrings(u.PasswordHistory)
+	fields := "null"
+	if u.Fields != nil {
+		var err error
+		if fields, err = codec.JSON(u.Fields); err != nil {
+			return nil, err
+		}
 	}
 	return []any{
 		u.Username, codec.Fold(u.Username), u.DisplayName, u.FirstName, u.LastName, u.Email,

@@ -13,6 +13,9 @@ import (
 // enough to keep each statement's memory bounded.
 const entryBatch = 1000
 
+// createBatch is how many new users go in one store.BulkWriter call.
+const createBatch = 1000
+
 // Audit actions written by Apply.
 const (
 	ActionSyncApply      = "sync.apply"
@@ -54,6 +57,21 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		actor = "sync"
 	}
 	created := map[string]string{}
+	bulk, _ := tx.(store.BulkWriter)
+	var pending []store.User // creates waiting for one bulk write
+	flushCreates := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := bulk.CreateUsers(ctx, pending); err != nil {
+			return fmt.Errorf("create %d users: %w", len(pending), err)
+		}
+		for _, u := range pending {
+			created[u.Anchor] = u.ID
+		}
+		pending = pending[:0]
+		return nil
+	}
 	for i, it := range p.Items {
 		if i%1000 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -65,11 +83,25 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		}
 		u := it.User
 		if it.Kind == KindCreate {
+			if bulk != nil {
+				// Creates come last in a plan, so batching them keeps
+				// the plan's write order.
+				pending = append(pending, u)
+				if len(pending) == createBatch {
+					if err := flushCreates(); err != nil {
+						return fail("%w", err)
+					}
+				}
+				continue
+			}
 			if err := tx.CreateUser(ctx, &u); err != nil {
 				return fail("create user %s: %w", u.Username, err)
 			}
 			created[it.Anchor] = u.ID
 			continue
+		}
+		if err := flushCreates(); err != nil {
+			return fail("%w", err)
 		}
 		if err := tx.UpdateUser(ctx, &u); err != nil {
 			return fail("%s user %s: %w", it.Kind, u.Username, err)
@@ -99,6 +131,10 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 				return fail("%s user %s: audit: %w", it.Kind, u.Username, err)
 			}
 		}
+	}
+
+	if err := flushCreates(); err != nil {
+		return fail("%w", err)
 	}
 
 	batch := make([]store.DirectoryEntry, 0, min(entryBatch, len(p.Entries)))
