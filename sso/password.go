@@ -68,6 +68,8 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusBadRequest, "login", form)
 		return
 	}
+	// Every refusal below is held back to a common duration (timing.go).
+	start := time.Now()
 	if !s.throttle.allow(a.ip) {
 		s.audit(r.Context(), s.auditEvent(a, store.OutcomeDenied, "throttled: too many attempts from this address"))
 		s.countSignIn(a, store.OutcomeDenied)
@@ -79,6 +81,7 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	}
 
 	fail := func(outcome, reason string) {
+		s.timer.pad(r.Context(), start)
 		s.audit(r.Context(), s.auditEvent(a, outcome, reason))
 		s.countSignIn(a, outcome)
 		s.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
@@ -161,7 +164,9 @@ func (s *Service) userForPassword(ctx context.Context, name string) (store.User,
 // equaliseTiming spends what verifying a real password would, so an
 // unknown or locked account answers no faster than a wrong password.
 func (s *Service) equaliseTiming(ctx context.Context) {
+	start := time.Now()
 	_ = s.opts.Hasher.Verify(ctx, s.dummyHash, "not the password")
+	s.timer.observe(kindLocal, time.Since(start))
 }
 
 func canBypass(ctx context.Context, s *Service, u store.User) bool {
@@ -227,7 +232,11 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 			s.equaliseTiming(ctx)
 			return verdictWrong, "wrong password (no local password set)", nil
 		}
+		start := time.Now()
 		err := s.opts.Hasher.Verify(ctx, u.PasswordHash, pw)
+		if err == nil || errors.Is(err, password.ErrMismatch) {
+			s.timer.observe(kindLocal, time.Since(start))
+		}
 		switch {
 		case err == nil:
 			return verdictOK, "", nil
@@ -241,7 +250,11 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 	if dir == nil {
 		return verdictRefused, fmt.Sprintf("no password check configured for directory %q", u.Source), nil
 	}
+	start := time.Now()
 	_, err := dir.Authenticate(ctx, directoryLogin(u), pw)
+	if !isOutage(err) {
+		s.timer.observe(u.Source, time.Since(start))
+	}
 	switch {
 	case err == nil:
 		return verdictOK, "", nil

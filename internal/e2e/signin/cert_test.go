@@ -9,10 +9,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/json"
+	"encoding/pem"
 	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +160,31 @@ func TestClientCertificate(t *testing.T) {
 		}
 		if res := certLogin(client(t, requesting, upnCert)); !wentThrough(res) {
 			t.Errorf("a good certificate through the requesting server: %d\n%s", res.status, res.body)
+		}
+	})
+
+	// Behind a TLS-terminating proxy the certificate arrives in a header
+	// (nginx $ssl_client_escaped_cert), believed only from a trusted proxy.
+	t.Run("certificate header from a trusted proxy only", func(t *testing.T) {
+		opts := e.ssoOptions(hasher(t))
+		opts.ClientCert = &sso.ClientCert{CAs: clientCA.Pool, Header: "X-Ssl-Client-Cert"}
+		opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(ipProxy + "/32")}
+		h, _ := e.handler(opts)
+		plain := httptest.NewServer(h)
+		t.Cleanup(plain.Close)
+		hdr := http.Header{"X-Ssl-Client-Cert": {url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: upnCert.Certificate[0]})))}}
+
+		c := newBrowserFrom(t, plain.URL, ipProxy)
+		if res := c.do(http.MethodGet, "/login/certificate?return_to=%2Fapp", nil, hdr); !wentThrough(res) {
+			t.Fatalf("certificate header from the trusted proxy: %d\n%s", res.status, res.body)
+		}
+		if m := me(t, c); m.Username != "cc-upn" {
+			t.Errorf("signed in as %+v", m)
+		}
+		c = newBrowserFrom(t, plain.URL, ipQuarantine)
+		refusedBy(t, c.do(http.MethodGet, "/login/certificate?return_to=%2Fapp", nil, hdr), "", "which is not a trusted proxy")
+		if me(t, c).Username != "" {
+			t.Error("signed in with a certificate header from an untrusted peer")
 		}
 	})
 

@@ -2,10 +2,16 @@ package signine2e
 
 import (
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 )
@@ -17,15 +23,27 @@ import (
 // the user in again, audited.
 func TestLockout(t *testing.T) {
 	e := newEnv(t, "signin-lockout", []adUser{{name: "lo-user"}}, lockoutYAML)
-	web, _ := e.serve(e.ssoOptions(hasher(t)))
+	// The production argon2id parameters: a locked account is answered
+	// after a dummy hash verification, and the figures logged below
+	// compare that with a real wrong AD password.
+	h, err := password.NewHasher(password.DefaultParams, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, _ := e.serve(e.ssoOptions(h))
 	adm := e.newAdmin(web.URL, "lo-admin")
 	b := func() *browser { return newBrowser(t, web.URL) }
 
 	lock := func(t *testing.T) result {
 		t.Helper()
-		var last result
+		var (
+			last                  result
+			wrongTook, lockedTook []time.Duration
+		)
 		for i := 1; i <= 3; i++ {
+			start := time.Now()
 			last = b().login("lo-user", "Not-The-Passw0rd!")
+			wrongTook = append(wrongTook, time.Since(start))
 			if last.status != http.StatusUnauthorized || !strings.Contains(last.body, genericFailure) {
 				t.Fatalf("wrong password %d: %d\n%s", i, last.status, last.body)
 			}
@@ -39,8 +57,11 @@ func TestLockout(t *testing.T) {
 		}
 		// The right password now: refused, and the page is the very one a
 		// wrong password gets — nobody learns the account is locked.
+		before := badPwdCount(t, e)
 		c := b()
+		start := time.Now()
 		res := c.login("lo-user", adPassword)
+		lockedTook = append(lockedTook, time.Since(start))
 		if res.status != last.status || res.body != last.body {
 			t.Errorf("right password on a locked account: %d, the page differs from a wrong password's:\n%s\n---\n%s", res.status, res.body, last.body)
 		}
@@ -50,6 +71,35 @@ func TestLockout(t *testing.T) {
 		ev = e.lastAudit(sso.ActionSignIn, "lo-user")
 		if ev.Outcome != store.OutcomeDenied || !strings.HasPrefix(ev.Reason, "account locked until ") {
 			t.Errorf("locked sign-in: audit outcome %q reason %q", ev.Outcome, ev.Reason)
+		}
+		// While locked here, guesses never reach AD: spraying through
+		// dirbridge cannot lock the AD account (or learn anything from it).
+		for range 2 {
+			start := time.Now()
+			if res := b().login("lo-user", "Another-Wr0ng-Pass!"); res.body != last.body {
+				t.Errorf("wrong password on a locked account: the page differs")
+			}
+			lockedTook = append(lockedTook, time.Since(start))
+		}
+		if after := badPwdCount(t, e); after != before {
+			t.Errorf("AD badPwdCount went from %d to %d while the account was locked here", before, after)
+		}
+		// Nor does the answer time tell: a locked account or a name that
+		// is no account answers about as fast as a wrong AD password (the
+		// bound is loose: two shared cores).
+		var unknownTook []time.Duration
+		for range 3 {
+			start := time.Now()
+			b().login("lo-nobody", "Not-The-Passw0rd!")
+			unknownTook = append(unknownTook, time.Since(start))
+		}
+		wrong, locked, unknown := median(wrongTook), median(lockedTook), median(unknownTook)
+		t.Logf("answer times (median): wrong AD password %v, locked account %v, unknown user %v", wrong, locked, unknown)
+		for _, d := range []time.Duration{locked, unknown} {
+			if d > 2*wrong || wrong > 2*d {
+				t.Errorf("answer times differ by more than 2x: wrong AD password %v, locked %v, unknown %v", wrong, locked, unknown)
+				break
+			}
 		}
 		return res
 	}
@@ -93,4 +143,25 @@ func TestLockout(t *testing.T) {
 		unlockAudited(t)
 		signsIn(t)
 	})
+}
+
+// badPwdCount is AD's count of bad passwords for lo-user.
+func badPwdCount(t *testing.T, e *env) int {
+	t.Helper()
+	res, err := e.samba.Admin(t).Search(goldap.NewSearchRequest(e.dns["lo-user"], goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+		0, 0, false, "(objectClass=*)", []string{"badPwdCount"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("read badPwdCount: %v", err)
+	}
+	n, err := strconv.Atoi(res.Entries[0].GetAttributeValue("badPwdCount"))
+	if err != nil {
+		t.Fatalf("badPwdCount %q: %v", res.Entries[0].GetAttributeValue("badPwdCount"), err)
+	}
+	return n
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
