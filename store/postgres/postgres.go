@@ -130,7 +130,10 @@ func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
 }
 
 func newProvider(db *sql.DB) (*goose.Provider, error) {
-	locker, err := lock.NewPostgresSessionLocker()
+	// Probe the lock every second (goose's default is every 5 s) for up
+	// to five minutes: a replica waiting for another's migrations starts
+	// as soon as they are done.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
