@@ -184,7 +184,9 @@ func TestPinnedFieldsAreLeftAloneUntilUnpinned(t *testing.T) {
 	_, p = e.sync(true, false)
 	it, _ := item(p, "alice")
 	if change(it, "profile") != "" || !strings.Contains(change(it, "units"), "+Night: rule 1 (group Night-Shift)") ||
-		!slices.ContainsFunc(it.Notes, func(n string) bool { return strings.Contains(n, `profile pinned to "Supervisor"`) && strings.Contains(n, "left alone") }) {
+		!slices.ContainsFunc(it.Notes, func(n string) bool {
+			return strings.Contains(n, `profile pinned to "Supervisor"`) && strings.Contains(n, "left alone")
+		}) {
 		t.Fatalf("alice with a pinned profile: %+v", it)
 	}
 	if u := e.user("alice"); u.Profile != "Supervisor" || !slices.Equal(u.Units, []string{"Night", "Floor 1"}) {
