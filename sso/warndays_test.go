@@ -45,7 +45,9 @@ func TestSetIPRules(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Methods = []RedirectMethod{m} })
 	m.fin = e.svc
 	e.user(store.User{Username: "ann", Email: "ann@example.com"}, "")
-	signIn := func() int { return e.do(e.client(), http.MethodGet, "/fake/callback?email=ann@example.com", nil, nil).status }
+	signIn := func() int {
+		return e.do(e.client(), http.MethodGet, "/fake/callback?email=ann@example.com", nil, nil).status
+	}
 	if s := signIn(); s != http.StatusSeeOther {
 		t.Fatalf("before: %d", s)
 	}
