@@ -46,6 +46,12 @@ type Current struct {
 	Profiles map[string][]string
 	// LinkBy says how new imported users are matched to local users.
 	LinkBy mapping.LinkBy
+	// Partial is set by LoadAffected: Users, Others and Entries then hold
+	// only what an incremental read touches, and ActiveBefore and
+	// KnownBefore give the directory's user counts.
+	Partial      bool
+	ActiveBefore int
+	KnownBefore  int
 }
 
 // Kind is what a plan item does.
@@ -203,6 +209,14 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	warnf := func(anchor, username, format string, args ...any) {
 		warns = append(warns, Warning{Directory: dir, Anchor: anchor, Username: username, Message: fmt.Sprintf(format, args...)})
 	}
+	if cur.Partial && snap.Complete {
+		// Leavers are found by what the store holds and the read lacks;
+		// a partial Current does not hold them all. Deactivating nobody
+		// for absence is the safe reading (the Runner never gets here).
+		warnf("", "", "complete read planned against a partial store load: absent users are left alone")
+		snap.Complete = false
+		p.Complete = false
+	}
 
 	byAnchor := make(map[string]*store.User, len(cur.Users))
 	for i := range cur.Users {
@@ -213,6 +227,9 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		if u.Anchor != "" {
 			byAnchor[u.Anchor] = u
 		}
+	}
+	if cur.Partial {
+		p.ActiveBefore, p.KnownBefore = cur.ActiveBefore, cur.KnownBefore
 	}
 	userEntries := make(map[string]*store.DirectoryEntry, len(cur.Entries))
 	groupEntries := map[string]*store.DirectoryEntry{}
@@ -228,7 +245,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	// Groups: those read, plus (incremental only) the stored ones the read
 	// did not touch, so rules and memberships see every imported group. A
 	// full read is the whole truth: a group it lacks is no longer imported.
-	groups := slices.Clone(snap.Groups)
+	groups := planGroups(cur, snap)
 	groupName := make(map[string]string, len(groups)+len(groupEntries))
 	readGroup := make(map[string]bool, len(snap.Groups))
 	for _, g := range snap.Groups {
@@ -236,12 +253,8 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		groupName[g.Anchor] = nameOf(g.Name, g.DN, g.Anchor)
 	}
 	for _, e := range groupEntries {
-		if readGroup[e.Anchor] {
-			continue
-		}
-		groupName[e.Anchor] = nameOf(e.Name, e.DN, e.Anchor)
-		if !snap.Complete {
-			groups = append(groups, directory.Group{Anchor: e.Anchor, DN: e.DN, Name: e.Name, Members: e.Groups})
+		if !readGroup[e.Anchor] {
+			groupName[e.Anchor] = nameOf(e.Name, e.DN, e.Anchor)
 		}
 	}
 	memberOf := map[string][]string{}
@@ -548,6 +561,28 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		p.State.LastFullAt = now
 	}
 	return p, warns
+}
+
+// planGroups is every imported group a plan maps against: those read and,
+// for an incomplete read only, the stored ones it did not touch, so rules
+// and memberships see every imported group. A complete read is the whole
+// truth: a group it lacks is no longer imported.
+func planGroups(cur Current, snap directory.Snapshot) []directory.Group {
+	groups := slices.Clone(snap.Groups)
+	if snap.Complete {
+		return groups
+	}
+	read := make(map[string]bool, len(snap.Groups))
+	for _, g := range snap.Groups {
+		read[g.Anchor] = true
+	}
+	for _, e := range cur.Entries {
+		if e.Kind == store.EntryGroup && !read[e.Anchor] {
+			read[e.Anchor] = true
+			groups = append(groups, directory.Group{Anchor: e.Anchor, DN: e.DN, Name: e.Name, Members: e.Groups})
+		}
+	}
+	return groups
 }
 
 // addEntry queues e for writing unless the stored entry old already says

@@ -379,7 +379,14 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 	log.Info("sync read done", zap.Int("users", len(snap.Users)), zap.Int("groups", len(snap.Groups)),
 		zap.Int("entries", snap.Stats.Entries), zap.Int("pages", snap.Stats.Pages), zap.Duration("elapsed", snap.Stats.Elapsed))
 
-	cur, err := LoadCurrent(ctx, r.st, d.Name, d.LinkBy)
+	// An incremental read touches few users: load only what concerns
+	// them. A complete one needs the whole directory to find leavers.
+	var cur Current
+	if snap.Complete {
+		cur, err = LoadCurrent(ctx, r.st, d.Name, d.LinkBy)
+	} else {
+		cur, err = LoadAffected(ctx, r.st, d.Name, d.LinkBy, snap, d.Mapper)
+	}
 	if err != nil {
 		failed(fmt.Errorf("sync %s: %w", d.Name, err))
 		return

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// LoadAffected reads what NewPlan needs for an incomplete (incremental)
+// snapshot, and no more: the directory's users and entries for the
+// anchors the snapshot holds, every stored group with its members cut down
+// to those anchors, the users holding the usernames (and, when linking by
+// e-mail, the addresses) those users map to, and the directory's user
+// counts. A no-change incremental of a large directory is then a few small
+// queries instead of a load of the whole directory.
+//
+// The plan it gives is the plan LoadCurrent's Current would give for the
+// same snapshot: an incomplete snapshot deactivates nobody for being
+// absent, so nothing outside what it touches plays a part. It must not be
+// used for a complete snapshot (NewPlan refuses to deactivate leavers on a
+// partial Current).
+func LoadAffected(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy, snap directory.Snapshot, mapper Mapper) (Current, error) {
+	cur := Current{Directory: dir, LinkBy: linkBy, Profiles: map[string][]string{}, Partial: true}
+	var anchors []string
+	inSnap := make(map[string]bool, len(snap.Users))
+	for _, u := range snap.Users {
+		if u.Anchor != "" && !inSnap[u.Anchor] {
+			inSnap[u.Anchor] = true
+			anchors = append(anchors, u.Anchor)
+		}
+	}
+
+	have := map[string]bool{} // user IDs loaded
+	add := func(us []store.User) {
+		for _, u := range us {
+			if have[u.ID] {
+				continue
+			}
+			have[u.ID] = true
+			if u.Source == dir {
+				cur.Users = append(cur.Users, u)
+			} else {
+				cur.Others = append(cur.Others, u)
+			}
+		}
+	}
+	for _, a := range anchors {
+		us, err := st.FindUsers(ctx, store.KeyAnchor, a)
+		if err != nil {
+			return Current{}, fmt.Errorf("load users by anchor: %w", err)
+		}
+		var mine []store.User
+		for _, u := range us {
+			if u.Source == dir {
+				mine = append(mine, u)
+			}
+		}
+		add(mine)
+	}
+
+	if dl, ok := st.(store.DirectoryLookup); ok {
+		es, err := dl.GetDirectoryEntries(ctx, dir, anchors)
+		if err != nil {
+			return Current{}, fmt.Errorf("load directory entries: %w", err)
+		}
+		for _, e := range es {
+			if e.Kind != store.EntryGroup {
+				cur.Entries = append(cur.Entries, e)
+			}
+		}
+		gs, err := dl.ListDirectoryGroups(ctx, dir, anchors)
+		if err != nil {
+			return Current{}, fmt.Errorf("load directory groups: %w", err)
+		}
+		cur.Entries = append(cur.Entries, gs...)
+	} else {
+		all, err := st.ListDirectoryEntries(ctx, dir)
+		if err != nil {
+			return Current{}, fmt.Errorf("load directory entries: %w", err)
+		}
+		for _, e := range all {
+			switch {
+			case e.Kind == store.EntryGroup:
+				members := make([]string, 0, len(anchors))
+				for _, m := range e.Groups {
+					if inSnap[m] {
+						members = append(members, m)
+					}
+				}
+				if e.Groups == nil {
+					members = nil
+				}
+				e.Groups = members
+				cur.Entries = append(cur.Entries, e)
+			case inSnap[e.Anchor]:
+				cur.Entries = append(cur.Entries, e)
+			}
+		}
+	}
+
+	// Who holds the usernames these users map to (a rename or a new user
+	// must not take one), and, linking by e-mail, their addresses.
+	if len(anchors) > 0 {
+		names, emails := mappedKeys(cur, snap, mapper)
+		for _, n := range names {
+			us, err := st.FindUsers(ctx, store.KeyUsername, n)
+			if err != nil {
+				return Current{}, fmt.Errorf("load users by username: %w", err)
+			}
+			add(us)
+		}
+		if linkBy == mapping.LinkByEmail {
+			for _, e := range emails {
+				us, err := st.FindUsers(ctx, store.KeyEmail, e)
+				if err != nil {
+					return Current{}, fmt.Errorf("load users by e-mail: %w", err)
+				}
+				add(us)
+			}
+		}
+	}
+
+	var err error
+	if cur.KnownBefore, err = st.CountUsers(ctx, store.UserFilter{Source: dir}); err != nil {
+		return Current{}, fmt.Errorf("count users: %w", err)
+	}
+	if cur.ActiveBefore, err = st.CountUsers(ctx, store.UserFilter{Source: dir, State: store.StateActive}); err != nil {
+		return Current{}, fmt.Errorf("count active users: %w", err)
+	}
+	if cur.State, err = st.GetDirectoryState(ctx, dir); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return Current{}, fmt.Errorf("load directory state: %w", err)
+		}
+		cur.State = store.DirectoryState{Directory: dir}
+	}
+	profiles, err := st.ListProfiles(ctx)
+	if err != nil {
+		return Current{}, fmt.Errorf("load profiles: %w", err)
+	}
+	for _, p := range profiles {
+		cur.Profiles[p.Name] = p.Privileges
+	}
+	return cur, nil
+}
+
+// mappedKeys maps the snapshot's present users as NewPlan will and
+// returns the usernames and e-mail addresses they map to, folded and
+// without repeats.
+func mappedKeys(cur Current, snap directory.Snapshot, mapper Mapper) (names, emails []string) {
+	byAnchor := make(map[string]*store.User, len(cur.Users))
+	for i := range cur.Users {
+		if a := cur.Users[i].Anchor; a != "" {
+			byAnchor[a] = &cur.Users[i]
+		}
+	}
+	present := make([]directory.User, 0, len(snap.Users))
+	seen := map[string]bool{}
+	for _, u := range snap.Users {
+		if u.Anchor == "" || seen[u.Anchor] || u.Deleted {
+			continue
+		}
+		seen[u.Anchor] = true
+		present = append(present, u)
+	}
+	if len(present) == 0 {
+		return nil, nil
+	}
+	results, _ := mapper.MapAll(present, planGroups(cur, snap), byAnchor)
+	seenName, seenEmail := map[string]bool{}, map[string]bool{}
+	for _, r := range results {
+		if n := strings.ToLower(r.Username); n != "" && !seenName[n] {
+			seenName[n] = true
+			names = append(names, n)
+		}
+		if e := strings.ToLower(r.Email); e != "" && !seenEmail[e] {
+			seenEmail[e] = true
+			emails = append(emails, e)
+		}
+	}
+	return names, emails
+}
