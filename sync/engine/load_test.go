@@ -53,7 +53,7 @@ func TestLoadAffectedPlansAsLoadCurrent(t *testing.T) {
 	disabled.Disabled = true
 	quiet := bob
 	quiet.Groups, quiet.DisplayName = nil, "Robert" // groups only from the stored group entries
-	gina := dirUser("g-7", "Frank", gAgents)         // another directory's name
+	gina := dirUser("g-7", "Frank", gAgents)        // another directory's name
 	ivy := dirUser("i-9", "Ivy2", gAgents)
 	ivy.Email = "ivy@corp.example.com"
 	deleted := directory.User{Anchor: dave.Anchor, Deleted: true}
