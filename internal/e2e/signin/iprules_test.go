@@ -1,6 +1,7 @@
 package signine2e
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -49,7 +50,7 @@ func TestIPRules(t *testing.T) {
 			t.Fatalf("%s from %s: %d, want signed in:\n%s", name, wantIP, res.status, res.body)
 		}
 		ev := e.lastAudit(sso.ActionSignIn, name)
-		if ev.Outcome != store.OutcomeSuccess || ev.SourceIP != wantIP || !strings.Contains(ev.Details["ip_rule"].(string), wantRule) {
+		if ev.Outcome != store.OutcomeSuccess || ev.SourceIP != wantIP || !strings.Contains(fmt.Sprint(ev.Details["ip_rule"]), wantRule) {
 			t.Errorf("%s: audit outcome %q ip %q ip_rule %v, want %s and %q", name, ev.Outcome, ev.SourceIP, ev.Details["ip_rule"], wantIP, wantRule)
 		}
 	}

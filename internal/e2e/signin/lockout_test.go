@@ -1,10 +1,12 @@
 package signine2e
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,8 +14,10 @@ import (
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/store/sqlite"
 )
 
 // TestLockout: max_attempts wrong AD passwords lock the account; the right
@@ -23,6 +27,11 @@ import (
 // the user in again, audited.
 func TestLockout(t *testing.T) {
 	e := newEnv(t, "signin-lockout", []adUser{{name: "lo-user"}}, lockoutYAML)
+	// AD keeps badPwdCount only under a lock-out policy: one for this user
+	// alone, with a threshold far above max_attempts.
+	e.samba.Tool(t, "domain", "passwordsettings", "pso", "create", "signin-count-lo", "3",
+		"--account-lockout-threshold=100", "--account-lockout-duration=30", "--reset-account-lockout-after=30")
+	e.samba.Tool(t, "domain", "passwordsettings", "pso", "apply", "signin-count-lo", "lo-user")
 	// The production argon2id parameters: a locked account is answered
 	// after a dummy hash verification, and the figures logged below
 	// compare that with a real wrong AD password.
@@ -57,7 +66,10 @@ func TestLockout(t *testing.T) {
 		}
 		// The right password now: refused, and the page is the very one a
 		// wrong password gets — nobody learns the account is locked.
-		before := badPwdCount(t, e)
+		before := badPwdCount(t, e, "lo-user")
+		if before == 0 {
+			t.Errorf("AD counted none of the wrong passwords (badPwdCount 0): the check below proves nothing")
+		}
 		c := b()
 		start := time.Now()
 		res := c.login("lo-user", adPassword)
@@ -81,7 +93,7 @@ func TestLockout(t *testing.T) {
 			}
 			lockedTook = append(lockedTook, time.Since(start))
 		}
-		if after := badPwdCount(t, e); after != before {
+		if after := badPwdCount(t, e, "lo-user"); after != before {
 			t.Errorf("AD badPwdCount went from %d to %d while the account was locked here", before, after)
 		}
 		// Nor does the answer time tell: a locked account or a name that
@@ -145,10 +157,10 @@ func TestLockout(t *testing.T) {
 	})
 }
 
-// badPwdCount is AD's count of bad passwords for lo-user.
-func badPwdCount(t *testing.T, e *env) int {
+// badPwdCount is AD's count of bad passwords for the user name.
+func badPwdCount(t *testing.T, e *env, name string) int {
 	t.Helper()
-	res, err := e.samba.Admin(t).Search(goldap.NewSearchRequest(e.dns["lo-user"], goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+	res, err := e.samba.Admin(t).Search(goldap.NewSearchRequest(e.dns[name], goldap.ScopeBaseObject, goldap.NeverDerefAliases,
 		0, 0, false, "(objectClass=*)", []string{"badPwdCount"}, nil))
 	if err != nil || len(res.Entries) != 1 {
 		t.Fatalf("read badPwdCount: %v", err)
@@ -164,4 +176,78 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// TestLockoutTwoInstances: two sign-in services sharing one SQLite store,
+// as two dirbridge processes on one host would, are sent wrong passwords
+// for one AD user at the same time. The attempt is counted atomically
+// before the password is checked, so exactly max_attempts guesses reach AD
+// — counted by AD itself (badPwdCount) — and every other one is refused
+// as locked.
+func TestLockoutTwoInstances(t *testing.T) {
+	e := newEnv(t, "signin-lockout2", []adUser{{name: "lo2-user"}}, lockoutYAML)
+	// AD keeps badPwdCount only under a lock-out policy: one for this user
+	// alone, with a threshold far above max_attempts.
+	e.samba.Tool(t, "domain", "passwordsettings", "pso", "create", "signin-count", "2",
+		"--account-lockout-threshold=100", "--account-lockout-duration=30", "--reset-account-lockout-after=30")
+	e.samba.Tool(t, "domain", "passwordsettings", "pso", "apply", "signin-count", "lo2-user")
+
+	ctx := context.Background()
+	st2, err := sqlite.Open(ctx, e.cfg.Store.DSN.Value())
+	if err != nil {
+		t.Fatalf("second store: %v", err)
+	}
+	t.Cleanup(func() { _ = st2.Close() })
+	src2, err := wire.Source(e.cfg, dirName, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hasher(t)
+	web1, _ := e.serve(e.ssoOptions(h))
+	opts2 := e.ssoOptions(h)
+	opts2.Store = st2
+	opts2.Directories = map[string]sso.PasswordChecker{dirName: src2}
+	web2, _ := e.serve(opts2)
+
+	before := badPwdCount(t, e, "lo2-user")
+	const attempts = 16
+	statuses := make([]int, attempts)
+	var wg sync.WaitGroup
+	for i := range attempts {
+		base := web1.URL
+		if i%2 == 1 {
+			base = web2.URL
+		}
+		wg.Go(func() {
+			statuses[i] = newBrowser(t, base).login("lo2-user", "Not-The-Passw0rd!").status
+		})
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != http.StatusUnauthorized {
+			t.Errorf("attempt %d: %d, want 401", i, st)
+		}
+	}
+	if got := badPwdCount(t, e, "lo2-user") - before; got != 3 {
+		t.Errorf("%d wrong passwords reached AD from %d concurrent attempts on two instances; want max_attempts = 3", got, attempts)
+	}
+	evs, err := e.st.ListAudit(ctx, store.AuditFilter{Action: sso.ActionSignIn, Actor: "lo2-user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrong, locked int
+	for _, ev := range evs {
+		switch {
+		case strings.HasPrefix(ev.Reason, "wrong password"):
+			wrong++
+		case strings.HasPrefix(ev.Reason, "account locked until"):
+			locked++
+		}
+	}
+	if wrong != 3 || locked != attempts-3 {
+		t.Errorf("audit: %d wrong passwords and %d locked refusals, want 3 and %d", wrong, locked, attempts-3)
+	}
+	if l := e.lockout("lo2-user"); l.FailedAttempts != 3 || l.LockedUntil.IsZero() {
+		t.Errorf("lock-out: %+v", l)
+	}
 }
