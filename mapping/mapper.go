@@ -522,6 +522,13 @@ func templateAttrs(u directory.User) map[string][]string {
 		}
 	}
 	add("username", u.Username)
+	// The login name under its attribute names too: the reader keeps only
+	// the attributes listed under directories[].attributes, and the
+	// documented `{{lower .sAMAccountName}}` must not render empty (and
+	// block every user) for want of that list. An attribute actually read
+	// keeps its own value.
+	add("sAMAccountName", u.Username)
+	add("uid", u.Username)
 	add("dn", u.DN)
 	add("userPrincipalName", u.UPN)
 	add("mail", u.Email)

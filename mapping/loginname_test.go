@@ -1,0 +1,28 @@
+package mapping
+
+import (
+	"testing"
+
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// The reader keeps only the configured extra attributes; templates naming
+// the login name's attribute still see it.
+func TestLoginNameUnderItsAttributeNames(t *testing.T) {
+	m, err := NewMapper(Config{Directory: "corp", Templates: Templates{
+		Username: "{{lower .sAMAccountName}}",
+		Email:    `{{printf "%s@corp.example.com" .uid}}`,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w := m.Map(directory.User{Anchor: "a1", Username: "JDoe"}, nil, nil)
+	if r.Username != "jdoe" || r.Email != "JDoe@corp.example.com" || len(w) != 0 {
+		t.Fatalf("got %q %q %v", r.Username, r.Email, w)
+	}
+	// An attribute actually read wins over the alias.
+	r, _ = m.Map(directory.User{Anchor: "a1", Username: "JDoe", Attributes: map[string][]string{"uid": {"jd1000"}}}, nil, nil)
+	if r.Email != "jd1000@corp.example.com" {
+		t.Fatalf("uid attribute: %q", r.Email)
+	}
+}
