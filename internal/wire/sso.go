@@ -313,8 +313,8 @@ type SSODeps struct {
 }
 
 // SSO builds the sign-in service with the configured SAML and OIDC
-// methods, each finishing through it, and the forgotten-password mailer
-// when policy.password_reset.enabled. Run the Service to start the
+// methods, each finishing through it, the forgotten-password mailer when
+// policy.password_reset.enabled and just-in-time creation when sso.jit. Run the Service to start the
 // methods (IdP metadata, discovery).
 func SSO(cfg *config.Config, deps SSODeps) (*sso.Service, error) {
 	logger := deps.Logger
@@ -333,6 +333,13 @@ func SSO(cfg *config.Config, deps SSODeps) (*sso.Service, error) {
 			return nil, err
 		}
 		opts.ResetMailer = m
+	}
+	if cfg.SSO.JIT {
+		j, err := NewJIT(cfg, deps.Store)
+		if err != nil {
+			return nil, err
+		}
+		opts.JIT = j
 	}
 	if deps.Extend != nil {
 		deps.Extend(&opts)

@@ -165,6 +165,7 @@ policy:
   saml: {preset: okta, idp_metadata_url: %q}
   oidc: {preset: okta, issuer: %q, client_id: dirbridge-okta, client_secret: okta-secret, userinfo: true}
   sessions: {cookie_name: dirbridge_okta}
+  jit: true
 policy:
   argon2: {time: 1, memory_kib: 64, threads: 1}
 api: {token_ttl: 45m}
@@ -208,9 +209,14 @@ policy:
 				"email": {"olivia@example.test"}, "login": {"olivia@example.test"},
 				"firstName": {"Olivia"}, "lastName": {"Okta"}, "groups": {"Everyone", "CC-Agents"},
 			}},
-			// Known to the IdP, unknown to the directory.
+			// Known to the IdP, unknown to the directory: stranger in no
+			// mapped group, nina in one (created just in time on okta).
 			{Username: "stranger", Password: "stranger-idp-pw", Attributes: map[string][]string{
-				"email": {"stranger@example.test"}, "login": {"stranger@example.test"},
+				"email": {"stranger@example.test"}, "login": {"stranger@example.test"}, "groups": {"Everyone"},
+			}},
+			{Username: "nina", Password: "nina-idp-pw", Attributes: map[string][]string{
+				"email": {"nina@example.test"}, "login": {"nina@example.test"}, "firstName": {"Nina"}, "lastName": {"New"},
+				"groups": {"Everyone", "CC-Supervisors"},
 			}},
 		},
 		SPs: []harness.SAMLSP{
@@ -243,6 +249,10 @@ policy:
 					"preferred_username": "megan.bowen@contoso.test", "email": "megan.bowen@contoso.test", "name": "Megan Bowen",
 					"_claim_names":   map[string]string{"groups": "src1"},
 					"_claim_sources": map[string]any{"src1": map[string]string{"endpoint": "https://graph.windows.net/" + tenantID + "/users/" + meganOID + "/getMemberObjects"}}},
+				// In the tenant, not in the directory.
+				"ghost": {"sub": "CCCCCCCCCCCCCCCCCCCCCCkzqFVrSaSaFHy782bbtaQ", "oid": "0f0f0f0f-0000-4000-8000-000000000001", "tid": tenantID,
+					"preferred_username": "ghost@contoso.test", "upn": "ghost@contoso.test", "email": "ghost@contoso.test",
+					"groups": []string{groupA}},
 			},
 		},
 		{

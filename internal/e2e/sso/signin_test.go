@@ -357,23 +357,64 @@ func TestOIDCStateMismatchRefused(t *testing.T) {
 }
 
 // Someone the IdP knows but the directory does not is refused with a page
-// that says so, and audited.
+// that says so, and audited (no just-in-time creation on entra).
 func TestUnknownIdPUserRefused(t *testing.T) {
 	since := time.Now().Add(-time.Second)
 	c := browser(t)
-	resp := samlSignIn(t, okta, c, "stranger", "stranger-idp-pw", "/")
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("unknown user: %s, want 403", resp.Status)
+	if resp := oidcSignIn(t, entra, c, "ghost", "/"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("ghost: %s, want 403", resp.Status)
 	}
 	var found bool
-	for _, ev := range okta.audit(t, "sso.signin", since) {
-		if ev.Actor == "stranger@example.test" && ev.Outcome == "denied" && strings.Contains(ev.Reason, "no active local user") {
+	for _, ev := range entra.audit(t, "sso.signin", since) {
+		if ev.Actor == "ghost@contoso.test" && ev.Outcome == "denied" && strings.Contains(ev.Reason, "no active local user") {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("no audit record of the refused stranger")
+		t.Errorf("no audit record of the refused ghost")
 	}
+	if id := whoami(t, entra, c); id.Status != http.StatusUnauthorized {
+		t.Errorf("ghost got a session")
+	}
+}
+
+// With sso.jit (okta), an unknown IdP user whose groups a rule maps is
+// created at first sign-in with that profile; one whose groups no rule
+// maps is refused and the reason audited.
+func TestJustInTimeCreation(t *testing.T) {
+	since := time.Now().Add(-time.Second)
+	c := browser(t)
+	wantSignedIn(t, samlSignIn(t, okta, c, "nina", "nina-idp-pw", "/"), "/")
+	wantIdentity(t, okta, c, "nina@example.test", "nina@example.test", "Supervisor", "Floor 2", "saml", "monitor_agents")
+	created := okta.audit(t, "user.create", since)
+	if len(created) != 1 || created[0].Actor != "sso.jit" || created[0].Details["profile"] != "Supervisor" {
+		t.Errorf("creation audit: %+v", created)
+	}
+	// The second sign-in finds her; nothing is created again.
+	c = browser(t)
+	wantSignedIn(t, samlSignIn(t, okta, c, "nina", "nina-idp-pw", "/"), "/")
+	if n := len(okta.audit(t, "user.create", since)); n != 1 {
+		t.Errorf("%d creations after the second sign-in", n)
+	}
+
+	c = browser(t)
+	if resp := samlSignIn(t, okta, c, "stranger", "stranger-idp-pw", "/"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("stranger: %s, want 403", resp.Status)
+	}
+	var reason string
+	for _, ev := range okta.audit(t, "sso.signin", since) {
+		if ev.Actor == "stranger@example.test" && ev.Outcome == "denied" {
+			reason = ev.Reason + " / " + toString(ev.Details["jit_error"])
+		}
+	}
+	if !strings.Contains(reason, "just-in-time") || !strings.Contains(reason, "no mapping rule matched") {
+		t.Errorf("stranger's refusal: %q", reason)
+	}
+}
+
+func toString(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // Logging out ends the session for /auth/verify at once.

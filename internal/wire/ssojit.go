@@ -1,0 +1,110 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dirbridge/dirbridge/config"
+	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// ActionJITCreate is the audit action of a user created at sign-in.
+const ActionJITCreate = "user.create"
+
+// JIT creates a local user for an IdP identity that matched nobody
+// (sso.jit). The IdP's groups claim goes through the global mapping rules
+// (those not limited to a directory), as a directory's groups would.
+//
+// It refuses rather than guess: an identity whose groups are unknown (an
+// Entra groups overage) or that no rule gives a profile is not created, so
+// turning JIT on does not let everyone in the IdP tenant take a licence.
+// Users are created local (no password: they sign in through the IdP) and
+// the creation is audited in the same transaction.
+type JIT struct {
+	Store  store.Store
+	Mapper *mapping.Mapper
+	Now    func() time.Time
+}
+
+var _ sso.Provisioner = (*JIT)(nil)
+
+// NewJIT builds the provisioner from the config's global rules.
+func NewJIT(cfg *config.Config, st store.Store) (*JIT, error) {
+	var rules []mapping.Rule
+	for i, r := range cfg.Mapping.Rules {
+		if r.Directory != "" {
+			continue
+		}
+		rules = append(rules, mapping.Rule{Ref: fmt.Sprintf("rule %d", i+1), Name: r.Name, Group: r.Group,
+			Profile: r.Profile, Units: slices.Clone(r.Units), Flags: maps.Clone(r.Flags)})
+	}
+	m, err := mapping.NewMapper(mapping.Config{Rules: rules})
+	if err != nil {
+		return nil, fmt.Errorf("sso.jit: mapping: %w", err)
+	}
+	return &JIT{Store: st, Mapper: m, Now: time.Now}, nil
+}
+
+// Provision implements sso.Provisioner.
+func (j *JIT) Provision(ctx context.Context, id sso.Identity) (store.User, error) {
+	if id.GroupsOverage {
+		return store.User{}, errors.New("the IdP left the groups out (overage); cannot map them")
+	}
+	username := firstSet(id.UPN, id.Username, id.Email, id.NameID)
+	if username == "" {
+		return store.User{}, errors.New("the identity has no name to create a user with")
+	}
+	groups := make([]directory.Group, len(id.Groups))
+	anchors := make([]string, len(id.Groups))
+	for i, g := range id.Groups {
+		// Entra sends group object IDs (rules name them as GUIDs), Okta
+		// and SAML IdPs names: a group is known by either.
+		groups[i] = directory.Group{Anchor: g, Name: g}
+		anchors[i] = g
+	}
+	du := directory.User{Username: username, UPN: id.UPN, Email: id.Email, DisplayName: id.DisplayName,
+		FirstName: id.FirstName, LastName: id.LastName, Groups: anchors}
+	res, warns := j.Mapper.Map(du, groups, nil)
+	if res.Blocked {
+		return store.User{}, fmt.Errorf("mapping blocked the user: %v", warns)
+	}
+	if res.Profile == "" {
+		return store.User{}, fmt.Errorf("no mapping rule matched the IdP's groups %q", id.Groups)
+	}
+	now := j.Now().UTC()
+	u := store.User{
+		Username: res.Username, DisplayName: res.DisplayName, FirstName: res.FirstName, LastName: res.LastName,
+		Email: res.Email, UPN: id.UPN, State: store.StateActive, Source: store.SourceLocal,
+		Profile: res.Profile, Units: res.Units, Superuser: res.Superuser, CreatedAt: now, UpdatedAt: now,
+	}
+	err := j.Store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateUser(ctx, &u); err != nil {
+			return fmt.Errorf("create user %s: %w", u.Username, err)
+		}
+		return tx.AppendAudit(ctx, &store.AuditEvent{Time: now, Actor: "sso.jit", Action: ActionJITCreate, Target: u.ID,
+			Outcome: store.OutcomeSuccess, Reason: "created at first sign-in",
+			Details: map[string]any{"username": u.Username, "idp": id.Issuer, "method": id.Method, "groups": id.Groups,
+				"profile": u.Profile, "profile_cause": res.ProfileCause, "units": u.Units}})
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+func firstSet(vs ...string) string {
+	for _, v := range vs {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
