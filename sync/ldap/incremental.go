@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -183,7 +184,10 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 		return directory.Snapshot{Complete: false, Users: deleted}, nil
 	}
 
-	imported, err := sr.resolveGroups(ctx, st.req.Groups, sc, nil)
+	// Imported groups named by DN are read only when a change reaches
+	// them: with thousands imported, a read of each would be most of an
+	// incremental's time.
+	imported, err := sr.lazyGroups(ctx, st.req.Groups, sc)
 	if err != nil {
 		return directory.Snapshot{}, err
 	}
@@ -227,6 +231,14 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 		}
 		if idx == nil {
 			if idx, err = sr.groupIndex(ctx, sc); err != nil {
+				return directory.Snapshot{}, err
+			}
+		}
+		for _, g := range imported {
+			if ig := idx[g.key]; ig != nil && g.anchor == "" {
+				g.dn, g.anchor, g.name, g.changed = ig.dn, ig.anchor, ig.name, ig.changed
+			}
+			if err := sr.ensureGroup(ctx, g, sc); err != nil {
 				return directory.Snapshot{}, err
 			}
 		}
@@ -316,6 +328,9 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 		}
 		for i := range imported {
 			if in[i] {
+				if err := sr.ensureGroup(ctx, imported[i], sc); err != nil {
+					return directory.Snapshot{}, err
+				}
 				u.Groups = append(u.Groups, imported[i].anchor)
 			}
 		}
@@ -463,4 +478,61 @@ func (r *searcher) closureIndex(ctx context.Context, sc schema, imported []*grou
 		}
 	}
 	return idx, nil
+}
+
+// lazyGroups is resolveGroups for an incremental read: groups named by DN
+// get their key at once and are read (ensureGroup) only when a change
+// reaches them; groups named by name or GUID are searched for as usual.
+func (r *searcher) lazyGroups(ctx context.Context, specs []string, sc schema) ([]*groupRec, error) {
+	var out []*groupRec
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			continue
+		}
+		var g *groupRec
+		if !looksLikeUUID(spec) && isDN(spec) {
+			if k, err := dnKey(spec); err == nil {
+				g = &groupRec{dn: spec, key: k}
+			}
+		}
+		if g == nil {
+			gs, err := r.resolveGroups(ctx, []string{spec}, sc, nil)
+			if err != nil {
+				return nil, err
+			}
+			g = gs[0]
+		}
+		if !seen[g.key] {
+			seen[g.key] = true
+			out = append(out, g)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no groups to import")
+	}
+	return out, nil
+}
+
+// ensureGroup reads the anchor and name of an imported group lazyGroups
+// left unread. A group that is not there fails the read, as in
+// resolveGroups.
+func (r *searcher) ensureGroup(ctx context.Context, g *groupRec, sc schema) error {
+	if g.anchor != "" {
+		return nil
+	}
+	e, err := r.base(ctx, g.dn, r.s.groupAttrs(sc, false))
+	if err != nil {
+		return fmt.Errorf("group %q: %w", g.dn, err)
+	}
+	if e == nil {
+		return fmt.Errorf("group %q: not found under %s", g.dn, r.s.cfg.BaseDN)
+	}
+	anchor, err := r.s.anchorOf(e, sc)
+	if err != nil {
+		return fmt.Errorf("group %q: %w", g.dn, err)
+	}
+	g.dn, g.anchor, g.name, g.changed = e.DN, anchor, r.s.groupName(e, sc), e.GetAttributeValue("modifyTimestamp")
+	return nil
 }
