@@ -70,8 +70,12 @@ func (s *Service) handleForgotPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())
+	limited := !s.resets.allow(ip, name)
 	u, err := s.userForPassword(ctx, name)
 	switch {
+	case limited:
+		// After the lookup, so the answer takes as long as any other.
+		ev.Reason = "too many reset requests for this address or account"
 	case errors.Is(err, errUnknownUser):
 		ev.Reason = "unknown user"
 	case err != nil:

@@ -139,6 +139,10 @@ type Options struct {
 	// works (default 30 minutes).
 	ResetMailer ResetMailer
 	ResetTTL    time.Duration
+	// ResetPerHour bounds reset requests per source address and per
+	// account name (policy.password_reset.per_hour); 0 means no bound
+	// besides Throttle. Over it, the answer is the same and no mail goes.
+	ResetPerHour int
 	// ClientCert enables certificate sign-in at /login/certificate; nil
 	// means off.
 	ClientCert *ClientCert
@@ -161,6 +165,7 @@ type Service struct {
 	pages     *template.Template
 	cache     *sessionCache
 	throttle  *ipThrottle
+	resets    *resetLimiter
 	metrics   *metrics
 	allowed   []string
 	dummyHash string
@@ -258,6 +263,7 @@ func New(opts Options) (*Service, error) {
 		s.cookie = "__Host-" + opts.Cookie.Name
 	}
 	s.throttle = newIPThrottle(opts.Throttle, opts.Now)
+	s.resets = newResetLimiter(opts.ResetPerHour, opts.Now)
 	if s.pages, err = parsePages(); err != nil {
 		return nil, fmt.Errorf("sso: %w", err)
 	}
@@ -382,6 +388,7 @@ func (s *Service) sweep(ctx context.Context) {
 	}
 	s.cache.prune(s.now(), s.opts.VerifyCacheTTL)
 	s.throttle.prune()
+	s.resets.prune()
 }
 
 // loginURL is the absolute login URL carrying returnTo.

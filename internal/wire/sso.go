@@ -171,6 +171,7 @@ func SSOOptions(cfg *config.Config) (sso.Options, error) {
 		VerifyCacheTTL:     s.Sessions.VerifyCache,
 		AllowedReturnHosts: slices.Clone(s.AllowedRedirectHosts),
 		ResetTTL:           cfg.Policy.PasswordReset.TokenTTL,
+		ResetPerHour:       cfg.Policy.PasswordReset.PerHour,
 		ClientCert:         cc,
 	}
 	return opts, nil

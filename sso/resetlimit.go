@@ -1,0 +1,75 @@
+package sso
+
+import (
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// resetLimiter bounds forgotten-password mails per source address and per
+// account name (policy.password_reset.per_hour), so the form cannot be used
+// to flood a mailbox or probe at speed. In memory, per replica, like the
+// sign-in throttle.
+type resetLimiter struct {
+	perHour int
+	now     func() time.Time
+
+	mu   sync.Mutex
+	lims map[string]*bucket
+}
+
+func newResetLimiter(perHour int, now func() time.Time) *resetLimiter {
+	if perHour <= 0 {
+		return nil
+	}
+	return &resetLimiter{perHour: perHour, now: now, lims: map[string]*bucket{}}
+}
+
+// allow spends one request for ip and for name; both must have one left.
+func (l *resetLimiter) allow(ip netip.Addr, name string) bool {
+	if l == nil {
+		return true
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keys := []string{"ip " + ip.String(), "name " + strings.ToLower(name)}
+	bs := make([]*bucket, len(keys))
+	for i, k := range keys {
+		b := l.lims[k]
+		if b == nil {
+			b = &bucket{lim: rate.NewLimiter(rate.Limit(float64(l.perHour)/3600), l.perHour)}
+			l.lims[k] = b
+		}
+		b.used = now
+		bs[i] = b
+	}
+	// Check both before spending either: a refused request costs nothing.
+	for _, b := range bs {
+		if b.lim.TokensAt(now) < 1 {
+			return false
+		}
+	}
+	for _, b := range bs {
+		b.lim.AllowN(now, 1)
+	}
+	return true
+}
+
+// prune forgets keys unused for an hour (their buckets are full again).
+func (l *resetLimiter) prune() {
+	if l == nil {
+		return
+	}
+	cut := l.now().Add(-time.Hour)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, b := range l.lims {
+		if b.used.Before(cut) {
+			delete(l.lims, k)
+		}
+	}
+}
