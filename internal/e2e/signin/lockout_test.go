@@ -155,6 +155,36 @@ func TestLockout(t *testing.T) {
 		unlockAudited(t)
 		signsIn(t)
 	})
+
+	t.Run("the lock runs out after lock_for", func(t *testing.T) {
+		var mu sync.Mutex
+		now := time.Now()
+		opts := e.ssoOptions(hasher(t))
+		opts.Now = func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return now
+		}
+		clocked, _ := e.serve(opts)
+		for range 3 {
+			newBrowser(t, clocked.URL).login("lo-user", "Not-The-Passw0rd!")
+		}
+		if res := newBrowser(t, clocked.URL).login("lo-user", adPassword); res.status != http.StatusUnauthorized {
+			t.Fatalf("right password while locked: %d", res.status)
+		}
+		mu.Lock()
+		now = now.Add(29 * time.Minute)
+		mu.Unlock()
+		if res := newBrowser(t, clocked.URL).login("lo-user", adPassword); res.status != http.StatusUnauthorized {
+			t.Fatalf("right password 29 minutes into a 30-minute lock: %d", res.status)
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Minute)
+		mu.Unlock()
+		if res := newBrowser(t, clocked.URL).login("lo-user", adPassword); !wentThrough(res) {
+			t.Fatalf("right password after the lock ran out: %d\n%s", res.status, res.body)
+		}
+	})
 }
 
 // badPwdCount is AD's count of bad passwords for the user name.

@@ -90,6 +90,8 @@ type env struct {
 	st    store.Store
 	wired wire.Sync
 	dns   map[string]string // user name -> DN
+	// groups are the imported groups' DNs: "agents" and "supervisors".
+	groups map[string]string
 }
 
 // newEnv creates the users in a fresh OU, writes a config whose directory
@@ -114,6 +116,7 @@ func newEnv(t *testing.T, ou string, users []adUser, extraYAML string) *env {
 	}
 	agentsDN := s.AddGroup(t, ouDN, ou+"-agents", agents...)
 	supsDN := s.AddGroup(t, ouDN, ou+"-supervisors", sups...)
+	e.groups = map[string]string{"agents": agentsDN, "supervisors": supsDN}
 
 	y := fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
 profiles:

@@ -32,6 +32,7 @@ func TestPassThrough(t *testing.T) {
 	e := newEnv(t, "signin-passthrough", []adUser{
 		{name: "pt-ok"}, {name: "pt-wrong"}, {name: "pt-disabled"}, {name: "pt-expired"},
 		{name: "pt-must", mustChange: true}, {name: "pt-acctexp"}, {name: "pt-adlock"}, {name: "pt-outage"},
+		{name: "pt-hours"}, {name: "pt-left"},
 	}, lockoutYAML)
 	s := e.samba
 	// AD's default maximum password age is 42 days: 50 days old is expired.
@@ -107,6 +108,29 @@ func TestPassThrough(t *testing.T) {
 	t.Run("account expired in AD (701)", func(t *testing.T) {
 		s.Replace(t, e.dns["pt-acctexp"], "accountExpires", fileTime(time.Now().Add(-24*time.Hour)))
 		refused(t, "pt-acctexp", ldap.ErrAccountExpired.Error())
+	})
+
+	t.Run("outside logon hours in AD (530)", func(t *testing.T) {
+		// 21 zero bytes: no hour of the week is allowed.
+		s.Replace(t, e.dns["pt-hours"], "logonHours", string(make([]byte, 21)))
+		if err := bindAs(t, s, e.dns["pt-hours"], adPassword); err == nil || !strings.Contains(err.Error(), "data 530") {
+			t.Fatalf("bind outside logon hours: %v, want data 530", err)
+		}
+		refused(t, "pt-hours", ldap.ErrLogonTimeRestricted.Error())
+	})
+
+	t.Run("left the imported groups", func(t *testing.T) {
+		// The sync deactivates a user who left every imported group; the
+		// password is then not even checked.
+		s.RemoveMembers(t, e.groups["agents"], e.dns["pt-left"])
+		e.sync()
+		res := b().login("pt-left", adPassword)
+		if res.status != http.StatusUnauthorized || res.body != strings.ReplaceAll(wrongAnswer.body, "pt-wrong", "pt-left") {
+			t.Fatalf("deactivated user: %d\n%s", res.status, res.body)
+		}
+		if ev := e.lastAudit(sso.ActionSignIn, "pt-left"); ev.Outcome != store.OutcomeDenied || ev.Reason != "user inactive" {
+			t.Errorf("audit: outcome %q reason %q", ev.Outcome, ev.Reason)
+		}
 	})
 
 	t.Run("locked in AD (775)", func(t *testing.T) {
