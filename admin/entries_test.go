@@ -165,6 +165,20 @@ func TestCreateFromEntries(t *testing.T) {
 		t.Errorf("privileged refusal not audited: %v", failed)
 	}
 
+	// A username a mapped directory user already holds is refused too:
+	// sam's entry is mapped now, and another entry maps to "sam".
+	err = e.st.Tx(ctx, func(tx store.Tx) error {
+		return tx.PutDirectoryEntries(ctx, []store.DirectoryEntry{{Directory: "corp", Anchor: "u-sam2", Kind: store.EntryUser,
+			Name: "SAM", DN: "CN=SAM,OU=Other,DC=corp,DC=example,DC=com", Groups: []string{"g-agents"}, UpdatedAt: e.clk.Now()}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.do("POST", "/api/v1/directories/corp/entries/create", tok, admin.CreateEntriesRequest{Anchors: []string{"u-sam2"}}, 200, &res)
+	if res.Created != 0 || res.Items[0].Code != string(mapping.WarnLocalCollision) || !strings.Contains(res.Items[0].Message, "a user of directory corp (sam)") {
+		t.Fatalf("create over a mapped user's name: %+v", res)
+	}
+
 	// Asking again: the created entries are mapped now.
 	e.do("POST", "/api/v1/directories/corp/entries/create", tok, admin.CreateEntriesRequest{Anchors: []string{"u-ann"}}, 200, &res)
 	if res.Created != 0 || res.Items[0].Code != admin.RefusedAlreadyMapped {

@@ -164,21 +164,25 @@ func (s *Server) handleCreateEntries(w http.ResponseWriter, r *http.Request, c *
 			privsOf[p.Name] = p.Privileges
 		}
 
-		// Every user entry is mapped, not only the selected ones, so a
-		// username another imported user also maps to is a collision here
-		// exactly as it is in a sync.
+		// Every unmapped user entry is mapped, not only the selected ones,
+		// so a username another imported user also maps to is a collision
+		// here exactly as it is in a sync. Mapped entries already have
+		// their local users, whose usernames Link checks against.
 		byAnchor := map[string]int{}
+		mappedTo := map[string]store.DirectoryEntry{}
 		groupNames := map[string]string{}
 		var userEntries []store.DirectoryEntry
 		var users []directory.User
 		var groups []directory.Group
 		for _, e := range entries {
-			switch e.Kind {
-			case store.EntryUser:
+			switch {
+			case e.Kind == store.EntryUser && e.UserID != "":
+				mappedTo[e.Anchor] = e
+			case e.Kind == store.EntryUser:
 				byAnchor[e.Anchor] = len(users)
 				userEntries = append(userEntries, e)
 				users = append(users, entryUser(e))
-			case store.EntryGroup:
+			case e.Kind == store.EntryGroup:
 				groupNames[e.Anchor] = e.Name
 				groups = append(groups, directory.Group{Anchor: e.Anchor, DN: e.DN, Name: e.Name, Members: e.Groups})
 			}
@@ -211,15 +215,15 @@ func (s *Server) handleCreateEntries(w http.ResponseWriter, r *http.Request, c *
 			}
 			switch {
 			case !found:
-				if name, isGroup := groupNames[anchor]; isGroup {
+				if m, ok := mappedTo[anchor]; ok {
+					res.Name = m.Name
+					refuse(RefusedAlreadyMapped, "entry %s is already mapped to a local user; use remap", m.Name)
+				} else if name, isGroup := groupNames[anchor]; isGroup {
 					res.Name = name
 					refuse(RefusedNotUser, "entry %s is a group; only users become local users", name)
 				} else {
 					refuse(RefusedNotFound, "no imported entry %s in directory %s", anchor, dir)
 				}
-			case e.UserID != "":
-				res.Name = e.Name
-				refuse(RefusedAlreadyMapped, "entry %s is already mapped to a local user; use remap", e.Name)
 			default:
 				res.Name = e.Name
 				res.Warnings = notes[anchor]
