@@ -77,10 +77,13 @@ func (o ops) GetToken(ctx context.Context, id string) (store.Token, error) {
 // CreateAPIKey inserts k; ErrConflict if its ID or hash exists,
 // ErrNotFound if its user does not.
 func (t *txn) CreateAPIKey(ctx context.Context, k store.APIKey) error {
-	_, err := t.guarded(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+	err := t.insertChecked(ctx, `INSERT INTO api_keys (`+apiKeyCols+`)
+		SELECT $1::text, $2::text, $3::text, $4::text, $5::timestamptz, $6::timestamptz, $7::timestamptz
+		WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)
+		ON CONFLICT DO NOTHING`, `SELECT 1 FROM users WHERE id = $1`, k.UserID,
 		k.ID, k.UserID, k.Name, k.Hash, tm(k.CreatedAt), tm(k.RevokedAt), tm(k.LastUsedAt))
 	if err != nil {
-		return fmt.Errorf("postgres: create api key %s: %w", k.ID, classify(ctx, err))
+		return fmt.Errorf("postgres: create api key %s: %w", k.ID, err)
 	}
 	return nil
 }
@@ -97,10 +100,13 @@ func (t *txn) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 
 // CreateToken inserts a token; ErrNotFound if its key does not exist.
 func (t *txn) CreateToken(ctx context.Context, tk store.Token) error {
-	_, err := t.guarded(ctx, `INSERT INTO tokens (id, key_id, user_id, created_at, expires_at)
-		VALUES ($1,$2,$3,$4,$5)`, tk.ID, tk.KeyID, tk.UserID, tm(tk.CreatedAt), tm(tk.ExpiresAt))
+	err := t.insertChecked(ctx, `INSERT INTO tokens (id, key_id, user_id, created_at, expires_at)
+		SELECT $1::text, $2::text, $3::text, $4::timestamptz, $5::timestamptz
+		WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = $2)
+		ON CONFLICT DO NOTHING`, `SELECT 1 FROM api_keys WHERE id = $1`, tk.KeyID,
+		tk.ID, tk.KeyID, tk.UserID, tm(tk.CreatedAt), tm(tk.ExpiresAt))
 	if err != nil {
-		return fmt.Errorf("postgres: create token for key %s: %w", tk.KeyID, classify(ctx, err))
+		return fmt.Errorf("postgres: create token for key %s: %w", tk.KeyID, err)
 	}
 	return nil
 }

@@ -54,10 +54,19 @@ func (o ops) GetLockout(ctx context.Context, userID string) (store.Lockout, erro
 // does not exist.
 func (t *txn) PutLockout(ctx context.Context, l store.Lockout) error {
 	l = normaliseLockout(l)
-	_, err := t.guarded(ctx, lockoutUpsert, l.UserID, l.FailedAttempts, tm(l.FirstFailureAt),
+	tag, err := t.q.Exec(ctx, `INSERT INTO lockouts (user_id, failed_attempts, first_failure_at,
+		last_failure_at, locked_until)
+		SELECT $1::text, $2::integer, $3::timestamptz, $4::timestamptz, $5::timestamptz
+		WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)
+		ON CONFLICT (user_id) DO UPDATE SET failed_attempts = excluded.failed_attempts,
+		first_failure_at = excluded.first_failure_at, last_failure_at = excluded.last_failure_at,
+		locked_until = excluded.locked_until`, l.UserID, l.FailedAttempts, tm(l.FirstFailureAt),
 		tm(l.LastFailureAt), tm(l.LockedUntil))
 	if err != nil {
 		return fmt.Errorf("postgres: put lockout of user %s: %w", l.UserID, classify(ctx, err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: put lockout of user %s: %w", l.UserID, store.ErrNotFound)
 	}
 	return nil
 }

@@ -260,43 +260,41 @@ type txn struct {
 	tx pgx.Tx
 }
 
-// guarded runs one write that may break a constraint inside a savepoint,
-// in one round trip. PostgreSQL aborts the whole transaction on any
-// failed statement; SQLite undoes only the statement. Callers may handle
-// ErrConflict or ErrNotFound and carry on in the same Tx (try another
-// username, skip a row), so a failed guarded write is rolled back to its
-// savepoint and leaves the transaction usable, as on SQLite.
-func (t *txn) guarded(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	b := &pgx.Batch{}
-	b.Queue(`SAVEPOINT guarded_write`)
-	b.Queue(sql, args...)
-	b.Queue(`RELEASE SAVEPOINT guarded_write`)
-	br := t.tx.SendBatch(ctx, b)
-	_, err := br.Exec()
-	var tag pgconn.CommandTag
-	if err == nil {
-		tag, err = br.Exec()
-		if err == nil {
-			_, err = br.Exec()
-		}
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+// Writes that can break a constraint are written so the server never
+// raises the error: PostgreSQL aborts the whole transaction on a failed
+// statement, where SQLite undoes only that statement, and callers may
+// handle ErrConflict or ErrNotFound and carry on in the same Tx (try
+// another username, skip a row). Inserts say ON CONFLICT DO NOTHING and
+// check the row they reference in the same statement; an update checks
+// the unique keys it would take. When no row is written, a follow-up read
+// tells ErrConflict from ErrNotFound. Savepoints would do the same for any
+// statement, but every one is a subtransaction, and a transaction with
+// more than 64 of them (a sync updating thousands of users) slows every
+// other session's snapshots.
+
+// insertChecked runs an INSERT ... ON CONFLICT DO NOTHING guarded by
+// parent (a query returning a row when the referenced row exists, or ""
+// for none) and maps "nothing inserted" to ErrNotFound when the parent is
+// missing, ErrConflict otherwise.
+func (t *txn) insertChecked(ctx context.Context, insert, parent string, parentArg any, args ...any) error {
+	tag, err := t.q.Exec(ctx, insert, args...)
 	if err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code != "" && ctx.Err() == nil {
-			// The server refused the statement: undo it alone. Anything
-			// else (a cancelled context, a lost connection) leaves the
-			// transaction to fail as a whole.
-			if _, rerr := t.tx.Exec(ctx, `ROLLBACK TO SAVEPOINT guarded_write`); rerr != nil {
-				return tag, errors.Join(err, rerr)
-			}
-			_, _ = t.tx.Exec(ctx, `RELEASE SAVEPOINT guarded_write`)
-		}
-		return tag, err
+		return classify(ctx, err)
 	}
-	return tag, nil
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	if parent != "" {
+		var one int
+		err := t.q.QueryRow(ctx, parent, parentArg).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: referenced row %v", store.ErrNotFound, parentArg)
+		}
+		if err != nil {
+			return classify(ctx, err)
+		}
+	}
+	return fmt.Errorf("%w: key taken", store.ErrConflict)
 }
 
 var _ store.Tx = (*txn)(nil)

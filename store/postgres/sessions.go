@@ -69,11 +69,15 @@ func (o ops) CountActiveUsersWithSessions(ctx context.Context, now time.Time) (i
 // CreateSession inserts s; ErrConflict if its ID exists, ErrNotFound if
 // its user does not.
 func (t *txn) CreateSession(ctx context.Context, s store.Session) error {
-	_, err := t.guarded(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+	err := t.insertChecked(ctx, `INSERT INTO sessions (`+sessionCols+`)
+		SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::timestamptz,
+			$8::timestamptz, $9::boolean
+		WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)
+		ON CONFLICT DO NOTHING`, `SELECT 1 FROM users WHERE id = $1`, s.UserID,
 		s.ID, s.UserID, s.Method, s.SourceIP, s.UserAgent, tm(s.CreatedAt), tm(s.LastSeenAt),
 		tm(s.ExpiresAt), s.Bypass)
 	if err != nil {
-		return fmt.Errorf("postgres: create session for user %s: %w", s.UserID, classify(ctx, err))
+		return fmt.Errorf("postgres: create session for user %s: %w", s.UserID, err)
 	}
 	return nil
 }

@@ -83,9 +83,10 @@ func (o ops) ListSyncRuns(ctx context.Context, f store.SyncRunFilter) ([]store.S
 
 // CreateSyncRun inserts a run; ErrConflict if its ID exists.
 func (t *txn) CreateSyncRun(ctx context.Context, r store.SyncRun) error {
-	if _, err := t.guarded(ctx, `INSERT INTO sync_runs (`+syncRunInsertCols+`)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`, syncRunArgs(r)...); err != nil {
-		return fmt.Errorf("postgres: create sync run %s: %w", r.ID, classify(ctx, err))
+	if err := t.insertChecked(ctx, `INSERT INTO sync_runs (`+syncRunInsertCols+`)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) ON CONFLICT DO NOTHING`,
+		"", nil, syncRunArgs(r)...); err != nil {
+		return fmt.Errorf("postgres: create sync run %s: %w", r.ID, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -118,16 +119,22 @@ func normaliseUser(u *store.User) {
 
 var (
 	insertUser = `INSERT INTO users (` + strings.Join(userSetCols, ", ") + `, id, created_at, version)
-	VALUES (` + params(1, len(userSetCols)+3) + `)`
+	VALUES (` + params(1, len(userSetCols)+3) + `) ON CONFLICT DO NOTHING`
 
+	// updateUser writes nothing, rather than fail, when the new username
+	// or (source, anchor) belongs to another user.
 	updateUser = func() string {
 		var sets []string
 		for i, c := range userSetCols {
 			sets = append(sets, fmt.Sprintf("%s = $%d", c, i+1))
 		}
 		n := len(userSetCols)
+		arg := func(col string) string { return "$" + strconv.Itoa(slices.Index(userSetCols, col)+1) }
+		id := "$" + strconv.Itoa(n+1)
 		return `UPDATE users SET ` + strings.Join(sets, ", ") + `, version = version + 1
-		WHERE id = $` + strconv.Itoa(n+1) + ` AND version = $` + strconv.Itoa(n+2)
+		WHERE id = ` + id + ` AND version = $` + strconv.Itoa(n+2) + ` AND NOT EXISTS (SELECT 1 FROM users o
+			WHERE o.id <> ` + id + ` AND (o.username_lc = ` + arg("username_lc") + ` OR (o.source = ` +
+			arg("source") + ` AND o.anchor = ` + arg("anchor") + ` AND o.anchor <> '')))`
 	}()
 )
 
@@ -280,8 +287,8 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return fmt.Errorf("postgres: create user %q: %w", c.Username, err)
 	}
 	args = append(args, c.ID, tm(c.CreatedAt), c.Version)
-	if _, err := t.guarded(ctx, insertUser, args...); err != nil {
-		return fmt.Errorf("postgres: create user %q: %w", c.Username, classify(ctx, err))
+	if err := t.insertChecked(ctx, insertUser, "", nil, args...); err != nil {
+		return fmt.Errorf("postgres: create user %q: %w", c.Username, err)
 	}
 	*u = c
 	return nil
@@ -297,17 +304,20 @@ func (t *txn) UpdateUser(ctx context.Context, u *store.User) error {
 		return fmt.Errorf("postgres: update user %s: %w", c.ID, err)
 	}
 	args = append(args, c.ID, c.Version)
-	tag, err := t.guarded(ctx, updateUser, args...)
+	tag, err := t.q.Exec(ctx, updateUser, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: update user %s: %w", c.ID, classify(ctx, err))
 	}
 	if tag.RowsAffected() == 0 {
-		var one int
-		err := t.q.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1`, c.ID).Scan(&one)
+		var version int64
+		err := t.q.QueryRow(ctx, `SELECT version FROM users WHERE id = $1`, c.ID).Scan(&version)
 		if err != nil {
 			return fmt.Errorf("postgres: update user %s: %w", c.ID, classify(ctx, err))
 		}
-		return fmt.Errorf("postgres: update user %s: version %d is stale: %w", c.ID, c.Version, store.ErrConflict)
+		if version != c.Version {
+			return fmt.Errorf("postgres: update user %s: version %d is stale: %w", c.ID, c.Version, store.ErrConflict)
+		}
+		return fmt.Errorf("postgres: update user %s: username %q or anchor %q is taken: %w", c.ID, c.Username, c.Anchor, store.ErrConflict)
 	}
 	c.Version++
 	*u = c

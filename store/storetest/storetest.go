@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ephemeral", testEphemeral},
 		{"Lease", testLease},
 		{"PingAndMigrations", testPingMigrations},
+		{"BulkWriterAndDirectoryLookup", testBulkAndLookup},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
