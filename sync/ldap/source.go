@@ -332,9 +332,14 @@ func (s *Source) connect(ctx context.Context, bindDN, password string) (conn, st
 			continue
 		}
 		if bindDN != "" {
+			// The bind is still connecting: a server that accepts and never
+			// answers is as dead as one that refuses, and must cost the
+			// connect timeout, not the read timeout, before the next.
+			setTimeout(c, s.cfg.ConnectTimeout)
 			stop := context.AfterFunc(ctx, func() { _ = c.Close() })
 			err := c.Bind(bindDN, password)
 			stop()
+			setTimeout(c, s.cfg.ReadTimeout)
 			if ctx.Err() != nil {
 				_ = c.Close()
 				return nil, "", ctx.Err()
@@ -352,6 +357,13 @@ func (s *Source) connect(ctx context.Context, bindDN, password string) (conn, st
 		return c, u, nil
 	}
 	return nil, "", fmt.Errorf("no directory server answered (%d tried): %w: %w", len(s.cfg.URLs), ErrUnavailable, errors.Join(errs...))
+}
+
+// setTimeout bounds c's following requests (go-ldap connections).
+func setTimeout(c conn, d time.Duration) {
+	if tc, ok := c.(interface{ SetTimeout(time.Duration) }); ok {
+		tc.SetTimeout(d)
+	}
 }
 
 // serviceConn connects and binds as the service account (anonymous when

@@ -34,6 +34,8 @@ type server interface {
 	rename(t *testing.T, user, newName, newOU string) string
 	// ldapsAddr is the host:port of the LDAPS listener.
 	ldapsAddr() string
+	// plainURL is the ldap:// URL (no TLS; reads only).
+	plainURL() string
 }
 
 // forEachServer runs body against slapd and against Samba AD.
@@ -92,6 +94,8 @@ func (x *slapdServer) opts(t *testing.T) dirOpts {
 		BindPassword: x.s.ReaderPassword, BaseDN: x.s.BaseDN, DisabledFilter: "(pwdAccountLockedTime=*)",
 		MaxCount: 1000, MaxPercent: 100}
 }
+
+func (x *slapdServer) plainURL() string { return x.s.URL }
 
 func (x *slapdServer) ldapsAddr() string { return strings.TrimPrefix(x.s.LDAPSURL, "ldaps://") }
 
@@ -215,6 +219,8 @@ func (x *sambaServer) opts(t *testing.T) dirOpts {
 	return dirOpts{Kind: "ad", URLs: []string{x.s.LDAPSURL}, CAFile: x.s.CAFile, BindDN: x.s.AdminDN,
 		BindPassword: x.s.AdminPassword, BaseDN: x.s.BaseDN, MaxCount: 1000, MaxPercent: 100}
 }
+
+func (x *sambaServer) plainURL() string { return x.s.URL }
 
 func (x *sambaServer) ldapsAddr() string { return strings.TrimPrefix(x.s.LDAPSURL, "ldaps://") }
 

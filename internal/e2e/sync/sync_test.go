@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -308,23 +310,77 @@ func withUSN(t *testing.T, cursor string, usn int64) string {
 	return cursor[:j] + fmt.Sprint(usn) + cursor[k:]
 }
 
-// A DC list whose first URL is dead still syncs, through the second.
+// A DC list whose first URL is dead still syncs, through the second:
+// whether nothing listens there, or a server accepts the connection and
+// never answers — over LDAPS (the TLS handshake times out) and over plain
+// LDAP (the bind does). A stuck DC costs the connect timeout (3 s here),
+// not the read timeout (30 s here, 2 minutes by default) on every run and
+// every pass-through sign-in.
 func TestDeadFirstURL(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s server) {
 		ou := s.ou(t, "e2e-failover")
-		o := s.opts(t)
-		o.Groups = []string{s.group(t, ou, "fail-group", users(t, s, ou, "fail-1")...)}
-		live := o.URLs[0]
-		o.URLs = []string{fmt.Sprintf("ldaps://127.0.0.1:%d", freePort(t)), live}
-		e := newEnv(t, o)
-		run := e.sync(true)
-		if got := readStats(t, run).Server; got != live {
-			t.Errorf("read from %q, want %q", got, live)
-		}
-		if got := e.active(); !slices.Equal(got, []string{"fail-1"}) {
-			t.Errorf("active = %v", got)
+		group := s.group(t, ou, "fail-group", users(t, s, ou, "fail-1")...)
+		for _, dead := range []struct{ what, url string }{
+			{"refused", fmt.Sprintf("ldaps://127.0.0.1:%d", freePort(t))},
+			{"hung", "ldaps://" + hungListener(t)},
+			{"hung plain", "ldap://" + hungListener(t)},
+		} {
+			t.Run(dead.what, func(t *testing.T) {
+				o := s.opts(t)
+				o.Groups = []string{group}
+				live := o.URLs[0]
+				if strings.HasPrefix(dead.url, "ldap://") {
+					live = s.plainURL()
+				}
+				o.URLs = []string{dead.url, live}
+				e := newEnv(t, o)
+				start := time.Now()
+				run := e.sync(true)
+				if took := time.Since(start); took > 10*time.Second {
+					t.Errorf("failing over took %s; the connect timeout is 3s", took.Round(time.Millisecond))
+				}
+				if got := readStats(t, run).Server; got != live {
+					t.Errorf("read from %q, want %q", got, live)
+				}
+				if got := e.active(); !slices.Equal(got, []string{"fail-1"}) {
+					t.Errorf("active = %v", got)
+				}
+				t.Logf("synced through the second URL in %s", time.Since(start).Round(time.Millisecond))
+			})
 		}
 	})
+}
+
+// hungListener accepts connections and never answers, as a DC that is up
+// but stuck would.
+func hungListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		_ = l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	return l.Addr().String()
 }
 
 // A wrong bind password fails the run with a clear error and changes
@@ -557,4 +613,29 @@ func TestDeactivationRevokesSessions(t *testing.T) {
 			t.Errorf("deactivation audit: %+v %v", ev, err)
 		}
 	})
+}
+
+// Users whose primary group is the imported group (primaryGroupID = its
+// RID) are imported, though AD lists them in neither the group's member
+// nor their memberOf.
+func TestPrimaryGroupAD(t *testing.T) {
+	x := sharedSamba(t)
+	ou := x.ou(t, "e2e-primary")
+	dns := users(t, x, ou, "prim-1", "prim-2")
+	group := x.group(t, ou, "prim-e2e", dns...)
+	x.s.SetPrimaryGroup(t, dns[0], group)
+	o := x.opts(t)
+	o.Groups = []string{"prim-e2e"}
+	e := newEnv(t, o)
+	e.sync(true)
+	if got := e.active(); !slices.Equal(got, []string{"prim-1", "prim-2"}) {
+		t.Fatalf("active = %v, want prim-1 (by its primary group) and prim-2", got)
+	}
+	if g := e.groupEntry("prim-e2e"); len(g.Groups) != 2 {
+		t.Errorf("stored group has %d members, want 2", len(g.Groups))
+	}
+	// Still a member at the next run: not taken for a leaver.
+	if run := e.sync(true); run.Counts.Deactivated != 0 || run.Counts.Unchanged != 2 {
+		t.Errorf("second sync: %+v", run.Counts)
+	}
 }
