@@ -26,3 +26,16 @@ func TestLoginNameUnderItsAttributeNames(t *testing.T) {
 		t.Fatalf("uid attribute: %q", r.Email)
 	}
 }
+
+// A user the rules do not make a superuser gets a cause as well, so a plan
+// that takes the flag from a linked local superuser says why.
+func TestSuperuserCauseWhenNoRuleSetsIt(t *testing.T) {
+	m, err := NewMapper(Config{Directory: "corp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := m.Map(directory.User{Anchor: "a1", Username: "root"}, nil, nil)
+	if r.Superuser || r.SuperuserCause != NoSuperuserRule {
+		t.Fatalf("got %v %q", r.Superuser, r.SuperuserCause)
+	}
+}

@@ -178,6 +178,10 @@ func NewMapper(cfg Config) (*Mapper, error) {
 	return m, nil
 }
 
+// NoSuperuserRule is the cause of a user the rules do not make a
+// superuser (a linked local superuser loses the flag to the rules).
+const NoSuperuserRule = "no matching rule sets the superuser flag"
+
 // Result is the local state the sync owns for one directory user.
 type Result struct {
 	Directory      string
@@ -203,7 +207,9 @@ type Result struct {
 	Units       []string
 	UnitCauses  map[string][]string
 	UnitsPinned bool
-	// Superuser is OR-ed from the rules' superuser flag.
+	// Superuser is OR-ed from the rules' superuser flag. SuperuserCause
+	// names the first rule that set it, or says that none did, so a plan
+	// taking the flag away says why too.
 	Superuser      bool
 	SuperuserCause string
 	// Flags are every flag the rules set.
@@ -322,6 +328,9 @@ func (m *Mapper) mapOne(u directory.User, userGroups []groupKey, existing *store
 	r.Units, r.UnitCauses = a.Units, a.UnitCauses
 	r.Flags, r.Matched = a.Flags, a.Matched
 	r.Superuser, r.SuperuserCause = a.Superuser(), a.FlagCauses[FlagSuperuser]
+	if !r.Superuser {
+		r.SuperuserCause = NoSuperuserRule
+	}
 
 	// Pinned fields keep the administrator's choice; the cause records what
 	// the rules would have given so the plan can say so.

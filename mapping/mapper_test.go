@@ -75,9 +75,10 @@ func TestMapFields(t *testing.T) {
 		Directory: "corp", Anchor: "a1", DN: u.DN, UPN: "jdoe@corp.example.com", SAMAccountName: "JDoe",
 		Username: "jdoe", Email: "jdoe@corp.example.com", DisplayName: "Given JDoe Doe",
 		FirstName: "", LastName: "", Language: "en",
-		Fields:       map[string]string{"domain": "corp.example.com", "extension": ""},
-		ProfileCause: "no rule matched; no default profile",
-		State:        store.StateActive,
+		Fields:         map[string]string{"domain": "corp.example.com", "extension": ""},
+		ProfileCause:   "no rule matched; no default profile",
+		SuperuserCause: NoSuperuserRule,
+		State:          store.StateActive,
 	}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("got  %+v\nwant %+v", r, want)

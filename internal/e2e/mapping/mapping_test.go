@@ -151,6 +151,14 @@ func TestCollisionsAndPrivilegedUsersAreReported(t *testing.T) {
 	if u := e.user("boss"); u.Source != dirName || u.Profile != "Breakglass" || !slices.Equal(u.Units, []string{"Floor 1"}) {
 		t.Fatalf("boss: %+v", u)
 	}
+
+	// Linked by hand, a local superuser is the directory's from then on:
+	// the dry run shows the rules taking the flag away, and why.
+	e.call("POST", "/api/v1/directories/corp/entries/"+e.anchor(ldapUser{uid: "root"}.dn())+"/map", admin.MapRequest{User: "root"}, 200, nil)
+	_, p = e.sync(true, true)
+	if it, _ := item(p, "root"); change(it, "superuser") != "superuser true -> false: "+mapping.NoSuperuserRule {
+		t.Fatalf("root linked by hand: %+v", it.Changes)
+	}
 }
 
 // TestPinnedFieldsAreLeftAloneUntilUnpinned: the sync keeps an
