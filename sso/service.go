@@ -325,7 +325,8 @@ func (s *Service) AddMethod(m RedirectMethod) {
 
 // Started reports whether Run has started every redirect method (IdP
 // metadata loaded, discovery done): readiness for the daemon's /readyz.
-func (s *Service) Started() bool { return s.started.Load() }
+// A Service without redirect methods has nothing to start.
+func (s *Service) Started() bool { return s.started.Load() || len(s.opts.Methods) == 0 }
 
 // SetIPRules replaces the IP authorisation rules; sign-ins already past
 // the check are not affected. Safe while serving (the daemon's reload).

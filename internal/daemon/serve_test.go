@@ -265,3 +265,37 @@ profiles:
 		t.Errorf("verify %d user %q", res.StatusCode, res.Header.Get("X-Dirbridge-User"))
 	}
 }
+
+// An IdP that cannot be reached at start ends Run with the reason: a
+// sign-in button that cannot work is worse than a supervisor's restart.
+func TestUnreachableIdPStopsStart(t *testing.T) {
+	dir := t.TempDir()
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + dead.Addr().String() + "/oauth2/default"
+	_ = dead.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "cfg.yaml")
+	conf := "store: {driver: sqlite, dsn: " + filepath.Join(dir, "db.sqlite") + "}\n" +
+		"server: {public_url: http://" + ln.Addr().String() + "}\n" +
+		"policy:\n  argon2: {time: 1, memory_kib: 64, threads: 1}\n" +
+		"sso:\n  oidc: {preset: okta, issuer: " + issuer + ", client_id: c, client_secret: s}\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Run(context.Background(), Options{ConfigPath: cfg, Listener: ln}) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "discovery") {
+			t.Fatalf("Run: %v, want the discovery failure", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run kept serving without its IdP")
+	}
+}

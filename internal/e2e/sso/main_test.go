@@ -476,7 +476,7 @@ func writeSPKeyPair(dir string) (keyFile, certFile string) {
 // browser is a fresh cookie jar that follows redirects, as a browser
 // would. Every daemon and IdP here shares the host 127.0.0.1, and cookies
 // ignore ports: one browser per test and daemon.
-func browser(t *testing.T) *http.Client {
+func browser(t testing.TB) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -486,7 +486,7 @@ func browser(t *testing.T) *http.Client {
 }
 
 // get fetches u and returns the response with its body read.
-func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+func get(t testing.TB, c *http.Client, u string) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.Get(u)
 	if err != nil {
@@ -498,7 +498,7 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
 }
 
 // postForm posts form to u.
-func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+func postForm(t testing.TB, c *http.Client, u string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.PostForm(u, form)
 	if err != nil {
@@ -521,7 +521,7 @@ type identity struct {
 	Me         map[string]any
 }
 
-func whoami(t *testing.T, in *instance, c *http.Client) identity {
+func whoami(t testing.TB, in *instance, c *http.Client) identity {
 	t.Helper()
 	resp, _ := get(t, c, in.base+"/auth/verify")
 	id := identity{Status: resp.StatusCode, User: resp.Header.Get("X-Dirbridge-User"), Email: resp.Header.Get("X-Dirbridge-Email"),
@@ -548,7 +548,7 @@ type auditEvent struct {
 }
 
 // token exchanges the auditor's API key for a bearer token.
-func (in *instance) token(t *testing.T) (string, time.Time) {
+func (in *instance) token(t testing.TB) (string, time.Time) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"api_key": in.apiKey})
 	resp, err := http.Post(in.base+"/api/v1/tokens", "application/json", bytes.NewReader(body))
@@ -567,7 +567,7 @@ func (in *instance) token(t *testing.T) (string, time.Time) {
 }
 
 // audit lists the audit events of action since a time, newest first.
-func (in *instance) audit(t *testing.T, action string, since time.Time) []auditEvent {
+func (in *instance) audit(t testing.TB, action string, since time.Time) []auditEvent {
 	t.Helper()
 	tok, _ := in.token(t)
 	q := url.Values{"action": {action}, "since": {since.UTC().Format(time.RFC3339Nano)}, "limit": {"200"}}

@@ -26,7 +26,7 @@ func noFollow(c *http.Client) *http.Client {
 
 // samlSignIn signs user in at SimpleSAMLphp from in's /saml/login and
 // posts the IdP's answer to the daemon's ACS; it returns the ACS answer.
-func samlSignIn(t *testing.T, in *instance, c *http.Client, user, pass, returnTo string) *http.Response {
+func samlSignIn(t testing.TB, in *instance, c *http.Client, user, pass, returnTo string) *http.Response {
 	t.Helper()
 	ctx := context.Background()
 	post, err := idp.SAMLResponse(ctx, c, in.base+"/saml/login?return_to="+url.QueryEscape(returnTo), user, pass)
@@ -47,7 +47,7 @@ func samlSignIn(t *testing.T, in *instance, c *http.Client, user, pass, returnTo
 // oidcSignIn starts at in's /oidc/login; the IdP signs in login (the
 // login_hint stands for the person typing their name) and the chain ends
 // at the daemon's redirect after the callback, which is not followed.
-func oidcSignIn(t *testing.T, in *instance, c *http.Client, login, returnTo string) *http.Response {
+func oidcSignIn(t testing.TB, in *instance, c *http.Client, login, returnTo string) *http.Response {
 	t.Helper()
 	u := in.base + "/oidc/login?" + url.Values{"return_to": {returnTo}, "login_hint": {login}}.Encode()
 	n := *c
@@ -65,7 +65,7 @@ func oidcSignIn(t *testing.T, in *instance, c *http.Client, login, returnTo stri
 	return resp
 }
 
-func wantSignedIn(t *testing.T, resp *http.Response, returnTo string) {
+func wantSignedIn(t testing.TB, resp *http.Response, returnTo string) {
 	t.Helper()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != returnTo {
 		t.Fatalf("sign-in answered %s to %q, want 303 to %q", resp.Status, resp.Header.Get("Location"), returnTo)
@@ -74,7 +74,7 @@ func wantSignedIn(t *testing.T, resp *http.Response, returnTo string) {
 
 // wantIdentity checks /auth/verify's headers and /api/v1/me agree on who
 // signed in, with which profile, privileges and method.
-func wantIdentity(t *testing.T, in *instance, c *http.Client, user, email, profile, units, method string, privs ...string) {
+func wantIdentity(t testing.TB, in *instance, c *http.Client, user, email, profile, units, method string, privs ...string) {
 	t.Helper()
 	id := whoami(t, in, c)
 	if id.Status != http.StatusOK {
@@ -497,7 +497,7 @@ func TestForgottenPassword(t *testing.T) {
 
 // resetLink is the reset URL in a raw message's text part (go-mail writes
 // quoted-printable, which folds long lines).
-func resetLink(t *testing.T, raw string) string {
+func resetLink(t testing.TB, raw string) string {
 	t.Helper()
 	m, err := mail.ReadMessage(strings.NewReader(raw))
 	if err != nil {
