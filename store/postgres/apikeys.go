@@ -19,6 +19,9 @@ func scanAPIKey(sc scanner) (store.APIKey, error) {
 
 // GetAPIKey returns one key, revoked or not.
 func (o ops) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
+	if unstorable(id) {
+		return store.APIKey{}, fmt.Errorf("postgres: get api key %s: %w", id, store.ErrNotFound)
+	}
 	k, err := scanAPIKey(o.q.QueryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1`, id))
 	if err != nil {
 		return store.APIKey{}, fmt.Errorf("postgres: get api key %s: %w", id, classify(ctx, err))
@@ -28,6 +31,9 @@ func (o ops) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
 
 // GetAPIKeyByHash returns the key whose secret hashes to hash.
 func (o ops) GetAPIKeyByHash(ctx context.Context, hash string) (store.APIKey, error) {
+	if unstorable(hash) {
+		return store.APIKey{}, fmt.Errorf("postgres: get api key by hash: %w", store.ErrNotFound)
+	}
 	k, err := scanAPIKey(o.q.QueryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = $1`, hash))
 	if err != nil {
 		return store.APIKey{}, fmt.Errorf("postgres: get api key by hash: %w", classify(ctx, err))
@@ -65,6 +71,9 @@ func (o ops) ListAPIKeys(ctx context.Context, userID string) ([]store.APIKey, er
 
 // GetToken returns one token, expired or not.
 func (o ops) GetToken(ctx context.Context, id string) (store.Token, error) {
+	if unstorable(id) {
+		return store.Token{}, fmt.Errorf("postgres: get token: %w", store.ErrNotFound)
+	}
 	var tk store.Token
 	err := o.q.QueryRow(ctx, `SELECT id, key_id, user_id, created_at, expires_at FROM tokens WHERE id = $1`, id).
 		Scan(&tk.ID, &tk.KeyID, &tk.UserID, nullTime{&tk.CreatedAt}, nullTime{&tk.ExpiresAt})

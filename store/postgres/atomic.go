@@ -43,6 +43,9 @@ func putLockout(ctx context.Context, q querier, l store.Lockout) error {
 
 // GetLockout returns a user's lock-out state; ErrNotFound if none is kept.
 func (o ops) GetLockout(ctx context.Context, userID string) (store.Lockout, error) {
+	if unstorable(userID) {
+		return store.Lockout{}, fmt.Errorf("postgres: get lockout of user %q: %w", userID, store.ErrNotFound)
+	}
 	l, err := scanLockout(o.q.QueryRow(ctx, lockoutSelect, userID))
 	if err != nil {
 		return store.Lockout{}, fmt.Errorf("postgres: get lockout of user %s: %w", userID, classify(ctx, err))
@@ -149,6 +152,9 @@ func (s *Store) PutEphemeral(ctx context.Context, namespace, key string, value [
 // TakeEphemeral deletes and returns a value in one statement, so two
 // callers can never both get it.
 func (s *Store) TakeEphemeral(ctx context.Context, namespace, key string) ([]byte, error) {
+	if unstorable(namespace, key) {
+		return nil, fmt.Errorf("postgres: take ephemeral %q/%q: %w", namespace, key, store.ErrNotFound)
+	}
 	var value []byte
 	var exp time.Time
 	err := s.pool.QueryRow(ctx, `DELETE FROM ephemeral WHERE namespace = $1 AND key = $2

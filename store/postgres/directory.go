@@ -55,6 +55,9 @@ func (o ops) ListDirectoryEntries(ctx context.Context, directory string) ([]stor
 
 // GetDirectoryEntry returns one entry.
 func (o ops) GetDirectoryEntry(ctx context.Context, directory, anchor string) (store.DirectoryEntry, error) {
+	if unstorable(directory, anchor) {
+		return store.DirectoryEntry{}, fmt.Errorf("postgres: get directory entry %q/%q: %w", directory, anchor, store.ErrNotFound)
+	}
 	e, err := scanEntry(o.q.QueryRow(ctx, `SELECT `+entryCols+` FROM directory_entries
 		WHERE directory = $1 AND anchor = $2`, directory, anchor))
 	if err != nil {

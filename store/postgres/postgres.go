@@ -11,17 +11,24 @@
 //
 // Transactions run at READ COMMITTED, PostgreSQL's default: a Tx sees its
 // own writes and other transactions' committed ones, and UpdateUser's
-// version check catches lost updates. Where SQLite's single writer is what
-// makes an operation safe, this backend does it explicitly: UpdateLockout
-// locks the user's lock-out row (SELECT ... FOR UPDATE), RecordOnce and
-// AcquireLease are single conditional upserts, TakeEphemeral a single
-// DELETE ... RETURNING. Lease expiry uses the database's clock, so
-// replicas whose clocks disagree still agree on who holds a lease.
+// version check catches lost updates. A check-then-write inside one Tx
+// (count, then insert) is not serialised against another replica's; where
+// SQLite's single writer is what makes an operation safe, this backend
+// does it explicitly: UpdateLockout locks the user's lock-out row (SELECT
+// ... FOR UPDATE), RecordOnce and AcquireLease are single conditional
+// upserts, TakeEphemeral a single DELETE ... RETURNING. Lease expiry uses
+// the database's clock, so replicas whose clocks disagree still agree on
+// who holds a lease. A write refused with ErrConflict or ErrNotFound
+// leaves the transaction usable, as on SQLite (see insertChecked).
 //
 // Times are timestamptz; they come back in UTC, truncated to the
-// microsecond, the zero time as NULL and back as zero. Unlike the SQLite
-// backend, Store methods may be called from inside a Tx callback (each
-// takes a pool connection of its own), as long as the pool has one free.
+// microsecond, the zero time as NULL and back as zero. Text cannot hold
+// NUL bytes in PostgreSQL: strings with one are refused.
+//
+// Unlike the SQLite backend, Store methods may be called from inside a Tx
+// callback (each takes a pool connection of its own) as long as the pool
+// has one free; UpdateLockout's fn runs while the lock-out row is locked
+// and must not wait on another UpdateLockout of the same user.
 package postgres
 
 import (
@@ -31,8 +38,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -356,3 +365,16 @@ func (n nullTime) ScanTimestamptz(v pgtype.Timestamptz) error {
 }
 
 type scanner interface{ Scan(dest ...any) error }
+
+// unstorable reports whether a lookup key is text PostgreSQL cannot hold
+// (a NUL byte, invalid UTF-8). Nothing stored can match it, and the server
+// would refuse the parameter with an error where SQLite finds nothing: a
+// hostile username or OIDC state must be "not found", not a failure.
+func unstorable(keys ...string) bool {
+	for _, k := range keys {
+		if strings.IndexByte(k, 0) >= 0 || !utf8.ValidString(k) {
+			return true
+		}
+	}
+	return false
+}

@@ -24,6 +24,9 @@ func scanProfile(sc scanner) (store.Profile, error) {
 
 // GetProfile returns the profile called name.
 func (o ops) GetProfile(ctx context.Context, name string) (store.Profile, error) {
+	if unstorable(name) {
+		return store.Profile{}, fmt.Errorf("postgres: get profile %q: %w", name, store.ErrNotFound)
+	}
 	p, err := scanProfile(o.q.QueryRow(ctx, `SELECT `+profileCols+` FROM profiles WHERE name = $1`, name))
 	if err != nil {
 		return store.Profile{}, fmt.Errorf("postgres: get profile %q: %w", name, classify(ctx, err))

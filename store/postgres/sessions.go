@@ -19,6 +19,9 @@ func scanSession(sc scanner) (store.Session, error) {
 
 // GetSession returns one session, expired or not (the caller decides).
 func (o ops) GetSession(ctx context.Context, id string) (store.Session, error) {
+	if unstorable(id) {
+		return store.Session{}, fmt.Errorf("postgres: get session: %w", store.ErrNotFound)
+	}
 	s, err := scanSession(o.q.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id))
 	if err != nil {
 		return store.Session{}, fmt.Errorf("postgres: get session: %w", classify(ctx, err))

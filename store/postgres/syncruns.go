@@ -45,6 +45,9 @@ func syncRunArgs(r store.SyncRun) []any {
 
 // GetSyncRun returns one run.
 func (o ops) GetSyncRun(ctx context.Context, id string) (store.SyncRun, error) {
+	if unstorable(id) {
+		return store.SyncRun{}, fmt.Errorf("postgres: get sync run %q: %w", id, store.ErrNotFound)
+	}
 	r, err := scanSyncRun(o.q.QueryRow(ctx, `SELECT `+syncRunCols+` FROM sync_runs WHERE id = $1`, id))
 	if err != nil {
 		return store.SyncRun{}, fmt.Errorf("postgres: get sync run %s: %w", id, classify(ctx, err))

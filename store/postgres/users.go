@@ -138,7 +138,10 @@ var (
 	}()
 )
 
-func (o ops) getUser(ctx context.Context, what, where string, arg any) (store.User, error) {
+func (o ops) getUser(ctx context.Context, what, where string, arg string) (store.User, error) {
+	if unstorable(arg) {
+		return store.User{}, fmt.Errorf("postgres: get user %s %q: %w", what, arg, store.ErrNotFound)
+	}
 	u, err := scanUser(o.q.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE `+where, arg))
 	if err != nil {
 		return store.User{}, fmt.Errorf("postgres: get user %s %q: %w", what, arg, classify(ctx, err))
@@ -174,8 +177,9 @@ func (o ops) FindUsers(ctx context.Context, key store.UserKey, value string) ([]
 	default:
 		return nil, fmt.Errorf("postgres: find users: unknown key %q", key)
 	}
-	if value == "" {
-		// Empty values are "not set", never a match.
+	if value == "" || unstorable(value) {
+		// Empty values are "not set", never a match; nothing stored
+		// matches a value PostgreSQL text cannot hold.
 		return nil, nil
 	}
 	return o.listUsers(ctx, "find users by "+string(key),
@@ -222,7 +226,7 @@ func userWhere(f store.UserFilter) (string, []any) {
 		// strpos, not LIKE: the query is a plain substring, % and _
 		// included.
 		q := codec.Fold(f.Query)
-		if strings.Contains(q, searchSep) || strings.Contains(q, "\x00") {
+		if strings.Contains(q, searchSep) || unstorable(q) {
 			conds = append(conds, "false")
 		} else {
 			add("strpos(search_lc, $%d) > 0", q)

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UserNilAndEmpty", testUserNilAndEmpty},
 		{"UserLookups", testUserLookups},
 		{"UserConflicts", testUserConflicts},
+		{"HostileLookupKeys", testHostileKeys},
 		{"UserUpdateVersion", testUserUpdateVersion},
 		{"UserDelete", testUserDelete},
 		{"ListUsers", testListUsers},
@@ -245,6 +246,42 @@ func testUserLookups(t *testing.T, s store.Store) {
 				t.Fatalf("FindUsers(%s, %q) = %v, want %v", c.key, c.value, ids, c.want)
 			}
 		}
+	}
+}
+
+// testHostileKeys: lookups by keys a client chose (a username typed at
+// sign-in, an OIDC state from the query string, a cookie) find nothing
+// when the key holds a NUL byte or invalid UTF-8, rather than fail:
+// PostgreSQL text cannot hold them, SQLite simply matches nothing.
+func testHostileKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, fullUser())
+	for _, key := range []string{"alice.smith\x00", "\x00", "alice\xff.smith", "\xc3\x28"} {
+		_, err := s.GetUserByUsername(ctx, key)
+		isErr(t, fmt.Sprintf("GetUserByUsername(%q)", key), err, store.ErrNotFound)
+		_, err = s.GetUser(ctx, key)
+		isErr(t, fmt.Sprintf("GetUser(%q)", key), err, store.ErrNotFound)
+		for _, k := range []store.UserKey{store.KeyUsername, store.KeyEmail, store.KeyUPN, store.KeyAnchor, store.KeySAM} {
+			us, err := s.FindUsers(ctx, k, key)
+			noErr(t, fmt.Sprintf("FindUsers(%s, %q)", k, key), err)
+			if len(us) != 0 {
+				t.Fatalf("FindUsers(%s, %q) = %d users", k, key, len(us))
+			}
+		}
+		// A query is a substring of one field; what it matches when it
+		// holds the byte a backend separates fields with is not pinned.
+		_, err = s.ListUsers(ctx, store.UserFilter{Query: key})
+		noErr(t, fmt.Sprintf("ListUsers(Query: %q)", key), err)
+		_, err = s.GetSession(ctx, key)
+		isErr(t, fmt.Sprintf("GetSession(%q)", key), err, store.ErrNotFound)
+		_, err = s.GetAPIKeyByHash(ctx, key)
+		isErr(t, fmt.Sprintf("GetAPIKeyByHash(%q)", key), err, store.ErrNotFound)
+		_, err = s.GetToken(ctx, key)
+		isErr(t, fmt.Sprintf("GetToken(%q)", key), err, store.ErrNotFound)
+		_, err = s.TakeEphemeral(ctx, "oidc", key)
+		isErr(t, fmt.Sprintf("TakeEphemeral(%q)", key), err, store.ErrNotFound)
+		_, err = s.GetProfile(ctx, key)
+		isErr(t, fmt.Sprintf("GetProfile(%q)", key), err, store.ErrNotFound)
 	}
 }
 
