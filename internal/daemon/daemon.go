@@ -226,6 +226,13 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	var certs *certReloader
+	if tlsConf != nil {
+		if certs, err = newCertReloader(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile); err != nil {
+			return err
+		}
+		tlsConf.Certificates, tlsConf.GetCertificate = nil, certs.get
+	}
 	srv := &http.Server{Handler: promhttp.InstrumentHandlerCounter(reqs, mux), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		TLSConfig: tlsConf, ErrorLog: zap.NewStdLog(log.Named("http"))}
 	if srv.ReadHeaderTimeout == 0 {
@@ -261,7 +268,7 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("dirbridge serving", zap.String("addr", ln.Addr().String()), zap.String("scheme", scheme),
 		zap.String("public_url", publicURL), zap.String("version", opts.Version))
 
-	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: st, sync: sp, signin: signin, level: opts.Level}
+	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: st, sync: sp, signin: signin, level: opts.Level, certs: certs}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -16,8 +16,8 @@ import (
 )
 
 // reloader applies a changed config on SIGHUP: what is safe to swap in a
-// running daemon — profiles, mapping rules, IP rules, the log level — is
-// applied; everything else is compared with the config the daemon started
+// running daemon — profiles, mapping rules, IP rules, the log level, and
+// the server certificate re-read from the same files — is applied; everything else is compared with the config the daemon started
 // with and named in a warning until the next restart.
 type reloader struct {
 	log     *zap.Logger
@@ -27,6 +27,8 @@ type reloader struct {
 	sync    syncParts
 	signin  *sso.Service
 	level   *zap.AtomicLevel
+	// certs is the listener's certificate with server.tls; nil without.
+	certs *certReloader
 }
 
 func (r *reloader) reload(ctx context.Context) {
@@ -56,6 +58,13 @@ func (r *reloader) reload(ctx context.Context) {
 		if l, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
 			r.level.SetLevel(l.Level())
 			applied = append(applied, "log.level")
+		}
+	}
+	if r.certs != nil {
+		if err := r.certs.reload(); err != nil {
+			r.log.Error("reload: server certificate not re-read; keeping the running one", zap.Error(err))
+		} else {
+			applied = append(applied, "server.tls certificate (same files)")
 		}
 	}
 	r.log.Info("reload: applied", zap.String("settings", strings.Join(applied, ", ")))

@@ -264,6 +264,29 @@ profiles:
 	if res.StatusCode != http.StatusOK || res.Header.Get("X-Dirbridge-User") != "lena" {
 		t.Errorf("verify %d user %q", res.StatusCode, res.Header.Get("X-Dirbridge-User"))
 	}
+
+	// A renewed certificate in the same files is served after SIGHUP.
+	hold := make(chan os.Signal, 1)
+	signal.Notify(hold, syscall.SIGHUP)
+	defer signal.Stop(hold)
+	old := res.TLS.PeerCertificates[0].SerialNumber
+	ca.Issue(t, dir, "server")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); e.logs.FilterMessage("reload: applied").Len() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reload")
+		}
+	}
+	if got := e.logs.FilterMessage("reload: applied").All()[0].ContextMap()["settings"]; !strings.Contains(got.(string), "server.tls certificate") {
+		t.Errorf("applied %v", got)
+	}
+	e.client.Transport.(*http.Transport).CloseIdleConnections()
+	res, _ = e.do(t, "GET", "/healthz", nil)
+	if res.TLS.PeerCertificates[0].SerialNumber.Cmp(old) == 0 {
+		t.Errorf("the old certificate is still served after SIGHUP")
+	}
 }
 
 // An IdP that cannot be reached at start ends Run with the reason: a
