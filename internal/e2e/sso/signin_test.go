@@ -165,9 +165,23 @@ func TestPasswordWithoutEnforcement(t *testing.T) {
 			t.Errorf("%s landed as %+v", user, id)
 		}
 	}
-	resp, _ := get(t, browser(t), entra.base+"/login")
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("/login: %s", resp.Status)
+	resp, body := get(t, browser(t), entra.base+"/login")
+	for _, want := range []string{"/saml/login", "/oidc/login", `type="password"`, "/password/forgot"} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("/login without enforcement: %s, lacks %s", resp.Status, want)
+		}
+	}
+}
+
+// The SP metadata the daemon serves is what the IdP was given from the
+// config: same entity ID, ACS and signing certificate.
+func TestSPMetadataServed(t *testing.T) {
+	resp, body := get(t, browser(t), entra.base+"/saml/metadata")
+	for _, want := range []string{`entityID="` + entra.base + `/saml/metadata"`, `Location="` + entra.base + `/saml/acs"`,
+		`AuthnRequestsSigned="true"`, "X509Certificate"} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("metadata: %s, lacks %s", resp.Status, want)
+		}
 	}
 }
 
