@@ -2,6 +2,7 @@ package signine2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,11 +14,11 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/internal/harness"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/store/sqlite"
 )
 
 // TestLockout: max_attempts wrong AD passwords lock the account; the right
@@ -215,15 +216,27 @@ func median(ds []time.Duration) time.Duration {
 // — counted by AD itself (badPwdCount) — and every other one is refused
 // as locked.
 func TestLockoutTwoInstances(t *testing.T) {
-	e := newEnv(t, "signin-lockout2", []adUser{{name: "lo2-user"}}, lockoutYAML)
+	t.Run("sqlite", func(t *testing.T) {
+		twoInstances(t, newEnv(t, "signin-lockout2", []adUser{{name: "lo2-user"}}, lockoutYAML), "lo2-user")
+	})
+	// Two daemons on two hosts share PostgreSQL: the case.
+	t.Run("postgres", func(t *testing.T) {
+		dsn := harness.NewDatabase(t)
+		e := newEnvOn(t, t.TempDir(), fmt.Sprintf("store: {driver: postgres, dsn: %q}\n", dsn),
+			"signin-lockout3", []adUser{{name: "lo3-user"}}, lockoutYAML)
+		twoInstances(t, e, "lo3-user")
+	})
+}
+
+func twoInstances(t *testing.T, e *env, user string) {
 	// AD keeps badPwdCount only under a lock-out policy: one for this user
 	// alone, with a threshold far above max_attempts.
-	e.samba.Tool(t, "domain", "passwordsettings", "pso", "create", "signin-count", "2",
+	e.samba.Tool(t, "domain", "passwordsettings", "pso", "create", "signin-count-"+user, "2",
 		"--account-lockout-threshold=100", "--account-lockout-duration=30", "--reset-account-lockout-after=30")
-	e.samba.Tool(t, "domain", "passwordsettings", "pso", "apply", "signin-count", "lo2-user")
+	e.samba.Tool(t, "domain", "passwordsettings", "pso", "apply", "signin-count-"+user, user)
 
 	ctx := context.Background()
-	st2, err := sqlite.Open(ctx, e.cfg.Store.DSN.Value())
+	st2, err := wire.Store(ctx, e.cfg)
 	if err != nil {
 		t.Fatalf("second store: %v", err)
 	}
@@ -239,7 +252,7 @@ func TestLockoutTwoInstances(t *testing.T) {
 	opts2.Directories = map[string]sso.PasswordChecker{dirName: src2}
 	web2, _ := e.serve(opts2)
 
-	before := badPwdCount(t, e, "lo2-user")
+	before := badPwdCount(t, e, user)
 	const attempts = 16
 	statuses := make([]int, attempts)
 	var wg sync.WaitGroup
@@ -249,7 +262,7 @@ func TestLockoutTwoInstances(t *testing.T) {
 			base = web2.URL
 		}
 		wg.Go(func() {
-			statuses[i] = newBrowser(t, base).login("lo2-user", "Not-The-Passw0rd!").status
+			statuses[i] = newBrowser(t, base).login(user, "Not-The-Passw0rd!").status
 		})
 	}
 	wg.Wait()
@@ -258,10 +271,10 @@ func TestLockoutTwoInstances(t *testing.T) {
 			t.Errorf("attempt %d: %d, want 401", i, st)
 		}
 	}
-	if got := badPwdCount(t, e, "lo2-user") - before; got != 3 {
+	if got := badPwdCount(t, e, user) - before; got != 3 {
 		t.Errorf("%d wrong passwords reached AD from %d concurrent attempts on two instances; want max_attempts = 3", got, attempts)
 	}
-	evs, err := e.st.ListAudit(ctx, store.AuditFilter{Action: sso.ActionSignIn, Actor: "lo2-user"})
+	evs, err := e.st.ListAudit(ctx, store.AuditFilter{Action: sso.ActionSignIn, Actor: user})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +290,7 @@ func TestLockoutTwoInstances(t *testing.T) {
 	if wrong != 3 || locked != attempts-3 {
 		t.Errorf("audit: %d wrong passwords and %d locked refusals, want 3 and %d", wrong, locked, attempts-3)
 	}
-	if l := e.lockout("lo2-user"); l.FailedAttempts != 3 || l.LockedUntil.IsZero() {
+	if l := e.lockout(user); l.FailedAttempts != 3 || l.LockedUntil.IsZero() {
 		t.Errorf("lock-out: %+v", l)
 	}
 }

@@ -52,6 +52,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	harness.StopPostgres()
 	mainTB.Close()
 	os.Exit(code)
 }
@@ -100,8 +101,16 @@ type env struct {
 // internal/wire.
 func newEnv(t *testing.T, ou string, users []adUser, extraYAML string) *env {
 	t.Helper()
+	dir := t.TempDir()
+	return newEnvOn(t, dir, fmt.Sprintf("store: {driver: sqlite, dsn: %q}\n", filepath.Join(dir, "dirbridge.db")), ou, users, extraYAML)
+}
+
+// newEnvOn is newEnv with the config's store section given (storeYAML,
+// one line) and the config written into dir.
+func newEnvOn(t *testing.T, dir, storeYAML, ou string, users []adUser, extraYAML string) *env {
+	t.Helper()
 	s := sharedSamba(t)
-	e := &env{t: t, samba: s, dir: t.TempDir(), dns: map[string]string{}}
+	e := &env{t: t, samba: s, dir: dir, dns: map[string]string{}}
 	ouDN := s.AddOU(t, ou)
 	var agents, sups []string
 	for _, u := range users {
@@ -118,8 +127,7 @@ func newEnv(t *testing.T, ou string, users []adUser, extraYAML string) *env {
 	supsDN := s.AddGroup(t, ouDN, ou+"-supervisors", sups...)
 	e.groups = map[string]string{"agents": agentsDN, "supervisors": supsDN}
 
-	y := fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
-profiles:
+	y := storeYAML + fmt.Sprintf(`profiles:
   - {name: %s, privileges: []}
   - {name: %s, privileges: [bypass_sso, privileged_ip_access]}
   - {name: %s, privileges: [manage_users, bypass_sso, privileged_ip_access]}
@@ -138,7 +146,7 @@ directories:
       rules:
         - {group: %q, profile: %s}
         - {group: %q, profile: %s}
-`, filepath.Join(e.dir, "dirbridge.db"), profAgent, profSupervisor, profAdmin, dirName, s.LDAPSURL, s.CAFile,
+`, profAgent, profSupervisor, profAdmin, dirName, s.LDAPSURL, s.CAFile,
 		s.AdminDN, s.AdminPassword, s.BaseDN, agentsDN, supsDN, supsDN, profSupervisor, agentsDN, profAgent)
 	e.cfg = e.loadConfig(y + extraYAML)
 
