@@ -11,7 +11,15 @@
 // e-mail addresses and UPNs compare without case; a nil slice and an empty
 // one stay apart; single-row writes to a missing row return ErrNotFound;
 // foreign rows naming a missing user or key return ErrNotFound; List
-// methods return nil, not an error, when nothing matches.
+// methods return nil, not an error, when nothing matches; a write refused
+// with ErrConflict or ErrNotFound inside a Tx undoes only itself (fn may
+// carry on); lookups by a key no backend can store (a NUL byte, invalid
+// UTF-8) find nothing rather than fail. The optional store.BulkWriter and
+// store.DirectoryLookup are checked where a backend offers them.
+//
+// MigrationsStepByStep and MigrationsDownUp check a backend's migrations:
+// one version at a time with data written between the steps, and every
+// Down undoing its Up.
 package storetest
 
 import (
