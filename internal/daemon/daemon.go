@@ -1,7 +1,9 @@
 // Package daemon wires dirbridge's long-running process: it opens the
-// store, seeds the config's profiles, serves /healthz, /readyz, /metrics
-// and the admin API, reloads what is safe on SIGHUP and shuts down
-// gracefully. cmd/dirbridge stays a thin CLI around it.
+// store, seeds the config's profiles, schedules the sync and the
+// password-expiry notices, serves the sign-in surface (password, SAML,
+// OIDC, certificates, forward auth), /healthz, /readyz, /metrics and the
+// admin API, reloads what is safe on SIGHUP and shuts down gracefully.
+// cmd/dirbridge stays a thin CLI around it.
 package daemon
 
 import (
@@ -180,6 +182,22 @@ func Run(ctx context.Context, opts Options) error {
 	// The scheduler runs under ctx: shutdown cancels background runs.
 	sched.Start(ctx)
 	defer sched.Stop()
+
+	// Password-expiry notices (expiry.enabled): every replica schedules,
+	// the store lease lets one of them send.
+	if cfg.Expiry.Enabled {
+		job, err := wire.ExpiryJob(cfg, st, log, reg)
+		if err != nil {
+			return err
+		}
+		es, err := wire.ExpiryScheduler(cfg, job, "")
+		if err != nil {
+			return err
+		}
+		es.Start(ctx)
+		defer es.Stop()
+		log.Info("password-expiry notices scheduled", zap.String("schedule", cfg.Expiry.Schedule), zap.String("time_zone", cfg.Expiry.TimeZone))
+	}
 
 	mappings, err := entryMappings(cfg, sp.mappers)
 	if err != nil {

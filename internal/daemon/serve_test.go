@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,6 +45,13 @@ type serveEnv struct {
 // on a loopback listener until the test ends.
 func startServe(t *testing.T, conf string, tlsConf *tls.Config) *serveEnv {
 	t.Helper()
+	return startServeWith(t, conf, tlsConf, time.Time{})
+}
+
+// startServeWith is startServe with lena's password expiring at expires
+// (zero: never).
+func startServeWith(t *testing.T, conf string, tlsConf *tls.Config, expires time.Time) *serveEnv {
+	t.Helper()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db.sqlite")
 	e := &serveEnv{cfgPath: filepath.Join(dir, "cfg.yaml"), done: make(chan error, 1)}
@@ -60,7 +68,8 @@ func startServe(t *testing.T, conf string, tlsConf *tls.Config) *serveEnv {
 	now := time.Now().UTC()
 	err = st.Tx(ctx, func(tx store.Tx) error {
 		return tx.CreateUser(ctx, &store.User{Username: "lena", Email: "lena@example.test", State: store.StateActive,
-			Source: store.SourceLocal, Profile: "Agent", PasswordHash: hash, PasswordChangedAt: now, CreatedAt: now, UpdatedAt: now})
+			Source: store.SourceLocal, Profile: "Agent", PasswordHash: hash, PasswordChangedAt: now, PasswordExpiresAt: expires,
+			CreatedAt: now, UpdatedAt: now})
 	})
 	_ = st.Close()
 	if err != nil {
@@ -320,5 +329,31 @@ func TestUnreachableIdPStopsStart(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run kept serving without its IdP")
+	}
+}
+
+// With expiry.enabled the daemon schedules the notice job: lena, whose
+// password expires in 3 days, gets her notice from the running daemon.
+func TestServeSendsExpiryNotices(t *testing.T) {
+	mail := harness.StartSMTP(t, harness.SMTPOptions{})
+	conf := `server: {public_url: PUBLIC_URL}
+policy:
+  argon2: {time: 1, memory_kib: 64, threads: 1}
+profiles:
+  - {name: Agent, privileges: []}
+smtp: {host: 127.0.0.1, port: ` + strconv.Itoa(mail.Port) + `, tls: none, from: "dirbridge <no-reply@example.test>"}
+expiry: {enabled: true, schedule: "@every 1s", warn_days: [7], time_zone: UTC}
+`
+	e := startServeWith(t, conf, nil, time.Now().Add(3*24*time.Hour+time.Hour))
+	deadline := time.Now().Add(15 * time.Second)
+	for len(mail.Messages()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no notice; logs: %v", e.logs.All())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m := mail.Messages()[0]
+	if len(m.To) != 1 || m.To[0] != "lena@example.test" || !strings.Contains(m.Subject, "3 days") {
+		t.Errorf("notice to %v: %q", m.To, m.Subject)
 	}
 }
