@@ -32,6 +32,8 @@ policy:
     - {name: quarantine, state: active, effect: deny, addresses: ["` + ipQuarantine + `"]}
     - {name: office, state: active, effect: allow, addresses: ["127.0.0.1-127.0.0.50", "10.20.*.*"]}
     - {name: retired, state: inactive, effect: allow, addresses: ["127.0.0.0/8"]}
+    - {name: v6-lab, state: active, effect: deny, addresses: ["::1"]}
+    - {name: v6-office, state: active, effect: allow, addresses: ["2001:db8::/32"]}
 `
 
 // TestIPRules drives the IP authorisation rules through the finish step
@@ -76,7 +78,7 @@ func TestIPRules(t *testing.T) {
 		admitted(t, newBrowserFrom(t, web.URL, ipOffice), "ip-agent", ipOffice, `allowed by IP rule "office"`)
 	})
 	t.Run("no allow rule lists the address", func(t *testing.T) {
-		refused(t, newBrowserFrom(t, web.URL, ipElsewhere), "ip-agent", ipElsewhere, `matches none of the IP rules allowing this user ("office")`)
+		refused(t, newBrowserFrom(t, web.URL, ipElsewhere), "ip-agent", ipElsewhere, `matches none of the IP rules allowing this user ("office", "v6-office")`)
 	})
 	t.Run("redirect methods are checked too", func(t *testing.T) {
 		c := newBrowserFrom(t, web.URL, ipQuarantine)
@@ -113,6 +115,29 @@ func TestIPRules(t *testing.T) {
 		}
 		if ev := e.lastAudit(sso.ActionSignIn, "ip-agent"); ev.SourceIP != ipQuarantine {
 			t.Errorf("forged X-Forwarded-For: audit source %q, want %s", ev.SourceIP, ipQuarantine)
+		}
+	})
+	t.Run("IPv6", func(t *testing.T) {
+		// The same service listening on ::1 as well: the v6 deny rule.
+		ln, err := net.Listen("tcp", "[::1]:0")
+		if err != nil {
+			t.Fatalf("listen on ::1: %v", err)
+		}
+		h, _ := e.handler(e.ssoOptions(hasher(t)))
+		v6 := httptest.NewUnstartedServer(h)
+		v6.Listener = ln
+		v6.Start()
+		t.Cleanup(v6.Close)
+		refused(t, newBrowser(t, v6.URL), "ip-agent", "::1", `denied by IP rule "v6-lab"`)
+		// An IPv6 client behind the trusted proxy (the proxy's own
+		// request, sent here from its address with its header).
+		c := newBrowserFrom(t, web.URL, ipProxy)
+		res := c.do(http.MethodPost, "/login", loginForm("ip-agent"), http.Header{"X-Forwarded-For": {"2001:db8::5"}})
+		if !wentThrough(res) {
+			t.Fatalf("IPv6 client through the trusted proxy: %d\n%s", res.status, res.body)
+		}
+		if ev := e.lastAudit(sso.ActionSignIn, "ip-agent"); ev.SourceIP != "2001:db8::5" || !strings.Contains(fmt.Sprint(ev.Details["ip_rule"]), `"v6-office"`) {
+			t.Errorf("audit: ip %q rule %v", ev.SourceIP, ev.Details["ip_rule"])
 		}
 	})
 	t.Run("X-Forwarded-For from anyone else is ignored", func(t *testing.T) {
