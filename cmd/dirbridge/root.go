@@ -41,7 +41,15 @@ func serveCmd() *cobra.Command {
 		Short:   "Run the daemon",
 		Example: "  dirbridge serve --config /etc/dirbridge/dirbridge.yaml --log-format console",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, level, err := daemon.NewLevelLogger(logFormat, "")
+			format := logFormat
+			if !cmd.Flags().Changed("log-format") {
+				// log.format from the file; a file that does not load is
+				// reported by Run itself.
+				if cfg, err := config.Load(cfgPath); err == nil {
+					format = cfg.Log.Format
+				}
+			}
+			log, level, err := daemon.NewLevelLogger(format, "")
 			if err != nil {
 				return err
 			}
@@ -50,7 +58,7 @@ func serveCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
-	c.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or console")
+	c.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or console (default: log.format from the config)")
 	return c
 }
 

@@ -91,6 +91,10 @@ func NewLevelLogger(format, level string) (*zap.Logger, zap.AtomicLevel, error) 
 	var zc zap.Config
 	if format == "console" {
 		zc = zap.NewDevelopmentConfig()
+		// Readable, but without a stack trace under every warning (a
+		// refused sign-in is a warning): only errors get one.
+		zc.Development = false
+		zc.DisableStacktrace = true
 	} else {
 		zc = zap.NewProductionConfig()
 	}
@@ -101,7 +105,7 @@ func NewLevelLogger(format, level string) (*zap.Logger, zap.AtomicLevel, error) 
 		}
 		zc.Level = l
 	}
-	log, err := zc.Build()
+	log, err := zc.Build(zap.AddStacktrace(zap.ErrorLevel))
 	if err != nil {
 		return nil, zap.AtomicLevel{}, fmt.Errorf("build logger: %w", err)
 	}
