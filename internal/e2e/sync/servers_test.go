@@ -286,3 +286,15 @@ func fnv32(s string) uint32 {
 	_, _ = h.Write([]byte(s))
 	return h.Sum32()
 }
+
+// attr is one attribute of an entry, read as Administrator.
+func (x *sambaServer) attr(t *testing.T, dn, name string) string {
+	t.Helper()
+	req := goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{name}, nil)
+	res, err := x.s.Admin(t).Search(req)
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("read %s of %s: %v", name, dn, err)
+	}
+	return res.Entries[0].GetAttributeValue(name)
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	goldap "github.com/go-ldap/ldap/v3"
 	"github.com/google/uuid"
 
 	"github.com/dirbridge/dirbridge/internal/harness"
@@ -123,13 +124,7 @@ func TestNestedGroupsWithCycle(t *testing.T) {
 		o := s.opts(t)
 		o.Groups = []string{top}
 		e := newEnv(t, o)
-		done := make(chan struct{})
-		go func() { defer close(done); e.sync(true) }()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Minute):
-			t.Fatal("sync of a group cycle did not end")
-		}
+		syncWithin(t, e, true, time.Minute)
 		if got, want := e.active(), []string{"nest-a", "nest-b", "nest-c"}; !slices.Equal(got, want) {
 			t.Fatalf("active = %v, want %v", got, want)
 		}
@@ -140,70 +135,128 @@ func TestNestedGroupsWithCycle(t *testing.T) {
 				t.Errorf("%s's entry groups = %v (%v), want [nest-top]", n, en.Groups, err)
 			}
 		}
+
+		// An incremental sync walks the changed leaf's parents upwards,
+		// round the cycle, to the imported group, and ends.
+		s.addMembers(t, leaf, s.user(t, ou, "nest-d"))
+		if run := syncWithin(t, e, false, time.Minute); run.Full || run.Counts.Created != 1 || e.user("nest-d").State != store.StateActive {
+			t.Fatalf("incremental inside the cycle: full %v, %+v", run.Full, run.Counts)
+		}
 	})
+}
+
+// syncWithin is a successful sync that must end within d.
+func syncWithin(t *testing.T, e *env, full bool, d time.Duration) store.SyncRun {
+	t.Helper()
+	type result struct {
+		run store.SyncRun
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		run, err := e.run(engine.Request{Full: full})
+		done <- result{run, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || r.run.Status != store.SyncSucceeded {
+			t.Fatalf("sync (full=%v): status %q, error %v / %q", full, r.run.Status, r.err, r.run.Error)
+		}
+		return r.run
+	case <-time.After(d):
+		t.Fatalf("sync (full=%v) did not end within %s", full, d)
+		return store.SyncRun{}
+	}
 }
 
 // A disabled user is deactivated, and reactivated (the same local user)
-// once enabled again. AD: userAccountControl ACCOUNTDISABLE; slapd: the
-// configured disabled_filter (pwdAccountLockedTime=*).
+// once enabled again, by full and by incremental syncs. AD:
+// userAccountControl ACCOUNTDISABLE; slapd: the configured disabled_filter
+// (pwdAccountLockedTime=*).
 func TestDisabledAndReenabled(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s server) {
-		ou := s.ou(t, "e2e-disable")
-		dns := users(t, s, ou, "dis-1", "dis-2")
-		o := s.opts(t)
-		o.Groups = []string{s.group(t, ou, "dis-group", dns...)}
-		e := newEnv(t, o)
-		e.sync(true)
-		before := e.user("dis-1")
+		for _, full := range []bool{true, false} {
+			t.Run(mode(full), func(t *testing.T) {
+				ou := s.ou(t, "e2e-disable-"+mode(full))
+				// sAMAccountName is unique in the domain: a name per mode.
+				d1, d2 := "dis-"+mode(full)[:1]+"1", "dis-"+mode(full)[:1]+"2"
+				dns := users(t, s, ou, d1, d2)
+				o := s.opts(t)
+				o.Groups = []string{s.group(t, ou, "dis-group-"+mode(full), dns...)}
+				e := newEnv(t, o)
+				e.sync(true)
+				before := e.user(d1)
 
-		s.setDisabled(t, dns[0], true)
-		run := e.sync(true)
-		u := e.user("dis-1")
-		if run.Counts.Deactivated != 1 || u.State != store.StateInactive || u.DeactivatedReason != engine.ReasonDisabled {
-			t.Fatalf("after disabling: deactivated %d, dis-1 %s (%q)", run.Counts.Deactivated, u.State, u.DeactivatedReason)
-		}
-		if e.user("dis-2").State != store.StateActive {
-			t.Error("dis-2 deactivated too")
-		}
+				s.setDisabled(t, dns[0], true)
+				run := e.sync(full)
+				u := e.user(d1)
+				if run.Full != full || run.Counts.Deactivated != 1 || u.State != store.StateInactive || u.DeactivatedReason != engine.ReasonDisabled {
+					t.Fatalf("after disabling: full %v, deactivated %d, %s %s (%q)", run.Full, run.Counts.Deactivated, d1, u.State, u.DeactivatedReason)
+				}
+				if e.user(d2).State != store.StateActive {
+					t.Errorf("%s deactivated too", d2)
+				}
 
-		s.setDisabled(t, dns[0], false)
-		run = e.sync(true)
-		u = e.user("dis-1")
-		if run.Counts.Reactivated != 1 || u.State != store.StateActive || u.DeactivatedReason != "" || u.ID != before.ID {
-			t.Fatalf("after enabling: reactivated %d, dis-1 %s (%q), id %s (was %s)", run.Counts.Reactivated, u.State, u.DeactivatedReason, u.ID, before.ID)
+				s.setDisabled(t, dns[0], false)
+				run = e.sync(full)
+				u = e.user(d1)
+				if run.Full != full || run.Counts.Reactivated != 1 || u.State != store.StateActive || u.DeactivatedReason != "" || u.ID != before.ID {
+					t.Fatalf("after enabling: full %v, reactivated %d, %s %s (%q), id %s (was %s)", run.Full, run.Counts.Reactivated, d1, u.State, u.DeactivatedReason, u.ID, before.ID)
+				}
+			})
 		}
 	})
 }
 
+func mode(full bool) string {
+	if full {
+		return "full"
+	}
+	return "incremental"
+}
+
 // A rename (username, and on AD the UPN) together with a move to another
-// OU updates the same local user: the anchor decides.
+// OU updates the same local user, by full and by incremental syncs: the
+// anchor decides.
 func TestRenameAndMove(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s server) {
-		from, to := s.ou(t, "e2e-rename-from"), s.ou(t, "e2e-rename-to")
-		dns := users(t, s, from, "ren-old", "ren-other")
-		o := s.opts(t)
-		o.Groups = []string{s.group(t, from, "ren-group", dns...)}
-		e := newEnv(t, o)
-		e.sync(true)
-		before := e.user("ren-old")
+		for _, full := range []bool{true, false} {
+			t.Run(mode(full), func(t *testing.T) {
+				from, to := s.ou(t, "e2e-rename-from-"+mode(full)), s.ou(t, "e2e-rename-to-"+mode(full))
+				old, other, renamed := "ren-old-"+mode(full)[:1], "ren-other-"+mode(full)[:1], "ren-new-"+mode(full)[:1]
+				dns := users(t, s, from, old, other)
+				o := s.opts(t)
+				o.Groups = []string{s.group(t, from, "ren-group-"+mode(full), dns...)}
+				e := newEnv(t, o)
+				e.sync(true)
+				before := e.user(old)
 
-		newDN := s.rename(t, dns[0], "ren-new", to)
-		run := e.sync(true)
-		us := e.users()
-		u, ok := us["ren-new"]
-		if !ok || len(us) != 2 {
-			t.Fatalf("users after the rename: %v", sortedKeys(us))
-		}
-		if u.ID != before.ID || u.Anchor != before.Anchor || u.State != store.StateActive {
-			t.Errorf("renamed user: id %s anchor %s %s; was id %s anchor %s", u.ID, u.Anchor, u.State, before.ID, before.Anchor)
-		}
-		if !strings.EqualFold(u.DN, newDN) && !strings.Contains(strings.ToLower(u.DN), "e2e-rename-to") {
-			t.Errorf("DN = %s, want %s", u.DN, newDN)
-		}
-		if run.Counts.Created != 0 || run.Counts.Updated != 1 || run.Counts.Deactivated != 0 {
-			t.Errorf("counts = %+v, want one update", run.Counts)
+				newDN := s.rename(t, dns[0], renamed, to)
+				run := e.sync(full)
+				us := e.users()
+				u, ok := us[renamed]
+				if !ok || len(us) != 2 {
+					t.Fatalf("users after the rename: %v", sortedKeys(us))
+				}
+				if u.ID != before.ID || u.Anchor != before.Anchor || u.State != store.StateActive {
+					t.Errorf("renamed user: id %s anchor %s %s; was id %s anchor %s", u.ID, u.Anchor, u.State, before.ID, before.Anchor)
+				}
+				if !sameDN(u.DN, newDN) {
+					t.Errorf("DN = %s, want %s", u.DN, newDN)
+				}
+				if run.Full != full || run.Counts.Created != 0 || run.Counts.Updated != 1 || run.Counts.Deactivated != 0 {
+					t.Errorf("full %v, counts = %+v, want one update", run.Full, run.Counts)
+				}
+			})
 		}
 	})
+}
+
+// sameDN compares DNs as parsed (servers escape differently).
+func sameDN(a, b string) bool {
+	da, err1 := goldap.ParseDN(a)
+	db, err2 := goldap.ParseDN(b)
+	return err1 == nil && err2 == nil && da.EqualFold(db)
 }
 
 // A user removed from every imported group is deactivated; removed from
@@ -255,7 +308,17 @@ func TestIncrementalGroupOnlyChange(t *testing.T) {
 			t.Fatal("no cursor stored after a full sync")
 		}
 
+		var usnBefore string
+		if x, ok := s.(*sambaServer); ok {
+			usnBefore = x.attr(t, dns[1], "uSNChanged")
+		}
 		s.addMembers(t, group, dns[1])
+		if x, ok := s.(*sambaServer); ok {
+			// The change is on the group alone: memberOf is a back-link.
+			if after := x.attr(t, dns[1], "uSNChanged"); after != usnBefore {
+				t.Fatalf("inc-2's uSNChanged moved (%s -> %s): the test would not show a group-only change", usnBefore, after)
+			}
+		}
 		run := e.sync(false)
 		if run.Full {
 			t.Fatalf("second sync was full (cursor %s)", st.Cursor)
