@@ -44,6 +44,7 @@ func main() {
 	groups := flag.Int("groups", 5000, "groups to generate")
 	profDir := flag.String("profile", "", "write CPU and allocation profiles of the first full sync, and each sync's info log, into this directory")
 	keep := flag.Bool("keep", false, "keep the temp directory (slapd data, store, config) for inspection")
+	hold := flag.Bool("hold", false, "after the runs, leave slapd running until interrupted, to rerun `dirbridge sync --config` by hand")
 	flag.Parse()
 
 	tb := &harness.MainTB{}
@@ -149,6 +150,10 @@ func main() {
 	check("peak RSS (any sync)", maxRSS <= targetRSSMB, fmt.Sprintf("%d MB", maxRSS), fmt.Sprintf("<= %d MB", targetRSSMB))
 	check("no-change incremental / full sync", incr.wall.Seconds() <= targetIncrShare*full.wall.Seconds(),
 		fmt.Sprintf("%.2f %%", 100*incr.wall.Seconds()/full.wall.Seconds()), fmt.Sprintf("<= %.0f %%", 100*targetIncrShare))
+	if *hold {
+		fmt.Printf("\nslapd stays up at %s; rerun syncs with:\n  %s sync --config %s --json [--full]\nCtrl-C stops it.\n", s.URL, absBin, cfgPath)
+		select {} // the signal handler closes tb and exits
+	}
 	if !ok {
 		tb.Close()
 		os.Exit(2)

@@ -100,6 +100,12 @@ func TestMigrationsStepByStep(t *testing.T) {
 				stmt{`INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)`,
 					[]any{storetest.MigrationLease.Name, storetest.MigrationLease.Holder, far}})
 		}},
+		{Version: 5, Insert: func(ctx context.Context, db *sql.DB) error {
+			// An index only: nothing to write, but it must be there.
+			var n int
+			return db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users INDEXED BY users_source_state
+				WHERE source = ? AND state = 'active'`, u.Source).Scan(&n)
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store {
 		s, err := sqlite.Open(context.Background(), path)

@@ -154,14 +154,18 @@ func (o ops) FindUsers(ctx context.Context, key store.UserKey, value string) ([]
 	switch key {
 	case store.KeyUsername:
 		where, arg = "username_lc = ?", codec.Fold(value)
+	// The "<> ''" terms repeat the partial indexes' conditions: SQLite
+	// uses a partial index only when the query implies its WHERE, and
+	// "x = ?" alone does not (the value could be ''), which made every
+	// such lookup a scan of the whole table.
 	case store.KeyEmail:
-		where, arg = "email_lc = ?", codec.Fold(value)
+		where, arg = "email_lc = ? AND email_lc <> ''", codec.Fold(value)
 	case store.KeyUPN:
-		where, arg = "upn_lc = ?", codec.Fold(value)
+		where, arg = "upn_lc = ? AND upn_lc <> ''", codec.Fold(value)
 	case store.KeyAnchor:
-		where = "anchor = ?"
+		where = "anchor = ? AND anchor <> ''"
 	case store.KeySAM:
-		where = "sam_account_name = ?"
+		where = "sam_account_name = ? AND sam_account_name <> ''"
 	default:
 		return nil, fmt.Errorf("sqlite: find users: unknown key %q", key)
 	}

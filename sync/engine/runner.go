@@ -363,6 +363,24 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 			log.Info("sync reading", zap.Int("entries", p.Entries), zap.Int("pages", p.Pages), zap.Duration("elapsed", p.Elapsed))
 		}
 	}
+	// A full read takes seconds on a large directory, and so does loading
+	// the directory's state from the store: do both at once. (The load is
+	// outside the apply transaction either way; see LoadCurrent.)
+	var loaded chan loadResult
+	if cursor == "" {
+		lctx, cancelLoad := context.WithCancel(ctx)
+		loaded = make(chan loadResult, 1)
+		go func() {
+			cur, err := LoadCurrent(lctx, r.st, d.Name, d.LinkBy)
+			loaded <- loadResult{cur, err}
+		}()
+		defer func() {
+			cancelLoad()
+			if loaded != nil {
+				<-loaded // the store must not be closed under it
+			}
+		}()
+	}
 	snap, err := d.Source.Read(ctx, directory.ReadRequest{Groups: d.Groups, Cursor: cursor, Progress: progress})
 	if err != nil {
 		failed(fmt.Errorf("sync %s: read: %w", d.Name, err))
@@ -381,17 +399,27 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 
 	// An incremental read touches few users: load only what concerns
 	// them. A complete one needs the whole directory to find leavers.
+	stage := time.Now() // stage timings, wall clock whatever the Runner's clock
 	var cur Current
-	if snap.Complete {
+	switch {
+	case snap.Complete && loaded != nil:
+		res := <-loaded
+		loaded = nil
+		cur, err = res.cur, res.err
+	case snap.Complete:
 		cur, err = LoadCurrent(ctx, r.st, d.Name, d.LinkBy)
-	} else {
+	default:
 		cur, err = LoadAffected(ctx, r.st, d.Name, d.LinkBy, snap, d.Mapper)
 	}
 	if err != nil {
 		failed(fmt.Errorf("sync %s: %w", d.Name, err))
 		return
 	}
+	loadTook := time.Since(stage)
+	stage = time.Now()
 	plan, warns := NewPlan(cur, snap, d.Mapper, r.now())
+	log.Info("sync planned", zap.Int("items", len(plan.Items)), zap.Int("entries_changed", plan.EntriesChanged),
+		zap.Duration("load", loadTook), zap.Duration("plan", time.Since(stage)))
 	plan.RunID, plan.Actor = f.id, req.Actor
 	if len(warns) > 0 {
 		log.Info("sync plan has warnings", zap.Int("warnings", len(warns)), zap.String("first", warns[0].String()))
@@ -426,6 +454,7 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 	// succeeded has applied, and one that did not apply is not succeeded.
 	done := *run
 	done.Status, done.FinishedAt = store.SyncSucceeded, r.now().UTC()
+	stage = time.Now()
 	err = r.st.Tx(ctx, func(tx store.Tx) error {
 		counts, err := ApplyTx(ctx, tx, plan)
 		if err != nil {
@@ -449,7 +478,13 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 		r.m.changes.WithLabelValues(d.Name, kind).Add(float64(n))
 	}
 	r.m.lastSuccess.WithLabelValues(d.Name).Set(float64(done.FinishedAt.Unix()))
-	log.Info("sync done", countFields(done.Counts, r.now().Sub(begin))...)
+	log.Info("sync done", append(countFields(done.Counts, r.now().Sub(begin)), zap.Duration("apply", time.Since(stage)))...)
+}
+
+// loadResult is LoadCurrent's answer from the goroutine running it.
+type loadResult struct {
+	cur Current
+	err error
 }
 
 func countFields(c store.SyncCounts, elapsed time.Duration) []zap.Field {
