@@ -96,3 +96,28 @@ func TestSambaPrimaryGroup(t *testing.T) {
 		t.Fatalf("user-only change of prim1: %+v", got)
 	}
 }
+
+// With many groups in the closure, their SIDs come from one pass over the
+// groups and the members from one pass over the users.
+func TestSambaPrimaryGroupMany(t *testing.T) {
+	s := sharedSamba(t)
+	ou := s.AddOU(t, "dirbridge-primary-many")
+	user := s.AddUser(t, ou, harness.SambaUser{Name: "primmany", Password: adPassword})
+	n := max(maxSIDLookups, maxRIDFilter) + 5
+	nested := make([]string, n)
+	for i := range nested {
+		nested[i] = s.AddGroup(t, ou, fmt.Sprintf("prim-many-%03d", i))
+	}
+	target := nested[n/2]
+	s.AddMembers(t, target, user)
+	s.SetPrimaryGroup(t, user, target)
+	top := s.AddGroup(t, ou, "prim-many-top", nested...)
+	for _, few := range []int{50, 0} {
+		src := newSource(t, sambaConfig(t, s))
+		src.fewGroups = few
+		snap := read(t, src, top)
+		if got := usernames(snap.Users); !slices.Equal(got, []string{"primmany"}) {
+			t.Fatalf("fewGroups=%d: users = %v, want primmany (primary group nested %d groups in)", few, got, n)
+		}
+	}
+}
