@@ -40,3 +40,17 @@ func meHandler(api, signin http.Handler) http.Handler {
 		signin.ServeHTTP(w, r)
 	})
 }
+
+// verifyFast sends forward-auth sub-requests (GET /auth/verify, one per
+// request the proxy serves) straight to the sign-in service, past the
+// generic request counter and the mux: that hot path has its own metric
+// (dirbridge_sso_verify_requests_total) and must stay cheap.
+func verifyFast(signin, rest http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/auth/verify" && r.Method == http.MethodGet {
+			signin.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
+}
