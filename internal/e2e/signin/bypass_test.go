@@ -16,9 +16,11 @@ import (
 // bypass is audited.
 func TestBypass(t *testing.T) {
 	e := newEnv(t, "signin-bypass", []adUser{{name: "by-agent"}, {name: "by-sup", supervisor: true}}, lockoutYAML)
-	opts := e.ssoOptions(hasher(t))
-	opts.Enforce = true
-	web, _ := e.serve(opts)
+	// sso.enforce as the config sets it (its validation wants an IdP
+	// configured; none is needed for the bypass path).
+	cfg := *e.cfg
+	cfg.SSO.Enforce = true
+	web, _ := e.serve(e.ssoOptionsFrom(&cfg, hasher(t)))
 	bypassLogin := func(c *browser, name, pw string) result {
 		return c.post("/login", url.Values{"username": {name}, "password": {pw}, "return_to": {"/app"}, "bypass-sso": {"1"}})
 	}
@@ -77,12 +79,13 @@ func TestBypass(t *testing.T) {
 // affected, throttled attempts reach neither AD nor the lock-out count,
 // and behind a trusted proxy each client has its own bucket.
 func TestThrottle(t *testing.T) {
-	e := newEnv(t, "signin-throttle", []adUser{{name: "th-user"}, {name: "th-other"}},
-		"server: {trusted_proxies: [\""+ipProxy+"\"]}\npolicy: {lockout: {max_attempts: 10, within: 15m, lock_for: 30m}}\n")
-	opts := e.ssoOptions(hasher(t))
 	// One attempt a minute after a burst of 3: nothing refills in a test.
-	opts.Throttle = sso.Throttle{PerMinute: 1, Burst: 3}
-	web, _ := e.serve(opts)
+	e := newEnv(t, "signin-throttle", []adUser{{name: "th-user"}, {name: "th-other"}}, `server: {trusted_proxies: ["`+ipProxy+`"]}
+policy:
+  lockout: {max_attempts: 10, within: 15m, lock_for: 30m}
+  throttle: {per_minute: 1, burst: 3}
+`)
+	web, _ := e.serve(e.ssoOptions(hasher(t)))
 
 	spray := newBrowserFrom(t, web.URL, "127.0.0.31")
 	for _, name := range []string{"th-user", "th-other", "th-user"} {

@@ -10,17 +10,19 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/harness"
+	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 )
@@ -32,12 +34,21 @@ import (
 // the server only requests); with SSO enforced it is a bypass and needs
 // bypass_sso.
 func TestClientCertificate(t *testing.T) {
-	e := newEnv(t, "signin-cert", []adUser{{name: "cc-upn"}, {name: "cc-mail"}, {name: "cc-sup", supervisor: true}}, "")
 	dir := t.TempDir()
 	serverCA := harness.NewCA(t, dir)
 	serverLeaf := serverCA.Issue(t, dir, "web")
 	clientCA := harness.NewCA(t, t.TempDir())
 	strangerCA := harness.NewCA(t, t.TempDir())
+	// dirbridge terminating TLS and asking for client certificates, as
+	// configured; wire.ServerTLS builds the listener's TLS from this.
+	e := newEnv(t, "signin-cert", []adUser{{name: "cc-upn"}, {name: "cc-mail"}, {name: "cc-sup", supervisor: true}},
+		fmt.Sprintf(`server:
+  public_url: https://sso.test
+  trusted_proxies: [%q]
+  tls: {cert_file: %q, key_file: %q}
+policy:
+  client_cert: {enabled: true, ca_file: %q, map_by: upn}
+`, ipProxy, serverLeaf.CertFile, serverLeaf.KeyFile, clientCA.CertFile))
 
 	upnCert := clientCert(t, clientCA, "cc-upn", "cc-upn@example.test", "", time.Now().Add(12*time.Hour))
 	mailCert := clientCert(t, clientCA, "someone", "", "cc-mail@mail.example.test", time.Now().Add(12*time.Hour))
@@ -46,20 +57,28 @@ func TestClientCertificate(t *testing.T) {
 	expired := clientCert(t, clientCA, "cc-upn", "cc-upn@example.test", "", time.Now().Add(-time.Minute))
 	nobody := clientCert(t, clientCA, "nobody", "nobody@example.test", "", time.Now().Add(12*time.Hour))
 
-	// serve starts the sign-in service over TLS with the given client
-	// certificate policy: tls.VerifyClientCertIfGiven is how the daemon
-	// terminates TLS; tls.RequestClientCert leaves every check to the
-	// service (as when it trusts nothing but its own verification).
-	serve := func(t *testing.T, enforce bool, auth tls.ClientAuthType) string {
+	// variant is e's config with a change.
+	variant := func(change func(*config.Config)) *config.Config {
+		c := *e.cfg
+		change(&c)
+		return &c
+	}
+	// serve starts the sign-in service over TLS as the daemon would for
+	// cfg (wire.ServerTLS: tls.VerifyClientCertIfGiven against the client
+	// CA). request instead only asks for a certificate, leaving every
+	// check to the service.
+	serve := func(t *testing.T, cfg *config.Config, request bool) string {
 		t.Helper()
-		opts := e.ssoOptions(hasher(t))
-		opts.PublicURL = "https://sso.test"
-		opts.Enforce = enforce
-		opts.ClientCert = &sso.ClientCert{CAs: clientCA.Pool}
-		h, _ := e.handler(opts)
+		h, _ := e.handler(e.ssoOptionsFrom(cfg, hasher(t)))
+		tc, err := wire.ServerTLS(cfg)
+		if err != nil || tc == nil || tc.ClientAuth != tls.VerifyClientCertIfGiven {
+			t.Fatalf("server TLS: %v %+v", err, tc)
+		}
+		if request {
+			tc.ClientAuth = tls.RequestClientCert
+		}
 		srv := httptest.NewUnstartedServer(h)
-		srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverLeaf.TLS}, ClientAuth: auth, ClientCAs: clientCA.Pool,
-			MinVersion: tls.VersionTLS12}
+		srv.TLS = tc
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
 		return srv.URL
@@ -103,7 +122,7 @@ func TestClientCertificate(t *testing.T) {
 		}
 	}
 
-	verifying := serve(t, false, tls.VerifyClientCertIfGiven)
+	verifying := serve(t, e.cfg, false)
 	t.Run("UPN maps to the synced user", func(t *testing.T) {
 		c := client(t, verifying, upnCert)
 		if res := certLogin(c); !wentThrough(res) {
@@ -117,7 +136,8 @@ func TestClientCertificate(t *testing.T) {
 		}
 	})
 	t.Run("e-mail maps to the synced user", func(t *testing.T) {
-		c := client(t, verifying, mailCert)
+		byMail := serve(t, variant(func(c *config.Config) { c.Policy.ClientCert.MapBy = "email" }), false)
+		c := client(t, byMail, mailCert)
 		if res := certLogin(c); !wentThrough(res) {
 			t.Fatalf("certificate sign-in: %d\n%s", res.status, res.body)
 		}
@@ -146,7 +166,7 @@ func TestClientCertificate(t *testing.T) {
 		}
 	})
 
-	requesting := serve(t, false, tls.RequestClientCert)
+	requesting := serve(t, e.cfg, true)
 	t.Run("untrusted and expired are refused by the service", func(t *testing.T) {
 		c := client(t, requesting, stranger)
 		refusedBy(t, certLogin(c), "", "certificate not trusted")
@@ -166,10 +186,10 @@ func TestClientCertificate(t *testing.T) {
 	// Behind a TLS-terminating proxy the certificate arrives in a header
 	// (nginx $ssl_client_escaped_cert), believed only from a trusted proxy.
 	t.Run("certificate header from a trusted proxy only", func(t *testing.T) {
-		opts := e.ssoOptions(hasher(t))
-		opts.ClientCert = &sso.ClientCert{CAs: clientCA.Pool, Header: "X-Ssl-Client-Cert"}
-		opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(ipProxy + "/32")}
-		h, _ := e.handler(opts)
+		h, _ := e.handler(e.ssoOptionsFrom(variant(func(c *config.Config) {
+			c.Policy.ClientCert.Header = "X-Ssl-Client-Cert"
+			c.Server.PublicURL = "" // plain HTTP here: no Secure cookie
+		}), hasher(t)))
 		plain := httptest.NewServer(h)
 		t.Cleanup(plain.Close)
 		hdr := http.Header{"X-Ssl-Client-Cert": {url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: upnCert.Certificate[0]})))}}
@@ -188,7 +208,7 @@ func TestClientCertificate(t *testing.T) {
 		}
 	})
 
-	enforced := serve(t, true, tls.VerifyClientCertIfGiven)
+	enforced := serve(t, variant(func(c *config.Config) { c.SSO.Enforce = true }), false)
 	t.Run("enforced SSO needs bypass_sso", func(t *testing.T) {
 		c := client(t, enforced, upnCert)
 		refusedBy(t, certLogin(c), "cc-upn", "bypass refused: user lacks bypass_sso")

@@ -27,7 +27,6 @@ import (
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/sso"
-	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/engine"
 )
@@ -241,36 +240,37 @@ func hasher(t *testing.T) *password.Hasher {
 	return h
 }
 
-// ssoOptions turns e's config into the sign-in service's options the way
-// the daemon does: lock-out, IP rules, trusted proxies, enforcement, the
-// privilege catalogue and the directories' password checkers.
+// ssoOptions is what the daemon gives the sign-in service for e's config:
+// wire.SSOOptions (lock-out, IP rules, trusted proxies, throttle, client
+// certificates, ...) plus the runtime parts — store, hasher, catalogue and
+// the directories' password checkers built by the sync's wiring.
 func (e *env) ssoOptions(h *password.Hasher) sso.Options {
 	e.t.Helper()
-	cfg := e.cfg
+	return e.ssoOptionsFrom(e.cfg, h)
+}
+
+// ssoOptionsFrom is ssoOptions for a variant of e's config.
+func (e *env) ssoOptionsFrom(cfg *config.Config, h *password.Hasher) sso.Options {
+	e.t.Helper()
+	opts, err := wire.SSOOptions(cfg)
+	if err != nil {
+		e.t.Fatalf("sso options: %v", err)
+	}
 	cat, err := cfg.Catalogue()
 	if err != nil {
 		e.t.Fatal(err)
-	}
-	var rules []policy.IPRule
-	for _, r := range cfg.Policy.IPRules {
-		pr, err := policy.ParseIPRule(r.Name, r.IsActive(), r.Effect, r.Addresses, r.Profiles, r.Units)
-		if err != nil {
-			e.t.Fatalf("ip rule %s: %v", r.Name, err)
-		}
-		rules = append(rules, pr)
 	}
 	checkers := map[string]sso.PasswordChecker{}
 	changers := map[string]sso.PasswordChanger{}
 	for name, src := range e.wired.Sources {
 		checkers[name], changers[name] = src, src
 	}
-	return sso.Options{
-		Store: e.st, Logger: testLogger(e.t), PublicURL: "http://sso.test", Hasher: h, Enforce: cfg.SSO.Enforce,
-		Directories: checkers, Changers: changers, Catalogue: cat, IPRules: rules,
-		TrustedProxies: cfg.Server.TrustedProxyPrefixes(),
-		Lockout: policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within,
-			LockFor: cfg.Policy.Lockout.LockFor},
+	opts.Store, opts.Logger, opts.Hasher, opts.Catalogue = e.st, testLogger(e.t), h, cat
+	opts.Directories, opts.Changers = checkers, changers
+	if cfg.Server.PublicURL == "" {
+		opts.PublicURL = "http://sso.test"
 	}
+	return opts
 }
 
 // serve starts the sign-in service and the admin API on one loopback
