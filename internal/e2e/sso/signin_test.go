@@ -540,9 +540,21 @@ func TestAPITokenTTL(t *testing.T) {
 		in  *instance
 		ttl time.Duration
 	}{{okta, 45 * time.Minute}, {entra, 2 * time.Hour}} {
-		_, exp := c.in.token(t)
+		tok, exp := c.in.token(t)
 		if d := time.Until(exp); d > c.ttl || d < c.ttl-time.Minute {
 			t.Errorf("%s: token expires in %s, want %s", c.in.name, d, c.ttl)
+		}
+		// /api/v1/me with a bearer token is the admin API's answer.
+		req, _ := http.NewRequest(http.MethodGet, c.in.base+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"api_key_id"`) || !strings.Contains(string(b), `"auditor"`) {
+			t.Errorf("%s: bearer /api/v1/me: %s %s", c.in.name, resp.Status, b)
 		}
 	}
 }
