@@ -36,6 +36,8 @@ type server interface {
 	ldapsAddr() string
 	// plainURL is the ldap:// URL (no TLS; reads only).
 	plainURL() string
+	// remove deletes an entry.
+	remove(t *testing.T, dn string)
 }
 
 // forEachServer runs body against slapd and against Samba AD.
@@ -93,6 +95,10 @@ func (x *slapdServer) opts(t *testing.T) dirOpts {
 	return dirOpts{Kind: "ldap", URLs: []string{x.s.LDAPSURL}, CAFile: x.s.CAFile, BindDN: x.s.ReaderDN,
 		BindPassword: x.s.ReaderPassword, BaseDN: x.s.BaseDN, DisabledFilter: "(pwdAccountLockedTime=*)",
 		MaxCount: 1000, MaxPercent: 100}
+}
+
+func (x *slapdServer) remove(t *testing.T, dn string) {
+	x.s.Modify(t, fmt.Sprintf("dn: %s\nchangetype: delete\n", dn))
 }
 
 func (x *slapdServer) plainURL() string { return x.s.URL }
@@ -218,6 +224,12 @@ func (x *sambaServer) bigGroup(t *testing.T) string {
 func (x *sambaServer) opts(t *testing.T) dirOpts {
 	return dirOpts{Kind: "ad", URLs: []string{x.s.LDAPSURL}, CAFile: x.s.CAFile, BindDN: x.s.AdminDN,
 		BindPassword: x.s.AdminPassword, BaseDN: x.s.BaseDN, MaxCount: 1000, MaxPercent: 100}
+}
+
+func (x *sambaServer) remove(t *testing.T, dn string) {
+	if err := x.s.Admin(t).Del(goldap.NewDelRequest(dn, nil)); err != nil {
+		t.Fatalf("delete %s: %v", dn, err)
+	}
 }
 
 func (x *sambaServer) plainURL() string { return x.s.URL }

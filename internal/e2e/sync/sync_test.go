@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -701,4 +702,74 @@ func TestPrimaryGroupAD(t *testing.T) {
 	if run := e.sync(true); run.Counts.Deactivated != 0 || run.Counts.Unchanged != 2 {
 		t.Errorf("second sync: %+v", run.Counts)
 	}
+}
+
+// An imported group that is gone from the directory fails the run, which
+// says which group, and changes nothing: leaving it out would make all its
+// members look like leavers.
+func TestImportedGroupDeleted(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s server) {
+		ou := s.ou(t, "e2e-gone")
+		dns := users(t, s, ou, "gone-1", "gone-2")
+		kept := s.group(t, ou, "gone-kept", dns[0])
+		gone := s.group(t, ou, "gone-group", dns[1])
+		o := s.opts(t)
+		o.Groups = []string{kept, gone}
+		e := newEnv(t, o)
+		e.sync(true)
+		s.remove(t, gone)
+		before := e.state()
+		for _, full := range []bool{true, false} {
+			run, err := e.run(engine.Request{Full: full})
+			if full && (err == nil || run.Status != store.SyncFailed || !strings.Contains(run.Error, "gone-group") || !strings.Contains(run.Error, "not found")) {
+				t.Fatalf("full sync without an imported group: %s %v %q", run.Status, err, run.Error)
+			}
+			if !full && run.Status == store.SyncSucceeded && run.Counts.Deactivated != 0 {
+				t.Fatalf("incremental deactivated %d users", run.Counts.Deactivated)
+			}
+			t.Logf("full=%v: %s %s", full, run.Status, run.Error)
+		}
+		// The users are as they were (an incremental that succeeds may
+		// move the cursor; it deactivates nobody).
+		if after := e.state(); !reflect.DeepEqual(before.Users, after.Users) {
+			t.Errorf("users changed:\nbefore %+v\nafter  %+v", before.Users, after.Users)
+		}
+	})
+}
+
+// A user deleted in the directory is deactivated: by the full read (gone
+// from its groups) and, on AD, by an incremental read too (the tombstone,
+// read with the show-deleted control, names the anchor).
+func TestUserDeleted(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s server) {
+		for _, full := range []bool{true, false} {
+			t.Run(mode(full), func(t *testing.T) {
+				ad := s.opts(t).Kind == "ad"
+				if !full && !ad {
+					t.Log("generic LDAP has no tombstones: deletions are settled by the full schedule")
+					return
+				}
+				ou := s.ou(t, "e2e-deleted-"+mode(full))
+				n1, n2 := "del-"+mode(full)[:1]+"1", "del-"+mode(full)[:1]+"2"
+				dns := users(t, s, ou, n1, n2)
+				o := s.opts(t)
+				o.Groups = []string{s.group(t, ou, "del-group-"+mode(full), dns...)}
+				e := newEnv(t, o)
+				e.sync(true)
+				s.remove(t, dns[0])
+				run := e.sync(full)
+				u := e.user(n1)
+				want := engine.ReasonLeftGroups
+				if ad && !full {
+					want = engine.ReasonDeleted
+				}
+				if run.Counts.Deactivated != 1 || u.State != store.StateInactive || u.DeactivatedReason != want {
+					t.Fatalf("deleted user: %+v, %s %s (%q), want reason %q", run.Counts, n1, u.State, u.DeactivatedReason, want)
+				}
+				if e.user(n2).State != store.StateActive {
+					t.Errorf("%s deactivated too", n2)
+				}
+			})
+		}
+	})
 }
