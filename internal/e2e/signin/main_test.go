@@ -87,9 +87,11 @@ type env struct {
 	samba *harness.Samba
 	dir   string
 	cfg   *config.Config
-	st    store.Store
-	wired wire.Sync
-	dns   map[string]string // user name -> DN
+	// cfgPath is the config file cfg was loaded from.
+	cfgPath string
+	st      store.Store
+	wired   wire.Sync
+	dns     map[string]string // user name -> DN
 	// groups are the imported groups' DNs: "agents" and "supervisors".
 	groups map[string]string
 }
@@ -181,6 +183,7 @@ func (e *env) loadConfig(y string) *config.Config {
 	if err != nil {
 		e.t.Fatalf("config: %v\n%s", err, y)
 	}
+	e.cfgPath = p
 	return cfg
 }
 

@@ -1,0 +1,99 @@
+package signine2e
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirbridge/dirbridge/internal/daemon"
+	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// TestDaemon is the same journey through the whole daemon (daemon.Run on
+// the scenario's config file): an AD user signs in with the AD password,
+// locks the account with wrong ones, is unlocked by `dirbridge users
+// unlock` against the running daemon, and changes the password, which
+// lands in AD.
+func TestDaemon(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	e := newEnv(t, "signin-daemon", []adUser{{name: "dm-user"}}, "server: {public_url: \""+base+"\"}\n"+lockoutYAML)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{ConfigPath: e.cfgPath, Listener: ln, Logger: testLogger(t)})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("daemon did not shut down")
+		}
+	})
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			t.Fatalf("daemon ended early: %v", err)
+		default:
+		}
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatal("daemon not ready after 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	adm := e.newAdmin(base, "dm-admin")
+	b := func() *browser { return newBrowser(t, base) }
+
+	if res := b().login("dm-user", adPassword); !wentThrough(res) {
+		t.Fatalf("AD pass-through through the daemon: %d\n%s", res.status, res.body)
+	}
+	for range 3 {
+		if res := b().login("dm-user", "Not-The-Passw0rd!"); res.status != http.StatusUnauthorized || !strings.Contains(res.body, genericFailure) {
+			t.Fatalf("wrong password: %d\n%s", res.status, res.body)
+		}
+	}
+	if res := b().login("dm-user", adPassword); res.status != http.StatusUnauthorized {
+		t.Fatalf("right password on the locked account: %d\n%s", res.status, res.body)
+	}
+	if ev := e.lastAudit(sso.ActionSignIn, "dm-user"); ev.Outcome != store.OutcomeDenied || !strings.HasPrefix(ev.Reason, "account locked until") {
+		t.Errorf("audit: outcome %q reason %q", ev.Outcome, ev.Reason)
+	}
+	if out, err := adm.cli("users", "unlock", "dm-user"); err != nil || !strings.Contains(out, "dm-user: unlock done") {
+		t.Fatalf("dirbridge users unlock: %v\n%s", err, out)
+	}
+	c := b()
+	if res := c.login("dm-user", adPassword); !wentThrough(res) {
+		t.Fatalf("sign-in after the unlock: %d\n%s", res.status, res.body)
+	}
+
+	const newPW = "Daemon-Passw0rd8!"
+	res := c.post("/password/change", url.Values{"old_password": {adPassword}, "new_password": {newPW}, "confirm_password": {newPW}})
+	if res.status != http.StatusOK || !strings.Contains(res.body, "Your password has been changed.") {
+		t.Fatalf("change through the daemon: %d\n%s", res.status, res.body)
+	}
+	if err := bindAs(t, e.samba, e.dns["dm-user"], newPW); err != nil {
+		t.Fatalf("bind with the new password: %v", err)
+	}
+	if res := b().login("dm-user", newPW); !wentThrough(res) {
+		t.Errorf("sign-in with the new password: %d\n%s", res.status, res.body)
+	}
+}
