@@ -369,24 +369,64 @@ func (m *Mapper) MapAll(users []directory.User, groups []directory.Group, existi
 	// indices into keys.
 	keys := groupKeys(groups)
 	byAnchor := make(map[string]int, len(groups))
-	memberOf := map[string][]int{}
 	for i, g := range groups {
 		byAnchor[normAnchor(g.Anchor)] = i
+	}
+	// Groups listing each user as a member: only these users' are kept
+	// (the engine maps a large read in chunks, each with every group).
+	userIdx := make(map[string]int, len(users))
+	var same map[int][]int // users whose anchor another user also has
+	for i, u := range users {
+		k := quickNorm(u.Anchor)
+		if j, ok := userIdx[k]; ok {
+			if same == nil {
+				same = map[int][]int{}
+			}
+			same[j] = append(same[j], i)
+			continue
+		}
+		userIdx[k] = i
+	}
+	via := make([][]int, len(users))
+	for gi, g := range groups {
 		for _, mem := range g.Members {
-			k := normAnchor(mem)
-			memberOf[k] = append(memberOf[k], i)
+			if i, ok := userIdx[quickNorm(mem)]; ok {
+				via[i] = append(via[i], gi)
+			}
+		}
+	}
+	for i, js := range same {
+		for _, j := range js {
+			via[j] = via[i]
 		}
 	}
 	results := make([]Result, len(users))
 	var ug []groupKey
 	for i, u := range users {
-		ug = userGroups(ug[:0], u, keys, byAnchor, memberOf[normAnchor(u.Anchor)])
+		ug = userGroups(ug[:0], u, keys, byAnchor, via[i])
 		r, w := m.mapOne(u, ug, existing[u.Anchor])
 		results[i] = r
 		warns = append(warns, w...)
 	}
 	warns = append(warns, markCollisions(results)...)
 	return results, warns
+}
+
+// quickNorm is normAnchor without its work for the usual anchor, which
+// is already lower-case text without braces or spaces.
+func quickNorm(s string) string {
+	if s == "" {
+		return s
+	}
+	if s[0] == '{' || s[0] == ' ' || s[len(s)-1] == '}' || s[len(s)-1] == ' ' {
+		return normAnchor(s)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c >= 'A' && c <= 'Z') || c >= 0x80 || c < 0x20 {
+			return normAnchor(s)
+		}
+	}
+	return s
 }
 
 // userGroups appends to out the groups named by u.Groups and those listing

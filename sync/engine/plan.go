@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -133,6 +134,36 @@ type Item struct {
 	// entryOnly is set when only group memberships (the entry) changed:
 	// Apply then leaves the user row (and its Version) alone.
 	entryOnly bool
+	// causes, set on creates, are what ChangeList needs to list a create's
+	// changes on demand (Changes is then empty until encoded).
+	causes *causes
+}
+
+// causes are the mapping's reasons a create's changes name.
+type causes struct {
+	profile, superuser string
+	units              map[string][]string
+	unitsPinned        bool
+}
+
+// ChangeList returns the item's changes. A create's are made here from
+// its user: a plan keeps them unbuilt (Changes empty) so a first sync of a
+// large directory does not hold a dozen per user; JSON encoding and
+// Summary call this.
+func (it Item) ChangeList() []Change {
+	if it.Changes != nil || it.causes == nil {
+		return it.Changes
+	}
+	c := it.causes
+	return diffUser(store.User{}, it.User, mapping.Result{ProfileCause: c.profile, SuperuserCause: c.superuser,
+		UnitCauses: c.units, UnitsPinned: c.unitsPinned})
+}
+
+// MarshalJSON encodes the item with its changes made (see ChangeList).
+func (it Item) MarshalJSON() ([]byte, error) {
+	type plain Item // without this method
+	it.Changes = it.ChangeList()
+	return json.Marshal(plain(it))
 }
 
 // Blocked is an imported user the plan neither creates nor updates.
@@ -286,6 +317,10 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		present = append(present, u)
 	}
 
+	// Sized once: a first sync of a large directory creates an item and an
+	// entry per user, and items are large.
+	p.Items = make([]Item, 0, len(present)+len(deleted))
+	p.Entries = make([]store.DirectoryEntry, 0, len(present)+len(snap.Groups))
 	results, mw := mapUsers(mapper, present, groups, byAnchor, mapWorkers(len(present)))
 	warns = append(warns, mw...)
 	blockMsg := map[string][]string{}
@@ -338,10 +373,12 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 			Name: du.Username, Attributes: du.Attributes, Groups: gs, UpdatedAt: now,
 		}
 		c := byAnchor[du.Anchor]
+		old := userEntries[du.Anchor]
 		if c != nil {
 			entry.UserID = c.ID
+		} else if old != nil {
+			entry.Unmapped = old.Unmapped
 		}
-		old := userEntries[du.Anchor]
 		gained, lost := groupDiff(old, gs, groupName)
 
 		block := func(userID, reason string) {
@@ -363,6 +400,14 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		deact := deactivationReason(du, gs, now)
 
 		if c == nil {
+			if entry.Unmapped {
+				// An administrator unlinked it: linking it again by username
+				// or e-mail would undo that on the next run.
+				p.Skipped = append(p.Skipped, Blocked{Anchor: du.Anchor, Username: r.Username, DN: du.DN,
+					Reason: "unmapped by an administrator; map it or create a user for it by hand"})
+				p.addEntry(entry, old)
+				continue
+			}
 			if deact != "" {
 				p.Skipped = append(p.Skipped, Blocked{Anchor: du.Anchor, Username: r.Username, DN: du.DN, Reason: deact + "; not created"})
 				p.addEntry(entry, old)
@@ -392,7 +437,11 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 				}
 				fill(&u, r, du, dir)
 				it := Item{Kind: KindCreate, Anchor: du.Anchor, Username: u.Username, DN: du.DN, User: u, GroupsGained: gained}
-				it.Changes = diffUser(store.User{}, u, r)
+				// A create's changes are every field it sets; a first
+				// sync of a large directory would hold millions of them.
+				// They are made when the plan is encoded or summarised.
+				it.causes = &causes{profile: r.ProfileCause, superuser: r.SuperuserCause,
+					units: r.UnitCauses, unitsPinned: r.UnitsPinned}
 				p.Items = append(p.Items, it)
 				p.addEntry(entry, old)
 			case mapping.LinkExisting:
@@ -588,7 +637,7 @@ func planGroups(cur Current, snap directory.Snapshot) []directory.Group {
 // addEntry queues e for writing unless the stored entry old already says
 // the same: a no-change run then writes (almost) nothing.
 func (p *Plan) addEntry(e store.DirectoryEntry, old *store.DirectoryEntry) {
-	if old != nil && old.Kind == e.Kind && old.DN == e.DN && old.Name == e.Name && old.UserID == e.UserID &&
+	if old != nil && old.Kind == e.Kind && old.DN == e.DN && old.Name == e.Name && old.UserID == e.UserID && old.Unmapped == e.Unmapped &&
 		slices.Equal(old.Groups, e.Groups) && sameAttrs(old.Attributes, e.Attributes) {
 		return
 	}

@@ -246,7 +246,7 @@ func TestPlan(t *testing.T) {
 			}
 			var changes, notes []string
 			for _, it := range p.Items {
-				for _, c := range it.Changes {
+				for _, c := range it.ChangeList() {
 					changes = append(changes, c.String())
 				}
 				notes = append(notes, it.Notes...)

@@ -418,6 +418,9 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 	loadTook := time.Since(stage)
 	stage = time.Now()
 	plan, warns := NewPlan(cur, snap, d.Mapper, r.now())
+	// The plan holds every row it writes: what was read and loaded can go
+	// before the apply, which needs memory of its own.
+	snap, cur = directory.Snapshot{}, Current{}
 	log.Info("sync planned", zap.Int("items", len(plan.Items)), zap.Int("entries_changed", plan.EntriesChanged),
 		zap.Duration("load", loadTook), zap.Duration("plan", time.Since(stage)))
 	plan.RunID, plan.Actor = f.id, req.Actor

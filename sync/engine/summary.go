@@ -44,7 +44,7 @@ func (p Plan) Summary() string {
 			fmt.Fprintf(&b, ": %s", it.Reason)
 		}
 		b.WriteByte('\n')
-		for _, ch := range it.Changes {
+		for _, ch := range it.ChangeList() {
 			if it.Kind == KindCreate && ch.Old == "" && ch.New == "" {
 				continue
 			}
