@@ -231,7 +231,7 @@ func (s *Server) handleCreateEntries(w http.ResponseWriter, r *http.Request, c *
 					return err
 				}
 				if res.Status == EntryCreated {
-					e.UserID, e.UpdatedAt = res.User.ID, now
+					e.UserID, e.Unmapped, e.UpdatedAt = res.User.ID, false, now
 					changed = append(changed, e)
 				}
 			}

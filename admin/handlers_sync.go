@@ -222,7 +222,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, c *caller, mode st
 		if err := tx.UpdateUser(ctx, &u); err != nil {
 			return storeErr(err, "user", u.Username)
 		}
-		entry.UserID, entry.UpdatedAt = u.ID, now
+		entry.UserID, entry.Unmapped, entry.UpdatedAt = u.ID, false, now
 		return tx.PutDirectoryEntries(ctx, []store.DirectoryEntry{entry})
 	})
 	if err != nil {
@@ -279,7 +279,8 @@ func (s *Server) handleUnmap(w http.ResponseWriter, r *http.Request, c *caller) 
 				return storeErr(err, "user", u.Username)
 			}
 		}
-		entry.UserID, entry.UpdatedAt = "", s.now().UTC()
+		// Remembered, so the next sync does not link it straight back.
+		entry.UserID, entry.Unmapped, entry.UpdatedAt = "", true, s.now().UTC()
 		return tx.PutDirectoryEntries(ctx, []store.DirectoryEntry{entry})
 	})
 	if err != nil {

@@ -247,7 +247,9 @@ type DirectoryEntry struct {
 	Attributes map[string][]string `json:"attributes,omitempty"`
 	Groups     []string            `json:"groups,omitempty"`
 	UserID     string              `json:"user_id,omitempty"`
-	UpdatedAt  time.Time           `json:"updated_at"`
+	// Unmapped: an administrator unlinked it; sync leaves it unlinked.
+	Unmapped  bool      `json:"unmapped,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // DirectoryEntryList is a directory's entries.
@@ -313,5 +315,5 @@ func toSyncRun(r store.SyncRun, withPlan bool) SyncRun {
 
 func toEntry(e store.DirectoryEntry) DirectoryEntry {
 	return DirectoryEntry{Directory: e.Directory, Anchor: e.Anchor, Kind: string(e.Kind), DN: e.DN, Name: e.Name,
-		Attributes: e.Attributes, Groups: e.Groups, UserID: e.UserID, UpdatedAt: e.UpdatedAt.UTC()}
+		Attributes: e.Attributes, Groups: e.Groups, UserID: e.UserID, Unmapped: e.Unmapped, UpdatedAt: e.UpdatedAt.UTC()}
 }

@@ -115,7 +115,11 @@ type DirectoryEntry struct {
 	// (directly or through nesting). For a group it holds member anchors.
 	Groups []string
 	// UserID is the local user this entry is mapped to; empty if unmapped.
-	UserID    string
+	UserID string
+	// Unmapped records that an administrator unlinked this entry from its
+	// local user: sync must not link it (or create a user for it) again on
+	// its own; only an explicit map, remap or create clears it.
+	Unmapped  bool
 	UpdatedAt time.Time
 }
 

@@ -135,7 +135,7 @@ func (o ops) ListDirectoryGroups(ctx context.Context, directory string, members 
 			ELSE COALESCE((SELECT jsonb_agg(m ORDER BY i) FROM jsonb_array_elements_text(groups)
 				WITH ORDINALITY AS x(m, i) WHERE m = ANY($3::text[])), '[]'::jsonb)
 		END,
-		user_id, updated_at FROM directory_entries WHERE directory = $1 AND kind = $2 ORDER BY anchor`,
+		user_id, updated_at, unmapped FROM directory_entries WHERE directory = $1 AND kind = $2 ORDER BY anchor`,
 		directory, string(store.EntryGroup), members)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list directory groups %q: %w", directory, err)

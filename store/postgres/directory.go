@@ -9,14 +9,14 @@ import (
 	"github.com/dirbridge/dirbridge/store/internal/codec"
 )
 
-const entryCols = `directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at`
+const entryCols = `directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at, unmapped`
 
 func scanEntry(sc scanner) (store.DirectoryEntry, error) {
 	var e store.DirectoryEntry
 	var kind, attrs, groups string
 	var userID *string
 	if err := sc.Scan(&e.Directory, &e.Anchor, &kind, &e.DN, &e.Name, &attrs, &groups,
-		&userID, nullTime{&e.UpdatedAt}); err != nil {
+		&userID, nullTime{&e.UpdatedAt}, &e.Unmapped); err != nil {
 		return e, err
 	}
 	e.Kind = store.EntryKind(kind)
@@ -72,14 +72,15 @@ func (o ops) GetDirectoryEntry(ctx context.Context, directory, anchor string) (s
 const entryBatch = 2000
 
 // entryUpsert takes one array per column and upserts their rows, so a
-// batch of any size is one prepared statement with nine parameters.
+// batch of any size is one prepared statement with ten parameters.
 const entryUpsert = `INSERT INTO directory_entries (` + entryCols + `)
-	SELECT d, a, k, dn, n, attrs::jsonb, g::jsonb, NULLIF(u, ''), at
+	SELECT d, a, k, dn, n, attrs::jsonb, g::jsonb, NULLIF(u, ''), at, um
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::text[], $9::timestamptz[]) AS x(d, a, k, dn, n, attrs, g, u, at)
+		$7::text[], $8::text[], $9::timestamptz[], $10::boolean[]) AS x(d, a, k, dn, n, attrs, g, u, at, um)
 	ON CONFLICT (directory, anchor) DO UPDATE SET kind = excluded.kind,
 	dn = excluded.dn, name = excluded.name, attributes = excluded.attributes,
-	groups = excluded.groups, user_id = excluded.user_id, updated_at = excluded.updated_at`
+	groups = excluded.groups, user_id = excluded.user_id, updated_at = excluded.updated_at,
+	unmapped = excluded.unmapped`
 
 // PutDirectoryEntries upserts entries by (directory, anchor) in batches.
 // A zero UpdatedAt is set to now; the last of duplicate entries wins.
@@ -97,12 +98,13 @@ func (t *txn) PutDirectoryEntries(ctx context.Context, entries []store.Directory
 		groups = make([]string, 0, n)
 		users  = make([]string, 0, n)
 		ats    = make([]time.Time, 0, n)
+		unmap  = make([]bool, 0, n)
 	)
 	for len(entries) > 0 {
 		batch := entries[:min(len(entries), entryBatch)]
 		entries = entries[len(batch):]
 		dirs, anch, kinds, dns, names = dirs[:0], anch[:0], kinds[:0], dns[:0], names[:0]
-		attrs, groups, users, ats = attrs[:0], groups[:0], users[:0], ats[:0]
+		attrs, groups, users, ats, unmap = attrs[:0], groups[:0], users[:0], ats[:0], unmap[:0]
 		for _, e := range batch {
 			a, err := codec.JSON(e.Attributes)
 			if err != nil {
@@ -119,8 +121,9 @@ func (t *txn) PutDirectoryEntries(ctx context.Context, entries []store.Directory
 			dirs, anch, kinds = append(dirs, e.Directory), append(anch, e.Anchor), append(kinds, string(e.Kind))
 			dns, names = append(dns, e.DN), append(names, e.Name)
 			attrs, groups, users, ats = append(attrs, a), append(groups, g), append(users, e.UserID), append(ats, at)
+			unmap = append(unmap, e.Unmapped)
 		}
-		if _, err := t.q.Exec(ctx, entryUpsert, dirs, anch, kinds, dns, names, attrs, groups, users, ats); err != nil {
+		if _, err := t.q.Exec(ctx, entryUpsert, dirs, anch, kinds, dns, names, attrs, groups, users, ats, unmap); err != nil {
 			return fmt.Errorf("postgres: put %d directory entries: %w", len(batch), classify(ctx, err))
 		}
 	}

@@ -99,6 +99,13 @@ func TestMigrationsStepByStep(t *testing.T) {
 				stmt(`INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)`,
 					storetest.MigrationLease.Name, storetest.MigrationLease.Holder, far))
 		}},
+		{Version: 5, Tables: []string{"directory_entries"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			// The version-2 entry must read as not unmapped; a new one
+			// can be written unmapped.
+			return exec(ctx, db,
+				stmt(`INSERT INTO directory_entries (directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at, unmapped)
+					VALUES ($1, 'unmapped-by-admin', 'user', 'cn=x', 'x', '{}', '[]', NULL, $2, true)`, e.Directory, T))
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store { return open(t, dsn) })
 }

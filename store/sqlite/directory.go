@@ -11,14 +11,14 @@ import (
 	"github.com/dirbridge/dirbridge/store/internal/codec"
 )
 
-const entryCols = `directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at`
+const entryCols = `directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at, unmapped`
 
 func scanEntry(sc scanner) (store.DirectoryEntry, error) {
 	var e store.DirectoryEntry
 	var kind, attrs, groups string
 	var userID *string
 	if err := sc.Scan(&e.Directory, &e.Anchor, &kind, &e.DN, &e.Name, &attrs, &groups,
-		&userID, nullTime{&e.UpdatedAt}); err != nil {
+		&userID, nullTime{&e.UpdatedAt}, &e.Unmapped); err != nil {
 		return e, err
 	}
 	e.Kind = store.EntryKind(kind)
@@ -65,7 +65,7 @@ func (o ops) GetDirectoryEntry(ctx context.Context, directory, anchor string) (s
 	return e, nil
 }
 
-// entryBatch is the most rows one INSERT carries: 9 columns x 256 rows
+// entryBatch is the most rows one INSERT carries: 10 columns x 256 rows
 // stays far below SQLite's variable limit while amortising the statement.
 const entryBatch = 256
 
@@ -77,11 +77,12 @@ func entryInsert(n int) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?)")
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
 	}
 	b.WriteString(` ON CONFLICT (directory, anchor) DO UPDATE SET kind = excluded.kind,
 		dn = excluded.dn, name = excluded.name, attributes = excluded.attributes,
-		groups = excluded.groups, user_id = excluded.user_id, updated_at = excluded.updated_at`)
+		groups = excluded.groups, user_id = excluded.user_id, updated_at = excluded.updated_at,
+		unmapped = excluded.unmapped`)
 	return b.String()
 }
 
@@ -105,7 +106,7 @@ func (t *txn) PutDirectoryEntries(ctx context.Context, entries []store.Directory
 		return cmp.Or(strings.Compare(a.Directory, b.Directory), strings.Compare(a.Anchor, b.Anchor))
 	})
 	now := codec.Now()
-	args := make([]any, 0, entryBatch*9)
+	args := make([]any, 0, entryBatch*10)
 	for len(entries) > 0 {
 		n := entryBatch
 		for n > len(entries) {
@@ -122,7 +123,7 @@ func (t *txn) PutDirectoryEntries(ctx context.Context, entries []store.Directory
 			if at.IsZero() {
 				at = now
 			}
-			args = append(args, e.Directory, e.Anchor, string(e.Kind), e.DN, e.Name, attrs, groups, userID, tm(at))
+			args = append(args, e.Directory, e.Anchor, string(e.Kind), e.DN, e.Name, attrs, groups, userID, tm(at), e.Unmapped)
 		}
 		if _, err := t.q.exec(ctx, entryInserts[n], args...); err != nil {
 			return fmt.Errorf("sqlite: put %d directory entries: %w", n, classify(ctx, err))

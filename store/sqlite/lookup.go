@@ -72,7 +72,7 @@ func (o ops) ListDirectoryGroups(ctx context.Context, directory string, members 
 		groupsCol = "'[]'"
 	}
 	rows, err := o.q.query(ctx, `SELECT directory, anchor, kind, dn, name, attributes, `+groupsCol+`,
-		user_id, updated_at FROM directory_entries WHERE directory = ? AND kind = ? ORDER BY anchor`,
+		user_id, updated_at, unmapped FROM directory_entries WHERE directory = ? AND kind = ? ORDER BY anchor`,
 		directory, string(store.EntryGroup))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list directory groups %q: %w", directory, classify(ctx, err))
@@ -105,7 +105,7 @@ func scanEntryRawGroups(sc scanner) (store.DirectoryEntry, string, error) {
 	var kind, attrs, groups string
 	var userID *string
 	if err := sc.Scan(&e.Directory, &e.Anchor, &kind, &e.DN, &e.Name, &attrs, &groups,
-		&userID, nullTime{&e.UpdatedAt}); err != nil {
+		&userID, nullTime{&e.UpdatedAt}, &e.Unmapped); err != nil {
 		return e, "", err
 	}
 	e.Kind = store.EntryKind(kind)

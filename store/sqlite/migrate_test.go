@@ -106,6 +106,13 @@ func TestMigrationsStepByStep(t *testing.T) {
 			return db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users INDEXED BY users_source_state
 				WHERE source = ? AND state = 'active'`, u.Source).Scan(&n)
 		}},
+		{Version: 6, Tables: []string{"directory_entries"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			// The version-2 entry must read as not unmapped; a new one
+			// can be written unmapped.
+			return exec(ctx, db,
+				stmt{`INSERT INTO directory_entries (directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at, unmapped)
+					VALUES (?, 'unmapped-by-admin', 'user', 'cn=x', 'x', '{}', '[]', NULL, ?, 1)`, []any{e.Directory, T}})
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store {
 		s, err := sqlite.Open(context.Background(), path)

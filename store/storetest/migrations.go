@@ -184,6 +184,11 @@ func checkMigrated(t *testing.T, s store.Store) {
 	e, err := s.GetDirectoryEntry(ctx, MigrationEntry.Directory, MigrationEntry.Anchor)
 	noErr(t, "GetDirectoryEntry", err)
 	equal(t, "migrated entry", e, MigrationEntry)
+	um, err := s.GetDirectoryEntry(ctx, MigrationEntry.Directory, "unmapped-by-admin")
+	noErr(t, "GetDirectoryEntry unmapped", err)
+	if !um.Unmapped || um.UserID != "" {
+		t.Fatalf("entry written unmapped reads back as %+v", um)
+	}
 	ds, err := s.GetDirectoryState(ctx, MigrationState.Directory)
 	noErr(t, "GetDirectoryState", err)
 	equal(t, "migrated directory state", ds, MigrationState)

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -556,11 +557,15 @@ func testDirectoryEntries(t *testing.T, s store.Store) {
 	// Replace: unmapped now, new attributes; zero UpdatedAt set to now.
 	repl := entries[0]
 	repl.UserID, repl.Attributes, repl.UpdatedAt = "", map[string][]string{"mail": {"new@example.com"}}, time.Time{}
+	repl.Unmapped = true // an administrator's unmap, remembered
 	tx(t, s, func(tx store.Tx) error { return tx.PutDirectoryEntries(ctx, []store.DirectoryEntry{repl}) })
 	got, err = s.GetDirectoryEntry(ctx, "corp", "a0000")
 	noErr(t, "GetDirectoryEntry replaced", err)
-	if got.UserID != "" || got.UpdatedAt.IsZero() || got.Attributes["mail"][0] != "new@example.com" {
+	if got.UserID != "" || !got.Unmapped || got.UpdatedAt.IsZero() || got.Attributes["mail"][0] != "new@example.com" {
 		t.Fatalf("replaced entry = %+v", got)
+	}
+	if l, err := s.ListDirectoryEntries(ctx, "corp"); err != nil || !slices.ContainsFunc(l, func(e store.DirectoryEntry) bool { return e.Anchor == "a0000" && e.Unmapped }) {
+		t.Fatalf("ListDirectoryEntries after unmap: err %v, unmapped flag lost", err)
 	}
 
 	tx(t, s, func(tx store.Tx) error { return tx.DeleteDirectoryEntry(ctx, "corp", "a0000") })

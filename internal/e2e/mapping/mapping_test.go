@@ -266,6 +266,19 @@ func TestMapUnmapRemapAndCreateThroughTheAPI(t *testing.T) {
 	if louUser.Source != store.SourceLocal || louUser.Anchor != "" || !louUser.MustChangePassword {
 		t.Fatalf("lou after unmap: %+v", louUser)
 	}
+	// The unmap sticks: the next full sync neither links lou back by
+	// username nor creates a second lou, and says why.
+	_, p = e.sync(true, false)
+	if it, ok := item(p, "lou"); ok {
+		t.Fatalf("sync after unmap touched lou: %+v\n%s", it, p.Summary())
+	}
+	skipped := false
+	for _, b := range p.Skipped {
+		skipped = skipped || (b.Anchor == louAnchor && strings.Contains(b.Reason, "unmapped by an administrator"))
+	}
+	if !skipped || e.user("lou").Source != store.SourceLocal {
+		t.Fatalf("sync after unmap: lou not reported as unmapped by an administrator\n%s", p.Summary())
+	}
 	// Creating lou again is refused: a local user holds the name.
 	e.call("POST", entries+"/create", admin.CreateEntriesRequest{Anchors: []string{louAnchor}}, 200, &res)
 	if res.Created != 0 || res.Items[0].Code != admin.RefusedLocalUserExists {
