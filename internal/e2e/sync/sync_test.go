@@ -112,6 +112,36 @@ func TestLargeGroupAD(t *testing.T) {
 	}
 }
 
+// The same group through a proxy that makes Samba answer as Windows AD
+// does (member;range=0-1499 unasked, and no range longer than 1,500 even
+// when a longer one is asked for): still read whole.
+func TestLargeGroupWindowsRanges(t *testing.T) {
+	s := sharedSamba(t)
+	group := s.bigGroup(t)
+	for _, rs := range []int{0, 2000} {
+		t.Run(fmt.Sprintf("range_size=%d", rs), func(t *testing.T) {
+			p := newRangeProxy(t, strings.TrimPrefix(s.plainURL(), "ldap://"))
+			o := s.opts(t)
+			o.URLs = []string{p.url()}
+			o.CAFile = ""
+			o.Groups = []string{group}
+			o.RangeSize = rs
+			e := newEnv(t, o)
+			e.sync(true)
+			if p.rewritten.Load() == 0 {
+				t.Fatal("the proxy forced no range: the test shows nothing")
+			}
+			if got := len(e.active()); got != bigGroupUsers {
+				t.Errorf("%d active users, want %d", got, bigGroupUsers)
+			}
+			if g := e.groupEntry("big-group"); len(g.Groups) != bigGroupUsers {
+				t.Errorf("stored group has %d members, want %d", len(g.Groups), bigGroupUsers)
+			}
+			t.Logf("%d answers cut to a %d-value range", p.rewritten.Load(), maxValRange)
+		})
+	}
+}
+
 // Nested groups: members of groups inside the imported group are
 // imported, and a cycle (top > mid > leaf > top) ends.
 func TestNestedGroupsWithCycle(t *testing.T) {
