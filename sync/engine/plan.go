@@ -317,9 +317,16 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		present = append(present, u)
 	}
 
-	// Sized once: a first sync of a large directory creates an item and an
-	// entry per user, and items are large.
-	p.Items = make([]Item, 0, len(present)+len(deleted))
+	// Sized once for what is surely coming (an item per new user; items
+	// are large, and a first sync of a large directory has one per user),
+	// not for every user: a run that changes little stays small.
+	news := 0
+	for _, u := range present {
+		if byAnchor[u.Anchor] == nil {
+			news++
+		}
+	}
+	p.Items = make([]Item, 0, news+len(deleted)+len(present)/64)
 	p.Entries = make([]store.DirectoryEntry, 0, len(present)+len(snap.Groups))
 	results, mw := mapUsers(mapper, present, groups, byAnchor, mapWorkers(len(present)))
 	warns = append(warns, mw...)
