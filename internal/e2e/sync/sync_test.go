@@ -512,40 +512,85 @@ func TestWrongBindPassword(t *testing.T) {
 // A directory that stops in the middle of a read changes nothing: the run
 // fails, the store is as it was, and the next run applies what is pending.
 // slapd is killed (a dedicated one); Samba is shared, so a loopback proxy
-// cuts the connection instead. Both cut at half of a whole read's bytes,
-// while the users are being streamed page by page.
+// cuts the connection instead, at a point measured in bytes of a whole
+// read, while the users are being read.
 func TestStoppedMidRead(t *testing.T) {
-	t.Run("slapd", func(t *testing.T) {
-		h := harness.StartSlapd(t, harness.SlapdOptions{LDIF: pagingLDIF("dc=example,dc=org"), Quiet: true})
-		s := &slapdServer{h}
-		p := newCutProxy(t, s.ldapsAddr())
-		p.onCut = func() { go h.Kill() }
-		o := s.opts(t)
-		o.URLs = []string{"ldaps://" + p.addr()}
-		group := "cn=paging-group,ou=paging," + h.BaseDN
-		o.Groups = []string{group}
-		o.PageSize = 50
-		testStoppedMidRead(t, o, p, func() { s.removeMembers(t, group, "uid=pg0000,ou=paging,"+h.BaseDN) },
-			func() { h.Start(t) }, "pg0000", pagingUsers)
-	})
-	t.Run("samba", func(t *testing.T) {
-		s := sharedSamba(t)
-		group := s.bigGroup(t)
-		p := newCutProxy(t, s.ldapsAddr())
-		o := s.opts(t)
-		o.URLs = []string{"ldaps://" + p.addr()}
-		o.Groups = []string{group}
-		o.PageSize = 100
-		first := strings.Replace(group, "CN=big-group", "CN=big0000", 1)
-		// The group is shared: its member comes back at the end.
-		t.Cleanup(func() { s.addMembers(t, group, first) })
-		testStoppedMidRead(t, o, p, func() { s.removeMembers(t, group, first) }, func() {}, "big0000", bigGroupUsers)
-	})
+	// Above 1,000 members every user is streamed in pages; below, members
+	// are looked up one by one, several requests in flight.
+	// The cut comes after part of a whole read's bytes: a half for the
+	// stream; a quarter for lookups, which on generic LDAP are followed by
+	// a catch-up search for the cursor.
+	cases := []struct {
+		name string
+		n    int
+		cut  float64
+	}{{"streamed", 0, 0.5}, {"looked up", lookupGroupUsers, 0.25}}
+	for _, c := range cases {
+		t.Run("slapd/"+c.name, func(t *testing.T) {
+			ldif := pagingLDIF("dc=example,dc=org") + lookupLDIF("dc=example,dc=org")
+			h := harness.StartSlapd(t, harness.SlapdOptions{LDIF: ldif, Quiet: true})
+			s := &slapdServer{h}
+			p := newCutProxy(t, s.ldapsAddr())
+			p.onCut = func() { go h.Kill() }
+			o := s.opts(t)
+			o.URLs = []string{"ldaps://" + p.addr()}
+			group, n := "cn=paging-group,ou=paging,"+h.BaseDN, pagingUsers
+			if c.n > 0 {
+				group, n = "cn=lookup-group,ou=paging,"+h.BaseDN, c.n
+			}
+			o.Groups = []string{group}
+			o.PageSize = 50
+			testStoppedMidRead(t, o, p, c.cut, func() { s.removeMembers(t, group, "uid=pg0000,ou=paging,"+h.BaseDN) },
+				func() { h.Start(t) }, "pg0000", n)
+		})
+		t.Run("samba/"+c.name, func(t *testing.T) {
+			s := sharedSamba(t)
+			group, n := s.bigGroup(t), bigGroupUsers
+			first := strings.Replace(group, "CN=big-group", "CN=big0000", 1)
+			if c.n > 0 {
+				members := make([]string, c.n)
+				for i := range members {
+					members[i] = strings.Replace(group, "CN=big-group", fmt.Sprintf("CN=big%04d", i), 1)
+				}
+				ou := strings.TrimPrefix(group, "CN=big-group,")
+				group, n = s.group(t, ou, "big-lookup", members...), c.n
+			}
+			p := newCutProxy(t, s.ldapsAddr())
+			o := s.opts(t)
+			o.URLs = []string{"ldaps://" + p.addr()}
+			o.Groups = []string{group}
+			o.PageSize = 100
+			// The big group is shared: its member comes back at the end.
+			t.Cleanup(func() {
+				if c.n == 0 {
+					s.addMembers(t, group, first)
+				}
+			})
+			testStoppedMidRead(t, o, p, c.cut, func() { s.removeMembers(t, group, first) }, func() {}, "big0000", n)
+		})
+	}
+}
+
+// lookupGroupUsers is the size of the groups whose members are looked up
+// one by one (below the reader's 1,000-member threshold).
+const lookupGroupUsers = 300
+
+// lookupLDIF is cn=lookup-group in ou=paging with the first
+// lookupGroupUsers users of pagingLDIF (a full read uses the group's
+// member values, so the users' memberOf is left as it is).
+func lookupLDIF(base string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dn: cn=lookup-group,ou=paging,%s\nobjectClass: groupOfNames\ncn: lookup-group\n", base)
+	for i := range lookupGroupUsers {
+		fmt.Fprintf(&b, "member: uid=pg%04d,ou=paging,%s\n", i, base)
+	}
+	b.WriteString("\n")
+	return b.String()
 }
 
 // testStoppedMidRead: change makes a whole read deactivate leaver;
 // restart brings the directory back after the cut.
-func testStoppedMidRead(t *testing.T, o dirOpts, p *cutProxy, change, restart func(), leaver string, n int) {
+func testStoppedMidRead(t *testing.T, o dirOpts, p *cutProxy, cut float64, change, restart func(), leaver string, n int) {
 	e := newEnv(t, o)
 	p.reset(0)
 	e.sync(true)
@@ -556,10 +601,11 @@ func testStoppedMidRead(t *testing.T, o dirOpts, p *cutProxy, change, restart fu
 	change() // a whole read now would deactivate the leaver
 	before := e.state()
 
-	p.reset(whole / 2)
+	limit := int64(float64(whole) * cut)
+	p.reset(limit)
 	run, err := e.run(engine.Request{Full: true})
 	if err == nil || run.Status != store.SyncFailed {
-		t.Fatalf("read cut at %d of %d bytes: status %s, err %v, counts %+v", whole/2, whole, run.Status, err, run.Counts)
+		t.Fatalf("read cut at %d of %d bytes: status %s, err %v, counts %+v", limit, whole, run.Status, err, run.Counts)
 	}
 	t.Logf("cut after %d of %d bytes: %s", p.sent.Load(), whole, run.Error)
 	if !strings.Contains(run.Error, "directory unavailable") {
