@@ -57,6 +57,7 @@ var (
 	users     = []string{privilege.ManageUsers}
 	viewUsers = []string{privilege.ManageUsers, privilege.ViewUsers}
 	profiles  = []string{privilege.ManageProfiles}
+	sessions  = []string{privilege.ManageSessions, privilege.ManageUsers}
 )
 
 func routeTable() []route {
@@ -76,6 +77,10 @@ func routeTable() []route {
 		{Method: "GET", Path: "/api/v1/users/{id}/apikeys", Name: "listAPIKeys", Summary: "List a user's API keys ({id} may be \"me\")", Resp: APIKeyList{}, Status: 200, handler: (*Server).handleListKeys},
 		{Method: "POST", Path: "/api/v1/users/{id}/apikeys", Name: "createAPIKey", Summary: "Create an API key; the secret is shown once", Action: "apikey.create", Req: APIKeyInput{}, Resp: APIKeyCreated{}, Status: 201, handler: (*Server).handleCreateKey},
 		{Method: "DELETE", Path: "/api/v1/users/{id}/apikeys/{key}", Name: "revokeAPIKey", Summary: "Revoke an API key and every token issued for it", Action: "apikey.revoke", Resp: APIKey{}, Status: 200, handler: (*Server).handleRevokeKey},
+
+		{Method: "GET", Path: "/api/v1/sessions", Name: "listSessions", Summary: "Live sign-in sessions and the licences they hold", Privs: sessions, Query: []param{{"user", "string", "only this user's sessions (id or username)"}}, Resp: SessionList{}, Status: 200, handler: (*Server).handleListSessions},
+		{Method: "DELETE", Path: "/api/v1/sessions/{id}", Name: "endSession", Summary: "End one session (frees its licence)", Action: "session.end", Privs: sessions, Resp: SessionsEnded{}, Status: 200, handler: (*Server).handleEndSession},
+		{Method: "DELETE", Path: "/api/v1/users/{id}/sessions", Name: "endUserSessions", Summary: "Sign a user out everywhere", Action: "session.end_all", Privs: sessions, Resp: SessionsEnded{}, Status: 200, handler: (*Server).handleEndUserSessions},
 
 		{Method: "GET", Path: "/api/v1/profiles", Name: "listProfiles", Summary: "List profiles", Privs: []string{privilege.ManageProfiles, privilege.ManageUsers, privilege.ViewUsers}, Resp: ProfileList{}, Status: 200, handler: (*Server).handleListProfiles},
 		{Method: "POST", Path: "/api/v1/profiles", Name: "createProfile", Summary: "Create a profile", Action: "profile.create", Privs: profiles, Req: ProfileInput{}, Resp: Profile{}, Status: 201, handler: (*Server).handleCreateProfile},

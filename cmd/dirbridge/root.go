@@ -30,7 +30,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(serveCmd(), configCmd(), versionCmd(), migrateCmd(), emergencyCmd(), apikeysCmd(), serviceCmd(), syncCmd(), directoryCmd(), expiryCmd())
 	root.AddCommand(apiCommands()...)
-	root.AddCommand(entriesCmd(), mappingCmd(), ssoCmd())
+	root.AddCommand(entriesCmd(), mappingCmd(), ssoCmd(), sessionsCmd())
 	return root
 }
 
