@@ -178,6 +178,29 @@ func TestPassThrough(t *testing.T) {
 	})
 	t.Run("must change in AD (773)", func(t *testing.T) { changeOffered(t, "pt-must") })
 
+	// AD (Samba as Windows) gives those sub-codes only for the right
+	// password: a wrong one on such an account is a plain wrong password —
+	// no change form for someone who does not know the password, and it
+	// counts toward lock-out. (Disabled and account-expired accounts answer
+	// 52e to a wrong password as well; by now the sync above has
+	// deactivated them here.)
+	t.Run("wrong password on a refused account", func(t *testing.T) {
+		for _, name := range []string{"pt-expired", "pt-must", "pt-hours"} {
+			before := e.lockout(name).FailedAttempts
+			res := b().login(name, "Not-The-Passw0rd!")
+			if res.status != http.StatusUnauthorized || strings.Contains(res.body, `action="/password/change"`) ||
+				res.body != strings.ReplaceAll(wrongAnswer.body, "pt-wrong", name) {
+				t.Errorf("%s, wrong password: %d\n%s", name, res.status, res.body)
+			}
+			if ev := e.lastAudit(sso.ActionSignIn, name); ev.Outcome != store.OutcomeFailure || ev.Reason != "wrong password (directory)" {
+				t.Errorf("%s: audit outcome %q reason %q", name, ev.Outcome, ev.Reason)
+			}
+			if l := e.lockout(name); l.FailedAttempts != before+1 {
+				t.Errorf("%s: lock-out %+v, want %d attempts", name, l, before+1)
+			}
+		}
+	})
+
 	t.Run("outage does not count", func(t *testing.T) {
 		// Two wrong passwords: one more failure would lock (max 3).
 		for range 2 {
