@@ -503,6 +503,27 @@ func TestUsers(t *testing.T) {
 	if !d.PinnedProfile || !slices.Equal(d.Units, units) {
 		t.Fatalf("patch: %+v", d)
 	}
+
+	// A profile change ends the user's sessions (signed in under the old
+	// privileges); a units change alone does not.
+	ctx = context.Background()
+	agentb := e.users["agentb"]
+	now := e.clk.Now()
+	if err := e.st.Tx(ctx, func(tx store.Tx) error {
+		return tx.CreateSession(ctx, store.Session{ID: "agentb-1", UserID: agentb.ID, Method: "oidc", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	units = []string{"HQ", "Floor 2"}
+	e.do("PATCH", "/api/v1/users/agentb", tok, admin.UserPatch{Units: &units}, 200, nil)
+	if _, err := e.st.GetSession(ctx, "agentb-1"); err != nil {
+		t.Fatalf("units change ended the session: %v", err)
+	}
+	profile := "UserAdmins"
+	e.do("PATCH", "/api/v1/users/agentb", tok, admin.UserPatch{Profile: &profile}, 200, nil)
+	if _, err := e.st.GetSession(ctx, "agentb-1"); err == nil {
+		t.Fatal("profile change kept the session")
+	}
 }
 
 func TestPasswordReset(t *testing.T) {

@@ -216,9 +216,21 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request, c *call
 			changes["pinned_units"] = *in.PinnedUnits
 			u.PinnedUnits = *in.PinnedUnits
 		}
+		privsBefore := u.Superuser
 		if in.Superuser != nil {
 			changes["superuser"] = *in.Superuser
 			u.Superuser = *in.Superuser
+		}
+		_, profileChanged := changes["profile"]
+		_, customChanged := changes["custom_privileges"]
+		if profileChanged || customChanged || privsBefore != u.Superuser {
+			// Sessions carry the privileges granted at sign-in: the user
+			// signs in again under the new ones.
+			n, err := tx.DeleteUserSessions(ctx, u.ID)
+			if err != nil {
+				return fmt.Errorf("revoke sessions of %s: %w", u.Username, err)
+			}
+			c.detail("sessions_revoked", n)
 		}
 		c.detail("changes", changes)
 		return nil

@@ -22,6 +22,8 @@ const (
 	ActionUserDeactivate = "user.deactivate"
 	ActionUserReactivate = "user.reactivate"
 	ActionUserLink       = "user.link"
+	// ActionSessionsRevoked: a profile or superuser change ended sessions.
+	ActionSessionsRevoked = "user.sessions_revoked"
 )
 
 // Apply writes p in one transaction: every user, every entry, the directory
@@ -124,6 +126,20 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		case KindLink:
 			action = ActionUserLink
 		}
+		if it.Kind != KindDeactivate && privilegesChanged(it.Changes) {
+			// Sessions carry the privileges granted at sign-in: a new
+			// profile must take effect by signing in again.
+			n, err := tx.DeleteUserSessions(ctx, u.ID)
+			if err != nil {
+				return fail("%s user %s: revoke sessions after a profile change: %w", it.Kind, u.Username, err)
+			}
+			if n > 0 {
+				details["sessions_revoked"] = n
+				if action == "" {
+					action = ActionSessionsRevoked
+				}
+			}
+		}
 		if action != "" {
 			ev := &store.AuditEvent{Time: p.GeneratedAt, Actor: actor, Action: action, Target: u.ID,
 				Outcome: store.OutcomeSuccess, Reason: it.Reason, Details: details}
@@ -188,4 +204,14 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		return fail("audit: %w", err)
 	}
 	return p.Counts, nil
+}
+
+// privilegesChanged says whether changes alter what the user may do.
+func privilegesChanged(changes []Change) bool {
+	for _, c := range changes {
+		if c.Field == "profile" || c.Field == "superuser" {
+			return true
+		}
+	}
+	return false
 }

@@ -1,9 +1,11 @@
 package mappinge2e
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/mapping"
@@ -51,6 +53,17 @@ func TestGroupMovesChangeProfileAndUnits(t *testing.T) {
 		t.Fatalf("dry run changed alice: %s", u.Profile)
 	}
 
+	// alice is signed in with her Agent privileges; the promotion must end
+	// that session (she signs in again as a Supervisor), and carol's stays.
+	ctx := context.Background()
+	now := time.Now()
+	for _, se := range []store.Session{{ID: "alice-agent", UserID: e.user("alice").ID}, {ID: "carol-agent", UserID: e.user("carol").ID}} {
+		se.Method, se.CreatedAt, se.LastSeenAt, se.ExpiresAt = "saml", now, now, now.Add(time.Hour)
+		if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateSession(ctx, se) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// The real run (incremental: the group change alone must be seen).
 	run, p := e.sync(false, false)
 	if run.Full {
@@ -61,6 +74,12 @@ func TestGroupMovesChangeProfileAndUnits(t *testing.T) {
 	}
 	if u := e.user("alice"); u.Profile != "Supervisor" || !slices.Equal(u.Units, []string{"Floor 2"}) {
 		t.Fatalf("alice: %s %v", u.Profile, u.Units)
+	}
+	if _, err := e.st.GetSession(ctx, "alice-agent"); err == nil {
+		t.Fatal("alice keeps the session she signed in with as an Agent")
+	}
+	if _, err := e.st.GetSession(ctx, "carol-agent"); err != nil {
+		t.Fatalf("carol's session (no profile change): %v", err)
 	}
 
 	// carol leaves Night-Shift for CC-Agents directly: the unit goes, the
