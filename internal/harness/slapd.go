@@ -27,6 +27,12 @@ type SlapdOptions struct {
 	// RequireClientCert makes TLS demand a client certificate from the CA;
 	// one is issued into ClientCertFile/ClientKeyFile.
 	RequireClientCert bool
+	// DefaultPasswordPolicy, when set, is created at
+	// cn=default,ou=policies,<BaseDN> (Slapd.DefaultPolicyDN) and made the
+	// ppolicy overlay's default (olcPPolicyDefault): the overlay then sets
+	// pwdChangedTime on password changes and enforces pwdMaxAge. Without it
+	// no policy applies unless an entry names one in pwdPolicySubentry.
+	DefaultPasswordPolicy *PasswordPolicy
 }
 
 // Slapd is a running OpenLDAP server on loopback with back-mdb, the
@@ -49,6 +55,8 @@ type Slapd struct {
 	// ClientCertFile and ClientKeyFile are set with RequireClientCert.
 	ClientCertFile string
 	ClientKeyFile  string
+	// DefaultPolicyDN is set with SlapdOptions.DefaultPasswordPolicy.
+	DefaultPolicyDN string
 
 	bin, addBin, modBin string
 	port, tlsPort       int
@@ -86,6 +94,9 @@ func StartSlapd(t TB, opts SlapdOptions) *Slapd {
 		s.ClientCertFile, s.ClientKeyFile = client.CertFile, client.KeyFile
 		verify = "demand"
 	}
+	if opts.DefaultPasswordPolicy != nil {
+		s.DefaultPolicyDN = defaultPolicyDN(s.BaseDN)
+	}
 	s.port, s.tlsPort = FreePort(t), FreePort(t)
 	s.URL = fmt.Sprintf("ldap://%s", Addr(s.port))
 	s.LDAPSURL = fmt.Sprintf("ldaps://%s", Addr(s.tlsPort))
@@ -117,7 +128,7 @@ cn: reader
 userPassword: %s
 
 `, s.BaseDN, firstRDNValue(s.BaseDN), s.ReaderDN, s.ReaderPassword)
-	s.LoadOffline(t, base+opts.LDIF)
+	s.LoadOffline(t, base+s.defaultPolicyLDIF(opts)+opts.LDIF)
 	for _, f := range opts.LDIFFiles {
 		s.loadFile(t, f)
 	}
@@ -137,7 +148,7 @@ func (s *Slapd) configLDIF(leaf *Leaf, verifyClient string) string {
 	// online changes; refint keeps member values right when an entry is
 	// renamed or deleted, as AD does. Limits are lifted for paged searches:
 	// without it a non-root reader stops at 500 entries.
-	return fmt.Sprintf(`dn: cn=config
+	ldif := fmt.Sprintf(`dn: cn=config
 objectClass: olcGlobal
 cn: config
 olcPidFile: %[1]s/slapd.pid
@@ -219,6 +230,11 @@ olcOverlay: {2}ppolicy
 olcPPolicyHashCleartext: TRUE
 olcPPolicyUseLockout: TRUE
 `, s.Dir, s.CAFile, leaf.CertFile, leaf.KeyFile, s.BaseDN, s.AdminDN, s.AdminPassword, s.ReaderDN, verifyClient)
+	if s.DefaultPolicyDN != "" {
+		// The ppolicy overlay's entry is the last one: this line joins it.
+		ldif += "olcPPolicyDefault: " + s.DefaultPolicyDN + "\n"
+	}
+	return ldif
 }
 
 // LoadOffline loads LDIF with slapadd -q. The server must be stopped (it

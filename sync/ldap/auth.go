@@ -142,6 +142,8 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 	if err != nil {
 		return directory.User{}, s.errf("authenticate %q: %w", username, err)
 	}
+	// Sign-in uses the expiry the sync stored; no policy is read here.
+	s.takePolicyDN(&u)
 	// Direct group DNs for the sign-in's Identity; the imported groups'
 	// anchors (User.Groups) are the sync's business.
 	if mo := e.GetAttributeValues("memberOf"); len(mo) > 0 {

@@ -65,6 +65,9 @@ func (s *Source) userAttrs(withMemberOf bool) []string {
 	} else {
 		a = []string{"entryUUID", "uid", "cn", "mail", "givenName", "sn", "displayName", "modifyTimestamp",
 			"pwdChangedTime", "pwdReset", "pwdAccountLockedTime"}
+		if s.readsPPolicy() {
+			a = append(a, "pwdPolicySubentry")
+		}
 	}
 	if withMemberOf {
 		a = append(a, "memberOf")
@@ -446,6 +449,13 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 			return directory.Snapshot{}, s.errf("read (%s): %w", mode, err)
 		}
 	}
+	if s.readsPPolicy() {
+		w, err := s.ppolicyExpiry(ctx, st.sr, snap.Users)
+		if err != nil {
+			return directory.Snapshot{}, s.errf("read (%s): %w", mode, err)
+		}
+		st.warnings = append(st.warnings, w...)
+	}
 	snap.Cursor = mark.encode()
 	snap.Stats = directory.Stats{
 		Entries:  st.sr.entries,
@@ -685,6 +695,7 @@ func (s *Source) toUser(e *goldap.Entry, sc schema) (directory.User, error) {
 	u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("modifyTimestamp"))
 	u.Password.ChangedAt, _ = generalizedTime(e.GetAttributeValue("pwdChangedTime"))
 	u.Password.MustChange = strings.EqualFold(e.GetAttributeValue("pwdReset"), "TRUE")
+	s.notePolicyDN(e, &u)
 	if e.GetAttributeValue("pwdAccountLockedTime") != "" && s.cfg.DisabledFilter == "" {
 		// ppolicy's permanent lock ("000001010000Z") is the usual way to
 		// disable an account on OpenLDAP; a timed lock-out expires.

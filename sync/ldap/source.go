@@ -74,7 +74,13 @@ type Config struct {
 	// ReadPasswordExpiry reads msDS-UserPasswordExpiryTimeComputed on AD.
 	// It is constructed per entry and slow on some servers (~1 ms/entry on
 	// Samba), hence optional.
+	// On generic LDAP it reads pwdPolicySubentry and the password
+	// policies' pwdMaxAge (ppolicy.go).
 	ReadPasswordExpiry bool
+	// PasswordPolicyDN is generic LDAP's default password policy entry,
+	// for users without pwdPolicySubentry (the server's own default is in
+	// cn=config, out of a service account's reach).
+	PasswordPolicyDN string
 	// AllowPlainPassthrough allows user password binds over ldap:// without
 	// StartTLS. Never for production.
 	AllowPlainPassthrough bool
@@ -144,7 +150,7 @@ func New(cfg Config) (*Source, error) {
 	if cfg.BaseDN == "" {
 		return nil, fmt.Errorf("%s: base DN is required", prefix)
 	}
-	for _, dn := range []string{cfg.BaseDN, cfg.UserBaseDN, cfg.GroupBaseDN} {
+	for _, dn := range []string{cfg.BaseDN, cfg.UserBaseDN, cfg.GroupBaseDN, cfg.PasswordPolicyDN} {
 		if dn == "" {
 			continue
 		}

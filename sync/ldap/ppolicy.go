@@ -1,0 +1,177 @@
+package ldap
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/sync/directory"
+)
+
+// Password expiry on generic LDAP directories with a password policy
+// (draft-behera-ldap-password-policy; OpenLDAP's ppolicy overlay). A
+// user's password expires pwdMaxAge seconds after its pwdChangedTime,
+// under the policy named by the user's pwdPolicySubentry or else the
+// directory's default policy. The default lives in the server's own
+// configuration (cn=config), which a service account cannot read, so it is
+// configured here as PasswordPolicyDN.
+//
+// How each case is read:
+//   - pwdMaxAge 0 or absent from the policy: never expires (the draft's
+//     definition).
+//   - pwdChangedTime absent: unknown, no expiry date. The overlay writes it
+//     whenever a password is set under a policy, so its absence means the
+//     password predates the policy or was loaded offline; guessing an age
+//     would send notices that are wrong.
+//   - pwdReset TRUE (set by toUser): must change at the next sign-in, and
+//     no expiry date, as AD's pwdLastSet = 0: the password is already due,
+//     so counting down to its expiry would only send misleading notices.
+//   - no policy known (no pwdPolicySubentry, no PasswordPolicyDN), or a
+//     policy entry the service account cannot find: unknown.
+
+// policyDNKey is where toUser leaves a user's pwdPolicySubentry for
+// ppolicyExpiry. It is not a valid attribute description, so it never
+// collides with a configured extra attribute, and takePolicyDN removes it
+// before the user leaves the package.
+const policyDNKey = "dirbridge:pwdPolicySubentry"
+
+// notePolicyDN records e's pwdPolicySubentry on u when expiry is read.
+func (s *Source) notePolicyDN(e *goldap.Entry, u *directory.User) {
+	if !s.readsPPolicy() {
+		return
+	}
+	dn := e.GetAttributeValue("pwdPolicySubentry")
+	if dn == "" {
+		return
+	}
+	if u.Attributes == nil {
+		u.Attributes = make(map[string][]string, 1)
+	}
+	u.Attributes[policyDNKey] = []string{dn}
+}
+
+// takePolicyDN removes and returns what notePolicyDN recorded on u,
+// leaving Attributes as toUser made it (nil without extra attributes).
+func (s *Source) takePolicyDN(u *directory.User) string {
+	v, ok := u.Attributes[policyDNKey]
+	if !ok {
+		return ""
+	}
+	delete(u.Attributes, policyDNKey)
+	if len(u.Attributes) == 0 && len(s.cfg.ExtraAttributes) == 0 {
+		u.Attributes = nil
+	}
+	return v[0]
+}
+
+// readsPPolicy reports whether password expiry is read from ppolicy.
+func (s *Source) readsPPolicy() bool {
+	return s.cfg.Kind == KindLDAP && s.cfg.ReadPasswordExpiry
+}
+
+// pwdPolicy is one policy entry as read.
+type pwdPolicy struct {
+	// known is false when the entry could not be read as a policy; its
+	// users' expiry stays unknown.
+	known bool
+	// maxAge is pwdMaxAge in seconds; 0 means never.
+	maxAge int64
+}
+
+// ppolicyExpiry sets Password.ExpiresAt or NeverExpires on generic LDAP
+// users from their pwdChangedTime (already in Password.ChangedAt) and the
+// pwdMaxAge of their policy. Each policy is read once per call: a run
+// with thousands of users under one policy costs one request. A policy
+// that is missing or is not a policy is reported as a warning (its users'
+// expiry stays unknown); a failed request is an error.
+func (s *Source) ppolicyExpiry(ctx context.Context, sr *searcher, users []directory.User) ([]string, error) {
+	cache := map[string]pwdPolicy{}
+	var warnings []string
+	for i := range users {
+		u := &users[i]
+		dn := s.takePolicyDN(u)
+		if u.Deleted {
+			continue
+		}
+		if dn == "" {
+			dn = s.cfg.PasswordPolicyDN
+		}
+		if dn == "" {
+			continue
+		}
+		key, err := dnKey(dn)
+		if err != nil {
+			key = strings.ToLower(dn)
+		}
+		p, ok := cache[key]
+		if !ok {
+			var warning string
+			p, warning, err = readPolicy(ctx, sr, dn)
+			if err != nil {
+				return nil, fmt.Errorf("password policy %s: %w", dn, err)
+			}
+			if warning != "" {
+				warnings = append(warnings, warning)
+				s.log.Warn("password policy not usable: expiry unknown for its users", zap.String("policy", dn), zap.String("reason", warning))
+			}
+			cache[key] = p
+		}
+		if p.known {
+			applyPolicy(&u.Password, p.maxAge)
+		}
+	}
+	return warnings, nil
+}
+
+// readPolicy reads the policy entry at dn. A missing entry, one that is
+// not a pwdPolicy, or an unreadable pwdMaxAge gives a warning and an
+// unknown policy, not an error: one bad subentry must not stop the sync.
+func readPolicy(ctx context.Context, sr *searcher, dn string) (pwdPolicy, string, error) {
+	e, err := sr.base(ctx, dn, []string{"objectClass", "pwdMaxAge"})
+	if err != nil {
+		return pwdPolicy{}, "", err
+	}
+	if e == nil {
+		return pwdPolicy{}, fmt.Sprintf("password policy %s not found (or not readable by the service account): password expiry unknown for its users", dn), nil
+	}
+	isPolicy := false
+	for _, oc := range e.GetAttributeValues("objectClass") {
+		isPolicy = isPolicy || strings.EqualFold(oc, "pwdPolicy")
+	}
+	if !isPolicy {
+		return pwdPolicy{}, fmt.Sprintf("%s is not a password policy (no pwdPolicy object class): password expiry unknown for its users", dn), nil
+	}
+	v := e.GetAttributeValue("pwdMaxAge")
+	if v == "" {
+		return pwdPolicy{known: true}, "", nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return pwdPolicy{}, fmt.Sprintf("password policy %s: pwdMaxAge %q is not an integer: password expiry unknown for its users", dn, v), nil
+	}
+	return pwdPolicy{known: true, maxAge: max(n, 0)}, "", nil
+}
+
+// maxAgeSeconds is the longest pwdMaxAge a time.Duration can hold; longer
+// ones (about 292 years) are taken as never.
+const maxAgeSeconds = math.MaxInt64 / int64(time.Second)
+
+// applyPolicy sets p's expiry under a policy whose pwdMaxAge is maxAge
+// seconds (see the cases at the top of this file).
+func applyPolicy(p *directory.PasswordInfo, maxAge int64) {
+	p.ExpiresAt = time.Time{}
+	p.NeverExpires = false
+	switch {
+	case maxAge <= 0 || maxAge > maxAgeSeconds:
+		p.NeverExpires = true
+	case p.MustChange, p.ChangedAt.IsZero():
+	default:
+		p.ExpiresAt = p.ChangedAt.Add(time.Duration(maxAge) * time.Second)
+	}
+}
