@@ -183,7 +183,15 @@ type Directory struct {
 	// msDS-UserPasswordExpiryTimeComputed, which honours fine-grained password
 	// policies; without it expiry is pwdLastSet + the domain's maxPwdAge. Off
 	// by default because it is computed per entry (slow on some servers).
+	// On generic LDAP it reads the password policy (ppolicy): the user's
+	// pwdChangedTime plus the pwdMaxAge of the user's pwdPolicySubentry or
+	// of PasswordPolicyDN.
 	ReadPasswordExpiry bool `yaml:"read_password_expiry"`
+	// PasswordPolicyDN is generic LDAP's default password policy entry,
+	// for users without a pwdPolicySubentry of their own. The server's own
+	// default (olcPPolicyDefault) sits in cn=config, which a service account
+	// cannot read, so it is named here.
+	PasswordPolicyDN string `yaml:"password_policy_dn"`
 	// AllowPlainPassthrough permits pass-through password binds over ldap://
 	// without StartTLS. Never needed with ldaps:// or start_tls.
 	AllowPlainPassthrough bool `yaml:"allow_plain_passthrough"`

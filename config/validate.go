@@ -365,8 +365,15 @@ func (v *validator) directory(i int) {
 			v.add(p+"."+f.key, "invalid LDAP filter %q: %v", f.val, err)
 		}
 	}
-	if d.ReadPasswordExpiry && d.Kind == KindLDAP {
-		v.add(p+".read_password_expiry", "applies to kind ad only")
+	if d.PasswordPolicyDN != "" {
+		switch {
+		case d.Kind != KindLDAP:
+			v.add(p+".password_policy_dn", "applies to kind ldap only; AD reads its domain policy itself")
+		case !d.ReadPasswordExpiry:
+			v.add(p+".password_policy_dn", "has no effect without read_password_expiry: true")
+		default:
+			v.dn(p+".password_policy_dn", d.PasswordPolicyDN)
+		}
 	}
 	if d.DisabledFilter != "" && d.Kind == KindAD {
 		v.add(p+".disabled_filter", "applies to kind ldap only; AD uses userAccountControl")

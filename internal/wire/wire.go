@@ -67,6 +67,7 @@ func LDAPConfig(d config.Directory, logger *zap.Logger) ldap.Config {
 		DisabledFilter:        d.DisabledFilter,
 		UserFilter:            d.UserFilter,
 		ReadPasswordExpiry:    d.ReadPasswordExpiry,
+		PasswordPolicyDN:      d.PasswordPolicyDN,
 		AllowPlainPassthrough: d.AllowPlainPassthrough,
 		IncrementalOverlap:    d.IncrementalOverlap,
 		// sync/ldap names its logger "ldap" and adds the directory itself.
