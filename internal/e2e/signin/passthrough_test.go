@@ -2,6 +2,7 @@ package signine2e
 
 import (
 	"crypto/tls"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -242,6 +243,53 @@ func TestPassThrough(t *testing.T) {
 		if l := e.lockout("pt-outage"); l.FailedAttempts != 2 || !l.LockedUntil.IsZero() {
 			t.Errorf("lock-out after 2 wrong passwords and 4 outages: %+v, want 2 attempts and no lock", l)
 		}
+		// A DC that accepts connections and then says nothing (overloaded,
+		// or a half-open firewall): the same, once connect_timeout passes.
+		mute, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := make(chan net.Conn, 16)
+		go func() {
+			for {
+				c, err := mute.Accept()
+				if err != nil {
+					return
+				}
+				held <- c
+			}
+		}()
+		t.Cleanup(func() {
+			_ = mute.Close()
+			for {
+				select {
+				case c := <-held:
+					_ = c.Close()
+				default:
+					return
+				}
+			}
+		})
+		d.URLs = []string{"ldaps://" + mute.Addr().String()}
+		d.ConnectTimeout = time.Second
+		silent, err := ldap.New(wire.LDAPConfig(d, testLogger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Directories = map[string]sso.PasswordChecker{dirName: silent}
+		hung, _ := e.serve(opts)
+		start := time.Now()
+		res := newBrowser(t, hung.URL).login("pt-outage", adPassword)
+		if res.status != http.StatusServiceUnavailable || time.Since(start) > 10*time.Second {
+			t.Fatalf("sign-in against a silent DC: %d after %v\n%s", res.status, time.Since(start), res.body)
+		}
+		if ev := e.lastAudit(sso.ActionSignIn, "pt-outage"); !strings.Contains(ev.Reason, "directory unavailable") {
+			t.Errorf("silent DC audit: outcome %q reason %q details %v", ev.Outcome, ev.Reason, ev.Details)
+		}
+		if l := e.lockout("pt-outage"); l.FailedAttempts != 2 {
+			t.Errorf("lock-out after a silent DC: %+v, want 2 attempts", l)
+		}
+
 		// The directory is back: the right password goes through and
 		// clears the count.
 		if res := b().login("pt-outage", adPassword); !wentThrough(res) {
