@@ -393,7 +393,9 @@ func (st *readState) progress() {
 // a timeout or ctx is an error, never a partial Snapshot.
 func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory.Snapshot, error) {
 	start := time.Now()
-	c, server, err := s.serviceConn(ctx)
+	// The read's connection decodes results itself (leanConn): go-ldap's
+	// decoding was most of a large read's time.
+	c, server, err := s.serviceConn(withLean(ctx))
 	if err != nil {
 		return directory.Snapshot{}, s.errf("read: %w", err)
 	}

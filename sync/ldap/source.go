@@ -279,6 +279,19 @@ func (s *Source) dialURL(ctx context.Context, rawURL string) (conn, error) {
 		}
 		nc, isTLS = tlsConn, true
 	}
+	if wantsLean(ctx) {
+		c := newLeanConn(nc, s.cfg.ReadTimeout)
+		if u.Scheme == "ldap" && s.cfg.StartTLS {
+			stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+			err := c.startTLS(ctx, tc)
+			stop()
+			if err != nil {
+				_ = c.Close()
+				return nil, fmt.Errorf("%s: starttls: %w", rawURL, err)
+			}
+		}
+		return c, nil
+	}
 	lc := goldap.NewConn(nc, isTLS)
 	lc.Start()
 	lc.SetTimeout(s.cfg.ReadTimeout)
