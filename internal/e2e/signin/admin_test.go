@@ -26,10 +26,20 @@ type adminClient struct {
 	username string
 	key      string
 	token    string
+	hc       *http.Client
+	// caFile, when set, is the CA the command trusts (SSL_CERT_FILE).
+	caFile string
 }
 
 // newAdmin creates the local administrator in e's store and its API key.
 func (e *env) newAdmin(base, username string) *adminClient {
+	e.t.Helper()
+	return e.newAdminTLS(base, username, http.DefaultClient, "")
+}
+
+// newAdminTLS is newAdmin for a daemon serving HTTPS: hc trusts its
+// certificate, as does the command through caFile.
+func (e *env) newAdminTLS(base, username string, hc *http.Client, caFile string) *adminClient {
 	e.t.Helper()
 	ctx := context.Background()
 	u := &store.User{Username: username, DisplayName: "Test Administrator", Source: store.SourceLocal,
@@ -46,7 +56,7 @@ func (e *env) newAdmin(base, username string) *adminClient {
 	if err != nil {
 		e.t.Fatalf("create administrator: %v", err)
 	}
-	a := &adminClient{t: e.t, base: base, username: username, key: key}
+	a := &adminClient{t: e.t, base: base, username: username, key: key, hc: hc, caFile: caFile}
 	var tr admin.TokenResponse
 	if status := a.call(http.MethodPost, "/api/v1/tokens", admin.TokenRequest{APIKey: key}, &tr); status != http.StatusCreated {
 		e.t.Fatalf("exchange API key: %d", status)
@@ -77,7 +87,7 @@ func (a *adminClient) call(method, path string, in, out any) int {
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.hc.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -132,6 +142,10 @@ func (a *adminClient) cli(args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, cliPath, append(args, "--server", a.base)...)
 	cmd.Env = append(os.Environ(), "DIRBRIDGE_API_KEY="+a.key, "DIRBRIDGE_TOKEN=")
+	if a.caFile != "" {
+		// Go reads the trusted roots from SSL_CERT_FILE on Linux.
+		cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+a.caFile)
+	}
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }

@@ -84,19 +84,7 @@ policy:
 		return srv.URL
 	}
 	client := func(t *testing.T, base string, cert *tls.Certificate) *browser {
-		t.Helper()
-		jar, err := cookiejar.New(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tc := &tls.Config{RootCAs: serverCA.Pool, MinVersion: tls.VersionTLS12}
-		if cert != nil {
-			tc.Certificates = []tls.Certificate{*cert}
-		}
-		tr := &http.Transport{TLSClientConfig: tc}
-		t.Cleanup(tr.CloseIdleConnections)
-		return &browser{t: t, base: base, c: &http.Client{Jar: jar, Timeout: time.Minute, Transport: tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		return newTLSBrowser(t, base, serverCA.Pool, cert)
 	}
 	certLogin := func(c *browser) result { return c.get("/login/certificate?return_to=%2Fapp") }
 	me := func(t *testing.T, c *browser) sso.Me {
@@ -282,4 +270,22 @@ func clientCert(t *testing.T, ca *harness.CA, cn, upn, email string, notAfter ti
 		t.Fatal(err)
 	}
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// newTLSBrowser is a browser for an HTTPS server whose certificate chains
+// to roots, presenting cert (nil: none).
+func newTLSBrowser(t *testing.T, base string, roots *x509.CertPool, cert *tls.Certificate) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		tc.Certificates = []tls.Certificate{*cert}
+	}
+	tr := &http.Transport{TLSClientConfig: tc}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, Timeout: time.Minute, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }

@@ -2,6 +2,8 @@ package signine2e
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dirbridge/dirbridge/internal/daemon"
+	"github.com/dirbridge/dirbridge/internal/harness"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 )
@@ -24,8 +27,21 @@ func TestDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + ln.Addr().String()
-	e := newEnv(t, "signin-daemon", []adUser{{name: "dm-user"}}, "server: {public_url: \""+base+"\"}\n"+lockoutYAML)
+	base := "https://" + ln.Addr().String()
+	// The daemon terminates TLS itself and takes client certificates.
+	dir := t.TempDir()
+	serverCA := harness.NewCA(t, dir)
+	leaf := serverCA.Issue(t, dir, "daemon")
+	clientCA := harness.NewCA(t, t.TempDir())
+	e := newEnv(t, "signin-daemon", []adUser{{name: "dm-user"}, {name: "dm-sup", supervisor: true}}, fmt.Sprintf(`server:
+  public_url: %q
+  tls: {cert_file: %q, key_file: %q}
+policy:
+  lockout: {max_attempts: 3, within: 15m, lock_for: 30m}
+  client_cert: {enabled: true, ca_file: %q, map_by: upn}
+`, base, leaf.CertFile, leaf.KeyFile, clientCA.CertFile))
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: serverCA.Pool, MinVersion: tls.VersionTLS12}}}
+	t.Cleanup(hc.CloseIdleConnections)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -49,7 +65,7 @@ func TestDaemon(t *testing.T) {
 			t.Fatalf("daemon ended early: %v", err)
 		default:
 		}
-		if res, err := http.Get(base + "/readyz"); err == nil {
+		if res, err := hc.Get(base + "/readyz"); err == nil {
 			_ = res.Body.Close()
 			if res.StatusCode == http.StatusOK {
 				break
@@ -60,8 +76,8 @@ func TestDaemon(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	adm := e.newAdmin(base, "dm-admin")
-	b := func() *browser { return newBrowser(t, base) }
+	adm := e.newAdminTLS(base, "dm-admin", hc, serverCA.CertFile)
+	b := func() *browser { return newTLSBrowser(t, base, serverCA.Pool, nil) }
 
 	if res := b().login("dm-user", adPassword); !wentThrough(res) {
 		t.Fatalf("AD pass-through through the daemon: %d\n%s", res.status, res.body)
@@ -95,5 +111,16 @@ func TestDaemon(t *testing.T) {
 	}
 	if res := b().login("dm-user", newPW); !wentThrough(res) {
 		t.Errorf("sign-in with the new password: %d\n%s", res.status, res.body)
+	}
+
+	// A client certificate whose SAN UPN names the AD user, in the
+	// daemon's own TLS handshake.
+	cert := clientCert(t, clientCA, "dm-sup", "dm-sup@example.test", "", time.Now().Add(time.Hour))
+	cc := newTLSBrowser(t, base, serverCA.Pool, cert)
+	if res := cc.get("/login/certificate?return_to=%2Fapp"); !wentThrough(res) || !cc.signedIn() {
+		t.Fatalf("certificate sign-in through the daemon: %d\n%s", res.status, res.body)
+	}
+	if ev := e.lastAudit(sso.ActionSignIn, "dm-sup"); ev.Outcome != store.OutcomeSuccess || ev.Details["method"] != sso.MethodCert {
+		t.Errorf("certificate audit: %+v", ev)
 	}
 }
