@@ -778,6 +778,31 @@ func TestPrimaryGroupAD(t *testing.T) {
 	if run := e.sync(true); run.Counts.Deactivated != 0 || run.Counts.Unchanged != 2 {
 		t.Errorf("second sync: %+v", run.Counts)
 	}
+
+	// Incremental: prim-2's primary group moves to the group too (the
+	// group changes: AD drops prim-2 from member, so the group is read
+	// again). Both stay members.
+	x.s.SetPrimaryGroup(t, dns[1], group)
+	run := e.sync(false)
+	if run.Full || run.Counts.Deactivated != 0 {
+		t.Errorf("incremental after the group change: full %v, %+v", run.Full, run.Counts)
+	}
+	if g := e.groupEntry("prim-e2e"); len(g.Groups) != 2 {
+		t.Errorf("stored group has %d members after the incremental, want 2", len(g.Groups))
+	}
+	// Then prim-1 changes alone: the group does not, and prim-1's memberOf
+	// does not name it; its primaryGroupID does.
+	x.s.Replace(t, dns[0], "mail", "prim-1-new@example.test")
+	run = e.sync(false)
+	if run.Full || run.Counts.Deactivated != 0 || run.Counts.Updated != 1 {
+		t.Errorf("incremental after prim-1's change: full %v, %+v", run.Full, run.Counts)
+	}
+	if u := e.user("prim-1"); u.Email != "prim-1-new@example.test" || u.State != store.StateActive {
+		t.Errorf("prim-1 after the incremental: %s %s", u.Email, u.State)
+	}
+	if run := e.sync(true); run.Counts.Deactivated != 0 || run.Counts.Created != 0 || run.Counts.Updated != 0 {
+		t.Errorf("full sync after the incremental: %+v", run.Counts)
+	}
 }
 
 // An imported group that is gone from the directory fails the run, which
