@@ -138,6 +138,20 @@ func TestLargeGroupWindowsRanges(t *testing.T) {
 				t.Errorf("stored group has %d members, want %d", len(g.Groups), bigGroupUsers)
 			}
 			t.Logf("%d answers cut to a %d-value range", p.rewritten.Load(), maxValRange)
+
+			// An incremental sync re-reads the changed group, ranges and all.
+			ou := strings.TrimPrefix(group, "CN=big-group,")
+			extra := s.user(t, ou, fmt.Sprintf("xbig-extra-%d", rs))
+			s.addMembers(t, group, extra)
+			t.Cleanup(func() { s.removeMembers(t, group, extra) })
+			p.rewritten.Store(0)
+			run := e.sync(false)
+			if run.Full || run.Counts.Created != 1 || run.Counts.Deactivated != 0 || p.rewritten.Load() == 0 {
+				t.Errorf("incremental: full %v, %+v, %d ranged answers", run.Full, run.Counts, p.rewritten.Load())
+			}
+			if g := e.groupEntry("big-group"); len(g.Groups) != bigGroupUsers+1 {
+				t.Errorf("stored group has %d members after the incremental, want %d", len(g.Groups), bigGroupUsers+1)
+			}
 		})
 	}
 }
