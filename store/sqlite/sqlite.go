@@ -89,11 +89,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return base + "?" + v.Encode()
 	}
 
-	// The writer's page cache holds a large sync's transaction: with
-	// SQLite's default 2 MB it spills pages to the WAL in mid-transaction
-	// and reads them back for every index it updates. The cache only
+	// The writer's page cache holds the hot pages of a large sync's
+	// transaction: with SQLite's default 2 MB it spilled pages to the WAL
+	// in mid-transaction and read them back for every index it updated.
+	// 16 MB does as well as 64 MB now that a sync writes in key order
+	// (measured on 100,000 users), and costs less memory. The cache only
 	// grows as far as a transaction needs.
-	write, err := sql.Open("sqlite", common("_txlock", "immediate", "_pragma", "cache_size(-65536)"))
+	write, err := sql.Open("sqlite", common("_txlock", "immediate", "_pragma", "cache_size(-16384)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", base, err)
 	}

@@ -297,24 +297,34 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 
 	// Split the read: deleted users, and present ones (first of a repeated
 	// anchor wins, a repeat is a reader bug worth a warning).
-	present := make([]directory.User, 0, len(snap.Users))
+	// Usually every user read is present: the read's own slice is then
+	// used as is rather than copied (users are large, and many).
+	present := snap.Users[:0:0]
 	seen := make(map[string]bool, len(snap.Users))
 	var deleted []directory.User
-	for _, u := range snap.Users {
-		if u.Anchor == "" {
+	for i, u := range snap.Users {
+		skip := true
+		switch {
+		case u.Anchor == "":
 			warnf("", u.Username, "directory user %s has no anchor; skipped", nameOf(u.Username, u.DN, ""))
-			continue
-		}
-		if seen[u.Anchor] {
+		case seen[u.Anchor]:
 			warnf(u.Anchor, u.Username, "read twice; the first copy is used")
-			continue
-		}
-		seen[u.Anchor] = true
-		if u.Deleted {
+		case u.Deleted:
+			seen[u.Anchor] = true
 			deleted = append(deleted, u)
-			continue
+		default:
+			seen[u.Anchor] = true
+			skip = false
 		}
-		present = append(present, u)
+		switch {
+		case !skip && len(present) == i:
+			present = snap.Users[:i+1] // still the read's own prefix
+		case !skip:
+			present = append(present, u)
+		case len(present) == i:
+			// The first user left out: from here present is a copy.
+			present = append(make([]directory.User, 0, len(snap.Users)), present...)
+		}
 	}
 
 	// Sized once for what is surely coming (an item per new user; items
