@@ -189,6 +189,10 @@ policy:
 		if m := me(t, c); m.Username != "cc-upn" {
 			t.Errorf("signed in as %+v", m)
 		}
+		// The proxy's word does not replace the chain check.
+		strangerHdr := http.Header{"X-Ssl-Client-Cert": {url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: stranger.Certificate[0]})))}}
+		c = newBrowserFrom(t, plain.URL, ipProxy)
+		refusedBy(t, c.do(http.MethodGet, "/login/certificate?return_to=%2Fapp", nil, strangerHdr), "", "certificate not trusted")
 		c = newBrowserFrom(t, plain.URL, ipQuarantine)
 		refusedBy(t, c.do(http.MethodGet, "/login/certificate?return_to=%2Fapp", nil, hdr), "", "which is not a trusted proxy")
 		if me(t, c).Username != "" {

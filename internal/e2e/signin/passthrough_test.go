@@ -27,8 +27,10 @@ const lockoutYAML = `policy:
 `
 
 // TestPassThrough signs AD users in with their AD password and checks
-// that each of AD's answers to the bind (52e, 533, 532, 773, 701, 775)
-// and an outage gets its own outcome, message and audit reason.
+// that each of AD's answers to the bind (52e, 533, 701, 530, 775, 532,
+// 773) and an outage (a dead port, a DC that never answers) gets its own
+// outcome, message and audit reason; only a wrong password counts toward
+// lock-out, and the page never tells one refusal from another.
 func TestPassThrough(t *testing.T) {
 	e := newEnv(t, "signin-passthrough", []adUser{
 		{name: "pt-ok"}, {name: "pt-wrong"}, {name: "pt-disabled"}, {name: "pt-expired"},
