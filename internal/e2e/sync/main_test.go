@@ -306,3 +306,22 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func freePort(t *testing.T) int { return harness.FreePort(t) }
+
+// names makes n usernames prefix1..prefixN.
+func names(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", prefix, i+1)
+	}
+	return out
+}
+
+// users creates one user per name in ou and returns their DNs.
+func users(t *testing.T, s server, ou string, ns ...string) []string {
+	t.Helper()
+	dns := make([]string, len(ns))
+	for i, n := range ns {
+		dns[i] = s.user(t, ou, n)
+	}
+	return dns
+}
