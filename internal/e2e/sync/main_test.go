@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 type dirOpts struct {
 	Kind           string
 	URLs           []string
+	StartTLS       bool
 	CAFile         string
 	BindDN         string
 	BindPassword   string
@@ -70,6 +71,9 @@ func (o dirOpts) yaml(dsn string) string {
 		fmt.Fprintf(&b, "%q", u)
 	}
 	b.WriteString("]\n")
+	if o.StartTLS {
+		b.WriteString("    start_tls: true\n")
+	}
 	if o.CAFile != "" {
 		fmt.Fprintf(&b, "    ca_file: %q\n", o.CAFile)
 	}

@@ -337,3 +337,35 @@ func TestImportedGroupDeleted(t *testing.T) {
 		}
 	})
 }
+
+// Every way of connecting reads the same directory: LDAPS, LDAP upgraded
+// with StartTLS, and plain LDAP (allowed for reads; pass-through sign-in
+// refuses it unless told otherwise), with a page size of 2 so searches
+// span pages on each.
+func TestConnectionKinds(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s server) {
+		ou := s.ou(t, "e2e-conn")
+		group := s.group(t, ou, "conn-group", users(t, s, ou, names("conn-", 5)...)...)
+		for _, c := range []struct {
+			name     string
+			url      string
+			startTLS bool
+		}{
+			{"ldaps", "ldaps://" + s.ldapsAddr(), false},
+			{"starttls", s.plainURL(), true},
+			{"plain", s.plainURL(), false},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				o := s.opts(t)
+				o.URLs, o.StartTLS = []string{c.url}, c.startTLS
+				o.Groups = []string{group}
+				o.PageSize = 2
+				e := newEnv(t, o)
+				e.sync(true)
+				if got := e.active(); !slices.Equal(got, names("conn-", 5)) {
+					t.Errorf("active = %v", got)
+				}
+			})
+		}
+	})
+}
