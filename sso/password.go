@@ -264,6 +264,11 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 		return verdictMustChange, err.Error(), nil
 	case isOutage(err):
 		return verdictUnavailable, "", fmt.Errorf("%w: %s: %w", errDirectoryOutage, u.Source, err)
+	case errors.Is(err, ldap.ErrInsecureConnection):
+		// The directory is configured for plain LDAP without
+		// allow_plain_passthrough: no password can be checked, which is
+		// ours to fix, not every user's wrong password.
+		return verdictUnavailable, "", fmt.Errorf("directory %s: %w", u.Source, err)
 	default:
 		// Disabled, account expired, not permitted now/here, locked in
 		// AD: the caller sees the generic failure; the audit gets the why.

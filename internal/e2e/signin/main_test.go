@@ -2,6 +2,7 @@ package signine2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -213,7 +214,7 @@ func (e *env) user(name string) store.User {
 func (e *env) lockout(name string) store.Lockout {
 	e.t.Helper()
 	l, err := e.st.GetLockout(context.Background(), e.user(name).ID)
-	if err != nil && err != store.ErrNotFound {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		e.t.Fatalf("lock-out of %s: %v", name, err)
 	}
 	return l

@@ -2,6 +2,7 @@ package signine2e
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -318,4 +319,59 @@ func bindAs(t *testing.T, s *harness.Samba, dn, pw string) error {
 func fileTime(t time.Time) string {
 	const epochDiff = 11644473600 // seconds from 1601 to 1970
 	return strconv.FormatInt((t.Unix()+epochDiff)*10_000_000, 10)
+}
+
+// TestConnectionTypes checks the password against the same DC over every
+// way the directory can be reached: LDAPS, StartTLS, and plain LDAP only
+// when allow_plain_passthrough says so. Without it the password is never
+// sent in clear: every sign-in is refused as our failure, not the user's.
+func TestConnectionTypes(t *testing.T) {
+	e := newEnv(t, "signin-conn", []adUser{{name: "ct-user"}}, lockoutYAML)
+	plainURL := e.samba.URL // ldap://127.0.0.1:389
+	for _, tc := range []struct {
+		name     string
+		url      string
+		startTLS bool
+		plain    bool
+		ok       bool
+	}{
+		{name: "ldaps", url: e.samba.LDAPSURL, ok: true},
+		{name: "starttls", url: plainURL, startTLS: true, ok: true},
+		{name: "plain allowed", url: plainURL, plain: true, ok: true},
+		{name: "plain refused", url: plainURL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := e.cfg.Directories[0]
+			d.URLs, d.StartTLS, d.AllowPlainPassthrough = []string{tc.url}, tc.startTLS, tc.plain
+			src, err := ldap.New(wire.LDAPConfig(d, testLogger(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := e.ssoOptions(hasher(t))
+			opts.Directories = map[string]sso.PasswordChecker{dirName: src}
+			web, _ := e.serve(opts)
+			before := e.lockout("ct-user").FailedAttempts
+			c := newBrowser(t, web.URL)
+			res := c.login("ct-user", adPassword)
+			if tc.ok {
+				if !wentThrough(res) || !c.signedIn() {
+					t.Fatalf("sign-in: %d\n%s", res.status, res.body)
+				}
+				if res := newBrowser(t, web.URL).login("ct-user", "Not-The-Passw0rd!"); res.status != http.StatusUnauthorized {
+					t.Errorf("wrong password: %d", res.status)
+				}
+				return
+			}
+			if res.status != http.StatusServiceUnavailable || c.signedIn() {
+				t.Fatalf("sign-in over plain LDAP without allow_plain_passthrough: %d, want 503\n%s", res.status, res.body)
+			}
+			ev := e.lastAudit(sso.ActionSignIn, "ct-user")
+			if ev.Outcome != store.OutcomeFailure || !strings.Contains(fmt.Sprint(ev.Details["error"]), "unencrypted") {
+				t.Errorf("audit: outcome %q reason %q details %v", ev.Outcome, ev.Reason, ev.Details)
+			}
+			if l := e.lockout("ct-user"); l.FailedAttempts != before {
+				t.Errorf("lock-out: %+v, want %d attempts as before", l, before)
+			}
+		})
+	}
 }
