@@ -30,7 +30,7 @@ import (
 type leanConn struct {
 	nc      net.Conn
 	r       *bufio.Reader
-	timeout time.Duration
+	timeout atomic.Int64 // per message read or request written; 0 none
 
 	mu      sync.Mutex // held by a request until its response is read
 	msgID   int64
@@ -51,7 +51,21 @@ func wantsLean(ctx context.Context) bool { v, _ := ctx.Value(leanKey{}).(bool); 
 const maxMessage = 256 << 20
 
 func newLeanConn(nc net.Conn, timeout time.Duration) *leanConn {
-	return &leanConn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), timeout: timeout}
+	c := &leanConn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10)}
+	c.SetTimeout(timeout)
+	return c
+}
+
+// SetTimeout bounds each later request (connect sets the connect timeout
+// for the bind, then the read timeout).
+func (c *leanConn) SetTimeout(d time.Duration) { c.timeout.Store(int64(d)) }
+
+// deadline is now plus the timeout, or no deadline.
+func (c *leanConn) deadline() time.Time {
+	if d := time.Duration(c.timeout.Load()); d > 0 {
+		return time.Now().Add(d)
+	}
+	return time.Time{}
 }
 
 func (c *leanConn) Close() error {
@@ -81,9 +95,7 @@ func (c *leanConn) send(op *ber.Packet, controls []goldap.Control) (int64, error
 		}
 		env.AppendChild(cs)
 	}
-	if c.timeout > 0 {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
-	}
+	_ = c.nc.SetWriteDeadline(c.deadline())
 	if _, err := c.nc.Write(env.Bytes()); err != nil {
 		_ = c.Close()
 		return 0, fmt.Errorf("ldap: write request: %w", err)
@@ -112,9 +124,7 @@ func (c *leanConn) read() (message, error) {
 }
 
 func (c *leanConn) readMessage() (message, error) {
-	if c.timeout > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.timeout))
-	}
+	_ = c.nc.SetReadDeadline(c.deadline())
 	tag, err := c.r.ReadByte()
 	if err != nil {
 		return message{}, err

@@ -372,6 +372,10 @@ type readState struct {
 	lastProg time.Time
 	sr       *searcher
 	warnings []string
+	// server is the URL the read is connected to; pre, when set, is the
+	// user pass running beside the group pass (prefetchUsers).
+	server string
+	pre    *userPrefetch
 }
 
 func (st *readState) progress() {
@@ -400,7 +404,7 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 		return directory.Snapshot{}, s.errf("read: %w", err)
 	}
 	defer closeOnCancel(ctx, c)()
-	st := &readState{s: s, req: req, start: start, lastProg: start}
+	st := &readState{s: s, req: req, start: start, lastProg: start, server: server}
 	st.sr = &searcher{s: s, c: c, onPage: st.progress}
 	full := req.Cursor == ""
 	mode := "full"
@@ -503,6 +507,16 @@ func (s *Source) readFull(ctx context.Context, st *readState, mark *cursor) (dir
 	var idx map[string]*groupRec
 	var imported []*groupRec
 	var err error
+	if len(st.req.Groups) > s.fewGroups && st.server != "" {
+		// Many imported groups: the group pass and the user pass are both
+		// long. Run the user pass beside it on a second connection.
+		pctx, cancel := context.WithCancel(ctx)
+		st.pre = s.prefetchUsers(pctx, st.server, sc)
+		defer func() {
+			cancel()
+			<-st.pre.done
+		}()
+	}
 	if len(st.req.Groups) <= s.fewGroups {
 		// A few imported groups: read them and what is nested in them,
 		// not every group of the directory with all its members.
@@ -593,7 +607,7 @@ func fillMembers(groups []directory.Group, users []directory.User) {
 func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGroups map[string][]int32, imported []*groupRec, mark *cursor) ([]directory.User, error) {
 	sr := st.sr
 	disabled := map[string]bool{}
-	if s.cfg.DisabledFilter != "" {
+	if s.cfg.DisabledFilter != "" && st.pre == nil {
 		f := "(&" + sc.userFilter + s.cfg.DisabledFilter + ")"
 		err := sr.paged(ctx, "disabled users", s.cfg.UserBaseDN, f, []string{"1.1"}, func(e *goldap.Entry) error {
 			disabled[mustDNKey(e.DN)] = true
@@ -605,9 +619,8 @@ func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGr
 	}
 	users := make([]directory.User, 0, len(userGroups))
 	found := 0
-	keep := func(e *goldap.Entry, key string, gi []int32) {
+	add := func(u directory.User, err error, key string, gi []int32) {
 		found++
-		u, err := s.toUser(e, sc)
 		if err != nil {
 			st.warnings = append(st.warnings, err.Error())
 			return
@@ -621,7 +634,29 @@ func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGr
 		}
 		users = append(users, u)
 	}
-	if len(userGroups) <= s.lookupMax {
+	keep := func(e *goldap.Entry, key string, gi []int32) {
+		u, err := s.toUser(e, sc)
+		add(u, err, key, gi)
+	}
+	if pre := st.pre; pre != nil {
+		// Every user was read beside the groups: keep the members.
+		<-pre.done
+		if pre.err != nil {
+			return nil, pre.err
+		}
+		sr.entries += pre.entries
+		sr.pages += pre.pages
+		mark.noteTime(pre.mark.Time)
+		for k := range pre.disabled {
+			disabled[k] = true
+		}
+		for _, p := range pre.users {
+			if gi, ok := userGroups[p.key]; ok {
+				add(p.u, p.err, p.key, gi)
+			}
+		}
+		pre.users = nil
+	} else if len(userGroups) <= s.lookupMax {
 		// Few members: look each up rather than stream every user of a
 		// large domain to find them.
 		entries, err := sr.lookup(ctx, userGroups, s.cfg.UserBaseDN, sc.userFilter, s.userAttrs(false))
@@ -808,4 +843,83 @@ func (s *Source) domainExpiry(ctx context.Context, sr *searcher, users []directo
 		p.ExpiresAt = p.ChangedAt.Add(maxAge)
 	}
 	return nil
+}
+
+// userPrefetch is a full read's user pass run on a second connection while
+// the first reads the groups: on a large directory the two passes are the
+// read's two long searches, and each leaves the server and this process
+// idle in turn. Every user under UserBaseDN is converted and held until
+// the groups say who the members are (readUsers keeps those). It is used
+// only with many imported groups, where most users are usually members.
+type userPrefetch struct {
+	done     chan struct{}
+	users    []prefetchedUser
+	disabled map[string]bool
+	mark     cursor // the newest change among users (generic LDAP)
+	entries  int
+	pages    int
+	err      error
+}
+
+type prefetchedUser struct {
+	key string
+	u   directory.User
+	err error // the user could not be converted (a warning if a member)
+}
+
+func (s *Source) prefetchUsers(ctx context.Context, server string, sc schema) *userPrefetch {
+	p := &userPrefetch{done: make(chan struct{}), disabled: map[string]bool{}, mark: cursor{Kind: s.cfg.Kind}}
+	go func() {
+		defer close(p.done)
+		c, err := s.bindURL(withLean(ctx), server)
+		if err != nil {
+			p.err = fmt.Errorf("second connection: %w", err)
+			return
+		}
+		defer closeOnCancel(ctx, c)()
+		sr := &searcher{s: s, c: c}
+		defer func() { p.entries, p.pages = sr.entries, sr.pages }()
+		if s.cfg.DisabledFilter != "" {
+			f := "(&" + sc.userFilter + s.cfg.DisabledFilter + ")"
+			p.err = sr.paged(ctx, "disabled users", s.cfg.UserBaseDN, f, []string{"1.1"}, func(e *goldap.Entry) error {
+				p.disabled[mustDNKey(e.DN)] = true
+				return nil
+			})
+			if p.err != nil {
+				return
+			}
+		}
+		p.err = sr.paged(ctx, "users", s.cfg.UserBaseDN, sc.userFilter, s.userAttrs(false), func(e *goldap.Entry) error {
+			p.mark.noteEntry(e, s.cfg.Kind)
+			u, err := s.toUser(e, sc)
+			p.users = append(p.users, prefetchedUser{key: mustDNKey(e.DN), u: u, err: err})
+			return nil
+		})
+	}()
+	return p
+}
+
+// bindURL connects to one server and binds as the service account, as
+// connect does for the first that answers.
+func (s *Source) bindURL(ctx context.Context, server string) (conn, error) {
+	c, err := s.dial(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.BindDN == "" {
+		return c, nil
+	}
+	setTimeout(c, s.cfg.ConnectTimeout)
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	err = c.Bind(s.cfg.BindDN, s.cfg.BindPassword)
+	stop()
+	setTimeout(c, s.cfg.ReadTimeout)
+	if err != nil {
+		_ = c.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%s: bind as %s: %w", server, s.cfg.BindDN, err)
+	}
+	return c, nil
 }
