@@ -369,3 +369,42 @@ func TestConnectionKinds(t *testing.T) {
 		}
 	})
 }
+
+// An incremental read cut short changes nothing either, and the cursor
+// stays where it was, so the next incremental still sees the change.
+func TestStoppedMidIncremental(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s server) {
+		ou := s.ou(t, "e2e-cut-incr")
+		dns := users(t, s, ou, names("cutinc-", 40)...)
+		group := s.group(t, ou, "cutinc-group", dns[:20]...)
+		p := newCutProxy(t, s.ldapsAddr())
+		o := s.opts(t)
+		o.URLs = []string{"ldaps://" + p.addr()}
+		o.Groups = []string{group}
+		e := newEnv(t, o)
+		e.sync(true)
+		s.addMembers(t, group, dns[20:]...)
+
+		// A dry run reads what the real one will, and says how much.
+		p.reset(0)
+		dry, err := e.run(engine.Request{DryRun: true})
+		if err != nil || dry.Full || dry.Counts.Created != 20 {
+			t.Fatalf("dry incremental: full %v, %+v, %v", dry.Full, dry.Counts, err)
+		}
+		whole := p.sent.Load()
+		before := e.state()
+
+		p.reset(whole / 2)
+		run, err := e.run(engine.Request{})
+		if err == nil || run.Status != store.SyncFailed || !strings.Contains(run.Error, "directory unavailable") {
+			t.Fatalf("incremental cut at %d of %d bytes: %s %v %q", whole/2, whole, run.Status, err, run.Error)
+		}
+		t.Logf("cut after %d of %d bytes: %s", p.sent.Load(), whole, run.Error)
+		e.unchanged(before)
+
+		p.reset(0)
+		if run := e.sync(false); run.Full || run.Counts.Created != 20 {
+			t.Errorf("incremental after the cut: full %v, %+v", run.Full, run.Counts)
+		}
+	})
+}
