@@ -102,6 +102,7 @@ type env struct {
 	t      *testing.T
 	dir    string
 	opts   dirOpts
+	cfg    *config.Config
 	st     store.Store
 	runner *engine.Runner
 }
@@ -126,6 +127,7 @@ func (e *env) open(o dirOpts) {
 	if err != nil {
 		e.t.Fatalf("config: %v", err)
 	}
+	e.cfg = cfg
 	ctx := context.Background()
 	if e.st, err = wire.Store(ctx, cfg); err != nil {
 		e.t.Fatalf("store: %v", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/engine"
 )
@@ -202,6 +203,16 @@ func TestFilterMetacharacters(t *testing.T) {
 		e.sync(true)
 		if got := sortedKeys(e.users()); !slices.Equal(got, []string{"esc-in"}) {
 			t.Fatalf("imported %v, want [esc-in]", got)
+		}
+		// The group listing (dirbridge directory groups --search) escapes
+		// its search text too.
+		src, err := wire.Source(e.cfg, dirName, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs, err := src.ListGroups(context.Background(), "a*)(cn=")
+		if err != nil || len(gs) != 1 || gs[0].MemberCount != 1 || !strings.Contains(strings.ToLower(gs[0].DN), "e2e-escape") {
+			t.Fatalf("ListGroups(%q) = %+v, %v", "a*)(cn=", gs, err)
 		}
 	})
 }
