@@ -28,15 +28,15 @@ const lockoutYAML = `policy:
 `
 
 // TestPassThrough signs AD users in with their AD password and checks
-// that each of AD's answers to the bind (52e, 533, 701, 530, 775, 532,
-// 773) and an outage (a dead port, a DC that never answers) gets its own
+// that each of AD's answers to the bind (52e, 533, 701, 530, 531, 775,
+// 532, 773) and an outage (a dead port, a DC that never answers) gets its own
 // outcome, message and audit reason; only a wrong password counts toward
 // lock-out, and the page never tells one refusal from another.
 func TestPassThrough(t *testing.T) {
 	e := newEnv(t, "signin-passthrough", []adUser{
 		{name: "pt-ok"}, {name: "pt-wrong"}, {name: "pt-disabled"}, {name: "pt-expired"},
 		{name: "pt-must", mustChange: true}, {name: "pt-acctexp"}, {name: "pt-adlock"}, {name: "pt-outage"},
-		{name: "pt-hours"}, {name: "pt-left"},
+		{name: "pt-hours"}, {name: "pt-ws"}, {name: "pt-left"},
 	}, lockoutYAML)
 	s := e.samba
 	// AD's default maximum password age is 42 days: 50 days old is expired.
@@ -134,6 +134,14 @@ func TestPassThrough(t *testing.T) {
 		refused(t, "pt-hours", ldap.ErrLogonTimeRestricted.Error())
 	})
 
+	t.Run("not from this workstation in AD (531)", func(t *testing.T) {
+		s.Replace(t, e.dns["pt-ws"], "userWorkstations", "NOWHERE")
+		if err := bindAs(t, s, e.dns["pt-ws"], adPassword); err == nil || !strings.Contains(err.Error(), "data 531") {
+			t.Fatalf("bind with a workstation restriction: %v, want data 531", err)
+		}
+		refused(t, "pt-ws", ldap.ErrWorkstationRestricted.Error())
+	})
+
 	t.Run("left the imported groups", func(t *testing.T) {
 		// The sync deactivates a user who left every imported group; the
 		// password is then not even checked.
@@ -165,6 +173,18 @@ func TestPassThrough(t *testing.T) {
 			t.Fatalf("bind with the right password of a locked account: %v, want data 775", err)
 		}
 		refused(t, "pt-adlock", ldap.ErrAccountLocked.Error())
+		// AD answers 775 whatever the password while its lock holds, so a
+		// wrong one is refused the same way and is not counted here either.
+		res := b().login("pt-adlock", "Not-The-Passw0rd!")
+		if res.status != http.StatusUnauthorized || res.body != strings.ReplaceAll(wrongAnswer.body, "pt-wrong", "pt-adlock") {
+			t.Errorf("wrong password on an AD-locked account: %d\n%s", res.status, res.body)
+		}
+		if ev := e.lastAudit(sso.ActionSignIn, "pt-adlock"); !strings.Contains(ev.Reason, ldap.ErrAccountLocked.Error()) {
+			t.Errorf("audit reason %q", ev.Reason)
+		}
+		if l := e.lockout("pt-adlock"); l.FailedAttempts != 0 {
+			t.Errorf("lock-out: %+v", l)
+		}
 	})
 
 	changeOffered := func(t *testing.T, name string) {
