@@ -82,7 +82,8 @@ type adUser struct {
 }
 
 // env is one scenario: an OU of AD users, a config naming their groups, a
-// SQLite store the real sync filled, and the sources the sync built.
+// store (SQLite, or PostgreSQL with newEnvOn) the real sync filled, and
+// the sources the sync built.
 type env struct {
 	t     *testing.T
 	samba *harness.Samba
