@@ -290,7 +290,7 @@ type GroupInfo struct {
 	Name        string `json:"name"`
 	DN          string `json:"dn"`
 	Anchor      string `json:"anchor"`
-	MemberCount int    `json:"member_count"` // direct members
+	MemberCount int    `json:"member_count"` // direct members (on AD with those whose primary group it is)
 }
 
 // ListGroups lists the directory's groups whose name contains search (all
@@ -336,6 +336,9 @@ func (s *Source) ListGroups(ctx context.Context, search string) ([]GroupInfo, er
 			return nil, s.errf("list groups: %w", err)
 		}
 		out[i].MemberCount = len(g.members)
+	}
+	if err := sr.addPrimaryCounts(ctx, sc, f, out); err != nil {
+		return nil, s.errf("list groups: %w", err)
 	}
 	slices.SortFunc(out, func(a, b GroupInfo) int {
 		return cmp.Or(strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), strings.Compare(a.DN, b.DN))

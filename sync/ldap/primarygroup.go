@@ -204,3 +204,65 @@ func (r *searcher) parentGroups(ctx context.Context, sc schema, e *goldap.Entry,
 	}
 	return parents, nil
 }
+
+// addPrimaryCounts adds to each listed AD group's MemberCount the users
+// whose primary group it is, so the listing an administrator chooses from
+// does not show Domain Users as (nearly) empty. groupFilter is the
+// listing's own filter: one more pass over the same groups reads their
+// SIDs, then one search finds the users.
+func (r *searcher) addPrimaryCounts(ctx context.Context, sc schema, groupFilter string, groups []GroupInfo) error {
+	if r.s.cfg.Kind != KindAD || len(groups) == 0 {
+		return nil
+	}
+	byDN := make(map[string]int, len(groups))
+	for i, g := range groups {
+		byDN[mustDNKey(g.DN)] = i
+	}
+	bySID := map[string]int{}
+	rids := map[uint32]bool{}
+	err := r.paged(ctx, "group SIDs", r.s.cfg.GroupBaseDN, groupFilter, []string{"objectSid"}, func(e *goldap.Entry) error {
+		i, ok := byDN[mustDNKey(e.DN)]
+		if !ok {
+			return nil
+		}
+		domain, rid, err := splitSID(e.GetRawAttributeValue("objectSid"))
+		if err != nil {
+			return nil
+		}
+		bySID[sidKey(domain, rid)] = i
+		rids[rid] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("primary groups: %w", err)
+	}
+	if len(rids) == 0 {
+		return nil
+	}
+	filter := sc.userFilter
+	if len(rids) <= maxRIDFilter {
+		var ors strings.Builder
+		for rid := range rids {
+			ors.WriteString("(primaryGroupID=" + strconv.FormatUint(uint64(rid), 10) + ")")
+		}
+		filter = "(&" + sc.userFilter + "(|" + ors.String() + "))"
+	}
+	err = r.paged(ctx, "primary group members", r.s.cfg.UserBaseDN, filter, pgAttrs, func(e *goldap.Entry) error {
+		rid, err := strconv.ParseUint(e.GetAttributeValue("primaryGroupID"), 10, 32)
+		if err != nil {
+			return nil
+		}
+		domain, _, err := splitSID(e.GetRawAttributeValue("objectSid"))
+		if err != nil {
+			return nil
+		}
+		if i, ok := bySID[sidKey(domain, uint32(rid))]; ok {
+			groups[i].MemberCount++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("primary groups: %w", err)
+	}
+	return nil
+}

@@ -44,6 +44,16 @@ func TestSambaPrimaryGroup(t *testing.T) {
 		len(e.GetAttributeValues("member")) != 1 {
 		t.Fatalf("prim-group's member after the primary group change: %v %v", e, err)
 	}
+	// The listing counts prim1 too; Domain Users holds every user.
+	gs, err := newSource(t, sambaConfig(t, s)).ListGroups(ctx, "prim-group")
+	if err != nil || len(gs) != 1 || gs[0].MemberCount != 2 {
+		t.Fatalf("ListGroups(prim-group) = %+v, %v; want 2 members", gs, err)
+	}
+	gs, err = newSource(t, sambaConfig(t, s)).ListGroups(ctx, "Domain Users")
+	if err != nil || len(gs) != 1 || gs[0].MemberCount < 4 {
+		t.Fatalf("ListGroups(Domain Users) = %+v, %v", gs, err)
+	}
+	t.Logf("Domain Users listed with %d members", gs[0].MemberCount)
 
 	for _, few := range []int{50, 0} {
 		t.Run(fmt.Sprintf("fewGroups=%d", few), func(t *testing.T) {
