@@ -206,6 +206,7 @@ type DirectoryLookup interface {
 	// ListDirectoryGroups returns every group entry of directory with its
 	// Groups (the members) cut down to those among members: which stored
 	// groups hold the users being synced, without reading every member of
-	// every group.
+	// every group. With no members it may leave UpdatedAt zero, so a
+	// backend need not read past the member lists.
 	ListDirectoryGroups(ctx context.Context, directory string, members []string) ([]DirectoryEntry, error)
 }

@@ -67,13 +67,21 @@ func (o ops) scanEntries(ctx context.Context, out *[]store.DirectoryEntry, query
 // directory's groups run to tens of megabytes; they are scanned as text
 // here and only the few members asked for are decoded.
 func (o ops) ListDirectoryGroups(ctx context.Context, directory string, members []string) ([]store.DirectoryEntry, error) {
-	groupsCol := "groups"
+	cols := "groups, user_id, updated_at, unmapped"
 	if len(members) == 0 {
-		groupsCol = "'[]'"
+		// Nothing past the member list is read: a large group's list
+		// fills overflow pages, and SQLite walks all of them to reach a
+		// column stored after it. Groups have no user; the update time
+		// is left zero (see store.DirectoryLookup).
+		cols = "'[]', NULL, NULL, 0"
 	}
-	rows, err := o.q.query(ctx, `SELECT directory, anchor, kind, dn, name, attributes, `+groupsCol+`,
-		user_id, updated_at, unmapped FROM directory_entries WHERE directory = ? AND kind = ? ORDER BY anchor`,
-		directory, string(store.EntryGroup))
+	// The partial index of group rows (migration 7), named because without
+	// statistics SQLite prefers the primary key, which visits every user
+	// row too; 'group' is store.EntryGroup written out, as a partial index
+	// serves only a query that states its condition literally.
+	rows, err := o.q.query(ctx, `SELECT directory, anchor, kind, dn, name, attributes, `+cols+`
+		FROM directory_entries INDEXED BY directory_entries_groups
+		WHERE directory = ? AND kind = 'group' ORDER BY anchor`, directory)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list directory groups %q: %w", directory, classify(ctx, err))
 	}

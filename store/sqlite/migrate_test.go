@@ -113,6 +113,16 @@ func TestMigrationsStepByStep(t *testing.T) {
 				stmt{`INSERT INTO directory_entries (directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at, unmapped)
 					VALUES (?, 'unmapped-by-admin', 'user', 'cn=x', 'x', '{}', '[]', NULL, ?, 1)`, []any{e.Directory, T}})
 		}},
+		{Version: 7, Tables: []string{"directory_entries"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			// The table was rebuilt with its rows (the earlier steps' must
+			// survive); a group row goes through the new partial index.
+			return exec(ctx, db,
+				stmt{`INSERT INTO directory_entries (directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at, unmapped)
+					VALUES (?, 'group-v7', 'group', 'cn=g', 'g', 'null', '["x"]', NULL, ?, 0)`, []any{e.Directory, T}},
+				// An error if the index is missing.
+				stmt{`SELECT COUNT(*) FROM directory_entries INDEXED BY directory_entries_groups
+					WHERE directory = 'x' AND kind = 'group'`, nil})
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store {
 		s, err := sqlite.Open(context.Background(), path)

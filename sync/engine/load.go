@@ -68,13 +68,57 @@ func LoadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 		if err != nil {
 			return Current{}, fmt.Errorf("load directory entries: %w", err)
 		}
+		// A stored group lists a user only if the user's stored entry lists
+		// the group (a sync writes both from one read, and an entry is
+		// only removed with the user's removal or a full read that
+		// rewrites every group). So when every user read has an entry,
+		// only the groups their entries name can hold them: those are
+		// read whole, the rest by name only (their member lists run to
+		// tens of megabytes on a large directory).
+		var within []string
+		seenGroup := map[string]bool{}
+		withEntry := 0
 		for _, e := range es {
-			if e.Kind != store.EntryGroup {
-				cur.Entries = append(cur.Entries, e)
+			if e.Kind == store.EntryGroup {
+				continue
+			}
+			cur.Entries = append(cur.Entries, e)
+			withEntry++
+			for _, g := range e.Groups {
+				if !seenGroup[g] {
+					seenGroup[g] = true
+					within = append(within, g)
+				}
 			}
 		}
-		gs, err := dl.ListDirectoryGroups(ctx, dir, anchors)
-		if err != nil {
+		var gs []store.DirectoryEntry
+		if withEntry == len(anchors) {
+			if gs, err = dl.ListDirectoryGroups(ctx, dir, nil); err != nil {
+				return Current{}, fmt.Errorf("load directory groups: %w", err)
+			}
+			full, err := dl.GetDirectoryEntries(ctx, dir, within)
+			if err != nil {
+				return Current{}, fmt.Errorf("load directory groups: %w", err)
+			}
+			members := make(map[string][]string, len(full))
+			for _, g := range full {
+				if g.Kind != store.EntryGroup {
+					continue
+				}
+				var in []string
+				for _, m := range g.Groups {
+					if inSnap[m] {
+						in = append(in, m)
+					}
+				}
+				members[g.Anchor] = in
+			}
+			for i := range gs {
+				if m := members[gs[i].Anchor]; m != nil {
+					gs[i].Groups = m
+				}
+			}
+		} else if gs, err = dl.ListDirectoryGroups(ctx, dir, anchors); err != nil {
 			return Current{}, fmt.Errorf("load directory groups: %w", err)
 		}
 		cur.Entries = append(cur.Entries, gs...)

@@ -60,6 +60,15 @@ func TestLoadAffectedPlansAsLoadCurrent(t *testing.T) {
 	incr := directory.Snapshot{Complete: false, Cursor: "c2",
 		Users: []directory.User{renamed, disabled, quiet, gina, ivy, deleted, {Anchor: "z-0", Deleted: true}}}
 
+	// Only users with stored entries: the groups are read through those.
+	known := directory.Snapshot{Complete: false, Cursor: "c2", Users: []directory.User{renamed, disabled, quiet, deleted}}
+	for _, incr := range []directory.Snapshot{incr, known} {
+		testLoadAffected(t, st, m, incr)
+	}
+}
+
+func testLoadAffected(t *testing.T, st store.Store, m Mapper, incr directory.Snapshot) {
+	ctx := context.Background()
 	for _, linkBy := range []mapping.LinkBy{mapping.LinkByUsername, mapping.LinkByEmail} {
 		want, err := LoadCurrent(ctx, st, "corp", linkBy)
 		if err != nil {
@@ -82,11 +91,22 @@ func TestLoadAffectedPlansAsLoadCurrent(t *testing.T) {
 				t.Errorf("%s/%s: warnings %v, want %v", linkBy, name, gotWarns, wantWarns)
 			}
 		}
-		if wantPlan.Counts.Deactivated != 2 || len(wantPlan.Blocked) == 0 {
+		if wantPlan.Counts.Deactivated != 2 || len(wantPlan.Blocked) == 0 || wantPlan.Counts.Updated == 0 {
 			t.Errorf("%s: the scenario lost its point: %s", linkBy, wantPlan.Summary())
 		}
 	}
+}
 
+func TestLoadAffectedNoChange(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	m := testMapper(t)
+	full := snapshot(true, dirUser("a-1", "Alice", gAgents), dirUser("b-2", "Bob", gAgents, gSup), dirUser("c-3", "Carol", gAgents),
+		dirUser("d-4", "Dave", gSup), dirUser("h-8", "Hal", gAgents))
+	p, _ := NewPlan(Current{Directory: "corp"}, full, m, t0)
+	if _, err := Apply(ctx, st, p); err != nil {
+		t.Fatal(err)
+	}
 	// Nothing changed: nothing to load but counts, state and group names.
 	got, err := LoadAffected(ctx, st, "corp", mapping.LinkByUsername, directory.Snapshot{Cursor: "c3"}, m)
 	if err != nil {
