@@ -59,6 +59,9 @@ type attempt struct {
 	changed    bool
 	mustChange bool // the directory said so at bind time (AD 532 / 773)
 	details    map[string]any
+	// failPassword, set on the password and bypass paths, refuses with
+	// exactly the answer a wrong password gets (page, status, timing).
+	failPassword func(outcome, reason string)
 }
 
 // Finish is the one finish step for redirect methods: resolve the local
@@ -238,7 +241,14 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 	if rules := *s.ipRules.Load(); len(rules) > 0 {
 		d := policy.EvaluateIP(rules, a.ip, u.Profile, u.Units, has(privs, PrivPrivilegedIP))
 		a.details["ip_rule"] = d.Reason
+		if !d.Allowed && a.failPassword != nil {
+			// A different answer for a right password would confirm it
+			// to a caller on a denied network; only the audit log tells.
+			a.failPassword(store.OutcomeDenied, "IP address not allowed: "+d.Reason)
+			return
+		}
 		if !d.Allowed {
+			// An IdP has already authenticated the person: say why.
 			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "IP address not allowed: "+d.Reason,
 				"Sign-in from your network address is not allowed. Please contact your administrator.")
 			return

@@ -89,6 +89,7 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		form.Error = genericFailure
 		s.render(w, http.StatusUnauthorized, "login", form)
 	}
+	a.failPassword = fail
 
 	u, err := s.userForPassword(r.Context(), username)
 	if errors.Is(err, errUnknownUser) {

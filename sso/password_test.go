@@ -340,9 +340,9 @@ func TestIPRules(t *testing.T) {
 	if r := e.do(e.client(), http.MethodGet, "/fake/callback?upn=alice@corp.example", nil, map[string]string{"X-Forwarded-For": "192.0.2.7"}); r.status != http.StatusSeeOther {
 		t.Fatalf("allowed address: %d\n%s", r.status, r.body)
 	}
-	// Bypass still meets the IP rule...
-	if r := e.login(e.client(), "sup", adminPW, true, fromDenied); r.status != http.StatusForbidden {
-		t.Fatalf("bypass from denied address: %d", r.status)
+	// Bypass still meets the IP rule, answered as a wrong password...
+	if r := e.login(e.client(), "sup", adminPW, true, fromDenied); r.status != http.StatusUnauthorized || !strings.Contains(r.body, genericFailure) {
+		t.Fatalf("bypass from denied address: %d\n%s", r.status, r.body)
 	}
 	// ...unless the user holds privileged_ip_access.
 	if r := e.login(e.client(), "admin", adminPW, true, fromDenied); r.status != http.StatusSeeOther {
