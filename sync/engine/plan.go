@@ -288,12 +288,6 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 			groupName[e.Anchor] = nameOf(e.Name, e.DN, e.Anchor)
 		}
 	}
-	memberOf := map[string][]string{}
-	for _, g := range groups {
-		for _, m := range g.Members {
-			memberOf[m] = append(memberOf[m], g.Anchor)
-		}
-	}
 
 	// Split the read: deleted users, and present ones (first of a repeated
 	// anchor wins, a repeat is a reader bug worth a warning).
@@ -338,6 +332,21 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	}
 	p.Items = make([]Item, 0, news+len(deleted)+len(present)/64)
 	p.Entries = make([]store.DirectoryEntry, 0, len(present)+len(snap.Groups))
+	// The groups listing each present user as a member, by the user's
+	// position (looked up, not grown per member: groups list 450,000
+	// members on a large directory).
+	pos := make(map[string]int, len(present))
+	for i := range present {
+		pos[present[i].Anchor] = i
+	}
+	memberOf := make([][]string, len(present))
+	for _, g := range groups {
+		for _, m := range g.Members {
+			if i, ok := pos[m]; ok {
+				memberOf[i] = append(memberOf[i], g.Anchor)
+			}
+		}
+	}
 	results, mw := mapUsers(mapper, present, groups, byAnchor, mapWorkers(len(present)))
 	warns = append(warns, mw...)
 	blockMsg := map[string][]string{}
@@ -384,7 +393,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 
 	for i, r := range results {
 		du := present[i]
-		gs := userGroupAnchors(du, memberOf)
+		gs := userGroupAnchors(du, memberOf[i])
 		entry := store.DirectoryEntry{
 			Directory: dir, Anchor: du.Anchor, Kind: store.EntryUser, DN: du.DN,
 			Name: du.Username, Attributes: du.Attributes, Groups: gs, UpdatedAt: now,
@@ -774,10 +783,10 @@ func unitCause(old, now []string, r mapping.Result) string {
 	return strings.Join(parts, "; ")
 }
 
-func userGroupAnchors(u directory.User, memberOf map[string][]string) []string {
-	out := make([]string, 0, len(u.Groups)+len(memberOf[u.Anchor]))
+func userGroupAnchors(u directory.User, memberOf []string) []string {
+	out := make([]string, 0, len(u.Groups)+len(memberOf))
 	out = append(out, u.Groups...)
-	out = append(out, memberOf[u.Anchor]...)
+	out = append(out, memberOf...)
 	sort.Strings(out)
 	return slices.Compact(out)
 }
