@@ -106,14 +106,8 @@ func (t *txn) PutDirectoryEntries(ctx context.Context, entries []store.Directory
 		return cmp.Or(strings.Compare(a.Directory, b.Directory), strings.Compare(a.Anchor, b.Anchor))
 	})
 	now := codec.Now()
-	args := make([]any, 0, entryBatch*10)
-	for len(entries) > 0 {
-		n := entryBatch
-		for n > len(entries) {
-			n /= 2
-		}
-		args = args[:0]
-		for _, e := range entries[:n] {
+	build := func(start, n int, args []any) ([]any, error) {
+		for _, e := range entries[start : start+n] {
 			attrs, groups := jsonStringsMap(e.Attributes), jsonStrings(e.Groups)
 			var userID any
 			if e.UserID != "" {
@@ -125,12 +119,15 @@ func (t *txn) PutDirectoryEntries(ctx context.Context, entries []store.Directory
 			}
 			args = append(args, e.Directory, e.Anchor, string(e.Kind), e.DN, e.Name, attrs, groups, userID, tm(at), e.Unmapped)
 		}
+		return args, nil
+	}
+	run := func(_, n int, args []any) error {
 		if _, err := t.q.exec(ctx, entryInserts[n], args...); err != nil {
 			return fmt.Errorf("sqlite: put %d directory entries: %w", n, classify(ctx, err))
 		}
-		entries = entries[n:]
+		return nil
 	}
-	return nil
+	return pipelined(batchSizes(len(entries), entryBatch), build, run)
 }
 
 // DeleteDirectoryEntry removes one entry.

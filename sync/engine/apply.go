@@ -9,12 +9,14 @@ import (
 )
 
 // entryBatch is how many directory entries go in one PutDirectoryEntries
-// call: big enough that 100,000 entries take a few hundred calls, small
-// enough to keep each statement's memory bounded.
-const entryBatch = 1000
+// call: the store splits a call into statements of its own size, and
+// overlaps building one with running the last, so calls are large; this
+// bounds what one call copies.
+const entryBatch = 10_000
 
-// createBatch is how many new users go in one store.BulkWriter call.
-const createBatch = 1000
+// createBatch is how many new users go in one store.BulkWriter call, for
+// the same reasons.
+const createBatch = 10_000
 
 // Audit actions written by Apply.
 const (

@@ -210,8 +210,9 @@ type Plan struct {
 	// Actor is who the audit events name; the Runner sets it.
 	Actor string `json:"-"`
 
-	// Entries are the directory entries to write (only those that changed).
-	// Entries of users created by this plan get their UserID in Apply.
+	// Entries are the directory entries to write (only those that
+	// changed), in anchor order. Entries of users created by this plan get
+	// their UserID in Apply.
 	Entries []store.DirectoryEntry `json:"-"`
 	// RemoveEntries are anchors of entries to delete (full reads only).
 	RemoveEntries []string `json:"-"`
@@ -604,6 +605,9 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		p.addEntry(e, groupEntries[g.Anchor])
 	}
 
+	// Entries in anchor order: the store's key order, so a large first
+	// write appends to its indexes instead of inserting all over them.
+	slices.SortStableFunc(p.Entries, func(a, b store.DirectoryEntry) int { return strings.Compare(a.Anchor, b.Anchor) })
 	sort.Strings(p.RemoveEntries)
 	p.RemoveEntries = slices.Compact(p.RemoveEntries)
 	p.EntriesRemoved = len(p.RemoveEntries)
