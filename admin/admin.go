@@ -76,6 +76,13 @@ type Options struct {
 	// creating local users from imported entries; a directory without one
 	// answers 501 there.
 	Mappings map[string]DirectoryMapping
+	// Passwords changes passwords beyond the store: the caller's own
+	// change (POST /api/v1/me/password) and resets of directory users;
+	// nil means both answer 501. The sign-in service provides it.
+	Passwords PasswordChanger
+	// PasswordHistory is policy.password.history: how many earlier local
+	// passwords an administrator's reset keeps for the history rule.
+	PasswordHistory int
 }
 
 // Server serves /api/v1. It is safe for concurrent use.
@@ -95,6 +102,9 @@ type Server struct {
 
 	// mappings: see Options.Mappings.
 	mappings map[string]DirectoryMapping
+	// passwords and history: see Options.Passwords, PasswordHistory.
+	passwords PasswordChanger
+	history   int
 }
 
 // New builds a Server from opts.
@@ -114,7 +124,9 @@ func New(opts Options) (*Server, error) {
 		maxBody: opts.MaxBodyBytes,
 		ttl:     opts.TokenTTL,
 
-		mappings: opts.Mappings,
+		mappings:  opts.Mappings,
+		passwords: opts.Passwords,
+		history:   opts.PasswordHistory,
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()

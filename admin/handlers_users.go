@@ -322,6 +322,17 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, c *
 			return err
 		}
 	}
+	target, err := s.findUser(r, s.store, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if target.Source != store.SourceLocal {
+		return s.resetDirectoryPassword(w, r, c, target, in)
+	}
+	if in.MustChange != nil && !*in.MustChange {
+		// The local policy forces a change after an administrator's reset.
+		return fieldErr("must_change", "a local user's reset always requires a change at the next sign-in")
+	}
 	generated := in.Password == ""
 	if !generated && utf8.RuneCountInString(in.Password) < minResetLength {
 		return fieldErr("password", "password must be at least %d characters", minResetLength)
@@ -340,11 +351,10 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, c *
 	}
 	_, _, err = s.modifyUser(r, c, "user.password_reset", func(tx store.Tx, u *store.User) error {
 		if u.Source != store.SourceLocal {
-			return errf(http.StatusConflict, CodeConflict, "%s is a directory user from %s; reset the password in the directory", u.Username, u.Source)
+			// It became a directory user since it was read.
+			return errf(http.StatusConflict, CodeConflict, "%s is now a directory user from %s; retry", u.Username, u.Source)
 		}
-		if u.PasswordHash != "" {
-			u.PasswordHistory = append(u.PasswordHistory, u.PasswordHash)
-		}
+		u.PasswordHistory = rememberPassword(u.PasswordHistory, u.PasswordHash, s.history)
 		u.PasswordHash = hash
 		u.PasswordChangedAt = s.now().UTC()
 		u.MustChangePassword = true

@@ -65,6 +65,7 @@ func routeTable() []route {
 		{Method: "GET", Path: "/api/v1/openapi.json", Name: "getOpenAPI", Summary: "This OpenAPI document", Public: true, Status: 200, handler: (*Server).handleOpenAPI},
 		{Method: "POST", Path: "/api/v1/tokens", Name: "createToken", Summary: "Exchange an API key for a bearer token valid for 2 hours", Action: "token.create", Public: true, Req: TokenRequest{}, Resp: TokenResponse{}, Status: 201, handler: (*Server).handleCreateToken},
 		{Method: "GET", Path: "/api/v1/me", Name: "getMe", Summary: "The caller and its effective privileges", Resp: Me{}, Status: 200, handler: (*Server).handleMe},
+		{Method: "POST", Path: "/api/v1/me/password", Name: "changeOwnPassword", Summary: "Change the caller's own password (the current one required; counted toward lock-out; a directory user's goes to the directory)", Action: "user.password_change", Req: PasswordChangeRequest{}, Status: 204, handler: (*Server).handleChangeOwnPassword},
 
 		{Method: "GET", Path: "/api/v1/users", Name: "listUsers", Summary: "List users (filters, paging)", Privs: viewUsers, Query: userQuery, Resp: UserList{}, Status: 200, handler: (*Server).handleListUsers},
 		{Method: "GET", Path: "/api/v1/users/{id}", Name: "getUser", Summary: "Get a user by id or username", Privs: viewUsers, Resp: UserDetail{}, Status: 200, handler: (*Server).handleGetUser},
@@ -72,7 +73,7 @@ func routeTable() []route {
 		{Method: "POST", Path: "/api/v1/users/{id}/activate", Name: "activateUser", Summary: "Activate a user", Action: "user.activate", Privs: users, Resp: User{}, Status: 200, handler: (*Server).handleActivate},
 		{Method: "POST", Path: "/api/v1/users/{id}/deactivate", Name: "deactivateUser", Summary: "Deactivate a user and revoke its sessions", Action: "user.deactivate", Privs: users, Req: DeactivateRequest{}, Resp: User{}, Status: 200, handler: (*Server).handleDeactivate},
 		{Method: "POST", Path: "/api/v1/users/{id}/unlock", Name: "unlockUser", Summary: "Clear a user's lock-out", Action: "user.unlock", Privs: users, Resp: UserDetail{}, Status: 200, handler: (*Server).handleUnlock},
-		{Method: "POST", Path: "/api/v1/users/{id}/password", Name: "resetPassword", Summary: "Administrator password reset of a local user (forces a change at next sign-in)", Action: "user.password_reset", Privs: users, Req: PasswordResetRequest{}, Resp: PasswordResetResponse{}, Status: 200, handler: (*Server).handleResetPassword},
+		{Method: "POST", Path: "/api/v1/users/{id}/password", Name: "resetPassword", Summary: "Administrator password reset: a local user's in the store (forces a change at the next sign-in), a directory user's in the directory as the service account (must_change optional)", Action: "user.password_reset", Privs: users, Req: PasswordResetRequest{}, Resp: PasswordResetResponse{}, Status: 200, handler: (*Server).handleResetPassword},
 
 		{Method: "GET", Path: "/api/v1/users/{id}/apikeys", Name: "listAPIKeys", Summary: "List a user's API keys ({id} may be \"me\")", Resp: APIKeyList{}, Status: 200, handler: (*Server).handleListKeys},
 		{Method: "POST", Path: "/api/v1/users/{id}/apikeys", Name: "createAPIKey", Summary: "Create an API key; the secret is shown once", Action: "apikey.create", Req: APIKeyInput{}, Resp: APIKeyCreated{}, Status: 201, handler: (*Server).handleCreateKey},

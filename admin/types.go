@@ -80,16 +80,33 @@ type DeactivateRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// PasswordResetRequest sets a local user's password; empty Password asks
-// the server for a random one, returned once.
+// PasswordResetRequest sets a user's password: a local user's in the
+// store, a directory user's in the directory (as the service account).
+// Empty Password asks the server for a random one, returned once.
+// MustChange asks for a change at the next sign-in (AD: pwdLastSet = 0);
+// it defaults to true for local users and false for directory users,
+// whose directory's own policy otherwise decides.
 type PasswordResetRequest struct {
-	Password string `json:"password,omitempty"`
+	Password   string `json:"password,omitempty"`
+	MustChange *bool  `json:"must_change,omitempty"`
 }
 
 // PasswordResetResponse carries the generated password, if one was made.
 type PasswordResetResponse struct {
 	Password           string `json:"password,omitempty"`
 	MustChangePassword bool   `json:"must_change_password"`
+	// Directory names the directory the password was written to, for a
+	// directory user.
+	Directory string `json:"directory,omitempty"`
+	// Warnings say what was done only in part (a directory that did not
+	// record must-change).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// PasswordChangeRequest is the caller's own password change.
+type PasswordChangeRequest struct {
+	OldPassword string `json:"old_password"`
+	NewPassword string `json:"new_password"`
 }
 
 // Profile is a named set of privileges.

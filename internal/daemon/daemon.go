@@ -207,11 +207,6 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	api, err := admin.New(admin.Options{Store: st, Logger: log, Privileges: cat, Directories: dirs, Hasher: hasher,
-		TrustedProxies: proxies, Sync: syncTrigger{runner}, Mappings: mappings, TokenTTL: cfg.API.TokenTTL})
-	if err != nil {
-		return err
-	}
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dirbridge_http_requests_total", Help: "HTTP requests by code and method."}, []string{"code", "method"})
 	reg.MustRegister(reqs)
 
@@ -224,6 +219,14 @@ func Run(ctx context.Context, opts Options) error {
 	signin, err := buildSignIn(cfg, st, log, hasher, sp.sources, cat, reg)
 	if err != nil {
 		return fmt.Errorf("sign-in service: %w", err)
+	}
+	// The admin API changes and resets passwords through the sign-in
+	// service and the directories' sources, so it is built after them.
+	api, err := admin.New(admin.Options{Store: st, Logger: log, Privileges: cat, Directories: dirs, Hasher: hasher,
+		TrustedProxies: proxies, Sync: syncTrigger{runner}, Mappings: mappings, TokenTTL: cfg.API.TokenTTL,
+		Passwords: wire.AdminPasswords(signin, sp.sources), PasswordHistory: cfg.Policy.Password.History})
+	if err != nil {
+		return err
 	}
 
 	mux := http.NewServeMux()
