@@ -154,7 +154,7 @@ func apiCmd(use, short, example string, args cobra.PositionalArgs, setup func(*c
 }
 
 func apiCommands() []*cobra.Command {
-	users := &cobra.Command{Use: "users", Short: "List, show, activate, deactivate, unlock, pin and unpin users (via the API)"}
+	users := &cobra.Command{Use: "users", Short: "List, show, activate, deactivate, unlock, pin and unpin users, reset passwords (via the API)"}
 	var q, state, profile, source string
 	var limit, offset int
 	users.AddCommand(
@@ -221,7 +221,8 @@ func apiCommands() []*cobra.Command {
 			}))
 	}
 
-	users.AddCommand(pinCommands()...) // pin.go
+	users.AddCommand(pinCommands()...)      // pin.go
+	users.AddCommand(passwordCommands()...) // password.go
 
 	profiles := &cobra.Command{Use: "profiles", Short: "List and show profiles (via the API)"}
 	profiles.AddCommand(
