@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
@@ -26,6 +27,23 @@ import (
 // partial Current).
 func LoadAffected(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy, snap directory.Snapshot, mapper Mapper) (Current, error) {
 	cur := Current{Directory: dir, LinkBy: linkBy, Profiles: map[string][]string{}, Partial: true}
+	// The directory-wide parts (counts, state, profiles) do not depend on
+	// the read: they load beside the per-user lookups (the store's reads
+	// run on a pool of connections).
+	var side sync.WaitGroup
+	var sideErr error
+	var whole Current // only its counts, state and profiles are set
+	side.Add(1)
+	go func() {
+		defer side.Done()
+		sideErr = loadCounts(ctx, st, dir, &whole)
+	}()
+	waitSide := func() error {
+		side.Wait()
+		cur.KnownBefore, cur.ActiveBefore, cur.State, cur.Profiles = whole.KnownBefore, whole.ActiveBefore, whole.State, whole.Profiles
+		return sideErr
+	}
+	defer side.Wait()
 	var anchors []string
 	inSnap := make(map[string]bool, len(snap.Users))
 	for _, u := range snap.Users {
@@ -93,10 +111,17 @@ func LoadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 		}
 		var gs []store.DirectoryEntry
 		if withEntry == len(anchors) {
-			if gs, err = dl.ListDirectoryGroups(ctx, dir, nil); err != nil {
-				return Current{}, fmt.Errorf("load directory groups: %w", err)
-			}
+			var headsErr error
+			heads := make(chan struct{})
+			go func() {
+				defer close(heads)
+				gs, headsErr = dl.ListDirectoryGroups(ctx, dir, nil)
+			}()
 			full, err := dl.GetDirectoryEntries(ctx, dir, within)
+			<-heads
+			if err == nil {
+				err = headsErr
+			}
 			if err != nil {
 				return Current{}, fmt.Errorf("load directory groups: %w", err)
 			}
@@ -169,27 +194,40 @@ func LoadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 		}
 	}
 
-	var err error
-	if cur.KnownBefore, err = st.CountUsers(ctx, store.UserFilter{Source: dir}); err != nil {
-		return Current{}, fmt.Errorf("count users: %w", err)
+	if err := waitSide(); err != nil {
+		return Current{}, err
 	}
-	if cur.ActiveBefore, err = st.CountUsers(ctx, store.UserFilter{Source: dir, State: store.StateActive}); err != nil {
-		return Current{}, fmt.Errorf("count active users: %w", err)
+	return cur, nil
+}
+
+// loadCounts fills in what LoadAffected reads about the whole directory:
+// its user counts, its state and the profiles' privileges.
+func loadCounts(ctx context.Context, st store.Reader, dir string, cur *Current) error {
+	known, err := st.CountUsers(ctx, store.UserFilter{Source: dir})
+	if err != nil {
+		return fmt.Errorf("count users: %w", err)
 	}
-	if cur.State, err = st.GetDirectoryState(ctx, dir); err != nil {
+	active, err := st.CountUsers(ctx, store.UserFilter{Source: dir, State: store.StateActive})
+	if err != nil {
+		return fmt.Errorf("count active users: %w", err)
+	}
+	state, err := st.GetDirectoryState(ctx, dir)
+	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			return Current{}, fmt.Errorf("load directory state: %w", err)
+			return fmt.Errorf("load directory state: %w", err)
 		}
-		cur.State = store.DirectoryState{Directory: dir}
+		state = store.DirectoryState{Directory: dir}
 	}
 	profiles, err := st.ListProfiles(ctx)
 	if err != nil {
-		return Current{}, fmt.Errorf("load profiles: %w", err)
+		return fmt.Errorf("load profiles: %w", err)
 	}
+	privs := make(map[string][]string, len(profiles))
 	for _, p := range profiles {
-		cur.Profiles[p.Name] = p.Privileges
+		privs[p.Name] = p.Privileges
 	}
-	return cur, nil
+	cur.KnownBefore, cur.ActiveBefore, cur.State, cur.Profiles = known, active, state, privs
+	return nil
 }
 
 // mappedKeys maps the snapshot's present users as NewPlan will and
