@@ -195,7 +195,8 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 	for i, g := range imported {
 		importedIdx[g.key] = i
 	}
-	up := &upward{sr: sr, parents: map[string][]string{}}
+	up := &upward{sr: sr, parents: map[string][]string{}, entries: map[string]*goldap.Entry{},
+		attrs: append([]string{"memberOf"}, s.groupAttrs(sc, false)...)}
 	for _, cg := range changedGroups {
 		up.parents[cg.key] = cg.parents
 	}
@@ -328,6 +329,7 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 		}
 		for i := range imported {
 			if in[i] {
+				up.fill(s, imported[i], sc)
 				if err := sr.ensureGroup(ctx, imported[i], sc); err != nil {
 					return directory.Snapshot{}, err
 				}
@@ -376,6 +378,28 @@ func (s *Source) deletedUsers(ctx context.Context, sr *searcher, changed string)
 type upward struct {
 	sr      *searcher
 	parents map[string][]string // group key -> parent DNs
+	// attrs are what a group is read with: memberOf, and what an imported
+	// group needs (anchor, name), so a group met on the way up is not
+	// read again for those; entries keeps the groups read, by key.
+	attrs   []string
+	entries map[string]*goldap.Entry
+}
+
+// fill completes an imported group lazyGroups left unread from the entry
+// the walk read, when it read one.
+func (u *upward) fill(s *Source, g *groupRec, sc schema) {
+	if g.anchor != "" {
+		return
+	}
+	e := u.entries[g.key]
+	if e == nil {
+		return
+	}
+	anchor, err := s.anchorOf(e, sc)
+	if err != nil {
+		return // ensureGroup reads it again and reports the problem
+	}
+	g.dn, g.anchor, g.name, g.changed = e.DN, anchor, s.groupName(e, sc), e.GetAttributeValue("modifyTimestamp")
 }
 
 // ancestors returns every group above key (cycles end where they began).
@@ -401,12 +425,19 @@ func (u *upward) walk(ctx context.Context, key, dn string) (map[string]bool, err
 			if it.dn == "" {
 				continue
 			}
-			e, err := u.sr.base(ctx, it.dn, []string{"memberOf"})
+			attrs := u.attrs
+			if attrs == nil {
+				attrs = []string{"memberOf"}
+			}
+			e, err := u.sr.base(ctx, it.dn, attrs)
 			if err != nil {
 				return nil, err
 			}
 			if e != nil {
 				parents = e.GetAttributeValues("memberOf")
+				if u.entries != nil {
+					u.entries[it.key] = e
+				}
 			}
 			u.parents[it.key] = parents
 		}
