@@ -438,10 +438,31 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 			log.Warn("mass deactivation approved", zap.String("actor", req.Actor), zap.String("check", checkErr.Error()))
 		}
 	}
-	if pj, err := plan.JSON(r.items); err == nil {
-		run.Plan = pj
+	checkErr := Check(plan, limits, plan.ActiveBefore)
+	// The plan's JSON for the record (a few megabytes for a large first
+	// sync) is made while the apply runs; a refused or dry run records it
+	// at once.
+	planJSON := make(chan []byte, 1)
+	go func() {
+		pj, err := plan.JSON(r.items)
+		if err != nil {
+			pj = nil
+		}
+		planJSON <- pj
+	}()
+	var jsonOnce sync.Once
+	takeJSON := func() {
+		jsonOnce.Do(func() {
+			if pj := <-planJSON; pj != nil {
+				run.Plan = pj
+			}
+		})
 	}
-	if err := Check(plan, limits, plan.ActiveBefore); err != nil {
+	defer takeJSON() // the encoder ends before the run does
+	if checkErr != nil || req.DryRun {
+		takeJSON()
+	}
+	if err := checkErr; err != nil {
 		r.m.refusals.WithLabelValues(d.Name).Inc()
 		log.Warn("sync refused", zap.Error(err))
 		end(store.SyncRefused, err)
@@ -463,13 +484,15 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 		if err != nil {
 			return err
 		}
-		done.Counts = counts
+		takeJSON()
+		done.Counts, done.Plan = counts, run.Plan
 		if err := tx.UpdateSyncRun(ctx, done); err != nil {
 			return fmt.Errorf("sync %s: record run: %w", d.Name, err)
 		}
 		return nil
 	})
 	if err != nil {
+		takeJSON()
 		failed(err)
 		return
 	}
