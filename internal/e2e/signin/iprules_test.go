@@ -40,7 +40,9 @@ policy:
 // with real client addresses: a deny rule refuses, an allow rule admits,
 // an address no allow rule lists is refused, a privileged_ip_access
 // profile gets in from anywhere, and X-Forwarded-For counts only when a
-// trusted proxy sends it.
+// trusted proxy sends it. A password sign-in refused by a rule gets the
+// very answer of a wrong password (a right AD password is not confirmed
+// to a denied network); an IdP sign-in is told why.
 func TestIPRules(t *testing.T) {
 	e := newEnv(t, "signin-iprules", []adUser{{name: "ip-agent"}, {name: "ip-sup", supervisor: true}}, ipRulesYAML)
 	web, _ := e.serve(e.ssoOptions(hasher(t)))
@@ -58,9 +60,13 @@ func TestIPRules(t *testing.T) {
 	}
 	refused := func(t *testing.T, c *browser, name, wantIP, wantReason string) {
 		t.Helper()
+		wrong := c.login(name, "Not-The-Passw0rd!")
 		res := c.login(name, adPassword)
-		if res.status != http.StatusForbidden || !strings.Contains(res.body, "Sign-in from your network address is not allowed") {
-			t.Fatalf("%s from %s: %d, want refused:\n%s", name, wantIP, res.status, res.body)
+		if res.status != http.StatusUnauthorized || !strings.Contains(res.body, genericFailure) || strings.Contains(res.body, "network address") {
+			t.Fatalf("%s from %s: %d, want the wrong-password answer:\n%s", name, wantIP, res.status, res.body)
+		}
+		if res.status != wrong.status || res.body != wrong.body {
+			t.Fatalf("%s from %s: the right password is answered unlike a wrong one:\n%s\n---\n%s", name, wantIP, res.body, wrong.body)
 		}
 		if c.signedIn() {
 			t.Errorf("%s: a session after the refusal", name)
@@ -110,7 +116,7 @@ func TestIPRules(t *testing.T) {
 		// appends, so it is not believed even through the trusted proxy.
 		c := newBrowserFrom(t, trusted.URL, ipQuarantine)
 		res := c.do(http.MethodPost, "/login", loginForm("ip-agent"), forged)
-		if res.status != http.StatusForbidden {
+		if res.status != http.StatusUnauthorized || c.signedIn() {
 			t.Fatalf("forged X-Forwarded-For through the trusted proxy: %d\n%s", res.status, res.body)
 		}
 		if ev := e.lastAudit(sso.ActionSignIn, "ip-agent"); ev.SourceIP != ipQuarantine {
@@ -143,7 +149,7 @@ func TestIPRules(t *testing.T) {
 	t.Run("X-Forwarded-For from anyone else is ignored", func(t *testing.T) {
 		// Straight to the server with a forged header.
 		c := newBrowserFrom(t, web.URL, ipQuarantine)
-		if res := c.do(http.MethodPost, "/login", loginForm("ip-agent"), forged); res.status != http.StatusForbidden {
+		if res := c.do(http.MethodPost, "/login", loginForm("ip-agent"), forged); res.status != http.StatusUnauthorized || c.signedIn() {
 			t.Fatalf("forged X-Forwarded-For from a client: %d\n%s", res.status, res.body)
 		}
 		if ev := e.lastAudit(sso.ActionSignIn, "ip-agent"); ev.SourceIP != ipQuarantine {

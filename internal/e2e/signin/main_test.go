@@ -298,7 +298,8 @@ func (e *env) handler(opts sso.Options) (http.Handler, *sso.Service) {
 	}
 	h, _ := opts.Hasher.(*password.Hasher)
 	api, err := admin.New(admin.Options{Store: e.st, Logger: testLogger(e.t), Privileges: opts.Catalogue,
-		Directories: []string{dirName}, Hasher: h})
+		Directories: []string{dirName}, Hasher: h, Passwords: wire.AdminPasswords(svc, e.wired.Sources),
+		PasswordHistory: opts.Password.History})
 	if err != nil {
 		e.t.Fatalf("admin.New: %v", err)
 	}
