@@ -364,10 +364,13 @@ func (m *Mapper) mapOne(u directory.User, userGroups []groupKey, existing *store
 // Two users mapping to the same username (case-insensitively) are both
 // blocked and listed; everyone else proceeds. Results are in input order.
 func (m *Mapper) MapAll(users []directory.User, groups []directory.Group, existing map[string]*store.User) ([]Result, []Warning) {
-	warns := CheckRules(m.cfg.Directory, m.cfg.Rules, groups)
-	// Each group is prepared for matching once; a user's groups are then
-	// indices into keys.
-	keys := groupKeys(groups)
+	var warns []Warning
+	if len(m.cfg.Rules) > 0 { // no rules, nothing to check (nor to prepare)
+		warns = CheckRules(m.cfg.Directory, m.cfg.Rules, groups)
+	}
+	// Each group is prepared for matching once, when a user is first
+	// found in it; a user's groups are then indices into keys.
+	keys := &lazyKeys{groups: groups, keys: make([]groupKey, len(groups)), done: make([]bool, len(groups))}
 	byAnchor := make(map[string]int, len(groups))
 	for i, g := range groups {
 		byAnchor[normAnchor(g.Anchor)] = i
@@ -412,6 +415,22 @@ func (m *Mapper) MapAll(users []directory.User, groups []directory.Group, existi
 	return results, warns
 }
 
+// lazyKeys prepares groups for matching (a DN parse each) on first use:
+// a read is mapped against every imported group, thousands on a large
+// directory, while an incremental read's few users are in a few.
+type lazyKeys struct {
+	groups []directory.Group
+	keys   []groupKey
+	done   []bool
+}
+
+func (l *lazyKeys) get(i int) groupKey {
+	if !l.done[i] {
+		l.keys[i], l.done[i] = groupKeys(l.groups[i:i+1])[0], true
+	}
+	return l.keys[i]
+}
+
 // quickNorm is normAnchor without its work for the usual anchor, which
 // is already lower-case text without braces or spaces.
 func quickNorm(s string) string {
@@ -431,12 +450,12 @@ func quickNorm(s string) string {
 
 // userGroups appends to out the groups named by u.Groups and those listing
 // u as a member, without duplicates, in a stable order.
-func userGroups(out []groupKey, u directory.User, keys []groupKey, byAnchor map[string]int, viaMembers []int) []groupKey {
+func userGroups(out []groupKey, u directory.User, keys *lazyKeys, byAnchor map[string]int, viaMembers []int) []groupKey {
 	// Most users are in a handful of groups: a linear check beats a map
 	// until the list grows.
 	var seen map[string]bool
 	add := func(i int) {
-		k := keys[i]
+		k := keys.get(i)
 		if seen != nil {
 			if !seen[k.anchor] {
 				seen[k.anchor] = true
