@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
@@ -26,24 +26,63 @@ import (
 // used for a complete snapshot (NewPlan refuses to deactivate leavers on a
 // partial Current).
 func LoadAffected(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy, snap directory.Snapshot, mapper Mapper) (Current, error) {
-	cur := Current{Directory: dir, LinkBy: linkBy, Profiles: map[string][]string{}, Partial: true}
-	// The directory-wide parts (counts, state, profiles) do not depend on
-	// the read: they load beside the per-user lookups (the store's reads
-	// run on a pool of connections).
-	var side sync.WaitGroup
-	var sideErr error
-	var whole Current // only its counts, state and profiles are set
-	side.Add(1)
+	return loadAffected(ctx, st, dir, linkBy, snap, mapper, startWide(ctx, st, dir))
+}
+
+// wide is what an incremental run reads about the whole directory, which
+// does not depend on the read: the Runner starts loading it (startWide)
+// before reading, so it costs nothing while the directory answers.
+type wide struct {
+	known, active int
+	state         store.DirectoryState
+	profiles      map[string][]string
+	// heads are the group entries without members (nil when the store
+	// cannot read them so).
+	heads []store.DirectoryEntry
+	err   error
+}
+
+// startWide starts loading the directory-wide parts; the returned func
+// waits for them (and must be called, to end the loading).
+func startWide(ctx context.Context, st store.Reader, dir string) func() wide {
+	done := make(chan wide, 1)
 	go func() {
-		defer side.Done()
-		sideErr = loadCounts(ctx, st, dir, &whole)
+		var w wide
+		var heads chan error
+		if dl, ok := st.(store.DirectoryLookup); ok {
+			heads = make(chan error, 1)
+			go func() {
+				var err error
+				w.heads, err = dl.ListDirectoryGroups(ctx, dir, nil)
+				heads <- err
+			}()
+		}
+		w.err = loadCounts(ctx, st, dir, &w)
+		if heads != nil {
+			if err := <-heads; err != nil && w.err == nil {
+				w.err = fmt.Errorf("load directory groups: %w", err)
+			}
+		}
+		done <- w
 	}()
-	waitSide := func() error {
-		side.Wait()
-		cur.KnownBefore, cur.ActiveBefore, cur.State, cur.Profiles = whole.KnownBefore, whole.ActiveBefore, whole.State, whole.Profiles
-		return sideErr
+	var w *wide
+	return func() wide {
+		if w == nil {
+			v := <-done
+			w = &v
+		}
+		return *w
 	}
-	defer side.Wait()
+}
+
+func loadAffected(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy, snap directory.Snapshot, mapper Mapper, waitWide func() wide) (Current, error) {
+	cur := Current{Directory: dir, LinkBy: linkBy, Profiles: map[string][]string{}, Partial: true}
+	defer waitWide() // the loading ends with this call, whatever happens
+	waitSide := func() error {
+		w := waitWide()
+		cur.KnownBefore, cur.ActiveBefore, cur.State, cur.Profiles = w.known, w.active, w.state, w.profiles
+		return w.err
+	}
 	var anchors []string
 	inSnap := make(map[string]bool, len(snap.Users))
 	for _, u := range snap.Users {
@@ -111,20 +150,15 @@ func LoadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 		}
 		var gs []store.DirectoryEntry
 		if withEntry == len(anchors) {
-			var headsErr error
-			heads := make(chan struct{})
-			go func() {
-				defer close(heads)
-				gs, headsErr = dl.ListDirectoryGroups(ctx, dir, nil)
-			}()
 			full, err := dl.GetDirectoryEntries(ctx, dir, within)
-			<-heads
-			if err == nil {
-				err = headsErr
-			}
 			if err != nil {
 				return Current{}, fmt.Errorf("load directory groups: %w", err)
 			}
+			w := waitWide()
+			if w.err != nil {
+				return Current{}, w.err
+			}
+			gs = slices.Clone(w.heads)
 			members := make(map[string][]string, len(full))
 			for _, g := range full {
 				if g.Kind != store.EntryGroup {
@@ -200,9 +234,9 @@ func LoadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 	return cur, nil
 }
 
-// loadCounts fills in what LoadAffected reads about the whole directory:
-// its user counts, its state and the profiles' privileges.
-func loadCounts(ctx context.Context, st store.Reader, dir string, cur *Current) error {
+// loadCounts reads the directory's user counts, its state and the
+// profiles' privileges into w.
+func loadCounts(ctx context.Context, st store.Reader, dir string, w *wide) error {
 	known, err := st.CountUsers(ctx, store.UserFilter{Source: dir})
 	if err != nil {
 		return fmt.Errorf("count users: %w", err)
@@ -226,7 +260,7 @@ func loadCounts(ctx context.Context, st store.Reader, dir string, cur *Current) 
 	for _, p := range profiles {
 		privs[p.Name] = p.Privileges
 	}
-	cur.KnownBefore, cur.ActiveBefore, cur.State, cur.Profiles = known, active, state, privs
+	w.known, w.active, w.state, w.profiles = known, active, state, privs
 	return nil
 }
 

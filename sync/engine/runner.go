@@ -381,6 +381,13 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 			}
 		}()
 	}
+	// An incremental run's directory-wide part of the store load does not
+	// depend on the read either: it loads while the directory answers.
+	var waitWide func() wide
+	if cursor != "" {
+		waitWide = startWide(ctx, r.st, d.Name)
+		defer waitWide()
+	}
 	snap, err := d.Source.Read(ctx, directory.ReadRequest{Groups: d.Groups, Cursor: cursor, Progress: progress})
 	if err != nil {
 		failed(fmt.Errorf("sync %s: read: %w", d.Name, err))
@@ -408,6 +415,8 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 		cur, err = res.cur, res.err
 	case snap.Complete:
 		cur, err = LoadCurrent(ctx, r.st, d.Name, d.LinkBy)
+	case waitWide != nil:
+		cur, err = loadAffected(ctx, r.st, d.Name, d.LinkBy, snap, d.Mapper, waitWide)
 	default:
 		cur, err = LoadAffected(ctx, r.st, d.Name, d.LinkBy, snap, d.Mapper)
 	}
