@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build deps test check vet fmt-check windows demo bench clean
+.PHONY: all build deps test check vet fmt-check tidy-check windows demo bench clean
 
 all: build
 
@@ -18,7 +18,7 @@ deps:
 test: deps check
 	$(GO) test -count=1 -timeout 40m ./...
 
-check: vet fmt-check windows
+check: vet fmt-check tidy-check windows
 
 vet:
 	$(GO) vet ./...
@@ -26,6 +26,10 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# tidy-check fails when go.mod/go.sum do not match the imports.
+tidy-check:
+	$(GO) mod tidy -diff
 
 # windows proves the Windows service build still compiles.
 windows:
