@@ -13,9 +13,9 @@ import (
 
 var _ store.BulkWriter = (*txn)(nil)
 
-// userBatch is the most users one INSERT carries: 37 columns x 128 rows
-// stays far below SQLite's variable limit.
-const userBatch = 128
+// userBatch is the most users one INSERT carries: 37 columns x 512 rows
+// stays below SQLite's variable limit (32,766).
+const userBatch = 512
 
 // userInsert returns insertUser for n rows.
 func userInsert(n int) string {

@@ -65,9 +65,10 @@ func (o ops) GetDirectoryEntry(ctx context.Context, directory, anchor string) (s
 	return e, nil
 }
 
-// entryBatch is the most rows one INSERT carries: 10 columns x 256 rows
-// stays far below SQLite's variable limit while amortising the statement.
-const entryBatch = 256
+// entryBatch is the most rows one INSERT carries: 10 columns x 1,024 rows
+// stays below SQLite's variable limit (32,766) while amortising the
+// statement.
+const entryBatch = 1024
 
 // entryInsert returns the upsert for n rows.
 func entryInsert(n int) string {
