@@ -110,12 +110,43 @@ func generalizedTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
+	if t, ok := plainGeneralizedTime(s); ok {
+		return t, nil
+	}
 	for _, layout := range []string{"20060102150405Z0700", "20060102150405.0Z0700", "20060102150405.000Z0700", "20060102150405.000000Z0700"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("generalized time %q: unrecognised", s)
+}
+
+// plainGeneralizedTime parses the form servers send most, YYYYMMDDHHMMSSZ,
+// without time.Parse's layout matching (a read parses one or two per user).
+func plainGeneralizedTime(s string) (time.Time, bool) {
+	if len(s) != 15 || s[14] != 'Z' {
+		return time.Time{}, false
+	}
+	var n [7]int
+	widths := [7]int{4, 2, 2, 2, 2, 2}
+	pos := 0
+	for i, w := range widths[:6] {
+		for _, c := range []byte(s[pos : pos+w]) {
+			if c < '0' || c > '9' {
+				return time.Time{}, false
+			}
+			n[i] = n[i]*10 + int(c-'0')
+		}
+		pos += w
+	}
+	if n[1] < 1 || n[1] > 12 || n[2] < 1 || n[2] > 31 || n[3] > 23 || n[4] > 59 || n[5] > 60 {
+		return time.Time{}, false
+	}
+	t := time.Date(n[0], time.Month(n[1]), n[2], n[3], n[4], n[5], 0, time.UTC)
+	if t.Day() != n[2] { // 31 February and the like: let time.Parse refuse it
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // formatGeneralizedTime is the filter form of t.

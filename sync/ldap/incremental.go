@@ -53,6 +53,11 @@ func (c *cursor) noteTime(v string) {
 	if v == "" {
 		return
 	}
+	// In the plain form text order is time order: most values are older
+	// than the mark and need no parse.
+	if len(v) == 15 && len(c.Time) == 15 && v[14] == 'Z' && c.Time[14] == 'Z' && v <= c.Time {
+		return
+	}
 	t, err := generalizedTime(v)
 	if err != nil || !t.After(c.t) {
 		return
