@@ -62,7 +62,10 @@ type Options struct {
 	// read; 0 means 5 s.
 	ProgressEvery time.Duration
 	// PlanItems caps the items kept in a run record's plan JSON; 0 means
-	// 10,000 (counts always cover the whole plan).
+	// 1,000. Counts always cover the whole plan and the record says how
+	// many items were left out: a first sync of a large directory would
+	// otherwise store (and the CLI print) megabytes of "create" items no
+	// one reads.
 	PlanItems int
 }
 
@@ -137,7 +140,7 @@ func NewRunner(st store.Store, dirs []Directory, opts Options) (*Runner, error) 
 		r.every = 5 * time.Second
 	}
 	if r.items <= 0 {
-		r.items = 10_000
+		r.items = 1000
 	}
 	var errs []error
 	for i := range dirs {
