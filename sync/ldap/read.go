@@ -650,9 +650,12 @@ func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGr
 		for k := range pre.disabled {
 			disabled[k] = true
 		}
-		for _, p := range pre.users {
-			if gi, ok := userGroups[p.key]; ok {
-				add(p.u, p.err, p.key, gi)
+		for _, chunk := range pre.users {
+			for i := range chunk {
+				p := &chunk[i]
+				if gi, ok := userGroups[p.key]; ok {
+					add(p.u, p.err, p.key, gi)
+				}
 			}
 		}
 		pre.users = nil
@@ -852,8 +855,10 @@ func (s *Source) domainExpiry(ctx context.Context, sr *searcher, users []directo
 // the groups say who the members are (readUsers keeps those). It is used
 // only with many imported groups, where most users are usually members.
 type userPrefetch struct {
-	done     chan struct{}
-	users    []prefetchedUser
+	done chan struct{}
+	// users in chunks: one growing slice of 100,000 large structs would
+	// be copied over and over as it grows.
+	users    [][]prefetchedUser
 	disabled map[string]bool
 	mark     cursor // the newest change among users (generic LDAP)
 	entries  int
@@ -892,7 +897,11 @@ func (s *Source) prefetchUsers(ctx context.Context, server string, sc schema) *u
 		p.err = sr.paged(ctx, "users", s.cfg.UserBaseDN, sc.userFilter, s.userAttrs(false), func(e *goldap.Entry) error {
 			p.mark.noteEntry(e, s.cfg.Kind)
 			u, err := s.toUser(e, sc)
-			p.users = append(p.users, prefetchedUser{key: mustDNKey(e.DN), u: u, err: err})
+			if n := len(p.users); n == 0 || len(p.users[n-1]) == cap(p.users[n-1]) {
+				p.users = append(p.users, make([]prefetchedUser, 0, 4096))
+			}
+			last := &p.users[len(p.users)-1]
+			*last = append(*last, prefetchedUser{key: mustDNKey(e.DN), u: u, err: err})
 			return nil
 		})
 	}()
