@@ -341,6 +341,15 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 		log.Error("sync failed", zap.Error(err), zap.Duration("elapsed", r.now().Sub(begin)))
 		end(store.SyncFailed, err)
 	}
+	// A bug in a source or a mapping must fail this run, recorded, and
+	// leave the daemon and the directory's next run alone. (The store
+	// rolls back a transaction a panic leaves.)
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("sync panicked", zap.Any("panic", p), zap.Stack("stack"))
+			failed(fmt.Errorf("sync %s: internal error: %v", d.Name, p))
+		}
+	}()
 
 	state, err := r.st.GetDirectoryState(ctx, d.Name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
