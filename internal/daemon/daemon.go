@@ -258,7 +258,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		tlsConf.Certificates, tlsConf.GetCertificate = nil, certs.get
 	}
-	srv := &http.Server{Handler: verifyFast(signin, promhttp.InstrumentHandlerCounter(reqs, mux)), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+	srv := &http.Server{Handler: recoverPanics(log, verifyFast(signin, promhttp.InstrumentHandlerCounter(reqs, mux))), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		TLSConfig: tlsConf, ErrorLog: zap.NewStdLog(log.Named("http"))}
 	if srv.ReadHeaderTimeout == 0 {
 		srv.ReadHeaderTimeout = 10 * time.Second
