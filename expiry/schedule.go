@@ -36,7 +36,10 @@ func NewScheduler(job *Job, spec string, loc *time.Location, holder string, now 
 		now = time.Now
 	}
 	s := &Scheduler{job: job, holder: holder, leaseTTL: 30 * time.Minute, now: now, log: job.log}
-	s.cron = cron.New(cron.WithLocation(loc), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+	// Recover: a bug in one run is logged and the next day's run still
+	// happens, instead of the panic ending the daemon.
+	cronLog := cron.PrintfLogger(zap.NewStdLog(s.log.Named("cron")))
+	s.cron = cron.New(cron.WithLocation(loc), cron.WithChain(cron.Recover(cronLog), cron.SkipIfStillRunning(cron.DiscardLogger)))
 	if _, err := s.cron.AddFunc(spec, s.tick); err != nil {
 		return nil, fmt.Errorf("expiry schedule %q: %w", spec, err)
 	}
