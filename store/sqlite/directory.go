@@ -35,13 +35,16 @@ func scanEntry(sc scanner) (store.DirectoryEntry, error) {
 
 // ListDirectoryEntries returns every entry of one directory, by anchor.
 func (o ops) ListDirectoryEntries(ctx context.Context, directory string) ([]store.DirectoryEntry, error) {
+	var out []store.DirectoryEntry
+	if n, err := o.countDirectoryEntries(ctx, directory); err == nil && n >= bigList {
+		out = make([]store.DirectoryEntry, 0, n) // counted first, as ListUsers does
+	}
 	rows, err := o.q.query(ctx, `SELECT `+entryCols+` FROM directory_entries
 		WHERE directory = ? ORDER BY anchor`, directory)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
 	}
 	defer rows.Close()
-	var out []store.DirectoryEntry
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
@@ -53,6 +56,12 @@ func (o ops) ListDirectoryEntries(ctx context.Context, directory string) ([]stor
 		return nil, fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
 	}
 	return out, nil
+}
+
+func (o ops) countDirectoryEntries(ctx context.Context, directory string) (int, error) {
+	var n int
+	err := o.q.queryRow(ctx, `SELECT COUNT(*) FROM directory_entries WHERE directory = ?`, directory).Scan(&n)
+	return n, err
 }
 
 // GetDirectoryEntry returns one entry.

@@ -173,17 +173,25 @@ func (o ops) FindUsers(ctx context.Context, key store.UserKey, value string) ([]
 		// Empty values are "not set", never a match.
 		return nil, nil
 	}
-	return o.listUsers(ctx, "find users by "+string(key),
+	return o.listUsers(ctx, "find users by "+string(key), 0,
 		`SELECT `+userCols+` FROM users WHERE `+where+` ORDER BY username_lc, id`, arg)
 }
 
-func (o ops) listUsers(ctx context.Context, what, query string, args ...any) ([]store.User, error) {
+// bigList is the row count from which a listing is counted before it
+// is read (see ListUsers).
+const bigList = 1024
+
+// listUsers runs query; size, when known, is about how many rows it gives.
+func (o ops) listUsers(ctx context.Context, what string, size int, query string, args ...any) ([]store.User, error) {
 	rows, err := o.q.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", what, classify(ctx, err))
 	}
 	defer rows.Close()
 	var out []store.User
+	if size > 0 {
+		out = make([]store.User, 0, size)
+	}
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
@@ -234,7 +242,17 @@ func (o ops) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, e
 		q += ` LIMIT ? OFFSET ?`
 		args = append(args, limit, max(f.Offset, 0))
 	}
-	return o.listUsers(ctx, "list users", q, args...)
+	// A whole listing is counted first and read into a slice of that size:
+	// users are large, and a growing slice of 100,000 of them is copied
+	// over and over, old and new copies held at once. (The count is a
+	// hint; rows added in between still fit.)
+	size := 0
+	if f.Limit <= 0 && f.Offset <= 0 {
+		if n, err := o.CountUsers(ctx, f); err == nil && n >= bigList {
+			size = n
+		}
+	}
+	return o.listUsers(ctx, "list users", size, q, args...)
 }
 
 // CountUsers counts the users f selects, ignoring Limit and Offset.

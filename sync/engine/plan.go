@@ -326,13 +326,15 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	// are large, and a first sync of a large directory has one per user),
 	// not for every user: a run that changes little stays small.
 	news := 0
-	for _, u := range present {
-		if byAnchor[u.Anchor] == nil {
+	for i := range present {
+		u := &present[i]
+		c := byAnchor[u.Anchor]
+		if c == nil {
 			news++
+			continue
 		}
+		shareRead(c, userEntries[u.Anchor], u)
 	}
-	p.Items = make([]Item, 0, news+len(deleted)+len(present)/64)
-	p.Entries = make([]store.DirectoryEntry, 0, len(present)+len(snap.Groups))
 	// The groups listing each present user as a member, by the user's
 	// position (looked up, not grown per member: groups list 450,000
 	// members on a large directory).
@@ -350,6 +352,12 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	}
 	results, mw := mapUsers(mapper, present, groups, byAnchor, mapWorkers(len(present)))
 	warns = append(warns, mw...)
+	// Made after the mapping, which holds much of its own while it runs:
+	// a large first sync's items are tens of megabytes. Entries too are
+	// sized for what surely changes: a new user's entry is new, most
+	// others' are as stored.
+	p.Items = make([]Item, 0, news+len(deleted)+len(present)/64)
+	p.Entries = make([]store.DirectoryEntry, 0, news+len(snap.Groups)+len(present)/64)
 	blockMsg := map[string][]string{}
 	pinNotes := map[string][]string{}
 	for _, w := range mw {
@@ -673,6 +681,33 @@ func (p *Plan) addEntry(e store.DirectoryEntry, old *store.DirectoryEntry) {
 	}
 	p.Entries = append(p.Entries, e)
 	p.EntriesChanged++
+}
+
+// shareRead points the stored user's and entry's strings at the read's
+// where they are equal. Loaded from the store, each is a copy of its own;
+// on a large directory that is tens of megabytes held twice while the
+// plan is made, for users most of whom did not change. Only which copy
+// holds a value changes, never a value, so the plan is the same.
+func shareRead(c *store.User, e *store.DirectoryEntry, u *directory.User) {
+	share := func(dst *string, src string) {
+		if *dst == src {
+			*dst = src
+		}
+	}
+	share(&c.Anchor, u.Anchor)
+	share(&c.DN, u.DN)
+	share(&c.UPN, u.UPN)
+	share(&c.SAMAccountName, u.Username)
+	share(&c.Email, u.Email)
+	share(&c.DisplayName, u.DisplayName)
+	share(&c.FirstName, u.FirstName)
+	share(&c.LastName, u.LastName)
+	if e != nil {
+		share(&e.Anchor, u.Anchor)
+		share(&e.DN, u.DN)
+		share(&e.Name, u.Username)
+		share(&e.UserID, c.ID)
+	}
 }
 
 // deactivationReason says why a present user must be inactive, or "".

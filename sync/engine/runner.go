@@ -567,6 +567,7 @@ func LoadCurrent(ctx context.Context, st store.Reader, dir string, linkBy mappin
 	if cur.Entries, err = st.ListDirectoryEntries(ctx, dir); err != nil {
 		return Current{}, fmt.Errorf("load directory entries: %w", err)
 	}
+	shareGroupAnchors(cur.Entries)
 	if cur.State, err = st.GetDirectoryState(ctx, dir); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return Current{}, fmt.Errorf("load directory state: %w", err)
@@ -581,6 +582,31 @@ func LoadCurrent(ctx context.Context, st store.Reader, dir string, linkBy mappin
 		cur.Profiles[p.Name] = p.Privileges
 	}
 	return cur, nil
+}
+
+// shareGroupAnchors makes the group anchors the users' entries list one
+// string per group: each row read brings its own copies, and a large
+// directory's user entries list 450,000 memberships of a few thousand
+// groups. What the lists say does not change.
+func shareGroupAnchors(entries []store.DirectoryEntry) {
+	groups := map[string]string{}
+	for i := range entries {
+		if e := &entries[i]; e.Kind == store.EntryGroup {
+			groups[e.Anchor] = e.Anchor
+		}
+	}
+	if len(groups) == 0 {
+		return
+	}
+	for i := range entries {
+		if e := &entries[i]; e.Kind != store.EntryGroup {
+			for j, g := range e.Groups {
+				if s, ok := groups[g]; ok {
+					e.Groups[j] = s
+				}
+			}
+		}
+	}
 }
 
 // MarkInterrupted records as failed the runs of this Runner's directories

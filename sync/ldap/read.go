@@ -650,13 +650,14 @@ func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGr
 		for k := range pre.disabled {
 			disabled[k] = true
 		}
-		for _, chunk := range pre.users {
+		for c, chunk := range pre.users {
 			for i := range chunk {
 				p := &chunk[i]
 				if gi, ok := userGroups[p.key]; ok {
 					add(p.u, p.err, p.key, gi)
 				}
 			}
+			pre.users[c] = nil // kept in users now: the chunk can go
 		}
 		pre.users = nil
 	} else if len(userGroups) <= s.lookupMax {
