@@ -16,29 +16,62 @@ import (
 // maps independently of the others except for username collisions.
 const parallelMapMin = 20_000
 
-// mapUsers is mapper.MapAll over chunks of users on up to workers
+// mapUsers is mapUserChunks' results as one slice.
+func mapUsers(m Mapper, users []directory.User, groups []directory.Group, existing map[string]*store.User, workers int) ([]mapping.Result, []Warning) {
+	res, warns := mapUserChunks(m, users, groups, existing, workers)
+	if len(res.chunks) == 1 {
+		return res.chunks[0], warns
+	}
+	out := make([]mapping.Result, 0, len(users))
+	for _, c := range res.chunks {
+		out = append(out, c...)
+	}
+	return out, warns
+}
+
+// mapped is the results of a mapping in the chunks it was made in, read
+// as one list: joining them would hold every result twice while copying
+// (100,000 results are 30 MB), and a plan can drop each chunk once it has
+// gone past it.
+type mapped struct {
+	chunks [][]mapping.Result
+	size   int // the length of every chunk but the last
+}
+
+func (m mapped) at(i int) *mapping.Result { return &m.chunks[i/m.size][i%m.size] }
+
+// done says the results before i are no longer needed.
+func (m mapped) done(i int) {
+	if i > 0 && i%m.size == 0 {
+		m.chunks[i/m.size-1] = nil
+	}
+}
+
+// mapUserChunks is mapper.MapAll over chunks of users on up to workers
 // goroutines, with the collisions between chunks found afterwards, so the
 // result is what one MapAll call would give (warnings about the rules
 // themselves are kept once).
-func mapUsers(m Mapper, users []directory.User, groups []directory.Group, existing map[string]*store.User, workers int) ([]mapping.Result, []Warning) {
+func mapUserChunks(m Mapper, users []directory.User, groups []directory.Group, existing map[string]*store.User, workers int) (mapped, []Warning) {
 	if workers < 2 || len(users) < 2*workers {
-		return m.MapAll(users, groups, existing)
+		rs, ws := m.MapAll(users, groups, existing)
+		return mapped{chunks: [][]mapping.Result{rs}, size: max(len(rs), 1)}, ws
 	}
 	size := (len(users) + workers - 1) / workers
-	results := make([]mapping.Result, len(users))
+	res := mapped{chunks: make([][]mapping.Result, 0, workers), size: size}
 	warns := make([][]Warning, workers)
-	var wg sync.WaitGroup
 	for i := range workers {
-		lo, hi := i*size, min((i+1)*size, len(users))
-		if lo >= hi {
+		if i*size >= len(users) {
 			break
 		}
+		res.chunks = append(res.chunks, nil)
+	}
+	var wg sync.WaitGroup
+	for i := range res.chunks {
+		lo, hi := i*size, min((i+1)*size, len(users))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rs, ws := m.MapAll(users[lo:hi], groups, existing)
-			copy(results[lo:hi], rs)
-			warns[i] = ws
+			res.chunks[i], warns[i] = m.MapAll(users[lo:hi], groups, existing)
 		}()
 	}
 	wg.Wait()
@@ -55,7 +88,8 @@ func mapUsers(m Mapper, users []directory.User, groups []directory.Group, existi
 	// across chunks.
 	idx := map[string][]int{}
 	var order []string
-	for i, r := range results {
+	for i := range users {
+		r := res.at(i)
 		if r.Blocked || r.Username == "" {
 			continue
 		}
@@ -74,18 +108,19 @@ func mapUsers(m Mapper, users []directory.User, groups []directory.Group, existi
 			var others []string
 			for _, j := range is {
 				if j != i {
-					others = append(others, fmt.Sprintf("%s (%s)", results[j].DN, results[j].Anchor))
+					others = append(others, fmt.Sprintf("%s (%s)", res.at(j).DN, res.at(j).Anchor))
 				}
 			}
-			results[i].Blocked = true
+			r := res.at(i)
+			r.Blocked = true
 			out = append(out, Warning{
-				Code: mapping.WarnCollision, Directory: results[i].Directory, Anchor: results[i].Anchor,
-				Username: results[i].SAMAccountName, Blocking: true,
-				Message: fmt.Sprintf("username %q is also produced for %s; none of them is created or updated", results[i].Username, strings.Join(others, ", ")),
+				Code: mapping.WarnCollision, Directory: r.Directory, Anchor: r.Anchor,
+				Username: r.SAMAccountName, Blocking: true,
+				Message: fmt.Sprintf("username %q is also produced for %s; none of them is created or updated", r.Username, strings.Join(others, ", ")),
 			})
 		}
 	}
-	return results, out
+	return res, out
 }
 
 func mapWorkers(users int) int {

@@ -342,15 +342,17 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	for i := range present {
 		pos[present[i].Anchor] = i
 	}
+	// Only what the user's own Groups lack is kept: a reader that fills
+	// both from one membership (the LDAP reader does) leaves nothing here.
 	memberOf := make([][]string, len(present))
 	for _, g := range groups {
 		for _, m := range g.Members {
-			if i, ok := pos[m]; ok {
+			if i, ok := pos[m]; ok && !slices.Contains(present[i].Groups, g.Anchor) {
 				memberOf[i] = append(memberOf[i], g.Anchor)
 			}
 		}
 	}
-	results, mw := mapUsers(mapper, present, groups, byAnchor, mapWorkers(len(present)))
+	results, mw := mapUserChunks(mapper, present, groups, byAnchor, mapWorkers(len(present)))
 	warns = append(warns, mw...)
 	// Made after the mapping, which holds much of its own while it runs:
 	// a large first sync's items are tens of megabytes. Entries too are
@@ -390,7 +392,8 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		}
 	}
 	renamedAway := map[string]bool{}
-	for _, r := range results {
+	for i := range present {
+		r := results.at(i)
 		// Only a rename that will surely be made frees a name: one onto a
 		// name nobody else holds (the main loop blocks the others).
 		if c := byAnchor[r.Anchor]; c != nil && !r.Blocked && !strings.EqualFold(c.Username, r.Username) &&
@@ -400,7 +403,9 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	}
 	linked := map[string]string{} // local user ID -> anchor linked to it in this run
 
-	for i, r := range results {
+	for i := range present {
+		results.done(i) // a large read's results go a chunk at a time
+		r := *results.at(i)
 		du := present[i]
 		gs := userGroupAnchors(du, memberOf[i])
 		entry := store.DirectoryEntry{
@@ -822,12 +827,27 @@ func unitCause(old, now []string, r mapping.Result) string {
 	return strings.Join(parts, "; ")
 }
 
+// userGroupAnchors is the sorted union of u.Groups and memberOf, without
+// repeats: u.Groups itself when it already is that (the plan's entries
+// then share the read's lists, which nothing changes afterwards).
 func userGroupAnchors(u directory.User, memberOf []string) []string {
+	if len(memberOf) == 0 && u.Groups != nil && strictlySorted(u.Groups) {
+		return u.Groups
+	}
 	out := make([]string, 0, len(u.Groups)+len(memberOf))
 	out = append(out, u.Groups...)
 	out = append(out, memberOf...)
 	sort.Strings(out)
 	return slices.Compact(out)
+}
+
+func strictlySorted(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // groupDiff names the groups gained and lost between a stored entry and
