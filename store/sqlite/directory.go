@@ -45,11 +45,14 @@ func (o ops) ListDirectoryEntries(ctx context.Context, directory string) ([]stor
 		return nil, fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
 	}
 	defer rows.Close()
+	var lastDir, lastKind string
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
 		}
+		repeat(&e.Directory, &lastDir)
+		repeat((*string)(&e.Kind), &lastKind)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

@@ -177,6 +177,18 @@ func (o ops) FindUsers(ctx context.Context, key store.UserKey, value string) ([]
 		`SELECT `+userCols+` FROM users WHERE `+where+` ORDER BY username_lc, id`, arg)
 }
 
+// repeat makes *s the string *last holds when they are equal, and else
+// remembers *s in *last: a column most rows give the same value (a
+// source, a state, a profile) is then held once rather than once per row
+// of a listing of 100,000.
+func repeat(s, last *string) {
+	if *s == *last {
+		*s = *last
+	} else {
+		*last = *s
+	}
+}
+
 // bigList is the row count from which a listing is counted before it
 // is read (see ListUsers).
 const bigList = 1024
@@ -192,11 +204,17 @@ func (o ops) listUsers(ctx context.Context, what string, size int, query string,
 	if size > 0 {
 		out = make([]store.User, 0, size)
 	}
+	var last store.User // repeated values are kept once (see repeat)
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: %s: %w", what, classify(ctx, err))
 		}
+		repeat(&u.Source, &last.Source)
+		repeat((*string)(&u.State), (*string)(&last.State))
+		repeat(&u.Profile, &last.Profile)
+		repeat(&u.Language, &last.Language)
+		repeat(&u.DeactivatedReason, &last.DeactivatedReason)
 		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {

@@ -295,20 +295,22 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	// Usually every user read is present: the read's own slice is then
 	// used as is rather than copied (users are large, and many).
 	present := snap.Users[:0:0]
-	seen := make(map[string]bool, len(snap.Users))
+	// seen holds every anchor read: a present user's position in present,
+	// -1 for a deleted one.
+	seen := make(map[string]int32, len(snap.Users))
+	isSeen := func(a string) bool { _, ok := seen[a]; return ok }
 	var deleted []directory.User
 	for i, u := range snap.Users {
 		skip := true
 		switch {
 		case u.Anchor == "":
 			warnf("", u.Username, "directory user %s has no anchor; skipped", nameOf(u.Username, u.DN, ""))
-		case seen[u.Anchor]:
+		case isSeen(u.Anchor):
 			warnf(u.Anchor, u.Username, "read twice; the first copy is used")
 		case u.Deleted:
-			seen[u.Anchor] = true
+			seen[u.Anchor] = -1
 			deleted = append(deleted, u)
 		default:
-			seen[u.Anchor] = true
 			skip = false
 		}
 		switch {
@@ -319,6 +321,9 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		case len(present) == i:
 			// The first user left out: from here present is a copy.
 			present = append(make([]directory.User, 0, len(snap.Users)), present...)
+		}
+		if !skip {
+			seen[u.Anchor] = int32(len(present) - 1)
 		}
 	}
 
@@ -336,18 +341,14 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		shareRead(c, userEntries[u.Anchor], u)
 	}
 	// The groups listing each present user as a member, by the user's
-	// position (looked up, not grown per member: groups list 450,000
-	// members on a large directory).
-	pos := make(map[string]int, len(present))
-	for i := range present {
-		pos[present[i].Anchor] = i
-	}
+	// position (looked up in seen, not grown per member: groups list
+	// 450,000 members on a large directory).
 	// Only what the user's own Groups lack is kept: a reader that fills
 	// both from one membership (the LDAP reader does) leaves nothing here.
 	memberOf := make([][]string, len(present))
 	for _, g := range groups {
 		for _, m := range g.Members {
-			if i, ok := pos[m]; ok && !slices.Contains(present[i].Groups, g.Anchor) {
+			if i, ok := seen[m]; ok && i >= 0 && !slices.Contains(present[i].Groups, g.Anchor) {
 				memberOf[i] = append(memberOf[i], g.Anchor)
 			}
 		}
@@ -587,7 +588,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	if snap.Complete {
 		for i := range cur.Users {
 			c := &cur.Users[i]
-			if c.Anchor == "" || seen[c.Anchor] {
+			if c.Anchor == "" || isSeen(c.Anchor) {
 				continue
 			}
 			if c.State == store.StateActive {
@@ -600,7 +601,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 			}
 		}
 		for a := range userEntries {
-			if !seen[a] {
+			if !isSeen(a) {
 				p.RemoveEntries = append(p.RemoveEntries, a)
 			}
 		}

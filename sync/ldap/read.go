@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -633,9 +632,6 @@ func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGr
 		for j, i := range gi {
 			u.Groups[j] = imported[i].anchor
 		}
-		// In anchor order, as the plan keeps them: it can then use
-		// this list as is instead of a sorted copy per user.
-		slices.Sort(u.Groups)
 		users = append(users, u)
 	}
 	keep := func(e *goldap.Entry, key string, gi []int32) {
