@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dirbridge/dirbridge/store"
@@ -36,25 +35,9 @@ func (t *txn) CreateUsers(ctx context.Context, users []store.User) error {
 	rows := make([][]any, 0, len(users))
 	for i := range users {
 		c := &users[i]
-		if c.ID == "" {
-			id, err := uuid.NewV7()
-			if err != nil {
-				return fmt.Errorf("postgres: create user %q: id: %w", c.Username, err)
-			}
-			c.ID = id.String()
+		if err := codec.PrepareNewUser(c, now); err != nil {
+			return fmt.Errorf("postgres: create user %q: %w", c.Username, err)
 		}
-		if c.CreatedAt.IsZero() {
-			c.CreatedAt = now
-		}
-		c.UpdatedAt = now
-		c.Version = 1
-		if c.State == "" {
-			c.State = store.StateActive
-		}
-		if c.Source == "" {
-			c.Source = store.SourceLocal
-		}
-		normaliseUser(c)
 		args, err := userArgs(c)
 		if err != nil {
 			return fmt.Errorf("postgres: create user %q: %w", c.Username, err)

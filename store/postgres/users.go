@@ -107,16 +107,6 @@ func searchKey(u *store.User) string {
 	return strings.ReplaceAll(codec.SearchKey(u), "\x00", searchSep)
 }
 
-// normaliseUser brings a user's times to what a read returns.
-func normaliseUser(u *store.User) {
-	u.PasswordChangedAt = codec.Time(u.PasswordChangedAt)
-	u.PasswordExpiresAt = codec.Time(u.PasswordExpiresAt)
-	u.AccountExpiresAt = codec.Time(u.AccountExpiresAt)
-	u.ExpiresAt = codec.Time(u.ExpiresAt)
-	u.CreatedAt = codec.Time(u.CreatedAt)
-	u.UpdatedAt = codec.Time(u.UpdatedAt)
-}
-
 var (
 	insertUser = `INSERT INTO users (` + strings.Join(userSetCols, ", ") + `, id, created_at, version)
 	VALUES (` + params(1, len(userSetCols)+3) + `) ON CONFLICT DO NOTHING`
@@ -270,22 +260,9 @@ func (o ops) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
 // CreateUser inserts u.
 func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 	c := *u
-	if c.ID == "" {
-		c.ID = codec.NewID()
+	if err := codec.PrepareNewUser(&c, codec.Now()); err != nil {
+		return fmt.Errorf("postgres: create user %q: %w", c.Username, err)
 	}
-	now := codec.Now()
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = now
-	}
-	c.UpdatedAt = now
-	c.Version = 1
-	if c.State == "" {
-		c.State = store.StateActive
-	}
-	if c.Source == "" {
-		c.Source = store.SourceLocal
-	}
-	normaliseUser(&c)
 	args, err := userArgs(&c)
 	if err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", c.Username, err)
@@ -302,7 +279,7 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 func (t *txn) UpdateUser(ctx context.Context, u *store.User) error {
 	c := *u
 	c.UpdatedAt = codec.Now()
-	normaliseUser(&c)
+	codec.NormaliseUser(&c)
 	args, err := userArgs(&c)
 	if err != nil {
 		return fmt.Errorf("postgres: update user %s: %w", c.ID, err)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/internal/codec"
 )
@@ -55,25 +53,9 @@ func (t *txn) CreateUsers(ctx context.Context, users []store.User) error {
 	build := func(start, n int, args []any) ([]any, error) {
 		for i := range users[start : start+n] {
 			c := &users[start+i]
-			if c.ID == "" {
-				id, err := uuid.NewV7()
-				if err != nil {
-					return nil, fmt.Errorf("sqlite: create user %q: id: %w", c.Username, err)
-				}
-				c.ID = id.String()
+			if err := codec.PrepareNewUser(c, now); err != nil {
+				return nil, fmt.Errorf("sqlite: create user %q: %w", c.Username, err)
 			}
-			if c.CreatedAt.IsZero() {
-				c.CreatedAt = now
-			}
-			c.UpdatedAt = now
-			c.Version = 1
-			if c.State == "" {
-				c.State = store.StateActive
-			}
-			if c.Source == "" {
-				c.Source = store.SourceLocal
-			}
-			normaliseUser(c)
 			ua, err := userArgs(c)
 			if err != nil {
 				return nil, fmt.Errorf("sqlite: create user %q: %w", c.Username, err)

@@ -101,16 +101,6 @@ func userArgs(u *store.User) ([]any, error) {
 	}, nil
 }
 
-// normaliseUser brings a user's times to what a read returns.
-func normaliseUser(u *store.User) {
-	u.PasswordChangedAt = codec.Time(u.PasswordChangedAt)
-	u.PasswordExpiresAt = codec.Time(u.PasswordExpiresAt)
-	u.AccountExpiresAt = codec.Time(u.AccountExpiresAt)
-	u.ExpiresAt = codec.Time(u.ExpiresAt)
-	u.CreatedAt = codec.Time(u.CreatedAt)
-	u.UpdatedAt = codec.Time(u.UpdatedAt)
-}
-
 const insertUser = `INSERT INTO users (username, username_lc, display_name, first_name,
 	last_name, email, email_lc, language, state, deactivated_reason, source, anchor, dn, upn,
 	upn_lc, sam_account_name, profile, custom_privileges, units, superuser, fields,
@@ -286,22 +276,9 @@ func (o ops) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
 // CreateUser inserts u.
 func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 	c := *u
-	if c.ID == "" {
-		c.ID = codec.NewID()
+	if err := codec.PrepareNewUser(&c, codec.Now()); err != nil {
+		return fmt.Errorf("sqlite: create user %q: %w", c.Username, err)
 	}
-	now := codec.Now()
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = now
-	}
-	c.UpdatedAt = now
-	c.Version = 1
-	if c.State == "" {
-		c.State = store.StateActive
-	}
-	if c.Source == "" {
-		c.Source = store.SourceLocal
-	}
-	normaliseUser(&c)
 	args, err := userArgs(&c)
 	if err != nil {
 		return fmt.Errorf("sqlite: create user %q: %w", c.Username, err)
@@ -318,7 +295,7 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 func (t *txn) UpdateUser(ctx context.Context, u *store.User) error {
 	c := *u
 	c.UpdatedAt = codec.Now()
-	normaliseUser(&c)
+	codec.NormaliseUser(&c)
 	args, err := userArgs(&c)
 	if err != nil {
 		return fmt.Errorf("sqlite: update user %s: %w", c.ID, err)

@@ -29,8 +29,43 @@ func Time(t time.Time) time.Time {
 // Now is the current time, normalised like Time.
 func Now() time.Time { return Time(time.Now()) }
 
-// NewID returns a random identifier for rows whose caller left ID empty.
-func NewID() string { return uuid.NewString() }
+// NormaliseUser brings a user's times to the precision and zone both
+// backends keep (see Time).
+func NormaliseUser(u *store.User) {
+	u.PasswordChangedAt = Time(u.PasswordChangedAt)
+	u.PasswordExpiresAt = Time(u.PasswordExpiresAt)
+	u.AccountExpiresAt = Time(u.AccountExpiresAt)
+	u.ExpiresAt = Time(u.ExpiresAt)
+	u.CreatedAt = Time(u.CreatedAt)
+	u.UpdatedAt = Time(u.UpdatedAt)
+}
+
+// PrepareNewUser sets what inserting a user fills in: an ID when empty
+// (time-ordered, so a large first sync appends to the primary-key index
+// instead of splitting its pages), CreatedAt when zero, UpdatedAt = now,
+// Version 1, the default state and source; then normalises the times.
+func PrepareNewUser(u *store.User, now time.Time) error {
+	if u.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("user id: %w", err)
+		}
+		u.ID = id.String()
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now
+	}
+	u.UpdatedAt = now
+	u.Version = 1
+	if u.State == "" {
+		u.State = store.StateActive
+	}
+	if u.Source == "" {
+		u.Source = store.SourceLocal
+	}
+	NormaliseUser(u)
+	return nil
+}
 
 // Fold lower-cases a key so lookups are case-insensitive the same way on
 // both backends (SQLite's lower() only folds ASCII).
