@@ -142,6 +142,9 @@ type Mapper struct {
 	language    *Template
 	fields      map[string]*Template
 	fieldNames  []string
+	// The causes every user mapped by the template or the default
+	// profile shares: one string, not one per user of a large read.
+	templateCause, defaultCause string
 }
 
 // NewMapper parses the templates of cfg. Its error lists every template
@@ -172,6 +175,10 @@ func NewMapper(cfg Config) (*Mapper, error) {
 		}
 	}
 	sort.Strings(m.fieldNames)
+	if ut := cfg.UserTemplate; ut != nil {
+		m.templateCause = fmt.Sprintf("user template %q", ut.Name)
+	}
+	m.defaultCause = "default profile of directory " + cfg.Directory
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("mapping for directory %s: %w", cfg.Directory, err)
 	}
@@ -313,16 +320,16 @@ func (m *Mapper) mapOne(u directory.User, userGroups []groupKey, existing *store
 	if a.Profile == "" {
 		switch {
 		case ut != nil && ut.Profile != "":
-			a.Profile, a.ProfileCause = ut.Profile, fmt.Sprintf("user template %q", ut.Name)
+			a.Profile, a.ProfileCause = ut.Profile, m.templateCause
 		case m.cfg.DefaultProfile != "":
 			a.Profile = m.cfg.DefaultProfile
-			a.ProfileCause = fmt.Sprintf("default profile of directory %s", dir)
+			a.ProfileCause = m.defaultCause
 		default:
 			a.ProfileCause = "no rule matched; no default profile"
 		}
 	}
 	if ut != nil {
-		a = addUnits(a, ut.Units, fmt.Sprintf("user template %q", ut.Name))
+		a = addUnits(a, ut.Units, m.templateCause)
 	}
 	r.Profile, r.ProfileCause = a.Profile, a.ProfileCause
 	r.Units, r.UnitCauses = a.Units, a.UnitCauses

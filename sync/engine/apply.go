@@ -60,9 +60,11 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 	if actor == "" {
 		actor = "sync"
 	}
-	created := map[string]string{}
+	// The new users' IDs by item index, for their entries.
+	ids := make([]string, len(p.Items))
 	bulk, _ := tx.(store.BulkWriter)
 	var pending []store.User // creates waiting for one bulk write
+	var pendingAt []int      // their item indices
 	flushCreates := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -70,13 +72,14 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		if err := bulk.CreateUsers(ctx, pending); err != nil {
 			return fmt.Errorf("create %d users: %w", len(pending), err)
 		}
-		for _, u := range pending {
-			created[u.Anchor] = u.ID
+		for j, u := range pending {
+			ids[pendingAt[j]] = u.ID
 		}
-		pending = pending[:0]
+		pending, pendingAt = pending[:0], pendingAt[:0]
 		return nil
 	}
-	for i, it := range p.Items {
+	for i := range p.Items {
+		it := &p.Items[i]
 		if i%1000 == 0 {
 			if err := ctx.Err(); err != nil {
 				return fail("%w", err)
@@ -85,12 +88,12 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		if it.entryOnly {
 			continue
 		}
-		u := it.User
+		u := it.Row()
 		if it.Kind == KindCreate {
 			if bulk != nil {
 				// Creates come last in a plan, so batching them keeps
 				// the plan's write order.
-				pending = append(pending, u)
+				pending, pendingAt = append(pending, u), append(pendingAt, i)
 				if len(pending) == createBatch {
 					if err := flushCreates(); err != nil {
 						return fail("%w", err)
@@ -101,7 +104,7 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 			if err := tx.CreateUser(ctx, &u); err != nil {
 				return fail("create user %s: %w", u.Username, err)
 			}
-			created[it.Anchor] = u.ID
+			ids[i] = u.ID
 			continue
 		}
 		if err := flushCreates(); err != nil {
@@ -155,7 +158,7 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		return fail("%w", err)
 	}
 
-	batch := make([]store.DirectoryEntry, 0, min(entryBatch, len(p.Entries)))
+	batch := make([]store.DirectoryEntry, 0, min(entryBatch, p.EntriesChanged))
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -166,10 +169,7 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		batch = batch[:0]
 		return nil
 	}
-	for _, e := range p.Entries {
-		if e.UserID == "" {
-			e.UserID = created[e.Anchor]
-		}
+	for e := range p.entriesToWrite(ids) {
 		batch = append(batch, e)
 		if len(batch) == entryBatch {
 			if err := flush(); err != nil {
@@ -192,7 +192,7 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		"directory": p.Directory, "complete": p.Complete,
 		"created": p.Counts.Created, "updated": p.Counts.Updated, "deactivated": p.Counts.Deactivated,
 		"reactivated": p.Counts.Reactivated, "unchanged": p.Counts.Unchanged,
-		"blocked": len(p.Blocked), "entries_written": len(p.Entries), "entries_removed": len(p.RemoveEntries),
+		"blocked": len(p.Blocked), "entries_written": p.EntriesChanged, "entries_removed": len(p.RemoveEntries),
 	}
 	if p.RunID != "" {
 		details["run"] = p.RunID

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/dirbridge/dirbridge/mapping"
@@ -131,7 +132,7 @@ func planText(t *testing.T, p Plan) string {
 		Entries []store.DirectoryEntry
 		Remove  []string
 		State   store.DirectoryState
-	}{p, itemUsers(p), p.Entries, p.RemoveEntries, p.State}, "", " ")
+	}{p, itemUsers(p), slices.Collect(p.EntriesToWrite()), p.RemoveEntries, p.State}, "", " ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func planText(t *testing.T, p Plan) string {
 func itemUsers(p Plan) []store.User {
 	out := make([]store.User, len(p.Items))
 	for i, it := range p.Items {
-		out[i] = it.User
+		out[i] = it.Row()
 	}
 	return out
 }

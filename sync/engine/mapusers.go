@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
@@ -47,6 +48,12 @@ func (m mapped) done(i int) {
 	}
 }
 
+// mapChunk is how many users one MapAll call maps when a large read is
+// mapped in parallel: small enough that a plan frees the results steadily
+// as it goes past them, large enough that each call's own preparation
+// (an index of the groups) is small beside its users.
+const mapChunk = 4096
+
 // mapUserChunks is mapper.MapAll over chunks of users on up to workers
 // goroutines, with the collisions between chunks found afterwards, so the
 // result is what one MapAll call would give (warnings about the rules
@@ -56,23 +63,23 @@ func mapUserChunks(m Mapper, users []directory.User, groups []directory.Group, e
 		rs, ws := m.MapAll(users, groups, existing)
 		return mapped{chunks: [][]mapping.Result{rs}, size: max(len(rs), 1)}, ws
 	}
-	size := (len(users) + workers - 1) / workers
-	res := mapped{chunks: make([][]mapping.Result, 0, workers), size: size}
-	warns := make([][]Warning, workers)
-	for i := range workers {
-		if i*size >= len(users) {
-			break
-		}
-		res.chunks = append(res.chunks, nil)
-	}
+	size := min(mapChunk, (len(users)+workers-1)/workers)
+	n := (len(users) + size - 1) / size
+	res := mapped{chunks: make([][]mapping.Result, n), size: size}
+	warns := make([][]Warning, n)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i := range res.chunks {
-		lo, hi := i*size, min((i+1)*size, len(users))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res.chunks[i], warns[i] = m.MapAll(users[lo:hi], groups, existing)
-		}()
+	for range min(workers, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				lo, hi := i*size, min((i+1)*size, len(users))
+				res.chunks[i], warns[i] = m.MapAll(users[lo:hi], groups, existing)
+			}
+		})
 	}
 	wg.Wait()
 	out := warns[0]
@@ -86,7 +93,11 @@ func mapUserChunks(m Mapper, users []directory.User, groups []directory.Group, e
 
 	// Each chunk blocked its own duplicates; what is still shared is shared
 	// across chunks.
-	idx := map[string][]int{}
+	// The first holder of each name is kept by position; only names held
+	// more than once get a list (a map of lists for every name would be
+	// 100,000 small allocations for a handful of collisions).
+	first := make(map[string]int32, len(users))
+	shared := map[string][]int{}
 	var order []string
 	for i := range users {
 		r := res.at(i)
@@ -94,16 +105,19 @@ func mapUserChunks(m Mapper, users []directory.User, groups []directory.Group, e
 			continue
 		}
 		k := strings.ToLower(r.Username)
-		if _, ok := idx[k]; !ok {
+		j, ok := first[k]
+		switch {
+		case !ok:
+			first[k] = int32(i)
+		case shared[k] == nil:
 			order = append(order, k)
+			shared[k] = []int{int(j), i}
+		default:
+			shared[k] = append(shared[k], i)
 		}
-		idx[k] = append(idx[k], i)
 	}
 	for _, k := range order {
-		is := idx[k]
-		if len(is) < 2 {
-			continue
-		}
+		is := shared[k]
 		for _, i := range is {
 			var others []string
 			for _, j := range is {

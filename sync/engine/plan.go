@@ -128,15 +128,16 @@ type Item struct {
 	GroupsGained []string `json:"groups_gained,omitempty"`
 	GroupsLost   []string `json:"groups_lost,omitempty"`
 
-	// User is the row Apply writes (for an update, with the Version read,
-	// so a concurrent change makes Apply fail instead of overwriting it).
-	User store.User `json:"-"`
+	// User is the row Apply writes for anything but a create (with the
+	// Version read, so a concurrent change makes Apply fail instead of
+	// overwriting it). Row gives it for every kind.
+	User *store.User `json:"-"`
 	// entryOnly is set when only group memberships (the entry) changed:
 	// Apply then leaves the user row (and its Version) alone.
 	entryOnly bool
-	// causes, set on creates, are what ChangeList needs to list a create's
-	// changes on demand (Changes is then empty until encoded).
-	causes *causes
+	// row, set on creates instead of User, holds the new user and its
+	// entry; ChangeList and GroupsGainedList make a create's lists from it.
+	row *newRow
 }
 
 // causes are the mapping's reasons a create's changes name.
@@ -151,18 +152,19 @@ type causes struct {
 // large directory does not hold a dozen per user; JSON encoding and
 // Summary call this.
 func (it Item) ChangeList() []Change {
-	if it.Changes != nil || it.causes == nil {
+	if it.Changes != nil || it.row == nil {
 		return it.Changes
 	}
-	c := it.causes
-	return diffUser(store.User{}, it.User, mapping.Result{ProfileCause: c.profile, SuperuserCause: c.superuser,
+	c := it.row.causes
+	return diffUser(store.User{}, it.Row(), mapping.Result{ProfileCause: c.profile, SuperuserCause: c.superuser,
 		UnitCauses: c.units, UnitsPinned: c.unitsPinned})
 }
 
-// MarshalJSON encodes the item with its changes made (see ChangeList).
+// MarshalJSON encodes the item with its lists made (see ChangeList and
+// GroupsGainedList).
 func (it Item) MarshalJSON() ([]byte, error) {
 	type plain Item // without this method
-	it.Changes = it.ChangeList()
+	it.Changes, it.GroupsGained = it.ChangeList(), it.GroupsGainedList()
 	return json.Marshal(plain(it))
 }
 
@@ -346,21 +348,29 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	// Only what the user's own Groups lack is kept: a reader that fills
 	// both from one membership (the LDAP reader does) leaves nothing here.
 	memberOf := make([][]string, len(present))
+	lacking := false
 	for _, g := range groups {
 		for _, m := range g.Members {
 			if i, ok := seen[m]; ok && i >= 0 && !slices.Contains(present[i].Groups, g.Anchor) {
 				memberOf[i] = append(memberOf[i], g.Anchor)
+				lacking = true
 			}
 		}
 	}
-	results, mw := mapUserChunks(mapper, present, groups, byAnchor, mapWorkers(len(present)))
+	mapGroups := groups
+	if !lacking {
+		// Every member list is in the users' own Groups already: the
+		// mapper need not go through them again for every chunk it maps.
+		mapGroups = withoutMembers(groups)
+	}
+	results, mw := mapUserChunks(mapper, present, mapGroups, byAnchor, mapWorkers(len(present)))
 	warns = append(warns, mw...)
 	// Made after the mapping, which holds much of its own while it runs:
-	// a large first sync's items are tens of megabytes. Entries too are
-	// sized for what surely changes: a new user's entry is new, most
-	// others' are as stored.
+	// a large first sync's items are tens of megabytes. Entries are sized
+	// for the groups and a few users: a new user's entry is kept with its
+	// item, and most others' are as stored.
 	p.Items = make([]Item, 0, news+len(deleted)+len(present)/64)
-	p.Entries = make([]store.DirectoryEntry, 0, news+len(snap.Groups)+len(present)/64)
+	p.Entries = make([]store.DirectoryEntry, 0, len(snap.Groups)+len(present)/64)
 	blockMsg := map[string][]string{}
 	pinNotes := map[string][]string{}
 	for _, w := range mw {
@@ -420,7 +430,12 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		} else if old != nil {
 			entry.Unmapped = old.Unmapped
 		}
-		gained, lost := groupDiff(old, gs, groupName)
+		// A new user's groups gained are all its groups: a create makes
+		// them when asked (see GroupsGainedList), a link here.
+		var gained, lost []string
+		if c != nil || old != nil {
+			gained, lost = groupDiff(old, gs, groupName)
+		}
 
 		block := func(userID, reason string) {
 			p.Blocked = append(p.Blocked, Blocked{Anchor: du.Anchor, Username: r.Username, DN: du.DN, UserID: userID, Reason: reason})
@@ -477,14 +492,14 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 					u.State = store.StateActive
 				}
 				fill(&u, r, du, dir)
-				it := Item{Kind: KindCreate, Anchor: du.Anchor, Username: u.Username, DN: du.DN, User: u, GroupsGained: gained}
-				// A create's changes are every field it sets; a first
-				// sync of a large directory would hold millions of them.
-				// They are made when the plan is encoded or summarised.
-				it.causes = &causes{profile: r.ProfileCause, superuser: r.SuperuserCause,
-					units: r.UnitCauses, unitsPinned: r.UnitsPinned}
-				p.Items = append(p.Items, it)
-				p.addEntry(entry, old)
+				// A create's changes are every field it sets, and its
+				// groups gained every group it is in; a first sync of a
+				// large directory would hold millions of them. They are
+				// made when the plan is encoded or summarised. Its entry
+				// is kept with it and written by Apply with the new ID.
+				c := causes{profile: r.ProfileCause, superuser: r.SuperuserCause, units: r.UnitCauses, unitsPinned: r.UnitsPinned}
+				p.Items = append(p.Items, newItem(u, entry, c, groupName, gained, old == nil))
+				p.EntriesChanged++
 			case mapping.LinkExisting:
 				target := othersByID[d.UserID]
 				if target == nil {
@@ -498,6 +513,9 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 					continue
 				}
 				linked[target.ID] = du.Anchor
+				if old == nil {
+					gained, _ = groupDiff(nil, gs, groupName)
+				}
 				u := *target
 				fill(&u, r, du, dir)
 				if r.ProfilePinned || target.PinnedProfile {
@@ -507,7 +525,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 					u.Units = target.Units
 				}
 				it := Item{Kind: KindLink, Anchor: du.Anchor, Username: u.Username, UserID: target.ID, DN: du.DN,
-					Reason: d.Reason, User: u, GroupsGained: gained, Notes: pinNotes[du.Anchor]}
+					Reason: d.Reason, User: &u, GroupsGained: gained, Notes: pinNotes[du.Anchor]}
 				it.Changes = diffUser(*target, u, r)
 				p.Items = append(p.Items, it)
 				entry.UserID = target.ID
@@ -552,7 +570,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		default:
 			it.Notes = append(it.Notes, fmt.Sprintf("inactive (%s); the sync does not reactivate a user it did not deactivate", orNone(c.DeactivatedReason)))
 		}
-		it.User = u
+		it.User = &u
 		it.Changes = diffUser(*c, u, r)
 		if it.Kind == "" && len(it.Changes) > 0 {
 			it.Kind = KindUpdate
@@ -575,7 +593,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 			u.State, u.DeactivatedReason = store.StateInactive, ReasonDeleted
 			_, lost := groupDiff(userEntries[du.Anchor], nil, groupName)
 			p.Items = append(p.Items, Item{Kind: KindDeactivate, Anchor: du.Anchor, Username: c.Username, UserID: c.ID,
-				DN: c.DN, Reason: ReasonDeleted, User: u, GroupsLost: lost,
+				DN: c.DN, Reason: ReasonDeleted, User: &u, GroupsLost: lost,
 				Changes: diffUser(*c, u, mapping.Result{})})
 		}
 		if userEntries[du.Anchor] != nil {
@@ -596,7 +614,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 				u.State, u.DeactivatedReason = store.StateInactive, ReasonLeftGroups
 				_, lost := groupDiff(userEntries[c.Anchor], nil, groupName)
 				p.Items = append(p.Items, Item{Kind: KindDeactivate, Anchor: c.Anchor, Username: c.Username, UserID: c.ID,
-					DN: c.DN, Reason: ReasonLeftGroups, User: u, GroupsLost: lost,
+					DN: c.DN, Reason: ReasonLeftGroups, User: &u, GroupsLost: lost,
 					Changes: diffUser(*c, u, mapping.Result{})})
 			}
 		}
@@ -676,6 +694,15 @@ func planGroups(cur Current, snap directory.Snapshot) []directory.Group {
 		}
 	}
 	return groups
+}
+
+// withoutMembers is groups with their member lists left out.
+func withoutMembers(groups []directory.Group) []directory.Group {
+	out := slices.Clone(groups)
+	for i := range out {
+		out[i].Members = nil
+	}
+	return out
 }
 
 // addEntry queues e for writing unless the stored entry old already says

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -504,5 +505,78 @@ func BenchmarkApply100k(b *testing.B) {
 		b.ReportMetric(first.Seconds(), "s-first-apply")
 		b.ReportMetric(loaded.Seconds(), "s-load")
 		b.ReportMetric(planned.Seconds(), "s-replan")
+	}
+}
+
+// TestCreatesKeepTheirEntries: a plan keeps a new user's row and entry
+// with its item (no store.User per create); its lists are made when asked,
+// and Apply writes each new user's entry with the ID the store gave it,
+// even where an identical unlinked entry was stored before.
+func TestCreatesKeepTheirEntries(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	alice := dirUser("a-1", "Alice", gAgents, gSup)
+	alice.Password.ChangedAt = t0.Add(-time.Hour + 300*time.Millisecond)
+	bob := dirUser("b-2", "Bob", gAgents)
+	snap := snapshot(true, alice, bob)
+	// Bob's entry is stored already, unlinked and as the read has it.
+	stale := store.DirectoryEntry{Directory: "corp", Anchor: "b-2", Kind: store.EntryUser, DN: bob.DN, Name: "Bob",
+		Groups: []string{gAgents}, UpdatedAt: t0}
+	if err := st.Tx(ctx, func(tx store.Tx) error { return tx.PutDirectoryEntries(ctx, []store.DirectoryEntry{stale}) }); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := LoadCurrent(ctx, st, "corp", mapping.LinkByUsername)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := NewPlan(cur, snap, testMapper(t), t0)
+	if p.Counts.Created != 2 || p.EntriesChanged != 4 || len(p.Entries) != 2 { // two creates' entries, two groups'
+		t.Fatalf("counts %+v, entries %d of %d\n%s", p.Counts, len(p.Entries), p.EntriesChanged, p.Summary())
+	}
+	var it Item
+	for _, x := range p.Items {
+		if x.Anchor == "a-1" {
+			it = x
+		}
+	}
+	if it.Kind != KindCreate || it.User != nil {
+		t.Fatalf("create item = %+v", it)
+	}
+	u := it.Row()
+	if u.Username != "alice" || u.Source != "corp" || u.Profile != "Supervisor" || u.ID != "" ||
+		!u.PasswordChangedAt.Equal(alice.Password.ChangedAt.Truncate(time.Second)) || !u.PasswordExpiresAt.IsZero() || !u.AccountExpiresAt.IsZero() {
+		t.Errorf("row = %+v", u)
+	}
+	if got := it.GroupsGainedList(); !slices.Equal(got, []string{"CC-Agents", "CC-Supervisors"}) {
+		t.Errorf("groups gained = %v", got)
+	}
+	js, err := p.JSON(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"groups_gained":["CC-Agents","CC-Supervisors"]`) || !strings.Contains(p.Summary(), "groups gained: CC-Agents, CC-Supervisors") {
+		t.Errorf("groups gained not listed:\n%s\n%s", js, p.Summary())
+	}
+	var anchors []string
+	for e := range p.EntriesToWrite() {
+		anchors = append(anchors, e.Anchor)
+	}
+	if !slices.IsSorted(anchors) || len(anchors) != 4 {
+		t.Errorf("entries to write = %v", anchors)
+	}
+
+	if _, err := Apply(ctx, st, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"a-1", "b-2"} {
+		us, err := st.FindUsers(ctx, store.KeyAnchor, a)
+		if err != nil || len(us) != 1 {
+			t.Fatalf("user %s: %v %v", a, us, err)
+		}
+		e, err := st.GetDirectoryEntry(ctx, "corp", a)
+		if err != nil || e.UserID != us[0].ID || len(e.Groups) == 0 {
+			t.Errorf("entry %s = %+v (%v), user %s", a, e, err, us[0].ID)
+		}
 	}
 }

@@ -50,8 +50,8 @@ func (p Plan) Summary() string {
 			}
 			fmt.Fprintf(&b, "    %s\n", ch)
 		}
-		if len(it.GroupsGained) > 0 {
-			fmt.Fprintf(&b, "    groups gained: %s\n", strings.Join(it.GroupsGained, ", "))
+		if gained := it.GroupsGainedList(); len(gained) > 0 {
+			fmt.Fprintf(&b, "    groups gained: %s\n", strings.Join(gained, ", "))
 		}
 		if len(it.GroupsLost) > 0 {
 			fmt.Fprintf(&b, "    groups lost: %s\n", strings.Join(it.GroupsLost, ", "))
