@@ -342,6 +342,16 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 		}
 		shareRead(c, userEntries[u.Anchor], u)
 	}
+	// The stored groups' member lists name the users read: the same
+	// strings, a copy each as loaded (a large directory's groups list
+	// hundreds of thousands of members).
+	for _, e := range groupEntries {
+		for j, m := range e.Groups {
+			if i, ok := seen[m]; ok && i >= 0 {
+				e.Groups[j] = present[i].Anchor
+			}
+		}
+	}
 	// The groups listing each present user as a member, by the user's
 	// position (looked up in seen, not grown per member: groups list
 	// 450,000 members on a large directory).
@@ -731,6 +741,7 @@ func shareRead(c *store.User, e *store.DirectoryEntry, u *directory.User) {
 	share(&c.DN, u.DN)
 	share(&c.UPN, u.UPN)
 	share(&c.SAMAccountName, u.Username)
+	share(&c.Username, u.Username)
 	share(&c.Email, u.Email)
 	share(&c.DisplayName, u.DisplayName)
 	share(&c.FirstName, u.FirstName)
@@ -740,6 +751,9 @@ func shareRead(c *store.User, e *store.DirectoryEntry, u *directory.User) {
 		share(&e.DN, u.DN)
 		share(&e.Name, u.Username)
 		share(&e.UserID, c.ID)
+		if slices.Equal(e.Groups, u.Groups) {
+			e.Groups = u.Groups
+		}
 	}
 }
 
