@@ -146,8 +146,12 @@ func main() {
 	}
 	check("full sync / ldapsearch", full.wall.Seconds() <= targetFullRatio*ref.Seconds(),
 		fmt.Sprintf("%.2fx", full.wall.Seconds()/ref.Seconds()), fmt.Sprintf("<= %.0fx", targetFullRatio))
-	maxRSS := max(full.rssKB, again.rssKB, incr.rssKB) / 1024
-	check("peak RSS (any sync)", maxRSS <= targetRSSMB, fmt.Sprintf("%d MB", maxRSS), fmt.Sprintf("<= %d MB", targetRSSMB))
+	// The issue measures peak RSS on the full sync into an empty store;
+	// the later runs are held to the same figure, each on its own line.
+	for _, r := range []result{full, again, incr} {
+		mb := r.rssKB / 1024
+		check("peak RSS, "+r.name, mb <= targetRSSMB, fmt.Sprintf("%d MB", mb), fmt.Sprintf("<= %d MB", targetRSSMB))
+	}
 	check("no-change incremental / full sync", incr.wall.Seconds() <= targetIncrShare*full.wall.Seconds(),
 		fmt.Sprintf("%.2f %%", 100*incr.wall.Seconds()/full.wall.Seconds()), fmt.Sprintf("<= %.0f %%", 100*targetIncrShare))
 	if *hold {
