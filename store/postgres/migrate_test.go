@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pressly/goose/v3"
@@ -105,6 +107,15 @@ func TestMigrationsStepByStep(t *testing.T) {
 			return exec(ctx, db,
 				stmt(`INSERT INTO directory_entries (directory, anchor, kind, dn, name, attributes, groups, user_id, updated_at, unmapped)
 					VALUES ($1, 'unmapped-by-admin', 'user', 'cn=x', 'x', '{}', '[]', NULL, $2, true)`, e.Directory, T))
+		}},
+		{Version: 6, Insert: func(ctx context.Context, db *sql.DB) error {
+			// Indexes only: the new one keeps an anchor unique per source.
+			_, err := db.ExecContext(ctx, `INSERT INTO users (id, username, username_lc, state, source, anchor, created_at, updated_at, version, search_lc)
+				VALUES ('dup', 'dup', 'dup', 'active', $1, $2, $3, $3, 1, 'dup')`, u.Source, u.Anchor, T)
+			if err == nil || !strings.Contains(err.Error(), "users_anchor_source") {
+				return fmt.Errorf("a second user with the same source and anchor: %v", err)
+			}
+			return nil
 		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store { return open(t, dsn) })

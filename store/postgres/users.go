@@ -161,7 +161,7 @@ func (o ops) FindUsers(ctx context.Context, key store.UserKey, value string) ([]
 	case store.KeyUPN:
 		where, arg = "upn_lc = $1", codec.Fold(value)
 	case store.KeyAnchor:
-		where = "anchor = $1"
+		where = "anchor = $1 AND anchor <> ''"
 	case store.KeySAM:
 		where = "sam_account_name = $1"
 	default:

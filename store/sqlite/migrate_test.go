@@ -3,7 +3,9 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +124,21 @@ func TestMigrationsStepByStep(t *testing.T) {
 				// An error if the index is missing.
 				stmt{`SELECT COUNT(*) FROM directory_entries INDEXED BY directory_entries_groups
 					WHERE directory = 'x' AND kind = 'group'`, nil})
+		}},
+		{Version: 8, Insert: func(ctx context.Context, db *sql.DB) error {
+			// Indexes only: a look-up by anchor alone goes through the
+			// new one, and it still keeps an anchor unique per source.
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users INDEXED BY users_anchor_source
+				WHERE anchor = ? AND anchor <> ''`, u.Anchor).Scan(&n); err != nil || n != 1 {
+				return fmt.Errorf("look-up by anchor: %d rows, %v", n, err)
+			}
+			_, err := db.ExecContext(ctx, `INSERT INTO users (id, username, username_lc, state, source, anchor, created_at, updated_at, version, search_lc)
+				VALUES ('dup', 'dup', 'dup', 'active', ?, ?, ?, ?, 1, 'dup')`, u.Source, u.Anchor, T, T)
+			if err == nil || !strings.Contains(err.Error(), "UNIQUE") {
+				return fmt.Errorf("a second user with the same source and anchor: %v", err)
+			}
+			return nil
 		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store {
