@@ -209,4 +209,10 @@ type DirectoryLookup interface {
 	// every group. With no members it may leave UpdatedAt zero, so a
 	// backend need not read past the member lists.
 	ListDirectoryGroups(ctx context.Context, directory string, members []string) ([]DirectoryEntry, error)
+	// GetDirectoryGroups returns the group entries of directory among
+	// groups (those that exist, in no set order) with their members cut
+	// down to those among members, as ListDirectoryGroups does: an
+	// incremental sync's few users are in a few groups, one of which may
+	// list most of the directory.
+	GetDirectoryGroups(ctx context.Context, directory string, groups, members []string) ([]DirectoryEntry, error)
 }

@@ -108,20 +108,47 @@ func (o ops) scanEntries(ctx context.Context, out *[]store.DirectoryEntry, query
 // (jsonb, in the column's order), so a large directory's member lists,
 // tens of megabytes, never cross the wire.
 func (o ops) ListDirectoryGroups(ctx context.Context, directory string, members []string) ([]store.DirectoryEntry, error) {
+	var out []store.DirectoryEntry
+	if err := o.scanGroups(ctx, &out, members, directory); err != nil {
+		return nil, fmt.Errorf("postgres: list directory groups %q: %w", directory, err)
+	}
+	return out, nil
+}
+
+// GetDirectoryGroups returns the group entries of directory among groups
+// with their members cut down to those among members (see
+// ListDirectoryGroups).
+func (o ops) GetDirectoryGroups(ctx context.Context, directory string, groups, members []string) ([]store.DirectoryEntry, error) {
+	var out []store.DirectoryEntry
+	for len(groups) > 0 {
+		batch := groups[:min(len(groups), lookupBatch)]
+		groups = groups[len(batch):]
+		if err := o.scanGroups(ctx, &out, members, directory, batch...); err != nil {
+			return nil, fmt.Errorf("postgres: get %d directory groups of %q: %w", len(batch), directory, err)
+		}
+	}
+	return out, nil
+}
+
+// scanGroups appends directory's group entries (only those among groups,
+// when any are given) to out, with their members cut down by the server
+// to those among members.
+func (o ops) scanGroups(ctx context.Context, out *[]store.DirectoryEntry, members []string, directory string, groups ...string) error {
 	if members == nil {
 		members = []string{}
 	}
-	var out []store.DirectoryEntry
-	err := o.scanEntries(ctx, &out, `SELECT directory, anchor, kind, dn, name, attributes,
+	among := ""
+	args := []any{directory, string(store.EntryGroup), members}
+	if len(groups) > 0 {
+		among = " AND anchor = ANY($4::text[])"
+		args = append(args, groups)
+	}
+	return o.scanEntries(ctx, out, `SELECT directory, anchor, kind, dn, name, attributes,
 		CASE WHEN cardinality($3::text[]) = 0 THEN '[]'::jsonb
 			WHEN jsonb_typeof(groups) <> 'array' THEN groups
 			ELSE COALESCE((SELECT jsonb_agg(m ORDER BY i) FROM jsonb_array_elements_text(groups)
 				WITH ORDINALITY AS x(m, i) WHERE m = ANY($3::text[])), '[]'::jsonb)
 		END,
-		user_id, updated_at, unmapped FROM directory_entries WHERE directory = $1 AND kind = $2 ORDER BY anchor`,
-		directory, string(store.EntryGroup), members)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list directory groups %q: %w", directory, err)
-	}
-	return out, nil
+		user_id, updated_at, unmapped FROM directory_entries WHERE directory = $1 AND kind = $2`+among+` ORDER BY anchor`,
+		args...)
 }

@@ -79,32 +79,71 @@ func (o ops) ListDirectoryGroups(ctx context.Context, directory string, members 
 	// statistics SQLite prefers the primary key, which visits every user
 	// row too; 'group' is store.EntryGroup written out, as a partial index
 	// serves only a query that states its condition literally.
-	rows, err := o.q.query(ctx, `SELECT directory, anchor, kind, dn, name, attributes, `+cols+`
+	var out []store.DirectoryEntry
+	err := o.scanGroups(ctx, &out, members, `SELECT directory, anchor, kind, dn, name, attributes, `+cols+`
 		FROM directory_entries INDEXED BY directory_entries_groups
 		WHERE directory = ? AND kind = 'group' ORDER BY anchor`, directory)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list directory groups %q: %w", directory, classify(ctx, err))
+		return nil, fmt.Errorf("sqlite: list directory groups %q: %w", directory, err)
+	}
+	return out, nil
+}
+
+var groupLookups = func() map[int]string {
+	m := map[int]string{}
+	for n := lookupBatch; n >= 1; n /= 2 {
+		m[n] = `SELECT ` + entryCols + ` FROM directory_entries WHERE directory = ? AND kind = 'group' AND anchor IN (?` +
+			strings.Repeat(",?", n-1) + `)`
+	}
+	return m
+}()
+
+// GetDirectoryGroups returns the group entries of directory among groups
+// with their members cut down to those among members (see
+// ListDirectoryGroups).
+func (o ops) GetDirectoryGroups(ctx context.Context, directory string, groups, members []string) ([]store.DirectoryEntry, error) {
+	var out []store.DirectoryEntry
+	args := make([]any, 0, lookupBatch+1)
+	for len(groups) > 0 {
+		n := lookupBatch
+		for n > len(groups) {
+			n /= 2
+		}
+		args = append(args[:0], directory)
+		for _, a := range groups[:n] {
+			args = append(args, a)
+		}
+		if err := o.scanGroups(ctx, &out, members, groupLookups[n], args...); err != nil {
+			return nil, fmt.Errorf("sqlite: get %d directory groups of %q: %w", n, directory, err)
+		}
+		groups = groups[n:]
+	}
+	return out, nil
+}
+
+// scanGroups appends the group rows query selects to out, each with only
+// the members among members decoded.
+func (o ops) scanGroups(ctx context.Context, out *[]store.DirectoryEntry, members []string, query string, args ...any) error {
+	rows, err := o.q.query(ctx, query, args...)
+	if err != nil {
+		return classify(ctx, err)
 	}
 	defer rows.Close()
 	want := make(map[string]bool, len(members))
 	for _, m := range members {
 		want[m] = true
 	}
-	var out []store.DirectoryEntry
 	for rows.Next() {
 		e, raw, err := scanEntryRawGroups(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list directory groups %q: %w", directory, classify(ctx, err))
+			return classify(ctx, err)
 		}
 		if e.Groups, err = pickStrings(raw, want); err != nil {
-			return nil, fmt.Errorf("sqlite: list directory groups %q: group %s: %w", directory, e.Anchor, err)
+			return fmt.Errorf("group %s: %w", e.Anchor, err)
 		}
-		out = append(out, e)
+		*out = append(*out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list directory groups %q: %w", directory, classify(ctx, err))
-	}
-	return out, nil
+	return classify(ctx, rows.Err())
 }
 
 // scanEntryRawGroups is scanEntry leaving the groups column undecoded.

@@ -113,6 +113,21 @@ func testBulkAndLookup(t *testing.T, s store.Store) {
 	want := map[string][]string{"g-1": {"a-005", "ü-x"}, "g-2": {}, "g-3": {"a-005", `q"uote`}, "g-4": nil}
 	equal(t, "ListDirectoryGroups", got, want)
 	equal(t, "ListDirectoryGroups order", order, []string{"g-1", "g-2", "g-3", "g-4"})
+	gs, err = dl.GetDirectoryGroups(ctx, "corp", []string{"g-3", "g-1", "a-005", "nope"}, []string{"a-005", "ü-x", "a-100"})
+	noErr(t, "GetDirectoryGroups", err)
+	got = map[string][]string{}
+	for _, g := range gs {
+		got[g.Anchor] = g.Groups
+		if g.Kind != store.EntryGroup || g.Name == "" {
+			t.Errorf("GetDirectoryGroups: %+v", g)
+		}
+	}
+	equal(t, "GetDirectoryGroups", got, map[string][]string{"g-1": {"a-005", "ü-x"}, "g-3": {"a-005"}})
+	gs, err = dl.GetDirectoryGroups(ctx, "corp", nil, []string{"a-005"})
+	noErr(t, "GetDirectoryGroups none", err)
+	if len(gs) != 0 {
+		t.Fatalf("GetDirectoryGroups(nil) = %+v", gs)
+	}
 	gs, err = dl.ListDirectoryGroups(ctx, "corp", nil)
 	noErr(t, "ListDirectoryGroups without members", err)
 	if len(gs) != 4 || gs[0].Name != "Agents" || gs[0].Groups == nil || len(gs[0].Groups) != 0 {

@@ -150,7 +150,9 @@ func loadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 		}
 		var gs []store.DirectoryEntry
 		if withEntry == len(anchors) {
-			full, err := dl.GetDirectoryEntries(ctx, dir, within)
+			// Cut down by the store: one of them may list most of the
+			// directory.
+			full, err := dl.GetDirectoryGroups(ctx, dir, within, anchors)
 			if err != nil {
 				return Current{}, fmt.Errorf("load directory groups: %w", err)
 			}
@@ -161,16 +163,9 @@ func loadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 			gs = slices.Clone(w.heads)
 			members := make(map[string][]string, len(full))
 			for _, g := range full {
-				if g.Kind != store.EntryGroup {
-					continue
+				if len(g.Groups) > 0 {
+					members[g.Anchor] = g.Groups
 				}
-				var in []string
-				for _, m := range g.Groups {
-					if inSnap[m] {
-						in = append(in, m)
-					}
-				}
-				members[g.Anchor] = in
 			}
 			for i := range gs {
 				if m := members[gs[i].Anchor]; m != nil {
