@@ -507,8 +507,8 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 				// large directory would hold millions of them. They are
 				// made when the plan is encoded or summarised. Its entry
 				// is kept with it and written by Apply with the new ID.
-				c := causes{profile: r.ProfileCause, superuser: r.SuperuserCause, units: r.UnitCauses, unitsPinned: r.UnitsPinned}
-				p.Items = append(p.Items, newItem(u, entry, c, groupName, gained, old == nil))
+				why := causes{profile: r.ProfileCause, superuser: r.SuperuserCause, units: r.UnitCauses, unitsPinned: r.UnitsPinned}
+				p.Items = append(p.Items, newItem(u, entry, why, groupName, gained, old == nil))
 				p.EntriesChanged++
 			case mapping.LinkExisting:
 				target := othersByID[d.UserID]
