@@ -16,18 +16,22 @@ var (
 // lookupBatch is the most anchors one IN list carries.
 const lookupBatch = 256
 
-var entryLookups = func() map[int]string {
+// inLookups are query texts by IN-list size: the query of prefix
+// ("... anchor IN (") for every power of two up to lookupBatch, so only
+// a handful of statements are ever prepared.
+func inLookups(prefix string) map[int]string {
 	m := map[int]string{}
 	for n := lookupBatch; n >= 1; n /= 2 {
-		m[n] = `SELECT ` + entryCols + ` FROM directory_entries WHERE directory = ? AND anchor IN (?` +
-			strings.Repeat(",?", n-1) + `)`
+		m[n] = prefix + `?` + strings.Repeat(",?", n-1) + `)`
 	}
 	return m
-}()
+}
 
-// GetDirectoryEntries returns the entries of directory among anchors.
-func (o ops) GetDirectoryEntries(ctx context.Context, directory string, anchors []string) ([]store.DirectoryEntry, error) {
-	var out []store.DirectoryEntry
+var entryLookups = inLookups(`SELECT ` + entryCols + ` FROM directory_entries WHERE directory = ? AND anchor IN (`)
+
+// inBatches calls run with the queries' arguments (directory, then up to
+// lookupBatch anchors) and the batch size, until anchors are used up.
+func inBatches(directory string, anchors []string, run func(n int, args []any) error) error {
 	args := make([]any, 0, lookupBatch+1)
 	for len(anchors) > 0 {
 		n := lookupBatch
@@ -38,10 +42,25 @@ func (o ops) GetDirectoryEntries(ctx context.Context, directory string, anchors 
 		for _, a := range anchors[:n] {
 			args = append(args, a)
 		}
-		if err := o.scanEntries(ctx, &out, entryLookups[n], args...); err != nil {
-			return nil, fmt.Errorf("sqlite: get %d directory entries of %q: %w", n, directory, err)
+		if err := run(n, args); err != nil {
+			return err
 		}
 		anchors = anchors[n:]
+	}
+	return nil
+}
+
+// GetDirectoryEntries returns the entries of directory among anchors.
+func (o ops) GetDirectoryEntries(ctx context.Context, directory string, anchors []string) ([]store.DirectoryEntry, error) {
+	var out []store.DirectoryEntry
+	err := inBatches(directory, anchors, func(n int, args []any) error {
+		if err := o.scanEntries(ctx, &out, entryLookups[n], args...); err != nil {
+			return fmt.Errorf("sqlite: get %d directory entries of %q: %w", n, directory, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -89,34 +108,21 @@ func (o ops) ListDirectoryGroups(ctx context.Context, directory string, members 
 	return out, nil
 }
 
-var groupLookups = func() map[int]string {
-	m := map[int]string{}
-	for n := lookupBatch; n >= 1; n /= 2 {
-		m[n] = `SELECT ` + entryCols + ` FROM directory_entries WHERE directory = ? AND kind = 'group' AND anchor IN (?` +
-			strings.Repeat(",?", n-1) + `)`
-	}
-	return m
-}()
+var groupLookups = inLookups(`SELECT ` + entryCols + ` FROM directory_entries WHERE directory = ? AND kind = 'group' AND anchor IN (`)
 
 // GetDirectoryGroups returns the group entries of directory among groups
 // with their members cut down to those among members (see
 // ListDirectoryGroups).
 func (o ops) GetDirectoryGroups(ctx context.Context, directory string, groups, members []string) ([]store.DirectoryEntry, error) {
 	var out []store.DirectoryEntry
-	args := make([]any, 0, lookupBatch+1)
-	for len(groups) > 0 {
-		n := lookupBatch
-		for n > len(groups) {
-			n /= 2
-		}
-		args = append(args[:0], directory)
-		for _, a := range groups[:n] {
-			args = append(args, a)
-		}
+	err := inBatches(directory, groups, func(n int, args []any) error {
 		if err := o.scanGroups(ctx, &out, members, groupLookups[n], args...); err != nil {
-			return nil, fmt.Errorf("sqlite: get %d directory groups of %q: %w", n, directory, err)
+			return fmt.Errorf("sqlite: get %d directory groups of %q: %w", n, directory, err)
 		}
-		groups = groups[n:]
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
