@@ -95,7 +95,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	// 16 MB does as well as 64 MB now that a sync writes in key order
 	// (measured on 100,000 users), and costs less memory. The cache only
 	// grows as far as a transaction needs.
-	write, err := sql.Open("sqlite", common("_txlock", "immediate", "_pragma", "cache_size(-16384)"))
+	//
+	// Statement journals stay in memory (temp_store): each multi-row INSERT
+	// of a bulk write keeps one, so that a constraint failure undoes that
+	// statement alone, and past 64 KB SQLite spilled it to a temp file:
+	// 72,000 page writes in a first sync of 100,000 users, ~0.3 s of its
+	// apply. A journal holds at most the pages one statement touches.
+	write, err := sql.Open("sqlite", common("_txlock", "immediate", "_pragma", "cache_size(-16384)", "_pragma", "temp_store(MEMORY)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", base, err)
 	}
