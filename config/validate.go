@@ -16,6 +16,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 	"github.com/robfig/cron/v3"
 
+	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/sso/policy"
 )
@@ -117,7 +118,7 @@ func (v *validator) httpURL(path, raw string) {
 }
 
 func (v *validator) dn(path, raw string) {
-	if _, err := goldap.ParseDN(raw); err != nil || strings.TrimSpace(raw) == "" {
+	if err := ldapdn.Check(raw); err != nil || strings.TrimSpace(raw) == "" {
 		v.add(path, "invalid DN %q", raw)
 	}
 }

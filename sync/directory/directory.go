@@ -62,8 +62,11 @@ type Snapshot struct {
 
 // Stats describes a read.
 type Stats struct {
-	Entries  int           `json:"entries"`
-	Pages    int           `json:"pages"`
+	Entries int `json:"entries"`
+	Pages   int `json:"pages"`
+	// Searches counts the requests sent: each page of a paged search and
+	// each single-entry read.
+	Searches int           `json:"searches"`
 	Elapsed  time.Duration `json:"elapsed_ns"`
 	Server   string        `json:"server"`
 	Domains  []string      `json:"domains,omitempty"`

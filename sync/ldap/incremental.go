@@ -12,6 +12,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
@@ -297,16 +298,30 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 			return directory.Snapshot{}, err
 		}
 	}
-	for _, e := range changedUsers {
+	// Every changed user's groups, then the groups above them, read
+	// together before the walk below needs them one by one.
+	userParents := make([][]string, len(changedUsers))
+	var direct []string
+	for i, e := range changedUsers {
 		if have[e.DN] {
 			continue
 		}
-		in := map[int]bool{}
 		parents, err := sr.parentGroups(ctx, sc, e, primaryDNs)
 		if err != nil {
 			return directory.Snapshot{}, err
 		}
-		for _, p := range parents {
+		userParents[i] = parents
+		direct = append(direct, parents...)
+	}
+	if err := up.prefetch(ctx, direct); err != nil {
+		return directory.Snapshot{}, err
+	}
+	for ui, e := range changedUsers {
+		if have[e.DN] {
+			continue
+		}
+		in := map[int]bool{}
+		for _, p := range userParents[ui] {
 			pk := mustDNKey(p)
 			if i, ok := importedIdx[pk]; ok {
 				in[i] = true
@@ -405,6 +420,118 @@ func (u *upward) fill(s *Source, g *groupRec, sc schema) {
 		return // ensureGroup reads it again and reports the problem
 	}
 	g.dn, g.anchor, g.name, g.changed = e.DN, anchor, s.groupName(e, sc), e.GetAttributeValue("modifyTimestamp")
+}
+
+// prefetchBatch bounds the groups one prefetch search asks for, so the
+// filter stays a modest request on any server.
+const prefetchBatch = 200
+
+// prefetch reads, a level at a time, the groups at and above dns that walk
+// would otherwise read one base search each: one search per level and
+// batch, for the groups' first RDN values (cn, an indexed equality on AD
+// and in every OpenLDAP set-up we know), kept only where the DN is one
+// asked for. A changed user in a dozen groups nested two deep then costs
+// two searches instead of two dozen round trips. A group the search does
+// not return (outside the base, a server that cannot answer the filter)
+// is left for walk's own base read, so the answer never depends on it.
+func (u *upward) prefetch(ctx context.Context, dns []string) error {
+	level := map[string]string{} // key -> DN, groups not read yet
+	for _, dn := range dns {
+		k := mustDNKey(dn)
+		if _, read := u.parents[k]; !read {
+			level[k] = dn
+		}
+	}
+	for len(level) > 0 {
+		found, err := u.sr.byFirstRDN(ctx, level, u.attrs)
+		if err != nil {
+			if errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+				return err
+			}
+			// A server that refuses the filter (a limit, a policy) has
+			// not failed the read: walk reads the groups one by one.
+			u.sr.s.log.Debug("groups above changed entries: batched read refused, reading one by one", zap.Error(err))
+			return nil
+		}
+		next := map[string]string{}
+		for k, e := range found {
+			parents := e.GetAttributeValues("memberOf")
+			u.parents[k], u.entries[k] = parents, e
+			for _, p := range parents {
+				pk := mustDNKey(p)
+				if _, read := u.parents[pk]; !read {
+					if _, asked := level[pk]; !asked {
+						next[pk] = p
+					}
+				}
+			}
+		}
+		level = next
+	}
+	return nil
+}
+
+// byFirstRDN searches the base for the entries named by want (key -> DN)
+// by their first RDN's value, in batches, and returns those whose DN is
+// one of want's. Entries with an unusable DN are skipped (left unread).
+func (r *searcher) byFirstRDN(ctx context.Context, want map[string]string, attrs []string) (map[string]*goldap.Entry, error) {
+	found := map[string]*goldap.Entry{}
+	var terms []string
+	seen := map[string]bool{}
+	flush := func() error {
+		if len(terms) == 0 {
+			return nil
+		}
+		filter := "(|" + strings.Join(terms, "") + ")"
+		terms, seen = terms[:0], map[string]bool{}
+		return r.paged(ctx, "groups above changed entries", r.s.cfg.BaseDN, filter, attrs, func(e *goldap.Entry) error {
+			if k := mustDNKey(e.DN); want[k] != "" {
+				found[k] = e
+			}
+			return nil
+		})
+	}
+	for _, dn := range want {
+		typ, val, ok := firstRDN(dn)
+		if !ok {
+			continue
+		}
+		term := "(" + typ + "=" + goldap.EscapeFilter(val) + ")"
+		if seen[strings.ToLower(term)] {
+			continue
+		}
+		seen[strings.ToLower(term)] = true
+		terms = append(terms, term)
+		if len(terms) == prefetchBatch {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// firstRDN returns the type and value of a DN's first attribute
+// assertion ("cn", "Sales" of "cn=Sales+ou=x,dc=y"): enough to find the
+// entry among few, not to name it.
+func firstRDN(dn string) (typ, val string, ok bool) {
+	if ldapdn.Plain(dn) {
+		rdn, _, _ := strings.Cut(dn, ",")
+		typ, val, _ = strings.Cut(rdn, "=")
+		return typ, val, true
+	}
+	parsed, err := goldap.ParseDN(dn)
+	if err != nil || len(parsed.RDNs) == 0 || len(parsed.RDNs[0].Attributes) == 0 {
+		return "", "", false
+	}
+	av := parsed.RDNs[0].Attributes[0]
+	if av.Type == "" || strings.ContainsAny(av.Type, "()=*\\") {
+		return "", "", false
+	}
+	return av.Type, av.Value, true
 }
 
 // ancestors returns every group above key (cycles end where they began).

@@ -11,6 +11,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
@@ -306,39 +307,18 @@ func isDN(s string) bool {
 	if !strings.Contains(s, "=") {
 		return false
 	}
+	if ldapdn.Plain(s) {
+		return true
+	}
 	dn, err := goldap.ParseDN(s)
 	if err != nil || len(dn.RDNs) == 0 {
 		return false
 	}
 	for _, rdn := range dn.RDNs {
 		for _, a := range rdn.Attributes {
-			if !isAttrType(a.Type) {
+			if !ldapdn.IsAttrType(a.Type) {
 				return false
 			}
-		}
-	}
-	return true
-}
-
-// isAttrType reports whether t is an attribute description (RFC 4512
-// descr: a letter, then letters, digits, hyphens) or a numeric OID. It keeps
-// group names like "a*)(cn=*" from being taken for DNs.
-func isAttrType(t string) bool {
-	if t == "" {
-		return false
-	}
-	if t[0] >= '0' && t[0] <= '9' {
-		for _, c := range t {
-			if (c < '0' || c > '9') && c != '.' {
-				return false
-			}
-		}
-		return true
-	}
-	for i, c := range t {
-		letter := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		if !letter && (i == 0 || ((c < '0' || c > '9') && c != '-')) {
-			return false
 		}
 	}
 	return true
@@ -466,6 +446,7 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 	snap.Stats = directory.Stats{
 		Entries:  st.sr.entries,
 		Pages:    st.sr.pages,
+		Searches: st.sr.searches,
 		Elapsed:  time.Since(start),
 		Server:   server,
 		Domains:  s.domains(),
@@ -476,6 +457,7 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 	}
 	s.log.Info("read finished", zap.Bool("complete", snap.Complete), zap.Int("users", len(snap.Users)),
 		zap.Int("groups", len(snap.Groups)), zap.Int("entries", st.sr.entries), zap.Int("pages", st.sr.pages),
+		zap.Int("searches", st.sr.searches),
 		zap.Duration("elapsed", snap.Stats.Elapsed))
 	return snap, nil
 }

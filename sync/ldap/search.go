@@ -18,6 +18,7 @@ type searcher struct {
 	c         conn
 	entries   int
 	pages     int
+	searches  int // requests sent: pages and base reads
 	referrals int
 	onPage    func() // progress hook, called after each page
 }
@@ -73,6 +74,7 @@ func (r *searcher) pagedWith(ctx context.Context, what, base, filter string, att
 func (r *searcher) run(ctx context.Context, req *goldap.SearchRequest, fn func(*goldap.Entry) error, done func([]goldap.Control)) (int, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	r.searches++
 	resp := r.c.SearchAsync(sctx, req, 256)
 	n := 0
 	var fnErr error

@@ -506,3 +506,63 @@ member: uid=ann,ou=people,` + base + `
 		}
 	}
 }
+
+// TestSlapdIncrementalReadsParentGroupsTogether: a changed user's groups
+// and the groups above them are read a level at a time, not one search
+// per group, and a parent the batched search cannot find (outside the
+// base) is still read on its own.
+func TestSlapdIncrementalReadsParentGroupsTogether(t *testing.T) {
+	s := harness.StartSlapd(t, harness.SlapdOptions{})
+	const pf = "ou=pf," + base
+	var b strings.Builder
+	fmt.Fprintf(&b, "dn: %s\nobjectClass: organizationalUnit\nou: pf\n\n", pf)
+	fmt.Fprintf(&b, "dn: ou=elsewhere,%s\nobjectClass: organizationalUnit\nou: elsewhere\n\n", base)
+	fmt.Fprintf(&b, "dn: uid=pf-user,%s\nobjectClass: inetOrgPerson\nuid: pf-user\ncn: PF User\nsn: User\n\n", pf)
+	fmt.Fprintf(&b, "dn: cn=pf-other,%s\nobjectClass: inetOrgPerson\ncn: pf-other\nsn: Other\n\n", base)
+	// Twelve groups under pf-top, one directly imported, and one outside
+	// the base between the user and pf-top.
+	top := "dn: cn=pf-top," + pf + "\nobjectClass: groupOfNames\ncn: pf-top\n"
+	for i := 1; i <= 12; i++ {
+		g := fmt.Sprintf("cn=pf-g%02d,%s", i, pf)
+		fmt.Fprintf(&b, "dn: %s\nobjectClass: groupOfNames\ncn: pf-g%02d\nmember: uid=pf-user,%s\n\n", g, i, pf)
+		top += "member: " + g + "\n"
+	}
+	fmt.Fprintf(&b, "dn: cn=pf-outer,ou=elsewhere,%s\nobjectClass: groupOfNames\ncn: pf-outer\nmember: uid=pf-user,%s\n\n", base, pf)
+	top += "member: cn=pf-outer,ou=elsewhere," + base + "\n"
+	fmt.Fprintf(&b, "dn: cn=pf-direct,%s\nobjectClass: groupOfNames\ncn: pf-direct\nmember: uid=pf-user,%s\n\n", pf, pf)
+	s.Add(t, b.String()+top)
+
+	cfg := slapdConfig(t, s)
+	cfg.BaseDN = pf
+	cfg.IncrementalOverlap = time.Second
+	src := newSource(t, cfg)
+	groups := []string{"cn=pf-top," + pf, "cn=pf-direct," + pf}
+	// The cursor is the newest modifyTimestamp read: move it past the
+	// groups' creation with an entry outside the imported groups, so the
+	// incremental below sees the user's change alone.
+	time.Sleep(2100 * time.Millisecond)
+	s.Modify(t, "dn: cn=pf-other,"+base+"\nchangetype: modify\nreplace: sn\nsn: Moved\n")
+	cfg2 := cfg
+	cfg2.BaseDN = base
+	first := read(t, newSource(t, cfg2), groups...)
+	want := []string{groupByName(t, first, "pf-top").Anchor, groupByName(t, first, "pf-direct").Anchor}
+	slices.Sort(want)
+
+	s.Modify(t, "dn: uid=pf-user,"+pf+"\nchangetype: modify\nreplace: sn\nsn: Changed\n")
+	inc, err := src.Read(context.Background(), directory.ReadRequest{Groups: groups, Cursor: first.Cursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := userByName(t, inc, "pf-user")
+	got := slices.Clone(u.Groups)
+	slices.Sort(got)
+	if !slices.Equal(got, want) || u.LastName != "Changed" || len(inc.Groups) != 0 {
+		t.Fatalf("pf-user groups = %v, want %v (user %+v, groups read %d)", got, want, u, len(inc.Groups))
+	}
+	// changed groups, changed users, changed disabled users, the user's 14
+	// groups (one search; pf-outer is outside the base and not found),
+	// pf-outer on its own, pf-top (one search, found).
+	if inc.Stats.Searches > 6 {
+		t.Errorf("incremental sent %d searches for one changed user in 14 groups, want <= 6", inc.Stats.Searches)
+	}
+}
