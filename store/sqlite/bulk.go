@@ -56,11 +56,10 @@ func (t *txn) CreateUsers(ctx context.Context, users []store.User) error {
 			if err := codec.PrepareNewUser(c, now); err != nil {
 				return nil, fmt.Errorf("sqlite: create user %q: %w", c.Username, err)
 			}
-			ua, err := userArgs(c)
-			if err != nil {
+			var err error
+			if args, err = appendUserArgs(args, c); err != nil {
 				return nil, fmt.Errorf("sqlite: create user %q: %w", c.Username, err)
 			}
-			args = append(args, ua...)
 			args = append(args, c.ID, tm(c.CreatedAt), c.Version)
 		}
 		return args, nil

@@ -82,15 +82,24 @@ func scanUser(sc scanner) (store.User, error) {
 // userArgs are the values of every column but id, created_at and version,
 // in the order insertUser and updateUser name them.
 func userArgs(u *store.User) ([]any, error) {
+	return appendUserArgs(make([]any, 0, insertCols), u)
+}
+
+// insertCols is the column count of insertUser.
+const insertCols = 37
+
+// appendUserArgs appends userArgs to args: a bulk write fills one buffer
+// for a whole statement instead of a slice per row.
+func appendUserArgs(args []any, u *store.User) ([]any, error) {
 	custom, units, hist := jsonStrings(u.CustomPrivileges), jsonStrings(u.Units), jsonStrings(u.PasswordHistory)
 	fields := "null"
 	if u.Fields != nil {
 		var err error
 		if fields, err = codec.JSON(u.Fields); err != nil {
-			return nil, err
+			return args, err
 		}
 	}
-	return []any{
+	return append(args,
 		u.Username, codec.Fold(u.Username), u.DisplayName, u.FirstName, u.LastName, u.Email,
 		codec.Fold(u.Email), u.Language, string(u.State), u.DeactivatedReason, u.Source, u.Anchor,
 		u.DN, u.UPN, codec.Fold(u.UPN), u.SAMAccountName, u.Profile, custom, units,
@@ -98,7 +107,7 @@ func userArgs(u *store.User) ([]any, error) {
 		tm(u.PasswordChangedAt), tm(u.PasswordExpiresAt), b2i(u.PasswordNeverExpires),
 		b2i(u.MustChangePassword), tm(u.AccountExpiresAt), b2i(u.Emergency), tm(u.ExpiresAt),
 		tm(u.UpdatedAt), codec.SearchKey(u),
-	}, nil
+	), nil
 }
 
 const insertUser = `INSERT INTO users (username, username_lc, display_name, first_name,
