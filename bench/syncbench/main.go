@@ -3,8 +3,9 @@
 // slapd with slapadd -q, times an ldapsearch dump of every user and group
 // (the C reference for "just reading the directory"), then runs the built
 // `dirbridge sync --config ... --json` as a subprocess: a full sync into an
-// empty SQLite store, a second full sync with nothing changed and a
-// no-change incremental. Each figure is printed with its ratio to the dump
+// empty SQLite store (twice, each into a store of its own: the better is
+// compared with the better of two dumps), a second full sync with nothing
+// changed and a no-change incremental. Each figure is printed with its ratio to the dump
 // and checked against the targets (full <= 3x ldapsearch, peak RSS <= 300
 // MB, no-change incremental <= 2 % of the full sync).
 //
@@ -87,6 +88,12 @@ func main() {
 	s := harness.StartSlapd(tb, harness.SlapdOptions{LDIFFiles: []string{ldif}, Quiet: true})
 	fmt.Printf("slapadd -q + slapd start: %s\n", since(t0))
 	_ = os.Remove(ldif)
+	// slapadd leaves hundreds of megabytes of dirty pages that the kernel
+	// writes back over the next half minute, under whatever runs then:
+	// flush them now, so the syncs' own writes are what is measured.
+	t0 = time.Now()
+	syscall.Sync()
+	fmt.Printf("sync of the loaded directory to disk: %s\n", since(t0))
 
 	// 2. The C reference: ldapsearch of every user and group, paged at
 	// 1000, with the attributes a naive reader would ask for. Best of two:
@@ -104,9 +111,17 @@ func main() {
 	}
 	fmt.Printf("ldapsearch dump (pr=1000, * memberOf entryUUID modifyTimestamp): %s, %.1f MB\n\n", ref.Round(time.Millisecond), float64(refBytes)/1e6)
 
-	// 3. The syncs.
+	// 3. The syncs. The first full sync runs twice, each into an empty
+	// store of its own, and the better run is compared with the best of
+	// the two dumps: on a shared VM either program's time varies by 15 %
+	// from one minute to the next. Both runs are printed, and the peak
+	// RSS checked is the larger.
 	cfgPath := filepath.Join(dir, "dirbridge.yaml")
 	if err := os.WriteFile(cfgPath, []byte(config(s, filepath.Join(dir, "dirbridge.db"), gen.Imported)), 0o600); err != nil {
+		tb.Fatalf("syncbench: %v", err)
+	}
+	cfgPath2 := filepath.Join(dir, "dirbridge-2.yaml")
+	if err := os.WriteFile(cfgPath2, []byte(config(s, filepath.Join(dir, "dirbridge-2.db"), gen.Imported)), 0o600); err != nil {
 		tb.Fatalf("syncbench: %v", err)
 	}
 	var extra []string
@@ -125,12 +140,19 @@ func main() {
 		return p
 	}
 	full := runSync(tb, absBin, cfgPath, "full sync into an empty store", true, logTo("full"), extra...)
+	full2 := runSync(tb, absBin, cfgPath2, "full sync into an empty store (2)", true, "")
 	again := runSync(tb, absBin, cfgPath, "second full sync, nothing changed", true, logTo("second"))
 	incr := runSync(tb, absBin, cfgPath, "incremental sync, nothing changed", false, logTo("incremental"))
+	_ = os.Remove(filepath.Join(dir, "dirbridge-2.db"))
+	firstRSS := max(full.rssKB, full2.rssKB)
+	if full2.wall < full.wall {
+		full = full2
+	}
+	full.name, full.rssKB = "full sync into an empty store (best of 2)", firstRSS
 
 	fmt.Println()
 	fmt.Printf("%-36s %10s %9s %10s %8s  %s\n", "", "wall", "x ldap", "peak RSS", "read", "counts (created/updated/deactivated/unchanged)")
-	fmt.Printf("%-36s %10s %9s %10s %8s\n", "ldapsearch dump", ref.Round(time.Millisecond), "1.00", "-", "-")
+	fmt.Printf("%-36s %10s %9s %10s %8s\n", "ldapsearch dump (best of 2)", ref.Round(time.Millisecond), "1.00", "-", "-")
 	for _, r := range []result{full, again, incr} {
 		fmt.Printf("%-36s %10s %9.2f %7d MB %8s  %d/%d/%d/%d\n", r.name, r.wall.Round(time.Millisecond), r.wall.Seconds()/ref.Seconds(),
 			r.rssKB/1024, r.read.Round(time.Millisecond), r.out.Counts.Created, r.out.Counts.Updated, r.out.Counts.Deactivated, r.out.Counts.Unchanged)
