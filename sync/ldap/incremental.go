@@ -436,6 +436,7 @@ const prefetchBatch = 200
 // is left for walk's own base read, so the answer never depends on it.
 func (u *upward) prefetch(ctx context.Context, dns []string) error {
 	level := map[string]string{} // key -> DN, groups not read yet
+	asked := map[string]bool{}   // asked for once: found, or left to walk
 	for _, dn := range dns {
 		k := mustDNKey(dn)
 		if _, read := u.parents[k]; !read {
@@ -443,6 +444,9 @@ func (u *upward) prefetch(ctx context.Context, dns []string) error {
 		}
 	}
 	for len(level) > 0 {
+		for k := range level {
+			asked[k] = true
+		}
 		found, err := u.sr.byFirstRDN(ctx, level, u.attrs)
 		if err != nil {
 			if errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
@@ -459,10 +463,8 @@ func (u *upward) prefetch(ctx context.Context, dns []string) error {
 			u.parents[k], u.entries[k] = parents, e
 			for _, p := range parents {
 				pk := mustDNKey(p)
-				if _, read := u.parents[pk]; !read {
-					if _, asked := level[pk]; !asked {
-						next[pk] = p
-					}
+				if _, read := u.parents[pk]; !read && !asked[pk] {
+					next[pk] = p
 				}
 			}
 		}
@@ -528,7 +530,7 @@ func firstRDN(dn string) (typ, val string, ok bool) {
 		return "", "", false
 	}
 	av := parsed.RDNs[0].Attributes[0]
-	if av.Type == "" || strings.ContainsAny(av.Type, "()=*\\") {
+	if !ldapdn.IsAttrType(av.Type) {
 		return "", "", false
 	}
 	return av.Type, av.Value, true
