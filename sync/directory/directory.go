@@ -62,11 +62,9 @@ type Snapshot struct {
 
 // Stats describes a read.
 type Stats struct {
-	Entries int `json:"entries"`
-	Pages   int `json:"pages"`
-	// Searches counts the requests sent: each page of a paged search and
-	// each single-entry read.
-	Searches int           `json:"searches"`
+	Entries  int           `json:"entries"`
+	Pages    int           `json:"pages"`
+	Searches int           `json:"searches"` // requests sent: pages and single-entry reads
 	Elapsed  time.Duration `json:"elapsed_ns"`
 	Server   string        `json:"server"`
 	Domains  []string      `json:"domains,omitempty"`
