@@ -5,8 +5,8 @@
 // `dirbridge sync --config ... --json` as a subprocess: a full sync into an
 // empty SQLite store (twice, each into a store of its own: the better is
 // compared with the better of two dumps), a second full sync with nothing
-// changed and a no-change incremental. Each figure is printed with its ratio to the dump
-// and checked against the targets (full <= 3x ldapsearch, peak RSS <= 300
+// changed and a no-change incremental. Each figure is printed with its
+// ratio to the dump and checked against the targets (full <= 3x ldapsearch, peak RSS <= 300
 // MB, no-change incremental <= 2 % of the full sync).
 //
 // The sync runs as its own process so wall time and peak RSS (rusage
@@ -116,14 +116,14 @@ func main() {
 	// the two dumps: on a shared VM either program's time varies by 15 %
 	// from one minute to the next. Both runs are printed, and the peak
 	// RSS checked is the larger.
-	cfgPath := filepath.Join(dir, "dirbridge.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config(s, filepath.Join(dir, "dirbridge.db"), gen.Imported)), 0o600); err != nil {
-		tb.Fatalf("syncbench: %v", err)
+	writeConfig := func(name string) string {
+		path := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(config(s, filepath.Join(dir, name+".db"), gen.Imported)), 0o600); err != nil {
+			tb.Fatalf("syncbench: %v", err)
+		}
+		return path
 	}
-	cfgPath2 := filepath.Join(dir, "dirbridge-2.yaml")
-	if err := os.WriteFile(cfgPath2, []byte(config(s, filepath.Join(dir, "dirbridge-2.db"), gen.Imported)), 0o600); err != nil {
-		tb.Fatalf("syncbench: %v", err)
-	}
+	cfgPath, cfgPath2 := writeConfig("dirbridge"), writeConfig("dirbridge-2")
 	var extra []string
 	if *profDir != "" {
 		if err := os.MkdirAll(*profDir, 0o755); err != nil {
