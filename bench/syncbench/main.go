@@ -6,8 +6,9 @@
 // empty SQLite store (twice, each into a store of its own: the better is
 // compared with the better of two dumps), a second full sync with nothing
 // changed and a no-change incremental. Each figure is printed with its
-// ratio to the dump and checked against the targets (full <= 3x ldapsearch, peak RSS <= 300
-// MB, no-change incremental <= 2 % of the full sync).
+// ratio to the dump and checked against the targets (full <= 3x
+// ldapsearch, peak RSS <= 300 MB, no-change incremental <= 2 % of the full
+// sync).
 //
 // The sync runs as its own process so wall time and peak RSS (rusage
 // Maxrss) are those of the real command, not of this harness.
