@@ -235,15 +235,32 @@ func (s *Samba) Admin(t TB) *goldap.Conn {
 }
 
 // AddOU creates OU=name under the domain (idempotent) and returns its DN.
+// The OU it creates is deleted with everything in it when t ends, so a
+// test run again in the same domain (go test -count=N) finds its names
+// free: sAMAccountName is unique across the whole domain.
 func (s *Samba) AddOU(t TB, name string) string {
 	t.Helper()
 	dn := "OU=" + goldap.EscapeDN(name) + "," + s.BaseDN
 	req := goldap.NewAddRequest(dn, nil)
 	req.Attribute("objectClass", []string{"organizationalUnit"})
-	if err := s.Admin(t).Add(req); err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultEntryAlreadyExists) {
+	err := s.Admin(t).Add(req)
+	switch {
+	case goldap.IsErrorWithCode(err, goldap.LDAPResultEntryAlreadyExists):
+		return dn // its creator deletes it
+	case err != nil:
 		t.Fatalf("harness: samba add OU %s: %v", dn, err)
 	}
+	t.Cleanup(func() { s.deleteTree(t, dn) })
 	return dn
+}
+
+// deleteTree deletes dn and everything under it in one request (the
+// tree delete control, which AD and Samba honour).
+func (s *Samba) deleteTree(t TB, dn string) {
+	req := goldap.NewDelRequest(dn, []goldap.Control{goldap.NewControlSubtreeDelete()})
+	if err := s.Admin(t).Del(req); err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
+		t.Fatalf("harness: samba delete %s with its subtree: %v", dn, err)
+	}
 }
 
 // SambaUser describes a user to create.

@@ -94,12 +94,24 @@ func (s *Samba) bulkUserRequest(dn, name string) *goldap.AddRequest {
 // SetPrimaryGroup makes groupDN the primary group of userDN (primaryGroupID
 // = the group's RID). AD requires the user to be a member first, and from
 // then on the membership is implicit: it is no longer listed in the group's
-// member attribute.
+// member attribute. When t ends the primary group goes back to Domain
+// Users, since AD refuses to delete a group that is someone's primary one.
 func (s *Samba) SetPrimaryGroup(t TB, userDN, groupDN string) {
 	t.Helper()
 	rid := s.RID(t, groupDN)
 	s.Replace(t, userDN, "primaryGroupID", fmt.Sprint(rid))
+	t.Cleanup(func() {
+		req := goldap.NewModifyRequest(userDN, nil)
+		req.Replace("primaryGroupID", []string{domainUsersRID})
+		if err := s.Admin(t).Modify(req); err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
+			t.Fatalf("harness: samba primary group of %s back to Domain Users: %v", userDN, err)
+		}
+	})
 }
+
+// domainUsersRID is the well-known RID of Domain Users, every user's
+// primary group unless changed.
+const domainUsersRID = "513"
 
 // RID is the relative identifier of an entry: the last sub-authority of
 // its objectSid.
