@@ -502,3 +502,23 @@ func TestMapUsersParallel(t *testing.T) {
 		t.Errorf("%d blocking warnings, want 5: %v", blocking, warns)
 	}
 }
+
+// A reader may list a membership on the group only, or list a group's
+// members in another order than its users: the plan still gives each
+// member the group (and the rules that follow from it).
+func TestPlanMembersListedOnGroupOnly(t *testing.T) {
+	alice := dirUser("a-1", "Alice", gAgents)
+	bob := dirUser("b-2", "Bob", gAgents)
+	carol := dirUser("c-3", "Carol") // member of Supervisors by the group's list only
+	snap := snapshot(true, alice, bob, carol)
+	snap.Groups[0].Members = []string{"b-2", "a-1"}         // the users' order reversed
+	snap.Groups[1].Members = []string{"c-3", "gone", "a-1"} // a-1 lacks it too; "gone" was not read
+	p, _ := NewPlan(Current{Directory: "corp"}, snap, testMapper(t), t0)
+	want := map[string]string{"a-1": "Supervisor", "b-2": "Agent", "c-3": "Supervisor"}
+	for anchor, profile := range want {
+		it := findItem(p, anchor)
+		if it == nil || it.Kind != KindCreate || it.Row().Profile != profile {
+			t.Errorf("%s: item %+v, want a create with profile %s", anchor, it, profile)
+		}
+	}
+}
