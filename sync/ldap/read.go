@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -621,27 +622,33 @@ func (s *Source) readUsers(ctx context.Context, st *readState, sc schema, userGr
 		add(u, err, key, gi)
 	}
 	if pre := st.pre; pre != nil {
-		// Every user was read beside the groups: keep the members.
-		<-pre.done
+		// Every user is read beside the groups: keep the members, chunk by
+		// chunk as the pass goes on. (The disabled users were read first.)
+		for n := 0; ; n++ {
+			chunks := pre.take()
+			if n == 0 {
+				for k := range pre.disabled {
+					disabled[k] = true
+				}
+			}
+			if chunks == nil {
+				break
+			}
+			for _, chunk := range chunks {
+				for i := range chunk {
+					p := &chunk[i]
+					if gi, ok := userGroups[p.key]; ok {
+						add(p.u, p.err, p.key, gi)
+					}
+				}
+			}
+		}
 		if pre.err != nil {
 			return nil, pre.err
 		}
 		sr.entries += pre.entries
 		sr.pages += pre.pages
 		mark.noteTime(pre.mark.Time)
-		for k := range pre.disabled {
-			disabled[k] = true
-		}
-		for c, chunk := range pre.users {
-			for i := range chunk {
-				p := &chunk[i]
-				if gi, ok := userGroups[p.key]; ok {
-					add(p.u, p.err, p.key, gi)
-				}
-			}
-			pre.users[c] = nil // kept in users now: the chunk can go
-		}
-		pre.users = nil
 	} else if len(userGroups) <= s.lookupMax {
 		// Few members: look each up rather than stream every user of a
 		// large domain to find them.
@@ -834,20 +841,63 @@ func (s *Source) domainExpiry(ctx context.Context, sr *searcher, users []directo
 // userPrefetch is a full read's user pass run on a second connection while
 // the first reads the groups: on a large directory the two passes are the
 // read's two long searches, and each leaves the server and this process
-// idle in turn. Every user under UserBaseDN is converted and held until
-// the groups say who the members are (readUsers keeps those). It is used
-// only with many imported groups, where most users are usually members.
+// idle in turn. Every user under UserBaseDN is converted and handed over
+// in chunks; readUsers keeps the members, taking each chunk as it comes
+// once the groups are known, while the pass goes on. It is used only with
+// many imported groups, where most users are usually members.
 type userPrefetch struct {
 	done chan struct{}
-	// users in chunks: one growing slice of 100,000 large structs would
-	// be copied over and over as it grows.
-	users    [][]prefetchedUser
+	mu   sync.Mutex
+	// ready holds the chunks converted and not yet taken: one growing
+	// slice of 100,000 large structs would be copied over and over.
+	ready [][]prefetchedUser
+	more  chan struct{} // a chunk was added to ready
+	// disabled is complete before the first chunk is handed over.
 	disabled map[string]bool
 	mark     cursor // the newest change among users (generic LDAP)
 	entries  int
 	pages    int
 	err      error
 }
+
+// take returns the chunks converted since the last call, waiting for one
+// if there are none, and nil once the pass has ended (see err).
+func (p *userPrefetch) take() [][]prefetchedUser {
+	for {
+		p.mu.Lock()
+		cs := p.ready
+		p.ready = nil
+		p.mu.Unlock()
+		if len(cs) > 0 {
+			return cs
+		}
+		select {
+		case <-p.more:
+		case <-p.done:
+			p.mu.Lock()
+			cs, p.ready = p.ready, nil
+			p.mu.Unlock()
+			return cs
+		}
+	}
+}
+
+// hand makes chunk available to take.
+func (p *userPrefetch) hand(chunk []prefetchedUser) {
+	if len(chunk) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.ready = append(p.ready, chunk)
+	p.mu.Unlock()
+	select {
+	case p.more <- struct{}{}:
+	default: // already signalled
+	}
+}
+
+// prefetchChunk is how many converted users the prefetch hands over at once.
+const prefetchChunk = 4096
 
 type prefetchedUser struct {
 	key string
@@ -856,7 +906,7 @@ type prefetchedUser struct {
 }
 
 func (s *Source) prefetchUsers(ctx context.Context, server string, sc schema) *userPrefetch {
-	p := &userPrefetch{done: make(chan struct{}), disabled: map[string]bool{}, mark: cursor{Kind: s.cfg.Kind}}
+	p := &userPrefetch{done: make(chan struct{}), more: make(chan struct{}, 1), disabled: map[string]bool{}, mark: cursor{Kind: s.cfg.Kind}}
 	go func() {
 		defer close(p.done)
 		c, err := s.bindURL(withLean(ctx), server)
@@ -877,16 +927,21 @@ func (s *Source) prefetchUsers(ctx context.Context, server string, sc schema) *u
 				return
 			}
 		}
+		var chunk []prefetchedUser
 		p.err = sr.paged(ctx, "users", s.cfg.UserBaseDN, sc.userFilter, s.userAttrs(false), func(e *goldap.Entry) error {
 			p.mark.noteEntry(e, s.cfg.Kind)
 			u, err := s.toUser(e, sc)
-			if n := len(p.users); n == 0 || len(p.users[n-1]) == cap(p.users[n-1]) {
-				p.users = append(p.users, make([]prefetchedUser, 0, 4096))
+			if chunk == nil {
+				chunk = make([]prefetchedUser, 0, prefetchChunk)
 			}
-			last := &p.users[len(p.users)-1]
-			*last = append(*last, prefetchedUser{key: mustDNKey(e.DN), u: u, err: err})
+			chunk = append(chunk, prefetchedUser{key: mustDNKey(e.DN), u: u, err: err})
+			if len(chunk) == cap(chunk) {
+				p.hand(chunk)
+				chunk = nil
+			}
 			return nil
 		})
+		p.hand(chunk)
 	}()
 	return p
 }
