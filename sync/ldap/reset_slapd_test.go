@@ -10,8 +10,6 @@ import (
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
-const resetOU = "ou=reset," + base
-
 // TestSlapdResetPassword: an administrator's reset through the Password
 // Modify extended operation as the service account, after which the new
 // password binds and the old one does not; must-change written as pwdReset
@@ -19,8 +17,8 @@ const resetOU = "ou=reset," + base
 // the service account may not write it.
 func TestSlapdResetPassword(t *testing.T) {
 	s := sharedSlapd(t)
+	resetOU := s.AddOU(t, "reset")
 	var b strings.Builder
-	fmt.Fprintf(&b, "dn: %s\nobjectClass: organizationalUnit\nou: reset\n\n", resetOU)
 	for _, name := range []string{"rs-plain", "rs-nopolicy", "rs-must"} {
 		fmt.Fprintf(&b, "dn: uid=%[1]s,%[2]s\nobjectClass: inetOrgPerson\nuid: %[1]s\ncn: %[1]s\nsn: Reset\nuserPassword: %[1]s-password\n\n", name, resetOU)
 	}

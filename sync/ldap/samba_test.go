@@ -35,11 +35,7 @@ func sambaFixtures(t harness.TB, s *harness.Samba) {
 	read := s.AddOU(t, "dirbridge-read")
 	sambaOU["read"] = read
 	u := func(ou, name string, opts ...func(*harness.SambaUser)) string {
-		su := harness.SambaUser{Name: name, Password: adPassword, Mail: name + "@example.test"}
-		for _, o := range opts {
-			o(&su)
-		}
-		return s.AddUser(t, ou, su)
+		return addSambaUser(t, s, ou, name, opts...)
 	}
 	disabled := func(u *harness.SambaUser) { u.Disabled = true }
 	amy, ben, cid := u(read, "amy"), u(read, "ben"), u(read, "cid", disabled)
@@ -67,26 +63,18 @@ func sambaFixtures(t harness.TB, s *harness.Samba) {
 		members = append(members, s.AddUser(t, big, harness.SambaUser{Name: fmt.Sprintf("big%03d", i), Password: adPassword}))
 	}
 	s.AddGroup(t, big, "big-group", members...)
-
-	incr := s.AddOU(t, "dirbridge-incr")
-	sambaOU["incr"] = incr
-	s.AddOU(t, "dirbridge-moved")
-	inc1, mover := u(incr, "inc1"), u(incr, "mover")
-	u(incr, "inc2")
-	s.AddGroup(t, incr, "incr-group", inc1, mover)
-
-	auth := s.AddOU(t, "dirbridge-auth")
-	sambaOU["auth"] = auth
-	good, dis := u(auth, "good"), u(auth, "disabled", disabled)
-	must := u(auth, "mustchange", func(u *harness.SambaUser) { u.MustChange = true })
-	exp, chg := u(auth, "expired"), u(auth, "changer")
-	lapsed, locky := u(auth, "lapsed"), u(auth, "locky")
-	// accountExpires in 2012 (FILETIME).
-	s.Replace(t, lapsed, "accountExpires", "130000000000000000")
-	s.AddGroup(t, auth, "auth-group", good, dis, must, exp, chg, lapsed, locky)
-	// Older than the domain's maximum password age (42 days by default).
-	s.SetPasswordAged(t, "expired", adPassword, 100*24*time.Hour)
 	t.Logf("samba fixtures made in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// addSambaUser creates an enabled user with the package's password and a
+// mail address, changed by opts.
+func addSambaUser(t harness.TB, s *harness.Samba, ou, name string, opts ...func(*harness.SambaUser)) string {
+	t.Helper()
+	su := harness.SambaUser{Name: name, Password: adPassword, Mail: name + "@example.test"}
+	for _, o := range opts {
+		o(&su)
+	}
+	return s.AddUser(t, ou, su)
 }
 
 func sambaConfig(t *testing.T, s *harness.Samba) Config {
@@ -300,8 +288,13 @@ func TestSambaCutMidRead(t *testing.T) {
 func TestSambaRenameAndIncremental(t *testing.T) {
 	s := sharedSamba(t)
 	ctx := context.Background()
+	// The users are renamed, moved, changed and deleted: they are the
+	// test's own, in OUs deleted when it ends.
+	incr, movedOU := s.AddOU(t, "dirbridge-incr"), s.AddOU(t, "dirbridge-moved")
+	inc1, moverDN := addSambaUser(t, s, incr, "inc1"), addSambaUser(t, s, incr, "mover")
+	addSambaUser(t, s, incr, "inc2")
+	s.AddGroup(t, incr, "incr-group", inc1, moverDN)
 	src := newSource(t, sambaConfig(t, s))
-	incr := sambaOU["incr"]
 	first := read(t, src, "incr-group")
 	mover := userByName(t, first, "mover")
 
@@ -312,8 +305,8 @@ func TestSambaRenameAndIncremental(t *testing.T) {
 	}
 
 	// Rename and move to another OU: same anchor.
-	s.Rename(t, mover.DN, "CN=mover-renamed", "OU=dirbridge-moved,"+s.BaseDN)
-	s.Replace(t, "CN=mover-renamed,OU=dirbridge-moved,"+s.BaseDN, "sAMAccountName", "mover2")
+	s.Rename(t, mover.DN, "CN=mover-renamed", movedOU)
+	s.Replace(t, "CN=mover-renamed,"+movedOU, "sAMAccountName", "mover2")
 	// Membership changed only on the group.
 	s.AddMembers(t, "CN=incr-group,"+incr, "CN=inc2,"+incr)
 	// A user disabled.
@@ -379,6 +372,22 @@ func TestSambaRenameAndIncremental(t *testing.T) {
 func TestSambaAuthenticate(t *testing.T) {
 	s := sharedSamba(t)
 	ctx := context.Background()
+	// Passwords are changed and an account locked: the users are the
+	// test's own, in an OU deleted when it ends.
+	auth := s.AddOU(t, "dirbridge-auth")
+	user := func(name string, opts ...func(*harness.SambaUser)) string {
+		return addSambaUser(t, s, auth, name, opts...)
+	}
+	good, dis := user("good"), user("disabled", func(u *harness.SambaUser) { u.Disabled = true })
+	must := user("mustchange", func(u *harness.SambaUser) { u.MustChange = true })
+	exp, chg := user("expired"), user("changer")
+	lapsed, locky := user("lapsed"), user("locky")
+	// accountExpires in 2012 (FILETIME).
+	s.Replace(t, lapsed, "accountExpires", "130000000000000000")
+	s.AddGroup(t, auth, "auth-group", good, dis, must, exp, chg, lapsed, locky)
+	// Older than the domain's maximum password age (42 days by default).
+	s.SetPasswordAged(t, "expired", adPassword, 100*24*time.Hour)
+
 	src := newSource(t, sambaConfig(t, s))
 	u, err := src.Authenticate(ctx, "good", adPassword)
 	if err != nil || u.Username != "good" {

@@ -20,8 +20,8 @@ func TestFineGrainedPolicy(t *testing.T) {
 	const psoDays = 10
 	// Set 8 days ago: 2 days left under the PSO, 32 under the domain.
 	group := makeUsers(t, s, "expiry-pso", []adUser{{name: "xp-pso", age: (psoDays - 2) * 24 * time.Hour}})
-	s.Tool(t, "domain", "passwordsettings", "pso", "create", "expiry-short", "1", "--max-pwd-age=10", "--min-pwd-age=0")
-	s.Tool(t, "domain", "passwordsettings", "pso", "apply", "expiry-short", "xp-pso")
+	s.AddPSO(t, "expiry-short", 1, "--max-pwd-age=10", "--min-pwd-age=0")
+	s.ApplyPSO(t, "expiry-short", "xp-pso")
 
 	st := openStore(t)
 	syncNow(t, newRunner(t, st, newSource(t, s, true), group))

@@ -30,9 +30,9 @@ func TestLockout(t *testing.T) {
 	e := newEnv(t, "signin-lockout", []adUser{{name: "lo-user"}}, lockoutYAML)
 	// AD keeps badPwdCount only under a lock-out policy: one for this user
 	// alone, with a threshold far above max_attempts.
-	e.samba.Tool(t, "domain", "passwordsettings", "pso", "create", "signin-count-lo", "3",
+	e.samba.AddPSO(t, "signin-count-lo", 3,
 		"--account-lockout-threshold=100", "--account-lockout-duration=30", "--reset-account-lockout-after=30")
-	e.samba.Tool(t, "domain", "passwordsettings", "pso", "apply", "signin-count-lo", "lo-user")
+	e.samba.ApplyPSO(t, "signin-count-lo", "lo-user")
 	// The production argon2id parameters: a locked account is answered
 	// after a dummy hash verification, and the figures logged below
 	// compare that with a real wrong AD password.
@@ -231,9 +231,9 @@ func TestLockoutTwoInstances(t *testing.T) {
 func twoInstances(t *testing.T, e *env, user string) {
 	// AD keeps badPwdCount only under a lock-out policy: one for this user
 	// alone, with a threshold far above max_attempts.
-	e.samba.Tool(t, "domain", "passwordsettings", "pso", "create", "signin-count-"+user, "2",
+	e.samba.AddPSO(t, "signin-count-"+user, 2,
 		"--account-lockout-threshold=100", "--account-lockout-duration=30", "--reset-account-lockout-after=30")
-	e.samba.Tool(t, "domain", "passwordsettings", "pso", "apply", "signin-count-"+user, user)
+	e.samba.ApplyPSO(t, "signin-count-"+user, user)
 
 	ctx := context.Background()
 	st2, err := wire.Store(ctx, e.cfg)

@@ -159,9 +159,9 @@ func TestPassThrough(t *testing.T) {
 	t.Run("locked in AD (775)", func(t *testing.T) {
 		// A fine-grained policy for this one user: lock after 2 bad
 		// passwords. Domain-wide it would lock the other tests' users.
-		s.Tool(t, "domain", "passwordsettings", "pso", "create", "signin-adlock", "1",
+		s.AddPSO(t, "signin-adlock", 1,
 			"--account-lockout-threshold=2", "--account-lockout-duration=30", "--reset-account-lockout-after=30")
-		s.Tool(t, "domain", "passwordsettings", "pso", "apply", "signin-adlock", "pt-adlock")
+		s.ApplyPSO(t, "signin-adlock", "pt-adlock")
 		for range 3 {
 			err := bindAs(t, s, e.dns["pt-adlock"], "Not-The-Passw0rd!")
 			if err == nil {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -150,6 +151,10 @@ func start() {
 	conf := func(in *instance, metaURL, issuer string) string {
 		switch in {
 		case entra:
+			// Reset mails are limited per source address and per account,
+			// in the daemon's memory (the limit has unit tests in sso):
+			// every request here comes from 127.0.0.1, and the default of
+			// 5 an hour would stop a test run again (go test -count=N).
 			return configYAML(in, ca.CertFile, fmt.Sprintf(`sso:
   enforce: false
   saml: {preset: azuread, idp_metadata_url: %q, cert_file: %q, key_file: %q, sign_requests: true, metadata_refresh: 1h}
@@ -157,7 +162,7 @@ func start() {
   sessions: {cookie_name: dirbridge_entra}
 policy:
   argon2: {time: 1, memory_kib: 64, threads: 1}
-  password_reset: {enabled: true}
+  password_reset: {enabled: true, per_hour: 100}
 `, metaURL, spCert, spKey, issuer+entraIss, tenantID))
 		case okta:
 			return configYAML(in, ca.CertFile, fmt.Sprintf(`sso:
@@ -396,6 +401,37 @@ func prepare(in *instance) {
 	})
 	if err != nil {
 		mtb.Fatalf("local users %s: %v", in.name, err)
+	}
+}
+
+// deleteUser removes the user name from in's store, with its sessions and
+// keys (the audit log keeps what happened); the store is opened beside the
+// running daemon, which SQLite in WAL mode allows. A missing user is no
+// error.
+func (in *instance) deleteUser(t testing.TB, name string) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := config.Load(in.cfgPath)
+	if err != nil {
+		t.Fatalf("config %s: %v", in.name, err)
+	}
+	st, err := wire.Store(ctx, cfg)
+	if err != nil {
+		t.Fatalf("store %s: %v", in.name, err)
+	}
+	defer st.Close()
+	err = st.Tx(ctx, func(tx store.Tx) error {
+		u, err := tx.GetUserByUsername(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return tx.DeleteUser(ctx, u.ID)
+	})
+	if err != nil {
+		t.Fatalf("delete %s from %s's store: %v", name, in.name, err)
 	}
 }
 

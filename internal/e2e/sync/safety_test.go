@@ -165,8 +165,8 @@ func TestStoppedMidRead(t *testing.T) {
 				for i := range members {
 					members[i] = strings.Replace(group, "CN=big-group", fmt.Sprintf("CN=big%04d", i), 1)
 				}
-				ou := strings.TrimPrefix(group, "CN=big-group,")
-				group, n = s.group(t, ou, "big-lookup", members...), c.n
+				// In an OU of the test's own: the big group's OU is shared.
+				group, n = s.group(t, s.ou(t, "e2e-cut-lookup"), "big-lookup", members...), c.n
 			}
 			p := newCutProxy(t, s.ldapsAddr())
 			o := s.opts(t)

@@ -19,7 +19,8 @@ type server interface {
 	// opts are the connection settings of a directory section (LDAPS with
 	// the test CA, a service account) with the limits lifted.
 	opts(t *testing.T) dirOpts
-	// ou makes a fresh container for one test and returns its DN.
+	// ou makes a fresh container for one test and returns its DN; it is
+	// deleted with everything in it when the test ends.
 	ou(t *testing.T, name string) string
 	// user creates an enabled user whose username is name.
 	user(t *testing.T, ou, name string) string
@@ -105,11 +106,7 @@ func (x *slapdServer) plainURL() string { return x.s.URL }
 
 func (x *slapdServer) ldapsAddr() string { return strings.TrimPrefix(x.s.LDAPSURL, "ldaps://") }
 
-func (x *slapdServer) ou(t *testing.T, name string) string {
-	dn := "ou=" + goldap.EscapeDN(name) + "," + x.s.BaseDN
-	x.s.Add(t, fmt.Sprintf("dn: %s\nobjectClass: organizationalUnit\nou: %s\n", dn, name))
-	return dn
-}
+func (x *slapdServer) ou(t *testing.T, name string) string { return x.s.AddOU(t, name) }
 
 func (x *slapdServer) user(t *testing.T, ou, name string) string {
 	dn := "uid=" + goldap.EscapeDN(name) + "," + ou
