@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(slapd ldap-utils samba-ad-dc samba krb5-user smbclient winbind faketime
+packages=(slapd ldap-utils samba-ad-dc samba samba-ad-provision krb5-user smbclient winbind faketime
 	simplesamlphp php-cli php-xml php-mbstring php-curl php-sqlite3
 	postgresql python3-aiosmtpd)
 
