@@ -474,7 +474,7 @@ func TestUsers(t *testing.T) {
 	if u.State != "active" {
 		t.Fatal("not reactivated")
 	}
-	e.do("POST", "/api/v1/users/alice/deactivate", tok, nil, 409, nil)
+	e.do("POST", "/api/v1/users/alice/deactivate", tok, nil, 403, nil) // herself
 
 	// Unlock clears the lock-out.
 	_, err = e.st.UpdateLockout(ctx, d.ID, func(l store.Lockout) (store.Lockout, error) {

@@ -68,21 +68,28 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, c *caller) err
 	return nil
 }
 
-// keyOwner resolves {id} of the API key routes and checks the caller may
-// manage that user's keys: its own always, another's with manage_users.
-func (s *Server) keyOwner(r *http.Request, c *caller) (store.User, error) {
+// keyOwner resolves {id} of the API key routes and checks (Authorize) that
+// the caller may do act to that user's keys: its own always; another's
+// only if it could grant everything that user holds, since a key acts with
+// its user's privileges.
+func (s *Server) keyOwner(r *http.Request, c *caller, act Action) (store.User, error) {
 	ref := r.PathValue("id")
 	if ref == "me" || ref == c.User.ID || strings.EqualFold(ref, c.User.Username) {
 		return c.User, nil
 	}
-	if !c.has(privilege.ManageUsers) {
-		return store.User{}, errf(http.StatusForbidden, CodeForbidden, "managing another user's API keys requires privilege %s", privilege.ManageUsers)
+	u, err := s.findUser(r, s.store, ref)
+	if err != nil {
+		return store.User{}, err
 	}
-	return s.findUser(r, s.store, ref)
+	c.target = "user:" + u.Username
+	if err := s.authorizeOn(r.Context(), s.store, c, u, act); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
 }
 
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request, c *caller) error {
-	u, err := s.keyOwner(r, c)
+	u, err := s.keyOwner(r, c, ActListKeys)
 	if err != nil {
 		return err
 	}
@@ -108,26 +115,12 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, c *call
 	if in.Name == "" || len(in.Name) > 100 {
 		return fieldErr("name", "name is required (1-100 characters)")
 	}
-	u, err := s.keyOwner(r, c)
+	u, err := s.keyOwner(r, c, ActCreateKey)
 	if err != nil {
 		return err
 	}
 	c.target = "user:" + u.Username
 	ctx := r.Context()
-	if u.ID != c.User.ID {
-		// A key acts with its user's privileges, so making one for someone
-		// else hands those privileges to the caller.
-		if u.Superuser && !c.User.Superuser {
-			return errf(http.StatusForbidden, CodeEscalation, "only a superuser may create keys for superuser %s", u.Username)
-		}
-		privs, err := s.effective(ctx, s.store, u)
-		if err != nil {
-			return err
-		}
-		if err := s.checkGrant(c, privs, ""); err != nil {
-			return err
-		}
-	}
 	var secret string
 	var k store.APIKey
 	c.detail("name", in.Name)
@@ -147,7 +140,8 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, c *call
 func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request, c *caller) error {
 	keyID := r.PathValue("key")
 	c.target = "apikey:" + keyID
-	u, err := s.keyOwner(r, c)
+	u, err := s.keyOwner(r, c, ActRevokeKey)
+	c.target = "apikey:" + keyID
 	if err != nil {
 		return err
 	}

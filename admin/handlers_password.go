@@ -136,13 +136,11 @@ func (s *Server) handleChangeOwnPassword(w http.ResponseWriter, r *http.Request,
 
 // resetDirectoryPassword is POST /api/v1/users/{id}/password for a
 // directory user: the new password goes to the directory as the service
-// account, then the stored user records the change.
+// account, then the stored user records the change. The caller has been
+// authorized for u already.
 func (s *Server) resetDirectoryPassword(w http.ResponseWriter, r *http.Request, c *caller, u store.User, in PasswordResetRequest) error {
 	c.target = "user:" + u.Username
 	c.detail("directory", u.Source)
-	if err := guardSuperuser(c, u); err != nil {
-		return err
-	}
 	if s.passwords == nil {
 		return errf(http.StatusNotImplemented, CodeNotImplemented, "%s is a directory user from %s, and this server cannot write passwords to directories", u.Username, u.Source)
 	}
@@ -178,7 +176,7 @@ func (s *Server) resetDirectoryPassword(w http.ResponseWriter, r *http.Request, 
 	// until the next sync reads the directory: forget it rather than
 	// block a sign-in with the new password.
 	now := s.now().UTC()
-	_, _, err = s.modifyUser(r, c, "user.password_reset", func(tx store.Tx, cur *store.User) error {
+	_, _, err = s.modifyUser(r, c, "user.password_reset", []Action{ActResetPassword}, func(tx store.Tx, cur *store.User) error {
 		cur.PasswordChangedAt, cur.PasswordExpiresAt = now, time.Time{}
 		cur.MustChangePassword = mustChange
 		return nil

@@ -93,8 +93,14 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request, c *cal
 		if err != nil {
 			return fmt.Errorf("get session: %w", err)
 		}
-		if u, err := tx.GetUser(ctx, se.UserID); err == nil {
-			if err := guardSuperuser(c, u); err != nil {
+		u, err := tx.GetUser(ctx, se.UserID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// The user is gone; its orphaned session may still be ended.
+		case err != nil:
+			return fmt.Errorf("get session user: %w", err)
+		default:
+			if err := s.authorizeOn(ctx, tx, c, u, ActEndSessions); err != nil {
 				return err
 			}
 			c.detail("user", u.Username)
@@ -124,7 +130,7 @@ func (s *Server) handleEndUserSessions(w http.ResponseWriter, r *http.Request, c
 			return err
 		}
 		c.target = "user:" + u.Username
-		if err := guardSuperuser(c, u); err != nil {
+		if err := s.authorizeOn(ctx, tx, c, u, ActEndSessions); err != nil {
 			return err
 		}
 		if n, err = tx.DeleteUserSessions(ctx, u.ID); err != nil {

@@ -198,7 +198,14 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, c *caller, mode st
 			}
 			return err
 		}
-		if err := guardSuperuser(c, u); err != nil {
+		// The entry's data replaces the user's names at the next sync, and
+		// whoever controls the entry's directory account signs in as the
+		// user: the caller must be allowed to map onto this account.
+		act := ActMap
+		if mode == "remap" {
+			act = ActRemap
+		}
+		if err := s.authorizeOn(ctx, tx, c, u, act); err != nil {
 			return err
 		}
 		if u.Source != store.SourceLocal && !(u.Source == dir && u.Anchor == anchor) {
@@ -208,6 +215,9 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, c *caller, mode st
 			// Remap: the previous user becomes a plain local account.
 			prev, err := tx.GetUser(ctx, entry.UserID)
 			if err == nil {
+				if err := s.authorizeOn(ctx, tx, c, prev, ActRemap); err != nil {
+					return err
+				}
 				c.detail("previous_user", prev.Username)
 				toLocal(&prev)
 				if err := tx.UpdateUser(ctx, &prev); err != nil {
@@ -270,7 +280,7 @@ func (s *Server) handleUnmap(w http.ResponseWriter, r *http.Request, c *caller) 
 		case err != nil:
 			return fmt.Errorf("get mapped user: %w", err)
 		default:
-			if err := guardSuperuser(c, u); err != nil {
+			if err := s.authorizeOn(ctx, tx, c, u, ActUnmap); err != nil {
 				return err
 			}
 			c.detail("user", u.Username)

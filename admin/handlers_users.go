@@ -107,6 +107,9 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		return err
 	}
+	if err := s.authorizeOn(r.Context(), s.store, c, u, ActView); err != nil {
+		return err
+	}
 	d, err := s.detail(r, s.store, u)
 	if err != nil {
 		return err
@@ -115,19 +118,10 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, c *caller
 	return nil
 }
 
-// guardSuperuser keeps administrators from changing a superuser unless
-// they are one: otherwise manage_users could disable or take over the
-// break-glass account.
-func guardSuperuser(c *caller, u store.User) error {
-	if u.Superuser && !c.User.Superuser {
-		return errf(http.StatusForbidden, CodeForbidden, "only a superuser may change superuser %s", u.Username)
-	}
-	return nil
-}
-
-// modifyUser loads the user named by {id} in a transaction, lets fn change
-// it, writes it back and audits action — all or nothing.
-func (s *Server) modifyUser(r *http.Request, c *caller, action string, fn func(tx store.Tx, u *store.User) error) (store.User, UserDetail, error) {
+// modifyUser loads the user named by {id} in a transaction, checks that the
+// caller may do every one of acts to it (Authorize), lets fn change it,
+// writes it back and audits action — all or nothing.
+func (s *Server) modifyUser(r *http.Request, c *caller, action string, acts []Action, fn func(tx store.Tx, u *store.User) error) (store.User, UserDetail, error) {
 	ref := r.PathValue("id")
 	c.target = "user:" + ref
 	ctx := r.Context()
@@ -139,8 +133,10 @@ func (s *Server) modifyUser(r *http.Request, c *caller, action string, fn func(t
 			return err
 		}
 		c.target = "user:" + u.Username
-		if err := guardSuperuser(c, u); err != nil {
-			return err
+		for _, act := range acts {
+			if err := s.authorizeOn(ctx, tx, c, u, act); err != nil {
+				return err
+			}
 		}
 		if err := fn(tx, &u); err != nil {
 			return err
@@ -178,7 +174,7 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request, c *call
 		return errf(http.StatusForbidden, CodeEscalation, "only a superuser may change the superuser flag")
 	}
 	ctx := r.Context()
-	_, d, err := s.modifyUser(r, c, "user.update", func(tx store.Tx, u *store.User) error {
+	_, d, err := s.modifyUser(r, c, "user.update", in.actions(), func(tx store.Tx, u *store.User) error {
 		changes := map[string]any{}
 		if in.Profile != nil && *in.Profile != u.Profile {
 			if *in.Profile != "" {
@@ -243,7 +239,7 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request, c *caller) error {
-	u, _, err := s.modifyUser(r, c, "user.activate", func(tx store.Tx, u *store.User) error {
+	u, _, err := s.modifyUser(r, c, "user.activate", []Action{ActActivate}, func(tx store.Tx, u *store.User) error {
 		u.State = store.StateActive
 		u.DeactivatedReason = ""
 		return nil
@@ -267,10 +263,7 @@ func (s *Server) handleDeactivate(w http.ResponseWriter, r *http.Request, c *cal
 		return fieldErr("reason", "reason must be at most 500 characters")
 	}
 	ctx := r.Context()
-	u, _, err := s.modifyUser(r, c, "user.deactivate", func(tx store.Tx, u *store.User) error {
-		if u.ID == c.User.ID {
-			return errf(http.StatusConflict, CodeConflict, "you cannot deactivate yourself")
-		}
+	u, _, err := s.modifyUser(r, c, "user.deactivate", []Action{ActDeactivate}, func(tx store.Tx, u *store.User) error {
 		u.State = store.StateInactive
 		u.DeactivatedReason = "deactivated by admin"
 		if in.Reason != "" {
@@ -292,7 +285,7 @@ func (s *Server) handleDeactivate(w http.ResponseWriter, r *http.Request, c *cal
 
 func (s *Server) handleUnlock(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx := r.Context()
-	_, d, err := s.modifyUser(r, c, "user.unlock", func(tx store.Tx, u *store.User) error {
+	_, d, err := s.modifyUser(r, c, "user.unlock", []Action{ActUnlock}, func(tx store.Tx, u *store.User) error {
 		old, err := tx.GetLockout(ctx, u.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("lock-out of %s: %w", u.Username, err)
@@ -326,6 +319,12 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
+	c.target = "user:" + target.Username
+	// Checked before any hashing or directory write; modifyUser checks
+	// again inside the transaction that records the change.
+	if err := s.authorizeOn(r.Context(), s.store, c, target, ActResetPassword); err != nil {
+		return err
+	}
 	if target.Source != store.SourceLocal {
 		return s.resetDirectoryPassword(w, r, c, target, in)
 	}
@@ -349,7 +348,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	_, _, err = s.modifyUser(r, c, "user.password_reset", func(tx store.Tx, u *store.User) error {
+	_, _, err = s.modifyUser(r, c, "user.password_reset", []Action{ActResetPassword}, func(tx store.Tx, u *store.User) error {
 		if u.Source != store.SourceLocal {
 			// It became a directory user since it was read.
 			return errf(http.StatusConflict, CodeConflict, "%s is now a directory user from %s; retry", u.Username, u.Source)
@@ -406,4 +405,17 @@ func RandomPassword(n int) (string, error) {
 			return pw, nil
 		}
 	}
+}
+
+// actions are the Authorize actions a patch performs; an empty patch still
+// needs the right to update the user.
+func (p UserPatch) actions() []Action {
+	acts := []Action{ActUpdate}
+	if p.Units != nil {
+		acts = append(acts, ActSetUnits)
+	}
+	if p.PinnedProfile != nil || p.PinnedUnits != nil {
+		acts = append(acts, ActPin)
+	}
+	return acts
 }

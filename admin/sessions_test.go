@@ -25,9 +25,9 @@ func TestSessionsListAndEnd(t *testing.T) {
 	}
 	put("s-alice-1", "alice", now.Add(8*time.Hour))
 	put("s-alice-2", "alice", now.Add(8*time.Hour))
-	put("s-pete", "pete", now.Add(8*time.Hour))
+	put("s-nobody", "nobody", now.Add(8*time.Hour))
 	put("s-root", "root", now.Add(8*time.Hour))
-	put("s-old", "pete", now.Add(-time.Minute)) // past its absolute timeout
+	put("s-old", "nobody", now.Add(-time.Minute)) // past its absolute timeout
 
 	// Without manage_sessions or manage_users: 403.
 	pete := e.token("pete")
@@ -45,29 +45,34 @@ func TestSessionsListAndEnd(t *testing.T) {
 	}
 	e.do("GET", "/api/v1/sessions?user=ghost", uma, nil, 404, nil)
 
-	// End one session: audited, gone, frees nothing while alice has another.
+	// End one session: audited, gone, frees nothing while alice has
+	// another. alice holds grant_all, so ending hers takes an
+	// administrator who could grant that (here a superuser).
 	var ended admin.SessionsEnded
-	e.do("DELETE", "/api/v1/sessions/s-alice-1", uma, nil, 200, &ended)
+	root := e.token("root")
+	e.do("DELETE", "/api/v1/sessions/s-alice-1", root, nil, 200, &ended)
 	if _, err := e.st.GetSession(ctx, "s-alice-1"); err == nil {
 		t.Fatal("ended session still in the store")
 	}
 	e.do("DELETE", "/api/v1/sessions/s-alice-1", uma, nil, 404, nil)
-	// A superuser's session is not a plain user administrator's to end.
+	// Neither a superuser's session nor that of someone holding more is a
+	// plain user administrator's to end.
 	e.do("DELETE", "/api/v1/sessions/s-root", uma, nil, 403, nil)
+	e.do("DELETE", "/api/v1/sessions/s-alice-2", uma, nil, 403, nil)
 
-	// Sign pete out everywhere.
-	e.do("DELETE", "/api/v1/users/pete/sessions", uma, nil, 200, &ended)
+	// Sign nobody out everywhere.
+	e.do("DELETE", "/api/v1/users/nobody/sessions", uma, nil, 200, &ended)
 	if ended.Ended != 2 {
-		t.Fatalf("pete: ended %d sessions, want 2", ended.Ended)
+		t.Fatalf("nobody: ended %d sessions, want 2", ended.Ended)
 	}
 	e.do("GET", "/api/v1/sessions", uma, nil, 200, &list)
 	if len(list.Items) != 2 || list.LicencesInUse != 2 {
 		t.Fatalf("after ending: %+v (%d licences)", list.Items, list.LicencesInUse)
 	}
-	if ev := e.audit("session.end"); len(ev) != 3 { // ended, then not found, then forbidden
+	if ev := e.audit("session.end"); len(ev) != 4 { // ended, then not found, then forbidden twice
 		t.Fatalf("session.end audit events: %+v", ev)
 	}
-	if ev := e.audit("session.end_all"); len(ev) != 1 || ev[0].Target != "user:pete" {
+	if ev := e.audit("session.end_all"); len(ev) != 1 || ev[0].Target != "user:nobody" {
 		t.Fatalf("session.end_all audit events: %+v", ev)
 	}
 }
