@@ -198,6 +198,18 @@ type APIKey struct {
 	LastUsedAt time.Time
 }
 
+// IdPLink binds a local user to an identity provider's stable subject: Entra
+// tid/oid, an OIDC issuer's sub, a persistent SAML NameID. It is stored at
+// the first successful sign-in (or by an administrator) and matched first
+// afterwards, so a changeable claim (e-mail, preferred_username) never
+// decides who a returning person is.
+type IdPLink struct {
+	UserID    string
+	Issuer    string // OIDC issuer or SAML IdP entity ID
+	Subject   string
+	CreatedAt time.Time
+}
+
 // Token is a bearer token issued for an API key. ID is its hash.
 type Token struct {
 	ID        string

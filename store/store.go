@@ -92,6 +92,12 @@ type Reader interface {
 	ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error)
 	GetToken(ctx context.Context, id string) (Token, error)
 
+	// GetIdPLink returns the link of (issuer, subject); ErrNotFound when none.
+	// Issuer and subject compare exactly, case included (OIDC's do).
+	GetIdPLink(ctx context.Context, issuer, subject string) (IdPLink, error)
+	// ListIdPLinks returns a user's links, ordered by issuer.
+	ListIdPLinks(ctx context.Context, userID string) ([]IdPLink, error)
+
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
 	GetLockout(ctx context.Context, userID string) (Lockout, error)
@@ -108,6 +114,8 @@ type Tx interface {
 	// UpdateUser writes u if its Version is current (ErrConflict otherwise)
 	// and bumps Version and UpdatedAt.
 	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes a user with its sessions, API keys, lock-out and
+	// IdP links, and unmaps its directory entries; ErrNotFound when none.
 	DeleteUser(ctx context.Context, id string) error
 
 	// PutProfile inserts or replaces a profile by name.
@@ -137,6 +145,16 @@ type Tx interface {
 	CreateToken(ctx context.Context, t Token) error
 	// DeleteKeyTokens removes every token issued for an API key.
 	DeleteKeyTokens(ctx context.Context, keyID string) error
+
+	// CreateIdPLink stores l (CreatedAt set when zero); ErrConflict when the
+	// (issuer, subject) is linked to a user already, or the user already has
+	// a link to that issuer (one subject per user and IdP: a subject that
+	// changes is refused, not silently re-bound). ErrNotFound when the user
+	// does not exist; an error wrapping neither when UserID, Issuer or
+	// Subject is empty or holds a NUL byte or invalid UTF-8.
+	CreateIdPLink(ctx context.Context, l IdPLink) error
+	// DeleteIdPLink removes the user's link to issuer; ErrNotFound when none.
+	DeleteIdPLink(ctx context.Context, userID, issuer string) error
 
 	// AppendAudit stores an event; it sets ID (and Time when zero).
 	AppendAudit(ctx context.Context, e *AuditEvent) error

@@ -41,6 +41,7 @@ func TestMigrationsStepByStep(t *testing.T) {
 	e, ds, r := storetest.MigrationEntry, storetest.MigrationState, storetest.MigrationRun
 	se, k, tk, a := storetest.MigrationSession, storetest.MigrationAPIKey, storetest.MigrationToken, storetest.MigrationAudit
 	far := storetest.MigrationFarAway
+	il := storetest.MigrationIdPLink
 	exec := func(ctx context.Context, db *sql.DB, stmts ...func() (string, []any)) error {
 		for _, s := range stmts {
 			q, args := s()
@@ -114,6 +115,20 @@ func TestMigrationsStepByStep(t *testing.T) {
 				VALUES ('dup', 'dup', 'dup', 'active', $1, $2, $3, $3, 1, 'dup')`, u.Source, u.Anchor, T)
 			if err == nil || !strings.Contains(err.Error(), "users_anchor_source") {
 				return fmt.Errorf("a second user with the same source and anchor: %v", err)
+			}
+			return nil
+		}},
+		{Version: 7, Tables: []string{"idp_links"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			if err := exec(ctx, db,
+				stmt(`INSERT INTO idp_links (user_id, issuer, subject, created_at) VALUES ($1, $2, $3, $4)`,
+					il.UserID, il.Issuer, il.Subject, il.CreatedAt)); err != nil {
+				return err
+			}
+			// One subject per user and IdP: a second one is refused.
+			_, err := db.ExecContext(ctx, `INSERT INTO idp_links (user_id, issuer, subject, created_at)
+				VALUES ($1, $2, 'another-subject', $3)`, il.UserID, il.Issuer, T)
+			if err == nil || !strings.Contains(err.Error(), "idp_links_user_issuer") {
+				return fmt.Errorf("a second subject of the user at the same issuer: %v", err)
 			}
 			return nil
 		}},

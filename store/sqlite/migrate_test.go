@@ -43,6 +43,7 @@ func TestMigrationsStepByStep(t *testing.T) {
 	e, ds, r := storetest.MigrationEntry, storetest.MigrationState, storetest.MigrationRun
 	se, k, tk, a := storetest.MigrationSession, storetest.MigrationAPIKey, storetest.MigrationToken, storetest.MigrationAudit
 	far := us(storetest.MigrationFarAway)
+	il := storetest.MigrationIdPLink
 	type stmt struct {
 		q    string
 		args []any
@@ -137,6 +138,26 @@ func TestMigrationsStepByStep(t *testing.T) {
 				VALUES ('dup', 'dup', 'dup', 'active', ?, ?, ?, ?, 1, 'dup')`, u.Source, u.Anchor, T, T)
 			if err == nil || !strings.Contains(err.Error(), "UNIQUE") {
 				return fmt.Errorf("a second user with the same source and anchor: %v", err)
+			}
+			return nil
+		}},
+		{Version: 9, Tables: []string{"idp_links"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			if err := exec(ctx, db,
+				stmt{`INSERT INTO idp_links (user_id, issuer, subject, created_at) VALUES (?, ?, ?, ?)`,
+					[]any{il.UserID, il.Issuer, il.Subject, us(il.CreatedAt)}}); err != nil {
+				return err
+			}
+			// One subject per user and IdP: a second one is refused, and
+			// a user's links are read through that index.
+			_, err := db.ExecContext(ctx, `INSERT INTO idp_links (user_id, issuer, subject, created_at)
+				VALUES (?, ?, 'another-subject', ?)`, il.UserID, il.Issuer, T)
+			if err == nil || !strings.Contains(err.Error(), "UNIQUE") {
+				return fmt.Errorf("a second subject of the user at the same issuer: %v", err)
+			}
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM idp_links INDEXED BY idp_links_user_issuer
+				WHERE user_id = ?`, il.UserID).Scan(&n); err != nil || n != 1 {
+				return fmt.Errorf("links of the user: %d rows, %v", n, err)
 			}
 			return nil
 		}},

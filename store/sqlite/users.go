@@ -327,8 +327,9 @@ func (t *txn) UpdateUser(ctx context.Context, u *store.User) error {
 	return nil
 }
 
-// DeleteUser removes a user; its sessions, keys and lock-out go with it
-// and directory entries mapped to it become unmapped.
+// DeleteUser removes a user; its sessions, keys, lock-out and IdP links go
+// with it (ON DELETE CASCADE) and directory entries mapped to it become
+// unmapped.
 func (t *txn) DeleteUser(ctx context.Context, id string) error {
 	return t.execOne(ctx, "delete user "+id, `DELETE FROM users WHERE id = ?`, id)
 }

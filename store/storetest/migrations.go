@@ -31,8 +31,9 @@ type MigrationStep struct {
 // directory user with a lock-out (version 1), its directory entry, the
 // directory's state and a sync run (version 2), a session, an API key
 // with a token and an audit event (version 3), a one-time key, an
-// ephemeral value and a lease (version 4). MigrationFixtureTime is the
-// instant every fixture time derives from.
+// ephemeral value and a lease (version 4), the user's IdP link (the
+// version that adds idp_links). MigrationFixtureTime is the instant every
+// fixture time derives from.
 var (
 	MigrationFixtureTime = time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
@@ -77,6 +78,10 @@ var (
 	}{"oidc", "mig-state", []byte("mig\x00value")}
 	MigrationLease   = struct{ Name, Holder string }{"sync/corp", "mig-node"}
 	MigrationFarAway = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	MigrationIdPLink = store.IdPLink{UserID: "mig-user",
+		Issuer:  "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+		Subject: "Mig-OID-00000000-0000-0000-0000-000000000001", CreatedAt: MigrationFixtureTime}
 )
 
 // MigrationsStepByStep applies p's migrations one version at a time on an
@@ -229,10 +234,18 @@ func checkMigrated(t *testing.T, s store.Store) {
 	if !ok {
 		t.Fatal("the migrated lease's holder could not renew it")
 	}
+
+	link, err := s.GetIdPLink(ctx, MigrationIdPLink.Issuer, MigrationIdPLink.Subject)
+	noErr(t, "GetIdPLink", err)
+	equal(t, "migrated idp link", link, MigrationIdPLink)
+	links, err := s.ListIdPLinks(ctx, MigrationUser.ID)
+	noErr(t, "ListIdPLinks", err)
+	equal(t, "migrated idp links of the user", links, []store.IdPLink{MigrationIdPLink})
 }
 
 // checkWritable makes the writes a running daemon makes on the migrated
-// data: update the user, add one, count a failure, append to the log.
+// data: update the user, add one and link it to an IdP, count a failure,
+// append to the log, delete the migrated user.
 func checkWritable(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	u, err := s.GetUser(ctx, MigrationUser.ID)
@@ -249,6 +262,16 @@ func checkWritable(t *testing.T, s store.Store) {
 		dup := store.User{Username: "mig.USER", Source: store.SourceLocal, State: store.StateActive}
 		if err := tx.CreateUser(ctx, &dup); !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("duplicate of the migrated username: got %v, want ErrConflict", err)
+		}
+		// A first sign-in links the new user; the migrated subject stays
+		// the migrated user's.
+		taken := store.IdPLink{UserID: nu.ID, Issuer: MigrationIdPLink.Issuer, Subject: MigrationIdPLink.Subject}
+		if err := tx.CreateIdPLink(ctx, taken); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("link of the migrated subject to another user: got %v, want ErrConflict", err)
+		}
+		if err := tx.CreateIdPLink(ctx, store.IdPLink{UserID: nu.ID, Issuer: MigrationIdPLink.Issuer,
+			Subject: "after-migration"}); err != nil {
+			return err
 		}
 		return tx.AppendAudit(ctx, &store.AuditEvent{Action: "after-migration"})
 	})
@@ -276,6 +299,10 @@ func checkWritable(t *testing.T, s store.Store) {
 	}
 	_, err = s.GetSession(ctx, MigrationSession.ID)
 	isErr(t, "session of the deleted user", err, store.ErrNotFound)
+	_, err = s.GetIdPLink(ctx, MigrationIdPLink.Issuer, MigrationIdPLink.Subject)
+	isErr(t, "idp link of the deleted user (the migrated foreign key's ON DELETE CASCADE)", err, store.ErrNotFound)
+	_, err = s.GetIdPLink(ctx, MigrationIdPLink.Issuer, "after-migration")
+	noErr(t, "idp link of the user created after migration", err)
 }
 
 // MigrationsDownUp applies every migration, rolls them all back and

@@ -8,14 +8,15 @@
 //
 // What the suite pins beyond the interface's comments: times come back in
 // UTC truncated to the microsecond (the zero time stays zero); usernames,
-// e-mail addresses and UPNs compare without case; a nil slice and an empty
-// one stay apart; single-row writes to a missing row return ErrNotFound;
-// foreign rows naming a missing user or key return ErrNotFound; List
-// methods return nil, not an error, when nothing matches; a write refused
-// with ErrConflict or ErrNotFound inside a Tx undoes only itself (fn may
-// carry on); lookups by a key no backend can store (a NUL byte, invalid
-// UTF-8) find nothing rather than fail. The optional store.BulkWriter and
-// store.DirectoryLookup are checked where a backend offers them.
+// e-mail addresses and UPNs compare without case, IdP issuers and subjects
+// exactly; a nil slice and an empty one stay apart; single-row writes to a
+// missing row return ErrNotFound; foreign rows naming a missing user or
+// key return ErrNotFound; List methods return nil, not an error, when
+// nothing matches; a write refused with ErrConflict or ErrNotFound inside
+// a Tx undoes only itself (fn may carry on); lookups by a key no backend
+// can store (a NUL byte, invalid UTF-8) find nothing rather than fail. The
+// optional store.BulkWriter and store.DirectoryLookup are checked where a
+// backend offers them.
 //
 // MigrationsStepByStep and MigrationsDownUp check a backend's migrations:
 // one version at a time with data written between the steps, and every
@@ -57,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SyncRuns", testSyncRuns},
 		{"Sessions", testSessions},
 		{"APIKeysAndTokens", testAPIKeys},
+		{"IdPLinks", testIdPLinks},
 		{"Audit", testAudit},
 		{"Lockout", testLockout},
 		{"LockoutConcurrent", testLockoutConcurrent},
@@ -291,6 +293,18 @@ func testHostileKeys(t *testing.T, s store.Store) {
 		isErr(t, fmt.Sprintf("TakeEphemeral(%q)", key), err, store.ErrNotFound)
 		_, err = s.GetProfile(ctx, key)
 		isErr(t, fmt.Sprintf("GetProfile(%q)", key), err, store.ErrNotFound)
+		_, err = s.GetIdPLink(ctx, key, "subject")
+		isErr(t, fmt.Sprintf("GetIdPLink(%q, subject)", key), err, store.ErrNotFound)
+		_, err = s.GetIdPLink(ctx, "https://idp.example.com", key)
+		isErr(t, fmt.Sprintf("GetIdPLink(issuer, %q)", key), err, store.ErrNotFound)
+		links, err := s.ListIdPLinks(ctx, key)
+		noErr(t, fmt.Sprintf("ListIdPLinks(%q)", key), err)
+		if len(links) != 0 {
+			t.Fatalf("ListIdPLinks(%q) = %d links", key, len(links))
+		}
+		// A refused write inside a Tx, not a failed transaction.
+		err = s.Tx(ctx, func(tx store.Tx) error { return tx.DeleteIdPLink(ctx, key, key) })
+		isErr(t, fmt.Sprintf("DeleteIdPLink(%q)", key), err, store.ErrNotFound)
 	}
 }
 
@@ -952,7 +966,18 @@ func snapshot(t *testing.T, s store.Store) string {
 	noErr(t, "ListSyncRuns", err)
 	sessions, err := s.ListSessions(ctx, "")
 	noErr(t, "ListSessions", err)
-	return fmt.Sprintf("%+v\n%+v\n%+v\n%+v\n%+v\n%+v", users, profiles, entries, audit, runs, sessions)
+	var links []store.IdPLink
+	for _, u := range users {
+		l, err := s.ListIdPLinks(ctx, u.ID)
+		noErr(t, "ListIdPLinks", err)
+		links = append(links, l...)
+	}
+	linked, err := s.GetIdPLink(ctx, rollbackLink.Issuer, rollbackLink.Subject)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetIdPLink: %v", err)
+	}
+	return fmt.Sprintf("%+v\n%+v\n%+v\n%+v\n%+v\n%+v\n%+v\n%+v", users, profiles, entries, audit, runs, sessions,
+		links, linked)
 }
 
 // writeEverything changes every kind of row, for the rollback tests.
@@ -968,6 +993,11 @@ func writeEverything(t *testing.T, tx store.Tx, existing store.User) {
 	noErr(t, "CreateSyncRun", tx.CreateSyncRun(ctx, store.SyncRun{ID: "run", Directory: "corp", Status: store.SyncRunning}))
 	noErr(t, "CreateSession", tx.CreateSession(ctx, store.Session{ID: "sess", UserID: nu.ID}))
 	noErr(t, "AppendAudit", tx.AppendAudit(ctx, &store.AuditEvent{Action: "x"}))
+	// The fixture's link moves to the newcomer.
+	noErr(t, "DeleteIdPLink", tx.DeleteIdPLink(ctx, existing.ID, rollbackLink.Issuer))
+	moved := rollbackLink
+	moved.UserID = nu.ID
+	noErr(t, "CreateIdPLink", tx.CreateIdPLink(ctx, moved))
 	noErr(t, "DeleteUser", tx.DeleteUser(ctx, existing.ID))
 	// The transaction sees its own writes.
 	if _, err := tx.GetUser(ctx, nu.ID); err != nil {
@@ -978,9 +1008,18 @@ func writeEverything(t *testing.T, tx store.Tx, existing store.User) {
 	}
 }
 
+// rollbackLink is the rollback fixture's IdP link (its UserID is set when
+// the fixture's user exists).
+var rollbackLink = store.IdPLink{Issuer: "https://idp.example.com", Subject: "rollback-sub", CreatedAt: ts(0)}
+
 func rollbackFixture(t *testing.T, s store.Store) store.User {
 	u := mustCreateUser(t, s, fullUser())
 	tx(t, s, func(tx store.Tx) error {
+		l := rollbackLink
+		l.UserID = u.ID
+		if err := tx.CreateIdPLink(context.Background(), l); err != nil {
+			return err
+		}
 		return tx.PutProfile(context.Background(), store.Profile{Name: "P1", Privileges: []string{"a"}})
 	})
 	return u
@@ -1175,6 +1214,8 @@ func testCancelled(t *testing.T, s store.Store) {
 		"RecordOnce":    func() error { return s.RecordOnce(ctx, "n", "k", time.Now().Add(time.Hour)) },
 		"PutEphemeral":  func() error { return s.PutEphemeral(ctx, "n", "k", []byte("v"), time.Now().Add(time.Hour)) },
 		"TakeEphemeral": func() error { _, err := s.TakeEphemeral(ctx, "n", "k"); return err },
+		"GetIdPLink":    func() error { _, err := s.GetIdPLink(ctx, "https://idp.example.com", "sub"); return err },
+		"ListIdPLinks":  func() error { _, err := s.ListIdPLinks(ctx, u.ID); return err },
 		"AcquireLease":  func() error { _, err := s.AcquireLease(ctx, "l", "h", time.Minute); return err },
 		"Ping":          func() error { return s.Ping(ctx) },
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -64,6 +65,30 @@ func PrepareNewUser(u *store.User, now time.Time) error {
 		u.Source = store.SourceLocal
 	}
 	NormaliseUser(u)
+	return nil
+}
+
+// PrepareIdPLink checks a link before it is written and sets CreatedAt
+// (when zero) to now, normalised like Time. Every field must be non-empty
+// text both backends can hold: an empty subject would otherwise match
+// every identity that arrives without one, and PostgreSQL refuses a NUL
+// byte or invalid UTF-8 with an error that aborts the whole transaction
+// where SQLite would store it.
+func PrepareIdPLink(l *store.IdPLink, now time.Time) error {
+	for _, f := range []struct{ name, v string }{
+		{"user", l.UserID}, {"issuer", l.Issuer}, {"subject", l.Subject},
+	} {
+		switch {
+		case f.v == "":
+			return fmt.Errorf("idp link: empty %s", f.name)
+		case strings.IndexByte(f.v, 0) >= 0 || !utf8.ValidString(f.v):
+			return fmt.Errorf("idp link: %s holds a NUL byte or invalid UTF-8", f.name)
+		}
+	}
+	if l.CreatedAt.IsZero() {
+		l.CreatedAt = now
+	}
+	l.CreatedAt = Time(l.CreatedAt)
 	return nil
 }
 
