@@ -5,9 +5,33 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(slapd ldap-utils samba-ad-dc samba samba-ad-provision krb5-user smbclient winbind faketime
+# Every package whose files the harness (internal/harness), the demo, the
+# benchmark or the Makefile use is named here, not left to arrive as a
+# dependency's Recommends: apt-get below runs with --no-install-recommends.
+# What each one gives (dpkg -S):
+#   slapd               /usr/sbin/slapd, /usr/sbin/slapadd, /usr/lib/ldap/{back_mdb,memberof,refint,ppolicy}.so,
+#                       /etc/ldap/schema/{core,cosine,nis,inetorgperson}.ldif
+#   ldap-utils          /usr/bin/ldapmodify, /usr/bin/ldapsearch (harness, bench)
+#   samba               /usr/sbin/samba
+#   samba-common-bin    /usr/bin/samba-tool (provisioning, PSOs, aged passwords)
+#   samba-ad-provision  /usr/share/samba/setup (AD schema and provisioning LDIF; only Recommended by samba)
+#   samba-ad-dc         the AD DC's modules (samba-dsdb-modules, samba-vfs-modules)
+#   winbind             /usr/sbin/winbindd, which samba starts as a DC
+#   faketime            /usr/bin/faketime (Samba passwords set in the past)
+#   simplesamlphp       /usr/share/simplesamlphp/www, /etc/simplesamlphp/config.php
+#   php-cli             /usr/bin/php (php8.2-cli; only Recommended by simplesamlphp)
+#   php-xml php-mbstring  PHP's dom/xml/SimpleXML and mbstring, which SimpleSAMLphp needs
+#   postgresql          /usr/lib/postgresql/VERSION/bin/{initdb,postgres} and the postgres system user
+#   make                the Makefile (make test, make demo, make bench; .ci/run)
+# krb5-user, smbclient, php-curl, php-sqlite3 and python3-aiosmtpd are named
+# from before; nothing in the tree runs them today.
+# setpriv (util-linux), coreutils and findutils are Essential. Node.js >= 20
+# with npm (the oidc-provider test IdP) is not in Debian 12 (bookworm's
+# nodejs is 18): it is checked below, not installed. Go is likewise installed
+# by hand (go.mod asks for a newer Go than Debian's).
+packages=(slapd ldap-utils samba-ad-dc samba samba-common-bin samba-ad-provision krb5-user smbclient winbind faketime
 	simplesamlphp php-cli php-xml php-mbstring php-curl php-sqlite3
-	postgresql python3-aiosmtpd)
+	postgresql python3-aiosmtpd make)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +53,15 @@ if ((${#missing[@]})); then
 	echo "install-deps: installing ${missing[*]}"
 	$SUDO apt-get update -qq
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Node.js runs the oidc-provider test IdP. It comes from outside Debian 12
+# (NodeSource, nvm, the machine image), so it is checked, not installed.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+	echo "install-deps: Node.js >= 20 with npm is needed for the oidc-provider test IdP (found: $(node --version 2>/dev/null || echo none));" \
+		"Debian 12's nodejs is 18: install Node.js 20 or later (e.g. NodeSource's nodejs package) and run scripts/install-deps.sh again" >&2
+	exit 1
 fi
 
 if [ -f internal/harness/oidcprovider/package-lock.json ] && [ ! -d internal/harness/oidcprovider/node_modules ]; then

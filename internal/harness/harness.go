@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -27,23 +28,48 @@ type TB interface {
 	Cleanup(func())
 }
 
-// InstallHint is how the project's CI installs everything the harness uses.
-const InstallHint = "run .ci/run once, or: apt-get install slapd ldap-utils samba-ad-dc samba krb5-user smbclient winbind faketime simplesamlphp php-cli php-xml php-mbstring php-curl php-sqlite3 postgresql python3-aiosmtpd; (cd internal/harness/oidcprovider && npm ci)"
+// InstallHint is the command that installs everything the harness uses:
+// it names every Debian package explicitly (it installs without
+// Recommends) and runs npm ci for the oidc-provider test IdP.
+const InstallHint = "scripts/install-deps.sh"
 
-// LookPath finds a server binary or fails the test with an install hint.
+// installPkg is the hint of a "not found" message: the Debian package that
+// holds the missing file, and the command that installs it.
+func installPkg(pkg string) string {
+	return fmt.Sprintf("install %s (%s)", pkg, InstallHint)
+}
+
+// lookDirs are searched after PATH: a non-root PATH often lacks the sbin
+// directories where Debian puts slapd, slapadd and samba.
+var lookDirs = []string{"/usr/sbin", "/usr/lib/postgresql/15/bin", "/usr/local/sbin", "/sbin"}
+
+// LookPath finds a server binary or fails the test naming pkg, the Debian
+// package that holds it, and the command that installs it.
 func LookPath(t TB, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/usr/lib/postgresql/15/bin", "/usr/local/sbin", "/sbin"} {
+		for _, dir := range lookDirs {
 			cand := dir + "/" + name
 			if st, serr := os.Stat(cand); serr == nil && !st.IsDir() {
 				return cand
 			}
 		}
-		t.Fatalf("harness: %s not found (Debian package %q): %s", name, pkg, InstallHint)
+		t.Fatalf("harness: %s not found on PATH nor in %s: %s", name, strings.Join(lookDirs, ", "), installPkg(pkg))
 	}
 	return p
+}
+
+// requireFiles fails the test when one of files is missing, naming pkg,
+// the Debian package that holds them: a server started without its data
+// files fails later with a message that names neither.
+func requireFiles(t TB, what, pkg string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("harness: %s: %s not found: %s", what, f, installPkg(pkg))
+		}
+	}
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

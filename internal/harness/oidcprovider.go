@@ -62,10 +62,15 @@ func OIDCProviderDir() string {
 // modules come from `npm ci` in that directory.
 func StartOIDCProvider(t TB, opts OIDCProviderOptions) *OIDCProvider {
 	t.Helper()
-	node := LookPath(t, "node", "nodejs")
+	// Node.js >= 20 is not a Debian 12 package (bookworm's nodejs is 18):
+	// scripts/install-deps.sh checks for it but does not install it.
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("harness: node not found on PATH: install Node.js 20 or later with npm (not in Debian 12, whose nodejs is 18; e.g. NodeSource's nodejs), then run %s", InstallHint)
+	}
 	src := OIDCProviderDir()
 	if _, err := os.Stat(filepath.Join(src, "node_modules", "oidc-provider", "package.json")); err != nil {
-		t.Fatalf("harness: oidc-provider not installed in %s: run (cd internal/harness/oidcprovider && npm ci); %s", src, InstallHint)
+		t.Fatalf("harness: oidc-provider not installed in %s/node_modules: run %s (it runs npm ci there)", src, InstallHint)
 	}
 	dir := TempDir(t, "oidcprovider-")
 	port := FreePort(t)

@@ -38,7 +38,7 @@ type Postgres struct {
 }
 
 // PostgresInstallHint says how to get the PostgreSQL binaries.
-const PostgresInstallHint = "apt-get update && apt-get install -y postgresql (Debian's server binaries live in /usr/lib/postgresql/VERSION/bin)"
+const PostgresInstallHint = "install postgresql (" + InstallHint + "); Debian keeps the server binaries in /usr/lib/postgresql/VERSION/bin"
 
 // PostgresBinDir returns the bin directory of the newest PostgreSQL
 // installed under /usr/lib/postgresql (Debian's layout). /usr/local/bin
@@ -132,7 +132,7 @@ func startPostgres() (p *Postgres, err error) {
 		}
 		setpriv, lerr := exec.LookPath("setpriv")
 		if lerr != nil {
-			return p, fmt.Errorf("postgres: setpriv (util-linux) not found: %w", lerr)
+			return p, fmt.Errorf("postgres: setpriv not found: install util-linux (Essential in Debian): %w", lerr)
 		}
 		// --pdeathsig: the credential change clears a parent-death signal
 		// set before it, so setpriv sets it again after dropping root; a

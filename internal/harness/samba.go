@@ -56,11 +56,12 @@ func StartSamba(t TB) *Samba {
 		AdminPassword: "Admin-Passw0rd!",
 		URL:           "ldap://127.0.0.1:389",
 		LDAPSURL:      "ldaps://127.0.0.1:636",
-		tool:          LookPath(t, "samba-tool", "samba"),
+		tool:          LookPath(t, "samba-tool", "samba-common-bin"),
 	}
 	s.AdminDN = "CN=Administrator,CN=Users," + s.BaseDN
-	sambaBin := LookPath(t, "samba", "samba-ad-dc")
+	sambaBin := LookPath(t, "samba", "samba")
 	LookPath(t, "faketime", "faketime")
+	checkSambaSetup(t)
 
 	lock, err := os.OpenFile(SambaLockFile, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
@@ -154,6 +155,25 @@ func StartSamba(t TB) *Samba {
 	t.Cleanup(func() { s.Stop() })
 	s.start(t, sambaBin)
 	return s
+}
+
+// SambaSetupDir holds what `samba-tool domain provision` reads: the AD
+// schema (ad-schema/*.ldf) and the provisioning LDIF. Debian ships it in
+// samba-ad-provision, which samba and samba-ad-dc only recommend.
+const SambaSetupDir = "/usr/share/samba/setup"
+
+// checkSambaSetup fails the test before provisioning when the setup files
+// are missing: provisioning would fail half-way with a Python traceback
+// about a file it could not open.
+func checkSambaSetup(t TB) {
+	t.Helper()
+	schemaDir := filepath.Join(SambaSetupDir, "ad-schema")
+	if ldf, _ := filepath.Glob(filepath.Join(schemaDir, "*.ldf")); len(ldf) == 0 {
+		t.Fatalf("harness: samba: no AD schema files (*.ldf) in %s, which samba-tool domain provision reads: %s",
+			schemaDir, installPkg("samba-ad-provision"))
+	}
+	requireFiles(t, "samba provisioning", "samba-ad-provision",
+		filepath.Join(SambaSetupDir, "provision.ldif"), filepath.Join(SambaSetupDir, "prefixMap.txt"))
 }
 
 func (s *Samba) start(t TB, bin string) {

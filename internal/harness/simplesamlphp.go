@@ -79,9 +79,9 @@ type SimpleSAMLphp struct {
 func StartSimpleSAMLphp(t TB, opts SimpleSAMLphpOptions) *SimpleSAMLphp {
 	t.Helper()
 	php := LookPath(t, "php", "php-cli")
-	if _, err := os.Stat(filepath.Join(SimpleSAMLphpWWW, "saml2", "idp", "SSOService.php")); err != nil {
-		t.Fatalf("harness: SimpleSAMLphp not found at %s (Debian package \"simplesamlphp\"): %s", SimpleSAMLphpWWW, InstallHint)
-	}
+	requireFiles(t, "SimpleSAMLphp", "simplesamlphp",
+		filepath.Join(SimpleSAMLphpWWW, "saml2", "idp", "SSOService.php"), simpleSAMLphpBaseConfig)
+	requirePHPExtensions(t, php)
 	dir := TempDir(t, "simplesamlphp-")
 	port := FreePort(t)
 	s := &SimpleSAMLphp{
@@ -122,6 +122,37 @@ func StartSimpleSAMLphp(t TB, opts SimpleSAMLphpOptions) *SimpleSAMLphp {
 		t.Fatalf("harness: simplesamlphp metadata: %s: %.500s; log: %s", resp.Status, body, s.Log())
 	}
 	return s
+}
+
+// simpleSAMLphpBaseConfig is the package's config, which the generated one
+// loads first.
+const simpleSAMLphpBaseConfig = "/etc/simplesamlphp/config.php"
+
+// phpExtensions are the PHP extensions SimpleSAMLphp needs that do not come
+// with php-cli itself, and the Debian package of each.
+var phpExtensions = []struct{ ext, pkg string }{
+	{"dom", "php-xml"}, {"xml", "php-xml"}, {"SimpleXML", "php-xml"}, {"mbstring", "php-mbstring"},
+}
+
+// requirePHPExtensions fails the test when php lacks an extension
+// SimpleSAMLphp needs: the IdP would answer with a PHP error page instead.
+func requirePHPExtensions(t TB, php string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, php, "-m").Output()
+	if err != nil {
+		t.Fatalf("harness: %s -m: %v", php, err)
+	}
+	loaded := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		loaded[strings.ToLower(strings.TrimSpace(line))] = true
+	}
+	for _, e := range phpExtensions {
+		if !loaded[strings.ToLower(e.ext)] {
+			t.Fatalf("harness: SimpleSAMLphp: PHP extension %s not loaded by %s: %s", e.ext, php, installPkg(e.pkg))
+		}
+	}
 }
 
 // Log returns the PHP server's output and SimpleSAMLphp's log, for

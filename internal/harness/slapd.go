@@ -77,6 +77,7 @@ func StartSlapd(t TB, opts SlapdOptions) *Slapd {
 		BaseDN: opts.BaseDN,
 		quiet:  opts.Quiet,
 	}
+	requireFiles(t, "slapd", "slapd", slapdDataFiles...)
 	if s.BaseDN == "" {
 		s.BaseDN = "dc=example,dc=org"
 	}
@@ -135,6 +136,12 @@ userPassword: %s
 	t.Cleanup(func() { s.Stop() })
 	s.Start(t)
 	return s
+}
+
+// slapdDataFiles are the modules and schema files configLDIF loads.
+var slapdDataFiles = []string{
+	"/usr/lib/ldap/back_mdb.so", "/usr/lib/ldap/memberof.so", "/usr/lib/ldap/refint.so", "/usr/lib/ldap/ppolicy.so",
+	"/etc/ldap/schema/core.ldif", "/etc/ldap/schema/cosine.ldif", "/etc/ldap/schema/nis.ldif", "/etc/ldap/schema/inetorgperson.ldif",
 }
 
 func firstRDNValue(dn string) string {
