@@ -154,7 +154,7 @@ func apiCmd(use, short, example string, args cobra.PositionalArgs, setup func(*c
 }
 
 func apiCommands() []*cobra.Command {
-	users := &cobra.Command{Use: "users", Short: "List, show, activate, deactivate, unlock, pin and unpin users, reset passwords (via the API)"}
+	users := group(&cobra.Command{Use: "users", Short: "List, show, activate, deactivate, unlock, pin and unpin users, reset passwords (via the API)"})
 	var q, state, profile, source string
 	var limit, offset int
 	users.AddCommand(
@@ -224,7 +224,7 @@ func apiCommands() []*cobra.Command {
 	users.AddCommand(pinCommands()...)      // pin.go
 	users.AddCommand(passwordCommands()...) // password.go
 
-	profiles := &cobra.Command{Use: "profiles", Short: "List and show profiles (via the API)"}
+	profiles := group(&cobra.Command{Use: "profiles", Short: "List and show profiles (via the API)"})
 	profiles.AddCommand(
 		apiCmd("list", "List profiles", "  dirbridge profiles list --json", cobra.NoArgs, nil,
 			func(cmd *cobra.Command, c *client, _ []string, asJSON bool) error {
@@ -257,7 +257,7 @@ func apiCommands() []*cobra.Command {
 			}),
 	)
 
-	audit := &cobra.Command{Use: "audit", Short: "Read the audit log (via the API)"}
+	audit := group(&cobra.Command{Use: "audit", Short: "Read the audit log (via the API)"})
 	var actor, action, target, since, until string
 	var alimit int
 	audit.AddCommand(apiCmd("list", "List audit events, newest first", "  dirbridge audit list --action profile.create --since 2026-01-01T00:00:00Z", cobra.NoArgs,
@@ -296,7 +296,7 @@ func apiCommands() []*cobra.Command {
 }
 
 func apikeysCmd() *cobra.Command {
-	c := &cobra.Command{Use: "apikeys", Short: "Create, list and revoke API keys"}
+	c := group(&cobra.Command{Use: "apikeys", Short: "Create, list and revoke API keys"})
 	var cfgPath, username, name string
 	var f apiFlags
 	create := &cobra.Command{
@@ -306,6 +306,7 @@ func apikeysCmd() *cobra.Command {
 			"administrator gets a key). Without them the running daemon makes a key for the caller.",
 		Example: "  dirbridge apikeys create --config /etc/dirbridge/dirbridge.yaml --user admin --name bootstrap\n" +
 			"  DIRBRIDGE_TOKEN=dbt_... dirbridge apikeys create --name ci",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if cfgPath != "" {

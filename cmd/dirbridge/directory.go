@@ -18,7 +18,7 @@ import (
 // itself (to choose what to import), stats reads the store, directly with
 // --config or through the daemon's API.
 func directoryCmd() *cobra.Command {
-	c := &cobra.Command{Use: "directory", Short: "Directory groups (to choose imports) and import statistics"}
+	c := group(&cobra.Command{Use: "directory", Short: "Directory groups (to choose imports) and import statistics"})
 	c.AddCommand(directoryGroupsCmd(), directoryStatsCmd())
 	return c
 }

@@ -15,13 +15,13 @@ import (
 // entriesCmd lists a directory's imported entries and maps, remaps,
 // unmaps or creates local users from them through the daemon's API.
 func entriesCmd() *cobra.Command {
-	c := &cobra.Command{
+	c := group(&cobra.Command{
 		Use:   "entries",
 		Short: "Imported directory entries: list, map, remap, unmap, create local users (via the API)",
 		Long: "Work on the users a sync imported. An entry is named by its anchor (objectGUID / entryUUID) or by its " +
 			"login name (sAMAccountName / uid). --directory may be left out when the daemon has one directory. " +
 			"Every change is audited by the daemon.",
-	}
+	})
 	var dir string
 	addDir := func(x *cobra.Command) {
 		x.Flags().StringVar(&dir, "directory", "", "directory name (default: the daemon's only directory)")

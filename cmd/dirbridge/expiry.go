@@ -14,7 +14,7 @@ import (
 // store directly, so an operator can check and send notices while the
 // daemon is down or before its schedule is enabled.
 func expiryCmd() *cobra.Command {
-	c := &cobra.Command{Use: "expiry", Short: "Password and account expiry: who expires soon, send the notices now"}
+	c := group(&cobra.Command{Use: "expiry", Short: "Password and account expiry: who expires soon, send the notices now"})
 	c.AddCommand(expiryReportCmd(), expiryRunCmd())
 	return c
 }

@@ -64,7 +64,7 @@ type mappingTestField struct {
 }
 
 func mappingCmd() *cobra.Command {
-	c := &cobra.Command{Use: "mapping", Short: "Try the mapping rules and templates"}
+	c := group(&cobra.Command{Use: "mapping", Short: "Try the mapping rules and templates"})
 	var cfgPath, dir, user string
 	var asJSON bool
 	test := &cobra.Command{

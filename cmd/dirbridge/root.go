@@ -22,15 +22,21 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func newRoot() *cobra.Command {
-	root := &cobra.Command{
+	root := group(&cobra.Command{
 		Use:           "dirbridge",
 		Short:         "Bridge Active Directory/LDAP and single sign-on for an application",
+		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: false,
-	}
+	})
+	// --version prints the first line of `dirbridge version`.
+	root.SetVersionTemplate("dirbridge {{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(helpCmd())
 	root.AddCommand(serveCmd(), configCmd(), versionCmd(), migrateCmd(), emergencyCmd(), apikeysCmd(), serviceCmd(), syncCmd(), directoryCmd(), expiryCmd())
 	root.AddCommand(apiCommands()...)
 	root.AddCommand(entriesCmd(), mappingCmd(), ssoCmd(), sessionsCmd())
+	initCompletion(root)
 	return root
 }
 
@@ -40,6 +46,7 @@ func serveCmd() *cobra.Command {
 		Use:     "serve --config FILE",
 		Short:   "Run the daemon",
 		Example: "  dirbridge serve --config /etc/dirbridge/dirbridge.yaml --log-format console",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format := logFormat
 			if !cmd.Flags().Changed("log-format") {
@@ -63,13 +70,16 @@ func serveCmd() *cobra.Command {
 }
 
 func configCmd() *cobra.Command {
-	c := &cobra.Command{Use: "config", Short: "Configuration tools"}
+	c := group(&cobra.Command{Use: "config", Short: "Configuration tools"})
 	var cfgPath string
 	check := &cobra.Command{
 		Use:     "check --config FILE",
 		Short:   "Validate a configuration and print every problem at once",
 		Long:    "Validate a configuration file. Every problem is printed with its field path and line; the exit status is 1 if there is any.",
 		Example: "  dirbridge config check --config /etc/dirbridge/dirbridge.yaml",
+		Args:    cobra.NoArgs,
+		// `config validate` and the like get "did you mean check?".
+		SuggestFor: []string{"validate", "verify", "lint", "test"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := config.Load(cfgPath)
 			if err == nil {
@@ -98,6 +108,7 @@ func versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version and build information",
+		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "dirbridge %s\n", version)
@@ -128,34 +139,11 @@ func openFromConfig(ctx context.Context, path string) (*config.Config, store.Sto
 	return cfg, st, nil
 }
 
-func migrateCmd() *cobra.Command {
-	var cfgPath string
-	c := &cobra.Command{
-		Use:   "migrate --config FILE",
-		Short: "Apply store migrations (serve does this too)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, st, err := openFromConfig(cmd.Context(), cfgPath)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			applied, latest, err := st.MigrationVersion(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("migration version: %w", err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "migrations applied: %d of %d\n", applied, latest)
-			return nil
-		},
-	}
-	c.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
-	return c
-}
-
 // EmergencyUsername is the break-glass account's name.
 const EmergencyUsername = "emergency"
 
 func emergencyCmd() *cobra.Command {
-	c := &cobra.Command{Use: "emergency-user", Short: "Create or remove the break-glass superuser"}
+	c := group(&cobra.Command{Use: "emergency-user", Short: "Create or remove the break-glass superuser"})
 	var cfgPath string
 	var ttl time.Duration
 	create := &cobra.Command{
@@ -165,6 +153,7 @@ func emergencyCmd() *cobra.Command {
 			"password is printed once; it must be changed at first sign-in, and the account expires after --ttl " +
 			"(default emergency.ttl from the config, 24h). Creation, every use and removal are audited.",
 		Example: "  dirbridge emergency-user create --config /etc/dirbridge/dirbridge.yaml --ttl 4h",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			cfg, st, err := openFromConfig(ctx, cfgPath)
@@ -215,6 +204,7 @@ func emergencyCmd() *cobra.Command {
 	remove := &cobra.Command{
 		Use:   "remove --config FILE",
 		Short: "Delete the emergency user and its rights",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			_, st, err := openFromConfig(ctx, cfgPath)

@@ -15,6 +15,10 @@ func serviceCmd() *cobra.Command {
 		Use:    "service install|uninstall|run",
 		Short:  "Windows service management (Windows only; use systemd elsewhere)",
 		Hidden: true,
+		// The words are checked so that a typo gets cobra's error, and the
+		// right words get the answer below.
+		Args:      cobra.MatchAll(cobra.MaximumNArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"install", "uninstall", "run"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return errors.New("the Windows service commands are only available on Windows; see deploy/dirbridge.service for systemd")
 		},

@@ -23,12 +23,13 @@ const serviceName = "dirbridge"
 // serviceCmd manages dirbridge as a Windows service under the Service
 // Control Manager. See deploy/windows.md for running it as a gMSA.
 func serviceCmd() *cobra.Command {
-	c := &cobra.Command{Use: "service", Short: "Install, uninstall or run dirbridge as a Windows service"}
+	c := group(&cobra.Command{Use: "service", Short: "Install, uninstall or run dirbridge as a Windows service"})
 	var cfgPath, account string
 	install := &cobra.Command{
 		Use:     "install --config FILE [--account DOMAIN\\gmsa$]",
 		Short:   "Register the service with the Service Control Manager",
 		Example: `  dirbridge service install --config C:\ProgramData\dirbridge\dirbridge.yaml --account CORP\svc-dirbridge$`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			exe, err := os.Executable()
 			if err != nil {
@@ -64,6 +65,7 @@ func serviceCmd() *cobra.Command {
 	uninstall := &cobra.Command{
 		Use:   "uninstall",
 		Short: "Remove the service",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := mgr.Connect()
 			if err != nil {
@@ -88,6 +90,7 @@ func serviceCmd() *cobra.Command {
 		Use:    "run --config FILE",
 		Short:  "Run under the Service Control Manager (the SCM calls this)",
 		Hidden: true,
+		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return svc.Run(serviceName, &handler{cfgPath: runCfg})
 		},

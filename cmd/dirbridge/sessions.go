@@ -13,7 +13,7 @@ import (
 // sessionsCmd lists and ends sign-in sessions through the API: the
 // administrator's answer to "who holds the licences" and "sign her out".
 func sessionsCmd() *cobra.Command {
-	c := &cobra.Command{Use: "sessions", Short: "List and end sign-in sessions, see the licences in use (via the API)"}
+	c := group(&cobra.Command{Use: "sessions", Short: "List and end sign-in sessions, see the licences in use (via the API)"})
 	var user string
 	list := apiCmd("list [--user NAME]", "List live sessions and the licences they hold",
 		"  dirbridge sessions list --user jdoe", cobra.NoArgs,

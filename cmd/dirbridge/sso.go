@@ -9,7 +9,7 @@ import (
 )
 
 func ssoCmd() *cobra.Command {
-	c := &cobra.Command{Use: "sso", Short: "Single sign-on set-up helpers"}
+	c := group(&cobra.Command{Use: "sso", Short: "Single sign-on set-up helpers"})
 	c.AddCommand(ssoMetadataCmd())
 	return c
 }

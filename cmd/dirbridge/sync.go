@@ -50,7 +50,12 @@ func syncCmd() *cobra.Command {
 			"Otherwise it asks the daemon at --server (POST /api/v1/sync, token from DIRBRIDGE_TOKEN or DIRBRIDGE_API_KEY) " +
 			"and polls the run until it ends. The exit status is 1 when the run failed or was refused; the reason is printed.",
 		Example: "  dirbridge sync --config /etc/dirbridge/dirbridge.yaml --directory corp --full --dry-run\n" +
-			"  DIRBRIDGE_API_KEY=dbk_... dirbridge sync --server https://sso.example.com --directory corp --json",
+			"  DIRBRIDGE_API_KEY=dbk_... dirbridge sync --server https://sso.example.com --directory corp --json\n" +
+			"  dirbridge sync runs --directory corp   # past runs: dirbridge sync show RUN",
+		// sync runs by itself; a word is a subcommand (runs, show) or an
+		// error: an ignored word once made `sync runs` run a sync.
+		Args:                       noWords,
+		SuggestionsMinimumDistance: 2,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			req := engine.Request{Directory: dir, Full: full, DryRun: dry, Trigger: "manual",
@@ -106,6 +111,7 @@ func syncCmd() *cobra.Command {
 	_ = c.Flags().MarkHidden("cpuprofile")
 	_ = c.Flags().MarkHidden("memprofile")
 	f.add(c)
+	c.AddCommand(syncRunsCmd(), syncShowCmd()) // sync_runs.go
 	return c
 }
 
@@ -237,14 +243,7 @@ func (r *syncResult) setPlan(raw json.RawMessage) {
 
 func printSyncSummary(cmd *cobra.Command, res syncResult) {
 	out := cmd.OutOrStdout()
-	mode := "incremental"
-	if res.Full {
-		mode = "full"
-	}
-	if res.DryRun {
-		mode += ", dry run"
-	}
-	fmt.Fprintf(out, "sync run %s of %s (%s): %s\n", res.RunID, res.Directory, mode, res.Status)
+	fmt.Fprintf(out, "sync run %s of %s (%s): %s\n", res.RunID, res.Directory, runMode(res.Full, res.DryRun), res.Status)
 	var p engine.Plan
 	if len(res.rawPlan) > 0 && json.Unmarshal(res.rawPlan, &p) == nil {
 		fmt.Fprint(out, p.Summary())
