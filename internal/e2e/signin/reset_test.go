@@ -48,7 +48,8 @@ func (e *env) apiClient(base, name string) *adminClient {
 // a wrong current password counts toward lock-out, the right one writes
 // to AD, and AD's history refusal is readable.
 func TestPasswordResetAD(t *testing.T) {
-	e := newEnv(t, "signin-reset", []adUser{{name: "rs-user"}, {name: "rs-must"}, {name: "rs-policy"}, {name: "rs-self"}, {name: "rs-cli"}}, lockoutYAML)
+	e := newEnv(t, "signin-reset", []adUser{{name: "rs-user"}, {name: "rs-must"}, {name: "rs-policy"}, {name: "rs-self"}, {name: "rs-cli"},
+		{name: "rs-sup", supervisor: true}}, lockoutYAML)
 	web, _ := e.serve(e.ssoOptions(hasher(t)))
 	adm := e.newAdmin(web.URL, "rs-admin")
 
@@ -76,6 +77,54 @@ func TestPasswordResetAD(t *testing.T) {
 		}
 		if res := newBrowser(t, web.URL).login("rs-user", pw); !wentThrough(res) {
 			t.Errorf("sign-in with the reset password: %d\n%s", res.status, res.body)
+		}
+	})
+
+	t.Run("a weaker administrator cannot take over a better-privileged account", func(t *testing.T) {
+		// rs-sup is a Supervisor (bypass_sso, privileged_ip_access); the
+		// caller holds manage_users only. Resetting rs-sup's AD password,
+		// unmapping its entry or making a key for it would hand the caller
+		// those privileges: each is refused, audited, and AD is untouched.
+		ctx := context.Background()
+		err := e.st.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.PutProfile(ctx, store.Profile{Name: "User administrator", Privileges: []string{"manage_users"}}); err != nil {
+				return err
+			}
+			return tx.CreateUser(ctx, &store.User{Username: "rs-weak", Source: store.SourceLocal, State: store.StateActive, Profile: "User administrator"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		weak := e.apiClient(web.URL, "rs-weak")
+		sup := e.user("rs-sup")
+		for _, c := range []struct{ method, path, action string }{
+			{http.MethodPost, "/api/v1/users/rs-sup/password", "user.password_reset"},
+			{http.MethodPost, "/api/v1/directories/" + dirName + "/entries/" + sup.Anchor + "/unmap", "entry.unmap"},
+			{http.MethodPost, "/api/v1/users/rs-sup/apikeys", "apikey.create"},
+			{http.MethodPatch, "/api/v1/users/rs-sup", "user.update"},
+		} {
+			var body admin.ErrorBody
+			var in any = map[string]any{"password": "Attacker-Passw0rd9!"}
+			switch c.action {
+			case "apikey.create":
+				in = map[string]any{"name": "mine"}
+			case "user.update":
+				in = map[string]any{"units": []string{"anywhere"}}
+			case "entry.unmap":
+				in = nil
+			}
+			if status := weak.callErr(c.method, c.path, in, &body); status != http.StatusForbidden || !strings.Contains(body.Error.Message, "rs-sup holds privileges you cannot grant") {
+				t.Errorf("%s %s as rs-weak: %d %+v, want 403 naming what rs-sup holds", c.method, c.path, status, body.Error)
+			}
+			if ev := e.lastAudit(c.action, "rs-weak"); ev.Outcome != store.OutcomeDenied {
+				t.Errorf("%s: audit %+v, want denied", c.action, ev)
+			}
+		}
+		if err := bindAs(t, e.samba, e.dns["rs-sup"], adPassword); err != nil {
+			t.Errorf("rs-sup's AD password changed: %v", err)
+		}
+		if u := e.user("rs-sup"); u.Source != dirName || u.Anchor != sup.Anchor || len(u.Units) != 0 {
+			t.Errorf("rs-sup changed: %+v", u)
 		}
 	})
 
