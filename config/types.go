@@ -346,6 +346,11 @@ type SAML struct {
 	NameIDFormat string `yaml:"nameid_format"`
 	// Claims overrides the preset's attribute names, keyed by claim key.
 	Claims map[string]string `yaml:"claims"`
+	// EmailVerified says the IdP only ever asserts e-mail addresses it
+	// has verified, so sso.match_by may use them. SAML carries no
+	// per-assertion flag; off, the e-mail attribute is kept for the
+	// record but never matches a user.
+	EmailVerified bool `yaml:"email_verified"`
 }
 
 // OIDC configures the OpenID Connect relying party.

@@ -4,13 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/store"
-)
-
-// Privileges the linking rules care about (declared by the daemon).
-const (
-	PrivilegeBypassSSO = "bypass_sso"
-	PrivilegeGrantAll  = "grant_all"
 )
 
 // LinkBy says how an imported user is matched to an existing local user.
@@ -62,26 +57,19 @@ type LinkDecision struct {
 	Reason string
 }
 
-// IsPrivileged reports whether u is a privileged local user: a superuser,
-// or one holding bypass_sso or grant_all through CustomPrivileges (which
-// replace the profile's) or through its profile's privileges in profiles
-// (profile name -> privileges). Such users are never linked automatically:
-// a directory account taking over an administrator would hand the
-// directory's operators the keys to dirbridge.
+// IsPrivileged reports whether u is a privileged local user
+// (privilege.Protected: a superuser, the emergency account, or a holder of
+// bypass_sso or grant_all), its privileges being CustomPrivileges when set
+// (they replace the profile's) or its profile's in profiles (profile name
+// -> privileges). Such users are never linked automatically: a directory
+// account taking over an administrator would hand the directory's
+// operators the keys to dirbridge.
 func IsPrivileged(u store.User, profiles map[string][]string) bool {
-	if u.Superuser {
-		return true
-	}
 	privs := u.CustomPrivileges
 	if privs == nil {
 		privs = profiles[u.Profile]
 	}
-	for _, p := range privs {
-		if p == PrivilegeBypassSSO || p == PrivilegeGrantAll {
-			return true
-		}
-	}
-	return false
+	return privilege.Protected(u, privilege.NewSet(privs...))
 }
 
 // Link decides whether the imported user r (of r.Directory, anchor

@@ -245,3 +245,14 @@ func CanGrant(holder, wanted Set) (missing Set) {
 	}
 	return NewSet(wanted...).Minus(holder)
 }
+
+// Protected reports whether an account is never bound to an outside
+// identity by a claim or attribute that merely matches: a superuser, the
+// emergency account, or a holder of bypass_sso or grant_all (privs is what
+// u holds). Such an account is linked by an administrator instead — by the
+// sync's anchor, an explicit map, or an IdP link — because an automatic
+// match would hand whoever controls the matching value (a directory
+// operator, an IdP user who sets their own e-mail) the keys to dirbridge.
+func Protected(u store.User, privs Set) bool {
+	return u.Superuser || u.Emergency || privs.Has(BypassSSO) || privs.Has(GrantAll)
+}

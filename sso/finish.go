@@ -2,13 +2,11 @@ package sso
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -58,7 +56,10 @@ type attempt struct {
 	// stored expiry data (refreshed by the next sync) is not yet current.
 	changed    bool
 	mustChange bool // the directory said so at bind time (AD 532 / 773)
-	details    map[string]any
+	// link binds the IdP's subject to user when the sign-in succeeds (the
+	// first sign-in matched by a claim, or a JIT creation).
+	link    *store.IdPLink
+	details map[string]any
 	// failPassword, set on the password and bypass paths, refuses with
 	// exactly the answer a wrong password gets (page, status, timing).
 	failPassword func(outcome, reason string)
@@ -76,17 +77,28 @@ func (s *Service) Finish(w http.ResponseWriter, r *http.Request, id Identity, re
 	if a.method == "" {
 		a.method = "unknown"
 	}
-	u, key, err := s.resolve(ctx, id)
+	res, err := s.resolve(ctx, id)
+	if len(res.passedOver) > 0 {
+		a.details["passed_over"] = res.passedOver
+	}
 	switch {
-	case errors.Is(err, errUnknownUser) && s.opts.JIT != nil:
-		u, err = s.opts.JIT.Provision(ctx, id)
+	case errors.Is(err, errUnknownUser) && s.opts.JIT != nil && res.key != keyIdPLink:
+		u, err := s.opts.JIT.Provision(ctx, id)
 		if err != nil {
 			a.details["jit_error"] = err.Error()
 			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "unknown user; just-in-time creation failed",
 				"Your account could not be set up. Please contact your administrator.")
 			return
 		}
-		key = "jit"
+		res = resolution{user: u, key: "jit"}
+		if id.LinkSubject != "" {
+			res.link = &store.IdPLink{UserID: u.ID, Issuer: id.Issuer, Subject: id.LinkSubject}
+		}
+	case errors.Is(err, errSubjectChanged):
+		a.details["match_keys"] = s.opts.MatchKeys
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
+			"Your identity provider account is not the one linked to this account here. Please contact your administrator.")
+		return
 	case errors.Is(err, errUnknownUser) || errors.Is(err, errAmbiguousUser):
 		a.details["match_keys"] = s.opts.MatchKeys
 		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
@@ -96,8 +108,11 @@ func (s *Service) Finish(w http.ResponseWriter, r *http.Request, id Identity, re
 		s.unavailable(w, r, a, err)
 		return
 	}
-	a.user = u
-	a.details["key_matched"] = key
+	a.user, a.link = res.user, res.link
+	a.details["key_matched"] = res.key
+	if id.LinkSubject != "" {
+		a.details["idp_subject"] = id.LinkSubject
+	}
 	s.complete(w, r, a)
 }
 
@@ -106,90 +121,6 @@ func (s *Service) Fail(w http.ResponseWriter, r *http.Request, method, issuer, r
 	a := &attempt{method: method, issuer: issuer, ip: clientIP(r, s.opts.TrustedProxies), details: map[string]any{}}
 	s.refuse(w, r, a, store.OutcomeFailure, http.StatusForbidden, reason,
 		"Sign-in with your identity provider did not succeed. Please try again; if it keeps failing, contact your administrator.")
-}
-
-var (
-	errUnknownUser   = errors.New("no active local user matches the identity")
-	errAmbiguousUser = errors.New("the identity matches more than one active local user")
-)
-
-// resolve finds the one active local user the Identity names, trying the
-// configured keys in order. It returns the key that matched.
-func (s *Service) resolve(ctx context.Context, id Identity) (store.User, string, error) {
-	if id.UserID != "" {
-		u, err := s.store.GetUser(ctx, id.UserID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && u.State != store.StateActive) {
-			return store.User{}, "", errUnknownUser
-		}
-		if err != nil {
-			return store.User{}, "", fmt.Errorf("read user: %w", err)
-		}
-		return u, "user_id", nil
-	}
-	for _, key := range s.opts.MatchKeys {
-		var tries []struct {
-			k store.UserKey
-			v string
-		}
-		add := func(k store.UserKey, v string) {
-			if v = strings.TrimSpace(v); v != "" {
-				tries = append(tries, struct {
-					k store.UserKey
-					v string
-				}{k, v})
-			}
-		}
-		switch key {
-		case KeyUPN:
-			add(store.KeyUPN, id.UPN)
-		case KeyEmail:
-			add(store.KeyEmail, id.Email)
-		case KeyUsername:
-			add(store.KeyUsername, id.Username)
-		case KeyImmutableID:
-			if g := anchorFromImmutableID(id.ImmutableID); g != "" {
-				add(store.KeyAnchor, g)
-				add(store.KeyAnchor, strings.ToUpper(g))
-			}
-		case KeyNameID:
-			for _, k := range []store.UserKey{store.KeyUsername, store.KeyEmail, store.KeyUPN} {
-				add(k, id.NameID)
-			}
-		}
-		for _, t := range tries {
-			users, err := s.store.FindUsers(ctx, t.k, t.v)
-			if err != nil {
-				return store.User{}, "", fmt.Errorf("find user by %s: %w", t.k, err)
-			}
-			users = slices.DeleteFunc(users, func(u store.User) bool { return u.State != store.StateActive })
-			switch len(users) {
-			case 0:
-				continue
-			case 1:
-				return users[0], key, nil
-			default:
-				return store.User{}, key, fmt.Errorf("%w (key %s matched %d)", errAmbiguousUser, key, len(users))
-			}
-		}
-	}
-	return store.User{}, "", errUnknownUser
-}
-
-// anchorFromImmutableID turns Entra's onPremisesImmutableId — the base64 of
-// AD's objectGUID bytes — into the canonical GUID text the sync stores as
-// the anchor. objectGUID's first three fields are little-endian. A value
-// that already is GUID text is returned lower-cased.
-func anchorFromImmutableID(v string) string {
-	v = strings.TrimSpace(v)
-	if len(v) == 36 && strings.Count(v, "-") == 4 {
-		return strings.ToLower(v)
-	}
-	b, err := base64.StdEncoding.DecodeString(v)
-	if err != nil || len(b) != 16 {
-		return ""
-	}
-	return fmt.Sprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
 }
 
 // errLicences aborts the session transaction when every licence is taken.
@@ -303,11 +234,28 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 				return fmt.Errorf("%w (%d of %d)", errLicences, inUse, n)
 			}
 		}
+		if a.link != nil {
+			a.link.CreatedAt = now
+			if err := tx.CreateIdPLink(ctx, *a.link); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					// Another sign-in bound this subject, or another subject
+					// to this user, since resolve looked.
+					return fmt.Errorf("%w: link raced with another sign-in", errSubjectChanged)
+				}
+				return fmt.Errorf("link IdP subject: %w", err)
+			}
+			ev.Details["idp_linked"] = true
+		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
 		return tx.AppendAudit(ctx, ev)
 	})
+	if errors.Is(err, errSubjectChanged) {
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
+			"Your identity provider account is not the one linked to this account here. Please contact your administrator.")
+		return
+	}
 	if errors.Is(err, errLicences) {
 		s.refuse(w, r, a, store.OutcomeDenied, http.StatusServiceUnavailable, err.Error(),
 			fmt.Sprintf("All %d licences are in use right now, so you cannot sign in. Please try again later.", s.opts.ConcurrentLicences))

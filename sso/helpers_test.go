@@ -257,7 +257,10 @@ func (m *fakeMethod) Routes(mux *http.ServeMux) {
 		m.fin.Finish(w, r, Identity{
 			Method: "fake", Issuer: "https://idp.test", Subject: q.Get("sub"), NameID: q.Get("nameid"),
 			UPN: q.Get("upn"), Email: q.Get("email"), ImmutableID: q.Get("immutable_id"), Username: q.Get("username"),
-			Claims: map[string]any{"upn": q.Get("upn"), "email": q.Get("email")},
+			// The IdP vouches for the address unless the test says otherwise.
+			EmailVerified: q.Get("email") != "" && q.Get("email_verified") != "false",
+			LinkSubject:   q.Get("link"),
+			Claims:        map[string]any{"upn": q.Get("upn"), "email": q.Get("email")},
 		}, q.Get("return_to"))
 	})
 }

@@ -27,15 +27,26 @@ type Identity struct {
 	Issuer  string
 	Subject string // OIDC sub, SAML NameID
 	NameID  string
+	// LinkSubject is the IdP's stable key for the person, never reassigned
+	// to someone else: Entra's tid/oid, an OIDC issuer's sub, a persistent
+	// SAML NameID or a configured subject attribute. The first successful
+	// sign-in binds it to the local user (an IdP link), and later sign-ins
+	// are matched by it before any claim. Empty when the IdP sent none (a
+	// transient or e-mail NameID): nothing is bound then.
+	LinkSubject string
 	// Username, UPN, Email and ImmutableID are the keys the user is matched by.
 	Username    string
 	UPN         string
 	Email       string
 	ImmutableID string // base64 objectGUID (Entra onPremisesImmutableId)
-	DisplayName string
-	FirstName   string
-	LastName    string
-	Groups      []string
+	// EmailVerified says the IdP vouches that Email belongs to the person
+	// (OIDC email_verified). An unverified e-mail is never a match key:
+	// anyone can put someone else's address into their own IdP profile.
+	EmailVerified bool
+	DisplayName   string
+	FirstName     string
+	LastName      string
+	Groups        []string
 	// GroupsOverage is set when the IdP left the groups out because there
 	// were too many (Entra's overage claim): Groups is then unknown, not empty.
 	GroupsOverage bool

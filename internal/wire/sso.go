@@ -193,6 +193,7 @@ func SAML(cfg *config.Config, st saml.Store, logger *zap.Logger) (*saml.ServiceP
 	if err != nil {
 		return nil, fmt.Errorf("sso.saml.claims: %w", err)
 	}
+	attrs.EmailVerified = c.EmailVerified
 	opts := saml.Options{
 		Label:                c.Label,
 		PublicURL:            pub,

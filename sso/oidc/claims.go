@@ -32,14 +32,19 @@ type Claims struct {
 	FirstName   string
 	LastName    string
 	Groups      string
-	// ObjectID and TenantID are Entra's oid and tid.
+	// EmailVerified is a boolean claim saying the IdP verified Email; an
+	// e-mail without it is never used to find the user.
+	EmailVerified string
+	// ObjectID and TenantID are Entra's oid and tid: with them the IdP
+	// link is tid/oid (stable across applications) instead of sub.
 	ObjectID string
 	TenantID string
 }
 
 // ClaimsFromMap builds claim overrides from configuration's claim keys
 // (username, upn, email, immutable_id, display_name, first_name,
-// last_name, groups, and object_id, tenant_id) to claim names.
+// last_name, groups, email_verified, and object_id, tenant_id) to claim
+// names.
 func ClaimsFromMap(m map[string]string) (Claims, error) {
 	var c Claims
 	var unknown []string
@@ -61,6 +66,8 @@ func ClaimsFromMap(m map[string]string) (Claims, error) {
 			c.LastName = v
 		case "groups":
 			c.Groups = v
+		case "email_verified":
+			c.EmailVerified = v
 		case "object_id":
 			c.ObjectID = v
 		case "tenant_id":
@@ -79,39 +86,45 @@ func ClaimsFromMap(m map[string]string) (Claims, error) {
 func presetClaims(preset string) (Claims, []string, error) {
 	switch preset {
 	case PresetAzureAD:
-		// Entra v2 tokens: preferred_username is usually the UPN, upn is
-		// sent as an optional claim; groups only when the app asks for
-		// them (and then possibly as an overage).
+		// Entra v2 tokens: upn is an optional claim the app registration
+		// must add; preferred_username is mutable and, for a guest, the
+		// home tenant's name (Microsoft: not for authorization), so it is
+		// never taken for the UPN. Entra sends no email_verified; its
+		// optional xms_edov says the e-mail's domain owner verified it.
+		// Groups only when the app asks for them (possibly as an overage).
 		return Claims{
-			Username:    "preferred_username",
-			UPN:         "upn",
-			Email:       "email",
-			DisplayName: "name",
-			FirstName:   "given_name",
-			LastName:    "family_name",
-			Groups:      "groups",
-			ObjectID:    "oid",
-			TenantID:    "tid",
+			Username:      "preferred_username",
+			UPN:           "upn",
+			Email:         "email",
+			EmailVerified: "xms_edov",
+			DisplayName:   "name",
+			FirstName:     "given_name",
+			LastName:      "family_name",
+			Groups:        "groups",
+			ObjectID:      "oid",
+			TenantID:      "tid",
 		}, nil, nil
 	case PresetOkta:
 		// Okta's custom authorization server sends groups when the app
 		// defines a groups claim and the scope is requested.
 		return Claims{
-			Username:    "preferred_username",
-			Email:       "email",
-			DisplayName: "name",
-			FirstName:   "given_name",
-			LastName:    "family_name",
-			Groups:      "groups",
+			Username:      "preferred_username",
+			Email:         "email",
+			EmailVerified: "email_verified",
+			DisplayName:   "name",
+			FirstName:     "given_name",
+			LastName:      "family_name",
+			Groups:        "groups",
 		}, []string{"groups"}, nil
 	case PresetGeneric, "":
 		return Claims{
-			Username:    "preferred_username",
-			Email:       "email",
-			DisplayName: "name",
-			FirstName:   "given_name",
-			LastName:    "family_name",
-			Groups:      "groups",
+			Username:      "preferred_username",
+			Email:         "email",
+			EmailVerified: "email_verified",
+			DisplayName:   "name",
+			FirstName:     "given_name",
+			LastName:      "family_name",
+			Groups:        "groups",
 		}, nil, nil
 	}
 	return Claims{}, nil, fmt.Errorf("unknown preset %q (want %s, %s or %s)", preset, PresetAzureAD, PresetOkta, PresetGeneric)
@@ -131,6 +144,7 @@ func (c Claims) merge(o Claims) Claims {
 	set(&c.FirstName, o.FirstName)
 	set(&c.LastName, o.LastName)
 	set(&c.Groups, o.Groups)
+	set(&c.EmailVerified, o.EmailVerified)
 	set(&c.ObjectID, o.ObjectID)
 	set(&c.TenantID, o.TenantID)
 	return c
@@ -159,10 +173,15 @@ func identity(claims map[string]any, issuer, subject string, c Claims) sso.Ident
 		LastName:    str(claims, c.LastName),
 		Claims:      map[string]any{},
 	}
-	if id.UPN == "" && c.UPN != "" && c.ObjectID != "" {
-		// Entra: without the optional upn claim, preferred_username is
-		// the UPN.
-		id.UPN = id.Username
+	id.EmailVerified = id.Email != "" && truthy(claims[c.EmailVerified])
+	id.LinkSubject = subject
+	if oid := str(claims, c.ObjectID); oid != "" {
+		// Entra: the object ID within its tenant is the person, the same
+		// for every application (sub is per application).
+		id.LinkSubject = oid
+		if tid := str(claims, c.TenantID); tid != "" {
+			id.LinkSubject = tid + "/" + oid
+		}
 	}
 	switch g := claims[c.Groups].(type) {
 	case []any:
@@ -182,6 +201,18 @@ func identity(claims map[string]any, issuer, subject string, c Claims) sso.Ident
 		id.Claims[k] = v
 	}
 	return id
+}
+
+// truthy reads a boolean claim: JSON true, or the string "true" that some
+// providers send.
+func truthy(v any) bool {
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string:
+		return strings.EqualFold(strings.TrimSpace(b), "true")
+	}
+	return false
 }
 
 // overage reports Entra's groups overage: the token left the groups out

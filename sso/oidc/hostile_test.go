@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -238,6 +240,13 @@ func TestHostileIDTokens(t *testing.T) {
 		{"expired", with("exp", time.Now().Add(-10*time.Minute).Unix()), "token is expired"},
 		{"signed by another key", func(n string) string { return sign(t, other, claims(n)) }, "failed to verify signature"},
 		{"no subject", with("sub", ""), "no subject"},
+		{"issued in the future", with("iat", time.Now().Add(10*time.Minute).Unix()), "issued in the future"},
+		{"issued within the skew", with("iat", time.Now().Add(30*time.Second).Unix()), ""},
+		{"no iat", with("iat", nil), "no iat"},
+		{"claims nested too deep", with("nest", deepClaim(20)), "nest deeper than 8"},
+		{"claims nested as deep as allowed", with("nest", deepClaim(7)), ""},
+		// x/oauth2 would read up to 1 MB; dirbridge's own cap is lower.
+		{"token response too large", with("pad", strings.Repeat("A", DefaultMaxResponseBytes)), "response too large"},
 	}
 	e := newHostileRP(t, idp, nil)
 	for _, c := range cases {
@@ -264,6 +273,38 @@ func TestHostileIDTokens(t *testing.T) {
 				t.Fatalf("%d %q; want a refusal containing %q", code, reason, c.want)
 			}
 		})
+	}
+}
+
+// deepClaim returns a value that nests n levels deep.
+func deepClaim(n int) any {
+	var v any = "bottom"
+	for i := 1; i < n; i++ {
+		v = map[string]any{"d": v}
+	}
+	return v
+}
+
+func TestLimitedBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No Content-Length up front: the cap must hold while streaming.
+		w.(http.Flusher).Flush()
+		_, _ = w.Write([]byte(strings.Repeat("x", 100)))
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		max     int64
+		wantErr bool
+	}{{99, true}, {100, false}, {1000, false}} {
+		resp, err := limitedClient(srv.Client(), tc.max).Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if gotErr := errors.Is(err, errResponseTooLarge); gotErr != tc.wantErr || (!tc.wantErr && len(b) != 100) {
+			t.Errorf("limit %d: read %d bytes, err %v", tc.max, len(b), err)
+		}
 	}
 }
 

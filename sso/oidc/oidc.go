@@ -194,6 +194,8 @@ func New(opts Options) (*RelyingParty, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	graphClient := limitedClient(opts.HTTPClient, maxGraphResponseBytes)
+	opts.HTTPClient = limitedClient(opts.HTTPClient, DefaultMaxResponseBytes)
 	if opts.Store == nil {
 		errs = append(errs, errors.New("a store is required (sign-in state records)"))
 	}
@@ -228,7 +230,7 @@ func New(opts Options) (*RelyingParty, error) {
 		allowHosts:  append([]string{pub.Host}, opts.AllowedRedirectHosts...),
 		log:         opts.Logger.Named("oidc").With(zap.String("method", opts.Name)),
 		secure:      pub.Scheme == "https",
-		graphClient: opts.HTTPClient,
+		graphClient: graphClient,
 	}
 	// Test peers on the same host use _session and _interaction; cookies
 	// ignore ports, so this name is dirbridge's own.
@@ -437,6 +439,16 @@ func (rp *RelyingParty) serveCallback(w http.ResponseWriter, r *http.Request) {
 		rp.fail(w, r, fmt.Sprintf("ID token refused: %v", err))
 		return
 	}
+	// go-oidc checks exp and nbf, not iat: a token minted in the future
+	// is a forged or replayed-ahead token, or a provider clock gone wrong.
+	if idt.IssuedAt.IsZero() {
+		rp.fail(w, r, "ID token has no iat")
+		return
+	}
+	if limit := rp.opts.Now().Add(rp.opts.ClockSkew); idt.IssuedAt.After(limit) {
+		rp.fail(w, r, fmt.Sprintf("ID token issued in the future (iat %s, more than %s ahead)", idt.IssuedAt.UTC().Format(time.RFC3339), rp.opts.ClockSkew))
+		return
+	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(rec.Nonce)) != 1 {
 		rp.fail(w, r, "ID token nonce does not match this sign-in")
 		return
@@ -444,6 +456,10 @@ func (rp *RelyingParty) serveCallback(w http.ResponseWriter, r *http.Request) {
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {
 		rp.fail(w, r, fmt.Sprintf("ID token claims: %v", err))
+		return
+	}
+	if claimsDepth(claims, maxClaimsDepth) > maxClaimsDepth {
+		rp.fail(w, r, fmt.Sprintf("ID token claims nest deeper than %d levels", maxClaimsDepth))
 		return
 	}
 	if len(idt.Audience) > 1 {
@@ -476,6 +492,10 @@ func (rp *RelyingParty) serveCallback(w http.ResponseWriter, r *http.Request) {
 		var extra map[string]any
 		if err := ui.Claims(&extra); err != nil {
 			rp.fail(w, r, fmt.Sprintf("userinfo claims: %v", err))
+			return
+		}
+		if claimsDepth(extra, maxClaimsDepth) > maxClaimsDepth {
+			rp.fail(w, r, fmt.Sprintf("userinfo claims nest deeper than %d levels", maxClaimsDepth))
 			return
 		}
 		// The signed ID token wins over the userinfo answer.

@@ -46,9 +46,9 @@ func TestServiceEndToEnd(t *testing.T) {
 	p := harness.StartOIDCProvider(t, harness.OIDCProviderOptions{Issuers: []harness.OIDCIssuer{{
 		Prefix:  oktaPath,
 		Clients: []harness.OIDCClient{{ID: "e2e", Secret: "e2e-secret", RedirectURIs: []string{srv.URL + "/oidc/callback"}}},
-		Scopes:  map[string][]string{"profile": {"preferred_username", "name"}, "email": {"email"}, "groups": {"groups"}},
+		Scopes:  map[string][]string{"profile": {"preferred_username", "name"}, "email": {"email", "email_verified"}, "groups": {"groups"}},
 		Users: map[string]map[string]any{"olivia": {"sub": "00u-e2e", "preferred_username": "olivia.e2e@example.test",
-			"email": "olivia.e2e@example.test", "groups": []string{"CC-Supervisors"}}},
+			"email": "olivia.e2e@example.test", "email_verified": true, "groups": []string{"CC-Supervisors"}}},
 	}}})
 	rp, err := New(Options{PublicURL: srv.URL, Issuer: p.Issuer(oktaPath), ClientID: "e2e", ClientSecret: "e2e-secret",
 		Preset: PresetOkta, Label: "Sign in with Okta", Store: st})

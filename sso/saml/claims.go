@@ -45,8 +45,12 @@ const (
 // An empty field means "not sent". Attributes are matched by Name, then by
 // FriendlyName.
 type Attributes struct {
-	// Subject is the stable per-user key; empty means the NameID.
-	Subject     string
+	// Subject is the stable per-user key; empty means the NameID. It is
+	// the IdP link's subject, as is a persistent NameID.
+	Subject string
+	// Tenant, when present in the assertion, qualifies Subject (Entra's
+	// tenant ID: an object ID is unique within its tenant).
+	Tenant      string
 	Username    string
 	UPN         string
 	Email       string
@@ -63,6 +67,10 @@ type Attributes struct {
 	// NameID).
 	UsernameFromNameID bool
 	EmailFromNameID    bool
+	// EmailVerified says the IdP asserts only e-mail addresses it has
+	// verified (SAML has no claim for it; sso.saml.email_verified). Without
+	// it the e-mail is never used to find the user.
+	EmailVerified bool
 }
 
 // AttributesFromMap builds attribute overrides from configuration's claim
@@ -113,6 +121,7 @@ func presetAttributes(preset string) (Attributes, string, error) {
 		// ID is the stable key and UPN the username.
 		return Attributes{
 			Subject:       AzureObjectID,
+			Tenant:        AzureTenantID,
 			Username:      AzureName,
 			UPN:           AzureName,
 			Email:         AzureEmail,
@@ -157,6 +166,7 @@ func (a Attributes) merge(o Attributes) Attributes {
 		}
 	}
 	set(&a.Subject, o.Subject)
+	set(&a.Tenant, o.Tenant)
 	set(&a.Username, o.Username)
 	set(&a.UPN, o.UPN)
 	set(&a.Email, o.Email)
@@ -168,6 +178,7 @@ func (a Attributes) merge(o Attributes) Attributes {
 	set(&a.GroupsOverage, o.GroupsOverage)
 	a.UsernameFromNameID = a.UsernameFromNameID || o.UsernameFromNameID
 	a.EmailFromNameID = a.EmailFromNameID || o.EmailFromNameID
+	a.EmailVerified = a.EmailVerified || o.EmailVerified
 	return a
 }
 
@@ -243,8 +254,14 @@ func identity(a *crewsaml.Assertion, issuer string, attrs Attributes) sso.Identi
 		FirstName:   v.first(attrs.FirstName),
 		LastName:    v.first(attrs.LastName),
 	}
+	if nameIDFormat == NameIDPersistent {
+		id.LinkSubject = nameID
+	}
 	if s := v.first(attrs.Subject); s != "" {
-		id.Subject = s
+		id.Subject, id.LinkSubject = s, s
+		if t := v.first(attrs.Tenant); t != "" {
+			id.LinkSubject = t + "/" + s
+		}
 	}
 	if id.Username == "" && attrs.UsernameFromNameID {
 		id.Username = nameID
@@ -252,6 +269,7 @@ func identity(a *crewsaml.Assertion, issuer string, attrs Attributes) sso.Identi
 	if id.Email == "" && attrs.EmailFromNameID && strings.Contains(nameID, "@") {
 		id.Email = nameID
 	}
+	id.EmailVerified = attrs.EmailVerified && id.Email != ""
 	if groups, ok := v.all(attrs.Groups); ok {
 		for _, g := range groups {
 			if g = strings.TrimSpace(g); g != "" {

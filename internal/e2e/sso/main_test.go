@@ -157,7 +157,7 @@ func start() {
 			// 5 an hour would stop a test run again (go test -count=N).
 			return configYAML(in, ca.CertFile, fmt.Sprintf(`sso:
   enforce: false
-  saml: {preset: azuread, idp_metadata_url: %q, cert_file: %q, key_file: %q, sign_requests: true, metadata_refresh: 1h}
+  saml: {preset: azuread, idp_metadata_url: %q, cert_file: %q, key_file: %q, sign_requests: true, metadata_refresh: 1h, email_verified: true}
   oidc: {preset: azuread, issuer: %q, tenant_id: %q, client_id: dirbridge-entra, client_secret: entra-secret}
   sessions: {cookie_name: dirbridge_entra}
 policy:
@@ -167,7 +167,7 @@ policy:
 		case okta:
 			return configYAML(in, ca.CertFile, fmt.Sprintf(`sso:
   enforce: true
-  saml: {preset: okta, idp_metadata_url: %q}
+  saml: {preset: okta, idp_metadata_url: %q, email_verified: true}
   oidc: {preset: okta, issuer: %q, client_id: dirbridge-okta, client_secret: okta-secret, userinfo: true}
   sessions: {cookie_name: dirbridge_okta}
   jit: true
@@ -242,22 +242,35 @@ policy:
 			Scopes: map[string][]string{
 				"openid":  {"oid", "tid"},
 				"profile": {"name", "given_name", "family_name", "preferred_username", "upn", "groups"},
-				"email":   {"email"},
+				// xms_edov: Entra's optional claim that the address's
+				// domain is verified by the tenant.
+				"email": {"email", "xms_edov"},
 			},
 			Users: map[string]map[string]any{
 				"adele": {"sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ", "oid": adeleOID, "tid": tenantID,
 					"preferred_username": "adele.vance@contoso.test", "upn": "adele.vance@contoso.test",
-					"email": "adele.vance@contoso.test", "name": "Adele Vance", "given_name": "Adele", "family_name": "Vance",
+					"email": "adele.vance@contoso.test", "xms_edov": true, "name": "Adele Vance", "given_name": "Adele", "family_name": "Vance",
 					"groups": []string{groupA, groupB}},
 				// Too many groups: Entra leaves them out and points at Graph.
 				"megan": {"sub": "BBBBBBBBBBBBBBBBBBBBBBkzqFVrSaSaFHy782bbtaQ", "oid": meganOID, "tid": tenantID,
-					"preferred_username": "megan.bowen@contoso.test", "email": "megan.bowen@contoso.test", "name": "Megan Bowen",
+					"preferred_username": "megan.bowen@contoso.test", "upn": "megan.bowen@contoso.test", "email": "megan.bowen@contoso.test", "xms_edov": true, "name": "Megan Bowen",
 					"_claim_names":   map[string]string{"groups": "src1"},
 					"_claim_sources": map[string]any{"src1": map[string]string{"endpoint": "https://graph.windows.net/" + tenantID + "/users/" + meganOID + "/getMemberObjects"}}},
 				// In the tenant, not in the directory.
 				"ghost": {"sub": "CCCCCCCCCCCCCCCCCCCCCCkzqFVrSaSaFHy782bbtaQ", "oid": "0f0f0f0f-0000-4000-8000-000000000001", "tid": tenantID,
 					"preferred_username": "ghost@contoso.test", "upn": "ghost@contoso.test", "email": "ghost@contoso.test",
 					"groups": []string{groupA}},
+				// nOAuth: an account of the tenant (a guest, say) without a
+				// UPN of adele's, whose unverified e-mail and
+				// preferred_username are hers.
+				"mallory": {"sub": "DDDDDDDDDDDDDDDDDDDDDDkzqFVrSaSaFHy782bbtaQ", "oid": "0f0f0f0f-0000-4000-8000-000000000002", "tid": tenantID,
+					"preferred_username": "adele.vance@contoso.test", "email": "adele.vance@contoso.test", "groups": []string{groupA}},
+				// Another object carrying adele's UPN and verified e-mail: a
+				// recreated account,
+				// which is not adele until an administrator says so.
+				"adele-twin": {"sub": "EEEEEEEEEEEEEEEEEEEEEEkzqFVrSaSaFHy782bbtaQ", "oid": "0f0f0f0f-0000-4000-8000-000000000003", "tid": tenantID,
+					"preferred_username": "adele.vance@contoso.test", "upn": "adele.vance@contoso.test",
+					"email": "adele.vance@contoso.test", "xms_edov": true, "groups": []string{groupA}},
 			},
 		},
 		{
@@ -276,6 +289,10 @@ policy:
 				"oscar": {"sub": "00u1oscar3Okta5d7", "preferred_username": "oscar@example.test",
 					"email": "oscar@example.test", "email_verified": true, "name": "Oscar Admin",
 					"groups": []string{"Everyone", "CC-Admins"}},
+				// An Okta user whose profile e-mail, not verified, is
+				// olivia's.
+				"eve": {"sub": "00u1eve4Okta5d7", "preferred_username": "eve@example.test",
+					"email": "olivia@example.test", "email_verified": false, "groups": []string{"Everyone"}},
 			},
 		},
 	}})

@@ -3,6 +3,7 @@ package ssoe2e
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"mime/quotedprintable"
 	"net/http"
@@ -560,5 +561,47 @@ func TestAPITokenTTL(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"api_key_id"`) || !strings.Contains(string(b), `"auditor"`) {
 			t.Errorf("%s: bearer /api/v1/me: %s %s", c.in.name, resp.Status, b)
 		}
+	}
+}
+
+// TestIdPClaimsCannotTakeOverAccounts signs in as IdP accounts whose
+// mutable claims name someone else's account (the nOAuth class of flaw):
+// each is refused, with the reason in the audit log.
+func TestIdPClaimsCannotTakeOverAccounts(t *testing.T) {
+	since := time.Now().Add(-time.Second)
+	// adele's first sign-in (any earlier run's too) binds her Entra object.
+	wantSignedIn(t, oidcSignIn(t, entra, browser(t), "adele", "/"), "/")
+
+	cases := []struct {
+		name, login, actor string
+		in                 *instance
+		want               string
+	}{
+		{"entra guest with adele's e-mail and preferred_username", "mallory", "adele.vance@contoso.test", entra, "email: not verified"},
+		{"another Entra object with adele's UPN", "adele-twin", "adele.vance@contoso.test", entra, "subject for this user changed"},
+		{"okta user with olivia's unverified e-mail", "eve", "olivia@example.test", okta, "email: not verified"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := browser(t)
+			if resp := oidcSignIn(t, tc.in, c, tc.login, "/"); resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("%s: %s, want 403", tc.login, resp.Status)
+			}
+			if id := whoami(t, tc.in, c); id.Status != http.StatusUnauthorized {
+				t.Fatalf("%s got a session as %q", tc.login, id.User)
+			}
+			var seen []string
+			for _, ev := range tc.in.audit(t, "sso.signin", since) {
+				if ev.Outcome != "denied" || ev.Actor != tc.actor {
+					continue
+				}
+				record := ev.Reason + " " + fmt.Sprint(ev.Details["passed_over"])
+				if strings.Contains(record, tc.want) {
+					return
+				}
+				seen = append(seen, record)
+			}
+			t.Errorf("no denied sign-in of %s saying %q; saw %q", tc.actor, tc.want, seen)
+		})
 	}
 }
