@@ -26,6 +26,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -83,6 +84,10 @@ type Options struct {
 	// PasswordHistory is policy.password.history: how many earlier local
 	// passwords an administrator's reset keeps for the history rule.
 	PasswordHistory int
+	// Usernames is policy.username, checked wherever the API chooses a
+	// local username (a user template's username when creating from an
+	// entry).
+	Usernames policy.UsernamePolicy
 }
 
 // Server serves /api/v1. It is safe for concurrent use.
@@ -105,6 +110,7 @@ type Server struct {
 	// passwords and history: see Options.Passwords, PasswordHistory.
 	passwords PasswordChanger
 	history   int
+	usernames policy.UsernamePolicy
 }
 
 // New builds a Server from opts.
@@ -127,6 +133,7 @@ func New(opts Options) (*Server, error) {
 		mappings:  opts.Mappings,
 		passwords: opts.Passwords,
 		history:   opts.PasswordHistory,
+		usernames: opts.Usernames,
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()

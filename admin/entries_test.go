@@ -16,7 +16,7 @@ import (
 
 // entriesEnv is newEnv with a server that knows directory corp's mapping,
 // and corp's imported entries in the store.
-func entriesEnv(t *testing.T) *env {
+func entriesEnv(t *testing.T, tweaks ...func(*admin.Options)) *env {
 	t.Helper()
 	e := newEnv(t)
 	m, err := mapping.NewMapper(mapping.Config{
@@ -31,8 +31,12 @@ func entriesEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := admin.New(admin.Options{Store: e.st, Now: e.clk.Now, Directories: []string{"corp", "other"},
-		Mappings: map[string]admin.DirectoryMapping{"corp": {Mapper: m, LinkBy: mapping.LinkByUsername}}})
+	opts := admin.Options{Store: e.st, Now: e.clk.Now, Directories: []string{"corp", "other"},
+		Mappings: map[string]admin.DirectoryMapping{"corp": {Mapper: m, LinkBy: mapping.LinkByUsername}}}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	a, err := admin.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

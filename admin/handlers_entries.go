@@ -10,6 +10,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
@@ -55,6 +56,9 @@ const (
 	// directory's link_by); bulk create neither merges into it nor makes a
 	// second one — link it with map.
 	RefusedLocalUserExists = "local_user_exists"
+	// RefusedUsernamePolicy: the username the user template builds breaks
+	// policy.username.
+	RefusedUsernamePolicy = "username_policy"
 	// RefusedEscalation: the mapping would give a profile or superuser flag
 	// the caller could not grant by hand.
 	RefusedEscalation = CodeEscalation
@@ -281,6 +285,11 @@ func (s *Server) createFromEntry(r *http.Request, tx store.Tx, c *caller, dm Dir
 			msgs = append(msgs, "blocked by the mapping")
 		}
 		refuse(code, "%s", strings.Join(msgs, "; "))
+		return nil
+	}
+
+	if v := policy.CheckUsername(s.usernames, m.Username); len(v) > 0 {
+		refuse(RefusedUsernamePolicy, "the username %q built by the user template breaks policy.username: %s", m.Username, policy.Messages(v))
 		return nil
 	}
 

@@ -426,6 +426,8 @@ type UsernamePolicy struct {
 	MinLength  int `yaml:"min_length"`
 	MinLetters int `yaml:"min_letters"`
 	MinDigits  int `yaml:"min_digits"`
+	// MinOther counts characters that are neither letters nor digits.
+	MinOther int `yaml:"min_other"`
 }
 
 // PasswordReset is the forgotten-password mail for local users.

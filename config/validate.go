@@ -682,6 +682,12 @@ func (v *validator) policies() {
 	if u.MinDigits < 0 {
 		v.add("policy.username.min_digits", "must be 0 or more")
 	}
+	if u.MinOther < 0 {
+		v.add("policy.username.min_other", "must be 0 or more")
+	}
+	if sum := u.MinLetters + u.MinDigits + u.MinOther; u.MinLength >= 1 && sum > 64 {
+		v.add("policy.username", "min_letters + min_digits + min_other is %d; no username could be that long", sum)
+	}
 	r := p.PasswordReset
 	v.positive("policy.password_reset.token_ttl", r.TokenTTL)
 	if r.PerHour < 1 {

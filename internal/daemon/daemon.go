@@ -224,7 +224,8 @@ func Run(ctx context.Context, opts Options) error {
 	// service and the directories' sources, so it is built after them.
 	api, err := admin.New(admin.Options{Store: st, Logger: log, Privileges: cat, Directories: dirs, Hasher: hasher,
 		TrustedProxies: proxies, Sync: syncTrigger{runner}, Mappings: mappings, TokenTTL: cfg.API.TokenTTL,
-		Passwords: wire.AdminPasswords(signin, sp.sources), PasswordHistory: cfg.Policy.Password.History})
+		Passwords: wire.AdminPasswords(signin, sp.sources), PasswordHistory: cfg.Policy.Password.History,
+		Usernames: wire.UsernamePolicy(cfg)})
 	if err != nil {
 		return err
 	}

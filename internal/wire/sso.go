@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/expiry"
+	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/sso/oidc"
 	"github.com/dirbridge/dirbridge/sso/policy"
@@ -337,7 +339,7 @@ func SSO(cfg *config.Config, deps SSODeps) (*sso.Service, error) {
 		opts.ResetMailer = m
 	}
 	if cfg.SSO.JIT {
-		j, err := NewJIT(cfg, deps.Store)
+		j, err := sso.NewJIT(deps.Store, GlobalRules(cfg), UsernamePolicy(cfg))
 		if err != nil {
 			return nil, err
 		}
@@ -422,4 +424,24 @@ func (m *ResetMail) SendPasswordReset(ctx context.Context, u store.User, link st
 		return fmt.Errorf("password reset mail to %s: %w", u.Username, err)
 	}
 	return nil
+}
+
+// GlobalRules are the mapping rules not limited to one directory: those
+// that map an IdP's groups at first sign-in.
+func GlobalRules(cfg *config.Config) []mapping.Rule {
+	var rules []mapping.Rule
+	for i, r := range cfg.Mapping.Rules {
+		if r.Directory != "" {
+			continue
+		}
+		rules = append(rules, mapping.Rule{Ref: fmt.Sprintf("rule %d", i+1), Name: r.Name, Group: r.Group,
+			Profile: r.Profile, Units: slices.Clone(r.Units), Flags: maps.Clone(r.Flags)})
+	}
+	return rules
+}
+
+// UsernamePolicy is policy.username.
+func UsernamePolicy(cfg *config.Config) policy.UsernamePolicy {
+	u := cfg.Policy.Username
+	return policy.UsernamePolicy{MinLength: u.MinLength, MinLetters: u.MinLetters, MinDigits: u.MinDigits, MinOther: u.MinOther}
 }

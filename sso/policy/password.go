@@ -157,6 +157,7 @@ type UsernamePolicy struct {
 	MinLength  int
 	MinLetters int
 	MinDigits  int
+	MinOther   int
 }
 
 // CheckUsername checks a new local username against p. Beyond p's minimums
@@ -168,7 +169,7 @@ func CheckUsername(p UsernamePolicy, name string) []Violation {
 	if name == "" {
 		return []Violation{{ViolationEmpty, "The username must not be empty."}}
 	}
-	letters, digits, _ := classes(name)
+	letters, digits, other := classes(name)
 	if n := utf8.RuneCountInString(name); n < p.MinLength {
 		out = append(out, Violation{ViolationTooShort, fmt.Sprintf("The username must be at least %d characters long (it has %d).", p.MinLength, n)})
 	}
@@ -177,6 +178,9 @@ func CheckUsername(p UsernamePolicy, name string) []Violation {
 	}
 	if digits < p.MinDigits {
 		out = append(out, Violation{ViolationDigits, fmt.Sprintf("The username must contain at least %s.", plural(p.MinDigits, "digit"))})
+	}
+	if other < p.MinOther {
+		out = append(out, Violation{ViolationOther, fmt.Sprintf("The username must contain at least %s that is neither a letter nor a digit.", plural(p.MinOther, "character"))})
 	}
 	if !utf8.ValidString(name) || strings.IndexFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		out = append(out, Violation{ViolationWhitespace, "The username must not contain spaces or control characters."})
@@ -205,4 +209,13 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// Messages joins the violations' messages into one sentence list.
+func Messages(vs []Violation) string {
+	msgs := make([]string, len(vs))
+	for i, v := range vs {
+		msgs[i] = v.Message
+	}
+	return strings.Join(msgs, " ")
 }

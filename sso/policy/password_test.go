@@ -123,6 +123,9 @@ func TestCheckUsername(t *testing.T) {
 		{UsernamePolicy{}, "jd\xffoe", []string{ViolationWhitespace}},
 		{UsernamePolicy{MinLength: 9, MinDigits: 1}, "a b", []string{ViolationTooShort, ViolationDigits, ViolationWhitespace}},
 		{UsernamePolicy{}, "jdoe@corp.example.com", nil},
+		{UsernamePolicy{MinOther: 1}, "jdoe", []string{ViolationOther}},
+		{UsernamePolicy{MinOther: 1}, "j.doe", nil},
+		{UsernamePolicy{MinOther: 2}, "j.doe", []string{ViolationOther}},
 	}
 	for _, tc := range tests {
 		got := CheckUsername(tc.p, tc.name)

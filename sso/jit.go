@@ -1,17 +1,14 @@
-package wire
+package sso
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/mapping"
-	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
@@ -31,34 +28,37 @@ const ActionJITCreate = "user.create"
 type JIT struct {
 	Store  store.Store
 	Mapper *mapping.Mapper
-	Now    func() time.Time
+	// Usernames is policy.username: a name the IdP sends that breaks it is
+	// refused, as an administrator's choice would be.
+	Usernames policy.UsernamePolicy
+	Now       func() time.Time
 }
 
-var _ sso.Provisioner = (*JIT)(nil)
+var _ Provisioner = (*JIT)(nil)
 
-// NewJIT builds the provisioner from the config's global rules.
-func NewJIT(cfg *config.Config, st store.Store) (*JIT, error) {
-	var rules []mapping.Rule
-	for i, r := range cfg.Mapping.Rules {
-		if r.Directory != "" {
-			continue
-		}
-		rules = append(rules, mapping.Rule{Ref: fmt.Sprintf("rule %d", i+1), Name: r.Name, Group: r.Group,
-			Profile: r.Profile, Units: slices.Clone(r.Units), Flags: maps.Clone(r.Flags)})
-	}
+// NewJIT builds the provisioner from the global mapping rules (those not
+// limited to one directory; the caller leaves the others out).
+func NewJIT(st store.Store, rules []mapping.Rule, usernames policy.UsernamePolicy) (*JIT, error) {
 	m, err := mapping.NewMapper(mapping.Config{Rules: rules})
 	if err != nil {
 		return nil, fmt.Errorf("sso.jit: mapping: %w", err)
 	}
-	return &JIT{Store: st, Mapper: m, Now: time.Now}, nil
+	return &JIT{Store: st, Mapper: m, Usernames: usernames, Now: time.Now}, nil
 }
 
-// Provision implements sso.Provisioner.
-func (j *JIT) Provision(ctx context.Context, id sso.Identity) (store.User, error) {
+// Provision implements Provisioner.
+func (j *JIT) Provision(ctx context.Context, id Identity) (store.User, error) {
 	if id.GroupsOverage {
 		return store.User{}, errors.New("the IdP left the groups out (overage); cannot map them")
 	}
-	username := firstSet(id.UPN, id.Username, id.Email, id.NameID)
+	// An address the IdP does not vouch for is not the person's to
+	// claim: stored, it would make the real owner's e-mail match
+	// ambiguous, and as a username it would impersonate them.
+	email := ""
+	if id.EmailVerified {
+		email = id.Email
+	}
+	username := firstNonEmpty(trimmed(id.UPN), trimmed(id.Username), trimmed(email), trimmed(id.NameID))
 	if username == "" {
 		return store.User{}, errors.New("the identity has no name to create a user with")
 	}
@@ -70,7 +70,7 @@ func (j *JIT) Provision(ctx context.Context, id sso.Identity) (store.User, error
 		groups[i] = directory.Group{Anchor: g, Name: g}
 		anchors[i] = g
 	}
-	du := directory.User{Username: username, UPN: id.UPN, Email: id.Email, DisplayName: id.DisplayName,
+	du := directory.User{Username: username, UPN: id.UPN, Email: email, DisplayName: id.DisplayName,
 		FirstName: id.FirstName, LastName: id.LastName, Groups: anchors}
 	res, warns := j.Mapper.Map(du, groups, nil)
 	if res.Blocked {
@@ -78,6 +78,9 @@ func (j *JIT) Provision(ctx context.Context, id sso.Identity) (store.User, error
 	}
 	if res.Profile == "" {
 		return store.User{}, fmt.Errorf("no mapping rule matched the IdP's groups %q", id.Groups)
+	}
+	if v := policy.CheckUsername(j.Usernames, res.Username); len(v) > 0 {
+		return store.User{}, fmt.Errorf("username %q breaks policy.username: %s", res.Username, policy.Messages(v))
 	}
 	now := j.Now().UTC()
 	u := store.User{
@@ -100,11 +103,4 @@ func (j *JIT) Provision(ctx context.Context, id sso.Identity) (store.User, error
 	return u, nil
 }
 
-func firstSet(vs ...string) string {
-	for _, v := range vs {
-		if v = strings.TrimSpace(v); v != "" {
-			return v
-		}
-	}
-	return ""
-}
+func trimmed(s string) string { return strings.TrimSpace(s) }
