@@ -136,31 +136,6 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 		a.username = u.Username
 	}
 
-	generic := "Sign-in is not allowed for your account. Please contact your administrator."
-	switch {
-	case u.State != store.StateActive:
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "user inactive", generic)
-		return
-	case u.Emergency && !u.ExpiresAt.IsZero() && !now.Before(u.ExpiresAt):
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "emergency account expired at "+u.ExpiresAt.UTC().Format(time.RFC3339), generic)
-		return
-	case !u.AccountExpiresAt.IsZero() && !now.Before(u.AccountExpiresAt):
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "account expired at "+u.AccountExpiresAt.UTC().Format(time.RFC3339), generic)
-		return
-	}
-	if !a.password {
-		// Password sign-ins checked the lock inside their attempt count.
-		l, err := s.store.GetLockout(ctx, u.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.unavailable(w, r, a, fmt.Errorf("read lock-out: %w", err))
-			return
-		}
-		if now.Before(l.LockedUntil) {
-			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "account locked until "+l.LockedUntil.UTC().Format(time.RFC3339),
-				"Your account is locked for now. Please try again later or contact your administrator.")
-			return
-		}
-	}
 	privs, err := s.privileges(ctx, u)
 	if err != nil {
 		s.unavailable(w, r, a, err)
@@ -168,39 +143,30 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 	}
 	a.privs = privs
 	a.details["privileges"] = privs
-
-	if rules := *s.ipRules.Load(); len(rules) > 0 {
-		d := policy.EvaluateIP(rules, a.ip, u.Profile, u.Units, has(privs, PrivPrivilegedIP))
-		a.details["ip_rule"] = d.Reason
-		if !d.Allowed && a.failPassword != nil {
+	g := decide(gateInput{
+		User: u, Privileges: privs, IP: a.ip, Rules: *s.ipRules.Load(), Now: now,
+		TimeZone: s.opts.TimeZone, WarnDays: s.warnDays(u),
+		Password: a.password, Changed: a.changed, MustChange: a.mustChange,
+	})
+	if g.IPRule != "" {
+		a.details["ip_rule"] = g.IPRule
+	}
+	switch g.Kind {
+	case gateRefuse:
+		if a.failPassword != nil {
 			// A different answer for a right password would confirm it
-			// to a caller on a denied network; only the audit log tells.
-			a.failPassword(store.OutcomeDenied, "IP address not allowed: "+d.Reason)
+			// to whoever typed it; only the audit log tells why.
+			a.failPassword(store.OutcomeDenied, g.Reason)
 			return
 		}
-		if !d.Allowed {
-			// An IdP has already authenticated the person: say why.
-			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "IP address not allowed: "+d.Reason,
-				"Sign-in from your network address is not allowed. Please contact your administrator.")
-			return
-		}
+		// An IdP has already authenticated the person: say why.
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, g.Reason, g.Public)
+		return
+	case gateOfferChange:
+		s.offerChange(w, r, a, g.Reason, g.Public)
+		return
 	}
-
-	if a.password && !a.changed {
-		switch {
-		case a.mustChange || u.MustChangePassword:
-			s.offerChange(w, r, a, "password must be changed", "You must choose a new password before you continue.")
-			return
-		case s.passwordExpired(u, now):
-			s.offerChange(w, r, a, "password expired at "+u.PasswordExpiresAt.UTC().Format(time.RFC3339),
-				"Your password has expired. Choose a new one to continue.")
-			return
-		}
-	}
-	days, warn := s.expiryWarning(u, now)
-	if a.changed {
-		warn = false
-	}
+	days, warn := g.WarnDays, g.Warn
 	if warn {
 		a.details["password_expires_in_days"] = days
 	}
@@ -257,8 +223,14 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 		return
 	}
 	if errors.Is(err, errLicences) {
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusServiceUnavailable, err.Error(),
-			fmt.Sprintf("All %d licences are in use right now, so you cannot sign in. Please try again later.", s.opts.ConcurrentLicences))
+		msg := fmt.Sprintf("All %d licences are in use right now, so you cannot sign in. Please try again later.", s.opts.ConcurrentLicences)
+		if a.password {
+			// Safe to tell the account's owner, but not as a status of its
+			// own to an anonymous caller: the wrong-password status.
+			s.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, err.Error(), msg)
+			return
+		}
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusServiceUnavailable, err.Error(), msg)
 		return
 	}
 	if err != nil {
@@ -290,25 +262,6 @@ func holdsSession(ctx context.Context, tx store.Tx, userID string, now time.Time
 		}
 	}
 	return false, nil
-}
-
-// passwordExpired reports whether u's password has expired at now.
-func (s *Service) passwordExpired(u store.User, now time.Time) bool {
-	if u.PasswordNeverExpires {
-		return false
-	}
-	_, _, expired := policy.Warning(u.PasswordExpiresAt, now.In(s.opts.TimeZone), s.warnDays(u))
-	return expired
-}
-
-// expiryWarning returns the days left (calendar days in the configured
-// zone; 0 is "today") when the password expires within the warning window.
-func (s *Service) expiryWarning(u store.User, now time.Time) (int, bool) {
-	if u.PasswordNeverExpires {
-		return 0, false
-	}
-	days, warn, _ := policy.Warning(u.PasswordExpiresAt, now.In(s.opts.TimeZone), s.warnDays(u))
-	return days, warn
 }
 
 // refuse ends a sign-in without a session: audit record, metric, Warn log

@@ -112,7 +112,9 @@ func TestFinishAmbiguousAndEmergency(t *testing.T) {
 	}
 	e.clock.Advance(2 * time.Hour)
 	r = e.login(e.client(), "emergency", "second-emergency-pw", false, nil)
-	if r.status != http.StatusForbidden || !strings.Contains(e.lastAudit(ActionSignIn).Reason, "emergency account expired") {
+	// The same answer as a wrong password: a refusal must not confirm
+	// that the password was right; the audit log says why.
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, genericFailure) || !strings.Contains(e.lastAudit(ActionSignIn).Reason, "emergency account expired") {
 		t.Fatalf("expired emergency account: %d %q", r.status, e.lastAudit(ActionSignIn).Reason)
 	}
 }

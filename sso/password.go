@@ -108,6 +108,16 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if a.bypass && !canBypass(r.Context(), s, u) {
+		// Refused before anything is counted or any bind is made: a
+		// stranger posting wrong passwords to the bypass path must not
+		// lock an account that cannot use it (nor count toward AD's own
+		// lock-out). The answer and its timing are a wrong password's.
+		s.equaliseTiming(r.Context())
+		fail(store.OutcomeDenied, "bypass refused: user lacks bypass_sso")
+		return
+	}
+
 	v, reason, err := s.checkPassword(r.Context(), u, pw)
 	switch v {
 	case verdictUnavailable:
@@ -128,13 +138,6 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		a.details["directory"] = reason
 	}
 
-	if a.bypass && !canBypass(r.Context(), s, u) {
-		// A right password without bypass_sso gets the wrong-password
-		// answer: whether a password is right is nobody's business if it
-		// cannot be used here.
-		fail(store.OutcomeDenied, "bypass refused: user lacks bypass_sso")
-		return
-	}
 	s.complete(w, r, a)
 }
 

@@ -130,7 +130,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		Privileges: nonNil(v.privs), Units: nonNil(u.Units), Method: v.sess.Method, Bypass: v.sess.Bypass,
 		SignedInAt: v.sess.CreatedAt, SessionExpiresAt: v.sess.ExpiresAt,
 	}
-	if days, warn := s.expiryWarning(u, s.now()); warn {
+	if days, warn, _ := passwordWarning(u, s.now(), s.opts.TimeZone, s.warnDays(u)); warn {
 		me.PasswordExpiresInDays = &days
 	}
 	_ = json.NewEncoder(w).Encode(me)

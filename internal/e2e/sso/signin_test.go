@@ -605,3 +605,31 @@ func TestIdPClaimsCannotTakeOverAccounts(t *testing.T) {
 		})
 	}
 }
+
+// With SSO enforced, wrong passwords posted to the bypass path for an
+// account without bypass rights lock nothing: the account still signs in
+// through its IdP (the refusal comes before the password is checked, so
+// no bind reaches the directory either).
+func TestBypassPathCannotLockOthersOut(t *testing.T) {
+	since := time.Now().Add(-time.Second)
+	for i := range 8 {
+		c := browser(t)
+		form := url.Values{"username": {"olivia"}, "password": {fmt.Sprintf("guess-%d", i)}, "bypass-sso": {"1"}}
+		if resp, _ := postForm(t, noFollow(c), okta.base+"/login?bypass-sso=1", form); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %s, want 401", i+1, resp.Status)
+		}
+	}
+	wantSignedIn(t, oidcSignIn(t, okta, browser(t), "olivia", "/"), "/")
+	refused := 0
+	for _, ev := range okta.audit(t, "sso.signin", since) {
+		if ev.Actor == "olivia" && ev.Outcome == "denied" && strings.Contains(ev.Reason, "lacks bypass_sso") {
+			refused++
+		}
+		if ev.Actor == "olivia" && strings.Contains(ev.Reason, "locked") {
+			t.Errorf("olivia locked: %+v", ev)
+		}
+	}
+	if refused != 8 {
+		t.Errorf("%d refused bypass attempts audited, want 8", refused)
+	}
+}
