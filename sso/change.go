@@ -208,6 +208,17 @@ func (s *Service) handleChangePost(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusServiceUnavailable, "Password change is temporarily unavailable. Please try again.")
 		return
 	}
+	// Whoever else knew the old password is signed out; this browser's
+	// session, if it has one, stays.
+	keep := ""
+	if v, _, err := s.session(ctx, r); err == nil && tk == nil {
+		keep = v.sess.ID
+	}
+	n, err := s.endSessionsOf(ctx, u.ID, keep, nil)
+	if err != nil {
+		s.log.Error("password change: end other sessions", zap.String("user", u.Username), zap.Error(err))
+	}
+	ev.Details["sessions_ended"] = n
 	ev.Outcome, ev.Reason = store.OutcomeSuccess, "password changed"
 	s.audit(ctx, ev)
 	s.log.Info("password changed", zap.String("user", u.Username), zap.Bool("self_service", tk == nil))

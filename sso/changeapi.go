@@ -56,7 +56,13 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, oldPassword, ne
 	err = s.changePassword(ctx, u, oldPassword, newPassword)
 	if _, refused := RefusalMessage(err); err == nil || refused || errors.Is(err, errWrongOld) {
 		if err == nil {
-			s.log.Info("password changed", zap.String("user", u.Username), zap.Bool("self_service", true), zap.String("via", "api"))
+			// An API caller holds no browser session to keep: every
+			// session opened with the old password ends.
+			n, endErr := s.endSessionsOf(ctx, u.ID, "", nil)
+			if endErr != nil {
+				s.log.Error("password change: end sessions", zap.String("user", u.Username), zap.Error(endErr))
+			}
+			s.log.Info("password changed", zap.String("user", u.Username), zap.Bool("self_service", true), zap.String("via", "api"), zap.Int("sessions_ended", n))
 		}
 		return err
 	}

@@ -205,6 +205,18 @@ func (s *Service) checkPassword(ctx context.Context, u store.User, pw string) (v
 		if err == nil && policy.IsLocked(stored, now) {
 			// As stored (the store may round times), so a later Equal holds.
 			lockedNow = stored.LockedUntil
+			// The lock guards the password, and so everything the password
+			// opened: sessions begun with it end now. Sessions an IdP began
+			// stay, as IdP sign-ins do (a stranger's guesses must not sign
+			// the person out of SSO).
+			n, err := s.endSessionsOf(context.WithoutCancel(ctx), u.ID, "", func(sess store.Session) bool {
+				return sess.Method == MethodPassword || sess.Method == MethodBypass
+			})
+			if err != nil {
+				s.log.Error("end password sessions of a locked account", zap.String("user", u.Username), zap.Error(err))
+			} else if n > 0 {
+				s.log.Info("locked account's password sessions ended", zap.String("user", u.Username), zap.Int("sessions", n))
+			}
 		}
 		if errors.Is(err, errLocked) {
 			s.equaliseTiming(ctx)

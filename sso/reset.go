@@ -27,6 +27,9 @@ const resetNamespace = "sso.password_reset"
 type resetState struct {
 	UserID  string    `json:"user_id"`
 	Expires time.Time `json:"expires"`
+	// Issued dates the link: a password changed or reset since makes it
+	// useless (the mailbox may be the very thing that leaked).
+	Issued time.Time `json:"issued"`
 }
 
 // forgotAnswer is the one answer to a reset request, whether or not the
@@ -104,7 +107,7 @@ func (s *Service) sendReset(ctx context.Context, u store.User) {
 		return
 	}
 	expires := s.now().Add(s.resetTTL())
-	raw, _ := json.Marshal(resetState{UserID: u.ID, Expires: expires})
+	raw, _ := json.Marshal(resetState{UserID: u.ID, Expires: expires, Issued: s.now()})
 	if err := s.store.PutEphemeral(ctx, resetNamespace, key, raw, expires); err != nil {
 		s.log.Error("password reset: store token", zap.Error(err))
 		return
@@ -188,6 +191,13 @@ func (s *Service) finishReset(w http.ResponseWriter, r *http.Request, st resetSt
 		return
 	}
 	ev.Actor = u.Username
+	if !u.PasswordChangedAt.IsZero() && !u.PasswordChangedAt.Before(st.Issued) {
+		ev.Outcome, ev.Reason = store.OutcomeDenied, "the password changed after the link was sent"
+		s.audit(ctx, ev)
+		s.render(w, http.StatusBadRequest, "message", page{Title: "Choose a new password",
+			Error: "This link can no longer be used: your password was changed since it was sent. Ask for a new one if you need it.", LoginURL: s.loginURL("")})
+		return
+	}
 	newPW := r.PostForm.Get("new_password")
 	if newPW == "" || newPW != r.PostForm.Get("confirm_password") {
 		again("Enter the new password twice, the same both times.")

@@ -247,6 +247,35 @@ func (s *Service) endSession(ctx context.Context, id, reason string) {
 	}
 }
 
+// endSessionsOf ends the sessions of a user that match (all when match is
+// nil) except keep, on this replica at once and in the store (others
+// follow within VerifyCacheTTL). It returns how many it ended.
+func (s *Service) endSessionsOf(ctx context.Context, userID, keep string, match func(store.Session) bool) (int, error) {
+	n := 0
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		sessions, err := tx.ListSessions(ctx, userID)
+		if err != nil {
+			return fmt.Errorf("list sessions: %w", err)
+		}
+		for _, sess := range sessions {
+			if sess.ID == keep || (match != nil && !match(sess)) {
+				continue
+			}
+			if err := tx.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("delete session: %w", err)
+			}
+			n++
+		}
+		return nil
+	})
+	// Cached views of the kept session reload from the store: harmless.
+	s.cache.dropUser(userID)
+	if err != nil {
+		return 0, fmt.Errorf("end sessions of %s: %w", userID, err)
+	}
+	return n, nil
+}
+
 // RevokeUserSessions ends every session of a user at once on this replica
 // and in the store (other replicas follow within VerifyCacheTTL). Admin and
 // sync call it on deactivation and profile changes.
