@@ -86,10 +86,42 @@ type Profile struct {
 	Name        string
 	Description string
 	Privileges  []string
+	// Scopes limits scoped privileges to some teams, by privilege name; a
+	// privilege without an entry reaches everyone.
+	Scopes map[string]Scope
 	// FromConfig marks profiles created from the config file at start.
 	FromConfig bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// Scope kinds.
+const (
+	ScopeAll      = "all"
+	ScopeOwnTeams = "own_teams"
+	ScopeAssigned = "assigned"
+)
+
+// Scope is how far a scoped privilege reaches: every user (ScopeAll), the
+// users of the teams its holder belongs to or supervises
+// (ScopeOwnTeams), or of listed teams (ScopeAssigned); subteams included.
+type Scope struct {
+	Kind  string   `json:"kind"`
+	Teams []string `json:"teams,omitempty"`
+}
+
+// Team is a unit of users (User.Units names a user's teams) with
+// supervisors and subteams.
+type Team struct {
+	Name        string
+	Description string
+	// Parent is the team this one is a subteam of ("" for none).
+	Parent string
+	// Supervisors are the IDs of users who supervise the team (and so its
+	// subteams).
+	Supervisors []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // EntryKind distinguishes imported users from imported groups.

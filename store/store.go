@@ -25,9 +25,13 @@ type UserFilter struct {
 	State   UserState
 	Profile string
 	// Query matches username, display name or e-mail (case-insensitive substring).
-	Query  string
-	Limit  int // 0 means no limit
-	Offset int
+	Query string
+	// InTeams, when set, keeps only users in at least one of Teams (an
+	// administrator's scope); InTeams with no Teams selects nobody.
+	InTeams bool
+	Teams   []string
+	Limit   int // 0 means no limit
+	Offset  int
 }
 
 // UserKey names a column users can be looked up by.
@@ -72,6 +76,10 @@ type Reader interface {
 
 	GetProfile(ctx context.Context, name string) (Profile, error)
 	ListProfiles(ctx context.Context) ([]Profile, error)
+
+	// ListTeams returns every team by name; GetTeam one (ErrNotFound).
+	ListTeams(ctx context.Context) ([]Team, error)
+	GetTeam(ctx context.Context, name string) (Team, error)
 
 	// ListDirectoryEntries returns every entry of one directory.
 	ListDirectoryEntries(ctx context.Context, directory string) ([]DirectoryEntry, error)
@@ -121,6 +129,14 @@ type Tx interface {
 	// PutProfile inserts or replaces a profile by name.
 	PutProfile(ctx context.Context, p Profile) error
 	DeleteProfile(ctx context.Context, name string) error
+
+	// PutTeam creates or replaces a team (zero times are set to now; a
+	// replaced team keeps its CreatedAt). ErrNotFound when its parent does
+	// not exist, ErrConflict when the parent chain would loop.
+	PutTeam(ctx context.Context, t Team) error
+	// DeleteTeam removes a team; ErrNotFound if there is none, ErrConflict
+	// while it has subteams. Users keep the name in their Units.
+	DeleteTeam(ctx context.Context, name string) error
 
 	// PutDirectoryEntries inserts or replaces entries by (directory, anchor).
 	PutDirectoryEntries(ctx context.Context, entries []DirectoryEntry) error

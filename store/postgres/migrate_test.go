@@ -132,6 +132,15 @@ func TestMigrationsStepByStep(t *testing.T) {
 			}
 			return nil
 		}},
+		{Version: 8, Tables: []string{"teams"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE units ?| array['HQ']`).Scan(&n); err != nil || n != 1 {
+				return fmt.Errorf("users in HQ: %d, %v", n, err)
+			}
+			return exec(ctx, db,
+				stmt(`INSERT INTO teams (name, supervisors, created_at, updated_at) VALUES ('HQ', '["mig-user"]', $1, $1)`, T),
+				stmt(`INSERT INTO teams (name, parent, created_at, updated_at) VALUES ('HQ Night', 'HQ', $1, $1)`, T))
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store { return open(t, dsn) })
 }

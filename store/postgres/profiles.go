@@ -8,17 +8,20 @@ import (
 	"github.com/dirbridge/dirbridge/store/internal/codec"
 )
 
-const profileCols = `name, description, privileges, from_config, created_at, updated_at`
+const profileCols = `name, description, privileges, from_config, created_at, updated_at, scopes`
 
 func scanProfile(sc scanner) (store.Profile, error) {
 	var p store.Profile
-	var privs string
+	var privs, scopes string
 	if err := sc.Scan(&p.Name, &p.Description, &privs, &p.FromConfig,
-		nullTime{&p.CreatedAt}, nullTime{&p.UpdatedAt}); err != nil {
+		nullTime{&p.CreatedAt}, nullTime{&p.UpdatedAt}, &scopes); err != nil {
 		return p, err
 	}
 	var err error
-	p.Privileges, err = codec.Strings(privs)
+	if p.Privileges, err = codec.Strings(privs); err != nil {
+		return p, err
+	}
+	p.Scopes, err = codec.Scopes(scopes)
 	return p, err
 }
 
@@ -69,11 +72,15 @@ func (t *txn) PutProfile(ctx context.Context, p store.Profile) error {
 	if err != nil {
 		return fmt.Errorf("postgres: put profile %q: %w", p.Name, err)
 	}
-	_, err = t.q.Exec(ctx, `INSERT INTO profiles (`+profileCols+`) VALUES ($1,$2,$3,$4,$5,$6)
+	scopes, err := codec.JSON(p.Scopes)
+	if err != nil {
+		return fmt.Errorf("postgres: put profile %q: %w", p.Name, err)
+	}
+	_, err = t.q.Exec(ctx, `INSERT INTO profiles (`+profileCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)
 		ON CONFLICT (name) DO UPDATE SET description = excluded.description,
 		privileges = excluded.privileges, from_config = excluded.from_config,
-		updated_at = excluded.updated_at`,
-		p.Name, p.Description, privs, p.FromConfig, tm(p.CreatedAt), tm(p.UpdatedAt))
+		updated_at = excluded.updated_at, scopes = excluded.scopes`,
+		p.Name, p.Description, privs, p.FromConfig, tm(p.CreatedAt), tm(p.UpdatedAt), scopes)
 	if err != nil {
 		return fmt.Errorf("postgres: put profile %q: %w", p.Name, classify(ctx, err))
 	}

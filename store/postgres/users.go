@@ -222,6 +222,14 @@ func userWhere(f store.UserFilter) (string, []any) {
 			add("strpos(search_lc, $%d) > 0", q)
 		}
 	}
+	if f.InTeams {
+		if len(f.Teams) == 0 {
+			conds = append(conds, "false")
+		} else {
+			// Served by the GIN index on units.
+			add("units ?| $%d::text[]", f.Teams)
+		}
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}

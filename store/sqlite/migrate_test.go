@@ -161,6 +161,16 @@ func TestMigrationsStepByStep(t *testing.T) {
 			}
 			return nil
 		}},
+		{Version: 10, Tables: []string{"teams", "user_units"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			// The migration filled user_units from the users it found.
+			var unit string
+			if err := db.QueryRowContext(ctx, `SELECT unit FROM user_units WHERE user_id = ?`, u.ID).Scan(&unit); err != nil || unit != "HQ" {
+				return fmt.Errorf("user_units of the migrated user: %q, %v", unit, err)
+			}
+			return exec(ctx, db,
+				stmt{`INSERT INTO teams (name, supervisors, created_at, updated_at) VALUES ('HQ', ?, ?, ?)`, []any{`["mig-user"]`, T, T}},
+				stmt{`INSERT INTO teams (name, parent, created_at, updated_at) VALUES ('HQ Night', 'HQ', ?, ?)`, []any{T, T}})
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store {
 		s, err := sqlite.Open(context.Background(), path)

@@ -241,6 +241,17 @@ func userWhere(f store.UserFilter) (string, []any) {
 		conds = append(conds, "instr(search_lc, ?) > 0")
 		args = append(args, codec.Fold(f.Query))
 	}
+	if f.InTeams {
+		if len(f.Teams) == 0 {
+			conds = append(conds, "0")
+		} else {
+			// user_units (kept by triggers) is indexed by unit.
+			conds = append(conds, "id IN (SELECT user_id FROM user_units WHERE unit IN (?"+strings.Repeat(",?", len(f.Teams)-1)+"))")
+			for _, t := range f.Teams {
+				args = append(args, t)
+			}
+		}
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}

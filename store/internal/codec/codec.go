@@ -200,3 +200,31 @@ func CtxErr(ctxErr, err error) error {
 	}
 	return fmt.Errorf("%w (%w)", err, ctxErr)
 }
+
+// Scopes decodes a profile's JSON scopes column.
+func Scopes(s string) (map[string]store.Scope, error) {
+	var v map[string]store.Scope
+	if err := unmarshal(s, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// CheckTeamParent checks, before t is written, that its parent exists
+// (ErrNotFound) and that the parent chain does not come back to t
+// (ErrConflict). get reads a team inside the writing transaction.
+func CheckTeamParent(t store.Team, get func(name string) (store.Team, error)) error {
+	seen := map[string]bool{t.Name: true}
+	for name := t.Parent; name != ""; {
+		if seen[name] {
+			return fmt.Errorf("%w: team %q would be its own subteam (through %q)", store.ErrConflict, t.Name, name)
+		}
+		seen[name] = true
+		p, err := get(name)
+		if err != nil {
+			return fmt.Errorf("parent team %q: %w", name, err)
+		}
+		name = p.Parent
+	}
+	return nil
+}
