@@ -287,7 +287,9 @@ func (s *Server) wrap(rt *route) http.Handler {
 			writeError(w, ae)
 			if rt.mutating() && !c.audited {
 				outcome := store.OutcomeFailure
-				if ae.Status == http.StatusForbidden || ae.Status == http.StatusUnauthorized {
+				if ae.Status == http.StatusForbidden || ae.Status == http.StatusUnauthorized || c.details["out_of_scope"] == true {
+					// Out of scope answers 404 (scope must not leak who
+					// exists) but was a refusal all the same.
 					outcome = store.OutcomeDenied
 				}
 				reason := ae.E.Code + ": " + ae.E.Message

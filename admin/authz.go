@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -71,6 +72,28 @@ func (a Action) selfService() bool {
 type Principal struct {
 	User  store.User
 	Privs privilege.Set
+	// Reach is how far each scoped privilege reaches, by name. A
+	// privilege without an entry (or a nil map) reaches everyone.
+	Reach map[string]privilege.Reach
+}
+
+// reachFor is how far p reaches with any of privs that it holds.
+func (p Principal) reachFor(privs []string) privilege.Reach {
+	if p.User.Superuser {
+		return privilege.Everyone
+	}
+	var out privilege.Reach
+	for _, name := range privs {
+		if !p.Privs.Has(name) {
+			continue
+		}
+		r, ok := p.Reach[name]
+		if !ok {
+			r = privilege.Everyone
+		}
+		out = out.Union(r)
+	}
+	return out
 }
 
 // Refusal is Authorize's answer when an action is not allowed. Reason is
@@ -79,6 +102,10 @@ type Refusal struct {
 	Action Action
 	Target string
 	Reason string
+	// OutOfScope: the target is outside the actor's reach. The caller
+	// answers as if the target did not exist, so scope does not leak who
+	// exists.
+	OutOfScope bool
 }
 
 func (r *Refusal) Error() string {
@@ -124,6 +151,8 @@ func (a Action) phrase() string {
 //   - nobody deactivates themselves, and only a superuser changes their
 //     own profile, privileges, units, pins, lock-out or password through
 //     administration (own password: POST /api/v1/me/password);
+//   - the target is in the actor's scope (a member of a team the
+//     privilege reaches), otherwise the refusal is OutOfScope;
 //   - only a superuser acts on a superuser or the emergency account;
 //   - the actor could grant everything the target holds: acting on an
 //     account (resetting its password, mapping an entry onto it, making a
@@ -151,6 +180,11 @@ func Authorize(actor, target Principal, action Action) error {
 	if actor.User.Superuser {
 		return nil
 	}
+	if !actor.reachFor(action.requires()).Covers(target.User.Units) {
+		r := refuse("%s is not in a team you administer", target.User.Username)
+		r.(*Refusal).OutOfScope = true
+		return r
+	}
 	switch {
 	case action == ActView:
 		// Reading another account hands nothing over.
@@ -175,6 +209,50 @@ func (s *Server) principal(ctx context.Context, rd store.Reader, u store.User) (
 	return Principal{User: u, Privs: privs}, nil
 }
 
+// actorPrincipal is the caller with its privileges and how far each
+// scoped one reaches (the teams read through rd).
+func (s *Server) actorPrincipal(ctx context.Context, rd store.Reader, c *caller) (Principal, error) {
+	p := Principal{User: c.User, Privs: c.Privs}
+	if c.User.Superuser || c.User.Profile == "" || c.User.CustomPrivileges != nil {
+		return p, nil
+	}
+	prof, err := rd.GetProfile(ctx, c.User.Profile)
+	if errors.Is(err, store.ErrNotFound) {
+		return p, nil
+	}
+	if err != nil {
+		return p, fmt.Errorf("scope of %s: profile %q: %w", c.User.Username, c.User.Profile, err)
+	}
+	if len(prof.Scopes) == 0 {
+		return p, nil
+	}
+	teams, err := rd.ListTeams(ctx)
+	if err != nil {
+		return p, fmt.Errorf("scope of %s: %w", c.User.Username, err)
+	}
+	p.Reach = map[string]privilege.Reach{}
+	for name := range prof.Scopes {
+		if c.Privs.Has(name) {
+			p.Reach[name] = privilege.ReachOf(c.User, &prof, name, teams)
+		}
+	}
+	return p, nil
+}
+
+// viewReach is how far the caller sees users: the list filter of a scoped
+// administrator (ok false: everyone).
+func (s *Server) viewReach(ctx context.Context, rd store.Reader, c *caller) (privilege.Reach, error) {
+	p, err := s.actorPrincipal(ctx, rd, c)
+	if err != nil {
+		return privilege.Reach{}, err
+	}
+	r := p.reachFor(ActView.requires())
+	if !r.All {
+		c.detail("scope", r.Scopes)
+	}
+	return r, nil
+}
+
 // authorizeOn runs Authorize for the caller on target, reading the
 // target's privileges through rd (the transaction the change runs in, so
 // the decision and the change see the same state). A refusal becomes a 403
@@ -184,12 +262,31 @@ func (s *Server) authorizeOn(ctx context.Context, rd store.Reader, c *caller, ta
 	if err != nil {
 		return err
 	}
-	if err := Authorize(Principal{User: c.User, Privs: c.Privs}, t, action); err != nil {
+	actor, err := s.actorPrincipal(ctx, rd, c)
+	if err != nil {
+		return err
+	}
+	if err := Authorize(actor, t, action); err != nil {
 		c.detail("refused_action", string(action))
+		var r *Refusal
+		if errors.As(err, &r) && r.OutOfScope {
+			// The same answer as for a user that does not exist.
+			c.detail("out_of_scope", true)
+			ref := target.Username
+			if c.Request != nil && c.Request.PathValue("id") != "" {
+				ref = c.Request.PathValue("id") // as the caller named it
+			}
+			return notFound("user", ref)
+		}
 		if missing := privilege.CanGrant(c.Privs, t.Privs); len(missing) > 0 {
 			c.detail("missing_privileges", []string(missing))
 		}
 		return errf(http.StatusForbidden, CodeForbidden, "%s", err)
+	}
+	if !c.User.Superuser {
+		if r := actor.reachFor(action.requires()); !r.All {
+			c.detail("scope", r.Scopes)
+		}
 	}
 	return nil
 }

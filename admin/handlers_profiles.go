@@ -3,11 +3,13 @@ package admin
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -69,7 +71,85 @@ func (s *Server) validProfile(c *caller, in *ProfileInput) error {
 	}
 	slices.Sort(clean)
 	in.Privileges = clean
-	return s.checkGrant(c, in.Privileges, "privileges")
+	if missing := s.privs.MissingPrerequisites(privilege.NewSet(clean...)); len(missing) > 0 {
+		var parts []string
+		for _, name := range slices.Sorted(maps.Keys(missing)) {
+			parts = append(parts, fmt.Sprintf("%s requires %s", name, strings.Join(missing[name], ", ")))
+		}
+		return fieldErr("privileges", "missing prerequisites: %s", strings.Join(parts, "; "))
+	}
+	if err := s.checkGrant(c, in.Privileges, "privileges"); err != nil {
+		return err
+	}
+	return s.validScopes(c, in)
+}
+
+// validScopes checks a profile's scopes: each names a scoped privilege of
+// the profile, a known kind, and for assigned existing teams. A caller
+// whose own hold on a privilege is scoped may not grant it wider: to
+// everyone.
+func (s *Server) validScopes(c *caller, in *ProfileInput) error {
+	if len(in.Scopes) == 0 {
+		in.Scopes = nil
+	}
+	ctx := c.Request.Context()
+	teams, err := s.store.ListTeams(ctx)
+	if err != nil {
+		return fmt.Errorf("read teams: %w", err)
+	}
+	actor, err := s.actorPrincipal(ctx, s.store, c)
+	if err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(in.Scopes)) {
+		sc := in.Scopes[name]
+		field := "scopes." + name
+		switch {
+		case !slices.Contains(in.Privileges, name):
+			return fieldErr(field, "%s is not one of the profile's privileges", name)
+		case !s.privs.IsScoped(name):
+			return fieldErr(field, "%s is not a scoped privilege", name)
+		}
+		switch sc.Kind {
+		case store.ScopeAll, store.ScopeOwnTeams:
+			if len(sc.Teams) > 0 {
+				return fieldErr(field+".teams", "teams are only for kind %s", store.ScopeAssigned)
+			}
+		case store.ScopeAssigned:
+			if len(sc.Teams) == 0 {
+				return fieldErr(field+".teams", "kind assigned needs at least one team")
+			}
+			for i, t := range sc.Teams {
+				if !slices.ContainsFunc(teams, func(x store.Team) bool { return x.Name == t }) {
+					return fieldErr(fmt.Sprintf("%s.teams[%d]", field, i), "unknown team %q", t)
+				}
+			}
+		default:
+			return fieldErr(field+".kind", "kind must be %s, %s or %s", store.ScopeAll, store.ScopeOwnTeams, store.ScopeAssigned)
+		}
+	}
+	for _, name := range in.Privileges {
+		if !s.privs.IsScoped(name) || c.User.Superuser || actor.reachFor([]string{name}).All {
+			continue
+		}
+		if sc, ok := in.Scopes[name]; !ok || sc.Kind == store.ScopeAll {
+			c.detail("scope_escalation", name)
+			return errf(http.StatusForbidden, CodeEscalation, "your %s is limited to some teams; you cannot grant it for everyone", name)
+		}
+	}
+	return nil
+}
+
+// storeScopes converts the API's scopes.
+func storeScopes(in map[string]Scope) map[string]store.Scope {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]store.Scope, len(in))
+	for k, v := range in {
+		out[k] = store.Scope{Kind: v.Kind, Teams: slices.Clone(v.Teams)}
+	}
+	return out
 }
 
 func validName(name string) error {
@@ -101,7 +181,7 @@ func (s *Server) handleCreateProfile(w http.ResponseWriter, r *http.Request, c *
 	}
 	ctx := r.Context()
 	now := s.now().UTC()
-	p := store.Profile{Name: in.Name, Description: in.Description, Privileges: in.Privileges, CreatedAt: now, UpdatedAt: now}
+	p := store.Profile{Name: in.Name, Description: in.Description, Privileges: in.Privileges, Scopes: storeScopes(in.Scopes), CreatedAt: now, UpdatedAt: now}
 	err := s.tx(ctx, c, "profile.create", func(tx store.Tx) error {
 		_, err := tx.GetProfile(ctx, in.Name)
 		if err == nil {
@@ -155,7 +235,7 @@ func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request, c *
 		}
 		c.detail("old_privileges", old.Privileges)
 		p = old
-		p.Description, p.Privileges, p.UpdatedAt = in.Description, in.Privileges, s.now().UTC()
+		p.Description, p.Privileges, p.Scopes, p.UpdatedAt = in.Description, in.Privileges, storeScopes(in.Scopes), s.now().UTC()
 		if err := tx.PutProfile(ctx, p); err != nil {
 			return fmt.Errorf("update profile %q: %w", name, err)
 		}

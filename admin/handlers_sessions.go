@@ -37,13 +37,25 @@ type SessionsEnded struct {
 	Ended int `json:"ended"`
 }
 
+// outOfScope marks, in handleListSessions' name cache, a user the caller
+// does not reach.
+const outOfScope = "\x00out-of-scope"
+
 func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx := r.Context()
+	actor, err := s.actorPrincipal(ctx, s.store, c)
+	if err != nil {
+		return err
+	}
+	reach := actor.reachFor(ActEndSessions.requires())
 	userID := ""
 	if ref := r.URL.Query().Get("user"); ref != "" {
 		u, err := s.findUser(r, s.store, ref)
 		if err != nil {
 			return err
+		}
+		if !reach.Covers(u.Units) {
+			return notFound("user", ref)
 		}
 		userID = u.ID
 	}
@@ -66,10 +78,16 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, c *c
 		if !ok {
 			if u, err := s.store.GetUser(ctx, se.UserID); err == nil {
 				name = u.Username
+				if !reach.Covers(u.Units) {
+					name = outOfScope
+				}
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("list sessions: user %s: %w", se.UserID, err)
 			}
 			names[se.UserID] = name
+		}
+		if name == outOfScope {
+			continue
 		}
 		out.Items = append(out.Items, Session{ID: se.ID, UserID: se.UserID, Username: name, Method: se.Method,
 			SourceIP: se.SourceIP, UserAgent: se.UserAgent, Bypass: se.Bypass, CreatedAt: se.CreatedAt.UTC(),

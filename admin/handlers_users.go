@@ -63,6 +63,15 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, c *call
 		f.Limit = 50
 	}
 	ctx := r.Context()
+	// A scoped administrator sees only the users of the teams they reach:
+	// the others are left out, not counted, as if they did not exist.
+	reach, err := s.viewReach(ctx, s.store, c)
+	if err != nil {
+		return err
+	}
+	if !reach.All {
+		f.InTeams, f.Teams = true, reach.Teams
+	}
 	list, err := s.store.ListUsers(ctx, f)
 	if err != nil {
 		return fmt.Errorf("list users: %w", err)

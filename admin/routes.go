@@ -54,10 +54,12 @@ var (
 		{"limit", "integer", "page size (default 100, at most 1000)"},
 		{"offset", "integer", "items to skip"},
 	}
-	users     = []string{privilege.ManageUsers}
-	viewUsers = []string{privilege.ManageUsers, privilege.ViewUsers}
-	profiles  = []string{privilege.ManageProfiles}
-	sessions  = []string{privilege.ManageSessions, privilege.ManageUsers}
+	users       = []string{privilege.ManageUsers}
+	viewUsers   = []string{privilege.ManageUsers, privilege.ViewUsers}
+	profiles    = []string{privilege.ManageProfiles}
+	sessions    = []string{privilege.ManageSessions, privilege.ManageUsers}
+	teamsView   = []string{privilege.ManageTeams, privilege.ManageUsers, privilege.ViewUsers}
+	teamsManage = []string{privilege.ManageTeams}
 )
 
 func routeTable() []route {
@@ -92,6 +94,14 @@ func routeTable() []route {
 		{Method: "GET", Path: "/api/v1/profiles/{name}", Name: "getProfile", Summary: "Get a profile", Privs: []string{privilege.ManageProfiles, privilege.ManageUsers, privilege.ViewUsers}, Resp: Profile{}, Status: 200, handler: (*Server).handleGetProfile},
 		{Method: "PUT", Path: "/api/v1/profiles/{name}", Name: "updateProfile", Summary: "Replace a profile's description and privileges", Action: "profile.update", Privs: profiles, Req: ProfileInput{}, Resp: Profile{}, Status: 200, handler: (*Server).handleUpdateProfile},
 		{Method: "DELETE", Path: "/api/v1/profiles/{name}", Name: "deleteProfile", Summary: "Delete a profile no user holds", Action: "profile.delete", Privs: profiles, Status: 204, handler: (*Server).handleDeleteProfile},
+
+		{Method: "GET", Path: "/api/v1/privileges", Name: "listPrivileges", Summary: "The privilege catalogue, built-in and the application's, grouped by area: description, whether scoped, prerequisites", Privs: []string{privilege.ManageProfiles, privilege.ManageUsers, privilege.ViewUsers}, Resp: PrivilegeCatalogue{}, Status: 200, handler: (*Server).handleListPrivileges},
+
+		{Method: "GET", Path: "/api/v1/teams", Name: "listTeams", Summary: "Teams with parent, subteams, supervisors and member counts", Privs: teamsView, Resp: TeamList{}, Status: 200, handler: (*Server).handleListTeams},
+		{Method: "POST", Path: "/api/v1/teams", Name: "createTeam", Summary: "Create a team (a caller whose manage_users is limited to some teams may not)", Action: "team.create", Privs: teamsManage, Req: TeamInput{}, Resp: Team{}, Status: 201, handler: (*Server).handleCreateTeam},
+		{Method: "GET", Path: "/api/v1/teams/{name}", Name: "getTeam", Summary: "A team", Privs: teamsView, Resp: Team{}, Status: 200, handler: (*Server).handleGetTeam},
+		{Method: "PUT", Path: "/api/v1/teams/{name}", Name: "updateTeam", Summary: "Replace a team's description, parent and supervisors", Action: "team.update", Privs: teamsManage, Req: TeamInput{}, Resp: Team{}, Status: 200, handler: (*Server).handleUpdateTeam},
+		{Method: "DELETE", Path: "/api/v1/teams/{name}", Name: "deleteTeam", Summary: "Delete a team without members or subteams", Action: "team.delete", Privs: teamsManage, Status: 204, handler: (*Server).handleDeleteTeam},
 
 		{Method: "GET", Path: "/api/v1/audit", Name: "listAudit", Summary: "List audit events, newest first", Privs: []string{privilege.ViewAuditLog}, Query: auditQuery, Resp: AuditList{}, Status: 200, handler: (*Server).handleListAudit},
 

@@ -111,13 +111,14 @@ type PasswordChangeRequest struct {
 
 // Profile is a named set of privileges.
 type Profile struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Privileges  []string  `json:"privileges"`
-	FromConfig  bool      `json:"from_config"`
-	Users       int       `json:"users"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name        string           `json:"name"`
+	Description string           `json:"description,omitempty"`
+	Privileges  []string         `json:"privileges"`
+	Scopes      map[string]Scope `json:"scopes,omitempty"`
+	FromConfig  bool             `json:"from_config"`
+	Users       int              `json:"users"`
+	CreatedAt   time.Time        `json:"created_at"`
+	UpdatedAt   time.Time        `json:"updated_at"`
 }
 
 // ProfileList is every profile.
@@ -130,6 +131,17 @@ type ProfileInput struct {
 	Name        string   `json:"name,omitempty"`
 	Description string   `json:"description,omitempty"`
 	Privileges  []string `json:"privileges"`
+	// Scopes limits scoped privileges of the profile to teams, by
+	// privilege; a scoped privilege without one reaches everyone.
+	Scopes map[string]Scope `json:"scopes,omitempty"`
+}
+
+// Scope is how far a scoped privilege reaches: kind all, own_teams (the
+// teams its holder belongs to or supervises) or assigned (Teams); subteams
+// are always included.
+type Scope struct {
+	Kind  string   `json:"kind"`
+	Teams []string `json:"teams,omitempty"`
 }
 
 // AuditEvent is one audit record.
@@ -306,7 +318,14 @@ func toProfile(p store.Profile, users int) Profile {
 	if privs == nil {
 		privs = []string{}
 	}
-	return Profile{Name: p.Name, Description: p.Description, Privileges: privs, FromConfig: p.FromConfig,
+	var scopes map[string]Scope
+	for name, sc := range p.Scopes {
+		if scopes == nil {
+			scopes = map[string]Scope{}
+		}
+		scopes[name] = Scope{Kind: sc.Kind, Teams: sc.Teams}
+	}
+	return Profile{Name: p.Name, Description: p.Description, Privileges: privs, Scopes: scopes, FromConfig: p.FromConfig,
 		Users: users, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC()}
 }
 

@@ -40,7 +40,7 @@ func (c *Config) Profile(name string) (Profile, bool) {
 func (c *Config) Catalogue() (*privilege.Catalogue, error) {
 	app := make([]privilege.Info, len(c.Privileges))
 	for i, p := range c.Privileges {
-		app[i] = privilege.Info{Name: p.Name, Group: p.Group, Description: p.Description}
+		app[i] = privilege.Info{Name: p.Name, Group: p.Group, Description: p.Description, Scoped: p.Scoped, Requires: p.Requires}
 	}
 	cat, err := privilege.NewCatalogue(app)
 	if err != nil {

@@ -103,6 +103,11 @@ type AppPrivilege struct {
 	Name        string `yaml:"name"`
 	Group       string `yaml:"group"`
 	Description string `yaml:"description"`
+	// Scoped privileges are granted with a reach (all, own teams,
+	// assigned teams) in a profile.
+	Scoped bool `yaml:"scoped"`
+	// Requires names privileges a profile must also hold.
+	Requires []string `yaml:"requires"`
 }
 
 // Profile is a named set of privileges, created or updated at start.

@@ -242,9 +242,27 @@ func (v *validator) privileges() {
 			v.privNames[p.Name] = true
 		}
 	}
+	// Prerequisites may name any privilege, declared before or after.
+	for i, p := range v.c.Privileges {
+		for j, req := range p.Requires {
+			switch {
+			case !v.privNames[req]:
+				v.add(indexPath(indexPath("privileges", i)+".requires", j), "unknown privilege %q", req)
+			case req == p.Name:
+				v.add(indexPath(indexPath("privileges", i)+".requires", j), "a privilege cannot require itself")
+			}
+		}
+	}
 }
 
 func (v *validator) profiles() {
+	requires := map[string][]string{}
+	for _, b := range privilege.BuiltIns() {
+		requires[b.Name] = b.Requires
+	}
+	for _, p := range v.c.Privileges {
+		requires[p.Name] = p.Requires
+	}
 	v.profNames = map[string]bool{}
 	seen := map[string]bool{}
 	for i, p := range v.c.Profiles {
@@ -263,6 +281,13 @@ func (v *validator) profiles() {
 			}
 		}
 		v.unique(path+".privileges", p.Privileges, "privilege", false)
+		for _, pr := range p.Privileges {
+			for _, req := range requires[pr] {
+				if !slices.Contains(p.Privileges, req) {
+					v.add(path+".privileges", "%s requires %s, which the profile lacks", pr, req)
+				}
+			}
+		}
 	}
 }
 

@@ -36,6 +36,9 @@ const (
 	ManageSessions = "manage_sessions"
 	// GrantAll lets its holder grant privileges it does not hold itself.
 	GrantAll = "grant_all"
+	// ManageTeams creates and deletes teams, moves them and names their
+	// supervisors.
+	ManageTeams = "manage_teams"
 )
 
 // Display groups of the built-in privileges.
@@ -52,18 +55,24 @@ type Info struct {
 	Description string `json:"description"`
 	// BuiltIn is true for privileges dirbridge itself checks.
 	BuiltIn bool `json:"built_in"`
+	// Scoped privileges are granted with a reach (everyone, own teams,
+	// assigned teams) in a profile.
+	Scoped bool `json:"scoped"`
+	// Requires are privileges a profile must also hold to hold this one.
+	Requires []string `json:"requires,omitempty"`
 }
 
 var builtins = []Info{
-	{BypassSSO, GroupSecurity, "Sign in with a password through the bypass path while single sign-on is enforced.", true},
-	{PrivilegedIPAccess, GroupSecurity, "Sign in from any address, whatever the IP authorisation rules say.", true},
-	{GrantAll, GroupSecurity, "Grant any privilege, including ones not held oneself.", true},
-	{ManageUsers, GroupSystem, "Create, activate, deactivate, unlock and map users; reset passwords; manage API keys.", true},
-	{ViewUsers, GroupSystem, "List and read users and their profiles.", true},
-	{ManageProfiles, GroupSystem, "Create, change and delete profiles.", true},
-	{TriggerSync, GroupSystem, "Start directory syncs and dry runs; read sync runs and statistics.", true},
-	{ManageSessions, GroupSupervision, "See signed-in users and end their sessions.", true},
-	{ViewAuditLog, GroupSupervision, "Read the audit log.", true},
+	{Name: BypassSSO, Group: GroupSecurity, Description: "Sign in with a password through the bypass path while single sign-on is enforced.", BuiltIn: true},
+	{Name: PrivilegedIPAccess, Group: GroupSecurity, Description: "Sign in from any address, whatever the IP authorisation rules say.", BuiltIn: true},
+	{Name: GrantAll, Group: GroupSecurity, Description: "Grant any privilege, including ones not held oneself.", BuiltIn: true},
+	{Name: ManageUsers, Group: GroupSystem, Description: "Create, activate, deactivate, unlock and map users; reset passwords; manage API keys.", BuiltIn: true, Scoped: true},
+	{Name: ViewUsers, Group: GroupSystem, Description: "List and read users and their profiles.", BuiltIn: true, Scoped: true},
+	{Name: ManageTeams, Group: GroupSystem, Description: "Create, move and delete teams and name their supervisors.", BuiltIn: true, Requires: []string{ManageUsers}},
+	{Name: ManageProfiles, Group: GroupSystem, Description: "Create, change and delete profiles.", BuiltIn: true, Scoped: true},
+	{Name: TriggerSync, Group: GroupSystem, Description: "Start directory syncs and dry runs; read sync runs and statistics.", BuiltIn: true, Scoped: true},
+	{Name: ManageSessions, Group: GroupSupervision, Description: "See signed-in users and end their sessions.", BuiltIn: true, Scoped: true},
+	{Name: ViewAuditLog, Group: GroupSupervision, Description: "Read the audit log.", BuiltIn: true, Scoped: true},
 }
 
 // BuiltIns returns the built-in privileges, in display order.
@@ -176,6 +185,33 @@ func (c *Catalogue) Lookup(name string) (Info, bool) {
 		return Info{}, false
 	}
 	return c.all[i], true
+}
+
+// IsScoped reports whether name is granted with a reach.
+func (c *Catalogue) IsScoped(name string) bool {
+	i, ok := c.Lookup(name)
+	return ok && i.Scoped
+}
+
+// MissingPrerequisites returns, for each privilege of s whose
+// prerequisites s lacks, the missing names (nil when none lack).
+func (c *Catalogue) MissingPrerequisites(s Set) map[string][]string {
+	var out map[string][]string
+	for _, name := range s {
+		i, ok := c.Lookup(name)
+		if !ok {
+			continue
+		}
+		for _, req := range i.Requires {
+			if !s.Has(req) {
+				if out == nil {
+					out = map[string][]string{}
+				}
+				out[name] = append(out[name], req)
+			}
+		}
+	}
+	return out
 }
 
 // Names is the set of every privilege.

@@ -47,7 +47,7 @@ func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 func Catalogue(cfg *config.Config) (*privilege.Catalogue, error) {
 	var app []privilege.Info
 	for _, p := range cfg.Privileges {
-		app = append(app, privilege.Info{Name: p.Name, Group: p.Group, Description: p.Description})
+		app = append(app, privilege.Info{Name: p.Name, Group: p.Group, Description: p.Description, Scoped: p.Scoped, Requires: p.Requires})
 	}
 	c, err := privilege.NewCatalogue(app)
 	if err != nil {
