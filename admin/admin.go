@@ -88,6 +88,12 @@ type Options struct {
 	// local username (a user template's username when creating from an
 	// entry).
 	Usernames policy.UsernamePolicy
+	// UserTemplates are the config's mapping.user_templates by name, for
+	// POST /api/v1/users and bulk generation.
+	UserTemplates map[string]UserTemplate
+	// Inviter mails new local users their set-password link; nil means
+	// users are created without one (invite: false).
+	Inviter Inviter
 }
 
 // Server serves /api/v1. It is safe for concurrent use.
@@ -111,6 +117,8 @@ type Server struct {
 	passwords PasswordChanger
 	history   int
 	usernames policy.UsernamePolicy
+	templates map[string]UserTemplate
+	inviter   Inviter
 }
 
 // New builds a Server from opts.
@@ -134,6 +142,8 @@ func New(opts Options) (*Server, error) {
 		passwords: opts.Passwords,
 		history:   opts.PasswordHistory,
 		usernames: opts.Usernames,
+		templates: opts.UserTemplates,
+		inviter:   opts.Inviter,
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()

@@ -55,7 +55,11 @@ type env struct {
 	users map[string]store.User
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith lets a test add options (templates, an inviter) to the
+// standard ones.
+func newEnvWith(t *testing.T, more func(*admin.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/db.sqlite")
@@ -73,7 +77,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := admin.New(admin.Options{Store: st, Now: clk.Now, Directories: []string{"corp"}, Sync: fs, Hasher: hasher, Privileges: cat})
+	opts := admin.Options{Store: st, Now: clk.Now, Directories: []string{"corp"}, Sync: fs, Hasher: hasher, Privileges: cat}
+	if more != nil {
+		more(&opts)
+	}
+	a, err := admin.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

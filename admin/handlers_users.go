@@ -185,6 +185,15 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request, c *call
 	ctx := r.Context()
 	_, d, err := s.modifyUser(r, c, "user.update", in.actions(), func(tx store.Tx, u *store.User) error {
 		changes := map[string]any{}
+		if in.Units != nil {
+			actor, err := s.actorPrincipal(ctx, tx, c)
+			if err != nil {
+				return err
+			}
+			if err := s.unitsInReach(actor, *in.Units, "units"); err != nil {
+				return err
+			}
+		}
 		if in.Profile != nil && *in.Profile != u.Profile {
 			if *in.Profile != "" {
 				p, err := tx.GetProfile(ctx, *in.Profile)

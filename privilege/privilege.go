@@ -39,6 +39,9 @@ const (
 	// ManageTeams creates and deletes teams, moves them and names their
 	// supervisors.
 	ManageTeams = "manage_teams"
+	// EditOwnDetails lets a user change their own display name, chat
+	// nickname and language.
+	EditOwnDetails = "edit_own_details"
 )
 
 // Display groups of the built-in privileges.
@@ -46,6 +49,7 @@ const (
 	GroupSystem      = "System Administration"
 	GroupSecurity    = "Security"
 	GroupSupervision = "Supervision"
+	GroupSelfService = "Self-service"
 )
 
 // Info describes one privilege for display and validation.
@@ -71,6 +75,7 @@ var builtins = []Info{
 	{Name: ManageTeams, Group: GroupSystem, Description: "Create, move and delete teams and name their supervisors.", BuiltIn: true, Requires: []string{ManageUsers}},
 	{Name: ManageProfiles, Group: GroupSystem, Description: "Create, change and delete profiles.", BuiltIn: true, Scoped: true},
 	{Name: TriggerSync, Group: GroupSystem, Description: "Start directory syncs and dry runs; read sync runs and statistics.", BuiltIn: true, Scoped: true},
+	{Name: EditOwnDetails, Group: GroupSelfService, Description: "Change one's own display name, chat nickname and language.", BuiltIn: true},
 	{Name: ManageSessions, Group: GroupSupervision, Description: "See signed-in users and end their sessions.", BuiltIn: true, Scoped: true},
 	{Name: ViewAuditLog, Group: GroupSupervision, Description: "Read the audit log.", BuiltIn: true, Scoped: true},
 }

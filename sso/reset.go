@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -17,7 +18,17 @@ import (
 // (an adapter over the expiry package's SMTP delivery).
 type ResetMailer interface {
 	SendPasswordReset(ctx context.Context, u store.User, link string, expires time.Time) error
+	// SendInvitation welcomes a new local user with the link that sets
+	// their first password.
+	SendInvitation(ctx context.Context, u store.User, link string, expires time.Time) error
 }
+
+// InvitationTTL is how long a new user's set-password link works: longer
+// than a reset, since the person may not read mail the same day.
+const InvitationTTL = 72 * time.Hour
+
+// ErrNoResetMailer is SendSetPassword's answer when no mail is configured.
+var ErrNoResetMailer = errors.New("no password mail is configured (policy.password_reset)")
 
 // ActionPasswordReset is the audit action of the forgotten-password flow.
 const ActionPasswordReset = "sso.password_reset"
@@ -101,23 +112,52 @@ func (s *Service) handleForgotPost(w http.ResponseWriter, r *http.Request) {
 func (s *Service) sendReset(ctx context.Context, u store.User) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	value, key, err := newSessionToken()
+	link, expires, err := s.resetLink(ctx, u, s.resetTTL())
 	if err != nil {
-		s.log.Error("password reset: token", zap.Error(err))
+		s.log.Error("password reset", zap.Error(err))
 		return
 	}
-	expires := s.now().Add(s.resetTTL())
+	if err := s.opts.ResetMailer.SendPasswordReset(ctx, u, link, expires); err != nil {
+		s.log.Error("password reset: send mail", zap.String("user", u.Username), zap.Error(err))
+	}
+}
+
+// resetLink stores a single-use set-password token for u and returns its
+// link.
+func (s *Service) resetLink(ctx context.Context, u store.User, ttl time.Duration) (string, time.Time, error) {
+	value, key, err := newSessionToken()
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("token: %w", err)
+	}
+	expires := s.now().Add(ttl)
 	raw, _ := json.Marshal(resetState{UserID: u.ID, Expires: expires, Issued: s.now()})
 	if err := s.store.PutEphemeral(ctx, resetNamespace, key, raw, expires); err != nil {
-		s.log.Error("password reset: store token", zap.Error(err))
-		return
+		return "", time.Time{}, fmt.Errorf("store token: %w", err)
 	}
 	link := *s.public
 	link.Path = strings.TrimSuffix(link.Path, "/") + "/password/reset"
 	link.RawQuery = "token=" + queryEscape(value)
-	if err := s.opts.ResetMailer.SendPasswordReset(ctx, u, link.String(), expires); err != nil {
-		s.log.Error("password reset: send mail", zap.String("user", u.Username), zap.Error(err))
+	return link.String(), expires, nil
+}
+
+// SendSetPassword mails a new local user the link that sets their first
+// password (the reset machinery, with InvitationTTL): the administrator
+// who created the account never knows it.
+func (s *Service) SendSetPassword(ctx context.Context, u store.User) error {
+	if s.opts.ResetMailer == nil {
+		return ErrNoResetMailer
 	}
+	if u.Email == "" {
+		return fmt.Errorf("invite %s: no e-mail address", u.Username)
+	}
+	link, expires, err := s.resetLink(ctx, u, InvitationTTL)
+	if err != nil {
+		return fmt.Errorf("invite %s: %w", u.Username, err)
+	}
+	if err := s.opts.ResetMailer.SendInvitation(ctx, u, link, expires); err != nil {
+		return fmt.Errorf("invite %s: %w", u.Username, err)
+	}
+	return nil
 }
 
 // handleResetPage shows the new-password form. The token is not spent

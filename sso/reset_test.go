@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +16,11 @@ type fakeMailer struct{ links chan string }
 
 func (m *fakeMailer) SendPasswordReset(_ context.Context, u store.User, link string, _ time.Time) error {
 	m.links <- u.Username + " " + link
+	return nil
+}
+
+func (m *fakeMailer) SendInvitation(_ context.Context, u store.User, link string, _ time.Time) error {
+	m.links <- "invite " + u.Username + " " + link
 	return nil
 }
 
@@ -83,5 +89,39 @@ func TestForgottenPassword(t *testing.T) {
 	}
 	if ev := e.lastAudit(ActionPasswordReset); ev.Outcome != store.OutcomeFailure {
 		t.Errorf("audit: %+v", ev)
+	}
+}
+
+// TestInvitationSetsFirstPassword: a local user created without a
+// password chooses one through the invitation link, once.
+func TestInvitationSetsFirstPassword(t *testing.T) {
+	mail := &fakeMailer{links: make(chan string, 2)}
+	e := newEnv(t, func(o *Options) { o.ResetMailer = mail })
+	u := e.user(store.User{Username: "newbie", Email: "newbie@example.com"}, "")
+	if err := e.svc.SendSetPassword(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	got := <-mail.links
+	if !strings.HasPrefix(got, "invite newbie http://sso.test/password/reset?token=") {
+		t.Fatalf("mail %q", got)
+	}
+	link, _ := url.Parse(strings.Fields(got)[2])
+	token := link.Query().Get("token")
+	pw := "first-password-9"
+	r := e.do(e.client(), http.MethodPost, "/password/reset", url.Values{"token": {token}, "new_password": {pw}, "confirm_password": {pw}}, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("set password: %d\n%s", r.status, r.body)
+	}
+	if r := e.login(e.client(), "newbie", pw, false, nil); r.status != http.StatusSeeOther {
+		t.Errorf("sign-in with the chosen password: %d", r.status)
+	}
+	r = e.do(e.client(), http.MethodPost, "/password/reset", url.Values{"token": {token}, "new_password": {"other-password-9"}, "confirm_password": {"other-password-9"}}, nil)
+	if r.status != http.StatusBadRequest {
+		t.Errorf("invitation used twice: %d", r.status)
+	}
+
+	noMail := newEnv(t, nil)
+	if err := noMail.svc.SendSetPassword(context.Background(), u); !errors.Is(err, ErrNoResetMailer) {
+		t.Errorf("without a mailer: %v", err)
 	}
 }

@@ -225,7 +225,7 @@ func Run(ctx context.Context, opts Options) error {
 	api, err := admin.New(admin.Options{Store: st, Logger: log, Privileges: cat, Directories: dirs, Hasher: hasher,
 		TrustedProxies: proxies, Sync: syncTrigger{runner}, Mappings: mappings, TokenTTL: cfg.API.TokenTTL,
 		Passwords: wire.AdminPasswords(signin, sp.sources), PasswordHistory: cfg.Policy.Password.History,
-		Usernames: wire.UsernamePolicy(cfg)})
+		Usernames: wire.UsernamePolicy(cfg), UserTemplates: wire.AdminUserTemplates(cfg), Inviter: wire.Inviter(signin, cfg)})
 	if err != nil {
 		return err
 	}

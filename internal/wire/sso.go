@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/expiry"
 	"github.com/dirbridge/dirbridge/mapping"
@@ -426,6 +427,28 @@ func (m *ResetMail) SendPasswordReset(ctx context.Context, u store.User, link st
 	return nil
 }
 
+// SendInvitation sends a new local user the link to set their password.
+func (m *ResetMail) SendInvitation(ctx context.Context, u store.User, link string, expires time.Time) error {
+	loc := m.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	name := u.DisplayName
+	if name == "" {
+		name = u.Username
+	}
+	text := fmt.Sprintf("Hello %s,\n\n"+
+		"an account %q was created for you.\n"+
+		"To choose your password, open this link:\n\n%s\n\n"+
+		"The link works once, until %s. After that, use \"Forgotten password\" on the sign-in page.\n",
+		name, u.Username, link, expires.In(loc).Format("2 January 2006 15:04 MST"))
+	msg := expiry.Message{From: m.From, To: []string{u.Email}, Subject: "Your new account: choose your password", Text: text}
+	if err := m.Mailer.Send(ctx, msg); err != nil {
+		return fmt.Errorf("invitation mail to %s: %w", u.Username, err)
+	}
+	return nil
+}
+
 // GlobalRules are the mapping rules not limited to one directory: those
 // that map an IdP's groups at first sign-in.
 func GlobalRules(cfg *config.Config) []mapping.Rule {
@@ -444,4 +467,25 @@ func GlobalRules(cfg *config.Config) []mapping.Rule {
 func UsernamePolicy(cfg *config.Config) policy.UsernamePolicy {
 	u := cfg.Policy.Username
 	return policy.UsernamePolicy{MinLength: u.MinLength, MinLetters: u.MinLetters, MinDigits: u.MinDigits, MinOther: u.MinOther}
+}
+
+// AdminUserTemplates is mapping.user_templates for the admin API's user
+// creation.
+func AdminUserTemplates(cfg *config.Config) map[string]admin.UserTemplate {
+	out := make(map[string]admin.UserTemplate, len(cfg.Mapping.UserTemplates))
+	for _, t := range cfg.Mapping.UserTemplates {
+		out[t.Name] = admin.UserTemplate{State: store.UserState(t.State), Language: t.Language,
+			Units: slices.Clone(t.Units), Profile: t.Profile, EmailDomain: t.EmailDomain}
+	}
+	return out
+}
+
+// Inviter is the sign-in service when it can mail set-password links
+// (policy.password_reset), else nil: the API then refuses invitations
+// with the setting to change.
+func Inviter(signin *sso.Service, cfg *config.Config) admin.Inviter {
+	if signin == nil || !cfg.Policy.PasswordReset.Enabled {
+		return nil
+	}
+	return signin
 }
