@@ -5,21 +5,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 )
 
-// AD userAccountControl bits the reader uses.
+// AD userAccountControl bits the reader uses; those that decide password
+// expiry are internal/pwdexpiry's.
 const (
-	uacAccountDisable      = 0x0002
-	uacLockout             = 0x0010
-	uacDontExpirePassword  = 0x10000
-	uacPasswordExpired     = 0x800000
-	filetimeNever          = int64(0x7FFFFFFFFFFFFFFF)
-	filetimeUnixEpochDelta = int64(116444736000000000) // 100 ns ticks 1601-01-01 -> 1970-01-01
+	uacAccountDisable = 0x0002
+	uacLockout        = 0x0010
 )
 
 // guidText renders an AD objectGUID as canonical GUID text. The first three
@@ -85,23 +81,6 @@ func sidText(b []byte) (string, error) {
 		fmt.Fprintf(&sb, "-%d", binary.LittleEndian.Uint32(b[8+4*i:]))
 	}
 	return sb.String(), nil
-}
-
-// filetime converts an AD FILETIME (100 ns ticks since 1601). never reports
-// the "no value" encodings: 0 and 0x7FFFFFFFFFFFFFFF.
-func filetime(s string) (t time.Time, never bool, err error) {
-	if s == "" {
-		return time.Time{}, true, nil
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("filetime %q: %w", s, err)
-	}
-	if v == 0 || v == filetimeNever || v < 0 {
-		return time.Time{}, true, nil
-	}
-	ticks := v - filetimeUnixEpochDelta
-	return time.Unix(ticks/1e7, (ticks%1e7)*100).UTC(), false, nil
 }
 
 // generalizedTime parses LDAP GeneralizedTime as servers send it:

@@ -45,22 +45,6 @@ func TestSIDText(t *testing.T) {
 	}
 }
 
-func TestFiletime(t *testing.T) {
-	for _, never := range []string{"", "0", "9223372036854775807", "-1"} {
-		if _, n, err := filetime(never); !n || err != nil {
-			t.Errorf("filetime(%q) never=%v err=%v", never, n, err)
-		}
-	}
-	got, never, err := filetime("133000000000000000")
-	want := time.Unix(1655526400, 0).UTC() // (133e15 - 116444736e9) / 1e7 s
-	if err != nil || never || !got.Equal(want) {
-		t.Fatalf("filetime = %v %v %v, want %v", got, never, err, want)
-	}
-	if _, _, err := filetime("x"); err == nil {
-		t.Fatal("garbage accepted")
-	}
-}
-
 func TestGeneralizedTime(t *testing.T) {
 	want := time.Date(2026, 11, 23, 12, 27, 0, 0, time.UTC)
 	for _, s := range []string{"20261123122700Z", "20261123122700.0Z", "20261123142700+0200"} {

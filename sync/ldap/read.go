@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/internal/ldapdn"
+	"github.com/dirbridge/dirbridge/internal/pwdexpiry"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
@@ -723,8 +724,8 @@ func (s *Source) toUser(e *goldap.Entry, sc schema) (directory.User, error) {
 		u.DisplayName = e.GetAttributeValue("cn")
 	}
 	u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("modifyTimestamp"))
-	u.Password.ChangedAt, _ = generalizedTime(e.GetAttributeValue("pwdChangedTime"))
-	u.Password.MustChange = strings.EqualFold(e.GetAttributeValue("pwdReset"), "TRUE")
+	changed, _ := generalizedTime(e.GetAttributeValue("pwdChangedTime"))
+	u.Password = pwdexpiry.LDAPPassword(changed, e.GetAttributeValue("pwdReset"))
 	s.notePolicyDN(e, &u)
 	if e.GetAttributeValue("pwdAccountLockedTime") != "" && s.cfg.DisabledFilter == "" {
 		// ppolicy's permanent lock ("000001010000Z") is the usual way to
@@ -753,36 +754,20 @@ func adUser(e *goldap.Entry, u *directory.User) error {
 		uac = n
 	}
 	u.Disabled = uac&uacAccountDisable != 0
-	u.Password.NeverExpires = uac&uacDontExpirePassword != 0
-	if t, never, err := filetime(e.GetAttributeValue("accountExpires")); err != nil {
-		return err
+	if t, never, err := pwdexpiry.FileTime(e.GetAttributeValue("accountExpires")); err != nil {
+		return fmt.Errorf("accountExpires: %w", err)
 	} else if !never {
 		u.AccountExpiresAt = t
 	}
-	if v := e.GetAttributeValue("pwdLastSet"); v == "0" {
-		u.Password.MustChange = true
-	} else if t, never, err := filetime(v); err != nil {
+	pw, err := pwdexpiry.ADPassword(pwdexpiry.AD{
+		UserAccountControl: uac,
+		PwdLastSet:         e.GetAttributeValue("pwdLastSet"),
+		ExpiryComputed:     e.GetAttributeValue("msDS-UserPasswordExpiryTimeComputed"),
+	})
+	if err != nil {
 		return err
-	} else if !never {
-		u.Password.ChangedAt = t
 	}
-	if v := e.GetAttributeValue("msDS-UserPasswordExpiryTimeComputed"); v != "" {
-		switch n, _ := strconv.ParseInt(v, 10, 64); n {
-		case 0:
-			u.Password.MustChange = true
-		case filetimeNever:
-			u.Password.NeverExpires = true
-		default:
-			t, _, err := filetime(v)
-			if err != nil {
-				return err
-			}
-			u.Password.ExpiresAt = t
-		}
-	}
-	if uac&uacPasswordExpired != 0 && u.Password.ExpiresAt.IsZero() && !u.Password.NeverExpires {
-		u.Password.MustChange = true
-	}
+	u.Password = pw
 	u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("whenChanged"))
 	return nil
 }
@@ -823,17 +808,8 @@ func (s *Source) domainExpiry(ctx context.Context, sr *searcher, users []directo
 	if err != nil {
 		return fmt.Errorf("maxPwdAge %q: %w", v, err)
 	}
-	// A negative interval in 100 ns ticks; 0 and the minimum mean never.
-	if n >= 0 || n < -(1<<63-1)/100 {
-		return nil
-	}
-	maxAge := time.Duration(-n) * 100
 	for i := range users {
-		p := &users[i].Password
-		if p.NeverExpires || p.MustChange || p.ChangedAt.IsZero() || !p.ExpiresAt.IsZero() {
-			continue
-		}
-		p.ExpiresAt = p.ChangedAt.Add(maxAge)
+		pwdexpiry.DomainMaxAge(&users[i].Password, n)
 	}
 	return nil
 }
