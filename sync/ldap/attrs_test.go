@@ -123,16 +123,16 @@ func TestClassifyBind(t *testing.T) {
 		want error
 	}{
 		{adErr("52e"), directory.ErrInvalidCredentials},
-		{adErr("530"), ErrLogonTimeRestricted},
-		{adErr("531"), ErrWorkstationRestricted},
-		{adErr("532"), ErrPasswordExpired},
-		{adErr("533"), ErrAccountDisabled},
-		{adErr("701"), ErrAccountExpired},
-		{adErr("773"), ErrMustChangePassword},
-		{adErr("775"), ErrAccountLocked},
+		{adErr("530"), directory.ErrLogonTimeRestricted},
+		{adErr("531"), directory.ErrWorkstationRestricted},
+		{adErr("532"), directory.ErrPasswordExpired},
+		{adErr("533"), directory.ErrAccountDisabled},
+		{adErr("701"), directory.ErrAccountExpired},
+		{adErr("773"), directory.ErrMustChangePassword},
+		{adErr("775"), directory.ErrAccountLocked},
 		{goldap.NewError(goldap.LDAPResultInvalidCredentials, errors.New("")), directory.ErrInvalidCredentials},
-		{goldap.NewError(goldap.ErrorNetwork, errors.New("connection reset")), ErrUnavailable},
-		{errors.New("unable to read LDAP response packet: EOF"), ErrUnavailable},
+		{goldap.NewError(goldap.ErrorNetwork, errors.New("connection reset")), directory.ErrUnavailable},
+		{errors.New("unable to read LDAP response packet: EOF"), directory.ErrUnavailable},
 	}
 	for _, tc := range cases {
 		got := classifyBind(tc.err)

@@ -449,7 +449,7 @@ func (u *upward) prefetch(ctx context.Context, dns []string) error {
 		}
 		found, err := u.sr.byFirstRDN(ctx, level, u.attrs)
 		if err != nil {
-			if errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+			if errors.Is(err, directory.ErrUnavailable) || ctx.Err() != nil {
 				return err
 			}
 			// A server that refuses the filter (a limit, a policy) has

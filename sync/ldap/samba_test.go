@@ -212,7 +212,7 @@ func TestSambaFailover(t *testing.T) {
 	cfg = sambaConfig(t, s)
 	cfg.BindPassword = "Wrong-Passw0rd"
 	_, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{Groups: []string{"staff"}})
-	if !errors.Is(err, ErrBindRefused) || !strings.Contains(err.Error(), "52e") {
+	if !errors.Is(err, directory.ErrBindRefused) || !strings.Contains(err.Error(), "52e") {
 		t.Fatalf("wrong bind password: err = %v", err)
 	}
 }
@@ -282,8 +282,8 @@ func TestSambaCutMidRead(t *testing.T) {
 	if err == nil {
 		t.Fatalf("read survived a cut connection: %d users, complete=%v", len(snap.Users), snap.Complete)
 	}
-	if !errors.Is(err, ErrUnavailable) {
-		t.Errorf("err = %v, want ErrUnavailable", err)
+	if !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("err = %v, want directory.ErrUnavailable", err)
 	}
 }
 
@@ -404,10 +404,10 @@ func TestSambaAuthenticate(t *testing.T) {
 	}{
 		{"good", "Wrong-Passw0rd", directory.ErrInvalidCredentials},
 		{"nobody", adPassword, directory.ErrInvalidCredentials},
-		{"disabled", adPassword, ErrAccountDisabled},
-		{"mustchange", adPassword, ErrMustChangePassword},
-		{"expired", adPassword, ErrPasswordExpired},
-		{"lapsed", adPassword, ErrAccountExpired},
+		{"disabled", adPassword, directory.ErrAccountDisabled},
+		{"mustchange", adPassword, directory.ErrMustChangePassword},
+		{"expired", adPassword, directory.ErrPasswordExpired},
+		{"lapsed", adPassword, directory.ErrAccountExpired},
 	}
 	for _, tc := range cases {
 		_, err := src.Authenticate(ctx, tc.user, tc.pw)
@@ -424,8 +424,8 @@ func TestSambaAuthenticate(t *testing.T) {
 	for range 3 {
 		_, _ = src.Authenticate(ctx, "locky", "Wrong-Passw0rd")
 	}
-	if _, err := src.Authenticate(ctx, "locky", adPassword); !errors.Is(err, ErrAccountLocked) {
-		t.Errorf("locked: err = %v, want ErrAccountLocked", err)
+	if _, err := src.Authenticate(ctx, "locky", adPassword); !errors.Is(err, directory.ErrAccountLocked) {
+		t.Errorf("locked: err = %v, want directory.ErrAccountLocked", err)
 	}
 	// The sync sees the account's expiry.
 	snap := read(t, src, "auth-group")
@@ -440,7 +440,7 @@ func TestSambaAuthenticate(t *testing.T) {
 	if err := src.ChangePassword(ctx, "changer", "Wrong-Passw0rd", "Better-Passw0rd2"); !errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Errorf("wrong old password: %v", err)
 	}
-	if err := src.ChangePassword(ctx, "changer", adPassword, "short"); !errors.Is(err, ErrPasswordPolicy) {
+	if err := src.ChangePassword(ctx, "changer", adPassword, "short"); !errors.Is(err, directory.ErrPasswordPolicy) {
 		t.Errorf("weak new password: %v", err)
 	} else {
 		t.Logf("weak password message: %v", err)
@@ -469,7 +469,7 @@ func TestSambaAuthenticate(t *testing.T) {
 	// An unreachable directory is an outage.
 	cfg := sambaConfig(t, s)
 	cfg.URLs = []string{fmt.Sprintf("ldaps://127.0.0.1:%d", harness.FreePort(t))}
-	if _, err := newSource(t, cfg).Authenticate(ctx, "good", adPassword); !errors.Is(err, ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
+	if _, err := newSource(t, cfg).Authenticate(ctx, "good", adPassword); !errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Fatalf("outage: %v", err)
 	}
 }
