@@ -2,13 +2,14 @@ package ldap
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/dirbridge/dirbridge/internal/adguid"
 )
 
 // AD userAccountControl bits the reader uses; those that decide password
@@ -18,42 +19,9 @@ const (
 	uacLockout        = 0x0010
 )
 
-// guidText renders an AD objectGUID as canonical GUID text. The first three
-// fields are stored little-endian on the wire, so the bytes are not simply
-// hex-encoded in order (that is the mistake that makes anchors mismatch
-// between tools).
-func guidText(b []byte) (string, error) {
-	if len(b) != 16 {
-		return "", fmt.Errorf("objectGUID: %d bytes, want 16", len(b))
-	}
-	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
-		binary.LittleEndian.Uint32(b[0:4]),
-		binary.LittleEndian.Uint16(b[4:6]),
-		binary.LittleEndian.Uint16(b[6:8]),
-		b[8:10], b[10:16]), nil
-}
-
-// guidBytes is the inverse of guidText: canonical text -> wire bytes.
-func guidBytes(s string) ([]byte, bool) {
-	s = strings.Trim(s, "{}")
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return nil, false
-	}
-	raw, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
-	if err != nil || len(raw) != 16 {
-		return nil, false
-	}
-	out := make([]byte, 16)
-	binary.LittleEndian.PutUint32(out[0:4], binary.BigEndian.Uint32(raw[0:4]))
-	binary.LittleEndian.PutUint16(out[4:6], binary.BigEndian.Uint16(raw[4:6]))
-	binary.LittleEndian.PutUint16(out[6:8], binary.BigEndian.Uint16(raw[6:8]))
-	copy(out[8:], raw[8:])
-	return out, true
-}
-
 // looksLikeUUID reports whether s is GUID/UUID text (entryUUID, objectGUID).
 func looksLikeUUID(s string) bool {
-	_, ok := guidBytes(s)
+	_, ok := adguid.Bytes(s)
 	return ok
 }
 

@@ -11,20 +11,11 @@ import (
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
-func TestGUIDText(t *testing.T) {
-	// The wire form of {01234567-89ab-cdef-0123-456789abcdef}: the first
-	// three fields little-endian.
-	wire := []byte{0x67, 0x45, 0x23, 0x01, 0xab, 0x89, 0xef, 0xcd, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}
-	got, err := guidText(wire)
-	if err != nil || got != "01234567-89ab-cdef-0123-456789abcdef" {
-		t.Fatalf("guidText = %q, %v", got, err)
-	}
-	back, ok := guidBytes("{01234567-89AB-CDEF-0123-456789ABCDEF}")
-	if !ok || string(back) != string(wire) {
-		t.Fatalf("guidBytes = %x", back)
-	}
-	if _, err := guidText(wire[:15]); err == nil {
-		t.Fatal("15 bytes accepted")
+func TestLooksLikeUUID(t *testing.T) {
+	for _, good := range []string{"01234567-89ab-cdef-0123-456789abcdef", "{01234567-89AB-CDEF-0123-456789ABCDEF}"} {
+		if !looksLikeUUID(good) {
+			t.Errorf("looksLikeUUID(%q) = false", good)
+		}
 	}
 	for _, bad := range []string{"", "staff", "01234567-89ab-cdef-0123-456789abcdeg", "0123456789abcdef0123456789abcdef"} {
 		if looksLikeUUID(bad) {

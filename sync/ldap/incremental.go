@@ -12,6 +12,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/adguid"
 	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
@@ -107,7 +108,7 @@ func (s *Source) highWater(ctx context.Context, sr *searcher) (cursor, error) {
 		}
 		if ntds != nil {
 			if raw := ntds.GetRawAttributeValue("invocationId"); raw != nil {
-				if id, err := guidText(raw); err == nil {
+				if id, err := adguid.Text(raw); err == nil {
 					c.DC = id
 				}
 			}
@@ -377,7 +378,7 @@ func (s *Source) deletedUsers(ctx context.Context, sr *searcher, changed string)
 			if raw == nil {
 				return nil
 			}
-			anchor, err := guidText(raw)
+			anchor, err := adguid.Text(raw)
 			if err != nil {
 				return nil
 			}

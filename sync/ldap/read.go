@@ -12,6 +12,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/adguid"
 	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/internal/pwdexpiry"
 	"github.com/dirbridge/dirbridge/sync/directory"
@@ -105,7 +106,7 @@ func (s *Source) anchorOf(e *goldap.Entry, sc schema) (string, error) {
 		if raw == nil {
 			return "", fmt.Errorf("%s: no objectGUID", e.DN)
 		}
-		return guidText(raw)
+		return adguid.Text(raw)
 	}
 	v := strings.ToLower(e.GetAttributeValue(sc.anchor))
 	if v == "" {
@@ -249,7 +250,7 @@ func (r *searcher) resolveGroups(ctx context.Context, specs []string, sc schema,
 		case looksLikeUUID(spec):
 			var f string
 			if r.s.cfg.Kind == KindAD {
-				b, _ := guidBytes(spec)
+				b, _ := adguid.Bytes(spec)
 				f = "(&" + sc.groupFilter + "(objectGUID=" + escapeBytes(b) + "))"
 			} else {
 				f = "(&" + sc.groupFilter + "(entryUUID=" + goldap.EscapeFilter(strings.ToLower(spec)) + "))"
