@@ -250,18 +250,10 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 				return directory.Snapshot{}, err
 			}
 		}
-		for _, g := range imported {
-			if _, ok := idx[g.key]; !ok {
-				if err := sr.completeMembers(ctx, g, sc); err != nil {
-					return directory.Snapshot{}, err
-				}
-				idx[g.key] = g
-			}
-		}
-		if err := sr.addPrimaryGroupMembers(ctx, sc, idx, imported); err != nil {
+		groups, userGroups, err := sr.completeGroups(ctx, sc, idx, imported)
+		if err != nil {
 			return directory.Snapshot{}, err
 		}
-		groups, userGroups := expand(idx, imported)
 		want := map[string][]int32{}
 		for k, gi := range userGroups {
 			for _, i := range gi {

@@ -523,26 +523,37 @@ func (s *Source) readFull(ctx context.Context, st *readState, mark *cursor) (dir
 	for _, g := range idx {
 		mark.noteGroup(g)
 	}
-	// An imported group outside GroupBaseDN is still read, with its members.
-	for _, g := range imported {
-		if _, ok := idx[g.key]; !ok {
-			if err := sr.completeMembers(ctx, g, sc); err != nil {
-				return directory.Snapshot{}, err
-			}
-			idx[g.key] = g
-		}
-	}
-	if err := sr.addPrimaryGroupMembers(ctx, sc, idx, imported); err != nil {
+	groups, userGroups, err := sr.completeGroups(ctx, sc, idx, imported)
+	if err != nil {
 		return directory.Snapshot{}, err
 	}
-	groups, userGroups := expand(idx, imported)
-
 	users, err := s.readUsers(ctx, st, sc, userGroups, imported, mark)
 	if err != nil {
 		return directory.Snapshot{}, err
 	}
 	fillMembers(groups, users)
 	return directory.Snapshot{Complete: true, Users: users, Groups: groups}, nil
+}
+
+// completeGroups finishes a read's group index and expands it, for full
+// and incremental reads alike: an imported group missing from idx (it
+// lies outside GroupBaseDN) is read with all its members and added, AD
+// primary-group members are added, and each imported group's nested
+// closure is resolved (see expand).
+func (r *searcher) completeGroups(ctx context.Context, sc schema, idx map[string]*groupRec, imported []*groupRec) ([]directory.Group, map[string][]int32, error) {
+	for _, g := range imported {
+		if _, ok := idx[g.key]; !ok {
+			if err := r.completeMembers(ctx, g, sc); err != nil {
+				return nil, nil, err
+			}
+			idx[g.key] = g
+		}
+	}
+	if err := r.addPrimaryGroupMembers(ctx, sc, idx, imported); err != nil {
+		return nil, nil, err
+	}
+	groups, userGroups := expand(idx, imported)
+	return groups, userGroups, nil
 }
 
 // expand resolves each imported group's nested closure and returns the
