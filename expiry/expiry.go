@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/dirbridge/dirbridge/sso/policy"
+	"github.com/dirbridge/dirbridge/internal/pwdexpiry"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -144,10 +144,10 @@ func NewJob(cfg Config, st store.Store, mailer Mailer, templates *Templates, met
 	return &Job{cfg: cfg, store: st, mailer: mailer, templates: templates, log: log.Named("expiry"), metrics: metrics, sleep: sleepCtx}, nil
 }
 
-// DaysLeft is policy.DaysLeft: calendar days in loc, 0 = today, negative
-// = expired. The sign-in warning and the e-mail must count alike.
+// DaysLeft is pwdexpiry.DaysLeft: calendar days in loc, 0 = today,
+// negative = expired. The sign-in warning and the e-mail must count alike.
 func DaysLeft(expiresAt, now time.Time, loc *time.Location) int {
-	return policy.DaysLeft(expiresAt, now, loc)
+	return pwdexpiry.DaysLeft(expiresAt, now, loc)
 }
 
 // threshold returns the smallest configured warning day that daysLeft has

@@ -19,7 +19,6 @@ import (
 	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/directory"
-	"github.com/dirbridge/dirbridge/sync/ldap"
 )
 
 // A change ticket carries a sign-in that stopped at an expired password
@@ -268,7 +267,7 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 			switch {
 			case errors.Is(err, directory.ErrInvalidCredentials):
 				return fmt.Errorf("%w (directory)", errWrongOld)
-			case errors.Is(err, ldap.ErrPasswordPolicy):
+			case errors.Is(err, directory.ErrPasswordPolicy):
 				return &policyRefusal{msg: err.Error()}
 			default:
 				return fmt.Errorf("directory %s: %w", u.Source, err)

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dirbridge/dirbridge/internal/pwdexpiry"
 	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 )
@@ -106,5 +107,5 @@ func passwordWarning(u store.User, now time.Time, tz *time.Location, warnDays in
 	if tz == nil {
 		tz = time.UTC
 	}
-	return policy.Warning(u.PasswordExpiresAt, now.In(tz), warnDays)
+	return pwdexpiry.Warning(u.PasswordExpiresAt, now.In(tz), warnDays)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/directory"
-	"github.com/dirbridge/dirbridge/sync/ldap"
 )
 
 // genericFailure is the one answer to a failed password sign-in, whatever
@@ -276,11 +275,11 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 		return verdictOK, "", nil
 	case errors.Is(err, directory.ErrInvalidCredentials):
 		return verdictWrong, "wrong password (directory)", nil
-	case errors.Is(err, ldap.ErrPasswordExpired), errors.Is(err, ldap.ErrMustChangePassword):
+	case errors.Is(err, directory.ErrPasswordExpired), errors.Is(err, directory.ErrMustChangePassword):
 		return verdictMustChange, err.Error(), nil
 	case isOutage(err):
 		return verdictUnavailable, "", fmt.Errorf("%w: %s: %w", errDirectoryOutage, u.Source, err)
-	case errors.Is(err, ldap.ErrInsecureConnection):
+	case errors.Is(err, directory.ErrInsecureConnection):
 		// The directory is configured for plain LDAP without
 		// allow_plain_passthrough: no password can be checked, which is
 		// ours to fix, not every user's wrong password.
@@ -316,7 +315,7 @@ func directoryLogin(u store.User) string {
 
 func isOutage(err error) bool {
 	var ne net.Error
-	return errors.Is(err, ldap.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne)
+	return errors.Is(err, directory.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne)
 }
 
 // resetLockout records a right password: the count is cleared. The lock

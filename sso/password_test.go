@@ -14,7 +14,6 @@ import (
 	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/directory"
-	"github.com/dirbridge/dirbridge/sync/ldap"
 )
 
 const (
@@ -220,7 +219,7 @@ func (d *fakeDirectory) Authenticate(_ context.Context, user, pw string) (direct
 	case d.pw[user] != pw:
 		return directory.User{}, fmt.Errorf("bind %s: LDAP Result Code 49 data 52e: %w", user, directory.ErrInvalidCredentials)
 	case d.expired[user]:
-		return directory.User{}, fmt.Errorf("bind %s: data 532: %w", user, ldap.ErrPasswordExpired)
+		return directory.User{}, fmt.Errorf("bind %s: data 532: %w", user, directory.ErrPasswordExpired)
 	}
 	return directory.User{Username: user}, nil
 }
@@ -232,7 +231,7 @@ func (d *fakeDirectory) ChangePassword(_ context.Context, user, oldPW, newPW str
 		return directory.ErrInvalidCredentials
 	}
 	if len(newPW) < 12 {
-		return fmt.Errorf("%w: the password does not meet the directory's complexity requirements", ldap.ErrPasswordPolicy)
+		return fmt.Errorf("%w: the password does not meet the directory's complexity requirements", directory.ErrPasswordPolicy)
 	}
 	d.pw[user], d.expired[user] = newPW, false
 	d.changes++

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dirbridge/dirbridge/internal/adguid"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/store"
 )
@@ -197,17 +198,20 @@ func (s *Service) notMatchableBy(ctx context.Context, u store.User, key string) 
 
 // anchorFromImmutableID turns Entra's onPremisesImmutableId — the base64 of
 // AD's objectGUID bytes — into the canonical GUID text the sync stores as
-// the anchor. objectGUID's first three fields are little-endian. A value
-// that already is GUID text is returned lower-cased.
+// the anchor (adguid.Text knows the byte order). A value that already is
+// GUID text is returned lower-cased.
 func anchorFromImmutableID(v string) string {
 	v = strings.TrimSpace(v)
 	if len(v) == 36 && strings.Count(v, "-") == 4 {
 		return strings.ToLower(v)
 	}
 	b, err := base64.StdEncoding.DecodeString(v)
-	if err != nil || len(b) != 16 {
+	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+	g, err := adguid.Text(b)
+	if err != nil {
+		return ""
+	}
+	return g
 }

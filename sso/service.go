@@ -34,12 +34,12 @@ type PasswordHasher interface {
 // PasswordChecker checks a directory user's password by binding as them
 // (*ldap.Source from sync/ldap satisfies it). Its errors, told apart with
 // errors.Is: directory.ErrInvalidCredentials is a wrong password (counts
-// toward lock-out); ldap.ErrPasswordExpired and ldap.ErrMustChangePassword
-// mean the password was right but must be changed (the change path);
-// ldap.ErrUnavailable (or a network or context error) is an outage, which
-// never counts; anything else is a refusal (disabled, account expired,
-// locked in AD, ...) shown as the generic failure and audited with its
-// reason.
+// toward lock-out); directory.ErrPasswordExpired and
+// directory.ErrMustChangePassword mean the password was right but must be
+// changed (the change path); directory.ErrUnavailable (or a network or
+// context error) is an outage, which never counts; anything else is a
+// refusal (disabled, account expired, locked in AD, ...) shown as the
+// generic failure and audited with its reason.
 type PasswordChecker interface {
 	Authenticate(ctx context.Context, username, password string) (directory.User, error)
 }
@@ -47,7 +47,8 @@ type PasswordChecker interface {
 // PasswordChanger writes a user's new password to their directory
 // (*ldap.Source: AD unicodePwd delete/add, LDAP Password Modify).
 // directory.ErrInvalidCredentials means a wrong old password;
-// ldap.ErrPasswordPolicy carries the directory's refusal, shown to the user.
+// directory.ErrPasswordPolicy carries the directory's refusal, shown to the
+// user.
 type PasswordChanger interface {
 	ChangePassword(ctx context.Context, username, oldPassword, newPassword string) error
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
 	"github.com/dirbridge/dirbridge/sync/ldap"
 )
 
@@ -52,13 +53,13 @@ func (p adminPasswords) ResetDirectoryPassword(ctx context.Context, u store.User
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ldap.ErrPasswordPolicy):
+	case errors.Is(err, directory.ErrPasswordPolicy):
 		return &admin.PasswordRefusedError{Message: policyMessage(err)}
-	case errors.Is(err, ldap.ErrMustChangeNotSet):
+	case errors.Is(err, directory.ErrMustChangeNotSet):
 		return fmt.Errorf("%w: %w", admin.ErrMustChangeNotSet, err)
-	case errors.Is(err, ldap.ErrNoSuchUser):
+	case errors.Is(err, directory.ErrNoSuchUser):
 		return fmt.Errorf("%w: %w", admin.ErrNotInDirectory, err)
-	case errors.Is(err, ldap.ErrUnavailable):
+	case errors.Is(err, directory.ErrUnavailable):
 		return fmt.Errorf("%w: %w", admin.ErrPasswordUnavailable, err)
 	}
 	return err
@@ -69,7 +70,7 @@ func (p adminPasswords) ResetDirectoryPassword(ctx context.Context, u store.User
 // policy: ...".
 func policyMessage(err error) string {
 	msg := err.Error()
-	if i := strings.Index(msg, ldap.ErrPasswordPolicy.Error()); i >= 0 {
+	if i := strings.Index(msg, directory.ErrPasswordPolicy.Error()); i >= 0 {
 		msg = msg[i:]
 	}
 	return strings.ToUpper(msg[:1]) + msg[1:]

@@ -1,8 +1,8 @@
 // Package policy holds dirbridge's sign-in policy as pure functions: the
 // password and username rules for local users, the lock-out arithmetic,
 // IP authorisation rules and client-address resolution, concurrent-licence
-// counting, and password-expiry arithmetic (AD FILETIMEs, generic LDAP
-// ppolicy, local validity).
+// counting, and local password validity. Directory password expiry and
+// the days-left arithmetic are internal/pwdexpiry's.
 //
 // Nothing here does I/O, logs or reads a clock: the caller passes the time,
 // the stored state and, for password history, the hash verifier. That keeps

@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
 // DefaultMinLength is the minimum password length when none is configured:
@@ -130,8 +132,8 @@ func Describe(p PasswordPolicy) []string {
 // unknown (zero ExpiresAt, not NeverExpires) when changedAt is zero.
 // mustChange (first sign-in, administrator reset) is carried through.
 // Validity is counted in whole days of 24 hours from the change.
-func LocalPasswordExpiry(p PasswordPolicy, username string, changedAt time.Time, mustChange bool) PasswordExpiry {
-	e := PasswordExpiry{ChangedAt: changedAt, MustChange: mustChange}
+func LocalPasswordExpiry(p PasswordPolicy, username string, changedAt time.Time, mustChange bool) directory.PasswordInfo {
+	e := directory.PasswordInfo{ChangedAt: changedAt, MustChange: mustChange}
 	if p.ValidityDays <= 0 || NeverExpires(p, username) {
 		e.NeverExpires = true
 		return e

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
 func violationCodes(vs []Violation) []string {
@@ -144,13 +146,13 @@ func TestLocalPasswordExpiry(t *testing.T) {
 		user    string
 		changed time.Time
 		must    bool
-		want    PasswordExpiry
+		want    directory.PasswordInfo
 	}{
-		{"validity", p, "jdoe", changed, false, PasswordExpiry{ChangedAt: changed, ExpiresAt: changed.AddDate(0, 0, 90)}},
-		{"exception, case-insensitive and trimmed", p, "ADMIN", changed, false, PasswordExpiry{ChangedAt: changed, NeverExpires: true}},
-		{"exception svc", p, "svc-app", changed, true, PasswordExpiry{ChangedAt: changed, NeverExpires: true, MustChange: true}},
-		{"no validity", PasswordPolicy{}, "jdoe", changed, false, PasswordExpiry{ChangedAt: changed, NeverExpires: true}},
-		{"unknown change time", p, "jdoe", time.Time{}, true, PasswordExpiry{MustChange: true}},
+		{"validity", p, "jdoe", changed, false, directory.PasswordInfo{ChangedAt: changed, ExpiresAt: changed.AddDate(0, 0, 90)}},
+		{"exception, case-insensitive and trimmed", p, "ADMIN", changed, false, directory.PasswordInfo{ChangedAt: changed, NeverExpires: true}},
+		{"exception svc", p, "svc-app", changed, true, directory.PasswordInfo{ChangedAt: changed, NeverExpires: true, MustChange: true}},
+		{"no validity", PasswordPolicy{}, "jdoe", changed, false, directory.PasswordInfo{ChangedAt: changed, NeverExpires: true}},
+		{"unknown change time", p, "jdoe", time.Time{}, true, directory.PasswordInfo{MustChange: true}},
 	}
 	for _, tc := range tests {
 		if got := LocalPasswordExpiry(tc.p, tc.user, tc.changed, tc.must); !reflect.DeepEqual(got, tc.want) {

@@ -6,14 +6,8 @@ package directory
 
 import (
 	"context"
-	"errors"
 	"time"
 )
-
-// ErrInvalidCredentials is returned by Authenticate for a wrong password.
-// Any other error is an outage or a refusal with its own reason and must
-// not count toward lock-out.
-var ErrInvalidCredentials = errors.New("invalid credentials")
 
 // Source reads one directory.
 type Source interface {
@@ -23,7 +17,9 @@ type Source interface {
 	// An empty Cursor asks for a full read; otherwise only what changed
 	// since the cursor is returned and the Snapshot is not Complete.
 	// A read that fails or is cut short returns an error, never a partial
-	// Snapshot marked Complete.
+	// Snapshot marked Complete; it wraps ErrUnavailable when no server
+	// could be reached and ErrBindRefused when the service account's bind
+	// was refused (see errors.go).
 	Read(ctx context.Context, req ReadRequest) (Snapshot, error)
 }
 

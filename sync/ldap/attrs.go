@@ -2,62 +2,26 @@ package ldap
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/dirbridge/dirbridge/internal/adguid"
 )
 
-// AD userAccountControl bits the reader uses.
+// AD userAccountControl bits the reader uses; those that decide password
+// expiry are internal/pwdexpiry's.
 const (
-	uacAccountDisable      = 0x0002
-	uacLockout             = 0x0010
-	uacDontExpirePassword  = 0x10000
-	uacPasswordExpired     = 0x800000
-	filetimeNever          = int64(0x7FFFFFFFFFFFFFFF)
-	filetimeUnixEpochDelta = int64(116444736000000000) // 100 ns ticks 1601-01-01 -> 1970-01-01
+	uacAccountDisable = 0x0002
+	uacLockout        = 0x0010
 )
-
-// guidText renders an AD objectGUID as canonical GUID text. The first three
-// fields are stored little-endian on the wire, so the bytes are not simply
-// hex-encoded in order (that is the mistake that makes anchors mismatch
-// between tools).
-func guidText(b []byte) (string, error) {
-	if len(b) != 16 {
-		return "", fmt.Errorf("objectGUID: %d bytes, want 16", len(b))
-	}
-	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
-		binary.LittleEndian.Uint32(b[0:4]),
-		binary.LittleEndian.Uint16(b[4:6]),
-		binary.LittleEndian.Uint16(b[6:8]),
-		b[8:10], b[10:16]), nil
-}
-
-// guidBytes is the inverse of guidText: canonical text -> wire bytes.
-func guidBytes(s string) ([]byte, bool) {
-	s = strings.Trim(s, "{}")
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return nil, false
-	}
-	raw, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
-	if err != nil || len(raw) != 16 {
-		return nil, false
-	}
-	out := make([]byte, 16)
-	binary.LittleEndian.PutUint32(out[0:4], binary.BigEndian.Uint32(raw[0:4]))
-	binary.LittleEndian.PutUint16(out[4:6], binary.BigEndian.Uint16(raw[4:6]))
-	binary.LittleEndian.PutUint16(out[6:8], binary.BigEndian.Uint16(raw[6:8]))
-	copy(out[8:], raw[8:])
-	return out, true
-}
 
 // looksLikeUUID reports whether s is GUID/UUID text (entryUUID, objectGUID).
 func looksLikeUUID(s string) bool {
-	_, ok := guidBytes(s)
+	_, ok := adguid.Bytes(s)
 	return ok
 }
 
@@ -85,23 +49,6 @@ func sidText(b []byte) (string, error) {
 		fmt.Fprintf(&sb, "-%d", binary.LittleEndian.Uint32(b[8+4*i:]))
 	}
 	return sb.String(), nil
-}
-
-// filetime converts an AD FILETIME (100 ns ticks since 1601). never reports
-// the "no value" encodings: 0 and 0x7FFFFFFFFFFFFFFF.
-func filetime(s string) (t time.Time, never bool, err error) {
-	if s == "" {
-		return time.Time{}, true, nil
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("filetime %q: %w", s, err)
-	}
-	if v == 0 || v == filetimeNever || v < 0 {
-		return time.Time{}, true, nil
-	}
-	ticks := v - filetimeUnixEpochDelta
-	return time.Unix(ticks/1e7, (ticks%1e7)*100).UTC(), false, nil
 }
 
 // generalizedTime parses LDAP GeneralizedTime as servers send it:

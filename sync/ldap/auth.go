@@ -14,35 +14,16 @@ import (
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
-// Refusals AD gives for a correct password (the "data NNN" sub-code of
-// result 49). Each is its own outcome for sign-in and the audit log; none
-// is directory.ErrInvalidCredentials (52e), and none is an outage.
-var (
-	ErrLogonTimeRestricted   = errors.New("sign-in not permitted at this time")       // 530
-	ErrWorkstationRestricted = errors.New("sign-in not permitted from this computer") // 531
-	ErrPasswordExpired       = errors.New("password expired")                         // 532
-	ErrAccountDisabled       = errors.New("account disabled")                         // 533
-	ErrAccountExpired        = errors.New("account expired")                          // 701
-	ErrMustChangePassword    = errors.New("password must be changed")                 // 773
-	ErrAccountLocked         = errors.New("account locked")                           // 775
-	// ErrPasswordPolicy is a new password the directory refused (length,
-	// complexity, history, minimum age); the message says which when the
-	// directory does.
-	ErrPasswordPolicy = errors.New("new password refused by the directory's policy")
-	// ErrInsecureConnection refuses to send a password over plain LDAP.
-	ErrInsecureConnection = errors.New("refusing to send a password over an unencrypted connection (use ldaps:// or StartTLS)")
-)
-
 var adSubcodes = map[string]error{
 	"52e": directory.ErrInvalidCredentials,
 	"525": directory.ErrInvalidCredentials, // no such user: told as a wrong password
-	"530": ErrLogonTimeRestricted,
-	"531": ErrWorkstationRestricted,
-	"532": ErrPasswordExpired,
-	"533": ErrAccountDisabled,
-	"701": ErrAccountExpired,
-	"773": ErrMustChangePassword,
-	"775": ErrAccountLocked,
+	"530": directory.ErrLogonTimeRestricted,
+	"531": directory.ErrWorkstationRestricted,
+	"532": directory.ErrPasswordExpired,
+	"533": directory.ErrAccountDisabled,
+	"701": directory.ErrAccountExpired,
+	"773": directory.ErrMustChangePassword,
+	"775": directory.ErrAccountLocked,
 }
 
 // classifyBind turns a user bind's error into the package's outcomes.
@@ -51,7 +32,7 @@ func classifyBind(err error) error {
 		return nil
 	}
 	if isNetworkError(err) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
 	}
 	if goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) {
 		if sentinel, ok := adSubcodes[errSubcode(err)]; ok {
@@ -95,15 +76,17 @@ func (s *Source) findUser(ctx context.Context, sr *searcher, username string, wi
 	}
 }
 
-// Authenticate checks username's password with a simple bind as the user
-// on a fresh connection (the service account finds the user first).
+// Authenticate checks username's password with a simple bind as the user on
+// a fresh connection (the service account finds the user first).
 //
 // Errors: directory.ErrInvalidCredentials for a wrong password or an
-// unknown user; ErrPasswordExpired, ErrAccountDisabled, ErrAccountExpired,
-// ErrMustChangePassword, ErrAccountLocked, ErrLogonTimeRestricted,
-// ErrWorkstationRestricted for AD's refusals of a correct password;
-// anything else (wrapping ErrUnavailable for an outage) is not the user's
-// fault and must not count toward lock-out. Check with errors.Is.
+// unknown user; directory.ErrPasswordExpired, directory.ErrAccountDisabled,
+// directory.ErrAccountExpired, directory.ErrMustChangePassword,
+// directory.ErrAccountLocked, directory.ErrLogonTimeRestricted,
+// directory.ErrWorkstationRestricted for AD's refusals of a correct
+// password; anything else (wrapping directory.ErrUnavailable for an outage)
+// is not the user's fault and must not count toward lock-out. Check with
+// errors.Is.
 func (s *Source) Authenticate(ctx context.Context, username, password string) (directory.User, error) {
 	if password == "" || username == "" {
 		// An empty password makes a simple bind "unauthenticated" and
@@ -116,7 +99,7 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 	}
 	defer closeOnCancel(ctx, c)()
 	if !s.secure(server) && !s.cfg.AllowPlainPassthrough {
-		return directory.User{}, s.errf("authenticate %q: %w", username, ErrInsecureConnection)
+		return directory.User{}, s.errf("authenticate %q: %w", username, directory.ErrInsecureConnection)
 	}
 	sr := &searcher{s: s, c: c}
 	e, err := s.findUser(ctx, sr, username, true)
@@ -157,12 +140,13 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 
 // ChangePassword is the user's own change: the old password is required.
 // AD: unicodePwd delete(old)/add(new), done with the service account's
-// connection so a user whose password has expired (and so cannot bind)
-// can still change it — AD checks the old value itself. Generic LDAP:
-// the Password Modify extended operation, bound as the user.
+// connection so a user whose password has expired (and so cannot bind) can
+// still change it — AD checks the old value itself. Generic LDAP: the
+// Password Modify extended operation, bound as the user.
 //
 // Errors: directory.ErrInvalidCredentials for a wrong old password,
-// ErrPasswordPolicy (with the directory's words) for a refused new one.
+// directory.ErrPasswordPolicy (with the directory's words) for a refused
+// new one.
 func (s *Source) ChangePassword(ctx context.Context, username, oldPassword, newPassword string) error {
 	if oldPassword == "" {
 		return directory.ErrInvalidCredentials
@@ -182,7 +166,7 @@ func (s *Source) changePassword(ctx context.Context, username, oldPassword, newP
 		what = "reset password"
 	}
 	if newPassword == "" {
-		return s.errf("%s %q: %w: empty password", what, username, ErrPasswordPolicy)
+		return s.errf("%s %q: %w: empty password", what, username, directory.ErrPasswordPolicy)
 	}
 	c, server, err := s.serviceConn(ctx)
 	if err != nil {
@@ -190,7 +174,7 @@ func (s *Source) changePassword(ctx context.Context, username, oldPassword, newP
 	}
 	defer closeOnCancel(ctx, c)()
 	if !s.secure(server) {
-		return s.errf("%s %q: %w", what, username, ErrInsecureConnection)
+		return s.errf("%s %q: %w", what, username, directory.ErrInsecureConnection)
 	}
 	sr := &searcher{s: s, c: c}
 	e, err := s.findUser(ctx, sr, username, false)
@@ -258,7 +242,7 @@ func classifyPasswordChange(err error) error {
 		return nil
 	}
 	if isNetworkError(err) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
 	}
 	var le *goldap.Error
 	if !errors.As(err, &le) {
@@ -273,12 +257,12 @@ func classifyPasswordChange(err error) error {
 	case strings.Contains(upper, "00000056") || le.ResultCode == goldap.LDAPResultInvalidCredentials:
 		return directory.ErrInvalidCredentials
 	case strings.Contains(upper, "0000052D"):
-		return fmt.Errorf("%w: the new password does not meet the length, complexity or history requirements, or the password was changed too recently", ErrPasswordPolicy)
+		return fmt.Errorf("%w: the new password does not meet the length, complexity or history requirements, or the password was changed too recently", directory.ErrPasswordPolicy)
 	case le.ResultCode == goldap.LDAPResultConstraintViolation, le.ResultCode == goldap.LDAPResultUnwillingToPerform:
 		if msg == "" {
 			msg = goldap.LDAPResultCodeMap[le.ResultCode]
 		}
-		return fmt.Errorf("%w: %s", ErrPasswordPolicy, msg)
+		return fmt.Errorf("%w: %s", directory.ErrPasswordPolicy, msg)
 	case le.ResultCode == goldap.LDAPResultInsufficientAccessRights:
 		return fmt.Errorf("not allowed to change this password: %w", err)
 	}

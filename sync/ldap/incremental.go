@@ -12,6 +12,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/adguid"
 	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
@@ -107,7 +108,7 @@ func (s *Source) highWater(ctx context.Context, sr *searcher) (cursor, error) {
 		}
 		if ntds != nil {
 			if raw := ntds.GetRawAttributeValue("invocationId"); raw != nil {
-				if id, err := guidText(raw); err == nil {
+				if id, err := adguid.Text(raw); err == nil {
 					c.DC = id
 				}
 			}
@@ -249,18 +250,10 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 				return directory.Snapshot{}, err
 			}
 		}
-		for _, g := range imported {
-			if _, ok := idx[g.key]; !ok {
-				if err := sr.completeMembers(ctx, g, sc); err != nil {
-					return directory.Snapshot{}, err
-				}
-				idx[g.key] = g
-			}
-		}
-		if err := sr.addPrimaryGroupMembers(ctx, sc, idx, imported); err != nil {
+		groups, userGroups, err := sr.completeGroups(ctx, sc, idx, imported)
+		if err != nil {
 			return directory.Snapshot{}, err
 		}
-		groups, userGroups := expand(idx, imported)
 		want := map[string][]int32{}
 		for k, gi := range userGroups {
 			for _, i := range gi {
@@ -377,7 +370,7 @@ func (s *Source) deletedUsers(ctx context.Context, sr *searcher, changed string)
 			if raw == nil {
 				return nil
 			}
-			anchor, err := guidText(raw)
+			anchor, err := adguid.Text(raw)
 			if err != nil {
 				return nil
 			}
@@ -449,7 +442,7 @@ func (u *upward) prefetch(ctx context.Context, dns []string) error {
 		}
 		found, err := u.sr.byFirstRDN(ctx, level, u.attrs)
 		if err != nil {
-			if errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+			if errors.Is(err, directory.ErrUnavailable) || ctx.Err() != nil {
 				return err
 			}
 			// A server that refuses the filter (a limit, a policy) has

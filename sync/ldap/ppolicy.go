@@ -3,14 +3,13 @@ package ldap
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/pwdexpiry"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
@@ -22,18 +21,11 @@ import (
 // configuration (cn=config), which a service account cannot read, so it is
 // configured here as PasswordPolicyDN.
 //
-// How each case is read:
-//   - pwdMaxAge 0 or absent from the policy: never expires (the draft's
-//     definition).
-//   - pwdChangedTime absent: unknown, no expiry date. The overlay writes it
-//     whenever a password is set under a policy, so its absence means the
-//     password predates the policy or was loaded offline; guessing an age
-//     would send notices that are wrong.
-//   - pwdReset TRUE (set by toUser): must change at the next sign-in, and
-//     no expiry date, as AD's pwdLastSet = 0: the password is already due,
-//     so counting down to its expiry would only send misleading notices.
-//   - no policy known (no pwdPolicySubentry, no PasswordPolicyDN), or a
-//     policy entry the service account cannot find: unknown.
+// The arithmetic (pwdMaxAge 0 or absent means never, no pwdChangedTime
+// means unknown, pwdReset means must change and no date) is
+// pwdexpiry.PolicyMaxAge's. What is decided here is which policy applies:
+// with no policy known (no pwdPolicySubentry, no PasswordPolicyDN), or a
+// policy entry the service account cannot find, expiry stays unknown.
 
 // policyDNKey is where toUser leaves a user's pwdPolicySubentry for
 // ppolicyExpiry. It is not a valid attribute description, so it never
@@ -123,7 +115,7 @@ func (s *Source) ppolicyExpiry(ctx context.Context, sr *searcher, users []direct
 			cache[key] = p
 		}
 		if p.known {
-			applyPolicy(&u.Password, p.maxAge)
+			pwdexpiry.PolicyMaxAge(&u.Password, p.maxAge)
 		}
 	}
 	return warnings, nil
@@ -156,22 +148,4 @@ func readPolicy(ctx context.Context, sr *searcher, dn string) (pwdPolicy, string
 		return pwdPolicy{}, fmt.Sprintf("password policy %s: pwdMaxAge %q is not an integer: password expiry unknown for its users", dn, v), nil
 	}
 	return pwdPolicy{known: true, maxAge: max(n, 0)}, "", nil
-}
-
-// maxAgeSeconds is the longest pwdMaxAge a time.Duration can hold; longer
-// ones (about 292 years) are taken as never.
-const maxAgeSeconds = math.MaxInt64 / int64(time.Second)
-
-// applyPolicy sets p's expiry under a policy whose pwdMaxAge is maxAge
-// seconds (see the cases at the top of this file).
-func applyPolicy(p *directory.PasswordInfo, maxAge int64) {
-	p.ExpiresAt = time.Time{}
-	p.NeverExpires = false
-	switch {
-	case maxAge <= 0 || maxAge > maxAgeSeconds:
-		p.NeverExpires = true
-	case p.MustChange, p.ChangedAt.IsZero():
-	default:
-		p.ExpiresAt = p.ChangedAt.Add(time.Duration(maxAge) * time.Second)
-	}
 }

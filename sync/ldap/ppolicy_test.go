@@ -219,31 +219,3 @@ func hasWarning(warnings []string, sub string) bool {
 	}
 	return false
 }
-
-// TestApplyPolicy pins the cases of ppolicy.go's table.
-func TestApplyPolicy(t *testing.T) {
-	changed := time.Date(2026, 1, 10, 8, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		name      string
-		in        directory.PasswordInfo
-		maxAge    int64
-		wantExp   time.Time
-		wantNever bool
-	}{
-		{"expires", directory.PasswordInfo{ChangedAt: changed}, 40 * 86400, changed.Add(40 * day), false},
-		{"max age 0", directory.PasswordInfo{ChangedAt: changed}, 0, time.Time{}, true},
-		{"negative max age", directory.PasswordInfo{ChangedAt: changed}, -5, time.Time{}, true},
-		{"beyond a Duration", directory.PasswordInfo{ChangedAt: changed}, 1 << 62, time.Time{}, true},
-		{"no pwdChangedTime", directory.PasswordInfo{}, 40 * 86400, time.Time{}, false},
-		{"must change", directory.PasswordInfo{ChangedAt: changed, MustChange: true}, 40 * 86400, time.Time{}, false},
-		{"must change, never", directory.PasswordInfo{ChangedAt: changed, MustChange: true}, 0, time.Time{}, true},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			p := c.in
-			applyPolicy(&p, c.maxAge)
-			if !p.ExpiresAt.Equal(c.wantExp) || p.NeverExpires != c.wantNever || p.MustChange != c.in.MustChange || !p.ChangedAt.Equal(c.in.ChangedAt) {
-				t.Errorf("got %+v, want expires %v never %v", p, c.wantExp, c.wantNever)
-			}
-		})
-	}
-}

@@ -12,7 +12,9 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/adguid"
 	"github.com/dirbridge/dirbridge/internal/ldapdn"
+	"github.com/dirbridge/dirbridge/internal/pwdexpiry"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
@@ -104,7 +106,7 @@ func (s *Source) anchorOf(e *goldap.Entry, sc schema) (string, error) {
 		if raw == nil {
 			return "", fmt.Errorf("%s: no objectGUID", e.DN)
 		}
-		return guidText(raw)
+		return adguid.Text(raw)
 	}
 	v := strings.ToLower(e.GetAttributeValue(sc.anchor))
 	if v == "" {
@@ -248,7 +250,7 @@ func (r *searcher) resolveGroups(ctx context.Context, specs []string, sc schema,
 		case looksLikeUUID(spec):
 			var f string
 			if r.s.cfg.Kind == KindAD {
-				b, _ := guidBytes(spec)
+				b, _ := adguid.Bytes(spec)
 				f = "(&" + sc.groupFilter + "(objectGUID=" + escapeBytes(b) + "))"
 			} else {
 				f = "(&" + sc.groupFilter + "(entryUUID=" + goldap.EscapeFilter(strings.ToLower(spec)) + "))"
@@ -521,26 +523,37 @@ func (s *Source) readFull(ctx context.Context, st *readState, mark *cursor) (dir
 	for _, g := range idx {
 		mark.noteGroup(g)
 	}
-	// An imported group outside GroupBaseDN is still read, with its members.
-	for _, g := range imported {
-		if _, ok := idx[g.key]; !ok {
-			if err := sr.completeMembers(ctx, g, sc); err != nil {
-				return directory.Snapshot{}, err
-			}
-			idx[g.key] = g
-		}
-	}
-	if err := sr.addPrimaryGroupMembers(ctx, sc, idx, imported); err != nil {
+	groups, userGroups, err := sr.completeGroups(ctx, sc, idx, imported)
+	if err != nil {
 		return directory.Snapshot{}, err
 	}
-	groups, userGroups := expand(idx, imported)
-
 	users, err := s.readUsers(ctx, st, sc, userGroups, imported, mark)
 	if err != nil {
 		return directory.Snapshot{}, err
 	}
 	fillMembers(groups, users)
 	return directory.Snapshot{Complete: true, Users: users, Groups: groups}, nil
+}
+
+// completeGroups finishes a read's group index and expands it, for full
+// and incremental reads alike: an imported group missing from idx (it
+// lies outside GroupBaseDN) is read with all its members and added, AD
+// primary-group members are added, and each imported group's nested
+// closure is resolved (see expand).
+func (r *searcher) completeGroups(ctx context.Context, sc schema, idx map[string]*groupRec, imported []*groupRec) ([]directory.Group, map[string][]int32, error) {
+	for _, g := range imported {
+		if _, ok := idx[g.key]; !ok {
+			if err := r.completeMembers(ctx, g, sc); err != nil {
+				return nil, nil, err
+			}
+			idx[g.key] = g
+		}
+	}
+	if err := r.addPrimaryGroupMembers(ctx, sc, idx, imported); err != nil {
+		return nil, nil, err
+	}
+	groups, userGroups := expand(idx, imported)
+	return groups, userGroups, nil
 }
 
 // expand resolves each imported group's nested closure and returns the
@@ -723,8 +736,8 @@ func (s *Source) toUser(e *goldap.Entry, sc schema) (directory.User, error) {
 		u.DisplayName = e.GetAttributeValue("cn")
 	}
 	u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("modifyTimestamp"))
-	u.Password.ChangedAt, _ = generalizedTime(e.GetAttributeValue("pwdChangedTime"))
-	u.Password.MustChange = strings.EqualFold(e.GetAttributeValue("pwdReset"), "TRUE")
+	changed, _ := generalizedTime(e.GetAttributeValue("pwdChangedTime"))
+	u.Password = pwdexpiry.LDAPPassword(changed, e.GetAttributeValue("pwdReset"))
 	s.notePolicyDN(e, &u)
 	if e.GetAttributeValue("pwdAccountLockedTime") != "" && s.cfg.DisabledFilter == "" {
 		// ppolicy's permanent lock ("000001010000Z") is the usual way to
@@ -753,36 +766,20 @@ func adUser(e *goldap.Entry, u *directory.User) error {
 		uac = n
 	}
 	u.Disabled = uac&uacAccountDisable != 0
-	u.Password.NeverExpires = uac&uacDontExpirePassword != 0
-	if t, never, err := filetime(e.GetAttributeValue("accountExpires")); err != nil {
-		return err
+	if t, never, err := pwdexpiry.FileTime(e.GetAttributeValue("accountExpires")); err != nil {
+		return fmt.Errorf("accountExpires: %w", err)
 	} else if !never {
 		u.AccountExpiresAt = t
 	}
-	if v := e.GetAttributeValue("pwdLastSet"); v == "0" {
-		u.Password.MustChange = true
-	} else if t, never, err := filetime(v); err != nil {
+	pw, err := pwdexpiry.ADPassword(pwdexpiry.AD{
+		UserAccountControl: uac,
+		PwdLastSet:         e.GetAttributeValue("pwdLastSet"),
+		ExpiryComputed:     e.GetAttributeValue("msDS-UserPasswordExpiryTimeComputed"),
+	})
+	if err != nil {
 		return err
-	} else if !never {
-		u.Password.ChangedAt = t
 	}
-	if v := e.GetAttributeValue("msDS-UserPasswordExpiryTimeComputed"); v != "" {
-		switch n, _ := strconv.ParseInt(v, 10, 64); n {
-		case 0:
-			u.Password.MustChange = true
-		case filetimeNever:
-			u.Password.NeverExpires = true
-		default:
-			t, _, err := filetime(v)
-			if err != nil {
-				return err
-			}
-			u.Password.ExpiresAt = t
-		}
-	}
-	if uac&uacPasswordExpired != 0 && u.Password.ExpiresAt.IsZero() && !u.Password.NeverExpires {
-		u.Password.MustChange = true
-	}
+	u.Password = pw
 	u.ChangedAt, _ = generalizedTime(e.GetAttributeValue("whenChanged"))
 	return nil
 }
@@ -823,17 +820,8 @@ func (s *Source) domainExpiry(ctx context.Context, sr *searcher, users []directo
 	if err != nil {
 		return fmt.Errorf("maxPwdAge %q: %w", v, err)
 	}
-	// A negative interval in 100 ns ticks; 0 and the minimum mean never.
-	if n >= 0 || n < -(1<<63-1)/100 {
-		return nil
-	}
-	maxAge := time.Duration(-n) * 100
 	for i := range users {
-		p := &users[i].Password
-		if p.NeverExpires || p.MustChange || p.ChangedAt.IsZero() || !p.ExpiresAt.IsZero() {
-			continue
-		}
-		p.ExpiresAt = p.ChangedAt.Add(maxAge)
+		pwdexpiry.DomainMaxAge(&users[i].Password, n)
 	}
 	return nil
 }

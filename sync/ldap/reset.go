@@ -11,39 +11,31 @@ import (
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
-var (
-	// ErrNoSuchUser is a reset for a name the directory does not know.
-	ErrNoSuchUser = errors.New("no such user in the directory")
-	// ErrMustChangeNotSet means the new password was written but the
-	// directory did not record that it must be changed at the next sign-in
-	// (generic LDAP without a ppolicy that allows it).
-	ErrMustChangeNotSet = errors.New("the password was reset, but the directory did not record that it must be changed")
-)
-
 // controlRelax is the Relax Rules control (draft-zeilenga-ldap-relax):
 // OpenLDAP needs it to write pwdReset, which is NO-USER-MODIFICATION.
 const controlRelax = "1.3.6.1.4.1.4203.666.5.12"
 
-// ResetPassword is an administrator's reset of username's password,
-// done as the service account; no old password is needed.
+// ResetPassword is an administrator's reset of username's password, done as
+// the service account; no old password is needed.
 //
 // AD: unicodePwd is replaced over LDAPS or StartTLS (the service account
-// needs the Reset Password right), and with mustChange pwdLastSet is set
-// to 0 in the same request, so both happen or neither does.
+// needs the Reset Password right), and with mustChange pwdLastSet is set to
+// 0 in the same request, so both happen or neither does.
 //
 // Generic LDAP: the Password Modify extended operation (RFC 3062) as the
-// bind DN. With mustChange, pwdReset must end up TRUE: unless the
-// directory has set it already, it is written with the Relax control,
-// which OpenLDAP allows only with manage rights (the rootdn, or an ACL
-// granting manage). When that is refused the password stays reset and the
-// error wraps ErrMustChangeNotSet.
+// bind DN. With mustChange, pwdReset must end up TRUE: unless the directory
+// has set it already, it is written with the Relax control, which OpenLDAP
+// allows only with manage rights (the rootdn, or an ACL granting manage).
+// When that is refused the password stays reset and the error wraps
+// directory.ErrMustChangeNotSet.
 //
-// Errors: ErrPasswordPolicy (with the directory's words) for a refused
-// password, ErrNoSuchUser, ErrInsecureConnection, ErrUnavailable for an
-// outage; anything else is the directory's refusal (rights, say).
+// Errors: directory.ErrPasswordPolicy (with the directory's words) for a
+// refused password, directory.ErrNoSuchUser,
+// directory.ErrInsecureConnection, directory.ErrUnavailable for an outage;
+// anything else is the directory's refusal (rights, say).
 func (s *Source) ResetPassword(ctx context.Context, username, newPassword string, mustChange bool) error {
 	if newPassword == "" {
-		return s.errf("reset password %q: %w: empty password", username, ErrPasswordPolicy)
+		return s.errf("reset password %q: %w: empty password", username, directory.ErrPasswordPolicy)
 	}
 	c, server, err := s.serviceConn(ctx)
 	if err != nil {
@@ -51,7 +43,7 @@ func (s *Source) ResetPassword(ctx context.Context, username, newPassword string
 	}
 	defer closeOnCancel(ctx, c)()
 	if !s.secure(server) {
-		return s.errf("reset password %q: %w", username, ErrInsecureConnection)
+		return s.errf("reset password %q: %w", username, directory.ErrInsecureConnection)
 	}
 	sr := &searcher{s: s, c: c}
 	e, err := s.findUser(ctx, sr, username, false)
@@ -59,7 +51,7 @@ func (s *Source) ResetPassword(ctx context.Context, username, newPassword string
 		return s.errf("reset password %q: %w", username, err)
 	}
 	if e == nil {
-		return s.errf("reset password %q: %w", username, ErrNoSuchUser)
+		return s.errf("reset password %q: %w", username, directory.ErrNoSuchUser)
 	}
 
 	if s.cfg.Kind == KindAD {
@@ -90,7 +82,7 @@ func (s *Source) ResetPassword(ctx context.Context, username, newPassword string
 	}
 	if err := s.markReset(ctx, sr, c, e.DN); err != nil {
 		s.log.Warn("directory password reset without must-change", zap.String("user", username), zap.Error(err))
-		return s.errf("reset password %q: %w: %w", username, ErrMustChangeNotSet, err)
+		return s.errf("reset password %q: %w: %w", username, directory.ErrMustChangeNotSet, err)
 	}
 	return nil
 }

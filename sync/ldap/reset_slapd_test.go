@@ -58,22 +58,22 @@ func TestSlapdResetPassword(t *testing.T) {
 		// The service account may not write pwdReset: the password is reset all the same, and the caller
 		// is told the flag is missing.
 		err := src.ResetPassword(ctx, "rs-nopolicy", "Reset-Passw0rd3", true)
-		if !errors.Is(err, ErrMustChangeNotSet) {
-			t.Fatalf("ResetPassword: %v, want ErrMustChangeNotSet", err)
+		if !errors.Is(err, directory.ErrMustChangeNotSet) {
+			t.Fatalf("ResetPassword: %v, want directory.ErrMustChangeNotSet", err)
 		}
 		if _, err := src.Authenticate(ctx, "rs-nopolicy", "Reset-Passw0rd3"); err != nil {
 			t.Fatalf("bind with the new password: %v", err)
 		}
 	})
 	t.Run("unknown user", func(t *testing.T) {
-		if err := src.ResetPassword(ctx, "rs-nobody", "Reset-Passw0rd4", false); !errors.Is(err, ErrNoSuchUser) {
-			t.Fatalf("ResetPassword: %v, want ErrNoSuchUser", err)
+		if err := src.ResetPassword(ctx, "rs-nobody", "Reset-Passw0rd4", false); !errors.Is(err, directory.ErrNoSuchUser) {
+			t.Fatalf("ResetPassword: %v, want directory.ErrNoSuchUser", err)
 		}
 	})
 	t.Run("plain LDAP refused", func(t *testing.T) {
 		plain := slapdConfig(t, s)
 		plain.StartTLS, plain.AllowPlainPassthrough = false, true
-		if err := newSource(t, plain).ResetPassword(ctx, "rs-plain", "Reset-Passw0rd5", false); !errors.Is(err, ErrInsecureConnection) {
+		if err := newSource(t, plain).ResetPassword(ctx, "rs-plain", "Reset-Passw0rd5", false); !errors.Is(err, directory.ErrInsecureConnection) {
 			t.Fatalf("ResetPassword over plain LDAP: %v", err)
 		}
 	})

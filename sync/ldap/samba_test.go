@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirbridge/dirbridge/internal/harness"
+	"github.com/dirbridge/dirbridge/internal/pwdexpiry"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
@@ -210,7 +212,7 @@ func TestSambaFailover(t *testing.T) {
 	cfg = sambaConfig(t, s)
 	cfg.BindPassword = "Wrong-Passw0rd"
 	_, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{Groups: []string{"staff"}})
-	if !errors.Is(err, ErrBindRefused) || !strings.Contains(err.Error(), "52e") {
+	if !errors.Is(err, directory.ErrBindRefused) || !strings.Contains(err.Error(), "52e") {
 		t.Fatalf("wrong bind password: err = %v", err)
 	}
 }
@@ -280,8 +282,8 @@ func TestSambaCutMidRead(t *testing.T) {
 	if err == nil {
 		t.Fatalf("read survived a cut connection: %d users, complete=%v", len(snap.Users), snap.Complete)
 	}
-	if !errors.Is(err, ErrUnavailable) {
-		t.Errorf("err = %v, want ErrUnavailable", err)
+	if !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("err = %v, want directory.ErrUnavailable", err)
 	}
 }
 
@@ -402,10 +404,10 @@ func TestSambaAuthenticate(t *testing.T) {
 	}{
 		{"good", "Wrong-Passw0rd", directory.ErrInvalidCredentials},
 		{"nobody", adPassword, directory.ErrInvalidCredentials},
-		{"disabled", adPassword, ErrAccountDisabled},
-		{"mustchange", adPassword, ErrMustChangePassword},
-		{"expired", adPassword, ErrPasswordExpired},
-		{"lapsed", adPassword, ErrAccountExpired},
+		{"disabled", adPassword, directory.ErrAccountDisabled},
+		{"mustchange", adPassword, directory.ErrMustChangePassword},
+		{"expired", adPassword, directory.ErrPasswordExpired},
+		{"lapsed", adPassword, directory.ErrAccountExpired},
 	}
 	for _, tc := range cases {
 		_, err := src.Authenticate(ctx, tc.user, tc.pw)
@@ -422,8 +424,8 @@ func TestSambaAuthenticate(t *testing.T) {
 	for range 3 {
 		_, _ = src.Authenticate(ctx, "locky", "Wrong-Passw0rd")
 	}
-	if _, err := src.Authenticate(ctx, "locky", adPassword); !errors.Is(err, ErrAccountLocked) {
-		t.Errorf("locked: err = %v, want ErrAccountLocked", err)
+	if _, err := src.Authenticate(ctx, "locky", adPassword); !errors.Is(err, directory.ErrAccountLocked) {
+		t.Errorf("locked: err = %v, want directory.ErrAccountLocked", err)
 	}
 	// The sync sees the account's expiry.
 	snap := read(t, src, "auth-group")
@@ -438,7 +440,7 @@ func TestSambaAuthenticate(t *testing.T) {
 	if err := src.ChangePassword(ctx, "changer", "Wrong-Passw0rd", "Better-Passw0rd2"); !errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Errorf("wrong old password: %v", err)
 	}
-	if err := src.ChangePassword(ctx, "changer", adPassword, "short"); !errors.Is(err, ErrPasswordPolicy) {
+	if err := src.ChangePassword(ctx, "changer", adPassword, "short"); !errors.Is(err, directory.ErrPasswordPolicy) {
 		t.Errorf("weak new password: %v", err)
 	} else {
 		t.Logf("weak password message: %v", err)
@@ -467,7 +469,46 @@ func TestSambaAuthenticate(t *testing.T) {
 	// An unreachable directory is an outage.
 	cfg := sambaConfig(t, s)
 	cfg.URLs = []string{fmt.Sprintf("ldaps://127.0.0.1:%d", harness.FreePort(t))}
-	if _, err := newSource(t, cfg).Authenticate(ctx, "good", adPassword); !errors.Is(err, ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
+	if _, err := newSource(t, cfg).Authenticate(ctx, "good", adPassword); !errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Fatalf("outage: %v", err)
+	}
+}
+
+// TestSambaSmartcardNeverExpires reads an account with SMARTCARD_REQUIRED
+// as never expiring, as the DC itself computes it: both with the
+// constructed msDS-UserPasswordExpiryTimeComputed and without it, where
+// expiry comes from the domain's maxPwdAge and the flag alone must say
+// never. A plain account beside it still expires after maxPwdAge.
+func TestSambaSmartcardNeverExpires(t *testing.T) {
+	s := sharedSamba(t)
+	ou := s.AddOU(t, "dirbridge-smartcard")
+	card, plain := addSambaUser(t, s, ou, "sc-card"), addSambaUser(t, s, ou, "sc-plain")
+	s.Replace(t, card, "userAccountControl", strconv.Itoa(0x200|pwdexpiry.UACSmartcardRequired))
+	s.AddGroup(t, ou, "sc-users", card, plain)
+
+	// The DC's own verdict, read as the admin.
+	e, err := (&searcher{s: newSource(t, sambaConfig(t, s)), c: s.Admin(t)}).base(context.Background(), card,
+		[]string{"userAccountControl", "msDS-UserPasswordExpiryTimeComputed"})
+	if err != nil || e == nil {
+		t.Fatalf("read %s: %v %v", card, e, err)
+	}
+	if got := e.GetAttributeValue("msDS-UserPasswordExpiryTimeComputed"); got != strconv.FormatInt(pwdexpiry.FileTimeNever, 10) {
+		t.Fatalf("DC computes %s for a smart-card account (uac %s), want never", got, e.GetAttributeValue("userAccountControl"))
+	}
+
+	for _, computed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ReadPasswordExpiry=%v", computed), func(t *testing.T) {
+			cfg := sambaConfig(t, s)
+			cfg.ReadPasswordExpiry = computed
+			snap := read(t, newSource(t, cfg), "sc-users")
+			c := userByName(t, snap, "sc-card")
+			if !c.Password.NeverExpires || !c.Password.ExpiresAt.IsZero() || c.Password.MustChange {
+				t.Errorf("sc-card (SMARTCARD_REQUIRED): password %+v, want never expires", c.Password)
+			}
+			p := userByName(t, snap, "sc-plain")
+			if p.Password.NeverExpires || p.Password.ExpiresAt.Sub(p.Password.ChangedAt) != 42*24*time.Hour {
+				t.Errorf("sc-plain: password %+v, want expiry 42 days after the change", p.Password)
+			}
+		})
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
 // searcher runs searches on one bound connection and counts what it saw.
@@ -107,7 +109,7 @@ func (r *searcher) run(ctx context.Context, req *goldap.SearchRequest, fn func(*
 	}
 	if err := resp.Err(); err != nil {
 		if isNetworkError(err) {
-			return n, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return n, fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
 		}
 		return n, err
 	}
@@ -115,7 +117,7 @@ func (r *searcher) run(ctx context.Context, req *goldap.SearchRequest, fn func(*
 		return n, err
 	}
 	if r.c.IsClosing() {
-		return n, fmt.Errorf("%w: connection closed during the search", ErrUnavailable)
+		return n, fmt.Errorf("%w: connection closed during the search", directory.ErrUnavailable)
 	}
 	return n, nil
 }

@@ -258,8 +258,8 @@ func TestSlapdFailover(t *testing.T) {
 		src.dial = func(ctx context.Context, u string) (conn, error) { dials++; return inner(ctx, u) }
 		src.cfg.URLs = []string{s.URL, s.URL}
 		_, err := src.Read(context.Background(), directory.ReadRequest{Groups: []string{"staff"}})
-		if !errors.Is(err, ErrBindRefused) || errors.Is(err, ErrUnavailable) {
-			t.Fatalf("err = %v, want ErrBindRefused", err)
+		if !errors.Is(err, directory.ErrBindRefused) || errors.Is(err, directory.ErrUnavailable) {
+			t.Fatalf("err = %v, want directory.ErrBindRefused", err)
 		}
 		if !strings.Contains(err.Error(), "ldap corp") || !strings.Contains(err.Error(), "Invalid Credentials") {
 			t.Errorf("error not clear: %v", err)
@@ -309,8 +309,8 @@ func TestSlapdFailover(t *testing.T) {
 		cfg := slapdConfig(t, s)
 		cfg.URLs = []string{fmt.Sprintf("ldap://127.0.0.1:%d", harness.FreePort(t))}
 		_, err := newSource(t, cfg).Read(context.Background(), directory.ReadRequest{Groups: []string{"staff"}})
-		if !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("err = %v, want ErrUnavailable", err)
+		if !errors.Is(err, directory.ErrUnavailable) {
+			t.Fatalf("err = %v, want directory.ErrUnavailable", err)
 		}
 	})
 }
@@ -335,8 +335,8 @@ func TestSlapdKilledMidRead(t *testing.T) {
 	if err == nil {
 		t.Fatalf("read survived the server's death: %d users, complete=%v", len(snap.Users), snap.Complete)
 	}
-	if !errors.Is(err, ErrUnavailable) {
-		t.Errorf("err = %v, want it to wrap ErrUnavailable", err)
+	if !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("err = %v, want it to wrap directory.ErrUnavailable", err)
 	}
 	t.Logf("error as reported: %v", err)
 	// The server comes back and the next read works.
@@ -451,8 +451,8 @@ func TestSlapdAuthenticate(t *testing.T) {
 	}
 	plain := slapdConfig(t, s)
 	plain.StartTLS = false
-	if _, err := newSource(t, plain).Authenticate(ctx, "paula", "paula-password"); !errors.Is(err, ErrInsecureConnection) {
-		t.Errorf("plain ldap: err = %v, want ErrInsecureConnection", err)
+	if _, err := newSource(t, plain).Authenticate(ctx, "paula", "paula-password"); !errors.Is(err, directory.ErrInsecureConnection) {
+		t.Errorf("plain ldap: err = %v, want directory.ErrInsecureConnection", err)
 	}
 
 	if err := src.ChangePassword(ctx, "paula", "wrong", "new-Passw0rd"); !errors.Is(err, directory.ErrInvalidCredentials) {
@@ -471,8 +471,8 @@ func TestSlapdAuthenticate(t *testing.T) {
 	// An outage is not a wrong password.
 	s.Stop()
 	_, err = src.Authenticate(ctx, "paula", "new-Passw0rd")
-	if !errors.Is(err, ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
-		t.Fatalf("directory down: err = %v, want ErrUnavailable", err)
+	if !errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Fatalf("directory down: err = %v, want directory.ErrUnavailable", err)
 	}
 }
 

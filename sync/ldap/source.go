@@ -232,16 +232,6 @@ func (s *Source) errf(format string, args ...any) error {
 	return fmt.Errorf("ldap "+s.cfg.Name+": "+format, args...)
 }
 
-// ErrUnavailable wraps every failure to reach a directory server: no URL
-// answered, a connection dropped, a request timed out. For sign-in it is
-// an outage, never a wrong password.
-var ErrUnavailable = errors.New("directory unavailable")
-
-// ErrBindRefused is a service-account bind the directory refused (wrong
-// DN or password, account disabled). Failover stops there: every DC of a
-// domain would give the same answer and retrying could lock the account.
-var ErrBindRefused = errors.New("service account bind refused")
-
 // dialURL connects to one server and sets up TLS as configured. The dial
 // and the TLS handshake honour ctx; later requests are bounded by
 // ReadTimeout.
@@ -263,7 +253,7 @@ func (s *Source) dialURL(ctx context.Context, rawURL string) (conn, error) {
 	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
 	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", rawURL, ErrUnavailable, err)
+		return nil, fmt.Errorf("%s: %w: %w", rawURL, directory.ErrUnavailable, err)
 	}
 	tc := s.tls.Clone()
 	tc.ServerName = host
@@ -318,7 +308,7 @@ func isNetworkError(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, directory.ErrUnavailable) {
 		return true
 	}
 	var le *goldap.Error
@@ -370,12 +360,12 @@ func (s *Source) connect(ctx context.Context, bindDN, password string) (conn, st
 					errs = append(errs, fmt.Errorf("%s: bind: %w", u, err))
 					continue
 				}
-				return nil, u, fmt.Errorf("%s: bind as %s: %w: %w", u, bindDN, ErrBindRefused, err)
+				return nil, u, fmt.Errorf("%s: bind as %s: %w: %w", u, bindDN, directory.ErrBindRefused, err)
 			}
 		}
 		return c, u, nil
 	}
-	return nil, "", fmt.Errorf("no directory server answered (%d tried): %w: %w", len(s.cfg.URLs), ErrUnavailable, errors.Join(errs...))
+	return nil, "", fmt.Errorf("no directory server answered (%d tried): %w: %w", len(s.cfg.URLs), directory.ErrUnavailable, errors.Join(errs...))
 }
 
 // setTimeout bounds c's following requests (go-ldap connections).

@@ -15,7 +15,7 @@ import (
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/sync/ldap"
+	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
 // TestSignIn is the sign-in half of issue 7 with AD pass-through: the
@@ -144,7 +144,7 @@ func TestSignIn(t *testing.T) {
 			t.Fatalf("an expired password gave a session: %s", me.body)
 		}
 		// AD still refuses the old password.
-		if _, err := src.Authenticate(ctx, "xs-expired", adPassword); !errors.Is(err, ldap.ErrPasswordExpired) {
+		if _, err := src.Authenticate(ctx, "xs-expired", adPassword); !errors.Is(err, directory.ErrPasswordExpired) {
 			t.Fatalf("AD bind with the expired password: %v, want ErrPasswordExpired", err)
 		}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
 	"github.com/dirbridge/dirbridge/sync/ldap"
 )
 
@@ -115,14 +116,14 @@ func TestPassThrough(t *testing.T) {
 	t.Run("disabled in AD (533)", func(t *testing.T) {
 		s.Replace(t, e.dns["pt-disabled"], "userAccountControl", "514")
 		refused(t, "pt-disabled", "directory refused: ldap "+dirName)
-		if ev := e.lastAudit(sso.ActionSignIn, "pt-disabled"); !strings.Contains(ev.Reason, ldap.ErrAccountDisabled.Error()) {
+		if ev := e.lastAudit(sso.ActionSignIn, "pt-disabled"); !strings.Contains(ev.Reason, directory.ErrAccountDisabled.Error()) {
 			t.Errorf("audit reason %q does not say disabled", ev.Reason)
 		}
 	})
 
 	t.Run("account expired in AD (701)", func(t *testing.T) {
 		s.Replace(t, e.dns["pt-acctexp"], "accountExpires", fileTime(time.Now().Add(-24*time.Hour)))
-		refused(t, "pt-acctexp", ldap.ErrAccountExpired.Error())
+		refused(t, "pt-acctexp", directory.ErrAccountExpired.Error())
 	})
 
 	t.Run("outside logon hours in AD (530)", func(t *testing.T) {
@@ -131,7 +132,7 @@ func TestPassThrough(t *testing.T) {
 		if err := bindAs(t, s, e.dns["pt-hours"], adPassword); err == nil || !strings.Contains(err.Error(), "data 530") {
 			t.Fatalf("bind outside logon hours: %v, want data 530", err)
 		}
-		refused(t, "pt-hours", ldap.ErrLogonTimeRestricted.Error())
+		refused(t, "pt-hours", directory.ErrLogonTimeRestricted.Error())
 	})
 
 	t.Run("not from this workstation in AD (531)", func(t *testing.T) {
@@ -139,7 +140,7 @@ func TestPassThrough(t *testing.T) {
 		if err := bindAs(t, s, e.dns["pt-ws"], adPassword); err == nil || !strings.Contains(err.Error(), "data 531") {
 			t.Fatalf("bind with a workstation restriction: %v, want data 531", err)
 		}
-		refused(t, "pt-ws", ldap.ErrWorkstationRestricted.Error())
+		refused(t, "pt-ws", directory.ErrWorkstationRestricted.Error())
 	})
 
 	t.Run("left the imported groups", func(t *testing.T) {
@@ -172,14 +173,14 @@ func TestPassThrough(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "775") {
 			t.Fatalf("bind with the right password of a locked account: %v, want data 775", err)
 		}
-		refused(t, "pt-adlock", ldap.ErrAccountLocked.Error())
+		refused(t, "pt-adlock", directory.ErrAccountLocked.Error())
 		// AD answers 775 whatever the password while its lock holds, so a
 		// wrong one is refused the same way and is not counted here either.
 		res := b().login("pt-adlock", "Not-The-Passw0rd!")
 		if res.status != http.StatusUnauthorized || res.body != strings.ReplaceAll(wrongAnswer.body, "pt-wrong", "pt-adlock") {
 			t.Errorf("wrong password on an AD-locked account: %d\n%s", res.status, res.body)
 		}
-		if ev := e.lastAudit(sso.ActionSignIn, "pt-adlock"); !strings.Contains(ev.Reason, ldap.ErrAccountLocked.Error()) {
+		if ev := e.lastAudit(sso.ActionSignIn, "pt-adlock"); !strings.Contains(ev.Reason, directory.ErrAccountLocked.Error()) {
 			t.Errorf("audit reason %q", ev.Reason)
 		}
 		if l := e.lockout("pt-adlock"); l.FailedAttempts != 0 {
