@@ -14,8 +14,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
-	"github.com/robfig/cron/v3"
 
+	"github.com/dirbridge/dirbridge/internal/cronspec"
 	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/sso/policy"
@@ -64,7 +64,6 @@ func (v *validator) add(path, format string, args ...any) {
 }
 
 var (
-	cronParser  = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	nameRe      = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	privNameRe  = regexp.MustCompile(`^[a-z][a-z0-9_.:-]*$`)
 	fieldNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -105,8 +104,9 @@ func (v *validator) cron(path, expr string) {
 	if expr == "" {
 		return
 	}
-	if _, err := cronParser.Parse(expr); err != nil {
-		v.add(path, "invalid cron expression %q: %v", expr, err)
+	// The schedulers parse with the same function, so what passes here runs.
+	if _, err := cronspec.Parse(expr); err != nil {
+		v.add(path, "%v", err)
 	}
 }
 
