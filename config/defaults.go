@@ -22,6 +22,11 @@ const (
 	DefaultPageSize     = 1000 // AD's MaxPageSize: larger pages are cut to it anyway.
 	DefaultTokenTTL     = 2 * time.Hour
 	DefaultEmergencyTTL = 24 * time.Hour
+	// A run may deactivate at most 500 users or 10 % of the directory's
+	// active users (directories[].max_deactivations): the one home of these
+	// numbers; the sync engine gets them through the config.
+	DefaultMaxDeactivationCount   = 500
+	DefaultMaxDeactivationPercent = 10.0
 )
 
 // ApplyDefaults fills every unset field with its default. Parse and Load
@@ -146,9 +151,8 @@ func (c *Config) defaultDirectory(i int) {
 	// changes within the mark's second or on a server with a skewed clock are
 	// not missed.
 	def(c, p+".incremental_overlap", &d.IncrementalOverlap, 2*time.Minute)
-	// Refuse runs that would deactivate more than 500 users or 10 %.
-	def(c, p+".max_deactivations.count", &d.MaxDeactivations.Count, 500)
-	def(c, p+".max_deactivations.percent", &d.MaxDeactivations.Percent, 10)
+	def(c, p+".max_deactivations.count", &d.MaxDeactivations.Count, DefaultMaxDeactivationCount)
+	def(c, p+".max_deactivations.percent", &d.MaxDeactivations.Percent, DefaultMaxDeactivationPercent)
 	def(c, p+".connect_timeout", &d.ConnectTimeout, 10*time.Second)
 	// Per operation (one page, one bind), not per run.
 	def(c, p+".read_timeout", &d.ReadTimeout, 2*time.Minute)
