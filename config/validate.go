@@ -40,6 +40,12 @@ func (c *Config) Validate() error {
 	v.smtp()
 	v.positive("api.token_ttl", c.API.TokenTTL)
 	v.positive("emergency.ttl", c.Emergency.TTL)
+	if c.Runtime.GCPercent < 1 {
+		v.add("runtime.gc_percent", "must be 1 or more, got %d", c.Runtime.GCPercent)
+	}
+	if c.Runtime.MemoryLimitMiB < 0 {
+		v.add("runtime.memory_limit_mib", "must be 0 (no limit) or more, got %d", c.Runtime.MemoryLimitMiB)
+	}
 	if c.Licenses.Concurrent < 0 {
 		v.add("licenses.concurrent", "must be 0 (unlimited) or more")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -48,19 +49,21 @@ func serveCmd() *cobra.Command {
 		Example: "  dirbridge serve --config /etc/dirbridge/dirbridge.yaml --log-format console",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// log.format and runtime.* from the file; a file that does not
+			// load is reported by Run itself.
+			cfg, cfgErr := config.Load(cfgPath)
 			format := logFormat
-			if !cmd.Flags().Changed("log-format") {
-				// log.format from the file; a file that does not load is
-				// reported by Run itself.
-				if cfg, err := config.Load(cfgPath); err == nil {
-					format = cfg.Log.Format
-				}
+			if !cmd.Flags().Changed("log-format") && cfgErr == nil {
+				format = cfg.Log.Format
 			}
 			log, level, err := daemon.NewLevelLogger(format, "")
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			if cfgErr == nil {
+				applyMemoryPolicy(cfg.Runtime, os.Getenv, log)
+			}
 			return daemon.Run(cmd.Context(), daemon.Options{ConfigPath: cfgPath, Logger: log, Level: &level, Version: version})
 		},
 	}
