@@ -14,6 +14,7 @@ import (
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/daemon"
 	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -135,7 +136,7 @@ func openFromConfig(ctx context.Context, path string) (*config.Config, store.Sto
 	if err != nil {
 		return nil, nil, fmt.Errorf("load config %s: %w", path, err)
 	}
-	st, err := daemon.OpenStore(ctx, cfg)
+	st, err := wire.Store(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -174,8 +175,7 @@ func emergencyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a := cfg.Policy.Argon2
-			hash, err := password.Hash(pw, password.Params{Memory: a.MemoryKiB, Iterations: a.Time, Parallelism: a.Threads, SaltLength: 16, KeyLength: 32})
+			hash, err := password.Hash(pw, wire.PasswordParams(cfg))
 			if err != nil {
 				return err
 			}

@@ -378,11 +378,7 @@ func ResetMailer(cfg *config.Config) (*ResetMail, error) {
 	if cfg.SMTP.Host == "" {
 		return nil, errors.New("policy.password_reset.enabled needs smtp.host")
 	}
-	sc, err := SMTPConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	m, err := expiry.NewSMTPMailer(sc)
+	m, err := Mailer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("password reset: %w", err)
 	}
