@@ -110,8 +110,12 @@ func organisation(agents ...ldapUser) string {
 }
 
 // configYAML: rule numbers matter, the plans name them. Rule 1 adds a
-// unit only; rule 2 gives Supervisor; rule 3 Agent.
+// unit only; rule 2 gives Supervisor; rule 3 Agent. The admin API is the
+// daemon's (wire.Admin), so policy.username applies to users created from
+// entries: the fixture's "ed" needs a minimum of 2.
 const configYAML = `store: {driver: sqlite, dsn: %q}
+policy:
+  username: {min_length: 2}
 profiles:
   - {name: Agent, privileges: []}
   - {name: Supervisor, privileges: [manage_users]}
