@@ -26,6 +26,9 @@ type Config struct {
 	SMTP      SMTP      `yaml:"smtp"`
 	API       API       `yaml:"api"`
 	Emergency Emergency `yaml:"emergency"`
+	// Runtime is the process-wide memory policy the entry points
+	// (dirbridge serve, dirbridge sync) apply; no package sets it.
+	Runtime Runtime `yaml:"runtime"`
 
 	// file and lines locate every decoded field for error messages.
 	file  string
@@ -556,6 +559,17 @@ type SMTP struct {
 type API struct {
 	// TokenTTL is how long a bearer token from an API key lives.
 	TokenTTL time.Duration `yaml:"token_ttl"`
+}
+
+// Runtime is the Go runtime's memory policy for the whole process. The
+// GOGC and GOMEMLIMIT environment variables, when set, win over it.
+type Runtime struct {
+	// GCPercent is the collector's target (GOGC): the heap grows to
+	// 1 + GCPercent/100 times what is live before a collection.
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimitMiB is a soft limit on the Go heap and runtime (GOMEMLIMIT)
+	// in MiB; 0 sets none.
+	MemoryLimitMiB int `yaml:"memory_limit_mib"`
 }
 
 // Emergency configures the break-glass account.

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
-	"github.com/robfig/cron/v3"
 
+	"github.com/dirbridge/dirbridge/internal/cronspec"
 	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/sso/policy"
@@ -40,6 +40,12 @@ func (c *Config) Validate() error {
 	v.smtp()
 	v.positive("api.token_ttl", c.API.TokenTTL)
 	v.positive("emergency.ttl", c.Emergency.TTL)
+	if c.Runtime.GCPercent < 1 {
+		v.add("runtime.gc_percent", "must be 1 or more, got %d", c.Runtime.GCPercent)
+	}
+	if c.Runtime.MemoryLimitMiB < 0 {
+		v.add("runtime.memory_limit_mib", "must be 0 (no limit) or more, got %d", c.Runtime.MemoryLimitMiB)
+	}
 	if c.Licenses.Concurrent < 0 {
 		v.add("licenses.concurrent", "must be 0 (unlimited) or more")
 	}
@@ -64,7 +70,6 @@ func (v *validator) add(path, format string, args ...any) {
 }
 
 var (
-	cronParser  = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	nameRe      = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	privNameRe  = regexp.MustCompile(`^[a-z][a-z0-9_.:-]*$`)
 	fieldNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -105,8 +110,9 @@ func (v *validator) cron(path, expr string) {
 	if expr == "" {
 		return
 	}
-	if _, err := cronParser.Parse(expr); err != nil {
-		v.add(path, "invalid cron expression %q: %v", expr, err)
+	// The schedulers parse with the same function, so what passes here runs.
+	if _, err := cronspec.Parse(expr); err != nil {
+		v.add(path, "%v", err)
 	}
 }
 

@@ -170,6 +170,8 @@ func TestValidateCases(t *testing.T) {
 		{"store driver", "store: {driver: sqlite3}\n", "store.driver: must be one of sqlite, postgres"},
 		{"postgres dsn", "store: {driver: postgres}\n", "store.dsn: required for driver postgres"},
 		{"store conns", "store: {max_open_conns: 0}\n", "store.max_open_conns: must be at least 1"},
+		{"gc percent", "runtime: {gc_percent: 0}\n", "runtime.gc_percent: must be 1 or more, got 0"},
+		{"memory limit", "runtime: {memory_limit_mib: -1}\n", "runtime.memory_limit_mib: must be 0 (no limit) or more"},
 
 		{"warn days", "expiry: {warn_days: [7, -1]}\n", "expiry.warn_days[1]: must be at least 1 day"},
 		{"warn days dup", "expiry: {warn_days: [7, 7]}\n", "expiry.warn_days[1]: duplicate threshold 7"},

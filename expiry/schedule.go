@@ -7,6 +7,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/internal/cronspec"
 )
 
 // leaseName is the store lease that lets one replica run the job.
@@ -26,7 +28,7 @@ type Scheduler struct {
 	cancel   context.CancelFunc
 }
 
-// NewScheduler parses spec (standard five-field cron, in loc) and returns
+// NewScheduler parses spec (five-field cron as internal/cronspec reads it, in loc) and returns
 // a scheduler; holder names this replica in the lease.
 func NewScheduler(job *Job, spec string, loc *time.Location, holder string, now func() time.Time) (*Scheduler, error) {
 	if loc == nil {
@@ -39,7 +41,7 @@ func NewScheduler(job *Job, spec string, loc *time.Location, holder string, now 
 	// Recover: a bug in one run is logged and the next day's run still
 	// happens, instead of the panic ending the daemon.
 	cronLog := cron.PrintfLogger(zap.NewStdLog(s.log.Named("cron")))
-	s.cron = cron.New(cron.WithLocation(loc), cron.WithChain(cron.Recover(cronLog), cron.SkipIfStillRunning(cron.DiscardLogger)))
+	s.cron = cron.New(cron.WithLocation(loc), cronspec.Option(), cron.WithChain(cron.Recover(cronLog), cron.SkipIfStillRunning(cron.DiscardLogger)))
 	if _, err := s.cron.AddFunc(spec, s.tick); err != nil {
 		return nil, fmt.Errorf("expiry schedule %q: %w", spec, err)
 	}

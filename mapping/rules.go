@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
@@ -220,14 +221,14 @@ func ruleCause(i int, r Rule, g directory.Group) string {
 type groupSpec struct {
 	raw    string
 	anchor string
-	dn     string // normalised; empty when the name is not a DN
+	dn     string // ldapdn.Key; empty when the name is not a DN
 }
 
 func compileSpec(spec string) groupSpec {
 	spec = strings.TrimSpace(spec)
 	s := groupSpec{raw: spec, anchor: normAnchor(spec)}
 	if strings.Contains(spec, "=") {
-		if dn, err := NormalizeDN(spec); err == nil {
+		if dn, err := ldapdn.Key(spec); err == nil {
 			s.dn = dn
 		}
 	}
@@ -246,7 +247,7 @@ func compileSpecs(rules []Rule) []groupSpec {
 type groupKey struct {
 	g      directory.Group
 	anchor string
-	dn     string // normalised; empty when absent or malformed
+	dn     string // ldapdn.Key; empty when absent or malformed
 }
 
 func groupKeys(groups []directory.Group) []groupKey {
@@ -254,7 +255,7 @@ func groupKeys(groups []directory.Group) []groupKey {
 	for i, g := range groups {
 		out[i] = groupKey{g: g, anchor: normAnchor(g.Anchor)}
 		if g.DN != "" {
-			if dn, err := NormalizeDN(g.DN); err == nil {
+			if dn, err := ldapdn.Key(g.DN); err == nil {
 				out[i].dn = dn
 			}
 		}
@@ -297,94 +298,4 @@ func normAnchor(s string) string {
 	s = strings.TrimPrefix(s, "{")
 	s = strings.TrimSuffix(s, "}")
 	return strings.ToLower(s)
-}
-
-// NormalizeDN returns a canonical form of an LDAP DN for comparison:
-// attribute types and values lower-cased, spaces around separators removed,
-// escapes (`\,` and `\2C`) decoded and the few characters that must stay
-// escaped re-escaped uniformly. Multi-valued RDNs keep their order.
-// It is a comparison key, not a DN to send to a server.
-func NormalizeDN(dn string) (string, error) {
-	var (
-		out      strings.Builder
-		cur      []byte
-		typ      string
-		inValue  bool
-		rdnStart = true
-	)
-	flush := func(sep byte) error {
-		val := strings.TrimSpace(string(cur))
-		if !inValue || strings.TrimSpace(typ) == "" {
-			return fmt.Errorf("malformed DN %q", dn)
-		}
-		if !rdnStart {
-			out.WriteByte(sep)
-		}
-		out.WriteString(strings.ToLower(strings.TrimSpace(typ)))
-		out.WriteByte('=')
-		for _, c := range []byte(strings.ToLower(val)) {
-			if strings.IndexByte(`,+"\<>;=`, c) >= 0 {
-				out.WriteByte('\\')
-			}
-			out.WriteByte(c)
-		}
-		cur, typ, inValue = cur[:0], "", false
-		return nil
-	}
-	pendingSep := byte(0)
-	for i := 0; i < len(dn); i++ {
-		c := dn[i]
-		switch {
-		case c == '\\':
-			if !inValue || i+1 >= len(dn) {
-				return "", fmt.Errorf("malformed DN %q", dn)
-			}
-			if i+2 < len(dn) && isHex(dn[i+1]) && isHex(dn[i+2]) {
-				cur = append(cur, unhex(dn[i+1])<<4|unhex(dn[i+2]))
-				i += 2
-			} else {
-				cur = append(cur, dn[i+1])
-				i++
-			}
-		case c == '=' && !inValue:
-			typ, inValue = string(cur), true
-			cur = cur[:0]
-		case (c == ',' || c == ';' || c == '+') && !inValue:
-			return "", fmt.Errorf("malformed DN %q", dn)
-		case c == ',' || c == ';' || c == '+':
-			sep := byte(',')
-			if c == '+' {
-				sep = '+'
-			}
-			if err := flush(pendingSep); err != nil {
-				return "", err
-			}
-			rdnStart = false
-			pendingSep = sep
-		default:
-			cur = append(cur, c)
-		}
-	}
-	if strings.TrimSpace(dn) == "" {
-		return "", nil
-	}
-	if err := flush(pendingSep); err != nil {
-		return "", err
-	}
-	return out.String(), nil
-}
-
-func isHex(c byte) bool {
-	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }

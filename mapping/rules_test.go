@@ -175,25 +175,23 @@ func TestGroupMatches(t *testing.T) {
 	}
 }
 
-func TestNormalizeDN(t *testing.T) {
-	tests := []struct {
-		in, want string
-		err      bool
+// TestGroupMatchesDNs: a rule's DN names a group as go-ldap's EqualFold
+// compares DNs (internal/ldapdn has the full table).
+func TestGroupMatchesDNs(t *testing.T) {
+	g := directory.Group{Name: "Ann", DN: `cn=Ann+uid=ann01,ou=Sales\2C EMEA,dc=x`}
+	for _, tc := range []struct {
+		spec string
+		want bool
 	}{
-		{"CN=A,DC=x", "cn=a,dc=x", false},
-		{" CN = A , DC = x ", "cn=a,dc=x", false},
-		{"CN=A+UID=b,DC=x", "cn=a+uid=b,dc=x", false},
-		{`CN=A\,B,DC=x`, `cn=a\,b,dc=x`, false},
-		{`CN=A\2CB;DC=x`, `cn=a\,b,dc=x`, false},
-		{"", "", false},
-		{"CN=A,,DC=x", "", true},
-		{"nonsense", "", true},
-		{`CN=A\`, "", true},
-	}
-	for _, tc := range tests {
-		got, err := NormalizeDN(tc.in)
-		if (err != nil) != tc.err || got != tc.want {
-			t.Errorf("NormalizeDN(%q) = %q, %v; want %q, err=%v", tc.in, got, err, tc.want, tc.err)
+		{`UID=ann01+CN=ann,OU=sales\, emea,DC=X`, true},
+		{`uid=ann01 + cn=Ann, ou=Sales\2c EMEA; dc=x`, true},
+		{`cn=Ann,uid=ann01,ou=Sales\2C EMEA,dc=x`, false},
+		{`cn=Ann+uid=ann02,ou=Sales\2C EMEA,dc=x`, false},
+		{`cn=Ann+uid=ann01,ou=Sales,ou=EMEA,dc=x`, false},
+		{`cn="Ann",dc=x`, false},
+	} {
+		if got := GroupMatches(tc.spec, g); got != tc.want {
+			t.Errorf("GroupMatches(%q) = %v, want %v", tc.spec, got, tc.want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/config"
+	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/sync/directory"
@@ -138,7 +139,7 @@ func mappingCmd() *cobra.Command {
 // findDirectoryUser finds ref among the users of the imported groups.
 func findDirectoryUser(users []directory.User, ref string) (int, error) {
 	ref = strings.TrimSpace(ref)
-	dnKey, _ := mapping.NormalizeDN(ref)
+	dnKey, _ := ldapdn.Key(ref)
 	var hits []int
 	for i, u := range users {
 		switch {
@@ -146,7 +147,7 @@ func findDirectoryUser(users []directory.User, ref string) (int, error) {
 			strings.EqualFold(strings.Trim(u.Anchor, "{}"), strings.Trim(ref, "{}")):
 			hits = append(hits, i)
 		case dnKey != "" && strings.Contains(ref, "="):
-			if k, err := mapping.NormalizeDN(u.DN); err == nil && k == dnKey {
+			if k, err := ldapdn.Key(u.DN); err == nil && k == dnKey {
 				hits = append(hits, i)
 			}
 		}

@@ -16,10 +16,8 @@ import (
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
-	"github.com/dirbridge/dirbridge/internal/daemon"
 	"github.com/dirbridge/dirbridge/internal/harness"
 	"github.com/dirbridge/dirbridge/internal/wire"
-	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/sqlite"
 )
@@ -201,15 +199,16 @@ func apiServer(t *testing.T, cfgPath, db string) (url string, st store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := daemon.SeedProfiles(ctx, st, cfg, time.Now()); err != nil {
+	if err := wire.SeedProfiles(ctx, st, cfg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	m, err := wire.Mapper(cfg, "corp")
+	// The daemon's admin API, over the sync's own mappers.
+	sy, err := wire.Runner(cfg, st, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := admin.New(admin.Options{Store: st, Directories: []string{"corp"},
-		Mappings: map[string]admin.DirectoryMapping{"corp": {Mapper: m, LinkBy: mapping.LinkByUsername}}})
+	t.Cleanup(sy.Runner.Close)
+	a, err := wire.Admin(cfg, wire.AdminDeps{Store: st, Sync: sy})
 	if err != nil {
 		t.Fatal(err)
 	}

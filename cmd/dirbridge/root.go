@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/daemon"
 	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -48,19 +50,21 @@ func serveCmd() *cobra.Command {
 		Example: "  dirbridge serve --config /etc/dirbridge/dirbridge.yaml --log-format console",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// log.format and runtime.* from the file; a file that does not
+			// load is reported by Run itself.
+			cfg, cfgErr := config.Load(cfgPath)
 			format := logFormat
-			if !cmd.Flags().Changed("log-format") {
-				// log.format from the file; a file that does not load is
-				// reported by Run itself.
-				if cfg, err := config.Load(cfgPath); err == nil {
-					format = cfg.Log.Format
-				}
+			if !cmd.Flags().Changed("log-format") && cfgErr == nil {
+				format = cfg.Log.Format
 			}
 			log, level, err := daemon.NewLevelLogger(format, "")
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			if cfgErr == nil {
+				applyMemoryPolicy(cfg.Runtime, os.Getenv, log)
+			}
 			return daemon.Run(cmd.Context(), daemon.Options{ConfigPath: cfgPath, Logger: log, Level: &level, Version: version})
 		},
 	}
@@ -132,7 +136,7 @@ func openFromConfig(ctx context.Context, path string) (*config.Config, store.Sto
 	if err != nil {
 		return nil, nil, fmt.Errorf("load config %s: %w", path, err)
 	}
-	st, err := daemon.OpenStore(ctx, cfg)
+	st, err := wire.Store(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -171,8 +175,7 @@ func emergencyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a := cfg.Policy.Argon2
-			hash, err := password.Hash(pw, password.Params{Memory: a.MemoryKiB, Iterations: a.Time, Parallelism: a.Threads, SaltLength: 16, KeyLength: 32})
+			hash, err := password.Hash(pw, wire.PasswordParams(cfg))
 			if err != nil {
 				return err
 			}

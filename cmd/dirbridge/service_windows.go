@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
 
+	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/daemon"
 )
 
@@ -109,6 +110,11 @@ func (h *handler) Execute(args []string, req <-chan svc.ChangeRequest, status ch
 	log, err := daemon.NewLogger("json", "")
 	if err != nil {
 		return true, 1
+	}
+	// runtime.* as `dirbridge serve` applies it; a file that does not
+	// load is reported by Run itself.
+	if cfg, err := config.Load(h.cfgPath); err == nil {
+		applyMemoryPolicy(cfg.Runtime, os.Getenv, log)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -164,6 +164,7 @@ func syncInProcess(ctx context.Context, cfgPath, logLevel string, req engine.Req
 		return syncResult{}, err
 	}
 	defer func() { _ = log.Sync() }()
+	applyMemoryPolicy(cfg.Runtime, os.Getenv, log)
 	s, err := wire.Runner(cfg, st, log, nil)
 	if err != nil {
 		return syncResult{}, err

@@ -1,6 +1,7 @@
-// Package daemon wires dirbridge's long-running process: it opens the
-// store, seeds the config's profiles, schedules the sync and the
-// password-expiry notices, serves the sign-in surface (password, SAML,
+// Package daemon runs dirbridge's long-running process: internal/wire
+// builds every component from the config (store, seeded profiles, sync
+// engine and schedules, password-expiry notices, sign-in surface, admin
+// API); the daemon starts them, serves the sign-in surface (password, SAML,
 // OIDC, certificates, forward auth), /healthz, /readyz, /metrics and the
 // admin API, reloads what is safe on SIGHUP and shuts down gracefully.
 // cmd/dirbridge stays a thin CLI around it.
@@ -18,65 +19,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
-	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
-	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/internal/wire"
-	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/store/backend"
-	"github.com/dirbridge/dirbridge/sync/engine"
 )
-
-// OpenStore opens the configured backend through store/backend, as every
-// other entry point does; migrations are applied on open.
-func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
-	st, err := backend.Open(ctx, cfg.Store.Driver, cfg.Store.DSN.Value(),
-		backend.WithMaxOpenConns(cfg.Store.MaxOpenConns))
-	if err != nil {
-		return nil, fmt.Errorf("open %s store: %w", cfg.Store.Driver, err)
-	}
-	return st, nil
-}
-
-// Catalogue builds the privilege catalogue from the config.
-func Catalogue(cfg *config.Config) (*privilege.Catalogue, error) {
-	var app []privilege.Info
-	for _, p := range cfg.Privileges {
-		app = append(app, privilege.Info{Name: p.Name, Group: p.Group, Description: p.Description, Scoped: p.Scoped, Requires: p.Requires})
-	}
-	c, err := privilege.NewCatalogue(app)
-	if err != nil {
-		return nil, fmt.Errorf("privileges: %w", err)
-	}
-	return c, nil
-}
-
-// SeedProfiles creates or updates the profiles listed in the config
-// (FromConfig=true). Profiles created through the API are left alone.
-func SeedProfiles(ctx context.Context, st store.Store, cfg *config.Config, now time.Time) error {
-	return st.Tx(ctx, func(tx store.Tx) error {
-		for _, p := range cfg.Profiles {
-			old, err := tx.GetProfile(ctx, p.Name)
-			created := now.UTC()
-			if err == nil {
-				created = old.CreatedAt
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("seed profile %q: %w", p.Name, err)
-			}
-			np := store.Profile{Name: p.Name, Description: p.Description, Privileges: privilege.NewSet(p.Privileges...),
-				FromConfig: true, CreatedAt: created, UpdatedAt: now.UTC()}
-			if err := tx.PutProfile(ctx, np); err != nil {
-				return fmt.Errorf("seed profile %q: %w", p.Name, err)
-			}
-		}
-		return nil
-	})
-}
 
 // NewLogger builds the zap logger: JSON by default, console on request.
 func NewLogger(format, level string) (*zap.Logger, error) {
@@ -148,121 +97,37 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	st, err := OpenStore(ctx, cfg)
+	c, err := wire.Build(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if err := SeedProfiles(ctx, st, cfg, time.Now()); err != nil {
-		return err
-	}
-	cat, err := Catalogue(cfg)
-	if err != nil {
-		return err
-	}
-	hasher, err := password.NewHasher(password.Params{Memory: cfg.Policy.Argon2.MemoryKiB, Iterations: cfg.Policy.Argon2.Time,
-		Parallelism: cfg.Policy.Argon2.Threads, SaltLength: 16, KeyLength: 32}, cfg.Policy.Argon2.MaxConcurrent)
-	if err != nil {
-		return err
-	}
-	proxies := cfg.Server.TrustedProxyPrefixes()
-	var dirs []string
-	for _, d := range cfg.Directories {
-		dirs = append(dirs, d.Name)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	sp, err := buildSync(cfg, st, log, reg)
-	if err != nil {
-		return err
-	}
-	runner := sp.runner
-	defer runner.Close()
-	sched, err := engine.NewScheduler(runner, st, engine.SchedulerOptions{Logger: log})
-	if err != nil {
-		return fmt.Errorf("sync scheduler: %w", err)
-	}
-	// The scheduler runs under ctx: shutdown cancels background runs.
-	sched.Start(ctx)
-	defer sched.Stop()
-
-	// Password-expiry notices (expiry.enabled): every replica schedules,
-	// the store lease lets one of them send.
-	if cfg.Expiry.Enabled {
-		job, err := wire.ExpiryJob(cfg, st, log, reg)
-		if err != nil {
-			return err
+	defer func() {
+		if err := c.Close(); err != nil {
+			log.Error("close", zap.Error(err))
 		}
-		es, err := wire.ExpiryScheduler(cfg, job, "")
-		if err != nil {
-			return err
-		}
-		es.Start(ctx)
-		defer es.Stop()
+	}()
+	return serve(ctx, opts, cfg, c, log)
+}
+
+// serve starts the built components — the schedules, the sign-in
+// methods, the HTTP server — and runs until ctx ends, a sign-in method
+// cannot start or the server fails; SIGHUP reloads.
+func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Components, log *zap.Logger) error {
+	// The schedulers run under ctx: shutdown cancels background runs.
+	c.Scheduler.Start(ctx)
+	defer c.Scheduler.Stop()
+	if c.Expiry != nil {
+		c.Expiry.Start(ctx)
+		defer c.Expiry.Stop()
 		log.Info("password-expiry notices scheduled", zap.String("schedule", cfg.Expiry.Schedule), zap.String("time_zone", cfg.Expiry.TimeZone))
 	}
-
-	mappings, err := entryMappings(cfg, sp.mappers)
-	if err != nil {
-		return err
-	}
-	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dirbridge_http_requests_total", Help: "HTTP requests by code and method."}, []string{"code", "method"})
-	reg.MustRegister(reqs)
-
 	publicURL, fellBack := wire.PublicURL(cfg)
 	if fellBack {
 		log.Warn("server.public_url is not set; sign-in links use the listen address", zap.String("public_url", publicURL))
 	}
-	// The sign-in surface owns every other path: /login, /logout,
-	// /auth/verify, /password/*, /saml/*, /oidc/*, /login/certificate.
-	signin, err := buildSignIn(cfg, st, log, hasher, sp.sources, cat, reg)
-	if err != nil {
-		return fmt.Errorf("sign-in service: %w", err)
-	}
-	// The admin API changes and resets passwords through the sign-in
-	// service and the directories' sources, so it is built after them.
-	api, err := admin.New(admin.Options{Store: st, Logger: log, Privileges: cat, Directories: dirs, Hasher: hasher,
-		TrustedProxies: proxies, Sync: syncTrigger{runner}, Mappings: mappings, TokenTTL: cfg.API.TokenTTL,
-		Passwords: wire.AdminPasswords(signin, sp.sources), PasswordHistory: cfg.Policy.Password.History,
-		Usernames: wire.UsernamePolicy(cfg), UserTemplates: wire.AdminUserTemplates(cfg), Inviter: wire.Inviter(signin, cfg)})
+	srv, certs, err := newServer(cfg, c, log)
 	if err != nil {
 		return err
-	}
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := Ready(r.Context(), st); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		if !signin.Started() {
-			http.Error(w, "sign-in methods starting (IdP metadata, OIDC discovery)", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/api/v1/", api)
-	mux.Handle("GET /api/v1/me", meHandler(api, signin))
-	mux.Handle("/", signin)
-
-	tlsConf, err := wire.ServerTLS(cfg)
-	if err != nil {
-		return err
-	}
-	var certs *certReloader
-	if tlsConf != nil {
-		if certs, err = newCertReloader(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile); err != nil {
-			return err
-		}
-		tlsConf.Certificates, tlsConf.GetCertificate = nil, certs.get
-	}
-	srv := &http.Server{Handler: recoverPanics(log, verifyFast(signin, promhttp.InstrumentHandlerCounter(reqs, mux))), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-		TLSConfig: tlsConf, ErrorLog: zap.NewStdLog(log.Named("http"))}
-	if srv.ReadHeaderTimeout == 0 {
-		srv.ReadHeaderTimeout = 10 * time.Second
 	}
 	ln := opts.Listener
 	if ln == nil {
@@ -276,47 +141,63 @@ func Run(ctx context.Context, opts Options) error {
 	ssoCtx, stopSSO := context.WithCancel(ctx)
 	defer stopSSO()
 	ssoErr := make(chan error, 1)
-	go func() { ssoErr <- signin.Run(ssoCtx) }()
+	go func() { ssoErr <- c.SignIn.Run(ssoCtx) }()
 
 	errc := make(chan error, 1)
+	scheme := "http"
+	if srv.TLSConfig != nil {
+		scheme = "https"
+	}
 	go func() {
-		if tlsConf != nil {
+		if srv.TLSConfig != nil {
 			// Certificates are in TLSConfig already.
 			errc <- srv.ServeTLS(ln, "", "")
 			return
 		}
 		errc <- srv.Serve(ln)
 	}()
-	scheme := "http"
-	if tlsConf != nil {
-		scheme = "https"
-	}
 	log.Info("dirbridge serving", zap.String("addr", ln.Addr().String()), zap.String("scheme", scheme),
 		zap.String("public_url", publicURL), zap.String("version", opts.Version))
 
-	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: st, sync: sp, signin: signin, level: opts.Level, certs: certs}
+	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: c.Store, sync: c.Sync,
+		signin: c.SignIn, level: opts.Level, certs: certs}
+	err = wait(ctx, rl, ssoErr, errc, log)
+	if err != nil && !errors.Is(err, errSignIn) {
+		return err // the server failed: nothing to shut down
+	}
+	return shutdown(ctx, srv, cfg, log, err)
+}
+
+// errSignIn marks wait's error when a sign-in method could not start.
+var errSignIn = errors.New("sign-in")
+
+// wait runs until ctx ends (nil), a sign-in method cannot start (an error
+// wrapping errSignIn) or the HTTP server fails; SIGHUP reloads.
+func wait(ctx context.Context, rl *reloader, ssoErr, errc <-chan error, log *zap.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	var runErr error
-loop:
 	for {
 		select {
 		case <-hup:
 			rl.reload(ctx)
 		case err := <-ssoErr:
 			if err != nil {
-				runErr = fmt.Errorf("sign-in: %w", err)
 				log.Error("sign-in could not start; shutting down", zap.Error(err))
-				break loop
+				return fmt.Errorf("%w: %w", errSignIn, err)
 			}
 			ssoErr = nil // ended with ctx; shutdown follows
 		case err := <-errc:
 			return fmt.Errorf("http server: %w", err)
 		case <-ctx.Done():
-			break loop
+			return nil
 		}
 	}
+}
+
+// shutdown gives in-flight requests server.shutdown_timeout to finish and
+// returns runErr joined with a failed shutdown's error.
+func shutdown(ctx context.Context, srv *http.Server, cfg *config.Config, log *zap.Logger, runErr error) error {
 	timeout := cfg.Server.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -328,6 +209,55 @@ loop:
 		return errors.Join(runErr, fmt.Errorf("shutdown: %w", err))
 	}
 	return runErr
+}
+
+// newServer is the HTTP server over c's handlers, with TLS from server.tls
+// (certs re-reads its certificate on SIGHUP; nil without TLS).
+func newServer(cfg *config.Config, c *wire.Components, log *zap.Logger) (*http.Server, *certReloader, error) {
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dirbridge_http_requests_total", Help: "HTTP requests by code and method."}, []string{"code", "method"})
+	c.Registry.MustRegister(reqs)
+	tlsConf, err := wire.ServerTLS(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var certs *certReloader
+	if tlsConf != nil {
+		if certs, err = newCertReloader(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile); err != nil {
+			return nil, nil, err
+		}
+		tlsConf.Certificates, tlsConf.GetCertificate = nil, certs.get
+	}
+	h := recoverPanics(log, verifyFast(c.SignIn, promhttp.InstrumentHandlerCounter(reqs, routes(c))))
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		TLSConfig: tlsConf, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	if srv.ReadHeaderTimeout == 0 {
+		srv.ReadHeaderTimeout = 10 * time.Second
+	}
+	return srv, certs, nil
+}
+
+// routes is the public mux: probes, metrics, the admin API under
+// /api/v1/, and the sign-in surface on every other path (/login, /logout,
+// /auth/verify, /password/*, /saml/*, /oidc/*, /login/certificate).
+func routes(c *wire.Components) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := Ready(r.Context(), c.Store); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if !c.SignIn.Started() {
+			http.Error(w, "sign-in methods starting (IdP metadata, OIDC discovery)", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/api/v1/", c.Admin)
+	mux.Handle("GET /api/v1/me", meHandler(c.Admin, c.SignIn))
+	mux.Handle("/", c.SignIn)
+	return mux
 }
 
 // Ready checks the store answers and every migration is applied.

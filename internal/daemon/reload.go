@@ -24,7 +24,7 @@ type reloader struct {
 	path    string
 	started *config.Config
 	st      store.Store
-	sync    syncParts
+	sync    wire.Sync
 	signin  *sso.Service
 	level   *zap.AtomicLevel
 	// certs is the listener's certificate with server.tls; nil without.
@@ -38,12 +38,12 @@ func (r *reloader) reload(ctx context.Context) {
 		return
 	}
 	var applied []string
-	if err := SeedProfiles(ctx, r.st, cfg, time.Now()); err != nil {
+	if err := wire.SeedProfiles(ctx, r.st, cfg, time.Now()); err != nil {
 		r.log.Error("reload: profiles not re-applied", zap.Error(err))
 	} else {
 		applied = append(applied, "profiles")
 	}
-	if _, err := r.sync.reloadMappers(cfg); err != nil {
+	if _, err := r.sync.ReloadMappers(cfg); err != nil {
 		r.log.Error("reload: mapping invalid; keeping the running rules", zap.Error(err))
 	} else {
 		applied = append(applied, "mapping")

@@ -2,31 +2,7 @@ package daemon
 
 import (
 	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-
-	"github.com/dirbridge/dirbridge/config"
-	"github.com/dirbridge/dirbridge/internal/wire"
-	"github.com/dirbridge/dirbridge/privilege"
-	"github.com/dirbridge/dirbridge/sso"
-	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/sync/ldap"
 )
-
-// buildSignIn makes the sign-in service: password sign-in through the
-// directories' sources, the configured SAML and OIDC methods, the
-// forgotten-password mailer and certificate sign-in (internal/wire).
-func buildSignIn(cfg *config.Config, st store.Store, log *zap.Logger, hasher sso.PasswordHasher,
-	sources map[string]*ldap.Source, cat *privilege.Catalogue, reg prometheus.Registerer) (*sso.Service, error) {
-	checkers := map[string]sso.PasswordChecker{}
-	changers := map[string]sso.PasswordChanger{}
-	for name, src := range sources {
-		checkers[name], changers[name] = src, src
-	}
-	return wire.SSO(cfg, wire.SSODeps{Store: st, Logger: log, Hasher: hasher, Directories: checkers, Changers: changers,
-		Extend: func(o *sso.Options) { o.Catalogue, o.Registerer = cat, reg }})
-}
 
 // meHandler shares GET /api/v1/me between the admin API (a bearer token)
 // and the sign-in service (a session cookie): a caller with an

@@ -14,7 +14,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/expiry"
 	"github.com/dirbridge/dirbridge/mapping"
@@ -379,11 +378,7 @@ func ResetMailer(cfg *config.Config) (*ResetMail, error) {
 	if cfg.SMTP.Host == "" {
 		return nil, errors.New("policy.password_reset.enabled needs smtp.host")
 	}
-	sc, err := SMTPConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	m, err := expiry.NewSMTPMailer(sc)
+	m, err := Mailer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("password reset: %w", err)
 	}
@@ -467,25 +462,4 @@ func GlobalRules(cfg *config.Config) []mapping.Rule {
 func UsernamePolicy(cfg *config.Config) policy.UsernamePolicy {
 	u := cfg.Policy.Username
 	return policy.UsernamePolicy{MinLength: u.MinLength, MinLetters: u.MinLetters, MinDigits: u.MinDigits, MinOther: u.MinOther}
-}
-
-// AdminUserTemplates is mapping.user_templates for the admin API's user
-// creation.
-func AdminUserTemplates(cfg *config.Config) map[string]admin.UserTemplate {
-	out := make(map[string]admin.UserTemplate, len(cfg.Mapping.UserTemplates))
-	for _, t := range cfg.Mapping.UserTemplates {
-		out[t.Name] = admin.UserTemplate{State: store.UserState(t.State), Language: t.Language,
-			Units: slices.Clone(t.Units), Profile: t.Profile, EmailDomain: t.EmailDomain}
-	}
-	return out
-}
-
-// Inviter is the sign-in service when it can mail set-password links
-// (policy.password_reset), else nil: the API then refuses invitations
-// with the setting to change.
-func Inviter(signin *sso.Service, cfg *config.Config) admin.Inviter {
-	if signin == nil || !cfg.Policy.PasswordReset.Enabled {
-		return nil
-	}
-	return signin
 }

@@ -1,42 +1,101 @@
-// Package wire is the one place that turns a loaded *config.Config into the
-// options of the components that have runtime state: the LDAP/AD sources,
-// the mappers, the sync engine's Runner and Scheduler, and the expiry job.
+// Package wire is the one place that turns a loaded *config.Config into
+// dirbridge's components: the store (and its seeded profiles), the password
+// hasher, the metrics registry, the LDAP/AD sources, the mappers, the sync
+// engine's Runner and Scheduler, the mailer and the expiry job, the sign-in
+// service with its SAML and OIDC methods, and the admin API. Build makes
+// all of them for the daemon; the CLI and the tests call the builders of
+// the parts they need.
 //
 // config converts only into the pure packages it already depends on
 // (mapping, privilege, store), so it never imports sync/ldap or expiry; the
-// daemon, the CLI (dirbridge sync, directory, expiry) and the demo all need
-// the same conversions, and a field added to config must reach every one of
-// them. Keeping them here means one edit, not three drifting copies.
+// daemon, the CLI (dirbridge sync, directory, expiry) and the tests all
+// need the same conversions, and a field added to config must reach every
+// one of them. Keeping them here means one edit, not drifting copies (the
+// daemon's own copy once dropped store.max_open_conns for everyone else).
 package wire
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/expiry"
+	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/backend"
+	"github.com/dirbridge/dirbridge/sync/directory"
 	"github.com/dirbridge/dirbridge/sync/engine"
 	"github.com/dirbridge/dirbridge/sync/ldap"
 )
 
-// Store opens the configured store backend (store/backend) and applies
-// pending migrations.
+// Store opens the configured store backend (store/backend) with every
+// store.* setting and applies pending migrations.
 func Store(ctx context.Context, cfg *config.Config) (store.Store, error) {
-	st, err := backend.Open(ctx, cfg.Store.Driver, cfg.Store.DSN.Value())
+	st, err := backend.Open(ctx, cfg.Store.Driver, cfg.Store.DSN.Value(),
+		backend.WithMaxOpenConns(cfg.Store.MaxOpenConns))
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", orDefault(cfg.Store.Driver, "sqlite"), err)
 	}
 	return st, nil
+}
+
+// SeedProfiles creates or updates the profiles listed in the config
+// (FromConfig=true), keeping each one's creation time. Profiles created
+// through the API are left alone.
+func SeedProfiles(ctx context.Context, st store.Store, cfg *config.Config, now time.Time) error {
+	return st.Tx(ctx, func(tx store.Tx) error {
+		for _, p := range cfg.StoreProfiles() {
+			p.CreatedAt, p.UpdatedAt = now.UTC(), now.UTC()
+			old, err := tx.GetProfile(ctx, p.Name)
+			switch {
+			case err == nil:
+				p.CreatedAt = old.CreatedAt
+			case !errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("seed profile %q: %w", p.Name, err)
+			}
+			if err := tx.PutProfile(ctx, p); err != nil {
+				return fmt.Errorf("seed profile %q: %w", p.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// PasswordParams are the argon2id parameters of policy.argon2 for new
+// hashes.
+func PasswordParams(cfg *config.Config) password.Params {
+	a := cfg.Policy.Argon2
+	return password.Params{Memory: a.MemoryKiB, Iterations: a.Time, Parallelism: a.Threads, SaltLength: 16, KeyLength: 32}
+}
+
+// Hasher hashes and checks local passwords with policy.argon2, at most
+// policy.argon2.max_concurrent at once.
+func Hasher(cfg *config.Config) (*password.Hasher, error) {
+	h, err := password.NewHasher(PasswordParams(cfg), cfg.Policy.Argon2.MaxConcurrent)
+	if err != nil {
+		return nil, fmt.Errorf("policy.argon2: %w", err)
+	}
+	return h, nil
+}
+
+// Registry is the daemon's metrics registry, with the Go runtime's and the
+// process's collectors.
+func Registry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // LDAPConfig is the sync/ldap configuration of directory d. The fields
@@ -127,23 +186,24 @@ func Directory(cfg *config.Config, d config.Directory, src *ldap.Source) (engine
 	}, nil
 }
 
-// Sync is the wired sync engine: the Runner and the LDAP source of every
+// Sync is the wired sync engine: the Runner, the LDAP source of every
 // directory by name (the sign-in service checks directory passwords
-// through them).
+// through them) and their mappers, which ReloadMappers replaces in place.
 type Sync struct {
 	Runner  *engine.Runner
 	Sources map[string]*ldap.Source
+	mappers map[string]*swapMapper
 }
 
 // Runner builds the sync engine's Runner over st with one LDAP/AD source
-// and one mapper per configured directory. logger and reg may be nil; reg
-// receives the sync metrics. The components name their own loggers (sync,
-// ldap), so pass the root logger.
+// and one reloadable mapper per configured directory. logger and reg may
+// be nil; reg receives the sync metrics. The components name their own
+// loggers (sync, ldap), so pass the root logger.
 func Runner(cfg *config.Config, st store.Store, logger *zap.Logger, reg prometheus.Registerer) (Sync, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	sources := make(map[string]*ldap.Source, len(cfg.Directories))
+	s := Sync{Sources: make(map[string]*ldap.Source, len(cfg.Directories)), mappers: make(map[string]*swapMapper, len(cfg.Directories))}
 	dirs := make([]engine.Directory, 0, len(cfg.Directories))
 	for _, d := range cfg.Directories {
 		src, err := ldap.New(LDAPConfig(d, logger))
@@ -154,14 +214,62 @@ func Runner(cfg *config.Config, st store.Store, logger *zap.Logger, reg promethe
 		if err != nil {
 			return Sync{}, err
 		}
-		sources[d.Name] = src
+		m := &swapMapper{}
+		m.p.Store(ed.Mapper.(*mapping.Mapper))
+		ed.Mapper = m
+		s.Sources[d.Name], s.mappers[d.Name] = src, m
 		dirs = append(dirs, ed)
 	}
 	r, err := engine.NewRunner(st, dirs, engine.Options{Logger: logger, Registerer: reg})
 	if err != nil {
 		return Sync{}, fmt.Errorf("sync runner: %w", err)
 	}
-	return Sync{Runner: r, Sources: sources}, nil
+	s.Runner = r
+	return s, nil
+}
+
+// PasswordCheckers are the directories' sources as the sign-in service
+// uses them: checking and changing directory users' passwords.
+func (s Sync) PasswordCheckers() (map[string]sso.PasswordChecker, map[string]sso.PasswordChanger) {
+	checkers := make(map[string]sso.PasswordChecker, len(s.Sources))
+	changers := make(map[string]sso.PasswordChanger, len(s.Sources))
+	for name, src := range s.Sources {
+		checkers[name], changers[name] = src, src
+	}
+	return checkers, changers
+}
+
+// ReloadMappers builds every directory's mapper from cfg and swaps them in
+// only when all build: a reload never leaves half the directories on new
+// rules. Directories added or removed need a restart and are left alone.
+// It returns how many mappers it replaced.
+func (s Sync) ReloadMappers(cfg *config.Config) (int, error) {
+	next := map[string]*mapping.Mapper{}
+	for name := range s.mappers {
+		if _, ok := cfg.Directory(name); !ok {
+			continue
+		}
+		m, err := Mapper(cfg, name)
+		if err != nil {
+			return 0, err
+		}
+		next[name] = m
+	}
+	for name, m := range next {
+		s.mappers[name].p.Store(m)
+	}
+	return len(next), nil
+}
+
+// swapMapper is a directory's mapper that ReloadMappers can replace while
+// the Runner and the admin API hold it. A run loads the pointer once per
+// MapAll, so one plan never mixes old and new rules.
+type swapMapper struct {
+	p atomic.Pointer[mapping.Mapper]
+}
+
+func (s *swapMapper) MapAll(users []directory.User, groups []directory.Group, existing map[string]*store.User) ([]mapping.Result, []mapping.Warning) {
+	return s.p.Load().MapAll(users, groups, existing)
 }
 
 // Scheduler builds the sync scheduler for r: each directory's schedule and
@@ -216,9 +324,28 @@ func SMTPConfig(cfg *config.Config) (expiry.SMTPConfig, error) {
 	return out, nil
 }
 
+// Mailer is the SMTP mailer of smtp.*, shared by the expiry notices and
+// the password-reset mails. Without smtp.host it refuses every send with
+// a clear error.
+func Mailer(cfg *config.Config) (expiry.Mailer, error) {
+	if cfg.SMTP.Host == "" {
+		return noMailer{}, nil
+	}
+	sc, err := SMTPConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := expiry.NewSMTPMailer(sc)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return m, nil
+}
+
 // ExpiryJob builds the password/account-expiry notice job over st. Without
-// smtp.host it gets no mailer: such a job can still report and dry-run, and
-// a real run fails on the first send with a clear error. reg may be nil.
+// smtp.host it gets a mailer that refuses: such a job can still report and
+// dry-run, and a real run fails on the first send with a clear error. reg
+// may be nil.
 func ExpiryJob(cfg *config.Config, st store.Store, logger *zap.Logger, reg prometheus.Registerer) (*expiry.Job, error) {
 	if logger == nil {
 		logger = zap.NewNop()
@@ -227,17 +354,9 @@ func ExpiryJob(cfg *config.Config, st store.Store, logger *zap.Logger, reg prome
 	if err != nil {
 		return nil, err
 	}
-	var mailer expiry.Mailer = noMailer{}
-	if cfg.SMTP.Host != "" {
-		sc, err := SMTPConfig(cfg)
-		if err != nil {
-			return nil, err
-		}
-		m, err := expiry.NewSMTPMailer(sc)
-		if err != nil {
-			return nil, fmt.Errorf("expiry: %w", err)
-		}
-		mailer = m
+	mailer, err := Mailer(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("expiry: %w", err)
 	}
 	tpl, err := expiry.LoadTemplates(cfg.Expiry.TemplatesDir)
 	if err != nil {

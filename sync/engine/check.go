@@ -6,13 +6,6 @@ import (
 	"strconv"
 )
 
-// Default deactivation limits (config's defaults: max_deactivations
-// {count: 500, percent: 10}).
-const (
-	DefaultMaxCount   = 500
-	DefaultMaxPercent = 10.0
-)
-
 // ErrRefused marks a plan Check refused; errors.Is finds it in a
 // *RefusedError. The Runner records such a run as refused, not failed.
 var ErrRefused = errors.New("refused")
@@ -30,7 +23,8 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // Limits bound how many users one run may deactivate. As in the config
 // there are no magic values, and the zero value is the safe one: it allows
-// no deactivation at all.
+// no deactivation at all. The defaults a directory gets live in config
+// (DefaultMaxDeactivationCount, DefaultMaxDeactivationPercent).
 type Limits struct {
 	// MaxCount is the most users one run may deactivate; 0 allows none.
 	// A negative value turns the count limit off.
@@ -43,9 +37,6 @@ type Limits struct {
 	// lets an empty full read through.
 	AllowMassDeactivation bool
 }
-
-// DefaultLimits are the config's defaults.
-func DefaultLimits() Limits { return Limits{MaxCount: DefaultMaxCount, MaxPercent: DefaultMaxPercent} }
 
 // Check is the pure safety gate between plan and apply. currentActive is
 // the number of the directory's active users before the run (what the

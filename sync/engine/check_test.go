@@ -4,8 +4,15 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/store"
 )
+
+// defaultLimits are the limits a directory gets when its config sets no
+// max_deactivations: the config's defaults, never a copy of the numbers.
+func defaultLimits() Limits {
+	return Limits{MaxCount: config.DefaultMaxDeactivationCount, MaxPercent: config.DefaultMaxDeactivationPercent}
+}
 
 func TestCheck(t *testing.T) {
 	plan := func(complete bool, read, deactivate int) Plan {
@@ -21,7 +28,7 @@ func TestCheck(t *testing.T) {
 		{"nothing to deactivate", plan(true, 10, 0), Limits{}, 10, ""},
 		{"zero limits allow no deactivation", plan(true, 999, 1), Limits{}, 1000,
 			"sync corp: plan would deactivate 1 of 1,000 users (0.1 %); limits are 0 users and 0 % — nothing applied"},
-		{"within defaults", plan(true, 4000, 400), DefaultLimits(), 4100, ""},
+		{"within defaults", plan(true, 4000, 400), defaultLimits(), 4100, ""},
 		{"percent over default", plan(true, 3288, 812), Limits{MaxCount: 1000, MaxPercent: 10}, 4100,
 			"sync corp: plan would deactivate 812 of 4,100 users (19.8 %); limit is 10 % — nothing applied"},
 		{"count over", plan(true, 99000, 600), Limits{MaxCount: 500, MaxPercent: 10}, 100000,
@@ -35,7 +42,7 @@ func TestCheck(t *testing.T) {
 			"sync corp: full read returned no users but the directory has 4,100 active users; an unreachable group or a wrong group list would deactivate everyone — nothing applied"},
 		{"empty full read of an empty directory", plan(true, 0, 0), Limits{}, 0, ""},
 		{"empty incremental read", plan(false, 0, 0), Limits{}, 4100, ""},
-		{"small directory, one leaver over 10 %", plan(true, 4, 1), DefaultLimits(), 5,
+		{"small directory, one leaver over 10 %", plan(true, 4, 1), defaultLimits(), 5,
 			"sync corp: plan would deactivate 1 of 5 users (20.0 %); limit is 10 % — nothing applied"},
 	}
 	for _, tt := range tests {

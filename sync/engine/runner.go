@@ -361,9 +361,6 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 		cursor = ""
 	}
 	run.Full = cursor == ""
-	if run.Full {
-		defer tightenGC()()
-	}
 	log.Info("sync started", zap.Bool("full", run.Full), zap.Bool("dry_run", req.DryRun), zap.String("trigger", run.Trigger))
 
 	var (

@@ -317,7 +317,7 @@ func TestRunnerSingleFlight(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	src := &fakeSource{hold: make(chan struct{}), began: make(chan struct{}, 1)}
-	r := newRunner(t, st, src, DefaultLimits(), nil)
+	r := newRunner(t, st, src, defaultLimits(), nil)
 	src.push(snapshot(true, dirUser("a-1", "Alice", gAgents)), nil)
 
 	id, started, err := r.Trigger(ctx, Request{Directory: "corp"})
@@ -354,7 +354,7 @@ func TestRunnerCloseCancelsRun(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	src := &fakeSource{hold: make(chan struct{}), began: make(chan struct{}, 1)}
-	r := newRunner(t, st, src, DefaultLimits(), nil)
+	r := newRunner(t, st, src, defaultLimits(), nil)
 	src.push(snapshot(true, dirUser("a-1", "Alice", gAgents)), nil)
 	id, _, err := r.Trigger(ctx, Request{Directory: "corp"})
 	if err != nil {
@@ -372,7 +372,7 @@ func TestRunnerCloseCancelsRun(t *testing.T) {
 	if err := st.Tx(ctx, func(tx store.Tx) error { return tx.CreateSyncRun(ctx, stale) }); err != nil {
 		t.Fatal(err)
 	}
-	r2 := newRunner(t, st, src, DefaultLimits(), nil)
+	r2 := newRunner(t, st, src, defaultLimits(), nil)
 	if n, err := r2.MarkInterrupted(ctx, 3*time.Hour); err != nil || n != 0 {
 		t.Fatalf("young run marked: %d, %v", n, err)
 	}
@@ -392,7 +392,7 @@ func TestScheduler(t *testing.T) {
 	st := openStore(t)
 	newSched := func(src *fakeSource, holder string) (*Runner, *Scheduler) {
 		r, err := NewRunner(st, []Directory{{
-			Name: "corp", Source: src, Mapper: testMapper(t), Limits: DefaultLimits(),
+			Name: "corp", Source: src, Mapper: testMapper(t), Limits: defaultLimits(),
 			Schedule: "@every 1h", FullSchedule: "0 3 * * *", RunAtStart: true,
 		}}, Options{})
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/cronspec"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -57,15 +58,6 @@ type Scheduler struct {
 	stopped bool
 }
 
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-// ValidateSchedule parses a cron expression as the Scheduler does (five
-// fields, or a descriptor such as @hourly or @every 10m).
-func ValidateSchedule(expr string) error {
-	_, err := cronParser.Parse(expr)
-	return err
-}
-
 // NewScheduler builds the schedule of every directory of r. Its error
 // names every expression that does not parse.
 func NewScheduler(r *Runner, st store.Store, opts SchedulerOptions) (*Scheduler, error) {
@@ -85,7 +77,7 @@ func NewScheduler(r *Runner, st store.Store, opts SchedulerOptions) (*Scheduler,
 	if loc == nil {
 		loc = time.Local
 	}
-	s.cron = cron.New(cron.WithLocation(loc), cron.WithParser(cronParser))
+	s.cron = cron.New(cron.WithLocation(loc), cronspec.Option())
 	var errs []error
 	for _, name := range r.Directories() {
 		d, _ := r.Directory(name)
@@ -96,9 +88,9 @@ func NewScheduler(r *Runner, st store.Store, opts SchedulerOptions) (*Scheduler,
 			if e.expr == "" {
 				continue
 			}
-			sched, err := cronParser.Parse(e.expr)
+			sched, err := cronspec.Parse(e.expr)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("directories.%s.%s: %q: %w", name, e.field, e.expr, err))
+				errs = append(errs, fmt.Errorf("directories.%s.%s: %w", name, e.field, err))
 				continue
 			}
 			s.cron.Schedule(sched, cron.FuncJob(func() { s.fire(name, e.full) }))

@@ -10,6 +10,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirbridge/dirbridge/internal/adguid"
+	"github.com/dirbridge/dirbridge/internal/ldapdn"
 )
 
 // AD userAccountControl bits the reader uses; those that decide password
@@ -99,50 +100,11 @@ func plainGeneralizedTime(s string) (time.Time, bool) {
 // formatGeneralizedTime is the filter form of t.
 func formatGeneralizedTime(t time.Time) string { return t.UTC().Format("20060102150405Z") }
 
-// dnKey is a comparison key for a DN: attribute types and values folded to
-// lower case and every special character escaped the same way, so
-// "cn=Sales\2C EMEA" (slapd) and "CN=Sales\, EMEA" (another tool) give one
-// key. Most DNs have nothing to unescape, and for them the key is the
-// lowered string (no parse: the reader keys hundreds of thousands of DNs).
-func dnKey(dn string) (string, error) {
-	if !strings.ContainsAny(dn, "\\\"+;<>#") && !strings.Contains(dn, ", ") && !strings.Contains(dn, " ,") && !strings.Contains(dn, " =") && !strings.Contains(dn, "= ") {
-		return strings.ToLower(dn), nil
-	}
-	parsed, err := goldap.ParseDN(dn)
-	if err != nil {
-		return "", fmt.Errorf("parse DN %q: %w", dn, err)
-	}
-	var sb strings.Builder
-	for i, rdn := range parsed.RDNs {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		for j, av := range rdn.Attributes {
-			if j > 0 {
-				sb.WriteByte('+')
-			}
-			sb.WriteString(strings.ToLower(av.Type))
-			sb.WriteByte('=')
-			sb.WriteString(escapeKeyValue(strings.ToLower(av.Value)))
-		}
-	}
-	return sb.String(), nil
-}
-
-func escapeKeyValue(v string) string {
-	var sb strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		special := strings.IndexByte(",+\"\\<>;=#", c) >= 0 ||
-			(c == ' ' && (i == 0 || i == len(v)-1))
-		if special {
-			fmt.Fprintf(&sb, `\%02x`, c)
-			continue
-		}
-		sb.WriteByte(c)
-	}
-	return sb.String()
-}
+// dnKey is a comparison key for a DN (ldapdn.Key: go-ldap's EqualFold),
+// so "cn=Sales\2C EMEA" (slapd) and "CN=Sales\, EMEA" (another tool) give
+// one key. A plain DN is keyed without a parse: the reader keys hundreds of
+// thousands of member DNs.
+func dnKey(dn string) (string, error) { return ldapdn.Key(dn) }
 
 // mustDNKey is dnKey for DNs that came from the server: a DN it cannot
 // parse is kept as its lowered text rather than failing the read.

@@ -18,10 +18,8 @@ import (
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
-	"github.com/dirbridge/dirbridge/internal/daemon"
 	"github.com/dirbridge/dirbridge/internal/harness"
 	"github.com/dirbridge/dirbridge/internal/wire"
-	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/engine"
 )
@@ -112,8 +110,12 @@ func organisation(agents ...ldapUser) string {
 }
 
 // configYAML: rule numbers matter, the plans name them. Rule 1 adds a
-// unit only; rule 2 gives Supervisor; rule 3 Agent.
+// unit only; rule 2 gives Supervisor; rule 3 Agent. The admin API is the
+// daemon's (wire.Admin), so policy.username applies to users created from
+// entries: the fixture's "ed" needs a minimum of 2.
 const configYAML = `store: {driver: sqlite, dsn: %q}
+policy:
+  username: {min_length: 2}
 profiles:
   - {name: Agent, privileges: []}
   - {name: Supervisor, privileges: [manage_users]}
@@ -168,7 +170,7 @@ func newEnv(t *testing.T, ldif string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := daemon.SeedProfiles(ctx, st, cfg, time.Now()); err != nil {
+	if err := wire.SeedProfiles(ctx, st, cfg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	log := zaptest.NewLogger(t)
@@ -177,12 +179,8 @@ func newEnv(t *testing.T, ldif string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(sy.Runner.Close)
-	m, err := wire.Mapper(cfg, dirName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := admin.New(admin.Options{Store: st, Logger: log, Directories: []string{dirName},
-		Mappings: map[string]admin.DirectoryMapping{dirName: {Mapper: m, LinkBy: mapping.LinkByUsername}}})
+	// The daemon's admin API, over the sync's own mappers.
+	a, err := wire.Admin(cfg, wire.AdminDeps{Store: st, Logger: log, Sync: sy})
 	if err != nil {
 		t.Fatal(err)
 	}

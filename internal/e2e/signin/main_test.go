@@ -21,9 +21,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
-	"github.com/dirbridge/dirbridge/internal/daemon"
 	"github.com/dirbridge/dirbridge/internal/harness"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/internal/wire"
@@ -160,7 +158,7 @@ directories:
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	e.st = st
-	if err := daemon.SeedProfiles(ctx, st, e.cfg, time.Now()); err != nil {
+	if err := wire.SeedProfiles(ctx, st, e.cfg, time.Now()); err != nil {
 		t.Fatalf("seed profiles: %v", err)
 	}
 	e.wired, err = wire.Runner(e.cfg, st, testLogger(t), nil)
@@ -265,11 +263,7 @@ func (e *env) ssoOptionsFrom(cfg *config.Config, h *password.Hasher) sso.Options
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	checkers := map[string]sso.PasswordChecker{}
-	changers := map[string]sso.PasswordChanger{}
-	for name, src := range e.wired.Sources {
-		checkers[name], changers[name] = src, src
-	}
+	checkers, changers := e.wired.PasswordCheckers()
 	opts.Store, opts.Logger, opts.Hasher, opts.Catalogue = e.st, testLogger(e.t), h, cat
 	opts.Directories, opts.Changers = checkers, changers
 	if cfg.Server.PublicURL == "" {
@@ -297,11 +291,10 @@ func (e *env) handler(opts sso.Options) (http.Handler, *sso.Service) {
 		e.t.Fatalf("sso.New: %v", err)
 	}
 	h, _ := opts.Hasher.(*password.Hasher)
-	api, err := admin.New(admin.Options{Store: e.st, Logger: testLogger(e.t), Privileges: opts.Catalogue,
-		Directories: []string{dirName}, Hasher: h, Passwords: wire.AdminPasswords(svc, e.wired.Sources),
-		PasswordHistory: opts.Password.History})
+	api, err := wire.Admin(e.cfg, wire.AdminDeps{Store: e.st, Logger: testLogger(e.t), Catalogue: opts.Catalogue,
+		Hasher: h, Sync: e.wired, SignIn: svc})
 	if err != nil {
-		e.t.Fatalf("admin.New: %v", err)
+		e.t.Fatalf("admin API: %v", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", api)

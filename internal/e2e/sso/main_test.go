@@ -382,7 +382,7 @@ func prepare(in *instance) {
 		mtb.Fatalf("store %s: %v", in.name, err)
 	}
 	defer st.Close()
-	if err := daemon.SeedProfiles(ctx, st, cfg, time.Now()); err != nil {
+	if err := wire.SeedProfiles(ctx, st, cfg, time.Now()); err != nil {
 		mtb.Fatalf("profiles: %v", err)
 	}
 	s, err := wire.Runner(cfg, st, nil, nil)

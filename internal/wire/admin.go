@@ -1,0 +1,111 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/config"
+	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/engine"
+)
+
+// AdminDeps are the runtime parts of the admin API the config cannot
+// describe. SignIn may be nil: password changes and resets then answer
+// 501.
+type AdminDeps struct {
+	Store     store.Store
+	Logger    *zap.Logger
+	Catalogue *privilege.Catalogue
+	Hasher    *password.Hasher
+	Sync      Sync
+	SignIn    *sso.Service
+}
+
+// Admin builds the admin API (/api/v1): sync runs through the Runner,
+// entries mapped with the sync's own reloadable mappers (a SIGHUP reload
+// reaches both), passwords changed through the sign-in service and the
+// directories' sources.
+func Admin(cfg *config.Config, deps AdminDeps) (*admin.Server, error) {
+	mappings, err := entryMappings(cfg, deps.Sync)
+	if err != nil {
+		return nil, err
+	}
+	dirs := make([]string, 0, len(cfg.Directories))
+	for _, d := range cfg.Directories {
+		dirs = append(dirs, d.Name)
+	}
+	opts := admin.Options{Store: deps.Store, Logger: deps.Logger, Privileges: deps.Catalogue, Directories: dirs,
+		Hasher: deps.Hasher, TrustedProxies: cfg.Server.TrustedProxyPrefixes(), Mappings: mappings,
+		TokenTTL: cfg.API.TokenTTL, PasswordHistory: cfg.Policy.Password.History, Usernames: UsernamePolicy(cfg),
+		UserTemplates: AdminUserTemplates(cfg), Inviter: Inviter(deps.SignIn, cfg)}
+	if deps.Sync.Runner != nil {
+		opts.Sync = syncTrigger{deps.Sync.Runner}
+	}
+	if deps.SignIn != nil {
+		opts.Passwords = AdminPasswords(deps.SignIn, deps.Sync.Sources)
+	}
+	a, err := admin.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
+	return a, nil
+}
+
+// syncTrigger adapts the Runner to the admin API.
+type syncTrigger struct{ r *engine.Runner }
+
+func (t syncTrigger) Trigger(ctx context.Context, req admin.SyncRequest) (string, error) {
+	id, _, err := t.r.Trigger(ctx, engine.Request{Directory: req.Directory, Full: req.Full, DryRun: req.DryRun,
+		Trigger: "manual", AllowMassDeactivation: req.AllowMassDeactivation, Actor: req.Actor})
+	return id, err
+}
+
+// entryMappings gives the admin API each directory's mapper and link mode,
+// for creating local users from imported entries as the sync would.
+func entryMappings(cfg *config.Config, s Sync) (map[string]admin.DirectoryMapping, error) {
+	out := make(map[string]admin.DirectoryMapping, len(cfg.Directories))
+	if s.mappers == nil {
+		return out, nil
+	}
+	for _, d := range cfg.Directories {
+		m, ok := s.mappers[d.Name]
+		if !ok {
+			return nil, fmt.Errorf("directory %s: no mapper", d.Name)
+		}
+		linkBy, err := mapping.ParseLinkBy(d.LinkBy)
+		if err != nil {
+			return nil, fmt.Errorf("directory %s: link_by: %w", d.Name, err)
+		}
+		out[d.Name] = admin.DirectoryMapping{Mapper: m, LinkBy: linkBy}
+	}
+	return out, nil
+}
+
+// AdminUserTemplates is mapping.user_templates for the admin API's user
+// creation.
+func AdminUserTemplates(cfg *config.Config) map[string]admin.UserTemplate {
+	out := make(map[string]admin.UserTemplate, len(cfg.Mapping.UserTemplates))
+	for _, t := range cfg.Mapping.UserTemplates {
+		out[t.Name] = admin.UserTemplate{State: store.UserState(t.State), Language: t.Language,
+			Units: slices.Clone(t.Units), Profile: t.Profile, EmailDomain: t.EmailDomain}
+	}
+	return out
+}
+
+// Inviter is the sign-in service when it can mail set-password links
+// (policy.password_reset), else nil: the API then refuses invitations
+// with the setting to change.
+func Inviter(signin *sso.Service, cfg *config.Config) admin.Inviter {
+	if signin == nil || !cfg.Policy.PasswordReset.Enabled {
+		return nil
+	}
+	return signin
+}
