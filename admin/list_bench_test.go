@@ -51,7 +51,7 @@ func BenchmarkListUsersScoped(b *testing.B) {
 	}
 	secrets := map[string]string{}
 	err = st.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.(store.BulkWriter).CreateUsers(ctx, users); err != nil {
+		if err := tx.CreateUsers(ctx, users); err != nil {
 			return err
 		}
 		if err := tx.PutProfile(ctx, store.Profile{Name: "Supervisor", Privileges: []string{privilege.ManageUsers},

@@ -66,6 +66,8 @@ type SyncRunFilter struct {
 // Reader holds every read. Each takes the context and honours its
 // cancellation. Single-row reads return ErrNotFound when nothing matches.
 type Reader interface {
+	DirectoryLookup
+
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	// FindUsers returns the users whose key equals value (case-insensitive
@@ -115,6 +117,7 @@ type Reader interface {
 // a Tx are visible to its reads and to nobody else until it commits.
 type Tx interface {
 	Reader
+	BulkWriter
 
 	// CreateUser inserts u; ErrConflict if the username or (source, anchor)
 	// is taken. It sets ID (when empty), CreatedAt, UpdatedAt and Version.
@@ -180,6 +183,15 @@ type Tx interface {
 }
 
 // Store is a handle on one database.
+//
+// Its own write methods (Tx, UpdateLockout, RecordOnce, PutEphemeral,
+// TakeEphemeral, AcquireLease, ReleaseLease) must not be called from inside
+// a Tx callback: use the Tx's methods there. On SQLite every write needs the
+// one writer connection the open transaction holds, so such a call waits
+// for its own transaction — until its context ends, when it fails with the
+// context's error and a message naming the cause; with a context that never
+// ends it hangs. On PostgreSQL it would commit apart from the transaction
+// (and wait on any row the transaction has locked). storetest pins both.
 type Store interface {
 	Reader
 
@@ -216,10 +228,10 @@ type Store interface {
 	Close() error
 }
 
-// BulkWriter is an optional interface of a Tx that inserts many users with
-// far fewer statements than CreateUser row by row (a first sync of a large
-// directory creates 100,000). The sync's apply uses it through a type
-// assertion and falls back to CreateUser; store.Tx itself is unchanged.
+// BulkWriter is the part of a Tx that inserts many users with far fewer
+// statements than CreateUser row by row (a first sync of a large directory
+// creates 100,000). Every backend implements it; it is named apart so the
+// contract reads in parts.
 type BulkWriter interface {
 	// CreateUsers inserts every user as CreateUser would, setting ID (when
 	// empty), CreatedAt, UpdatedAt and Version in place. An error names a
@@ -229,10 +241,10 @@ type BulkWriter interface {
 	CreateUsers(ctx context.Context, users []User) error
 }
 
-// DirectoryLookup is an optional interface of a Reader (and Tx) that reads
+// DirectoryLookup is the part of a Reader (and so of a Tx) that reads
 // parts of a directory's stored entries, so an incremental sync loads what
-// its few changes touch instead of the whole directory. The sync uses it
-// through a type assertion and falls back to ListDirectoryEntries.
+// its few changes touch instead of the whole directory. Every backend
+// implements it; it is named apart so the contract reads in parts.
 type DirectoryLookup interface {
 	// GetDirectoryEntries returns the entries of directory among anchors
 	// (those that exist, in no set order).

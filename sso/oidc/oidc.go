@@ -13,10 +13,7 @@ package oidc
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +28,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/sso/internal/token"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -235,7 +233,7 @@ func New(opts Options) (*RelyingParty, error) {
 	// Test peers on the same host use _session and _interaction; cookies
 	// ignore ports, so this name is dirbridge's own.
 	rp.callbackPath = cb.Path
-	rp.bindCookie = "dirbridge_oidc_" + cookieToken(opts.Name)
+	rp.bindCookie = "dirbridge_oidc_" + token.CookieSafe(opts.Name)
 	if rp.secure {
 		rp.bindCookie = "__Host-" + rp.bindCookie
 	}
@@ -325,9 +323,9 @@ func (rp *RelyingParty) serveLogin(w http.ResponseWriter, r *http.Request) {
 		rp.fail(w, r, "OIDC discovery has not completed")
 		return
 	}
-	state, err1 := randomToken()
-	nonce, err2 := randomToken()
-	binding, err3 := bindingToken(r, rp.bindCookie)
+	state, err1 := token.New()
+	nonce, err2 := token.New()
+	binding, err3 := token.Binding(r, rp.bindCookie)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		rp.fail(w, r, fmt.Sprintf("random: %v", err))
 		return
@@ -338,7 +336,7 @@ func (rp *RelyingParty) serveLogin(w http.ResponseWriter, r *http.Request) {
 		Nonce:    nonce,
 		Verifier: verifier,
 		ReturnTo: sso.SafeReturnTo(r.URL.Query().Get("return_to"), rp.allowHosts),
-		Binding:  hashToken(binding),
+		Binding:  token.Hash(binding),
 		IssuedAt: now,
 	})
 	if err := rp.opts.Store.PutEphemeral(r.Context(), storeStates, state, rec, now.Add(rp.opts.StateTTL)); err != nil {
@@ -397,8 +395,7 @@ func (rp *RelyingParty) serveCallback(w http.ResponseWriter, r *http.Request) {
 		rp.fail(w, r, fmt.Sprintf("corrupt state record: %v", err))
 		return
 	}
-	ck, cerr := r.Cookie(rp.bindCookie)
-	if cerr != nil || subtle.ConstantTimeCompare([]byte(hashToken(ck.Value)), []byte(rec.Binding)) != 1 {
+	if !token.Bound(r, rp.bindCookie, rec.Binding) {
 		rp.fail(w, r, "state was issued to another browser (binding cookie missing or wrong)")
 		return
 	}
@@ -541,40 +538,4 @@ func exchangeReason(err error) string {
 		}
 	}
 	return err.Error()
-}
-
-// cookieToken keeps only characters a cookie name may hold.
-func cookieToken(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
-
-// bindingToken reuses the browser's binding cookie when it has a valid
-// one, so sign-ins started in two tabs both complete, and makes a new one
-// otherwise.
-func bindingToken(r *http.Request, name string) (string, error) {
-	if ck, err := r.Cookie(name); err == nil && len(ck.Value) == 43 {
-		if _, err := base64.RawURLEncoding.DecodeString(ck.Value); err == nil {
-			return ck.Value, nil
-		}
-	}
-	return randomToken()
-}
-
-func randomToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-func hashToken(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return base64.RawURLEncoding.EncodeToString(h[:])
 }

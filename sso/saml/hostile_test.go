@@ -20,6 +20,7 @@ import (
 	crewsaml "github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/dirbridge/dirbridge/sso/internal/token"
 	"github.com/dirbridge/dirbridge/store/sqlite"
 )
 
@@ -219,7 +220,7 @@ func newHostileSP(t *testing.T, idp *testIdP, st *memStore, mod func(*Options)) 
 func (e *hostileSPEnv) pend(t *testing.T, id string) *http.Cookie {
 	t.Helper()
 	tok := "binding-" + id
-	rec := fmt.Sprintf(`{"return_to":"/after","binding":%q,"issued_at":"2031-05-06T07:00:00Z"}`, hashToken(tok))
+	rec := fmt.Sprintf(`{"return_to":"/after","binding":%q,"issued_at":"2031-05-06T07:00:00Z"}`, token.Hash(tok))
 	if err := e.st.PutEphemeral(context.Background(), storeRequests, id, []byte(rec), pinnedNow.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}

@@ -26,10 +26,7 @@ package saml
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -47,6 +44,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/sso/internal/token"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -257,7 +255,7 @@ func New(opts Options) (*ServiceProvider, error) {
 	if sp.entityID == "" {
 		sp.entityID = sp.metaURL.String()
 	}
-	sp.bindCookie = "dirbridge_saml_" + cookieToken(opts.Name)
+	sp.bindCookie = "dirbridge_saml_" + token.CookieSafe(opts.Name)
 	if sp.secure {
 		sp.bindCookie = "__Host-" + sp.bindCookie
 	}
@@ -373,13 +371,13 @@ func (sp *ServiceProvider) serveLogin(w http.ResponseWriter, r *http.Request) {
 		sp.fail(w, r, idp.EntityID, fmt.Sprintf("make AuthnRequest: %v", err))
 		return
 	}
-	binding, err := bindingToken(r, sp.bindCookie)
+	binding, err := token.Binding(r, sp.bindCookie)
 	if err != nil {
 		sp.fail(w, r, idp.EntityID, fmt.Sprintf("random: %v", err))
 		return
 	}
 	now := sp.opts.Now()
-	rec, _ := json.Marshal(pending{ReturnTo: returnTo, Binding: hashToken(binding), IssuedAt: now})
+	rec, _ := json.Marshal(pending{ReturnTo: returnTo, Binding: token.Hash(binding), IssuedAt: now})
 	if err := sp.opts.Store.PutEphemeral(r.Context(), storeRequests, req.ID, rec, now.Add(sp.opts.RequestTTL)); err != nil {
 		sp.log.Error("store SAML request", zap.Error(err))
 		sp.fail(w, r, idp.EntityID, fmt.Sprintf("store request: %v", err))
@@ -487,8 +485,7 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 			sp.fail(w, r, issuer, fmt.Sprintf("corrupt request record: %v", err))
 			return
 		}
-		ck, cerr := r.Cookie(sp.bindCookie)
-		if cerr != nil || subtle.ConstantTimeCompare([]byte(hashToken(ck.Value)), []byte(p.Binding)) != 1 {
+		if !token.Bound(r, sp.bindCookie, p.Binding) {
 			sp.fail(w, r, issuer, "response arrived in a browser that did not start this sign-in (binding cookie missing or wrong)")
 			return
 		}
@@ -652,40 +649,4 @@ func nameIDFormat(s string) (string, error) {
 		return s, nil
 	}
 	return "", fmt.Errorf("unknown NameID format %q (want email, persistent, transient, unspecified or a URN)", s)
-}
-
-// cookieToken keeps only characters a cookie name may hold.
-func cookieToken(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
-
-// bindingToken reuses the browser's binding cookie when it has a valid
-// one, so sign-ins started in two tabs both complete, and makes a new one
-// otherwise.
-func bindingToken(r *http.Request, name string) (string, error) {
-	if ck, err := r.Cookie(name); err == nil && len(ck.Value) == 43 {
-		if _, err := base64.RawURLEncoding.DecodeString(ck.Value); err == nil {
-			return ck.Value, nil
-		}
-	}
-	return randomToken()
-}
-
-func randomToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-func hashToken(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return base64.RawURLEncoding.EncodeToString(h[:])
 }

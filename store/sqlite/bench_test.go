@@ -35,7 +35,7 @@ func BenchmarkSyncWrite100k(b *testing.B) {
 							State: store.StateActive, Profile: "Agent", Units: []string{"HQ"}}
 					}
 					if bulk {
-						if err := tx.(store.BulkWriter).CreateUsers(ctx, users); err != nil {
+						if err := tx.CreateUsers(ctx, users); err != nil {
 							return err
 						}
 					} else {

@@ -11,9 +11,11 @@
 // Times are kept as microseconds since the Unix epoch in UTC; they come
 // back in UTC, truncated to the microsecond, the zero time as zero.
 //
-// Store write methods (UpdateLockout, RecordOnce, ...) must not be called
-// from inside a Tx callback: they need the one writer connection the
-// transaction holds, and would wait until the context ends.
+// Store write methods (Tx, UpdateLockout, RecordOnce, ...) must not be
+// called from inside a Tx callback (see store.Store): they need the one
+// writer connection the transaction holds. Such a call waits until its
+// context ends and then fails with an error wrapping the context's and
+// naming the likely cause (errInsideTx), rather than blocking silently.
 package sqlite
 
 import (
@@ -57,6 +59,9 @@ type Store struct {
 	wst   *stmtCache
 
 	lastSweep atomic.Int64 // unix µs of the last purge of expired rows
+	// txOpen counts transactions holding the writer (0 or 1), so a wait
+	// for the writer that ends with its context can say who held it.
+	txOpen atomic.Int32
 }
 
 // errNoRows is database/sql's "no row" before classify maps it.
@@ -228,10 +233,12 @@ func LatestMigration() int64 {
 
 // Tx runs fn in one BEGIN IMMEDIATE transaction on the writer.
 func (s *Store) Tx(ctx context.Context, fn func(store.Tx) error) (err error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", codec.CtxErr(ctx.Err(), err))
+		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	s.txOpen.Add(1)
+	defer s.txOpen.Add(-1)
 	done := false
 	defer func() {
 		if !done {
@@ -253,11 +260,32 @@ func (s *Store) Tx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	return nil
 }
 
+// errInsideTx is the cause a wait for the writer names when it ended with
+// its context while a transaction held the writer.
+var errInsideTx = errors.New("waited for the write connection until the context ended while a transaction held it " +
+	"(a Store write called inside a Tx callback waits for its own transaction: use the Tx's methods)")
+
+// begin starts a BEGIN IMMEDIATE transaction on the writer, waiting for
+// the connection while another transaction holds it. A wait cut short by
+// ctx while a transaction was open says so (errInsideTx), because a Store
+// write inside a Tx callback would otherwise be a silent hang.
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	held := s.txOpen.Load() > 0
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err == nil {
+		return tx, nil
+	}
+	if cerr := ctx.Err(); cerr != nil && (held || s.txOpen.Load() > 0) {
+		return nil, fmt.Errorf("%w: %w", errInsideTx, cerr)
+	}
+	return nil, codec.CtxErr(ctx.Err(), err)
+}
+
 // writeOne runs fn in a short transaction of its own on the writer.
 func (s *Store) writeOne(ctx context.Context, fn func(q runner) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
-		return codec.CtxErr(ctx.Err(), err)
+		return err
 	}
 	r := &txRunner{tx: tx, stmts: map[string]*sql.Stmt{}}
 	defer r.closeStmts()

@@ -12,17 +12,11 @@ import (
 	"github.com/dirbridge/dirbridge/store"
 )
 
-// testBulkAndLookup checks the optional store.BulkWriter and
-// store.DirectoryLookup where a backend offers them: the sync falls back
-// to the plain methods otherwise, so a backend without them passes.
+// testBulkAndLookup checks store.BulkWriter (CreateUsers) and
+// store.DirectoryLookup, the parts of the contract a sync's apply and its
+// incremental load use.
 func testBulkAndLookup(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	var bulk bool
-	tx(t, s, func(tx store.Tx) error { _, bulk = tx.(store.BulkWriter); return nil })
-	dl, lookup := s.(store.DirectoryLookup)
-	if !bulk || !lookup {
-		t.Logf("optional interfaces: BulkWriter %v, DirectoryLookup %v; only those offered are checked", bulk, lookup)
-	}
 
 	// 300 users cross the backends' batch sizes.
 	users := make([]store.User, 300)
@@ -31,16 +25,8 @@ func testBulkAndLookup(t *testing.T, s store.Store) {
 			Units: []string{"HQ", `we"ird`}, Email: fmt.Sprintf("u%d@example.com", i)}
 	}
 	tx(t, s, func(tx store.Tx) error {
-		if bw, ok := tx.(store.BulkWriter); ok {
-			if err := bw.CreateUsers(ctx, users); err != nil {
-				return err
-			}
-		} else {
-			for i := range users {
-				if err := tx.CreateUser(ctx, &users[i]); err != nil {
-					return err
-				}
-			}
+		if err := tx.CreateUsers(ctx, users); err != nil {
+			return err
 		}
 		var entries []store.DirectoryEntry
 		for _, u := range users {
@@ -64,26 +50,21 @@ func testBulkAndLookup(t *testing.T, s store.Store) {
 		equal(t, fmt.Sprintf("bulk-created user %d", i), got, u)
 	}
 
-	if bulk {
-		// A taken username fails the bulk write and names the user.
-		err := s.Tx(ctx, func(tx store.Tx) error {
-			return tx.(store.BulkWriter).CreateUsers(ctx, []store.User{{Username: "new1"}, {Username: "USER007"}})
-		})
-		if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "USER007") {
-			t.Fatalf("conflicting bulk create = %v, want ErrConflict naming USER007", err)
-		}
-		if n, _ := s.CountUsers(ctx, store.UserFilter{}); n != 300 {
-			t.Fatalf("failed bulk create left %d users", n)
-		}
-		noErr(t, "CreateUsers empty", s.Tx(ctx, func(tx store.Tx) error {
-			return tx.(store.BulkWriter).CreateUsers(ctx, nil)
-		}))
+	// A taken username fails the bulk write and names the user.
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		return tx.CreateUsers(ctx, []store.User{{Username: "new1"}, {Username: "USER007"}})
+	})
+	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "USER007") {
+		t.Fatalf("conflicting bulk create = %v, want ErrConflict naming USER007", err)
 	}
-	if !lookup {
-		return
+	if n, _ := s.CountUsers(ctx, store.UserFilter{}); n != 300 {
+		t.Fatalf("failed bulk create left %d users", n)
 	}
+	noErr(t, "CreateUsers empty", s.Tx(ctx, func(tx store.Tx) error {
+		return tx.CreateUsers(ctx, nil)
+	}))
 
-	es, err := dl.GetDirectoryEntries(ctx, "corp", []string{"a-001", "a-299", "missing", "g-1"})
+	es, err := s.GetDirectoryEntries(ctx, "corp", []string{"a-001", "a-299", "missing", "g-1"})
 	noErr(t, "GetDirectoryEntries", err)
 	var names []string
 	for _, e := range es {
@@ -96,13 +77,13 @@ func testBulkAndLookup(t *testing.T, s store.Store) {
 	}
 	sort.Strings(names)
 	equal(t, "GetDirectoryEntries", names, []string{"a-001", "a-299", "g-1"})
-	es, err = dl.GetDirectoryEntries(ctx, "corp", nil)
+	es, err = s.GetDirectoryEntries(ctx, "corp", nil)
 	noErr(t, "GetDirectoryEntries none", err)
 	if len(es) != 0 {
 		t.Fatalf("GetDirectoryEntries(nil) = %+v", es)
 	}
 
-	gs, err := dl.ListDirectoryGroups(ctx, "corp", []string{"a-005", "ü-x", `q"uote`, "a-100"})
+	gs, err := s.ListDirectoryGroups(ctx, "corp", []string{"a-005", "ü-x", `q"uote`, "a-100"})
 	noErr(t, "ListDirectoryGroups", err)
 	got := map[string][]string{}
 	var order []string
@@ -113,7 +94,7 @@ func testBulkAndLookup(t *testing.T, s store.Store) {
 	want := map[string][]string{"g-1": {"a-005", "ü-x"}, "g-2": {}, "g-3": {"a-005", `q"uote`}, "g-4": nil}
 	equal(t, "ListDirectoryGroups", got, want)
 	equal(t, "ListDirectoryGroups order", order, []string{"g-1", "g-2", "g-3", "g-4"})
-	gs, err = dl.GetDirectoryGroups(ctx, "corp", []string{"g-3", "g-1", "a-005", "nope"}, []string{"a-005", "ü-x", "a-100"})
+	gs, err = s.GetDirectoryGroups(ctx, "corp", []string{"g-3", "g-1", "a-005", "nope"}, []string{"a-005", "ü-x", "a-100"})
 	noErr(t, "GetDirectoryGroups", err)
 	got = map[string][]string{}
 	for _, g := range gs {
@@ -123,12 +104,12 @@ func testBulkAndLookup(t *testing.T, s store.Store) {
 		}
 	}
 	equal(t, "GetDirectoryGroups", got, map[string][]string{"g-1": {"a-005", "ü-x"}, "g-3": {"a-005"}})
-	gs, err = dl.GetDirectoryGroups(ctx, "corp", nil, []string{"a-005"})
+	gs, err = s.GetDirectoryGroups(ctx, "corp", nil, []string{"a-005"})
 	noErr(t, "GetDirectoryGroups none", err)
 	if len(gs) != 0 {
 		t.Fatalf("GetDirectoryGroups(nil) = %+v", gs)
 	}
-	gs, err = dl.ListDirectoryGroups(ctx, "corp", nil)
+	gs, err = s.ListDirectoryGroups(ctx, "corp", nil)
 	noErr(t, "ListDirectoryGroups without members", err)
 	if len(gs) != 4 || gs[0].Name != "Agents" || gs[0].Groups == nil || len(gs[0].Groups) != 0 {
 		t.Fatalf("ListDirectoryGroups without members = %+v", gs)

@@ -14,9 +14,9 @@
 // key return ErrNotFound; List methods return nil, not an error, when
 // nothing matches; a write refused with ErrConflict or ErrNotFound inside
 // a Tx undoes only itself (fn may carry on); lookups by a key no backend
-// can store (a NUL byte, invalid UTF-8) find nothing rather than fail. The
-// optional store.BulkWriter and store.DirectoryLookup are checked where a
-// backend offers them.
+// can store (a NUL byte, invalid UTF-8) find nothing rather than fail; a
+// Store write inside a Tx callback never outlives its context (SQLite: it
+// fails naming the cause; PostgreSQL: it commits apart).
 //
 // MigrationsStepByStep and MigrationsDownUp check a backend's migrations:
 // one version at a time with data written between the steps, and every
@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Lease", testLease},
 		{"PingAndMigrations", testPingMigrations},
 		{"BulkWriterAndDirectoryLookup", testBulkAndLookup},
+		{"StoreWriteInsideTx", testStoreWriteInsideTx},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

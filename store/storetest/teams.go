@@ -77,15 +77,7 @@ func testTeams(t *testing.T, s store.Store) {
 		{Username: "bulk-b", Source: "corp", Anchor: "b-b", State: store.StateActive, Units: []string{"HQ"}},
 	}
 	tx(t, s, func(tx store.Tx) error {
-		if bw, ok := tx.(store.BulkWriter); ok {
-			return bw.CreateUsers(ctx, bulk)
-		}
-		for i := range bulk {
-			if err := tx.CreateUser(ctx, &bulk[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.CreateUsers(ctx, bulk)
 	})
 	in := func(teams ...string) []string {
 		t.Helper()

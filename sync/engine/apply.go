@@ -14,7 +14,7 @@ import (
 // bounds what one call copies.
 const entryBatch = 10_000
 
-// createBatch is how many new users go in one store.BulkWriter call, for
+// createBatch is how many new users go in one Tx.CreateUsers call, for
 // the same reasons.
 const createBatch = 10_000
 
@@ -62,14 +62,13 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 	}
 	// The new users' IDs by item index, for their entries.
 	ids := make([]string, len(p.Items))
-	bulk, _ := tx.(store.BulkWriter)
 	var pending []store.User // creates waiting for one bulk write
 	var pendingAt []int      // their item indices
 	flushCreates := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		if err := bulk.CreateUsers(ctx, pending); err != nil {
+		if err := tx.CreateUsers(ctx, pending); err != nil {
 			return fmt.Errorf("create %d users: %w", len(pending), err)
 		}
 		for j, u := range pending {
@@ -88,7 +87,7 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		if it.entryOnly {
 			continue
 		}
-		if it.Kind == KindCreate && bulk != nil {
+		if it.Kind == KindCreate {
 			// Creates come last in a plan, so batching them keeps the
 			// plan's write order. (The row goes straight into the batch:
 			// a copy of its own per user was 50 MB of garbage in a
@@ -101,17 +100,10 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 			}
 			continue
 		}
-		u := it.Row()
-		if it.Kind == KindCreate {
-			if err := tx.CreateUser(ctx, &u); err != nil {
-				return fail("create user %s: %w", u.Username, err)
-			}
-			ids[i] = u.ID
-			continue
-		}
 		if err := flushCreates(); err != nil {
 			return fail("%w", err)
 		}
+		u := it.Row()
 		if err := tx.UpdateUser(ctx, &u); err != nil {
 			return fail("%s user %s: %w", it.Kind, u.Username, err)
 		}

@@ -36,8 +36,7 @@ type wide struct {
 	known, active int
 	state         store.DirectoryState
 	profiles      map[string][]string
-	// heads are the group entries without members (nil when the store
-	// cannot read them so).
+	// heads are the group entries without members.
 	heads []store.DirectoryEntry
 	err   error
 }
@@ -48,20 +47,15 @@ func startWide(ctx context.Context, st store.Reader, dir string) func() wide {
 	done := make(chan wide, 1)
 	go func() {
 		var w wide
-		var heads chan error
-		if dl, ok := st.(store.DirectoryLookup); ok {
-			heads = make(chan error, 1)
-			go func() {
-				var err error
-				w.heads, err = dl.ListDirectoryGroups(ctx, dir, nil)
-				heads <- err
-			}()
-		}
+		heads := make(chan error, 1)
+		go func() {
+			var err error
+			w.heads, err = st.ListDirectoryGroups(ctx, dir, nil)
+			heads <- err
+		}()
 		w.err = loadCounts(ctx, st, dir, &w)
-		if heads != nil {
-			if err := <-heads; err != nil && w.err == nil {
-				w.err = fmt.Errorf("load directory groups: %w", err)
-			}
+		if err := <-heads; err != nil && w.err == nil {
+			w.err = fmt.Errorf("load directory groups: %w", err)
 		}
 		done <- w
 	}()
@@ -120,86 +114,61 @@ func loadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 		add(mine)
 	}
 
-	if dl, ok := st.(store.DirectoryLookup); ok {
-		es, err := dl.GetDirectoryEntries(ctx, dir, anchors)
-		if err != nil {
-			return Current{}, fmt.Errorf("load directory entries: %w", err)
+	es, err := st.GetDirectoryEntries(ctx, dir, anchors)
+	if err != nil {
+		return Current{}, fmt.Errorf("load directory entries: %w", err)
+	}
+	// A stored group lists a user only if the user's stored entry lists
+	// the group (a sync writes both from one read, and an entry is
+	// only removed with the user's removal or a full read that
+	// rewrites every group). So when every user read has an entry,
+	// only the groups their entries name can hold them: those are
+	// read whole, the rest by name only (their member lists run to
+	// tens of megabytes on a large directory).
+	var within []string
+	seenGroup := map[string]bool{}
+	withEntry := 0
+	for _, e := range es {
+		if e.Kind == store.EntryGroup {
+			continue
 		}
-		// A stored group lists a user only if the user's stored entry lists
-		// the group (a sync writes both from one read, and an entry is
-		// only removed with the user's removal or a full read that
-		// rewrites every group). So when every user read has an entry,
-		// only the groups their entries name can hold them: those are
-		// read whole, the rest by name only (their member lists run to
-		// tens of megabytes on a large directory).
-		var within []string
-		seenGroup := map[string]bool{}
-		withEntry := 0
-		for _, e := range es {
-			if e.Kind == store.EntryGroup {
-				continue
-			}
-			cur.Entries = append(cur.Entries, e)
-			withEntry++
-			for _, g := range e.Groups {
-				if !seenGroup[g] {
-					seenGroup[g] = true
-					within = append(within, g)
-				}
-			}
-		}
-		var gs []store.DirectoryEntry
-		if withEntry == len(anchors) {
-			// Cut down by the store: one of them may list most of the
-			// directory.
-			full, err := dl.GetDirectoryGroups(ctx, dir, within, anchors)
-			if err != nil {
-				return Current{}, fmt.Errorf("load directory groups: %w", err)
-			}
-			w := waitWide()
-			if w.err != nil {
-				return Current{}, w.err
-			}
-			gs = slices.Clone(w.heads)
-			members := make(map[string][]string, len(full))
-			for _, g := range full {
-				if len(g.Groups) > 0 {
-					members[g.Anchor] = g.Groups
-				}
-			}
-			for i := range gs {
-				if m := members[gs[i].Anchor]; m != nil {
-					gs[i].Groups = m
-				}
-			}
-		} else if gs, err = dl.ListDirectoryGroups(ctx, dir, anchors); err != nil {
-			return Current{}, fmt.Errorf("load directory groups: %w", err)
-		}
-		cur.Entries = append(cur.Entries, gs...)
-	} else {
-		all, err := st.ListDirectoryEntries(ctx, dir)
-		if err != nil {
-			return Current{}, fmt.Errorf("load directory entries: %w", err)
-		}
-		for _, e := range all {
-			switch {
-			case e.Kind == store.EntryGroup:
-				members := make([]string, 0, len(anchors))
-				for _, m := range e.Groups {
-					if inSnap[m] {
-						members = append(members, m)
-					}
-				}
-				if e.Groups == nil {
-					members = nil
-				}
-				e.Groups = members
-				cur.Entries = append(cur.Entries, e)
-			case inSnap[e.Anchor]:
-				cur.Entries = append(cur.Entries, e)
+		cur.Entries = append(cur.Entries, e)
+		withEntry++
+		for _, g := range e.Groups {
+			if !seenGroup[g] {
+				seenGroup[g] = true
+				within = append(within, g)
 			}
 		}
 	}
+	var gs []store.DirectoryEntry
+	if withEntry == len(anchors) {
+		// Cut down by the store: one of them may list most of the
+		// directory.
+		full, err := st.GetDirectoryGroups(ctx, dir, within, anchors)
+		if err != nil {
+			return Current{}, fmt.Errorf("load directory groups: %w", err)
+		}
+		w := waitWide()
+		if w.err != nil {
+			return Current{}, w.err
+		}
+		gs = slices.Clone(w.heads)
+		members := make(map[string][]string, len(full))
+		for _, g := range full {
+			if len(g.Groups) > 0 {
+				members[g.Anchor] = g.Groups
+			}
+		}
+		for i := range gs {
+			if m := members[gs[i].Anchor]; m != nil {
+				gs[i].Groups = m
+			}
+		}
+	} else if gs, err = st.ListDirectoryGroups(ctx, dir, anchors); err != nil {
+		return Current{}, fmt.Errorf("load directory groups: %w", err)
+	}
+	cur.Entries = append(cur.Entries, gs...)
 
 	// Who holds the usernames these users map to (a rename or a new user
 	// must not take one), and, linking by e-mail, their addresses.

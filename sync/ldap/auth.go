@@ -110,7 +110,7 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 		s.log.Debug("sign-in for unknown user", zap.String("user", username))
 		return directory.User{}, directory.ErrInvalidCredentials
 	}
-	uc, err := s.dial(ctx, server)
+	uc, err := s.dial(ctx, server, dialFull)
 	if err != nil {
 		return directory.User{}, s.errf("authenticate %q: %w", username, err)
 	}
@@ -206,7 +206,7 @@ func (s *Source) changePassword(ctx context.Context, username, oldPassword, newP
 	}
 	pc := c
 	if !reset {
-		uc, err := s.dial(ctx, server)
+		uc, err := s.dial(ctx, server, dialFull)
 		if err != nil {
 			return s.errf("%s %q: %w", what, username, err)
 		}

@@ -380,9 +380,8 @@ func (st *readState) progress() {
 // a timeout or ctx is an error, never a partial Snapshot.
 func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory.Snapshot, error) {
 	start := time.Now()
-	// The read's connection decodes results itself (leanConn): go-ldap's
-	// decoding was most of a large read's time.
-	c, server, err := s.serviceConn(withLean(ctx))
+	// The read's connection decodes results itself (dialRead).
+	c, server, err := s.readConn(ctx)
 	if err != nil {
 		return directory.Snapshot{}, s.errf("read: %w", err)
 	}
@@ -897,7 +896,7 @@ func (s *Source) prefetchUsers(ctx context.Context, server string, sc schema) *u
 	p := &userPrefetch{done: make(chan struct{}), more: make(chan struct{}, 1), disabled: map[string]bool{}, mark: cursor{Kind: s.cfg.Kind}}
 	go func() {
 		defer close(p.done)
-		c, err := s.bindURL(withLean(ctx), server)
+		c, err := s.bindURL(ctx, server)
 		if err != nil {
 			p.err = fmt.Errorf("second connection: %w", err)
 			return
@@ -934,10 +933,10 @@ func (s *Source) prefetchUsers(ctx context.Context, server string, sc schema) *u
 	return p
 }
 
-// bindURL connects to one server and binds as the service account, as
-// connect does for the first that answers.
+// bindURL connects to one server with the read's client and binds as the
+// service account, as connect does for the first that answers.
 func (s *Source) bindURL(ctx context.Context, server string) (conn, error) {
-	c, err := s.dial(ctx, server)
+	c, err := s.dial(ctx, server, dialRead)
 	if err != nil {
 		return nil, err
 	}

@@ -255,7 +255,7 @@ func TestSlapdFailover(t *testing.T) {
 		dials := 0
 		src := newSource(t, cfg)
 		inner := src.dial
-		src.dial = func(ctx context.Context, u string) (conn, error) { dials++; return inner(ctx, u) }
+		src.dial = func(ctx context.Context, u string, k dialKind) (conn, error) { dials++; return inner(ctx, u, k) }
 		src.cfg.URLs = []string{s.URL, s.URL}
 		_, err := src.Read(context.Background(), directory.ReadRequest{Groups: []string{"staff"}})
 		if !errors.Is(err, directory.ErrBindRefused) || errors.Is(err, directory.ErrUnavailable) {

@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/sync/directory"
+	"github.com/dirbridge/dirbridge/sync/ldap/internal/leanldap"
 )
 
 // Kinds of directory.
@@ -98,7 +99,7 @@ type Source struct {
 	cfg  Config
 	log  *zap.Logger
 	tls  *tls.Config
-	dial func(ctx context.Context, rawURL string) (conn, error)
+	dial func(ctx context.Context, rawURL string, kind dialKind) (conn, error)
 	// lookupMax is the most imported members looked up one by one; above
 	// it the reader streams every user once instead.
 	lookupMax int
@@ -106,6 +107,18 @@ type Source struct {
 	// expanded from themselves; with more, one pass reads every group.
 	fewGroups int
 }
+
+// dialKind chooses the client a connection runs on.
+type dialKind int
+
+const (
+	// dialFull is go-ldap's connection: binds, modifies and password
+	// changes for sign-in.
+	dialFull dialKind = iota
+	// dialRead is leanldap's, for a directory read: it decodes search
+	// results itself (go-ldap's decoding was most of a large read's time).
+	dialRead
+)
 
 // conn is the part of a go-ldap connection the package uses. Keeping it this
 // small keeps the package honest about what it does to the directory.
@@ -118,6 +131,12 @@ type conn interface {
 	// that has dropped returns no entries and no error.
 	IsClosing() bool
 }
+
+// Both clients are conns.
+var (
+	_ conn = (*goldap.Conn)(nil)
+	_ conn = (*leanldap.Conn)(nil)
+)
 
 // passwordModifier is the Password Modify extended operation (RFC 3062),
 // which only generic LDAP password changes need.
@@ -232,10 +251,10 @@ func (s *Source) errf(format string, args ...any) error {
 	return fmt.Errorf("ldap "+s.cfg.Name+": "+format, args...)
 }
 
-// dialURL connects to one server and sets up TLS as configured. The dial
-// and the TLS handshake honour ctx; later requests are bounded by
-// ReadTimeout.
-func (s *Source) dialURL(ctx context.Context, rawURL string) (conn, error) {
+// dialURL connects to one server with the client kind names and sets up
+// TLS as configured. The dial and the TLS handshake honour ctx; later
+// requests are bounded by ReadTimeout.
+func (s *Source) dialURL(ctx context.Context, rawURL string, kind dialKind) (conn, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
@@ -269,11 +288,11 @@ func (s *Source) dialURL(ctx context.Context, rawURL string) (conn, error) {
 		}
 		nc, isTLS = tlsConn, true
 	}
-	if wantsLean(ctx) {
-		c := newLeanConn(nc, s.cfg.ReadTimeout)
+	if kind == dialRead {
+		c := leanldap.New(nc, s.cfg.ReadTimeout)
 		if u.Scheme == "ldap" && s.cfg.StartTLS {
 			stop := context.AfterFunc(ctx, func() { _ = c.Close() })
-			err := c.startTLS(ctx, tc)
+			err := c.StartTLS(ctx, tc)
 			stop()
 			if err != nil {
 				_ = c.Close()
@@ -325,7 +344,7 @@ func isNetworkError(err error) bool {
 
 // connect dials the URLs in order and binds as bindDN (when set). A server
 // that cannot be reached is skipped; a refused bind ends the attempt.
-func (s *Source) connect(ctx context.Context, bindDN, password string) (conn, string, error) {
+func (s *Source) connect(ctx context.Context, bindDN, password string, kind dialKind) (conn, string, error) {
 	if s.cfg.InsecureSkipVerify {
 		s.log.Warn("TLS certificate verification is disabled (insecure_skip_verify)")
 	}
@@ -334,7 +353,7 @@ func (s *Source) connect(ctx context.Context, bindDN, password string) (conn, st
 		if err := ctx.Err(); err != nil {
 			return nil, "", err
 		}
-		c, err := s.dial(ctx, u)
+		c, err := s.dial(ctx, u, kind)
 		if err != nil {
 			s.log.Warn("directory server unreachable, trying the next", zap.String("url", u), zap.Error(err))
 			errs = append(errs, err)
@@ -378,7 +397,12 @@ func setTimeout(c conn, d time.Duration) {
 // serviceConn connects and binds as the service account (anonymous when
 // BindDN is empty).
 func (s *Source) serviceConn(ctx context.Context) (conn, string, error) {
-	return s.connect(ctx, s.cfg.BindDN, s.cfg.BindPassword)
+	return s.connect(ctx, s.cfg.BindDN, s.cfg.BindPassword, dialFull)
+}
+
+// readConn is serviceConn on the read's client (leanldap).
+func (s *Source) readConn(ctx context.Context) (conn, string, error) {
+	return s.connect(ctx, s.cfg.BindDN, s.cfg.BindPassword, dialRead)
 }
 
 // closeOnCancel closes c when ctx ends, so requests go-ldap runs without a

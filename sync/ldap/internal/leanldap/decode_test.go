@@ -1,17 +1,16 @@
-package ldap
+package leanldap
 
 import (
 	"testing"
-	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	goldap "github.com/go-ldap/ldap/v3"
 )
 
-// TestLeanDecoding pins the lean connection's decoding against what
+// TestDecoding pins the decoding against what
 // asn1-ber encodes: an entry with binary and repeated values, the paging
 // control of a search's end, and truncated input refused, not read past.
-func TestLeanDecoding(t *testing.T) {
+func TestDecoding(t *testing.T) {
 	entry := ber.Encode(ber.ClassApplication, ber.TypeConstructed, 4, nil, "entry")
 	entry.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "uid=a,dc=x", "dn"))
 	attrs := ber.NewSequence("attributes")
@@ -69,23 +68,5 @@ func TestLeanDecoding(t *testing.T) {
 	}
 	if parseInt([]byte{0xff}) != -1 || parseInt([]byte{0x01, 0x00}) != 256 {
 		t.Fatal("parseInt")
-	}
-}
-
-// TestPlainGeneralizedTime pins the fast path against time.Parse.
-func TestPlainGeneralizedTime(t *testing.T) {
-	for _, s := range []string{"20261123122700Z", "20240229235960Z", "19700101000000Z", "20250231120000Z",
-		"20261323122700Z", "2026112312270aZ", "20261123122700", "20261123122700.5Z", "20261123122700+0100"} {
-		want, werr := time.Parse("20060102150405Z0700", s)
-		got, ok := plainGeneralizedTime(s)
-		switch {
-		case ok && (werr != nil || !got.Equal(want)):
-			t.Errorf("%s: fast %v, time.Parse %v %v", s, got, want, werr)
-		case !ok && werr == nil && len(s) == 15:
-			t.Errorf("%s: fast path refused what time.Parse reads", s)
-		}
-		if g, err := generalizedTime(s); (err == nil) != (werr == nil || ok) && len(s) == 15 {
-			t.Errorf("%s: generalizedTime = %v, %v", s, g, err)
-		}
 	}
 }
