@@ -42,6 +42,13 @@ func (c *Config) ApplyDefaults() {
 	def(c, "server.shutdown_timeout", &c.Server.ShutdownTimeout, 30*time.Second)
 	// Bounds slow-loris clients.
 	def(c, "server.read_header_timeout", &c.Server.ReadHeaderTimeout, 10*time.Second)
+	// A whole request (an ACS POST, an admin bulk update) is read well within
+	// this; a slow body is cut off rather than holding a connection.
+	def(c, "server.read_timeout", &c.Server.ReadTimeout, 30*time.Second)
+	// Handling plus writing the response; the slowest handler is a dry-run
+	// plan, which the admin API runs in the background.
+	def(c, "server.write_timeout", &c.Server.WriteTimeout, 60*time.Second)
+	def(c, "server.idle_timeout", &c.Server.IdleTimeout, 120*time.Second)
 
 	// Logging: JSON at info, for log shippers.
 	def(c, "log.level", &c.Log.Level, "info")

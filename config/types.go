@@ -48,6 +48,17 @@ type Server struct {
 	TrustedProxies    []string      `yaml:"trusted_proxies"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included, so a
+	// client trickling a body cannot hold a connection open.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds handling a request and writing its response.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// InternalListen, when set, is a second host:port serving /metrics,
+	// /readyz and the admin API (/api/v1); the public listener then no
+	// longer serves them (GET /api/v1/me with a session cookie stays).
+	InternalListen string `yaml:"internal_listen"`
 }
 
 // TrustedProxyPrefixes returns TrustedProxies as prefixes, a single

@@ -181,14 +181,11 @@ func (v *validator) nonEmpty(path string, vals []string) {
 
 func (v *validator) server() {
 	s := v.c.Server
-	if host, port, err := net.SplitHostPort(s.Listen); err != nil {
-		v.add("server.listen", "must be host:port (e.g. :8080 or 127.0.0.1:8080), got %q", s.Listen)
-	} else {
-		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-			v.add("server.listen", "invalid port %q", port)
-		}
-		if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
-			v.add("server.listen", "invalid host %q", host)
+	v.listenAddr("server.listen", s.Listen)
+	if s.InternalListen != "" {
+		v.listenAddr("server.internal_listen", s.InternalListen)
+		if s.InternalListen == s.Listen {
+			v.add("server.internal_listen", "must differ from server.listen (%q)", s.Listen)
 		}
 	}
 	if s.PublicURL != "" {
@@ -208,6 +205,24 @@ func (v *validator) server() {
 	}
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
 	v.positive("server.read_header_timeout", s.ReadHeaderTimeout)
+	v.positive("server.read_timeout", s.ReadTimeout)
+	v.positive("server.write_timeout", s.WriteTimeout)
+	v.positive("server.idle_timeout", s.IdleTimeout)
+}
+
+// listenAddr checks a host:port to listen on.
+func (v *validator) listenAddr(path, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(path, "must be host:port (e.g. :8080 or 127.0.0.1:8080), got %q", addr)
+		return
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		v.add(path, "invalid port %q", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		v.add(path, "invalid host %q", host)
+	}
 }
 
 func (v *validator) log() {
