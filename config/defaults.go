@@ -97,6 +97,8 @@ func (c *Config) ApplyDefaults() {
 	// spray across thousands of usernames crawls.
 	def(c, "policy.throttle.per_minute", &c.Policy.Throttle.PerMinute, 30)
 	def(c, "policy.throttle.burst", &c.Policy.Throttle.Burst, 60)
+	// A /64 is what one IPv6 subscriber or host is usually given.
+	def(c, "policy.throttle.ipv6_prefix", &c.Policy.Throttle.IPv6Prefix, 64)
 	for i := range c.Policy.IPRules {
 		p := indexPath("policy.ip_rules", i)
 		// Rules are evaluated unless marked inactive, and allow by default.

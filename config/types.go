@@ -471,6 +471,10 @@ type Throttle struct {
 	// 0 turns the throttle off.
 	PerMinute float64 `yaml:"per_minute"`
 	Burst     int     `yaml:"burst"`
+	// IPv6Prefix is the prefix length an IPv6 source is keyed by, here and
+	// in the password-reset limiter: one host usually holds a whole /64, so
+	// keying by full address would give it endless fresh buckets.
+	IPv6Prefix int `yaml:"ipv6_prefix"`
 }
 
 // IP rule effects.

@@ -755,6 +755,9 @@ func (v *validator) policies() {
 	if t.Burst < 1 {
 		v.add("policy.throttle.burst", "must be at least 1, got %d", t.Burst)
 	}
+	if t.IPv6Prefix < 32 || t.IPv6Prefix > 128 {
+		v.add("policy.throttle.ipv6_prefix", "must be between 32 and 128, got %d", t.IPv6Prefix)
+	}
 
 	names := map[string]bool{}
 	for i, rule := range p.IPRules {

@@ -158,6 +158,7 @@ func TestValidateCases(t *testing.T) {
 		{"argon2 time", "policy: {argon2: {time: 0}}\n", "policy.argon2.time: must be between 1 and 64, got 0"},
 		{"argon2 memory", "policy: {argon2: {memory_kib: 5000000}}\n", "policy.argon2.memory_kib: must be at most 4194304"},
 		{"argon2 uint", "policy: {argon2: {threads: 300}}\n", `policy.argon2.threads: expected a non-negative integer up to 255, got "300"`},
+		{"ipv6 prefix", "policy: {throttle: {ipv6_prefix: 8}}\n", "policy.throttle.ipv6_prefix: must be between 32 and 128, got 8"},
 		{"argon2 concurrency", "policy: {argon2: {max_concurrent: 0}}\n", "policy.argon2.max_concurrent: must be at least 1"},
 
 		{"trusted proxy", "server: {trusted_proxies: [proxy]}\n", `server.trusted_proxies[0]: must be an IP address or CIDR, got "proxy"`},

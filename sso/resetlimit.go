@@ -9,23 +9,25 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// resetLimiter bounds forgotten-password mails per source address and per
-// account name (policy.password_reset.per_hour), so the form cannot be used
-// to flood a mailbox or probe at speed. In memory, per replica, like the
-// sign-in throttle.
+// resetLimiter bounds forgotten-password mails per source (an IPv4 address
+// or an IPv6 prefix, as the sign-in throttle keys it) and per account name
+// (policy.password_reset.per_hour), so the form cannot be used to flood a
+// mailbox or probe at speed. In memory, per replica, like the sign-in
+// throttle.
 type resetLimiter struct {
 	perHour int
+	v6      int
 	now     func() time.Time
 
 	mu   sync.Mutex
 	lims map[string]*bucket
 }
 
-func newResetLimiter(perHour int, now func() time.Time) *resetLimiter {
+func newResetLimiter(perHour, v6bits int, now func() time.Time) *resetLimiter {
 	if perHour <= 0 {
 		return nil
 	}
-	return &resetLimiter{perHour: perHour, now: now, lims: map[string]*bucket{}}
+	return &resetLimiter{perHour: perHour, v6: v6bits, now: now, lims: map[string]*bucket{}}
 }
 
 // allow spends one request for ip and for name; both must have one left.
@@ -36,7 +38,7 @@ func (l *resetLimiter) allow(ip netip.Addr, name string) bool {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	keys := []string{"ip " + ip.String(), "name " + strings.ToLower(name)}
+	keys := []string{"ip " + sourceKey(ip, l.v6).String(), "name " + strings.ToLower(name)}
 	bs := make([]*bucket, len(keys))
 	for i, k := range keys {
 		b := l.lims[k]

@@ -65,6 +65,9 @@ type Provisioner interface {
 type Throttle struct {
 	PerMinute float64 // 0 disables the throttle
 	Burst     int
+	// IPv6Prefix is the prefix length IPv6 sources are keyed by, here and
+	// in the reset limiter (default 64); IPv4 sources by address.
+	IPv6Prefix int
 }
 
 // Cookie configures the session cookie and timeouts.
@@ -264,7 +267,7 @@ func New(opts Options) (*Service, error) {
 		s.cookie = "__Host-" + opts.Cookie.Name
 	}
 	s.throttle = newIPThrottle(opts.Throttle, opts.Now)
-	s.resets = newResetLimiter(opts.ResetPerHour, opts.Now)
+	s.resets = newResetLimiter(opts.ResetPerHour, opts.Throttle.IPv6Prefix, opts.Now)
 	if s.pages, err = parsePages(); err != nil {
 		return nil, fmt.Errorf("sso: %w", err)
 	}

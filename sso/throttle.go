@@ -8,16 +8,41 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// ipThrottle is a token bucket per source address. It lives in memory, so
-// each replica throttles on its own: it slows password spraying, while the
-// per-user lock-out (in the store) is the shared, exact limit.
+// ipThrottle is a token bucket per source: an IPv4 address, or the IPv6
+// prefix (default /64) holding the address — one host is usually given a
+// whole /64 and could otherwise take a fresh bucket per attempt. It lives
+// in memory, so each replica throttles on its own: it slows password
+// spraying, while the per-user lock-out (in the store) is the shared,
+// exact limit.
 type ipThrottle struct {
 	limit rate.Limit
 	burst int
+	v6    int
 	now   func() time.Time
 
 	mu      sync.Mutex
-	buckets map[netip.Addr]*bucket
+	buckets map[netip.Prefix]*bucket
+}
+
+// defaultIPv6Prefix is the prefix length IPv6 sources are keyed by when
+// none is configured.
+const defaultIPv6Prefix = 64
+
+// sourceKey is the bucket key for ip: the address itself for IPv4, its
+// enclosing v6bits prefix for IPv6 (v6bits outside 1..128 means 64).
+func sourceKey(ip netip.Addr, v6bits int) netip.Prefix {
+	ip = ip.Unmap().WithZone("")
+	if !ip.Is6() {
+		return netip.PrefixFrom(ip, ip.BitLen())
+	}
+	if v6bits <= 0 || v6bits > 128 {
+		v6bits = defaultIPv6Prefix
+	}
+	p, err := ip.Prefix(v6bits)
+	if err != nil {
+		return netip.PrefixFrom(ip, ip.BitLen())
+	}
+	return p
 }
 
 type bucket struct {
@@ -33,21 +58,23 @@ func newIPThrottle(t Throttle, now func() time.Time) *ipThrottle {
 	if burst <= 0 {
 		burst = max(1, int(t.PerMinute))
 	}
-	return &ipThrottle{limit: rate.Limit(t.PerMinute / 60), burst: burst, now: now, buckets: map[netip.Addr]*bucket{}}
+	return &ipThrottle{limit: rate.Limit(t.PerMinute / 60), burst: burst, v6: t.IPv6Prefix, now: now, buckets: map[netip.Prefix]*bucket{}}
 }
 
-// allow takes a token for ip; false means the caller should wait.
+// allow takes a token for ip's source key; false means the caller should
+// wait.
 func (t *ipThrottle) allow(ip netip.Addr) bool {
 	if t == nil {
 		return true
 	}
+	key := sourceKey(ip, t.v6)
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	b := t.buckets[ip]
+	b := t.buckets[key]
 	if b == nil {
 		b = &bucket{lim: rate.NewLimiter(t.limit, t.burst)}
-		t.buckets[ip] = b
+		t.buckets[key] = b
 	}
 	b.used = now
 	return b.lim.AllowN(now, 1)

@@ -157,14 +157,15 @@ func SSOOptions(cfg *config.Config) (sso.Options, error) {
 	}
 	s := cfg.SSO
 	opts := sso.Options{
-		PublicURL:          pub,
-		Enforce:            s.Enforce,
-		Password:           PasswordPolicy(cfg),
-		MatchKeys:          slices.Clone(s.MatchBy),
-		IPRules:            rules,
-		TrustedProxies:     cfg.Server.TrustedProxyPrefixes(),
-		Lockout:            policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},
-		Throttle:           sso.Throttle{PerMinute: cfg.Policy.Throttle.PerMinute, Burst: cfg.Policy.Throttle.Burst},
+		PublicURL:      pub,
+		Enforce:        s.Enforce,
+		Password:       PasswordPolicy(cfg),
+		MatchKeys:      slices.Clone(s.MatchBy),
+		IPRules:        rules,
+		TrustedProxies: cfg.Server.TrustedProxyPrefixes(),
+		Lockout:        policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},
+		Throttle: sso.Throttle{PerMinute: cfg.Policy.Throttle.PerMinute, Burst: cfg.Policy.Throttle.Burst,
+			IPv6Prefix: cfg.Policy.Throttle.IPv6Prefix},
 		DirectoryWarnDays:  DirectoryWarnDays(cfg),
 		TimeZone:           loc,
 		ConcurrentLicences: cfg.Licenses.Concurrent,
