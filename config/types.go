@@ -357,9 +357,12 @@ type SAML struct {
 	KeyFile      string `yaml:"key_file"`
 	SignRequests bool   `yaml:"sign_requests"`
 	// RequireEncryption refuses assertions that are not encrypted.
-	RequireEncryption bool          `yaml:"require_encryption"`
-	AllowIDPInitiated bool          `yaml:"allow_idp_initiated"`
-	ClockSkew         time.Duration `yaml:"clock_skew"`
+	RequireEncryption bool `yaml:"require_encryption"`
+	// AllowCBCEncryption accepts assertions encrypted with AES-CBC (for
+	// IdPs that cannot use AES-GCM); RSA-OAEP key transport stays required.
+	AllowCBCEncryption bool          `yaml:"allow_cbc_encryption"`
+	AllowIDPInitiated  bool          `yaml:"allow_idp_initiated"`
+	ClockSkew          time.Duration `yaml:"clock_skew"`
 	// NameIDFormat requested: "" (IdP decides) | email | persistent |
 	// transient | unspecified.
 	NameIDFormat string `yaml:"nameid_format"`

@@ -210,6 +210,7 @@ func SAML(cfg *config.Config, st saml.Store, logger *zap.Logger) (*saml.ServiceP
 		SignRequests:         c.SignRequests,
 		AllowIDPInitiated:    c.AllowIDPInitiated,
 		RequireEncryption:    c.RequireEncryption,
+		AllowCBCEncryption:   c.AllowCBCEncryption,
 		ClockSkew:            c.ClockSkew,
 		AllowedRedirectHosts: slices.Clone(cfg.SSO.AllowedRedirectHosts),
 		Store:                st,

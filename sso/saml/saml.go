@@ -118,6 +118,12 @@ type Options struct {
 	// RequireEncryption refuses assertions that were not encrypted to the
 	// SP key.
 	RequireEncryption bool
+	// AllowCBCEncryption accepts assertions encrypted with AES-CBC. By
+	// default only AES-GCM data encryption (and always only RSA-OAEP key
+	// transport) is decrypted: CBC without a MAC gives padding oracles to
+	// whoever can post ciphertexts. SimpleSAMLphp 1.x encrypts with
+	// AES-128-CBC and cannot be told otherwise.
+	AllowCBCEncryption bool
 	// ClockSkew is allowed on NotBefore/NotOnOrAfter; default 2 min, at
 	// most 180 s (crewjam's own fixed allowance).
 	ClockSkew time.Duration
@@ -441,11 +447,14 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 		sp.fail(w, r, issuer, "SAMLResponse missing or not base64")
 		return
 	}
-	var decryptKey any
+	gopts := guardOptions{maxDepth: sp.opts.MaxXMLDepth, allowCBC: sp.opts.AllowCBCEncryption}
 	if sp.opts.Key != nil {
-		decryptKey = sp.opts.Key
+		gopts.key = sp.opts.Key
 	}
-	g, err := guard(raw, sp.opts.MaxXMLDepth, decryptKey)
+	// The metadata was refused without a signing certificate, so an error
+	// here leaves idpCerts empty and a signed encrypted response refused.
+	gopts.idpCerts, _ = signingCerts(idp)
+	g, err := guard(raw, gopts)
 	if err != nil {
 		sp.fail(w, r, issuer, "response refused before parsing: "+err.Error())
 		return
