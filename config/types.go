@@ -349,6 +349,11 @@ type SAML struct {
 	IDPMetadataURL  string        `yaml:"idp_metadata_url"`
 	IDPMetadataFile string        `yaml:"idp_metadata_file"`
 	MetadataRefresh time.Duration `yaml:"metadata_refresh"`
+	// IDPCertSHA256 pins the IdP's signing certificates by SHA-256
+	// fingerprint: metadata (at start and on every refresh) must carry a
+	// signing certificate matching one of them, and only matching
+	// certificates are trusted. Several allow a planned rollover.
+	IDPCertSHA256 []string `yaml:"idp_cert_sha256"`
 	// EntityID is the SP's entity ID; defaults to <public_url>/saml/metadata.
 	EntityID string `yaml:"entity_id"`
 	// CertFile/KeyFile are the SP's key pair: signing AuthnRequests and

@@ -583,7 +583,17 @@ func (v *validator) sso() {
 		case sp.IDPMetadataURL != "" && sp.IDPMetadataFile != "":
 			v.add("sso.saml.idp_metadata_file", "set either idp_metadata_url or idp_metadata_file, not both")
 		case sp.IDPMetadataURL != "":
-			v.httpURL("sso.saml.idp_metadata_url", sp.IDPMetadataURL)
+			// Metadata carries the IdP's signing keys: over plain HTTP
+			// anyone on the path could substitute them (loopback is
+			// allowed for tests), as for the OIDC issuer.
+			if err := policy.SecureFetchURL(sp.IDPMetadataURL); err != nil {
+				v.add("sso.saml.idp_metadata_url", "%v (plain http only on loopback: metadata carries the signing keys)", err)
+			}
+		}
+		for i, fp := range sp.IDPCertSHA256 {
+			if _, err := policy.ParseSHA256Fingerprint(fp); err != nil {
+				v.add(indexPath("sso.saml.idp_cert_sha256", i), "%v, got %q", err, fp)
+			}
 		}
 		v.positive("sso.saml.metadata_refresh", sp.MetadataRefresh)
 		if v.c.publicBase() != "" {
@@ -613,15 +623,10 @@ func (v *validator) sso() {
 			} else {
 				v.add("sso.oidc.issuer", "required")
 			}
-		} else {
-			u, err := url.Parse(o.Issuer)
-			if err != nil || u.Scheme != "https" || u.Host == "" {
-				// Discovery over plain HTTP would let anyone on the path
-				// substitute the signing keys; loopback is allowed for tests.
-				if err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) {
-					v.add("sso.oidc.issuer", "must be an https URL, got %q", o.Issuer)
-				}
-			}
+		} else if err := policy.SecureFetchURL(o.Issuer); err != nil {
+			// Discovery over plain HTTP would let anyone on the path
+			// substitute the signing keys; loopback is allowed for tests.
+			v.add("sso.oidc.issuer", "%v", err)
 		}
 		v.required("sso.oidc.client_id", o.ClientID)
 		if !o.ClientSecret.IsSet() {
@@ -683,13 +688,7 @@ func (v *validator) sso() {
 	}
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
-}
+func isLoopback(host string) bool { return policy.IsLoopbackHost(host) }
 
 func (v *validator) claims(path string, m map[string]string) {
 	known := []string{ClaimUsername, ClaimUPN, ClaimEmail, ClaimImmutableID, ClaimDisplayName, ClaimFirstName, ClaimLastName, ClaimGroups}

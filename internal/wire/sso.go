@@ -216,6 +216,13 @@ func SAML(cfg *config.Config, st saml.Store, logger *zap.Logger) (*saml.ServiceP
 		Store:                st,
 		Logger:               logger,
 	}
+	for i, f := range c.IDPCertSHA256 {
+		fp, err := policy.ParseSHA256Fingerprint(f)
+		if err != nil {
+			return nil, fmt.Errorf("sso.saml.idp_cert_sha256[%d]: %w", i, err)
+		}
+		opts.IDPCertSHA256 = append(opts.IDPCertSHA256, fp)
+	}
 	if c.CertFile != "" || c.KeyFile != "" {
 		certPEM, err := os.ReadFile(c.CertFile)
 		if err != nil {

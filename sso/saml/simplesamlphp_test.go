@@ -68,7 +68,7 @@ func startIdPEnv(t *harness.MainTB) *idpEnv {
 			Name:            name,
 			PublicURL:       srv.URL,
 			Preset:          preset,
-			IDPMetadataURL:  "http://placeholder.invalid/", // replaced below once the IdP runs
+			IDPMetadataURL:  "https://placeholder.invalid/", // replaced below once the IdP runs
 			Key:             key,
 			Certificate:     cert,
 			SignRequests:    sign,
