@@ -68,6 +68,10 @@ type Throttle struct {
 	// IPv6Prefix is the prefix length IPv6 sources are keyed by, here and
 	// in the reset limiter (default 64); IPv4 sources by address.
 	IPv6Prefix int
+	// Shared keeps the throttle's and the reset limiter's counters in the
+	// store (its ephemeral table) rather than in memory, so replicas that
+	// share a PostgreSQL database share one budget.
+	Shared bool
 }
 
 // Cookie configures the session cookie and timeouts.
@@ -268,6 +272,9 @@ func New(opts Options) (*Service, error) {
 	}
 	s.throttle = newIPThrottle(opts.Throttle, opts.Now)
 	s.resets = newResetLimiter(opts.ResetPerHour, opts.Throttle.IPv6Prefix, opts.Now)
+	if opts.Throttle.Shared {
+		s.shareLimits()
+	}
 	if s.pages, err = parsePages(); err != nil {
 		return nil, fmt.Errorf("sso: %w", err)
 	}

@@ -11,14 +11,17 @@ import (
 // ipThrottle is a token bucket per source: an IPv4 address, or the IPv6
 // prefix (default /64) holding the address — one host is usually given a
 // whole /64 and could otherwise take a fresh bucket per attempt. It lives
-// in memory, so each replica throttles on its own: it slows password
-// spraying, while the per-user lock-out (in the store) is the shared,
-// exact limit.
+// in memory, or with Throttle.Shared in the store, so replicas on one
+// PostgreSQL database share the budget (sharedlimit.go). It slows password
+// spraying; the per-user lock-out (in the store) is the exact limit.
 type ipThrottle struct {
 	limit rate.Limit
 	burst int
 	v6    int
 	now   func() time.Time
+	// shared, when set, keeps the buckets in the store instead (replicas
+	// on one PostgreSQL database).
+	shared *sharedBuckets
 
 	mu      sync.Mutex
 	buckets map[netip.Prefix]*bucket
@@ -68,6 +71,9 @@ func (t *ipThrottle) allow(ip netip.Addr) bool {
 		return true
 	}
 	key := sourceKey(ip, t.v6)
+	if t.shared != nil {
+		return t.shared.take(key.String(), 1)
+	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -80,9 +86,10 @@ func (t *ipThrottle) allow(ip netip.Addr) bool {
 	return b.lim.AllowN(now, 1)
 }
 
-// prune forgets addresses idle long enough for their bucket to be full again.
+// prune forgets addresses idle long enough for their bucket to be full
+// again (shared buckets expire in the store).
 func (t *ipThrottle) prune() {
-	if t == nil {
+	if t == nil || t.shared != nil {
 		return
 	}
 	refill := time.Duration(float64(t.burst) / float64(t.limit) * float64(time.Second))

@@ -165,7 +165,10 @@ func SSOOptions(cfg *config.Config) (sso.Options, error) {
 		TrustedProxies: cfg.Server.TrustedProxyPrefixes(),
 		Lockout:        policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},
 		Throttle: sso.Throttle{PerMinute: cfg.Policy.Throttle.PerMinute, Burst: cfg.Policy.Throttle.Burst,
-			IPv6Prefix: cfg.Policy.Throttle.IPv6Prefix},
+			IPv6Prefix: cfg.Policy.Throttle.IPv6Prefix,
+			// Replicas share PostgreSQL, so they share the counters too;
+			// SQLite has one daemon and keeps them in memory.
+			Shared: cfg.Store.Driver == config.DriverPostgres},
 		DirectoryWarnDays:  DirectoryWarnDays(cfg),
 		TimeZone:           loc,
 		ConcurrentLicences: cfg.Licenses.Concurrent,

@@ -169,3 +169,22 @@ type nopFinisher struct{}
 
 func (nopFinisher) Finish(http.ResponseWriter, *http.Request, sso.Identity, string) {}
 func (nopFinisher) Fail(http.ResponseWriter, *http.Request, string, string, string) {}
+
+// With a PostgreSQL store (replicas) the throttle's counters are shared
+// through it; with SQLite they stay in memory.
+func TestThrottleSharedWithPostgres(t *testing.T) {
+	for driver, want := range map[string]bool{"sqlite": false, "postgres": true} {
+		dsn := filepath.Join(t.TempDir(), "db.sqlite")
+		if driver == "postgres" {
+			dsn = "postgres://dirbridge@127.0.0.1/dirbridge"
+		}
+		cfg := loadYAML(t, "store: {driver: "+driver+", dsn: \""+dsn+"\"}\n")
+		o, err := SSOOptions(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Throttle.Shared != want {
+			t.Errorf("%s: shared %v, want %v", driver, o.Throttle.Shared, want)
+		}
+	}
+}
