@@ -235,7 +235,10 @@ func matchPath(pattern, path string) bool {
 type caller struct {
 	User    store.User
 	Privs   privilege.Set
-	KeyID   string
+	// MayGrant is the caller's profile's may_grant list (nil: the caller
+	// may grant what it holds).
+	MayGrant []string
+	KeyID    string
 	IP      string
 	Request *http.Request
 
@@ -253,6 +256,29 @@ func (c *caller) actor() string {
 }
 
 func (c *caller) has(p string) bool { return c.User.Superuser || c.Privs.Has(p) }
+
+// grantable is what c may grant (its privileges when nothing narrowed it).
+func (c *caller) grantable() privilege.Set { return privilege.Grantable(c.Privs, c.MayGrant) }
+
+// profilePowerByName is profilePower of the profile called name, falling
+// back to known privileges when it cannot be read (the grant check then
+// still covers what the profile holds).
+func (s *Server) profilePowerByName(r *http.Request, rd store.Reader, name string, known map[string][]string) []string {
+	if name == "" {
+		return nil
+	}
+	p, err := rd.GetProfile(r.Context(), name)
+	if err != nil {
+		return known[name]
+	}
+	return profilePower(p)
+}
+
+// profilePower is what holding profile p hands over: its privileges and
+// what it lets its holders grant.
+func profilePower(p store.Profile) []string {
+	return append(slices.Clone(p.Privileges), p.MayGrant...)
+}
 
 func (c *caller) detail(k string, v any) {
 	if c.details == nil {
@@ -367,11 +393,12 @@ func (s *Server) authorize(r *http.Request, rt *route, c *caller) error {
 		c.User = u
 		return errf(http.StatusUnauthorized, CodeUnauthorized, "token user %s %s", u.Username, reason)
 	}
-	privs, err := s.effective(ctx, s.store, u)
+	privs, mayGrant, err := s.holdings(ctx, s.store, u)
 	if err != nil {
 		return err
 	}
 	c.User, c.Privs, c.KeyID = u, privs, k.ID
+	c.MayGrant = mayGrant
 	if len(rt.Privs) > 0 && !slices.ContainsFunc(rt.Privs, c.has) {
 		return errf(http.StatusForbidden, CodeForbidden, "%s requires privilege %s", rt.Name, strings.Join(rt.Privs, " or "))
 	}
@@ -404,6 +431,13 @@ func bearer(r *http.Request) (string, bool) {
 // effective is what u holds (package privilege decides: superuser, custom
 // set, profile, nothing).
 func (s *Server) effective(ctx context.Context, rd store.Reader, u store.User) (privilege.Set, error) {
+	privs, _, err := s.holdings(ctx, rd, u)
+	return privs, err
+}
+
+// holdings is what u holds and, when its profile says so, the privileges
+// it may grant to others (nil: what it holds).
+func (s *Server) holdings(ctx context.Context, rd store.Reader, u store.User) (privilege.Set, []string, error) {
 	var prof *store.Profile
 	if u.Profile != "" && !u.Superuser && u.CustomPrivileges == nil {
 		p, err := rd.GetProfile(ctx, u.Profile)
@@ -413,21 +447,26 @@ func (s *Server) effective(ctx context.Context, rd store.Reader, u store.User) (
 		case errors.Is(err, store.ErrNotFound):
 			// A dangling profile name grants nothing rather than failing.
 		default:
-			return nil, fmt.Errorf("privileges of %s: profile %q: %w", u.Username, u.Profile, err)
+			return nil, nil, fmt.Errorf("privileges of %s: profile %q: %w", u.Username, u.Profile, err)
 		}
 	}
-	return s.privs.Effective(u, prof), nil
+	var mayGrant []string
+	if prof != nil {
+		mayGrant = prof.MayGrant
+	}
+	return s.privs.Effective(u, prof), mayGrant, nil
 }
 
-// checkGrant refuses to let c hand out privileges it does not hold itself,
+// checkGrant refuses to let c hand out privileges it may not grant: those
+// it does not hold itself, or with a may_grant profile those not listed,
 // unless it holds grant_all (a superuser holds every privilege).
 func (s *Server) checkGrant(c *caller, privs []string, field string) error {
-	missing := privilege.CanGrant(c.Privs, privilege.NewSet(privs...))
+	missing := privilege.CanGrant(c.grantable(), privilege.NewSet(privs...))
 	if len(missing) == 0 {
 		return nil
 	}
 	c.detail("missing_privileges", []string(missing))
-	e := errf(http.StatusForbidden, CodeEscalation, "you cannot grant privileges you do not hold: %s", missing)
+	e := errf(http.StatusForbidden, CodeEscalation, "you may not grant: %s", missing)
 	e.E.Field = field
 	return e
 }

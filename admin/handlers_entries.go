@@ -335,7 +335,7 @@ func (s *Server) createFromEntry(r *http.Request, tx store.Tx, c *caller, dm Dir
 		return nil
 	}
 	if m.Profile != "" {
-		if missing := privilege.CanGrant(c.Privs, privilege.NewSet(privsOf[m.Profile]...)); len(missing) > 0 {
+		if missing := privilege.CanGrant(c.grantable(), privilege.NewSet(s.profilePowerByName(r, tx, m.Profile, privsOf)...)); len(missing) > 0 {
 			refuse(RefusedEscalation, "profile %s (%s) holds privileges you do not hold: %s", m.Profile, m.ProfileCause, missing)
 			return nil
 		}

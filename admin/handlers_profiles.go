@@ -81,6 +81,25 @@ func (s *Server) validProfile(c *caller, in *ProfileInput) error {
 	if err := s.checkGrant(c, in.Privileges, "privileges"); err != nil {
 		return err
 	}
+	if in.MayGrant != nil {
+		seen := map[string]bool{}
+		clean := []string{}
+		for i, p := range in.MayGrant {
+			if !s.known(p) {
+				return fieldErr(fmt.Sprintf("may_grant[%d]", i), "unknown privilege %q", p)
+			}
+			if !seen[p] {
+				seen[p] = true
+				clean = append(clean, p)
+			}
+		}
+		slices.Sort(clean)
+		in.MayGrant = clean
+		// Letting others grant something is granting it.
+		if err := s.checkGrant(c, in.MayGrant, "may_grant"); err != nil {
+			return err
+		}
+	}
 	return s.validScopes(c, in)
 }
 
@@ -181,7 +200,7 @@ func (s *Server) handleCreateProfile(w http.ResponseWriter, r *http.Request, c *
 	}
 	ctx := r.Context()
 	now := s.now().UTC()
-	p := store.Profile{Name: in.Name, Description: in.Description, Privileges: in.Privileges, Scopes: storeScopes(in.Scopes), CreatedAt: now, UpdatedAt: now}
+	p := store.Profile{Name: in.Name, Description: in.Description, Privileges: in.Privileges, Scopes: storeScopes(in.Scopes), MayGrant: in.MayGrant, CreatedAt: now, UpdatedAt: now}
 	err := s.tx(ctx, c, "profile.create", func(tx store.Tx) error {
 		_, err := tx.GetProfile(ctx, in.Name)
 		if err == nil {
@@ -230,12 +249,12 @@ func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request, c *
 		}
 		// Removing privileges also counts: a caller must not strip what it
 		// could not have granted (e.g. grant_all) from other people's profile.
-		if err := s.checkGrant(c, old.Privileges, "privileges"); err != nil {
+		if err := s.checkGrant(c, profilePower(old), "privileges"); err != nil {
 			return err
 		}
 		c.detail("old_privileges", old.Privileges)
 		p = old
-		p.Description, p.Privileges, p.Scopes, p.UpdatedAt = in.Description, in.Privileges, storeScopes(in.Scopes), s.now().UTC()
+		p.Description, p.Privileges, p.Scopes, p.MayGrant, p.UpdatedAt = in.Description, in.Privileges, storeScopes(in.Scopes), in.MayGrant, s.now().UTC()
 		if err := tx.PutProfile(ctx, p); err != nil {
 			return fmt.Errorf("update profile %q: %w", name, err)
 		}

@@ -203,7 +203,7 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request, c *call
 				if err != nil {
 					return fmt.Errorf("get profile: %w", err)
 				}
-				if err := s.checkGrant(c, p.Privileges, "profile"); err != nil {
+				if err := s.checkGrant(c, profilePower(p), "profile"); err != nil {
 					return err
 				}
 			}

@@ -115,7 +115,10 @@ type Profile struct {
 	Description string           `json:"description,omitempty"`
 	Privileges  []string         `json:"privileges"`
 	Scopes      map[string]Scope `json:"scopes,omitempty"`
-	FromConfig  bool             `json:"from_config"`
+	// MayGrant lists what holders may grant or revoke to others; absent:
+	// what they hold themselves.
+	MayGrant   []string `json:"may_grant,omitempty"`
+	FromConfig bool     `json:"from_config"`
 	Users       int              `json:"users"`
 	CreatedAt   time.Time        `json:"created_at"`
 	UpdatedAt   time.Time        `json:"updated_at"`
@@ -134,6 +137,10 @@ type ProfileInput struct {
 	// Scopes limits scoped privileges of the profile to teams, by
 	// privilege; a scoped privilege without one reaches everyone.
 	Scopes map[string]Scope `json:"scopes,omitempty"`
+	// MayGrant lists the privileges the profile's holders may grant or
+	// revoke to others, instead of what they hold (the seed's "may
+	// grant"); absent keeps "what they hold". grant_all grants all anyway.
+	MayGrant []string `json:"may_grant,omitempty"`
 }
 
 // Scope is how far a scoped privilege reaches: kind all, own_teams (the
@@ -325,7 +332,7 @@ func toProfile(p store.Profile, users int) Profile {
 		}
 		scopes[name] = Scope{Kind: sc.Kind, Teams: sc.Teams}
 	}
-	return Profile{Name: p.Name, Description: p.Description, Privileges: privs, Scopes: scopes, FromConfig: p.FromConfig,
+	return Profile{Name: p.Name, Description: p.Description, Privileges: privs, Scopes: scopes, MayGrant: p.MayGrant, FromConfig: p.FromConfig,
 		Users: users, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC()}
 }
 

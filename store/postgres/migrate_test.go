@@ -141,6 +141,14 @@ func TestMigrationsStepByStep(t *testing.T) {
 				stmt(`INSERT INTO teams (name, supervisors, created_at, updated_at) VALUES ('HQ', '["mig-user"]', $1, $1)`, T),
 				stmt(`INSERT INTO teams (name, parent, created_at, updated_at) VALUES ('HQ Night', 'HQ', $1, $1)`, T))
 		}},
+		{Version: 9, Insert: func(ctx context.Context, db *sql.DB) error {
+			// Existing profiles keep "may grant what they hold".
+			var mg string
+			if err := db.QueryRowContext(ctx, `SELECT may_grant::text FROM profiles LIMIT 1`).Scan(&mg); err != nil || mg != "null" {
+				return fmt.Errorf("may_grant of a migrated profile: %q, %v", mg, err)
+			}
+			return nil
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store { return open(t, dsn) })
 }
