@@ -233,14 +233,14 @@ func matchPath(pattern, path string) bool {
 // caller is the authenticated principal of one request, plus what the
 // handler wants recorded in the audit event.
 type caller struct {
-	User    store.User
-	Privs   privilege.Set
+	User  store.User
+	Privs privilege.Set
 	// MayGrant is the caller's profile's may_grant list (nil: the caller
 	// may grant what it holds).
 	MayGrant []string
 	KeyID    string
-	IP      string
-	Request *http.Request
+	IP       string
+	Request  *http.Request
 
 	// Audit bookkeeping, filled by handlers.
 	target  string

@@ -117,11 +117,11 @@ type Profile struct {
 	Scopes      map[string]Scope `json:"scopes,omitempty"`
 	// MayGrant lists what holders may grant or revoke to others; absent:
 	// what they hold themselves.
-	MayGrant   []string `json:"may_grant,omitempty"`
-	FromConfig bool     `json:"from_config"`
-	Users       int              `json:"users"`
-	CreatedAt   time.Time        `json:"created_at"`
-	UpdatedAt   time.Time        `json:"updated_at"`
+	MayGrant   []string  `json:"may_grant,omitempty"`
+	FromConfig bool      `json:"from_config"`
+	Users      int       `json:"users"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // ProfileList is every profile.

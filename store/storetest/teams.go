@@ -69,7 +69,9 @@ func testTeams(t *testing.T, s store.Store) {
 	noErr(t, "GetProfile", err)
 	equal(t, "profile scopes", p.Scopes, scopes)
 	equal(t, "profile may_grant", p.MayGrant, []string{"app_take_calls"})
-	tx(t, s, func(tx store.Tx) error { return tx.PutProfile(ctx, store.Profile{Name: "Plain", Privileges: []string{"x"}}) })
+	tx(t, s, func(tx store.Tx) error {
+		return tx.PutProfile(ctx, store.Profile{Name: "Plain", Privileges: []string{"x"}})
+	})
 	plain, err := s.GetProfile(ctx, "Plain")
 	noErr(t, "GetProfile(Plain)", err)
 	equal(t, "unset may_grant", plain.MayGrant == nil, true)
