@@ -154,7 +154,7 @@ func apiCmd(use, short, example string, args cobra.PositionalArgs, setup func(*c
 }
 
 func apiCommands() []*cobra.Command {
-	users := group(&cobra.Command{Use: "users", Short: "List, show, activate, deactivate, unlock, pin and unpin users, reset passwords (via the API)"})
+	users := group(&cobra.Command{Use: "users", Short: "Create, list, show and change users (one or many), activate, deactivate, unlock, pin, reset passwords (via the API)"})
 	var q, state, profile, source string
 	var limit, offset int
 	users.AddCommand(
@@ -221,10 +221,12 @@ func apiCommands() []*cobra.Command {
 			}))
 	}
 
-	users.AddCommand(pinCommands()...)      // pin.go
-	users.AddCommand(passwordCommands()...) // password.go
+	users.AddCommand(pinCommands()...)        // pin.go
+	users.AddCommand(passwordCommands()...)   // password.go
+	users.AddCommand(userManageCommands()...) // manage.go
 
-	profiles := group(&cobra.Command{Use: "profiles", Short: "List and show profiles (via the API)"})
+	profiles := group(&cobra.Command{Use: "profiles", Short: "List, show, create, update, delete and load profiles (via the API)"})
+	profiles.AddCommand(profileManageCommands()...) // manage.go
 	profiles.AddCommand(
 		apiCmd("list", "List profiles", "  dirbridge profiles list --json", cobra.NoArgs, nil,
 			func(cmd *cobra.Command, c *client, _ []string, asJSON bool) error {
@@ -292,7 +294,7 @@ func apiCommands() []*cobra.Command {
 			return nil
 		}))
 	// directory (groups, stats) lives in directory.go: it works with --config too.
-	return []*cobra.Command{users, profiles, audit}
+	return []*cobra.Command{users, profiles, audit, privilegesCmd(), teamsCmd()}
 }
 
 func apikeysCmd() *cobra.Command {
