@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -115,11 +116,24 @@ type Server struct {
 	mappings map[string]DirectoryMapping
 	// passwords and history: see Options.Passwords, PasswordHistory.
 	passwords PasswordChanger
-	history   int
-	usernames policy.UsernamePolicy
+	// pol holds the reloadable policies (SetPolicies).
+	pol       atomic.Pointer[Policies]
 	templates map[string]UserTemplate
 	inviter   Inviter
 }
+
+// Policies are the administration policies a configuration reload
+// (SIGHUP) replaces: policy.username for names an administrator chooses,
+// policy.password.history for administrator resets.
+type Policies struct {
+	Usernames       policy.UsernamePolicy
+	PasswordHistory int
+}
+
+// SetPolicies replaces the running policies.
+func (s *Server) SetPolicies(p Policies) { s.pol.Store(&p) }
+
+func (s *Server) policies() *Policies { return s.pol.Load() }
 
 // New builds a Server from opts.
 func New(opts Options) (*Server, error) {
@@ -140,11 +154,10 @@ func New(opts Options) (*Server, error) {
 
 		mappings:  opts.Mappings,
 		passwords: opts.Passwords,
-		history:   opts.PasswordHistory,
-		usernames: opts.Usernames,
 		templates: opts.UserTemplates,
 		inviter:   opts.Inviter,
 	}
+	s.SetPolicies(Policies{Usernames: opts.Usernames, PasswordHistory: opts.PasswordHistory})
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}

@@ -97,7 +97,7 @@ func (s *Server) buildLocal(ctx context.Context, rd store.Reader, c *caller, act
 	if u.DisplayName == "" {
 		u.DisplayName = strings.TrimSpace(u.FirstName + " " + u.LastName)
 	}
-	if v := policy.CheckUsername(s.usernames, u.Username); len(v) > 0 {
+	if v := policy.CheckUsername(s.policies().Usernames, u.Username); len(v) > 0 {
 		return newLocal{}, fieldErr(field+"username", "%s", policy.Messages(v))
 	}
 	if u.Email != "" && !strings.Contains(u.Email, "@") {

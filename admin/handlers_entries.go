@@ -288,7 +288,7 @@ func (s *Server) createFromEntry(r *http.Request, tx store.Tx, c *caller, dm Dir
 		return nil
 	}
 
-	if v := policy.CheckUsername(s.usernames, m.Username); len(v) > 0 {
+	if v := policy.CheckUsername(s.policies().Usernames, m.Username); len(v) > 0 {
 		refuse(RefusedUsernamePolicy, "the username %q built by the user template breaks policy.username: %s", m.Username, policy.Messages(v))
 		return nil
 	}

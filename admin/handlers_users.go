@@ -371,7 +371,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, c *
 			// It became a directory user since it was read.
 			return errf(http.StatusConflict, CodeConflict, "%s is now a directory user from %s; retry", u.Username, u.Source)
 		}
-		u.PasswordHistory = rememberPassword(u.PasswordHistory, u.PasswordHash, s.history)
+		u.PasswordHistory = rememberPassword(u.PasswordHistory, u.PasswordHash, s.policies().PasswordHistory)
 		u.PasswordHash = hash
 		u.PasswordChangedAt = s.now().UTC()
 		u.MustChangePassword = true

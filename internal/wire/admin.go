@@ -109,3 +109,8 @@ func Inviter(signin *sso.Service, cfg *config.Config) admin.Inviter {
 	}
 	return signin
 }
+
+// AdminPolicies are the administration policies a reload replaces.
+func AdminPolicies(cfg *config.Config) admin.Policies {
+	return admin.Policies{Usernames: UsernamePolicy(cfg), PasswordHistory: cfg.Policy.Password.History}
+}
