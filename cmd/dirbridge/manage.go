@@ -317,7 +317,7 @@ func profileManageCommands() []*cobra.Command {
 	return []*cobra.Command{create, update, del, profilesLoadCmd()}
 }
 
-// profileFile is a file of profiles to load (deploy/profiles.example.yaml).
+// profileFile is a file of profiles to load (deploy/admin-profiles.example.yaml).
 type profileFile struct {
 	Profiles []struct {
 		Name        string                 `yaml:"name"`
@@ -330,8 +330,8 @@ type profileFile struct {
 
 func profilesLoadCmd() *cobra.Command {
 	var dry bool
-	return apiCmd("load FILE [--dry-run]", "Create or update the profiles of a file, e.g. the shipped deploy/profiles.example.yaml (audited)",
-		"  dirbridge profiles load deploy/profiles.example.yaml --dry-run\n  dirbridge profiles load deploy/profiles.example.yaml",
+	return apiCmd("load FILE [--dry-run]", "Create or update the profiles of a file, e.g. the shipped deploy/admin-profiles.example.yaml (audited)",
+		"  dirbridge profiles load deploy/admin-profiles.example.yaml --dry-run\n  dirbridge profiles load deploy/admin-profiles.example.yaml",
 		cobra.ExactArgs(1),
 		func(c *cobra.Command) {
 			c.Flags().BoolVar(&dry, "dry-run", false, "say what would be created or updated")

@@ -77,7 +77,7 @@ func TestManageCommands(t *testing.T) {
 	must(api("teams", "list"), "Floor 2")
 
 	// The shipped default profiles load, first as a dry run.
-	file := filepath.Join("..", "..", "deploy", "profiles.example.yaml")
+	file := filepath.Join("..", "..", "deploy", "admin-profiles.example.yaml")
 	must(api("profiles", "load", file, "--dry-run"), "dry run: nothing changed")
 	if _, err := st.GetProfile(ctx, "Supervisor"); err == nil {
 		t.Fatal("a dry run created a profile")
