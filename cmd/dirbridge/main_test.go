@@ -61,6 +61,12 @@ func TestEmergencyUser(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no password printed: %q", out)
 	}
+	// The name is random, so it cannot be aimed at before it is known.
+	nm := regexp.MustCompile(`emergency user "(emergency-[a-z2-9]{8})" created`).FindStringSubmatch(out)
+	if nm == nil {
+		t.Fatalf("no random name printed: %q", out)
+	}
+	EmergencyUsername := nm[1]
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, db)
 	if err != nil {
@@ -76,12 +82,16 @@ func TestEmergencyUser(t *testing.T) {
 	if err := password.Verify(u.PasswordHash, m[1]); err != nil {
 		t.Fatalf("printed password does not verify: %v", err)
 	}
-	if _, _, err := run(t, "emergency-user", "create", "--config", cfg); err == nil {
-		t.Fatal("second create succeeded")
+	if _, _, err := run(t, "emergency-user", "create", "--config", cfg, "--name", "breakglass"); err == nil || !strings.Contains(err.Error(), EmergencyUsername) {
+		t.Fatalf("second create: %v", err)
 	}
 	st.Close()
-	if _, errOut, err := run(t, "emergency-user", "remove", "--config", cfg); err != nil {
-		t.Fatalf("remove: %v %s", err, errOut)
+	if out, errOut, err := run(t, "emergency-user", "remove", "--config", cfg); err != nil || !strings.Contains(out, EmergencyUsername) {
+		t.Fatalf("remove: %v %s %s", err, out, errOut)
+	}
+	out, _, err = run(t, "emergency-user", "create", "--config", cfg, "--name", "breakglass")
+	if err != nil || !strings.Contains(out, `"breakglass" created`) {
+		t.Fatalf("create --name: %v %s", err, out)
 	}
 	st, err = sqlite.Open(ctx, db)
 	if err != nil {
@@ -96,7 +106,7 @@ func TestEmergencyUser(t *testing.T) {
 	for _, e := range ev {
 		actions = append(actions, e.Action)
 	}
-	if strings.Join(actions, ",") != "emergency_user.remove,emergency_user.create" {
+	if strings.Join(actions, ",") != "emergency_user.create,emergency_user.remove,emergency_user.create" {
 		t.Fatalf("audit: %v", actions)
 	}
 }
