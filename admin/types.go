@@ -271,6 +271,8 @@ type DirectoryStats struct {
 	GroupsImported int        `json:"groups_imported"`
 	Domains        []string   `json:"domains"`
 	LatestImport   *time.Time `json:"latest_import,omitempty"`
+	// Scoped: the figures cover only the caller's teams.
+	Scoped bool `json:"scoped,omitempty"`
 }
 
 // DirectoryEntry is an imported directory user or group.

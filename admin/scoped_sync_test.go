@@ -1,0 +1,82 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/store"
+)
+
+// TestScopedSyncViews: a supervisor whose privileges reach their own team
+// sees, of a run's plan and of the import statistics, only their team's
+// users, with counts of what they see.
+func TestScopedSyncViews(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	root := e.token("root")
+	e.do("POST", "/api/v1/teams", root, admin.TeamInput{Name: "Floor 1"}, 201, nil)
+	e.do("POST", "/api/v1/teams", root, admin.TeamInput{Name: "Floor 2"}, 201, nil)
+	e.do("POST", "/api/v1/profiles", root, admin.ProfileInput{Name: "Supervisor", Privileges: []string{privilege.ManageUsers, privilege.TriggerSync},
+		Scopes: map[string]admin.Scope{privilege.ManageUsers: {Kind: store.ScopeOwnTeams}, privilege.TriggerSync: {Kind: store.ScopeOwnTeams}}}, 201, nil)
+	mk := func(name, team string) store.User {
+		u := store.User{Username: name, State: store.StateActive, Source: "corp", Anchor: "a-" + name, UPN: name + "@corp.example", Units: []string{team}}
+		if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateUser(ctx, &u) }); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	mine, theirs := mk("mine", "Floor 2"), mk("theirs", "Floor 1")
+	sup := e.user("sup", "Supervisor", false)
+	sup.Units = []string{"Floor 2"}
+	if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.UpdateUser(ctx, &sup) }); err != nil {
+		t.Fatal(err)
+	}
+	plan := fmt.Sprintf(`{"directory":"corp","counts":{"created":1,"updated":2,"deactivated":0,"reactivated":0,"unchanged":0},
+		"items":[{"kind":"update","anchor":"a-mine","username":"mine","user_id":%q},
+		         {"kind":"update","anchor":"a-theirs","username":"theirs","user_id":%q},
+		         {"kind":"create","anchor":"a-new","username":"new","changes":[{"field":"units","old":"","new":"Floor 2"}]}],
+		"warnings":["theirs: something"]}`, mine.ID, theirs.ID)
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		return tx.CreateSyncRun(ctx, store.SyncRun{ID: "run-1", Directory: "corp", Trigger: "manual", DryRun: true, Status: store.SyncSucceeded,
+			StartedAt: e.clk.Now(), Counts: store.SyncCounts{Created: 1, Updated: 2}, Plan: json.RawMessage(plan)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.token("sup")
+	var run struct {
+		Counts store.SyncCounts `json:"counts"`
+		Plan   struct {
+			Scoped   bool     `json:"scoped"`
+			Warnings []string `json:"warnings"`
+			Items    []struct {
+				Username string `json:"username"`
+			} `json:"items"`
+		} `json:"plan"`
+	}
+	e.do("GET", "/api/v1/sync/runs/run-1", tok, nil, 200, &run)
+	if len(run.Plan.Items) != 2 || run.Plan.Items[0].Username != "mine" || run.Plan.Items[1].Username != "new" ||
+		!run.Plan.Scoped || run.Plan.Warnings != nil || run.Counts != (store.SyncCounts{Created: 1, Updated: 1}) {
+		t.Fatalf("scoped run: %+v", run)
+	}
+	var list admin.SyncRunList
+	e.do("GET", "/api/v1/sync/runs", tok, nil, 200, &list)
+	if len(list.Items) != 1 || list.Items[0].Counts != (store.SyncCounts{Created: 1, Updated: 1}) {
+		t.Fatalf("scoped list: %+v", list)
+	}
+	var stats admin.DirectoryStats
+	e.do("GET", "/api/v1/directories/corp/stats", tok, nil, 200, &stats)
+	if !stats.Scoped || stats.UsersImported != 1 || stats.UsersActive != 1 || len(stats.Domains) != 1 {
+		t.Fatalf("scoped stats: %+v", stats)
+	}
+	// Unscoped: everything.
+	run.Plan.Scoped, run.Plan.Items = false, nil
+	e.do("GET", "/api/v1/sync/runs/run-1", root, nil, 200, &run)
+	if len(run.Plan.Items) != 3 || run.Plan.Scoped {
+		t.Fatalf("root's run: %+v", run)
+	}
+}
