@@ -50,7 +50,9 @@ func startStack(t *testing.T) *stack {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- daemon.Run(ctx, daemon.Options{ConfigPath: s.cfgPath, Listener: ln, Logger: zaptest.NewLogger(t)}) }()
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{ConfigPath: s.cfgPath, Listener: ln, Logger: zaptest.NewLogger(t)})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
