@@ -110,3 +110,32 @@ func TestEmergencyUser(t *testing.T) {
 		t.Fatalf("audit: %v", actions)
 	}
 }
+
+// TestBackupCommand copies the store of a config and reads the copy back.
+func TestBackupCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db.sqlite")
+	cfg := filepath.Join(dir, "cfg.yaml")
+	conf := "store:\n  driver: sqlite\n  dsn: " + db + "\npolicy:\n  argon2: {time: 1, memory_kib: 64, threads: 1}\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := run(t, "emergency-user", "create", "--config", cfg, "--name", "keeper"); err != nil {
+		t.Fatalf("create: %v %s", err, errOut)
+	}
+	out := filepath.Join(dir, "copy.db")
+	if got, errOut, err := run(t, "backup", "--config", cfg, "--out", out); err != nil || !strings.Contains(got, "store copied to") {
+		t.Fatalf("backup: %v %s %s", err, got, errOut)
+	}
+	if _, _, err := run(t, "backup", "--config", cfg, "--out", out); err == nil {
+		t.Fatal("a second backup overwrote the first")
+	}
+	st, err := sqlite.Open(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if u, err := st.GetUserByUsername(context.Background(), "keeper"); err != nil || !u.Emergency {
+		t.Fatalf("restored copy: %+v %v", u, err)
+	}
+}

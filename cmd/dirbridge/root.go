@@ -39,7 +39,7 @@ func newRoot() *cobra.Command {
 	root.SetHelpCommand(helpCmd())
 	root.AddCommand(serveCmd(), configCmd(), versionCmd(), migrateCmd(), emergencyCmd(), apikeysCmd(), serviceCmd(), syncCmd(), directoryCmd(), expiryCmd())
 	root.AddCommand(apiCommands()...)
-	root.AddCommand(entriesCmd(), mappingCmd(), ssoCmd(), sessionsCmd())
+	root.AddCommand(entriesCmd(), mappingCmd(), ssoCmd(), sessionsCmd(), backupCmd())
 	initCompletion(root)
 	return root
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -156,4 +157,21 @@ func TestMigrationsStepByStep(t *testing.T) {
 func TestMigrationsDownUp(t *testing.T) {
 	p, _ := provider(t, harness.NewDatabase(t))
 	storetest.MigrationsDownUp(t, p)
+}
+
+// TestRefusesNewerSchema: a store a newer dirbridge migrated is refused
+// at open, naming both versions.
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	dsn := harness.NewDatabase(t)
+	open(t, dsn)
+	_, db := provider(t, dsn)
+	next := postgres.LatestMigration() + 1
+	if _, err := db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true)`, next); err != nil {
+		t.Fatal(err)
+	}
+	_, err := postgres.Open(ctx, dsn)
+	if !errors.Is(err, store.ErrSchemaNewer) || !strings.Contains(err.Error(), fmt.Sprintf("store version %d", next)) {
+		t.Fatalf("open a newer store: %v", err)
+	}
 }
