@@ -34,6 +34,10 @@ type client struct {
 	server string
 	token  string
 	http   *http.Client
+	// key is the API key the token came from; cached says the token was
+	// read from the cache (tokencache.go), so a 401 retries with a new one.
+	key    string
+	cached bool
 }
 
 type apiFlags struct {
@@ -58,16 +62,28 @@ func (f *apiFlags) client(ctx context.Context) (*client, error) {
 		if key == "" {
 			return nil, errors.New("set DIRBRIDGE_TOKEN (a bearer token) or DIRBRIDGE_API_KEY (exchanged for one)")
 		}
-		var tr admin.TokenResponse
-		if err := c.do(ctx, "POST", "/api/v1/tokens", admin.TokenRequest{APIKey: key}, &tr); err != nil {
-			return nil, fmt.Errorf("exchange API key: %w", err)
+		c.key = key
+		if err := c.exchangeKey(ctx, key, false); err != nil {
+			return nil, err
 		}
-		c.token = tr.Token
 	}
 	return c, nil
 }
 
+// do sends one API request. A cached token the server no longer accepts
+// (revoked, the daemon's keys rotated) is replaced once.
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	err := c.send(ctx, method, path, in, out)
+	if errors.Is(err, errUnauthorized) && c.cached && c.key != "" {
+		if err := c.exchangeKey(ctx, c.key, true); err != nil {
+			return err
+		}
+		return c.send(ctx, method, path, in, out)
+	}
+	return err
+}
+
+func (c *client) send(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -98,6 +114,9 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	if res.StatusCode >= 300 {
 		var eb admin.ErrorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
+			if res.StatusCode == http.StatusUnauthorized {
+				return fmt.Errorf("%s (%s): %w", eb.Error.Message, eb.Error.Code, errUnauthorized)
+			}
 			if eb.Error.Field != "" {
 				return fmt.Errorf("%s (%s, field %s)", eb.Error.Message, eb.Error.Code, eb.Error.Field)
 			}

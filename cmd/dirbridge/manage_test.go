@@ -17,9 +17,18 @@ import (
 	"github.com/dirbridge/dirbridge/store/sqlite"
 )
 
-// TestManageCommands drives users, profiles, privileges and teams
-// commands against the admin API, as an administrator's script would.
-func TestManageCommands(t *testing.T) {
+// manageEnv is an admin API over a fresh store, with a superuser's API
+// key in the environment for the commands.
+type manageEnv struct {
+	t      *testing.T
+	st     store.Store
+	srv    *httptest.Server
+	rootID string
+	keyID  string
+}
+
+func newManageEnv(t *testing.T) *manageEnv {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
 	if err != nil {
@@ -43,12 +52,14 @@ func TestManageCommands(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	root := store.User{Username: "root", State: store.StateActive, Source: store.SourceLocal, Superuser: true}
-	var secret string
+	var secret, keyID string
 	err = st.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateUser(ctx, &root); err != nil {
 			return err
 		}
-		secret, _, err = admin.NewAPIKey(ctx, tx, root.ID, "cli-test", time.Now())
+		var k store.APIKey
+		secret, k, err = admin.NewAPIKey(ctx, tx, root.ID, "cli-test", time.Now())
+		keyID = k.ID
 		return err
 	})
 	if err != nil {
@@ -56,14 +67,24 @@ func TestManageCommands(t *testing.T) {
 	}
 	t.Setenv("DIRBRIDGE_TOKEN", "")
 	t.Setenv("DIRBRIDGE_API_KEY", secret)
-	api := func(args ...string) string {
-		t.Helper()
-		out, errOut, err := run(t, append(args, "--server", srv.URL)...)
-		if err != nil {
-			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
-		}
-		return out
+	return &manageEnv{t: t, st: st, srv: srv, rootID: root.ID, keyID: keyID}
+}
+
+// api runs a command against the API and fails the test if it fails.
+func (e *manageEnv) api(args ...string) string {
+	e.t.Helper()
+	out, errOut, err := run(e.t, append(args, "--server", e.srv.URL)...)
+	if err != nil {
+		e.t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
 	}
+	return out
+}
+
+// TestManageCommands drives users, profiles, privileges and teams
+// commands against the admin API, as an administrator's script would.
+func TestManageCommands(t *testing.T) {
+	e := newManageEnv(t)
+	ctx, st, srv, api := context.Background(), e.st, e.srv, e.api
 	must := func(out, want string) {
 		t.Helper()
 		if !strings.Contains(out, want) {

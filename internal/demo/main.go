@@ -118,7 +118,7 @@ func run(tb *harness.MainTB, bin string, sig <-chan os.Signal) int {
 	}
 	fmt.Printf("   listening on %s\n", base)
 
-	env := append(os.Environ(), "DIRBRIDGE_API_KEY="+apiKey, "DIRBRIDGE_SERVER="+base)
+	env := append(os.Environ(), "DIRBRIDGE_API_KEY="+apiKey, "DIRBRIDGE_SERVER="+base, "XDG_CACHE_HOME="+dir)
 	show := func(title string, args ...string) error {
 		fmt.Printf("\n== %s\n$ dirbridge %s\n", title, strings.Join(args, " "))
 		c := exec.Command(bin, args...)

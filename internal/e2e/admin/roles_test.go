@@ -83,7 +83,7 @@ func startStack(t *testing.T) *stack {
 func (s *stack) run(key string, args ...string) string {
 	s.t.Helper()
 	cmd := exec.Command(s.bin, args...)
-	cmd.Env = append(os.Environ(), "DIRBRIDGE_TOKEN=", "DIRBRIDGE_API_KEY="+key, "DIRBRIDGE_SERVER="+s.base)
+	cmd.Env = append(os.Environ(), "DIRBRIDGE_TOKEN=", "DIRBRIDGE_API_KEY="+key, "DIRBRIDGE_SERVER="+s.base, "XDG_CACHE_HOME="+filepath.Dir(s.cfgPath))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("dirbridge %s: %v\n%s", strings.Join(args, " "), err, out)
