@@ -706,3 +706,20 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeKeyByID: a superuser revokes anyone's key by its ID alone; a
+// user administrator may not revoke a key of someone holding more.
+func TestRevokeKeyByID(t *testing.T) {
+	e := newEnv(t)
+	e.key("alice")
+	var keys admin.APIKeyList
+	root := e.token("root")
+	e.do("GET", "/api/v1/users/alice/apikeys", root, nil, 200, &keys)
+	e.do("DELETE", "/api/v1/apikeys/"+keys.Items[0].ID, e.token("uma"), nil, 403, nil)
+	e.do("DELETE", "/api/v1/apikeys/nope", root, nil, 404, nil)
+	var k admin.APIKey
+	e.do("DELETE", "/api/v1/apikeys/"+keys.Items[0].ID, root, nil, 200, &k)
+	if k.RevokedAt == nil {
+		t.Fatalf("not revoked: %+v", k)
+	}
+}

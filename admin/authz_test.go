@@ -192,6 +192,7 @@ func TestWeakerAdministratorCannotTakeOver(t *testing.T) {
 		{"DELETE", "/api/v1/sessions/victim-session", nil, "session.end"},
 		{"POST", "/api/v1/users/alice/apikeys", map[string]string{"name": "mine now"}, "apikey.create"},
 		{"DELETE", "/api/v1/users/alice/apikeys/" + keyID, nil, "apikey.revoke"},
+		{"DELETE", "/api/v1/apikeys/" + keyID, nil, "apikey.revoke"},
 		{"GET", "/api/v1/users/alice/apikeys", nil, ""},
 		{"POST", "/api/v1/directories/corp/entries/u-ann/map", map[string]string{"user": "alice"}, "entry.map"},
 		{"POST", "/api/v1/directories/corp/entries/u-mapped/remap", map[string]string{"user": "nobody"}, "entry.remap"},

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -334,7 +335,17 @@ func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, c *call
 	if f.Limit == 0 {
 		f.Limit = 100
 	}
-	list, err := s.store.ListAudit(r.Context(), f)
+	actor, err := s.actorPrincipal(r.Context(), s.store, c)
+	if err != nil {
+		return err
+	}
+	var list []store.AuditEvent
+	if reach := actor.reachFor([]string{privilege.ViewAuditLog}); reach.All {
+		list, err = s.store.ListAudit(r.Context(), f)
+	} else {
+		c.detail("scope", reach.Scopes)
+		list, err = s.scopedAudit(r.Context(), reach, f)
+	}
 	if err != nil {
 		return fmt.Errorf("list audit: %w", err)
 	}
@@ -344,4 +355,55 @@ func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, c *call
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// auditScanLimit bounds how many events a scoped listing reads to fill one
+// page: a supervisor's team is a small part of a large log.
+const auditScanLimit = 100_000
+
+// scopedAudit lists the events a caller whose view_audit_log reaches some
+// teams may read: those whose actor or target user is in those teams,
+// newest first, paged over the matching events.
+func (s *Server) scopedAudit(ctx context.Context, reach privilege.Reach, f store.AuditFilter) ([]store.AuditEvent, error) {
+	users, err := s.store.ListUsers(ctx, store.UserFilter{InTeams: true, Teams: reach.Teams})
+	if err != nil {
+		return nil, fmt.Errorf("users in scope: %w", err)
+	}
+	names := make(map[string]bool, len(users))
+	for _, u := range users {
+		if reach.Covers(u.Units) {
+			names[u.Username] = true
+		}
+	}
+	visible := func(e store.AuditEvent) bool {
+		target, isUser := strings.CutPrefix(e.Target, "user:")
+		return names[e.Actor] || (isUser && names[target])
+	}
+	want, skip := f.Limit, f.Offset
+	var out []store.AuditEvent
+	batch := f
+	batch.Limit, batch.Offset = 1000, 0
+	for scanned := 0; len(out) < want && scanned < auditScanLimit; scanned += batch.Limit {
+		page, err := s.store.ListAudit(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page {
+			if !visible(e) {
+				continue
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			if len(out) < want {
+				out = append(out, e)
+			}
+		}
+		if len(page) < batch.Limit {
+			break
+		}
+		batch.Offset += batch.Limit
+	}
+	return out, nil
 }

@@ -87,6 +87,7 @@ func routeTable() []route {
 
 		{Method: "GET", Path: "/api/v1/users/{id}/apikeys", Name: "listAPIKeys", Summary: "List a user's API keys ({id} may be \"me\")", Resp: APIKeyList{}, Status: 200, handler: (*Server).handleListKeys},
 		{Method: "POST", Path: "/api/v1/users/{id}/apikeys", Name: "createAPIKey", Summary: "Create an API key; the secret is shown once", Action: "apikey.create", Req: APIKeyInput{}, Resp: APIKeyCreated{}, Status: 201, handler: (*Server).handleCreateKey},
+		{Method: "DELETE", Path: "/api/v1/apikeys/{key}", Name: "revokeAPIKeyByID", Summary: "Revoke an API key found by its ID alone (whoever owns it; the same authorization as for its owner's keys)", Action: "apikey.revoke", Resp: APIKey{}, Status: 200, handler: (*Server).handleRevokeKeyByID},
 		{Method: "DELETE", Path: "/api/v1/users/{id}/apikeys/{key}", Name: "revokeAPIKey", Summary: "Revoke an API key and every token issued for it", Action: "apikey.revoke", Resp: APIKey{}, Status: 200, handler: (*Server).handleRevokeKey},
 
 		{Method: "GET", Path: "/api/v1/sessions", Name: "listSessions", Summary: "Live sign-in sessions and the licences they hold", Privs: sessions, Query: []param{{"user", "string", "only this user's sessions (id or username)"}}, Resp: SessionList{}, Status: 200, handler: (*Server).handleListSessions},

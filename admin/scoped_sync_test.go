@@ -80,3 +80,47 @@ func TestScopedSyncViews(t *testing.T) {
 		t.Fatalf("root's run: %+v", run)
 	}
 }
+
+// TestScopedAuditLog: view_audit_log limited to one's teams reads the
+// events done by or to the users of those teams, and nothing else.
+func TestScopedAuditLog(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	root := e.token("root")
+	e.do("POST", "/api/v1/teams", root, admin.TeamInput{Name: "Floor 1"}, 201, nil)
+	e.do("POST", "/api/v1/teams", root, admin.TeamInput{Name: "Floor 2"}, 201, nil)
+	e.do("POST", "/api/v1/profiles", root, admin.ProfileInput{Name: "Auditor", Privileges: []string{privilege.ViewAuditLog},
+		Scopes: map[string]admin.Scope{privilege.ViewAuditLog: {Kind: store.ScopeAssigned, Teams: []string{"Floor 2"}}}}, 201, nil)
+	for _, u := range []struct{ name, team string }{{"mine", "Floor 2"}, {"theirs", "Floor 1"}} {
+		x := e.user(u.name, "", false)
+		x.Units = []string{u.team}
+		if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.UpdateUser(ctx, &x) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.user("aud", "Auditor", false)
+	for _, n := range []string{"mine", "theirs", "mine"} {
+		e.do("POST", "/api/v1/users/"+n+"/deactivate", root, admin.DeactivateRequest{}, 200, nil)
+		e.do("POST", "/api/v1/users/"+n+"/activate", root, nil, 200, nil)
+	}
+	var list admin.AuditList
+	e.do("GET", "/api/v1/audit?limit=3", e.token("aud"), nil, 200, &list)
+	if len(list.Items) != 3 {
+		t.Fatalf("scoped audit: %d events", len(list.Items))
+	}
+	for _, ev := range list.Items {
+		if ev.Target != "user:mine" {
+			t.Errorf("an event the auditor may not read: %+v", ev)
+		}
+	}
+	var next admin.AuditList
+	e.do("GET", "/api/v1/audit?limit=3&offset=3", e.token("aud"), nil, 200, &next)
+	if len(next.Items) != 1 || next.Items[0].Target != "user:mine" {
+		t.Fatalf("second page: %+v", next.Items)
+	}
+	var all admin.AuditList
+	e.do("GET", "/api/v1/audit?action=user.deactivate", root, nil, 200, &all)
+	if len(all.Items) != 3 {
+		t.Fatalf("root's audit: %d deactivations", len(all.Items))
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -280,24 +281,38 @@ func apiCommands() []*cobra.Command {
 
 	audit := group(&cobra.Command{Use: "audit", Short: "Read the audit log (via the API)"})
 	var actor, action, target, since, until string
-	var alimit int
-	audit.AddCommand(apiCmd("list", "List audit events, newest first", "  dirbridge audit list --action profile.create --since 2026-01-01T00:00:00Z", cobra.NoArgs,
+	var alimit, aoffset int
+	audit.AddCommand(apiCmd("list", "List audit events, newest first", "  dirbridge audit list --action profile.create --since 2026-01-01T00:00:00Z\n  dirbridge audit list --actor jdoe --since 1h\n  dirbridge audit list --limit 100 --offset 100   # the next page", cobra.NoArgs,
 		func(c *cobra.Command) {
 			c.Flags().StringVar(&actor, "actor", "", "who acted")
 			c.Flags().StringVar(&action, "action", "", "what was done")
 			c.Flags().StringVar(&target, "target", "", "what it was done to")
-			c.Flags().StringVar(&since, "since", "", "RFC 3339 time")
-			c.Flags().StringVar(&until, "until", "", "RFC 3339 time")
-			c.Flags().IntVar(&alimit, "limit", 100, "at most this many")
+			c.Flags().StringVar(&since, "since", "", "RFC 3339 time, or a duration back from now (90m, 24h, 7d)")
+			c.Flags().StringVar(&until, "until", "", "RFC 3339 time, or a duration back from now")
+			c.Flags().IntVar(&alimit, "limit", 100, "at most this many (1 to 1000)")
+			c.Flags().IntVar(&aoffset, "offset", 0, "skip this many (the next page)")
 		},
 		func(cmd *cobra.Command, c *client, _ []string, asJSON bool) error {
 			v := url.Values{}
+			now := time.Now()
+			for k, x := range map[string]string{"since": since, "until": until} {
+				t, err := pointInTime(x, now)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", k, err)
+				}
+				if k == "since" {
+					since = t
+				} else {
+					until = t
+				}
+			}
 			for k, x := range map[string]string{"actor": actor, "action": action, "target": target, "since": since, "until": until} {
 				if x != "" {
 					v.Set(k, x)
 				}
 			}
 			v.Set("limit", fmt.Sprint(alimit))
+			v.Set("offset", fmt.Sprint(aoffset))
 			var out admin.AuditList
 			if err := c.do(cmd.Context(), "GET", "/api/v1/audit?"+v.Encode(), nil, &out); err != nil {
 				return err
@@ -310,6 +325,9 @@ func apiCommands() []*cobra.Command {
 				rows = append(rows, []string{e.Time.Format(time.RFC3339), e.Actor, e.Action, e.Target, e.Outcome, e.SourceIP, e.Reason})
 			}
 			table(cmd, "TIME\tACTOR\tACTION\tTARGET\tOUTCOME\tSOURCE IP\tREASON", rows)
+			if len(out.Items) == alimit {
+				fmt.Fprintf(cmd.OutOrStdout(), "more may follow: --offset %d\n", aoffset+alimit)
+			}
 			return nil
 		}))
 	// directory (groups, stats) lives in directory.go: it works with --config too.
@@ -402,11 +420,15 @@ func apikeysCmd() *cobra.Command {
 			return nil
 		})
 	var ruser string
-	revoke := apiCmd("revoke KEY-ID", "Revoke an API key and its tokens", "  dirbridge apikeys revoke 3f2a...", cobra.ExactArgs(1),
-		func(c *cobra.Command) { c.Flags().StringVar(&ruser, "user", "me", "whose key") },
+	revoke := apiCmd("revoke KEY-ID [--user NAME]", "Revoke an API key and its tokens (found by its ID; --user checks whose it is)", "  dirbridge apikeys revoke 3f2a...", cobra.ExactArgs(1),
+		func(c *cobra.Command) { c.Flags().StringVar(&ruser, "user", "", "whose key (optional: the ID alone finds it)") },
 		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
 			var out admin.APIKey
-			if err := c.do(cmd.Context(), "DELETE", "/api/v1/users/"+url.PathEscape(ruser)+"/apikeys/"+url.PathEscape(a[0]), nil, &out); err != nil {
+			path := "/api/v1/apikeys/" + url.PathEscape(a[0])
+			if ruser != "" {
+				path = "/api/v1/users/" + url.PathEscape(ruser) + "/apikeys/" + url.PathEscape(a[0])
+			}
+			if err := c.do(cmd.Context(), "DELETE", path, nil, &out); err != nil {
 				return err
 			}
 			if asJSON {
@@ -417,4 +439,40 @@ func apikeysCmd() *cobra.Command {
 		})
 	c.AddCommand(create, list, revoke)
 	return c
+}
+
+// pointInTime reads an RFC 3339 time, or a duration back from now (Go's
+// units plus d for days), and returns it as RFC 3339; "" stays "".
+func pointInTime(v string, now time.Time) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC().Format(time.RFC3339), nil
+	}
+	d, err := parseAge(v)
+	if err != nil {
+		return "", fmt.Errorf("%q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (90m, 24h, 7d)", v)
+	}
+	return now.Add(-d).UTC().Format(time.RFC3339), nil
+}
+
+// parseAge is time.ParseDuration with days ("7d", "1d12h").
+func parseAge(v string) (time.Duration, error) {
+	var days time.Duration
+	if d, rest, ok := strings.Cut(v, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad days in %q", v)
+		}
+		days, v = time.Duration(n)*24*time.Hour, rest
+		if v == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("bad duration %q", v)
+	}
+	return days + d, nil
 }

@@ -130,3 +130,23 @@ func TestManageCommands(t *testing.T) {
 		t.Fatalf("unknown user: %v", err)
 	}
 }
+
+func TestPointInTime(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]string{
+		"":                     "",
+		"1h":                   "2026-12-06T11:00:00Z",
+		"7d":                   "2026-11-29T12:00:00Z",
+		"1d12h":                "2026-12-05T00:00:00Z",
+		"2026-01-02T15:04:05Z": "2026-01-02T15:04:05Z",
+	} {
+		if got, err := pointInTime(in, now); err != nil || got != want {
+			t.Errorf("%q: %q %v, want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"yesterday", "-1h", "xd"} {
+		if _, err := pointInTime(bad, now); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
