@@ -45,21 +45,21 @@ func newRoot() *cobra.Command {
 }
 
 func serveCmd() *cobra.Command {
-	var cfgPath, logFormat string
+	var cfgPath, logFormat, logLevel string
 	c := &cobra.Command{
-		Use:     "serve --config FILE",
+		Use:     "serve --config FILE [--log-format json|console] [--log-level debug|info|warn|error]",
 		Short:   "Run the daemon",
-		Example: "  dirbridge serve --config /etc/dirbridge/dirbridge.yaml --log-format console",
+		Example: "  dirbridge serve --config /etc/dirbridge/dirbridge.yaml --log-format console --log-level debug",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// log.format and runtime.* from the file; a file that does not
 			// load is reported by Run itself.
 			cfg, cfgErr := config.Load(cfgPath)
 			format := logFormat
-			if !cmd.Flags().Changed("log-format") && cfgErr == nil {
+			if format == "" && cfgErr == nil {
 				format = cfg.Log.Format
 			}
-			log, level, err := daemon.NewLevelLogger(format, "")
+			log, level, err := daemon.NewLevelLogger(format, logLevel)
 			if err != nil {
 				return err
 			}
@@ -67,11 +67,17 @@ func serveCmd() *cobra.Command {
 			if cfgErr == nil {
 				applyMemoryPolicy(cfg.Runtime, os.Getenv, log)
 			}
-			return daemon.Run(cmd.Context(), daemon.Options{ConfigPath: cfgPath, Logger: log, Level: &level, Version: version})
+			opts := daemon.Options{ConfigPath: cfgPath, Logger: log, Level: &level, Version: version}
+			if logLevel != "" {
+				// The flag wins over log.level, at start and on reload.
+				opts.Level = nil
+			}
+			return daemon.Run(cmd.Context(), opts)
 		},
 	}
 	c.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
-	c.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or console (default: log.format from the config)")
+	c.Flags().StringVar(&logFormat, "log-format", "", "log format, json or console (default: log.format from the config, itself json by default)")
+	c.Flags().StringVar(&logLevel, "log-level", "", "log level, debug, info, warn or error; wins over log.level (default: log.level from the config, itself info by default)")
 	return c
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/wire"
@@ -46,6 +47,9 @@ func NewLevelLogger(format, level string) (*zap.Logger, zap.AtomicLevel, error) 
 		zc.DisableStacktrace = true
 	} else {
 		zc = zap.NewProductionConfig()
+		// RFC 3339 times, which log shippers and people read alike,
+		// instead of zap's default epoch seconds.
+		zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	}
 	if level != "" {
 		l, err := zap.ParseAtomicLevel(level)
