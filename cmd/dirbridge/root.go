@@ -84,16 +84,22 @@ func serveCmd() *cobra.Command {
 func configCmd() *cobra.Command {
 	c := group(&cobra.Command{Use: "config", Short: "Configuration tools"})
 	var cfgPath string
+	var online, asJSON bool
 	check := &cobra.Command{
-		Use:     "check --config FILE",
-		Short:   "Validate a configuration and print every problem at once",
-		Long:    "Validate a configuration file. Every problem is printed with its field path and line; the exit status is 1 if there is any.",
-		Example: "  dirbridge config check --config /etc/dirbridge/dirbridge.yaml",
+		Use:   "check --config FILE [--online] [--json]",
+		Short: "Validate a configuration and print every problem at once",
+		Long: "Validate a configuration file. Every problem is printed with its field path and line; the exit status is 1 if there is any. " +
+			"With --online, also reach what it names: every directory server (dial, TLS, the service account's bind, the base DN), " +
+			"the SAML IdP's metadata, the OIDC issuer's discovery document and the SMTP relay's greeting.",
+		Example: "  dirbridge config check --config /etc/dirbridge/dirbridge.yaml\n  dirbridge config check --config /etc/dirbridge/dirbridge.yaml --online",
 		Args:    cobra.NoArgs,
 		// `config validate` and the like get "did you mean check?".
 		SuggestFor: []string{"validate", "verify", "lint", "test"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := config.Load(cfgPath)
+			cfg, err := config.Load(cfgPath)
+			if err == nil && online {
+				return reportOnline(cmd, cfgPath, checkOnline(cmd.Context(), cfg), asJSON)
+			}
 			if err == nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: OK\n", cfgPath)
 				return nil
@@ -112,6 +118,8 @@ func configCmd() *cobra.Command {
 		},
 	}
 	check.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
+	check.Flags().BoolVar(&online, "online", false, "also reach the directories, IdPs and SMTP relay the config names")
+	check.Flags().BoolVar(&asJSON, "json", false, "print the --online results as JSON")
 	c.AddCommand(check)
 	return c
 }
