@@ -92,6 +92,9 @@ type Options struct {
 	// UserTemplates are the config's mapping.user_templates by name, for
 	// POST /api/v1/users and bulk generation.
 	UserTemplates map[string]UserTemplate
+	// TimeZone is where expiry "days left" are counted (expiry.time_zone);
+	// nil means UTC.
+	TimeZone *time.Location
 	// Inviter mails new local users their set-password link; nil means
 	// users are created without one (invite: false).
 	Inviter Inviter
@@ -119,6 +122,7 @@ type Server struct {
 	// pol holds the reloadable policies (SetPolicies).
 	pol       atomic.Pointer[Policies]
 	templates map[string]UserTemplate
+	timeZone  *time.Location
 	inviter   Inviter
 }
 
@@ -155,6 +159,7 @@ func New(opts Options) (*Server, error) {
 		mappings:  opts.Mappings,
 		passwords: opts.Passwords,
 		templates: opts.UserTemplates,
+		timeZone:  opts.TimeZone,
 		inviter:   opts.Inviter,
 	}
 	s.SetPolicies(Policies{Usernames: opts.Usernames, PasswordHistory: opts.PasswordHistory})

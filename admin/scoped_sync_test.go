@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/privilege"
@@ -122,5 +123,45 @@ func TestScopedAuditLog(t *testing.T) {
 	e.do("GET", "/api/v1/audit?action=user.deactivate", root, nil, 200, &all)
 	if len(all.Items) != 3 {
 		t.Fatalf("root's audit: %d deactivations", len(all.Items))
+	}
+}
+
+// TestExpiryReport: the expiry report through the API, scoped for a
+// supervisor.
+func TestExpiryReport(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	root := e.token("root")
+	e.do("POST", "/api/v1/teams", root, admin.TeamInput{Name: "Floor 2"}, 201, nil)
+	e.do("POST", "/api/v1/profiles", root, admin.ProfileInput{Name: "Lead", Privileges: []string{privilege.ViewUsers},
+		Scopes: map[string]admin.Scope{privilege.ViewUsers: {Kind: store.ScopeOwnTeams}}}, 201, nil)
+	soon := e.clk.Now().Add(5 * 24 * time.Hour)
+	for _, u := range []struct{ name, team string }{{"mine", "Floor 2"}, {"theirs", ""}} {
+		x := e.user(u.name, "", false)
+		x.PasswordExpiresAt = soon
+		if u.team != "" {
+			x.Units = []string{u.team}
+		}
+		if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.UpdateUser(ctx, &x) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lead := e.user("lead", "Lead", false)
+	lead.Units = []string{"Floor 2"}
+	if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.UpdateUser(ctx, &lead) }); err != nil {
+		t.Fatal(err)
+	}
+	var all, mine admin.ExpiryList
+	e.do("GET", "/api/v1/expiry?days=7", root, nil, 200, &all)
+	if len(all.Items) != 2 || all.Days != 7 || all.Items[0].DaysLeft != 5 {
+		t.Fatalf("root's report: %+v", all)
+	}
+	e.do("GET", "/api/v1/expiry?days=7", e.token("lead"), nil, 200, &mine)
+	if len(mine.Items) != 1 || mine.Items[0].Username != "mine" {
+		t.Fatalf("lead's report: %+v", mine)
+	}
+	e.do("GET", "/api/v1/expiry?days=3", root, nil, 200, &all)
+	if len(all.Items) != 0 {
+		t.Fatalf("3 days: %+v", all)
 	}
 }

@@ -150,3 +150,21 @@ func TestPointInTime(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiryReportThroughTheAPI: expiry report without --config asks the
+// daemon.
+func TestExpiryReportThroughTheAPI(t *testing.T) {
+	e := newManageEnv(t)
+	ctx := context.Background()
+	u := store.User{Username: "soon", State: store.StateActive, Source: store.SourceLocal, PasswordExpiresAt: time.Now().Add(50 * time.Hour)}
+	if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateUser(ctx, &u) }); err != nil {
+		t.Fatal(err)
+	}
+	var ns []map[string]any
+	if err := json.Unmarshal([]byte(e.api("expiry", "report", "--days", "7", "--json")), &ns); err != nil || len(ns) != 1 || ns[0]["username"] != "soon" {
+		t.Fatalf("report: %v %+v", err, ns)
+	}
+	if out := e.api("expiry", "report", "--days", "1"); strings.Contains(out, "soon") {
+		t.Fatalf("1 day: %s", out)
+	}
+}
