@@ -742,3 +742,66 @@ func TestSourceIPTrustsOnlyConfiguredProxies(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeKeyByID: a superuser revokes anyone's key by its ID alone; a
+// user administrator may not revoke a key of someone holding more.
+func TestRevokeKeyByID(t *testing.T) {
+	e := newEnv(t)
+	e.key("alice")
+	var keys admin.APIKeyList
+	root := e.token("root")
+	e.do("GET", "/api/v1/users/alice/apikeys", root, nil, 200, &keys)
+	e.do("DELETE", "/api/v1/apikeys/"+keys.Items[0].ID, e.token("uma"), nil, 403, nil)
+	e.do("DELETE", "/api/v1/apikeys/nope", root, nil, 404, nil)
+	var k admin.APIKey
+	e.do("DELETE", "/api/v1/apikeys/"+keys.Items[0].ID, root, nil, 200, &k)
+	if k.RevokedAt == nil {
+		t.Fatalf("not revoked: %+v", k)
+	}
+}
+
+// TestOpenAPILintRules pins what linters ask of the document (redocly's
+// recommended rules): servers, security declared on every operation
+// (empty on public ones), a 4XX answer on every operation, and the
+// session cookie on GET /api/v1/me.
+func TestOpenAPILintRules(t *testing.T) {
+	e := newEnv(t)
+	var doc struct {
+		Servers []map[string]any `json:"servers"`
+		Paths   map[string]map[string]struct {
+			Security  *[]map[string][]string     `json:"security"`
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			SecuritySchemes map[string]map[string]string `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	e.do("GET", "/api/v1/openapi.json", "", nil, 200, &doc)
+	if len(doc.Servers) == 0 {
+		t.Error("no servers")
+	}
+	if doc.Components.SecuritySchemes["session"]["in"] != "cookie" {
+		t.Errorf("no session cookie scheme: %+v", doc.Components.SecuritySchemes)
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if op.Security == nil {
+				t.Errorf("%s %s: no security", method, path)
+			}
+			has4xx := false
+			for code := range op.Responses {
+				has4xx = has4xx || code[0] == '4'
+			}
+			if !has4xx {
+				t.Errorf("%s %s: no 4XX response", method, path)
+			}
+		}
+	}
+	me := doc.Paths["/api/v1/me"]["get"]
+	if me.Security == nil || len(*me.Security) != 2 {
+		t.Errorf("GET /api/v1/me security: %+v", me.Security)
+	}
+	if tok := doc.Paths["/api/v1/tokens"]["post"]; tok.Security == nil || len(*tok.Security) != 0 {
+		t.Errorf("POST /api/v1/tokens should declare no security: %+v", tok.Security)
+	}
+}

@@ -182,6 +182,8 @@ type Service struct {
 	// ipRules is Options.IPRules, replaced whole by SetIPRules (SIGHUP)
 	// while sign-ins read it.
 	ipRules atomic.Pointer[[]policy.IPRule]
+	// pol are the reloadable policies (policies.go), replaced whole.
+	pol atomic.Pointer[Policies]
 	// started is set once Run has started every method.
 	started atomic.Bool
 }
@@ -265,6 +267,11 @@ func New(opts Options) (*Service, error) {
 	}
 	s.cookie = opts.Cookie.Name
 	s.SetIPRules(opts.IPRules)
+	var usernames policy.UsernamePolicy
+	if j, ok := opts.JIT.(*JIT); ok {
+		usernames = j.Usernames
+	}
+	s.pol.Store(&Policies{Password: opts.Password, Lockout: opts.Lockout, Usernames: usernames, ResetTTL: opts.ResetTTL})
 	if s.secure {
 		// __Host- pins the cookie to this host, Path=/ and Secure: no
 		// sibling subdomain can set or overwrite it.

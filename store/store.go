@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -16,7 +17,19 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means a unique key is taken or a compare-and-swap lost.
 	ErrConflict = errors.New("conflict")
+	// ErrSchemaNewer means the store was migrated by a newer dirbridge:
+	// this binary does not know its tables and must not write to them.
+	ErrSchemaNewer = errors.New("the store's schema is newer than this binary's")
 )
+
+// CheckSchemaVersion refuses a store whose applied migration is newer than
+// the binary's latest, naming both versions.
+func CheckSchemaVersion(applied, latest int64) error {
+	if applied > latest {
+		return fmt.Errorf("%w: store version %d, this binary knows up to %d; run the newer dirbridge that migrated it, or restore a backup made before", ErrSchemaNewer, applied, latest)
+	}
+	return nil
+}
 
 // UserFilter selects users for ListUsers and CountUsers. Zero values match
 // everything.

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/wire"
@@ -47,6 +48,9 @@ func NewLevelLogger(format, level string) (*zap.Logger, zap.AtomicLevel, error) 
 		zc.DisableStacktrace = true
 	} else {
 		zc = zap.NewProductionConfig()
+		// RFC 3339 times, which log shippers and people read alike,
+		// instead of zap's default epoch seconds.
+		zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	}
 	if level != "" {
 		l, err := zap.ParseAtomicLevel(level)
@@ -160,7 +164,7 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 	}
 
 	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: c.Store, sync: c.Sync,
-		signin: c.SignIn, level: opts.Level, certs: certs}
+		signin: c.SignIn, admin: c.Admin, level: opts.Level, certs: certs}
 	err = wait(ctx, rl, ssoErr, errc, log)
 	if err != nil && !errors.Is(err, errSignIn) {
 		return err // the server failed: nothing to shut down

@@ -198,6 +198,8 @@ profiles:
 log: {level: debug}
 policy:
   argon2: {time: 1, memory_kib: 64, threads: 1}
+  password: {min_length: 14}
+  lockout: {max_attempts: 3}
   ip_rules:
     - {name: no-loopback, effect: deny, addresses: [127.0.0.0/8]}
 profiles:
@@ -234,8 +236,16 @@ profiles:
 		t.Errorf("restart warning: %v", warn)
 	}
 	applied := e.logs.FilterMessage("reload: applied").All()[0].ContextMap()["settings"]
-	if applied != "profiles, mapping, policy.ip_rules, log.level" {
+	if applied != "profiles, mapping, policy.ip_rules, policy.password, policy.lockout, policy.username, policy.password_reset.token_ttl, log.level" {
 		t.Errorf("applied %v", applied)
+	}
+	// The policies that changed are named with their old and new values.
+	var changed []string
+	for _, en := range e.logs.FilterMessage("reload: policy changed").All() {
+		changed = append(changed, fmt.Sprint(en.ContextMap()["policy"]))
+	}
+	if strings.Join(changed, ",") != "policy.lockout,policy.password" {
+		t.Errorf("policies logged as changed: %q", changed)
 	}
 }
 

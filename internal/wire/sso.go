@@ -372,6 +372,8 @@ func SSO(cfg *config.Config, deps SSODeps) (*sso.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The same policies a reload would set, so a reload logs true changes.
+	svc.SetPolicies(SignInPolicies(cfg))
 	// The methods finish through the Service, which exists only now.
 	if sp != nil {
 		sp.SetFinisher(svc)
@@ -474,4 +476,11 @@ func GlobalRules(cfg *config.Config) []mapping.Rule {
 func UsernamePolicy(cfg *config.Config) policy.UsernamePolicy {
 	u := cfg.Policy.Username
 	return policy.UsernamePolicy{MinLength: u.MinLength, MinLetters: u.MinLetters, MinDigits: u.MinDigits, MinOther: u.MinOther}
+}
+
+// SignInPolicies are the sign-in policies a reload replaces (sso.Policies).
+func SignInPolicies(cfg *config.Config) sso.Policies {
+	l := cfg.Policy.Lockout
+	return sso.Policies{Password: PasswordPolicy(cfg), Usernames: UsernamePolicy(cfg), ResetTTL: cfg.Policy.PasswordReset.TokenTTL,
+		Lockout: policy.LockoutPolicy{MaxAttempts: l.MaxAttempts, Within: l.Within, LockFor: l.LockFor}}
 }
