@@ -231,3 +231,57 @@ func TestShippedUnitChecksShippedExample(t *testing.T) {
 		t.Fatalf("config check without credentials: %v\n%s", err, out)
 	}
 }
+
+// The unit is Type=notify (the daemon sends READY=1, internal/daemon), its
+// Documentation= lines name files the install steps put in place, and its
+// hardening keeps systemd-analyze's exposure score at 1.5 or better.
+func TestShippedUnitNotifyDocsAndHardening(t *testing.T) {
+	u := parseUnit(t, shippedUnit)
+	if got := u.settings["Type"]; !slices.Equal(got, []string{"notify"}) {
+		t.Errorf("Type=%q, want notify", got)
+	}
+	data, err := os.ReadFile(shippedUnit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs int
+	for _, line := range strings.Split(string(data), "\n") {
+		v, ok := strings.CutPrefix(line, "Documentation=")
+		if !ok {
+			continue
+		}
+		for _, uri := range strings.Fields(v) {
+			docs++
+			name, ok := strings.CutPrefix(uri, "file:///usr/share/doc/dirbridge/")
+			if !ok {
+				t.Errorf("Documentation=%s: want a file the install steps copy to /usr/share/doc/dirbridge", uri)
+				continue
+			}
+			// The header installs README.md and docs/*.md there.
+			if _, err := os.Stat(filepath.Join("../..", name)); err != nil {
+				if _, err := os.Stat(filepath.Join("../../docs", name)); err != nil {
+					t.Errorf("Documentation=%s: no README.md or docs/%s in the tree", uri, name)
+				}
+			}
+		}
+	}
+	if docs == 0 {
+		t.Error("no Documentation= line")
+	}
+
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Fatal("systemd-analyze not found: install Debian's systemd package (scripts/install-deps.sh)")
+	}
+	// --offline reads the file alone; the name must end in .service.
+	unit := filepath.Join(t.TempDir(), "dirbridge.service")
+	if err := os.WriteFile(unit, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "security", "--offline=true", "--threshold=15", unit).CombinedOutput()
+	score := regexp.MustCompile(`Overall exposure level for dirbridge.service: ([0-9.]+)`).FindSubmatch(out)
+	if err != nil || score == nil {
+		t.Fatalf("systemd-analyze security: %v, exposure above 1.5 or unreadable:\n%s", err, out)
+	}
+	t.Logf("systemd-analyze security: exposure %s", score[1])
+}

@@ -162,6 +162,12 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 		log.Info("serving /metrics, /readyz and /api/v1 on the internal listener only",
 			zap.String("addr", iln.Addr().String()), zap.String("scheme", scheme))
 	}
+	// The store is open and migrated (wire.Build) and the listeners
+	// accept connections: tell a Type=notify service manager.
+	notifyReady(log, ln.Addr().String())
+	wdCtx, stopWatchdog := context.WithCancel(ctx)
+	defer stopWatchdog()
+	watchdog(wdCtx, log)
 
 	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: c.Store, sync: c.Sync,
 		signin: c.SignIn, admin: c.Admin, level: opts.Level, certs: certs}
@@ -169,6 +175,7 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 	if err != nil && !errors.Is(err, errSignIn) {
 		return err // the server failed: nothing to shut down
 	}
+	notifyStopping(log)
 	if internal != nil {
 		err = shutdown(ctx, internal, cfg, log, err)
 	}
