@@ -53,6 +53,9 @@ func (c *Config) ApplyDefaults() {
 	// Logging: JSON at info, for log shippers.
 	def(c, "log.level", &c.Log.Level, "info")
 	def(c, "log.format", &c.Log.Format, "json")
+	// A log file rotates at 100 MiB and keeps 5 old files (600 MiB at most).
+	def(c, "log.max_size_mib", &c.Log.MaxSizeMiB, 100)
+	def(c, "log.max_backups", &c.Log.MaxBackups, 5)
 
 	// Store: the embedded SQLite file, so a first start needs no database.
 	def(c, "store.driver", &c.Store.Driver, DriverSQLite)

@@ -95,6 +95,13 @@ func (t ServerTLS) Enabled() bool { return t.CertFile != "" }
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
 	Format string `yaml:"format"` // json | console
+	// File, when set, receives the daemon's logs instead of stderr (an
+	// absolute path), rotated by size: the way to keep logs under the
+	// Windows service manager, which discards stderr.
+	File       string `yaml:"file"`
+	MaxSizeMiB int    `yaml:"max_size_mib"` // rotate past this size
+	MaxBackups int    `yaml:"max_backups"`  // rotated files kept
+	MaxAgeDays int    `yaml:"max_age_days"` // rotated files older are removed; 0 = by count only
 }
 
 // Store drivers.

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -228,6 +229,18 @@ func (v *validator) listenAddr(path, addr string) {
 func (v *validator) log() {
 	v.oneOf("log.level", v.c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", v.c.Log.Format, "json", "console")
+	if f := v.c.Log.File; f != "" && !filepath.IsAbs(f) {
+		v.add("log.file", "%q is not an absolute path", f)
+	}
+	if v.c.Log.MaxSizeMiB < 1 {
+		v.add("log.max_size_mib", "must be at least 1")
+	}
+	if v.c.Log.MaxBackups < 0 {
+		v.add("log.max_backups", "must not be negative")
+	}
+	if v.c.Log.MaxAgeDays < 0 {
+		v.add("log.max_age_days", "must not be negative")
+	}
 }
 
 func (v *validator) store() {

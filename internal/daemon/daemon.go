@@ -39,19 +39,7 @@ func NewLogger(format, level string) (*zap.Logger, error) {
 // Run can apply log.level from the config at start and on SIGHUP
 // (Options.Level).
 func NewLevelLogger(format, level string) (*zap.Logger, zap.AtomicLevel, error) {
-	var zc zap.Config
-	if format == "console" {
-		zc = zap.NewDevelopmentConfig()
-		// Readable, but without a stack trace under every warning (a
-		// refused sign-in is a warning): only errors get one.
-		zc.Development = false
-		zc.DisableStacktrace = true
-	} else {
-		zc = zap.NewProductionConfig()
-		// RFC 3339 times, which log shippers and people read alike,
-		// instead of zap's default epoch seconds.
-		zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-	}
+	zc := zapConfig(format)
 	if level != "" {
 		l, err := zap.ParseAtomicLevel(level)
 		if err != nil {
@@ -64,6 +52,24 @@ func NewLevelLogger(format, level string) (*zap.Logger, zap.AtomicLevel, error) 
 		return nil, zap.AtomicLevel{}, fmt.Errorf("build logger: %w", err)
 	}
 	return log, zc.Level, nil
+}
+
+// zapConfig is the one logger setup for a format, whatever the output
+// (stderr here, log.file in logfile.go).
+func zapConfig(format string) zap.Config {
+	if format == "console" {
+		zc := zap.NewDevelopmentConfig()
+		// Readable, but without a stack trace under every warning (a
+		// refused sign-in is a warning): only errors get one.
+		zc.Development = false
+		zc.DisableStacktrace = true
+		return zc
+	}
+	zc := zap.NewProductionConfig()
+	// RFC 3339 times, which log shippers and people read alike,
+	// instead of zap's default epoch seconds.
+	zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+	return zc
 }
 
 // Options start the daemon.
@@ -101,6 +107,17 @@ func Run(ctx context.Context, opts Options) error {
 		if l, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
 			opts.Level.SetLevel(l.Level())
 		}
+	}
+	if cfg.Log.File != "" {
+		// From here on the daemon logs to log.file; say so where the
+		// operator is looking now.
+		fileLog, closeFile, err := newFileLogger(cfg.Log, fileLevel(opts.Level, opts.Logger, cfg.Log.Level))
+		if err != nil {
+			return err
+		}
+		defer closeFile()
+		log.Info("logging to file", zap.String("file", cfg.Log.File))
+		log = fileLog
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
