@@ -11,6 +11,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/common/util"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/engine"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -210,5 +211,46 @@ func TestChartValuesPinDigest(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "PLACEHOLDER DIGEST") {
 		t.Error("values.yaml does not mark its digest as a placeholder")
+	}
+}
+
+// With server.internal_listen, /readyz and /metrics are served on that
+// port only (the public one answers 404): the readiness probe and the
+// scrape annotation follow it.
+func TestChartInternalListener(t *testing.T) {
+	ports := func(d *appsv1.Deployment) map[string]int32 {
+		out := map[string]int32{}
+		for _, p := range d.Spec.Template.Spec.Containers[0].Ports {
+			out[p.Name] = p.ContainerPort
+		}
+		return out
+	}
+	o, _ := renderObjects(t, nil, nil)
+	d := checkDeployment(t, o)
+	c := d.Spec.Template.Spec.Containers[0]
+	if got := ports(d); len(got) != 1 || got["http"] != 8080 || c.ReadinessProbe.HTTPGet.Port.String() != "http" {
+		t.Errorf("ports %v, readiness on %s; want http 8080", got, c.ReadinessProbe.HTTPGet.Port.String())
+	}
+
+	o, _ = renderObjects(t, nil, map[string]any{"config": map[string]any{"server": map[string]any{
+		"listen": ":8443", "internal_listen": "0.0.0.0:9090"}}})
+	d = checkDeployment(t, o)
+	c = d.Spec.Template.Spec.Containers[0]
+	if got := ports(d); got["http"] != 8443 || got["internal"] != 9090 {
+		t.Errorf("ports %v, want http 8443 and internal 9090", got)
+	}
+	if p := c.ReadinessProbe.HTTPGet.Port.String(); p != "internal" {
+		t.Errorf("readiness probe on %s, want internal", p)
+	}
+	if p := c.LivenessProbe.HTTPGet.Port.String(); p != "http" {
+		t.Errorf("liveness probe on %s; /healthz stays on the public listener", p)
+	}
+	if a := d.Spec.Template.Annotations["prometheus.io/port"]; a != "9090" {
+		t.Errorf("prometheus.io/port %q, want 9090", a)
+	}
+	configCheck(t, d, o.configMaps, nil)
+
+	if _, err := render(t, nil, map[string]any{"config": map[string]any{"server": map[string]any{"internal_listen": "localhost"}}}); err == nil || !strings.Contains(err.Error(), "has no port") {
+		t.Errorf("internal_listen without a port: %v", err)
 	}
 }

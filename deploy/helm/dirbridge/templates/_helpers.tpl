@@ -19,7 +19,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{- define "dirbridge.sqlite" -}}
-{{- if eq (default "sqlite" ((.Values.config).store).driver) "sqlite" -}}true{{- end -}}
+{{- if eq (dig "store" "driver" "sqlite" .Values.config) "sqlite" -}}true{{- end -}}
 {{- end -}}
 
 {{- define "dirbridge.image" -}}
@@ -28,4 +28,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- fail (printf "image.digest %q is not sha256:<64 hex digits>" $d) -}}
 {{- end -}}
 {{- printf "%s@%s" .Values.image.repository $d -}}
+{{- end -}}
+
+{{- /* dirbridge.port is the port of a host:port listen address. */ -}}
+{{- define "dirbridge.port" -}}
+{{- $p := regexReplaceAll "^.*:" . "" -}}
+{{- if not (regexMatch "^[0-9]+$" $p) -}}
+{{- fail (printf "listen address %q has no port" .) -}}
+{{- end -}}
+{{- $p -}}
 {{- end -}}
