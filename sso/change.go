@@ -263,7 +263,7 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 		if ch == nil {
 			return &policyRefusal{msg: "passwords of this directory cannot be changed here; use your organisation's password change"}
 		}
-		if err := ch.ChangePassword(ctx, directoryLogin(u), oldPW, newPW); err != nil {
+		if err := ch.ChangePassword(ctx, directoryAccount(u), oldPW, newPW); err != nil {
 			switch {
 			case errors.Is(err, directory.ErrInvalidCredentials):
 				return fmt.Errorf("%w (directory)", errWrongOld)

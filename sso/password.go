@@ -266,7 +266,7 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 		return verdictRefused, fmt.Sprintf("no password check configured for directory %q", u.Source), nil
 	}
 	start := time.Now()
-	_, err := dir.Authenticate(ctx, directoryLogin(u), pw)
+	_, err := dir.Authenticate(ctx, directoryAccount(u), pw)
 	if !isOutage(err) {
 		s.timer.observe(u.Source, time.Since(start))
 	}
@@ -308,9 +308,11 @@ func (s *Service) directoryOutage(w http.ResponseWriter, r *http.Request, a *att
 		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: s.loginURL(a.returnTo)})
 }
 
-// directoryLogin is the name the directory knows the user by.
-func directoryLogin(u store.User) string {
-	return firstNonEmpty(u.SAMAccountName, u.Username, u.UPN)
+// directoryAccount is the account the directory knows the user by: the
+// name to search for, and the anchor the found entry must carry (a name
+// can be renamed away and reused; the anchor cannot).
+func directoryAccount(u store.User) directory.Account {
+	return directory.Account{Login: firstNonEmpty(u.SAMAccountName, u.Username, u.UPN), Anchor: u.Anchor}
 }
 
 func isOutage(err error) bool {

@@ -41,7 +41,7 @@ type PasswordHasher interface {
 // refusal (disabled, account expired, locked in AD, ...) shown as the
 // generic failure and audited with its reason.
 type PasswordChecker interface {
-	Authenticate(ctx context.Context, username, password string) (directory.User, error)
+	Authenticate(ctx context.Context, acct directory.Account, password string) (directory.User, error)
 }
 
 // PasswordChanger writes a user's new password to their directory
@@ -50,7 +50,7 @@ type PasswordChecker interface {
 // directory.ErrPasswordPolicy carries the directory's refusal, shown to the
 // user.
 type PasswordChanger interface {
-	ChangePassword(ctx context.Context, username, oldPassword, newPassword string) error
+	ChangePassword(ctx context.Context, acct directory.Account, oldPassword, newPassword string) error
 }
 
 // Provisioner creates a local user just in time for an IdP identity that

@@ -49,7 +49,7 @@ func (p adminPasswords) ResetDirectoryPassword(ctx context.Context, u store.User
 	if src == nil {
 		return fmt.Errorf("%w: %q", admin.ErrNoDirectory, u.Source)
 	}
-	err := src.ResetPassword(ctx, sso.DirectoryLogin(u), newPassword, mustChange)
+	err := src.ResetPassword(ctx, sso.DirectoryAccount(u), newPassword, mustChange)
 	switch {
 	case err == nil:
 		return nil
