@@ -501,6 +501,15 @@ type ClientCert struct {
 	// Header carries the proxy-verified certificate (URL-encoded PEM) when a
 	// trusted proxy terminates TLS; accepted only from server.trusted_proxies.
 	Header string `yaml:"header"`
+	// CRLFiles are the issuing CAs' CRLs (PEM or DER), re-read when they
+	// change; with them, a certificate whose issuer has no current CRL is
+	// refused.
+	CRLFiles []string `yaml:"crl_files"`
+	// OCSP asks each certificate's OCSP responder too; anything but "good"
+	// refuses.
+	OCSP bool `yaml:"ocsp"`
+	// OCSPTimeout bounds one OCSP request (default 5s).
+	OCSPTimeout time.Duration `yaml:"ocsp_timeout"`
 }
 
 // Argon2 holds the argon2id parameters for local password hashes.

@@ -768,6 +768,14 @@ func (v *validator) policies() {
 
 	cc := p.ClientCert
 	v.oneOf("policy.client_cert.map_by", cc.MapBy, CertMapUPN, CertMapEmail, CertMapCN)
+	if cc.OCSPTimeout < 0 {
+		v.add("policy.client_cert.ocsp_timeout", "must not be negative")
+	}
+	for i, f := range cc.CRLFiles {
+		if f == "" {
+			v.add(fmt.Sprintf("policy.client_cert.crl_files[%d]", i), "must not be empty")
+		}
+	}
 	if cc.Enabled {
 		if cc.Header == "" && cc.CAFile == "" {
 			v.add("policy.client_cert.ca_file", "required when client certificates are enabled (or server.tls.client_ca_file)")

@@ -205,6 +205,8 @@ type fakeDirectory struct {
 	// anchors, when set, are the directory objects' anchors by name: like
 	// sync/ldap, an account whose anchor differs is an unknown user.
 	anchors map[string]string
+	// disabled are accounts disabled in the directory (LookupAccount).
+	disabled map[string]bool
 }
 
 func (d *fakeDirectory) otherObject(acct directory.Account) bool {
@@ -230,6 +232,21 @@ func (d *fakeDirectory) Authenticate(_ context.Context, acct directory.Account, 
 		return directory.User{}, fmt.Errorf("bind %s: data 532: %w", user, directory.ErrPasswordExpired)
 	}
 	return directory.User{Username: user}, nil
+}
+
+func (d *fakeDirectory) LookupAccount(_ context.Context, acct directory.Account) (directory.User, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.down:
+		return directory.User{}, fmt.Errorf("ldap search: %w", netErr{})
+	case d.otherObject(acct):
+		return directory.User{}, directory.ErrNoSuchUser
+	}
+	if _, ok := d.pw[acct.Login]; !ok {
+		return directory.User{}, directory.ErrNoSuchUser
+	}
+	return directory.User{Username: acct.Login, Anchor: acct.Anchor, Disabled: d.disabled[acct.Login]}, nil
 }
 
 func (d *fakeDirectory) ChangePassword(_ context.Context, acct directory.Account, oldPW, newPW string) error {

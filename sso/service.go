@@ -40,8 +40,14 @@ type PasswordHasher interface {
 // context error) is an outage, which never counts; anything else is a
 // refusal (disabled, account expired, locked in AD, ...) shown as the
 // generic failure and audited with its reason.
+//
+// LookupAccount reads the account's live state for a sign-in that proves
+// nothing to the directory (a client certificate): directory.ErrNoSuchUser
+// when no entry with the account's anchor has its name, an outage as for
+// Authenticate.
 type PasswordChecker interface {
 	Authenticate(ctx context.Context, acct directory.Account, password string) (directory.User, error)
+	LookupAccount(ctx context.Context, acct directory.Account) (directory.User, error)
 }
 
 // PasswordChanger writes a user's new password to their directory
@@ -177,6 +183,8 @@ type Service struct {
 	ipRules atomic.Pointer[[]policy.IPRule]
 	// started is set once Run has started every method.
 	started atomic.Bool
+	// revoke checks client certificates' revocation; nil when off.
+	revoke *revocation
 }
 
 var _ Finisher = (*Service)(nil)
@@ -210,6 +218,10 @@ func New(opts Options) (*Service, error) {
 				problems = append(problems, fmt.Sprintf("client certificate map_by %q is not one of upn, email, cn", k))
 			}
 		}
+	}
+	revoke, err := newRevocation(opts.ClientCert)
+	if err != nil {
+		problems = append(problems, "client certificate revocation: "+err.Error())
 	}
 	if opts.ConcurrentLicences < 0 {
 		problems = append(problems, "concurrent licences must not be negative")
@@ -257,6 +269,7 @@ func New(opts Options) (*Service, error) {
 		allowed: append([]string{pub.Host}, opts.AllowedReturnHosts...),
 	}
 	s.cookie = opts.Cookie.Name
+	s.revoke = revoke
 	s.SetIPRules(opts.IPRules)
 	if s.secure {
 		// __Host- pins the cookie to this host, Path=/ and Secure: no

@@ -80,7 +80,11 @@ func ClientCert(cfg *config.Config) (*sso.ClientCert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy.client_cert.ca_file: %w", err)
 	}
-	return &sso.ClientCert{CAs: pool, MapBy: []string{cc.MapBy}, Header: cc.Header}, nil
+	out := &sso.ClientCert{CAs: pool, MapBy: []string{cc.MapBy}, Header: cc.Header, CRLFiles: cc.CRLFiles}
+	if cc.OCSP {
+		out.OCSP = &sso.OCSP{Timeout: cc.OCSPTimeout}
+	}
+	return out, nil
 }
 
 // ServerTLS is the listener's TLS configuration from server.tls; nil when

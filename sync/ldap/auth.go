@@ -152,6 +152,37 @@ func (s *Source) Authenticate(ctx context.Context, acct directory.Account, passw
 	return u, nil
 }
 
+// LookupAccount reads acct's entry as the service account: the live state
+// (disabled, account expiry, names) for a sign-in that proves no password
+// to the directory, such as a client certificate. Only the entry carrying
+// acct.Anchor counts.
+//
+// Errors: directory.ErrNoSuchUser when no entry (with that anchor) has the
+// name; directory.ErrUnavailable (wrapped) for an outage.
+func (s *Source) LookupAccount(ctx context.Context, acct directory.Account) (directory.User, error) {
+	if acct.Login == "" {
+		return directory.User{}, directory.ErrNoSuchUser
+	}
+	c, _, err := s.serviceConn(ctx)
+	if err != nil {
+		return directory.User{}, s.errf("look up %q: %w", acct.Login, err)
+	}
+	defer closeOnCancel(ctx, c)()
+	e, err := s.findUser(ctx, &searcher{s: s, c: c}, acct, false)
+	if err != nil {
+		return directory.User{}, s.errf("look up %q: %w", acct.Login, err)
+	}
+	if e == nil {
+		return directory.User{}, s.errf("look up %q: %w", acct.Login, directory.ErrNoSuchUser)
+	}
+	u, err := s.toUser(e, s.schema())
+	if err != nil {
+		return directory.User{}, s.errf("look up %q: %w", acct.Login, err)
+	}
+	s.takePolicyDN(&u)
+	return u, nil
+}
+
 // ChangePassword is the user's own change: the old password is required.
 // AD: unicodePwd delete(old)/add(new), done with the service account's
 // connection so a user whose password has expired (and so cannot bind) can
