@@ -325,6 +325,8 @@ func (v *validator) directory(i int) {
 			v.add(p+".name", "%q: use lower-case letters, digits, _ and -", d.Name)
 		case d.Name == "local":
 			v.add(p+".name", `"local" is reserved for users that live only in dirbridge`)
+		case d.Name == "idp":
+			v.add(p+".name", `"idp" is reserved for users that exist only through an identity provider (sso.jit)`)
 		case v.dirs[d.Name]:
 			v.add(p+".name", "duplicate directory name %q", d.Name)
 		}

@@ -258,6 +258,9 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 		return fmt.Errorf("%w (%s)", errWrongOld, reason)
 	}
 	now := s.now()
+	if u.Source == store.SourceIdP {
+		return &policyRefusal{msg: "this account signs in through your identity provider and has no password here"}
+	}
 	if !isLocal(u) {
 		ch := s.opts.Changers[u.Source]
 		if ch == nil {

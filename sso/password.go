@@ -261,6 +261,10 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 			return verdictUnavailable, "", fmt.Errorf("verify local password: %w", err)
 		}
 	}
+	if u.Source == store.SourceIdP {
+		s.equaliseTiming(ctx)
+		return verdictRefused, reasonIdPOnly, nil
+	}
 	dir := s.opts.Directories[u.Source]
 	if dir == nil {
 		return verdictRefused, fmt.Sprintf("no password check configured for directory %q", u.Source), nil
@@ -290,6 +294,10 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 		return verdictRefused, "directory refused: " + err.Error(), nil
 	}
 }
+
+// reasonIdPOnly is the audit reason of every password operation refused to
+// a user that exists only through an IdP (store.SourceIdP).
+const reasonIdPOnly = "IdP-only user: no local password (signs in through the identity provider)"
 
 // errDirectoryOutage marks a password check that reached no verdict
 // because the user's directory could not be asked.
