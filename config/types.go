@@ -311,6 +311,10 @@ type SSO struct {
 	// JIT creates unknown users at sign-in, mapping the IdP's groups claim
 	// through the rules. Off by default.
 	JIT bool `yaml:"jit"`
+	// IdleDeactivation, when set, deactivates users that exist only through
+	// the IdP (created by JIT) once they have not signed in there for this
+	// long. Off (0) by default.
+	IdleDeactivation time.Duration `yaml:"idle_deactivation"`
 	// AllowedRedirectHosts may appear in RelayState / return URLs besides
 	// relative paths; anything else falls back to "/".
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`

@@ -647,6 +647,9 @@ func (v *validator) sso() {
 	if len(s.MatchBy) == 0 {
 		v.add("sso.match_by", "at least one key is required")
 	}
+	if s.IdleDeactivation != 0 && s.IdleDeactivation < 24*time.Hour {
+		v.add("sso.idle_deactivation", "must be at least 24h (or 0, off): it counts days without a sign-in at the IdP")
+	}
 	for i, k := range s.MatchBy {
 		v.oneOf(indexPath("sso.match_by", i), k, MatchUPN, MatchEmail, MatchImmutableID, MatchUsername, MatchNameID)
 	}

@@ -110,6 +110,10 @@ type Options struct {
 	MatchKeys []string
 	// JIT creates unknown IdP users; nil (the default) refuses them.
 	JIT Provisioner
+	// IdleDeactivation, when positive, deactivates users that exist only
+	// through an IdP (store.SourceIdP) once they have not signed in there
+	// for this long (checked hourly by Run; see deactivateIdle).
+	IdleDeactivation time.Duration
 
 	// Catalogue resolves effective privileges, the application's included;
 	// nil means the built-in privileges only.
@@ -377,7 +381,14 @@ func (s *Service) Run(ctx context.Context) error {
 	s.started.Store(true)
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
+	var idleChecked time.Time
 	for {
+		if s.opts.IdleDeactivation > 0 && s.now().Sub(idleChecked) >= time.Hour {
+			idleChecked = s.now()
+			if _, err := s.DeactivateIdle(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("idle deactivation of IdP-only users", zap.Error(err))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil

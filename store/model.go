@@ -247,6 +247,9 @@ type IdPLink struct {
 	Issuer    string // OIDC issuer or SAML IdP entity ID
 	Subject   string
 	CreatedAt time.Time
+	// LastSeenAt is the last sign-in through this link; zero before the
+	// first one recorded (CreatedAt stands in).
+	LastSeenAt time.Time
 }
 
 // Token is a bearer token issued for an API key. ID is its hash.

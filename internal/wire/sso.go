@@ -165,6 +165,7 @@ func SSOOptions(cfg *config.Config) (sso.Options, error) {
 		Enforce:            s.Enforce,
 		Password:           PasswordPolicy(cfg),
 		MatchKeys:          slices.Clone(s.MatchBy),
+		IdleDeactivation:   s.IdleDeactivation,
 		IPRules:            rules,
 		TrustedProxies:     cfg.Server.TrustedProxyPrefixes(),
 		Lockout:            policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},

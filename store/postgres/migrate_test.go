@@ -141,6 +141,15 @@ func TestMigrationsStepByStep(t *testing.T) {
 				stmt(`INSERT INTO teams (name, supervisors, created_at, updated_at) VALUES ('HQ', '["mig-user"]', $1, $1)`, T),
 				stmt(`INSERT INTO teams (name, parent, created_at, updated_at) VALUES ('HQ Night', 'HQ', $1, $1)`, T))
 		}},
+		{Version: 9, Insert: func(ctx context.Context, db *sql.DB) error {
+			// The column is there, empty for the migrated link until a
+			// sign-in through it (checkMigrated reads it back as zero).
+			var seen sql.NullTime
+			if err := db.QueryRowContext(ctx, `SELECT last_seen_at FROM idp_links WHERE user_id = $1`, il.UserID).Scan(&seen); err != nil || seen.Valid {
+				return fmt.Errorf("last_seen_at of the migrated link: %v, %v", seen, err)
+			}
+			return nil
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store { return open(t, dsn) })
 }
