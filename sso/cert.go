@@ -129,6 +129,10 @@ func (s *Service) directoryState(ctx context.Context, u store.User) (string, err
 	if u.Source == store.SourceLocal || u.Source == "" {
 		return "", nil
 	}
+	if u.Source == store.SourceIdP {
+		// Its factors are the IdP's; a certificate is not one of them.
+		return reasonIdPOnly, nil
+	}
 	dir := s.opts.Directories[u.Source]
 	if dir == nil {
 		return fmt.Sprintf("no directory %q configured to check the account's state", u.Source), nil

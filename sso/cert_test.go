@@ -204,6 +204,14 @@ func TestClientCertificateDirectoryState(t *testing.T) {
 	if r := get(ed); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("directory down: %d", r.status)
 	}
+
+	// A user that exists only through an IdP signs in there, not with a
+	// certificate.
+	e.user(store.User{Username: "ivy", UPN: "ivy@corp.example", Source: store.SourceIdP}, "")
+	ivy, _ := ca.issue(t, "Ivy", nil, []pkix.Extension{upnSAN(t, "ivy@corp.example")})
+	if r := get(ivy); r.status != http.StatusUnauthorized || e.lastAudit(ActionSignIn).Reason != reasonIdPOnly {
+		t.Fatalf("IdP-only user by certificate: %d %q", r.status, e.lastAudit(ActionSignIn).Reason)
+	}
 }
 
 // crlFor writes a CRL of ca revoking serials to a file and returns its path.
