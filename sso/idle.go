@@ -20,7 +20,8 @@ const idleActor = "sso.idle_deactivation"
 
 // DeactivateIdle deactivates the active users that exist only through an
 // IdP (store.SourceIdP) whose last sign-in there — the newest LastSeenAt
-// (or CreatedAt) of their IdP links — is older than
+// (or CreatedAt) of their IdP links, or the user's own UpdatedAt when an
+// administrator changed it since — is older than
 // Options.IdleDeactivation: the IdP no longer vouches for them, and nobody
 // else can. Each deactivation is audited and ends the user's sessions. A
 // user without any IdP link (an IdP that sends no stable subject) cannot
@@ -46,7 +47,10 @@ func (s *Service) DeactivateIdle(ctx context.Context) (int, error) {
 		if len(links) == 0 {
 			continue
 		}
-		var last time.Time
+		// An administrator's change (a reactivation, say) counts as a
+		// vouch too: otherwise a reactivated user would go again within
+		// the hour.
+		last := u.UpdatedAt
 		for _, l := range links {
 			last = maxTime(last, l.CreatedAt, l.LastSeenAt)
 		}
@@ -85,6 +89,7 @@ func (s *Service) deactivateIdleUser(ctx context.Context, id string, last, cutof
 		if err != nil {
 			return err
 		}
+		last = maxTime(last, u.UpdatedAt)
 		for _, l := range links {
 			last = maxTime(last, l.CreatedAt, l.LastSeenAt)
 		}

@@ -71,3 +71,47 @@ func TestIdleDeactivation(t *testing.T) {
 		t.Errorf("a second run deactivated %d more", n)
 	}
 }
+
+// TestIdleDeactivationAfterReactivation: an administrator's reactivation
+// counts as a vouch, so the user does not go again within the hour. (The
+// store stamps UpdatedAt with the real time, so this test keeps the real
+// clock and dates the link back instead.)
+func TestIdleDeactivationAfterReactivation(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.IdleDeactivation = 30 * 24 * time.Hour })
+	ctx := context.Background()
+	u := e.user(store.User{Username: "back", Source: store.SourceIdP}, "")
+	old := time.Now().Add(-40 * 24 * time.Hour)
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateIdPLink(ctx, store.IdPLink{UserID: u.ID, Issuer: "https://idp.test", Subject: "sub-back",
+			CreatedAt: old, LastSeenAt: old}); err != nil {
+			return err
+		}
+		got, err := tx.GetUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		u = got
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Created now: its own UpdatedAt vouches for it until an idle period
+	// has passed since.
+	if n, err := e.svc.DeactivateIdle(ctx); err != nil || n != 0 {
+		t.Fatalf("a user created just now: %d %v", n, err)
+	}
+	e.clock.Advance(31 * 24 * time.Hour)
+	if n, err := e.svc.DeactivateIdle(ctx); err != nil || n != 1 {
+		t.Fatalf("31 days on: %d %v", n, err)
+	}
+	e.clock.Advance(-31 * 24 * time.Hour)
+	u, _ = e.st.GetUser(ctx, u.ID)
+	u.State, u.DeactivatedReason = store.StateActive, ""
+	if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.UpdateUser(ctx, &u) }); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.svc.DeactivateIdle(ctx); n != 0 {
+		t.Errorf("the reactivated user went again at once")
+	}
+}
