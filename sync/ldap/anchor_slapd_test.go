@@ -51,4 +51,17 @@ func TestSlapdPasswordOpsBoundToAnchor(t *testing.T) {
 	if _, err := src.Authenticate(ctx, directory.Account{Login: "an-reused", Anchor: second.Anchor}, "second-Passw0rd"); err != nil {
 		t.Fatalf("new object with its own anchor: %v", err)
 	}
+
+	// The live-state look-up (certificate sign-in) is bound the same way.
+	if _, err := src.LookupAccount(ctx, old); !errors.Is(err, directory.ErrNoSuchUser) {
+		t.Fatalf("LookupAccount with the old anchor: %v, want directory.ErrNoSuchUser", err)
+	}
+	u, err := src.LookupAccount(ctx, directory.Account{Login: "an-reused", Anchor: second.Anchor})
+	if err != nil || u.Anchor != second.Anchor || u.Disabled || u.Attributes != nil {
+		t.Fatalf("LookupAccount with the new anchor: %+v %v", u, err)
+	}
+	s.Modify(t, fmt.Sprintf("dn: uid=an-reused,%s\nchangetype: modify\nreplace: employeeType\nemployeeType: disabled\n", ou))
+	if u, err := src.LookupAccount(ctx, directory.Account{Login: "an-reused", Anchor: second.Anchor}); err != nil || !u.Disabled {
+		t.Fatalf("LookupAccount of a disabled account: %+v %v", u, err)
+	}
 }

@@ -168,18 +168,31 @@ func (s *Source) LookupAccount(ctx context.Context, acct directory.Account) (dir
 		return directory.User{}, s.errf("look up %q: %w", acct.Login, err)
 	}
 	defer closeOnCancel(ctx, c)()
-	e, err := s.findUser(ctx, &searcher{s: s, c: c}, acct, false)
+	sr := &searcher{s: s, c: c}
+	e, err := s.findUser(ctx, sr, acct, false)
 	if err != nil {
 		return directory.User{}, s.errf("look up %q: %w", acct.Login, err)
 	}
 	if e == nil {
 		return directory.User{}, s.errf("look up %q: %w", acct.Login, directory.ErrNoSuchUser)
 	}
-	u, err := s.toUser(e, s.schema())
+	sc := s.schema()
+	u, err := s.toUser(e, sc)
 	if err != nil {
 		return directory.User{}, s.errf("look up %q: %w", acct.Login, err)
 	}
 	s.takePolicyDN(&u)
+	if s.cfg.DisabledFilter != "" && !u.Disabled {
+		// As the read decides it: the entry matches the disabled filter.
+		f := "(&" + sc.userFilter + s.cfg.DisabledFilter + ")"
+		err := sr.paged(ctx, "disabled check", e.DN, f, []string{"1.1"}, func(*goldap.Entry) error {
+			u.Disabled = true
+			return nil
+		})
+		if err != nil {
+			return directory.User{}, s.errf("look up %q: disabled check: %w", acct.Login, err)
+		}
+	}
 	return u, nil
 }
 
