@@ -38,7 +38,7 @@ import (
 )
 
 // The fixture: one slapd directory, one SAML IdP, one OpenID Provider with
-// an Entra-like and an Okta-like issuer, one SMTP server, and three
+// an Entra-like and an Okta-like issuer, one SMTP server, and four
 // daemons, each with its own config file and SQLite store synced from the
 // directory before it starts:
 //
