@@ -111,6 +111,7 @@ func (c *Config) ApplyDefaults() {
 	// Certificates map to users by the UPN in their SAN, as smart cards do.
 	def(c, "policy.client_cert.map_by", &c.Policy.ClientCert.MapBy, CertMapUPN)
 	def(c, "policy.client_cert.ca_file", &c.Policy.ClientCert.CAFile, c.Server.TLS.ClientCAFile)
+	def(c, "policy.client_cert.ocsp_timeout", &c.Policy.ClientCert.OCSPTimeout, 5*time.Second)
 	// argon2id: RFC 9106's second recommended option (t=3, 64 MiB, p=4, as
 	// internal/password.DefaultParams), and at most 4 hashes at once
 	// (256 MiB worst case).

@@ -329,6 +329,10 @@ type SSO struct {
 	// JIT creates unknown users at sign-in, mapping the IdP's groups claim
 	// through the rules. Off by default.
 	JIT bool `yaml:"jit"`
+	// IdleDeactivation, when set, deactivates users that exist only through
+	// the IdP (created by JIT) once they have not signed in there for this
+	// long. Off (0) by default.
+	IdleDeactivation time.Duration `yaml:"idle_deactivation"`
 	// AllowedRedirectHosts may appear in RelayState / return URLs besides
 	// relative paths; anything else falls back to "/".
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
@@ -531,6 +535,15 @@ type ClientCert struct {
 	// Header carries the proxy-verified certificate (URL-encoded PEM) when a
 	// trusted proxy terminates TLS; accepted only from server.trusted_proxies.
 	Header string `yaml:"header"`
+	// CRLFiles are the issuing CAs' CRLs (PEM or DER), re-read when they
+	// change; with them, a certificate whose issuer has no current CRL is
+	// refused.
+	CRLFiles []string `yaml:"crl_files"`
+	// OCSP asks each certificate's OCSP responder too; anything but "good"
+	// refuses.
+	OCSP bool `yaml:"ocsp"`
+	// OCSPTimeout bounds one OCSP request (default 5s).
+	OCSPTimeout time.Duration `yaml:"ocsp_timeout"`
 }
 
 // Argon2 holds the argon2id parameters for local password hashes.

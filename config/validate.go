@@ -353,6 +353,8 @@ func (v *validator) directory(i int) {
 			v.add(p+".name", "%q: use lower-case letters, digits, _ and -", d.Name)
 		case d.Name == "local":
 			v.add(p+".name", `"local" is reserved for users that live only in dirbridge`)
+		case d.Name == "idp":
+			v.add(p+".name", `"idp" is reserved for users that exist only through an identity provider (sso.jit)`)
 		case v.dirs[d.Name]:
 			v.add(p+".name", "duplicate directory name %q", d.Name)
 		}
@@ -678,6 +680,9 @@ func (v *validator) sso() {
 	if len(s.MatchBy) == 0 {
 		v.add("sso.match_by", "at least one key is required")
 	}
+	if s.IdleDeactivation != 0 && s.IdleDeactivation < 24*time.Hour {
+		v.add("sso.idle_deactivation", "must be at least 24h (or 0, off): it counts days without a sign-in at the IdP")
+	}
 	for i, k := range s.MatchBy {
 		v.oneOf(indexPath("sso.match_by", i), k, MatchUPN, MatchEmail, MatchImmutableID, MatchUsername, MatchNameID)
 	}
@@ -798,6 +803,14 @@ func (v *validator) policies() {
 
 	cc := p.ClientCert
 	v.oneOf("policy.client_cert.map_by", cc.MapBy, CertMapUPN, CertMapEmail, CertMapCN)
+	if cc.OCSPTimeout < 0 {
+		v.add("policy.client_cert.ocsp_timeout", "must not be negative")
+	}
+	for i, f := range cc.CRLFiles {
+		if f == "" {
+			v.add(fmt.Sprintf("policy.client_cert.crl_files[%d]", i), "must not be empty")
+		}
+	}
 	if cc.Enabled {
 		if cc.Header == "" && cc.CAFile == "" {
 			v.add("policy.client_cert.ca_file", "required when client certificates are enabled (or server.tls.client_ca_file)")

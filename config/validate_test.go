@@ -64,6 +64,7 @@ func TestValidateCases(t *testing.T) {
 		{"duplicate directory", minimal + strings.Replace(minimal, "directories:\n", "", 1), `directories[1].name: duplicate directory name "corp"`},
 		{"directory name", strings.Replace(minimal, "name: corp", "name: Corp Domain", 1), "directories[0].name: \"Corp Domain\": use lower-case"},
 		{"directory local", strings.Replace(minimal, "name: corp", "name: local", 1), `"local" is reserved`},
+		{"directory idp", strings.Replace(minimal, "name: corp", "name: idp", 1), `"idp" is reserved`},
 		{"page size", dir("    page_size: -1\n"), "directories[0].page_size: must be between 1 and 100000"},
 		{"range size", dir("    range_size: -5\n"), "directories[0].range_size: must be 0"},
 		{"cron", dir("    schedule: \"every day\"\n"), "directories[0].schedule: invalid cron expression"},

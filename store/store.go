@@ -187,6 +187,9 @@ type Tx interface {
 	CreateIdPLink(ctx context.Context, l IdPLink) error
 	// DeleteIdPLink removes the user's link to issuer; ErrNotFound when none.
 	DeleteIdPLink(ctx context.Context, userID, issuer string) error
+	// TouchIdPLink records a sign-in through the link of (issuer,
+	// subject) at at; ErrNotFound when there is none.
+	TouchIdPLink(ctx context.Context, issuer, subject string, at time.Time) error
 
 	// AppendAudit stores an event; it sets ID (and Time when zero).
 	AppendAudit(ctx context.Context, e *AuditEvent) error

@@ -80,7 +80,11 @@ func ClientCert(cfg *config.Config) (*sso.ClientCert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy.client_cert.ca_file: %w", err)
 	}
-	return &sso.ClientCert{CAs: pool, MapBy: []string{cc.MapBy}, Header: cc.Header}, nil
+	out := &sso.ClientCert{CAs: pool, MapBy: []string{cc.MapBy}, Header: cc.Header, CRLFiles: cc.CRLFiles}
+	if cc.OCSP {
+		out.OCSP = &sso.OCSP{Timeout: cc.OCSPTimeout}
+	}
+	return out, nil
 }
 
 // ServerTLS is the listener's TLS configuration from server.tls; nil when
@@ -157,13 +161,14 @@ func SSOOptions(cfg *config.Config) (sso.Options, error) {
 	}
 	s := cfg.SSO
 	opts := sso.Options{
-		PublicURL:      pub,
-		Enforce:        s.Enforce,
-		Password:       PasswordPolicy(cfg),
-		MatchKeys:      slices.Clone(s.MatchBy),
-		IPRules:        rules,
-		TrustedProxies: cfg.Server.TrustedProxyPrefixes(),
-		Lockout:        policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},
+		PublicURL:        pub,
+		Enforce:          s.Enforce,
+		Password:         PasswordPolicy(cfg),
+		MatchKeys:        slices.Clone(s.MatchBy),
+		IdleDeactivation: s.IdleDeactivation,
+		IPRules:          rules,
+		TrustedProxies:   cfg.Server.TrustedProxyPrefixes(),
+		Lockout:          policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},
 		Throttle: sso.Throttle{PerMinute: cfg.Policy.Throttle.PerMinute, Burst: cfg.Policy.Throttle.Burst,
 			IPv6Prefix: cfg.Policy.Throttle.IPv6Prefix,
 			// Replicas share PostgreSQL, so they share the counters too;
