@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build deps test check vet fmt-check tidy-check windows demo bench clean
+.PHONY: all build deps test check vet lint fmt-check tidy-check windows demo bench clean
 
 all: build
 
@@ -22,6 +22,12 @@ check: vet fmt-check tidy-check windows
 
 vet:
 	$(GO) vet ./...
+
+# lint runs golangci-lint (.golangci.yml), the version pinned in go.mod's
+# tool block; the first run builds it (a minute or two), later runs reuse
+# the build cache.
+lint:
+	$(GO) tool golangci-lint run ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
