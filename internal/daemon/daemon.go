@@ -131,7 +131,7 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 	}
 	ln := opts.Listener
 	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+		if ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Server.Listen); err != nil {
 			return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 		}
 	}
