@@ -18,7 +18,7 @@ deps:
 test: deps check
 	$(GO) test -count=1 -timeout 40m ./...
 
-check: vet fmt-check tidy-check windows
+check: vet lint fmt-check tidy-check windows
 
 vet:
 	$(GO) vet ./...
