@@ -306,25 +306,6 @@ func (c *caller) detail(k string, v any) {
 	c.details[k] = v
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
 // wrap authenticates, authorises, runs the handler, turns its error into a
 // JSON response and audits mutating calls the handler did not audit itself.
 func (s *Server) wrap(rt *route) http.Handler {

@@ -42,7 +42,7 @@ func render(t *testing.T, files []string, set map[string]any) (map[string]string
 	if err != nil {
 		return nil, err
 	}
-	return engine.Engine{Strict: true}.Render(ch, top)
+	return engine.Engine{Strict: true}.RenderWithContext(t.Context(), ch, top)
 }
 
 // mergeValues merges src into dst as helm merges -f files: maps deeply,

@@ -154,7 +154,7 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 	if err != nil {
 		return err
 	}
-	ln, iln, err := listeners(opts, cfg)
+	ln, iln, err := listeners(ctx, opts, cfg)
 	if err != nil {
 		return err
 	}
@@ -201,9 +201,9 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 
 // listeners are the public listener and, with server.internal_listen, the
 // internal one (nil without); a listener given in opts is used as is.
-func listeners(opts Options, cfg *config.Config) (ln, iln net.Listener, err error) {
+func listeners(ctx context.Context, opts Options, cfg *config.Config) (ln, iln net.Listener, err error) {
 	if ln = opts.Listener; ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+		if ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Server.Listen); err != nil {
 			return nil, nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 		}
 	}
@@ -211,7 +211,7 @@ func listeners(opts Options, cfg *config.Config) (ln, iln net.Listener, err erro
 		return ln, nil, nil
 	}
 	if iln = opts.InternalListener; iln == nil {
-		if iln, err = net.Listen("tcp", cfg.Server.InternalListen); err != nil {
+		if iln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Server.InternalListen); err != nil {
 			_ = ln.Close()
 			return nil, nil, fmt.Errorf("listen on server.internal_listen %s: %w", cfg.Server.InternalListen, err)
 		}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -29,7 +30,7 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	buf := make([]byte, 4096)
 	for {
 		if _, err := conn.Read(buf); err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 				t.Fatalf("connection with a withheld body still open after %s", time.Since(start).Round(time.Millisecond))
 			}
 			break // closed by the server
@@ -61,7 +62,7 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 	_ = conn.SetReadDeadline(time.Now().Add(6 * time.Second))
 	if _, err := br.ReadByte(); err == nil {
 		t.Fatal("unexpected bytes on an idle connection")
-	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+	} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("idle connection still open after 6s")
 	}
 	if d := time.Since(start); d > 4*time.Second {

@@ -37,7 +37,7 @@ func (p adminPasswords) ChangeOwnPassword(ctx context.Context, userID, oldPasswo
 	case err == nil:
 		return nil
 	case errors.Is(err, sso.ErrWrongPassword):
-		return fmt.Errorf("%w: %v", admin.ErrWrongPassword, err)
+		return fmt.Errorf("%w: %w", admin.ErrWrongPassword, err)
 	case errors.Is(err, sso.ErrThrottled):
 		return admin.ErrThrottled
 	}

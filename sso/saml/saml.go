@@ -487,7 +487,7 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 	// Which request does this answer? The record is taken (deleted) before
 	// anything else so a request ID answers at most one response, on any
 	// replica.
-	returnTo := "/"
+	var returnTo string
 	var possible []string
 	solicited := g.InResponseTo != ""
 	if solicited {

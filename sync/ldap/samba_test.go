@@ -414,7 +414,7 @@ func TestSambaAuthenticate(t *testing.T) {
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: err = %v, want %v", tc.user, err, tc.want)
 		}
-		if tc.want != directory.ErrInvalidCredentials && errors.Is(err, directory.ErrInvalidCredentials) {
+		if !errors.Is(tc.want, directory.ErrInvalidCredentials) && errors.Is(err, directory.ErrInvalidCredentials) {
 			t.Errorf("%s: a refusal reported as a wrong password", tc.user)
 		}
 	}
