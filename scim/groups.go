@@ -213,7 +213,7 @@ func (s *Server) replaceGroup(ctx context.Context, rq *request) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.updateGroup(ctx, rq, func(object) (object, []string, error) { return doc, ids, nil })
+	return s.updateGroup(ctx, rq, true, func(object) (object, []string, error) { return doc, ids, nil })
 }
 
 func (s *Server) patchGroup(ctx context.Context, rq *request) (int, any, error) {
@@ -221,7 +221,7 @@ func (s *Server) patchGroup(ctx context.Context, rq *request) (int, any, error) 
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.updateGroup(ctx, rq, func(cur object) (object, []string, error) {
+	return s.updateGroup(ctx, rq, false, func(cur object) (object, []string, error) {
 		if err := applyPatch(cur, req.Operations); err != nil {
 			return nil, nil, err
 		}
@@ -232,10 +232,11 @@ func (s *Server) patchGroup(ctx context.Context, rq *request) (int, any, error) 
 
 // updateGroup replaces a group by what next makes of it (its document
 // with "members" and "id" filled in), remaps the members who joined or
-// left (every member when the name changed, as rules match names) and
-// answers 204: a large group's member list is not sent back on every
-// change.
-func (s *Server) updateGroup(ctx context.Context, rq *request, next func(object) (object, []string, error)) (int, any, error) {
+// left (every member when the name changed, as rules match names). A PUT
+// is answered with the group (RFC 7644 section 3.5.1); a PATCH with 204,
+// so a large group's member list is not sent back on every change.
+func (s *Server) updateGroup(ctx context.Context, rq *request, withBody bool, next func(object) (object, []string, error)) (int, any, error) {
+	var out resource
 	err := s.write(ctx, rq, func(t *txn) error {
 		r, err := get(ctx, t.tx, t.src, store.EntryGroup, rq.PathValue("id"))
 		if err != nil {
@@ -283,12 +284,20 @@ func (s *Server) updateGroup(ctx context.Context, rq *request, next func(object)
 		if renamed {
 			details["renamed_from"] = oldName
 		}
+		out = r
 		return t.audit(ActionGroupUpdate, r.entry.Name, details)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusNoContent, nil, nil
+	if !withBody {
+		return http.StatusNoContent, nil, nil
+	}
+	rendered := render(out, rq.base)
+	if err := s.withMembers(ctx, rq, []resource{out}, []object{rendered}); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, rendered, nil
 }
 
 func (s *Server) deleteGroup(ctx context.Context, rq *request) (int, any, error) {
