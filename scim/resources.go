@@ -116,12 +116,17 @@ func kindName(k store.EntryKind) string {
 	return "User"
 }
 
+// metaTime is the format of meta.created and meta.lastModified: fixed
+// width, so the text sorts as the time does (lists are served oldest
+// first).
+const metaTime = "2006-01-02T15:04:05.000000Z07:00"
+
 // stamp sets the server-kept meta of a document being stored.
 func stamp(doc object, kind store.EntryKind, createdAt string, now time.Time) {
 	if createdAt == "" {
-		createdAt = now.UTC().Format(time.RFC3339)
+		createdAt = now.UTC().Format(metaTime)
 	}
-	doc["meta"] = object{"resourceType": kindName(kind), "created": createdAt, "lastModified": now.UTC().Format(time.RFC3339)}
+	doc["meta"] = object{"resourceType": kindName(kind), "created": createdAt, "lastModified": now.UTC().Format(metaTime)}
 }
 
 // render is the resource as served: the stored document with its id and

@@ -26,6 +26,7 @@ type env struct {
 	srv   *httptest.Server
 	token string
 	src   Source
+	scim  *Server
 }
 
 var testRules = []mapping.Rule{
@@ -56,7 +57,7 @@ func newEnv(t *testing.T, mod ...func(*Source)) *env {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, srv: srv, token: token, src: src}
+	return &env{t: t, st: st, srv: srv, token: token, src: src, scim: s}
 }
 
 // do sends one request to the source's base URL and decodes the answer.
@@ -328,4 +329,10 @@ func TestOktaCycle(t *testing.T) {
 	if n := len(e.audit(ActionUserReactivate)); n != 1 {
 		t.Errorf("reactivations audited: %d", n)
 	}
+}
+
+func httptestServer(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
 }
