@@ -1,5 +1,7 @@
 package config
 
+import "github.com/dirbridge/dirbridge/mapping"
+
 // Provisioning is one SCIM 2.0 provisioning source: an IdP (Entra ID, Okta
 // or any SCIM client) that pushes users and groups to /scim/v2/<name>/.
 // Its bearer token lives only as a hash in the store (`dirbridge scim token
@@ -84,4 +86,11 @@ func (v *validator) provisioning() {
 			v.add(path+".max_results", "must be 1 or more, got %d", p.MaxResults)
 		}
 	}
+}
+
+// ProvisioningRules are the mapping rules SCIM groups go through: the
+// global mapping.rules, the same list a directory's groups meet after
+// its own rules.
+func (c *Config) ProvisioningRules() []mapping.Rule {
+	return mappingRules(c.Mapping.Rules)
 }

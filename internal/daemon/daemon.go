@@ -25,6 +25,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/wire"
+	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -241,7 +242,8 @@ func newServer(cfg *config.Config, c *wire.Components, log *zap.Logger) (*http.S
 }
 
 // routes is the public mux: probes, metrics, the admin API under
-// /api/v1/, and the sign-in surface on every other path (/login, /logout,
+// /api/v1/, SCIM provisioning under /scim/v2/ (when configured), and the
+// sign-in surface on every other path (/login, /logout,
 // /auth/verify, /password/*, /saml/*, /oidc/*, /login/certificate).
 func routes(c *wire.Components) http.Handler {
 	mux := http.NewServeMux()
@@ -260,6 +262,9 @@ func routes(c *wire.Components) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/", c.Admin)
 	mux.Handle("GET /api/v1/me", meHandler(c.Admin, c.SignIn))
+	if c.SCIM != nil {
+		mux.Handle(scim.Prefix, c.SCIM)
+	}
 	mux.Handle("/", c.SignIn)
 	return mux
 }
