@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirbridge/dirbridge/internal/harness"
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/store/postgres"
 	"github.com/dirbridge/dirbridge/store/sqlite"
 )
 
@@ -34,14 +36,37 @@ var testRules = []mapping.Rule{
 	{Group: "CC-Supervisors", Profile: "Supervisor"},
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	harness.StopPostgres()
+	os.Exit(code)
+}
+
+// newEnv serves a source over SQLite in a temporary directory.
 func newEnv(t *testing.T, mod ...func(*Source)) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	return newEnvOn(t, st, mod...)
+}
+
+// newEnvPostgres serves a source over a fresh PostgreSQL database.
+func newEnvPostgres(t *testing.T, mod ...func(*Source)) *env {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), harness.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return newEnvOn(t, st, mod...)
+}
+
+func newEnvOn(t *testing.T, st store.Store, mod ...func(*Source)) *env {
+	t.Helper()
+	ctx := context.Background()
 	src := Source{Name: "entra", Preset: "azuread", DefaultProfile: "Guest", MaxDeactivationsPerHour: 50,
 		MaxRequestBytes: 64 << 10, MaxResults: 100, LinkDirectoryUsers: true}
 	for _, m := range mod {
@@ -218,8 +243,24 @@ func replay(t *testing.T, e *env, file string, hooks map[string]func(vars map[st
 	}
 }
 
-func TestEntraCycle(t *testing.T) {
-	e := newEnv(t)
+func TestEntraCycle(t *testing.T) { entraCycle(t, newEnv(t)) }
+
+func TestOktaCycle(t *testing.T) {
+	oktaCycle(t, newEnv(t, func(s *Source) { s.Name, s.Preset = "okta", "okta" }))
+}
+
+// The same cycles on PostgreSQL.
+func TestCyclesPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	t.Run("entra", func(t *testing.T) { entraCycle(t, newEnvPostgres(t)) })
+	t.Run("okta", func(t *testing.T) {
+		oktaCycle(t, newEnvPostgres(t, func(s *Source) { s.Name, s.Preset = "okta", "okta" }))
+	})
+}
+
+func entraCycle(t *testing.T, e *env) {
 	ctx := context.Background()
 	replay(t, e, "entra_cycle.json", map[string]func(map[string]string){
 		"fields": func(v map[string]string) {
@@ -292,8 +333,7 @@ func TestEntraCycle(t *testing.T) {
 	}
 }
 
-func TestOktaCycle(t *testing.T) {
-	e := newEnv(t, func(s *Source) { s.Name, s.Preset = "okta", "okta" })
+func oktaCycle(t *testing.T, e *env) {
 	replay(t, e, "okta_cycle.json", map[string]func(map[string]string){
 		"put": func(v map[string]string) {
 			u := e.user(v["user"])
