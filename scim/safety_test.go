@@ -211,7 +211,6 @@ func TestHostileInput(t *testing.T) {
 		{"unknown schema", "POST", "/Users", `{"schemas":["` + SchemaUser + `","urn:example:evil"],"userName":"x"}`, 400, typeInvalidValue},
 		{"group schema for a user", "POST", "/Users", `{"schemas":["` + SchemaGroup + `"],"userName":"x"}`, 400, typeInvalidValue},
 		{"duplicate userName", "POST", "/Users", `{"schemas":["` + SchemaUser + `"],"userName":"ALICE"}`, 409, typeUniqueness},
-		{"duplicate externalId", "POST", "/Users", `{"schemas":["` + SchemaUser + `"],"userName":"bob","externalId":"ext-alice"}`, 409, typeUniqueness},
 		{"PUT with another id", "PUT", "/Users/" + id, `{"schemas":["` + SchemaUser + `"],"id":"other","userName":"alice"}`, 400, typeMutability},
 		{"PATCH without PatchOp schema", "PATCH", "/Users/" + id, `{"Operations":[{"op":"replace","path":"active","value":false}]}`, 400, typeInvalidValue},
 		{"PATCH of id", "PATCH", "/Users/" + id, `{"schemas":["` + SchemaPatchOp + `"],"Operations":[{"op":"replace","path":"id","value":"x"}]}`, 400, typeMutability},

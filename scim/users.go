@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/dirbridge/dirbridge/store"
 )
@@ -63,7 +64,7 @@ func (s *Server) listUsers(ctx context.Context, rq *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	rs, err := all(ctx, s.st, rq.src, store.EntryUser)
+	rs, err := s.candidates(ctx, rq.src, f)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -88,6 +89,36 @@ func (s *Server) listUsers(ctx context.Context, rq *request) (int, any, error) {
 	return http.StatusOK, listResponse(res, len(hits), start), nil
 }
 
+// candidates returns the user resources a filter can match: through an
+// index for the probes the IdPs send before every create (userName eq,
+// id eq), every resource of the source otherwise.
+func (s *Server) candidates(ctx context.Context, src *source, f filter.Expression) ([]resource, error) {
+	x, ok := f.(*filter.AttributeExpression)
+	value, isStr := "", false
+	if ok {
+		value, isStr = x.CompareValue.(string)
+	}
+	if !ok || !isStr || x.Operator != filter.EQ || x.AttributePath.SubAttribute != nil ||
+		(x.AttributePath.URI() != "" && !isCoreSchema(x.AttributePath.URI())) {
+		return all(ctx, s.st, src, store.EntryUser)
+	}
+	switch strings.ToLower(x.AttributePath.AttributeName) {
+	case "username":
+		return byUserName(ctx, s.st, src, value)
+	case "id":
+		r, err := get(ctx, s.st, src, store.EntryUser, value)
+		var se *Error
+		if errors.As(err, &se) && se.Status == http.StatusNotFound {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []resource{r}, nil
+	}
+	return all(ctx, s.st, src, store.EntryUser)
+}
+
 func (s *Server) createUser(ctx context.Context, rq *request) (int, any, error) {
 	doc, err := decodeResource(rq.body)
 	if err != nil {
@@ -98,24 +129,28 @@ func (s *Server) createUser(ctx context.Context, rq *request) (int, any, error) 
 	}
 	var out resource
 	err = s.write(ctx, rq, func(t *txn) error {
-		existing, err := all(ctx, t.tx, t.src, store.EntryUser)
+		same, err := byUserName(ctx, t.tx, t.src, str(doc, "userName"))
 		if err != nil {
 			return err
 		}
-		if err := unique(existing, doc, ""); err != nil {
-			return err
+		var old *resource
+		for i, r := range same {
+			if !r.deleted() {
+				return errorf(http.StatusConflict, typeUniqueness, "userName %q exists (id %s)", str(doc, "userName"), r.id())
+			}
+			old = &same[i]
 		}
-		r := resource{entry: store.DirectoryEntry{Directory: t.src.dir, Anchor: uuid.NewString(), Kind: store.EntryUser}}
+		r := resource{entry: store.DirectoryEntry{Directory: t.src.dir, Kind: store.EntryUser}}
 		createdAt := ""
 		// A user the client deleted and now creates again is the same
 		// person: reuse the entry and its local user.
-		if old := deletedMatch(existing, doc); old != nil {
+		if old != nil {
 			r, createdAt = *old, created(old.doc)
 			r.entry.Attributes = nil
 		}
 		stamp(doc, store.EntryUser, createdAt, t.now)
 		r.doc = doc
-		if err := t.saveUser(&r, existing); err != nil {
+		if err := t.saveUser(&r); err != nil {
 			return err
 		}
 		out = r
@@ -172,18 +207,20 @@ func (s *Server) updateUser(ctx context.Context, rq *request, next func(object) 
 		if err != nil {
 			return err
 		}
-		if !strings.EqualFold(str(doc, "userName"), str(r.doc, "userName")) || str(doc, "externalId") != str(r.doc, "externalId") {
-			existing, err := all(ctx, t.tx, t.src, store.EntryUser)
+		if name := str(doc, "userName"); !strings.EqualFold(name, str(r.doc, "userName")) {
+			same, err := byUserName(ctx, t.tx, t.src, name)
 			if err != nil {
 				return err
 			}
-			if err := unique(existing, doc, r.id()); err != nil {
-				return err
+			for _, o := range same {
+				if o.id() != r.id() && !o.deleted() {
+					return errorf(http.StatusConflict, typeUniqueness, "userName %q exists (id %s)", name, o.id())
+				}
 			}
 		}
 		stamp(doc, store.EntryUser, created(r.doc), t.now)
 		r.doc = doc
-		if err := t.saveUser(&r, nil); err != nil {
+		if err := t.saveUser(&r); err != nil {
 			return err
 		}
 		out = r
@@ -267,9 +304,9 @@ func (t *txn) localUser(r resource) (store.User, bool, error) {
 
 // saveUser writes a user resource and its local user: created, linked to
 // a directory user, or updated (with deactivation and reactivation), then
-// mapped through the rules and audited. existing is every user resource
-// of the source when the caller has read them (a create), else nil.
-func (t *txn) saveUser(r *resource, existing []resource) error {
+// mapped through the rules and audited. A new resource (no anchor yet)
+// gets its SCIM id here: the linked directory user's ID, or a new one.
+func (t *txn) saveUser(r *resource) error {
 	u, owned, err := t.localUser(*r)
 	if err != nil {
 		return err
@@ -277,13 +314,13 @@ func (t *txn) saveUser(r *resource, existing []resource) error {
 	if r.entry.UserID != "" && !owned && u.ID == "" {
 		r.entry.UserID = "" // its local user was deleted by an administrator
 	}
-	if r.entry.UserID == "" && t.src.LinkDirectoryUsers {
-		du, ok, err := t.linkTarget(r, existing)
+	if r.entry.UserID == "" && r.entry.Anchor == "" && t.src.LinkDirectoryUsers {
+		du, ok, err := t.linkTarget(r)
 		if err != nil {
 			return err
 		}
 		if ok {
-			r.entry.UserID, r.entry.Name = du.ID, str(r.doc, "userName")
+			r.entry.Anchor, r.entry.UserID, r.entry.Name = du.ID, du.ID, str(r.doc, "userName")
 			if err := t.putEntry(r); err != nil {
 				return err
 			}
@@ -302,6 +339,9 @@ func (t *txn) saveUser(r *resource, existing []resource) error {
 	}
 
 	isNew := r.entry.UserID == ""
+	if r.entry.Anchor == "" {
+		r.entry.Anchor = uuid.NewString()
+	}
 	if isNew {
 		u = store.User{Source: t.src.dir, Anchor: r.id(), State: store.StateActive}
 	}
@@ -368,9 +408,10 @@ func (t *txn) saveUser(r *resource, existing []resource) error {
 }
 
 // linkTarget finds the directory-synced user whose anchor the resource's
-// onPremisesImmutableId names. A directory user already provisioned from
-// this source under another SCIM id is a conflict, not a second link.
-func (t *txn) linkTarget(r *resource, existing []resource) (store.User, bool, error) {
+// onPremisesImmutableId names. A linked resource's SCIM id is the local
+// user's ID, so a directory user already provisioned from this source is
+// found by that id: a conflict, not a second link.
+func (t *txn) linkTarget(r *resource) (store.User, bool, error) {
 	anchor := immutableAnchor(r.doc)
 	if anchor == "" {
 		return store.User{}, false, nil
@@ -388,50 +429,59 @@ func (t *txn) linkTarget(r *resource, existing []resource) (store.User, bool, er
 	if len(found) != 1 {
 		return store.User{}, false, nil // none, or ambiguous between directories: no guessing
 	}
-	if existing == nil {
-		if existing, err = all(t.ctx, t.tx, t.src, store.EntryUser); err != nil {
-			return store.User{}, false, err
-		}
-	}
-	for _, e := range existing {
-		if e.entry.UserID == found[0].ID && e.id() != r.id() {
-			return store.User{}, false, errorf(http.StatusConflict, typeUniqueness,
-				"the directory user with this onPremisesImmutableId is already provisioned as %s", e.id())
-		}
+	e, err := t.tx.GetDirectoryEntry(t.ctx, t.src.dir, found[0].ID)
+	switch {
+	case err == nil && len(e.Attributes[attrDeleted]) == 0:
+		return store.User{}, false, errorf(http.StatusConflict, typeUniqueness,
+			"the directory user with this onPremisesImmutableId is already provisioned as %s", e.Anchor)
+	case err != nil && !isNotFound(err):
+		return store.User{}, false, fmt.Errorf("scim %s: linked entry of %s: %w", t.src.Name, found[0].ID, err)
 	}
 	return found[0], true, nil
 }
 
-// unique refuses a userName (without case) or externalId (exactly) that
-// another served user of the source holds.
-func unique(existing []resource, doc object, self string) error {
-	name, ext := str(doc, "userName"), str(doc, "externalId")
-	for _, e := range existing {
-		if e.deleted() || e.id() == self {
-			continue
+// byUserName returns the source's user resources (deleted ones too) whose
+// userName equals name without case, through the users' indexed username
+// and UPN: an owned user's entry is keyed by its anchor, a linked one's
+// by the local user's ID. A linked resource whose userName is neither its
+// directory user's username nor UPN is not found here.
+func byUserName(ctx context.Context, rd store.Reader, src *source, name string) ([]resource, error) {
+	var anchors []string
+	for _, key := range []store.UserKey{store.KeyUsername, store.KeyUPN} {
+		us, err := rd.FindUsers(ctx, key, name)
+		if err != nil {
+			return nil, fmt.Errorf("scim %s: find %s %q: %w", src.Name, key, name, err)
 		}
-		if strings.EqualFold(str(e.doc, "userName"), name) {
-			return errorf(http.StatusConflict, typeUniqueness, "userName %q exists (id %s)", name, e.id())
-		}
-		if ext != "" && str(e.doc, "externalId") == ext {
-			return errorf(http.StatusConflict, typeUniqueness, "externalId %q exists (id %s)", ext, e.id())
-		}
-	}
-	return nil
-}
-
-// deletedMatch finds a deleted user the new resource is the return of.
-func deletedMatch(existing []resource, doc object) *resource {
-	name, ext := str(doc, "userName"), str(doc, "externalId")
-	for i, e := range existing {
-		if !e.deleted() {
-			continue
-		}
-		if (ext != "" && str(e.doc, "externalId") == ext) || strings.EqualFold(str(e.doc, "userName"), name) {
-			return &existing[i]
+		for _, u := range us {
+			if u.Source == src.dir {
+				anchors = append(anchors, u.Anchor)
+			}
+			anchors = append(anchors, u.ID)
 		}
 	}
-	return nil
+	if len(anchors) == 0 {
+		return nil, nil
+	}
+	es, err := rd.GetDirectoryEntries(ctx, src.dir, anchors)
+	if err != nil {
+		return nil, fmt.Errorf("scim %s: entries of %q: %w", src.Name, name, err)
+	}
+	var out []resource
+	seen := map[string]bool{}
+	for _, e := range es {
+		if e.Kind != store.EntryUser || seen[e.Anchor] {
+			continue
+		}
+		seen[e.Anchor] = true
+		r, err := loadEntry(e)
+		if err != nil {
+			return nil, err
+		}
+		if strings.EqualFold(str(r.doc, "userName"), name) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func removeString(l []string, v string) []string {
