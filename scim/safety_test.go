@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/dirbridge/dirbridge/internal/adguid"
+	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -407,4 +408,32 @@ func TestUsernameTakenElsewhere(t *testing.T) {
 		t.Fatalf("create over a local user: %d %v", status, out)
 	}
 	isSCIMError(t, out, 409, typeUniqueness)
+}
+
+// TestSetRules: reloaded rules apply at a user's next group change.
+func TestSetRules(t *testing.T) {
+	e := newEnv(t)
+	id := e.create("rita")
+	status, out := e.do("POST", "/Groups", `{"schemas":["`+SchemaGroup+`"],"displayName":"Night Shift","members":[{"value":"`+id+`"}]}`)
+	if status != 201 {
+		t.Fatalf("group: %d %v", status, out)
+	}
+	gid := str(out, "id")
+	if u := e.user(id); u.Profile != "Guest" {
+		t.Fatalf("before the reload: %q", u.Profile)
+	}
+	e.scim.SetRules([]mapping.Rule{{Group: "Night Shift", Profile: "Night Agent", Units: []string{"Night"}}})
+	patch := `{"schemas":["` + SchemaPatchOp + `"],"Operations":[{"op":"replace","path":"displayName","value":"Night Shift"}]}`
+	if status, _ := e.do("PATCH", "/Groups/"+gid, patch); status != 204 {
+		t.Fatal("patch")
+	}
+	// The name did not change, so only a member change re-maps: add one.
+	other := e.create("sam")
+	add := `{"schemas":["` + SchemaPatchOp + `"],"Operations":[{"op":"add","path":"members","value":[{"value":"` + other + `"}]}]}`
+	if status, _ := e.do("PATCH", "/Groups/"+gid, add); status != 204 {
+		t.Fatal("add")
+	}
+	if u := e.user(other); u.Profile != "Night Agent" || len(u.Units) != 1 {
+		t.Fatalf("after the reload: %q %v", u.Profile, u.Units)
+	}
 }

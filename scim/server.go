@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,9 +63,11 @@ type Options struct {
 
 // Server serves /scim/v2/<source>/ for every configured source.
 type Server struct {
-	st        store.Store
-	sources   map[string]*source
-	rules     []mapping.Rule
+	st      store.Store
+	sources map[string]*source
+	// rules are swapped whole by SetRules (SIGHUP): one request reads
+	// them once per mapping.
+	rules     atomic.Pointer[[]mapping.Rule]
 	publicURL string
 	log       *zap.Logger
 	now       func() time.Time
@@ -88,8 +92,9 @@ func New(o Options) (*Server, error) {
 	if o.Store == nil {
 		return nil, errors.New("scim: a store is required")
 	}
-	s := &Server{st: o.Store, sources: map[string]*source{}, rules: o.Rules,
+	s := &Server{st: o.Store, sources: map[string]*source{},
 		publicURL: strings.TrimRight(o.PublicURL, "/"), log: o.Logger, now: o.Now}
+	s.SetRules(o.Rules)
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -118,6 +123,13 @@ func New(o Options) (*Server, error) {
 	}
 	s.routes()
 	return s, nil
+}
+
+// SetRules replaces the mapping rules SCIM groups go through (a reload);
+// users are re-mapped with them at their next change.
+func (s *Server) SetRules(rules []mapping.Rule) {
+	r := slices.Clone(rules)
+	s.rules.Store(&r)
 }
 
 // ServeHTTP serves the SCIM endpoints under Prefix.

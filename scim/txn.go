@@ -178,7 +178,7 @@ func (t *txn) assign(u *store.User, id string) (map[string]any, error) {
 	for i, g := range gs {
 		groups[i] = directory.Group{Anchor: g.Anchor, Name: g.Name}
 	}
-	a, _ := mapping.Resolve(t.src.dir, t.s.rules, groups, t.src.DefaultProfile)
+	a, _ := mapping.Resolve(t.src.dir, *t.s.rules.Load(), groups, t.src.DefaultProfile)
 	changes := map[string]any{}
 	if !u.PinnedProfile && u.Profile != a.Profile {
 		u.Profile = a.Profile

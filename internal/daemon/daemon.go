@@ -165,7 +165,7 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 		zap.String("public_url", publicURL), zap.String("version", opts.Version))
 
 	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: c.Store, sync: c.Sync,
-		signin: c.SignIn, admin: c.Admin, level: opts.Level, certs: certs}
+		signin: c.SignIn, admin: c.Admin, scim: c.SCIM, level: opts.Level, certs: certs}
 	err = wait(ctx, rl, ssoErr, errc, log)
 	if err != nil && !errors.Is(err, errSignIn) {
 		return err // the server failed: nothing to shut down
