@@ -207,6 +207,8 @@ func TestHostileInput(t *testing.T) {
 		{"userName not a string", "POST", "/Users", `{"schemas":["` + SchemaUser + `"],"userName":42}`, 400, typeInvalidValue},
 		{"emails not a list", "POST", "/Users", `{"schemas":["` + SchemaUser + `"],"userName":"x","emails":"x@y"}`, 400, typeInvalidValue},
 		{"active not a boolean", "POST", "/Users", `{"schemas":["` + SchemaUser + `"],"userName":"x","active":"perhaps"}`, 400, typeInvalidValue},
+		{"one attribute twice in two cases", "POST", "/Users", `{"schemas":["` + SchemaUser + `"],"userName":"x","USERNAME":"admin"}`, 400, typeInvalidSyntax},
+		{"invented method", "PURGE", "/Users", nil, 405, ""},
 		{"no userName", "POST", "/Users", `{"schemas":["` + SchemaUser + `"]}`, 400, typeInvalidValue},
 		{"no schemas", "POST", "/Users", `{"userName":"x"}`, 400, typeInvalidValue},
 		{"unknown schema", "POST", "/Users", `{"schemas":["` + SchemaUser + `","urn:example:evil"],"userName":"x"}`, 400, typeInvalidValue},

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"net/http"
 	"strings"
 )
 
@@ -88,6 +89,13 @@ const maxDepth = 6
 func checkTypes(res object) error {
 	if depth(res) > maxDepth {
 		return badValue("the resource nests deeper than %d levels", maxDepth)
+	}
+	seen := map[string]string{}
+	for k := range res {
+		if other, dup := seen[strings.ToLower(k)]; dup {
+			return errorf(http.StatusBadRequest, typeInvalidSyntax, "attributes %q and %q are the same attribute (names compare without case)", other, k)
+		}
+		seen[strings.ToLower(k)] = k
 	}
 	for k, v := range res {
 		lk := strings.ToLower(k)

@@ -175,7 +175,7 @@ func (s *Server) endpoint(methods map[string]handler) http.Handler {
 		if src == nil {
 			label = "unknown"
 		}
-		s.metrics.requests.WithLabelValues(label, r.Method, fmt.Sprint(status)).Inc()
+		s.metrics.requests.WithLabelValues(label, methodLabel(r.Method), fmt.Sprint(status)).Inc()
 		if err != nil && status >= 500 {
 			s.log.Error("scim request failed", zap.String("source", label), zap.String("method", r.Method),
 				zap.String("path", r.URL.Path), zap.Error(err))
@@ -231,6 +231,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, src *source, meth
 	}
 	writeJSON(w, status, out)
 	return status, nil
+}
+
+// methodLabel keeps the metric's method label to the methods SCIM uses,
+// so a client inventing methods cannot grow the series without bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return m
+	}
+	return "other"
 }
 
 func allowed(methods map[string]handler) string {
