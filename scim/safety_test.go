@@ -439,3 +439,20 @@ func TestSetRules(t *testing.T) {
 		t.Fatalf("after the reload: %q %v", u.Profile, u.Units)
 	}
 }
+
+// TestStatus: the console's view of a source, the last request and the
+// last refusal.
+func TestStatus(t *testing.T) {
+	e := newEnv(t)
+	if st := e.scim.Status(); len(st) != 1 || st[0].Name != "entra" || !st[0].LastRequestAt.IsZero() {
+		t.Fatalf("before any request: %+v", st)
+	}
+	e.create("x")
+	e.do("GET", "/Users/nope", nil)
+	e.do("GET", "/ServiceProviderConfig", nil)
+	st := e.scim.Status()[0]
+	if st.Requests != 3 || st.Errors != 1 || st.LastStatus != 200 || st.LastPath != Prefix+"entra/ServiceProviderConfig" ||
+		!strings.Contains(st.LastError, "nope") || st.LastErrorAt.IsZero() {
+		t.Fatalf("status %+v", st)
+	}
+}

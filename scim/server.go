@@ -84,6 +84,8 @@ type source struct {
 	// mu serialises the writes of one source, so a uniqueness check or
 	// the deactivation count and the write it allows see the same state.
 	mu sync.Mutex
+	// act is the last request and refusal, for Status.
+	act activity
 }
 
 // New builds the server. Sources without a token answer 401 until one is
@@ -174,6 +176,15 @@ func (s *Server) endpoint(methods map[string]handler) http.Handler {
 		label := name
 		if src == nil {
 			label = "unknown"
+		} else {
+			detail := ""
+			var se *Error
+			if errors.As(err, &se) {
+				detail = se.Detail
+			} else if err != nil {
+				detail = "internal error"
+			}
+			src.act.record(s.now(), r.Method, r.URL.Path, status, detail)
 		}
 		s.metrics.requests.WithLabelValues(label, methodLabel(r.Method), fmt.Sprint(status)).Inc()
 		if err != nil && status >= 500 {
