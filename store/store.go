@@ -207,7 +207,7 @@ type Tx interface {
 // Store is a handle on one database.
 //
 // Its own write methods (Tx, UpdateLockout, RecordOnce, PutEphemeral,
-// TakeEphemeral, AcquireLease, ReleaseLease) must not be called from inside
+// TakeEphemeral, UpdateEphemeral, AcquireLease, ReleaseLease) must not be called from inside
 // a Tx callback: use the Tx's methods there. On SQLite every write needs the
 // one writer connection the open transaction holds, so such a call waits
 // for its own transaction — until its context ends, when it fails with the
@@ -236,6 +236,13 @@ type Store interface {
 	// TakeEphemeral returns and deletes a value in one step, so it can be
 	// used once; ErrNotFound when absent or expired.
 	TakeEphemeral(ctx context.Context, namespace, key string) ([]byte, error)
+	// UpdateEphemeral reads a short-lived value (found false when absent
+	// or expired), calls fn and stores its value until its expiry,
+	// atomically: concurrent calls for one key, from any replica, are
+	// serialised so no update is lost (counters shared by replicas, such
+	// as the sign-in throttle). fn's error aborts the update, changes
+	// nothing and is returned.
+	UpdateEphemeral(ctx context.Context, namespace, key string, fn func(old []byte, found bool) (value []byte, expires time.Time, err error)) error
 
 	// AcquireLease takes or renews the named lease for holder until now+ttl.
 	// It returns false when another holder's lease has not expired. A lease

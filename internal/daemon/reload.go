@@ -95,7 +95,9 @@ func needRestart(old, cfg *config.Config, levelApplied bool) []string {
 		case "profiles", "mapping":
 			// Applied.
 		case "log":
-			if !levelApplied || old.Log.Format != cfg.Log.Format {
+			a, b := old.Log, cfg.Log
+			a.Level, b.Level = "", ""
+			if !levelApplied || a != b {
 				out = append(out, "log")
 			}
 		case "policy":

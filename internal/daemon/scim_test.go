@@ -124,3 +124,19 @@ provisioning:
 		t.Fatalf("without a token: %d", res.StatusCode)
 	}
 }
+
+// With server.internal_listen, SCIM stays on the public listener: the
+// IdPs reach it from outside, as they reach the sign-in surface.
+func TestSCIMOnThePublicListener(t *testing.T) {
+	e := startServe(t, "server: {public_url: PUBLIC_URL, internal_listen: INTERNAL_LISTEN}\nprovisioning: [{name: entra}]\n", nil)
+	for base, want := range map[string]int{e.base: http.StatusUnauthorized, e.internal: http.StatusNotFound} {
+		res, err := e.client.Get(base + "/scim/v2/entra/Users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s/scim/v2/entra/Users: %d, want %d", base, res.StatusCode, want)
+		}
+	}
+}
