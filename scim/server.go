@@ -123,6 +123,13 @@ func New(o Options) (*Server, error) {
 	if s.metrics, err = newMetrics(o.Registerer); err != nil {
 		return nil, err
 	}
+	// The refusal series exist at zero from the start, so alerts on them
+	// work before the first refusal.
+	for name := range s.sources {
+		s.metrics.deactRefused.WithLabelValues(name)
+		s.metrics.deactivations.WithLabelValues(name)
+		s.metrics.authFailures.WithLabelValues(name)
+	}
 	s.routes()
 	return s, nil
 }

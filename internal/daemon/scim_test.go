@@ -129,6 +129,15 @@ provisioning:
 // IdPs reach it from outside, as they reach the sign-in surface.
 func TestSCIMOnThePublicListener(t *testing.T) {
 	e := startServe(t, "server: {public_url: PUBLIC_URL, internal_listen: INTERNAL_LISTEN}\nprovisioning: [{name: entra}]\n", nil)
+	res, err := e.client.Get(e.internal + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if !strings.Contains(string(b), `dirbridge_scim_deactivations_refused_total{source="entra"} 0`) {
+		t.Error("the SCIM refusal counter does not exist at zero from the start")
+	}
 	for base, want := range map[string]int{e.base: http.StatusUnauthorized, e.internal: http.StatusNotFound} {
 		res, err := e.client.Get(base + "/scim/v2/entra/Users")
 		if err != nil {
