@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -455,4 +456,13 @@ func TestStatus(t *testing.T) {
 		!strings.Contains(st.LastError, "nope") || st.LastErrorAt.IsZero() {
 		t.Fatalf("status %+v", st)
 	}
+}
+
+// base64GUID is the onPremisesImmutableId of an anchor, as Entra sends it.
+func base64GUID(anchor string) string {
+	b, ok := adguid.Bytes(anchor)
+	if !ok {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }

@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"encoding/base64"
 	"maps"
 	"slices"
 	"strings"
@@ -162,13 +161,4 @@ func immutableAnchor(doc object) string {
 		}
 	}
 	return adguid.FromImmutableID(v)
-}
-
-// base64GUID is the onPremisesImmutableId of an anchor (tests, docs).
-func base64GUID(anchor string) string {
-	b, ok := adguid.Bytes(anchor)
-	if !ok {
-		return ""
-	}
-	return base64.StdEncoding.EncodeToString(b)
 }
