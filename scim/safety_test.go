@@ -347,6 +347,11 @@ func TestLinkDirectoryUser(t *testing.T) {
 	if len(e.audit(ActionUserLink)) != 1 {
 		t.Fatal("the link is not audited")
 	}
+	// Entra's probe finds the linked user by its userName (the UPN).
+	status, out = e.do("GET", "/Users?filter="+q(`userName eq "JDOE@corp.example.com"`), nil)
+	if res := list(out, "Resources"); status != 200 || len(res) != 1 || str(res[0].(map[string]any), "id") != id {
+		t.Fatalf("probe of the linked user: %d %v", status, out)
+	}
 	// Updates and deactivation keep the directory's fields and state.
 	patch := `{"schemas":["` + SchemaPatchOp + `"],"Operations":[{"op":"Replace","value":{"displayName":"Renamed In Entra","active":"False"}}]}`
 	if status, out := e.do("PATCH", "/Users/"+id, patch); status != 200 || out["active"] != false {
