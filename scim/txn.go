@@ -168,11 +168,15 @@ func groupsOf(ctx context.Context, rd store.Reader, src *source, ids ...string) 
 // assign applies the mapping rules to an owned user from its SCIM groups,
 // as the sync does for directory groups: profile (unless pinned), units
 // (unless pinned), the superuser flag. It reports what changed, with the
-// causes, for the audit record.
-func (t *txn) assign(u *store.User, id string) (map[string]any, error) {
-	gs, err := t.groupsOf(id)
-	if err != nil {
-		return nil, err
+// causes, for the audit record. fresh says the SCIM id was made just now,
+// so no group can hold it yet (a create skips the lookup).
+func (t *txn) assign(u *store.User, id string, fresh bool) (map[string]any, error) {
+	var gs []store.DirectoryEntry
+	if !fresh {
+		var err error
+		if gs, err = t.groupsOf(id); err != nil {
+			return nil, err
+		}
 	}
 	groups := make([]directory.Group, len(gs))
 	for i, g := range gs {
@@ -219,7 +223,7 @@ func (t *txn) remap(ids []string) error {
 		if u.Source != t.src.dir {
 			continue // linked: the directory's groups decide
 		}
-		changes, err := t.assign(&u, id)
+		changes, err := t.assign(&u, id, false)
 		if err != nil {
 			return err
 		}

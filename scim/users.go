@@ -338,15 +338,15 @@ func (t *txn) saveUser(r *resource) error {
 		return t.audit(ActionUserUpdate, u.Username, map[string]any{"scim_id": r.id(), "linked": true})
 	}
 
-	isNew := r.entry.UserID == ""
-	if r.entry.Anchor == "" {
+	isNew, fresh := r.entry.UserID == "", r.entry.Anchor == ""
+	if fresh {
 		r.entry.Anchor = uuid.NewString()
 	}
 	if isNew {
 		u = store.User{Source: t.src.dir, Anchor: r.id(), State: store.StateActive}
 	}
 	changed := userFields(&u, r.doc)
-	mapped, err := t.assign(&u, r.id())
+	mapped, err := t.assign(&u, r.id(), fresh)
 	if err != nil {
 		return err
 	}
