@@ -73,6 +73,9 @@ func (c *Config) ApplyDefaults() {
 	for i := range c.Directories {
 		c.defaultDirectory(i)
 	}
+	for i := range c.Provisioning {
+		c.defaultProvisioning(i)
+	}
 
 	for i := range c.Mapping.UserTemplates {
 		// A created user may sign in unless the template says otherwise.

@@ -17,11 +17,13 @@ type Config struct {
 	Privileges  []AppPrivilege `yaml:"privileges"`
 	Profiles    []Profile      `yaml:"profiles"`
 	Directories []Directory    `yaml:"directories"`
-	Mapping     Mapping        `yaml:"mapping"`
-	SSO         SSO            `yaml:"sso"`
-	Licenses    Licenses       `yaml:"licenses"`
-	Policy      Policy         `yaml:"policy"`
-	Expiry      Expiry         `yaml:"expiry"`
+	// Provisioning lists the SCIM 2.0 provisioning sources (provisioning.go).
+	Provisioning []Provisioning `yaml:"provisioning"`
+	Mapping      Mapping        `yaml:"mapping"`
+	SSO          SSO            `yaml:"sso"`
+	Licenses     Licenses       `yaml:"licenses"`
+	Policy       Policy         `yaml:"policy"`
+	Expiry       Expiry         `yaml:"expiry"`
 	// SMTP is shared by the expiry notices and password-reset mails.
 	SMTP      SMTP      `yaml:"smtp"`
 	API       API       `yaml:"api"`

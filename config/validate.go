@@ -34,6 +34,7 @@ func (c *Config) Validate() error {
 	v.privileges()
 	v.profiles()
 	v.directories()
+	v.provisioning()
 	v.mapping()
 	v.sso()
 	v.policies()

@@ -284,3 +284,12 @@ type AuditEvent struct {
 	SourceIP string
 	Details  map[string]any
 }
+
+// ProvisioningToken is the bearer token of one SCIM provisioning source.
+// Hash is the hex SHA-256 of the token; the token itself is shown once,
+// when it is created or rotated, and never stored.
+type ProvisioningToken struct {
+	Source    string
+	Hash      string
+	CreatedAt time.Time
+}

@@ -123,6 +123,10 @@ type Reader interface {
 
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
+	// GetProvisioningToken returns the hashed bearer token of a SCIM
+	// provisioning source; ErrNotFound when none was created.
+	GetProvisioningToken(ctx context.Context, source string) (ProvisioningToken, error)
+
 	GetLockout(ctx context.Context, userID string) (Lockout, error)
 }
 
@@ -196,6 +200,11 @@ type Tx interface {
 
 	// PutLockout replaces a user's lock-out state (administrator unlock).
 	PutLockout(ctx context.Context, l Lockout) error
+
+	// PutProvisioningToken creates or replaces the token of t.Source (a
+	// zero CreatedAt is set to now): rotation replaces the old hash, so the
+	// old token stops working when the transaction commits.
+	PutProvisioningToken(ctx context.Context, t ProvisioningToken) error
 }
 
 // Store is a handle on one database.

@@ -41,6 +41,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(apiCommands()...)
 	root.AddCommand(entriesCmd(), mappingCmd(), ssoCmd(), sessionsCmd(), backupCmd())
 	root.AddCommand(healthCmd())
+	root.AddCommand(scimCmd())
 	initCompletion(root)
 	return root
 }

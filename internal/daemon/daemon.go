@@ -26,6 +26,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/wire"
+	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -187,7 +188,7 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 	watchdog(wdCtx, log)
 
 	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: c.Store, sync: c.Sync,
-		signin: c.SignIn, admin: c.Admin, level: opts.Level, certs: certs}
+		signin: c.SignIn, admin: c.Admin, scim: c.SCIM, level: opts.Level, certs: certs}
 	err = wait(ctx, rl, ssoErr, errc, log)
 	if err != nil && !errors.Is(err, errSignIn) {
 		return err // the server failed: nothing to shut down
@@ -313,15 +314,19 @@ func httpServer(cfg *config.Config, h http.Handler, tlsConf *tls.Config, log *za
 }
 
 // routes is the public mux: the sign-in surface on every path (/login,
-// /logout, /auth/verify, /password/*, /saml/*, /oidc/*, /login/certificate)
-// and /healthz; unless split, also /readyz, /metrics and the admin API under
-// /api/v1/. When split (server.internal_listen) those are served by
-// internalRoutes only and answer 404 here, except GET /api/v1/me for a
-// browser's session.
+// /logout, /auth/verify, /password/*, /saml/*, /oidc/*, /login/certificate),
+// /healthz and SCIM provisioning under /scim/v2/ (when configured: the IdPs
+// reach it from outside, so it stays public when split); unless split, also
+// /readyz, /metrics and the admin API under /api/v1/. When split
+// (server.internal_listen) those are served by internalRoutes only and
+// answer 404 here, except GET /api/v1/me for a browser's session.
 func routes(c *wire.Components, split bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("/", c.SignIn)
+	if c.SCIM != nil {
+		mux.Handle(scim.Prefix, c.SCIM)
+	}
 	if split {
 		mux.Handle("/api/v1/", http.NotFoundHandler())
 		mux.Handle("GET /readyz", http.NotFoundHandler())

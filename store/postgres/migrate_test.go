@@ -159,6 +159,11 @@ func TestMigrationsStepByStep(t *testing.T) {
 			}
 			return nil
 		}},
+		{Version: 11, Tables: []string{"provisioning_tokens"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			pt := storetest.MigrationProvisioningToken
+			return exec(ctx, db, stmt(`INSERT INTO provisioning_tokens (source, hash, created_at) VALUES ($1, $2, $3)`,
+				pt.Source, pt.Hash, pt.CreatedAt))
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store { return open(t, dsn) })
 }

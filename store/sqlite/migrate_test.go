@@ -189,6 +189,11 @@ func TestMigrationsStepByStep(t *testing.T) {
 			}
 			return nil
 		}},
+		{Version: 13, Tables: []string{"provisioning_tokens"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			pt := storetest.MigrationProvisioningToken
+			return exec(ctx, db, stmt{`INSERT INTO provisioning_tokens (source, hash, created_at) VALUES (?, ?, ?)`,
+				[]any{pt.Source, pt.Hash, us(pt.CreatedAt)}})
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store {
 		s, err := sqlite.Open(context.Background(), path)

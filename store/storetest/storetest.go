@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"APIKeysAndTokens", testAPIKeys},
 		{"IdPLinks", testIdPLinks},
+		{"ProvisioningTokens", testProvisioningTokens},
 		{"Teams", testTeams},
 		{"Audit", testAudit},
 		{"Lockout", testLockout},
