@@ -155,6 +155,8 @@ func (c *Config) ApplyDefaults() {
 	// (first sync of 100,000 users: peak RSS 250-256 MB instead of
 	// 290-314 MB, in the same time).
 	def(c, "runtime.gc_percent", &c.Runtime.GCPercent, DefaultGCPercent)
+	// Every trace is kept unless the operator samples.
+	def(c, "tracing.sample_ratio", &c.Tracing.SampleRatio, 1.0)
 }
 
 func (c *Config) defaultDirectory(i int) {

@@ -31,6 +31,9 @@ type Config struct {
 	// Runtime is the process-wide memory policy the entry points
 	// (dirbridge serve, dirbridge sync) apply; no package sets it.
 	Runtime Runtime `yaml:"runtime"`
+	// Tracing exports OpenTelemetry spans of sign-ins and sync runs; off
+	// unless an endpoint is set.
+	Tracing Tracing `yaml:"tracing"`
 
 	// file and lines locate every decoded field for error messages.
 	file  string
@@ -615,6 +618,18 @@ type Runtime struct {
 	// MemoryLimitMiB is a soft limit on the Go heap and runtime (GOMEMLIMIT)
 	// in MiB; 0 sets none.
 	MemoryLimitMiB int `yaml:"memory_limit_mib"`
+}
+
+// Tracing sends OpenTelemetry spans (OTLP over HTTP) to a collector.
+type Tracing struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP traces URL, e.g.
+	// http://otel-collector:4318/v1/traces; empty turns tracing off.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// SampleRatio is the share of traces kept (0 to 1; default 1).
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// Headers are sent with every export (an API key for a hosted
+	// collector, for example).
+	Headers map[string]string `yaml:"headers"`
 }
 
 // Emergency configures the break-glass account.

@@ -45,6 +45,14 @@ func (c *Config) Validate() error {
 	if c.Runtime.GCPercent < 1 {
 		v.add("runtime.gc_percent", "must be 1 or more, got %d", c.Runtime.GCPercent)
 	}
+	if t := c.Tracing; t.OTLPEndpoint != "" {
+		if u, err := url.Parse(t.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add("tracing.otlp_endpoint", "must be an http:// or https:// URL such as http://otel-collector:4318/v1/traces, got %q", t.OTLPEndpoint)
+		}
+	}
+	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
+		v.add("tracing.sample_ratio", "must be between 0 and 1, got %g", r)
+	}
 	if c.Runtime.MemoryLimitMiB < 0 {
 		v.add("runtime.memory_limit_mib", "must be 0 (no limit) or more, got %d", c.Runtime.MemoryLimitMiB)
 	}

@@ -68,7 +68,7 @@ func (s *Service) offerChange(w http.ResponseWriter, r *http.Request, a *attempt
 		return
 	}
 	s.audit(r.Context(), s.auditEvent(a, store.OutcomeDenied, reason+"; change offered"))
-	s.countSignIn(a, store.OutcomeDenied)
+	s.countSignIn(r.Context(), a, store.OutcomeDenied)
 	s.log.Warn("sign-in held for password change", zap.String("user", a.user.Username), zap.String("reason", reason))
 	s.render(w, http.StatusOK, "change", page{
 		Title: "Change your password", Error: public, Ticket: tk, ReturnTo: a.returnTo,

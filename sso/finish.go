@@ -248,7 +248,7 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 		s.unavailable(w, r, a, err)
 		return
 	}
-	s.countSignIn(a, store.OutcomeSuccess)
+	s.countSignIn(r.Context(), a, store.OutcomeSuccess)
 	s.log.Info("signed in", zap.String("user", u.Username), zap.String("method", a.method),
 		zap.String("ip", a.ip.String()), zap.Bool("bypass", a.bypass))
 	s.setSessionCookie(w, value)
@@ -279,7 +279,7 @@ func holdsSession(ctx context.Context, tx store.Tx, userID string, now time.Time
 // (no secrets), and a page with the public message.
 func (s *Service) refuse(w http.ResponseWriter, r *http.Request, a *attempt, outcome string, status int, reason, public string) {
 	s.audit(r.Context(), s.auditEvent(a, outcome, reason))
-	s.countSignIn(a, outcome)
+	s.countSignIn(r.Context(), a, outcome)
 	s.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
 		zap.String("ip", a.ip.String()), zap.String("reason", reason))
 	s.render(w, status, "message", page{Title: "Sign-in failed", Error: public, LoginURL: s.loginURL(a.returnTo)})
@@ -291,12 +291,13 @@ func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, a *attempt
 	s.log.Error("sign-in failed on our side", zap.String("method", a.method), zap.String("user", a.username), zap.Error(err))
 	a.details["error"] = err.Error()
 	s.audit(r.Context(), s.auditEvent(a, store.OutcomeFailure, "internal error"))
-	s.countSignIn(a, store.OutcomeFailure)
+	s.countSignIn(r.Context(), a, store.OutcomeFailure)
 	s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Sign-in unavailable",
 		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: s.loginURL(a.returnTo)})
 }
 
-func (s *Service) countSignIn(a *attempt, outcome string) {
+func (s *Service) countSignIn(ctx context.Context, a *attempt, outcome string) {
+	traceSignIn(ctx, a, outcome)
 	s.metrics.signins.WithLabelValues(a.method, outcome).Inc()
 	if a.bypass {
 		s.metrics.bypass.WithLabelValues(outcome).Inc()

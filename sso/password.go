@@ -71,7 +71,7 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if !s.throttle.allow(a.ip) {
 		s.audit(r.Context(), s.auditEvent(a, store.OutcomeDenied, "throttled: too many attempts from this address"))
-		s.countSignIn(a, store.OutcomeDenied)
+		s.countSignIn(r.Context(), a, store.OutcomeDenied)
 		s.log.Warn("sign-in throttled", zap.String("ip", a.ip.String()))
 		w.Header().Set("Retry-After", "60")
 		form.Error = "Too many sign-in attempts from your network. Please wait a minute and try again."
@@ -82,7 +82,7 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	fail := func(outcome, reason string) {
 		s.timer.pad(r.Context(), start)
 		s.audit(r.Context(), s.auditEvent(a, outcome, reason))
-		s.countSignIn(a, outcome)
+		s.countSignIn(r.Context(), a, outcome)
 		s.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
 			zap.String("ip", a.ip.String()), zap.String("reason", reason))
 		form.Error = genericFailure
@@ -311,7 +311,7 @@ func (s *Service) directoryOutage(w http.ResponseWriter, r *http.Request, a *att
 	s.log.Error("sign-in failed: directory unavailable", zap.String("directory", a.user.Source), zap.String("user", a.username), zap.Error(err))
 	a.details["error"] = err.Error()
 	s.audit(r.Context(), s.auditEvent(a, store.OutcomeFailure, "directory unavailable: "+a.user.Source))
-	s.countSignIn(a, store.OutcomeFailure)
+	s.countSignIn(r.Context(), a, store.OutcomeFailure)
 	s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Sign-in unavailable",
 		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: s.loginURL(a.returnTo)})
 }

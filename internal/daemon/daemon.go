@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dirbridge/dirbridge/config"
+	"github.com/dirbridge/dirbridge/internal/tracing"
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/store"
@@ -122,6 +123,22 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+
+	stopTracing, err := tracing.Setup(ctx, cfg.Tracing, opts.Version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the last spans, with a moment of its own: ctx is done.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("tracing: flush at shutdown", zap.Error(err))
+		}
+	}()
+	if cfg.Tracing.OTLPEndpoint != "" {
+		log.Info("tracing sign-ins and syncs", zap.String("otlp_endpoint", cfg.Tracing.OTLPEndpoint), zap.Float64("sample_ratio", cfg.Tracing.SampleRatio))
+	}
 
 	c, err := wire.Build(ctx, cfg, log)
 	if err != nil {
@@ -290,7 +307,7 @@ func newServers(cfg *config.Config, c *wire.Components, log *zap.Logger) (public
 		tlsConf.Certificates, tlsConf.GetCertificate = nil, certs.get
 	}
 	split := cfg.Server.InternalListen != ""
-	h := recoverPanics(log, verifyFast(c.SignIn, promhttp.InstrumentHandlerCounter(reqs, routes(c, split))))
+	h := recoverPanics(log, verifyFast(c.SignIn, promhttp.InstrumentHandlerCounter(reqs, tracing.Middleware(routes(c, split)))))
 	public = httpServer(cfg, h, tlsConf, log.Named("http"))
 	if split {
 		ih := recoverPanics(log, promhttp.InstrumentHandlerCounter(reqs, internalRoutes(c)))
