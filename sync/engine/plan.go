@@ -240,7 +240,7 @@ func planGroups(cur Current, snap directory.Snapshot) []directory.Group {
 	for _, e := range cur.Entries {
 		if e.Kind == store.EntryGroup && !read[e.Anchor] {
 			read[e.Anchor] = true
-			groups = append(groups, directory.Group{Anchor: e.Anchor, DN: e.DN, Name: e.Name, Members: e.Groups})
+			groups = append(groups, entryGroup(e))
 		}
 	}
 	return groups
