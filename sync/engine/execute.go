@@ -135,7 +135,10 @@ func (x *execution) read(ctx context.Context) (*readOut, error) {
 	switch {
 	case snap.Complete && loaded != nil:
 		if cur, err = loaded(); err == nil {
-			err = loadEntries(ctx, x.r.st, &cur)
+			at := shareUsersWithRead(cur.Users, snap.Users)
+			if err = loadEntries(ctx, x.r.st, &cur); err == nil {
+				shareEntriesWithRead(cur.Entries, snap.Users, at)
+			}
 		}
 	case snap.Complete:
 		cur, err = LoadCurrent(ctx, x.r.st, x.d.Name, x.d.LinkBy)
