@@ -214,8 +214,9 @@ func (x *execution) noteRead(snap directory.Snapshot) {
 // of its own.
 func (x *execution) plan(in *readOut) Plan {
 	stage := time.Now()
-	plan, warns := NewPlan(in.cur, in.snap, x.d.Mapper, x.r.now())
-	in.snap, in.cur = directory.Snapshot{}, Current{}
+	cur, snap := in.cur, in.snap
+	in.snap, in.cur = directory.Snapshot{}, Current{} // NewPlan's alone from here
+	plan, warns := NewPlan(cur, snap, x.d.Mapper, x.r.now())
 	x.log.Info("sync planned", zap.Int("items", len(plan.Items)), zap.Int("entries_changed", plan.EntriesChanged),
 		zap.Duration("load", in.load), zap.Duration("plan", time.Since(stage)))
 	plan.RunID, plan.Actor = x.f.id, x.req.Actor
