@@ -349,13 +349,21 @@ func shareUsersWithRead(users []store.User, read []directory.User) map[string]in
 	return at
 }
 
-// shareEntriesWithRead does for the loaded user entries what
-// shareUsersWithRead does for the users: 30 MB less held from the moment
-// they are loaded, for 100,000 of them.
+// shareEntriesWithRead does for the loaded entries what
+// shareUsersWithRead does for the users: the user entries' strings, and
+// the users' anchors the group entries list as members, are the read's
+// from the moment they are loaded (for 100,000 users, 30 MB and 450,000
+// member anchors held once instead of twice).
 func shareEntriesWithRead(entries []store.DirectoryEntry, read []directory.User, at map[string]int32) {
 	for i := range entries {
 		e := &entries[i]
-		if j, ok := at[e.Anchor]; ok && e.Kind == store.EntryUser {
+		if e.Kind == store.EntryGroup {
+			for k, m := range e.Groups {
+				if j, ok := at[m]; ok {
+					e.Groups[k] = read[j].Anchor
+				}
+			}
+		} else if j, ok := at[e.Anchor]; ok {
 			shareEntry(e, &read[j])
 		}
 	}
