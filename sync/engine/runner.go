@@ -307,12 +307,6 @@ func (r *Runner) release(name string, f *flight) {
 	r.wg.Done()
 }
 
-// loadResult is LoadCurrent's answer from the goroutine running it.
-type loadResult struct {
-	cur Current
-	err error
-}
-
 func countFields(c store.SyncCounts, elapsed time.Duration) []zap.Field {
 	return []zap.Field{zap.Int("created", c.Created), zap.Int("updated", c.Updated), zap.Int("deactivated", c.Deactivated),
 		zap.Int("reactivated", c.Reactivated), zap.Int("unchanged", c.Unchanged), zap.Duration("elapsed", elapsed)}
@@ -353,7 +347,7 @@ func loadUsers(ctx context.Context, st store.Reader, dir string, linkBy mapping.
 	}
 	// Split in place: the directory's users (most of them) stay in the
 	// slice read, the others are copied out. A copy of 100,000 users
-	// would hold 50 MB more while the directory is read.
+	// would hold 50 MB more while the plan is made.
 	mine := users[:0]
 	for _, u := range users {
 		if u.Source == dir {
