@@ -20,10 +20,12 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/clientip"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/sso/policy"
@@ -91,6 +93,9 @@ type Options struct {
 	// UserTemplates are the config's mapping.user_templates by name, for
 	// POST /api/v1/users and bulk generation.
 	UserTemplates map[string]UserTemplate
+	// TimeZone is where expiry "days left" are counted (expiry.time_zone);
+	// nil means UTC.
+	TimeZone *time.Location
 	// Inviter mails new local users their set-password link; nil means
 	// users are created without one (invite: false).
 	Inviter Inviter
@@ -115,11 +120,25 @@ type Server struct {
 	mappings map[string]DirectoryMapping
 	// passwords and history: see Options.Passwords, PasswordHistory.
 	passwords PasswordChanger
-	history   int
-	usernames policy.UsernamePolicy
+	// pol holds the reloadable policies (SetPolicies).
+	pol       atomic.Pointer[Policies]
 	templates map[string]UserTemplate
+	timeZone  *time.Location
 	inviter   Inviter
 }
+
+// Policies are the administration policies a configuration reload
+// (SIGHUP) replaces: policy.username for names an administrator chooses,
+// policy.password.history for administrator resets.
+type Policies struct {
+	Usernames       policy.UsernamePolicy
+	PasswordHistory int
+}
+
+// SetPolicies replaces the running policies.
+func (s *Server) SetPolicies(p Policies) { s.pol.Store(&p) }
+
+func (s *Server) policies() *Policies { return s.pol.Load() }
 
 // New builds a Server from opts.
 func New(opts Options) (*Server, error) {
@@ -140,11 +159,11 @@ func New(opts Options) (*Server, error) {
 
 		mappings:  opts.Mappings,
 		passwords: opts.Passwords,
-		history:   opts.PasswordHistory,
-		usernames: opts.Usernames,
 		templates: opts.UserTemplates,
+		timeZone:  opts.TimeZone,
 		inviter:   opts.Inviter,
 	}
+	s.SetPolicies(Policies{Usernames: opts.Usernames, PasswordHistory: opts.PasswordHistory})
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -233,11 +252,14 @@ func matchPath(pattern, path string) bool {
 // caller is the authenticated principal of one request, plus what the
 // handler wants recorded in the audit event.
 type caller struct {
-	User    store.User
-	Privs   privilege.Set
-	KeyID   string
-	IP      string
-	Request *http.Request
+	User  store.User
+	Privs privilege.Set
+	// MayGrant is the caller's profile's may_grant list (nil: the caller
+	// may grant what it holds).
+	MayGrant []string
+	KeyID    string
+	IP       string
+	Request  *http.Request
 
 	// Audit bookkeeping, filled by handlers.
 	target  string
@@ -253,6 +275,29 @@ func (c *caller) actor() string {
 }
 
 func (c *caller) has(p string) bool { return c.User.Superuser || c.Privs.Has(p) }
+
+// grantable is what c may grant (its privileges when nothing narrowed it).
+func (c *caller) grantable() privilege.Set { return privilege.Grantable(c.Privs, c.MayGrant) }
+
+// profilePowerByName is profilePower of the profile called name, falling
+// back to known privileges when it cannot be read (the grant check then
+// still covers what the profile holds).
+func (s *Server) profilePowerByName(r *http.Request, rd store.Reader, name string, known map[string][]string) []string {
+	if name == "" {
+		return nil
+	}
+	p, err := rd.GetProfile(r.Context(), name)
+	if err != nil {
+		return known[name]
+	}
+	return profilePower(p)
+}
+
+// profilePower is what holding profile p hands over: its privileges and
+// what it lets its holders grant.
+func profilePower(p store.Profile) []string {
+	return append(slices.Clone(p.Privileges), p.MayGrant...)
+}
 
 func (c *caller) detail(k string, v any) {
 	if c.details == nil {
@@ -367,11 +412,12 @@ func (s *Server) authorize(r *http.Request, rt *route, c *caller) error {
 		c.User = u
 		return errf(http.StatusUnauthorized, CodeUnauthorized, "token user %s %s", u.Username, reason)
 	}
-	privs, err := s.effective(ctx, s.store, u)
+	privs, mayGrant, err := s.holdings(ctx, s.store, u)
 	if err != nil {
 		return err
 	}
 	c.User, c.Privs, c.KeyID = u, privs, k.ID
+	c.MayGrant = mayGrant
 	if len(rt.Privs) > 0 && !slices.ContainsFunc(rt.Privs, c.has) {
 		return errf(http.StatusForbidden, CodeForbidden, "%s requires privilege %s", rt.Name, strings.Join(rt.Privs, " or "))
 	}
@@ -404,6 +450,13 @@ func bearer(r *http.Request) (string, bool) {
 // effective is what u holds (package privilege decides: superuser, custom
 // set, profile, nothing).
 func (s *Server) effective(ctx context.Context, rd store.Reader, u store.User) (privilege.Set, error) {
+	privs, _, err := s.holdings(ctx, rd, u)
+	return privs, err
+}
+
+// holdings is what u holds and, when its profile says so, the privileges
+// it may grant to others (nil: what it holds).
+func (s *Server) holdings(ctx context.Context, rd store.Reader, u store.User) (privilege.Set, []string, error) {
 	var prof *store.Profile
 	if u.Profile != "" && !u.Superuser && u.CustomPrivileges == nil {
 		p, err := rd.GetProfile(ctx, u.Profile)
@@ -413,56 +466,43 @@ func (s *Server) effective(ctx context.Context, rd store.Reader, u store.User) (
 		case errors.Is(err, store.ErrNotFound):
 			// A dangling profile name grants nothing rather than failing.
 		default:
-			return nil, fmt.Errorf("privileges of %s: profile %q: %w", u.Username, u.Profile, err)
+			return nil, nil, fmt.Errorf("privileges of %s: profile %q: %w", u.Username, u.Profile, err)
 		}
 	}
-	return s.privs.Effective(u, prof), nil
+	var mayGrant []string
+	if prof != nil {
+		mayGrant = prof.MayGrant
+	}
+	return s.privs.Effective(u, prof), mayGrant, nil
 }
 
-// checkGrant refuses to let c hand out privileges it does not hold itself,
+// checkGrant refuses to let c hand out privileges it may not grant: those
+// it does not hold itself, or with a may_grant profile those not listed,
 // unless it holds grant_all (a superuser holds every privilege).
 func (s *Server) checkGrant(c *caller, privs []string, field string) error {
-	missing := privilege.CanGrant(c.Privs, privilege.NewSet(privs...))
+	missing := privilege.CanGrant(c.grantable(), privilege.NewSet(privs...))
 	if len(missing) == 0 {
 		return nil
 	}
 	c.detail("missing_privileges", []string(missing))
-	e := errf(http.StatusForbidden, CodeEscalation, "you cannot grant privileges you do not hold: %s", missing)
+	e := errf(http.StatusForbidden, CodeEscalation, "you may not grant: %s", missing)
 	e.E.Field = field
 	return e
 }
 
-// sourceIP is the peer address, or the client named by X-Forwarded-For
-// when the peer is a trusted proxy (the right-most untrusted hop).
+// sourceIP is the client address by the one rule of internal/clientip:
+// the peer, or the right-most untrusted X-Forwarded-For hop (over every
+// header line) when the peer is a trusted proxy. A peer that is no address
+// at all (a test's pipe, a unix socket) is recorded as given.
 func (s *Server) sourceIP(r *http.Request) string {
+	if a := clientip.FromRequest(r, s.proxies); a.IsValid() {
+		return a.String()
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil || !s.trusted(peer) {
-		return host
-	}
-	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		if !s.trusted(a) {
-			return a.String()
-		}
+		return r.RemoteAddr
 	}
 	return host
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.proxies {
-		if p.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
 }
 
 // audit records a successful change inside tx, so the change and its

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -704,5 +705,103 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if r := e.raw("GET", p, "", nil); r.status != 404 && r.status != 301 {
 			t.Errorf("undocumented path %s answers %d", p, r.status)
 		}
+	}
+}
+
+// TestSourceIPTrustsOnlyConfiguredProxies pins the admin API to the one
+// client-address rule: behind a trusted proxy a client-written first
+// X-Forwarded-For line is not believed, and an untrusted peer's header is
+// ignored altogether.
+func TestSourceIPTrustsOnlyConfiguredProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		proxies []netip.Prefix
+		lines   []string
+		want    string
+	}{
+		{"proxy adds a second line", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, []string{"6.6.6.6", "198.51.100.4"}, "198.51.100.4"},
+		{"untrusted peer", nil, []string{"198.51.100.4"}, "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, func(o *admin.Options) { o.TrustedProxies = tc.proxies })
+			req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/profiles", strings.NewReader(`{"name":"Sneaky","privileges":["grant_all"]}`))
+			req.Header.Set("Authorization", "Bearer "+e.token("pete"))
+			req.Header.Set("Content-Type", "application/json")
+			for _, l := range tc.lines {
+				req.Header.Add("X-Forwarded-For", l)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			ev := e.audit("profile.create")
+			if len(ev) != 1 || ev[0].SourceIP != tc.want {
+				t.Fatalf("audit source: %+v, want %s", ev, tc.want)
+			}
+		})
+	}
+}
+
+// TestRevokeKeyByID: a superuser revokes anyone's key by its ID alone; a
+// user administrator may not revoke a key of someone holding more.
+func TestRevokeKeyByID(t *testing.T) {
+	e := newEnv(t)
+	e.key("alice")
+	var keys admin.APIKeyList
+	root := e.token("root")
+	e.do("GET", "/api/v1/users/alice/apikeys", root, nil, 200, &keys)
+	e.do("DELETE", "/api/v1/apikeys/"+keys.Items[0].ID, e.token("uma"), nil, 403, nil)
+	e.do("DELETE", "/api/v1/apikeys/nope", root, nil, 404, nil)
+	var k admin.APIKey
+	e.do("DELETE", "/api/v1/apikeys/"+keys.Items[0].ID, root, nil, 200, &k)
+	if k.RevokedAt == nil {
+		t.Fatalf("not revoked: %+v", k)
+	}
+}
+
+// TestOpenAPILintRules pins what linters ask of the document (redocly's
+// recommended rules): servers, security declared on every operation
+// (empty on public ones), a 4XX answer on every operation, and the
+// session cookie on GET /api/v1/me.
+func TestOpenAPILintRules(t *testing.T) {
+	e := newEnv(t)
+	var doc struct {
+		Servers []map[string]any `json:"servers"`
+		Paths   map[string]map[string]struct {
+			Security  *[]map[string][]string     `json:"security"`
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			SecuritySchemes map[string]map[string]string `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	e.do("GET", "/api/v1/openapi.json", "", nil, 200, &doc)
+	if len(doc.Servers) == 0 {
+		t.Error("no servers")
+	}
+	if doc.Components.SecuritySchemes["session"]["in"] != "cookie" {
+		t.Errorf("no session cookie scheme: %+v", doc.Components.SecuritySchemes)
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if op.Security == nil {
+				t.Errorf("%s %s: no security", method, path)
+			}
+			has4xx := false
+			for code := range op.Responses {
+				has4xx = has4xx || code[0] == '4'
+			}
+			if !has4xx {
+				t.Errorf("%s %s: no 4XX response", method, path)
+			}
+		}
+	}
+	me := doc.Paths["/api/v1/me"]["get"]
+	if me.Security == nil || len(*me.Security) != 2 {
+		t.Errorf("GET /api/v1/me security: %+v", me.Security)
+	}
+	if tok := doc.Paths["/api/v1/tokens"]["post"]; tok.Security == nil || len(*tok.Security) != 0 {
+		t.Errorf("POST /api/v1/tokens should declare no security: %+v", tok.Security)
 	}
 }

@@ -75,6 +75,20 @@ type Principal struct {
 	// Reach is how far each scoped privilege reaches, by name. A
 	// privilege without an entry (or a nil map) reaches everyone.
 	Reach map[string]privilege.Reach
+	// MayGrant is the profile's may_grant list (nil: what it holds).
+	MayGrant []string
+}
+
+// grantable is what p may grant to others.
+func (p Principal) grantable() privilege.Set { return privilege.Grantable(p.Privs, p.MayGrant) }
+
+// power is everything acting as p hands over: what it holds and what it
+// may grant.
+func (p Principal) power() privilege.Set {
+	if p.MayGrant == nil {
+		return p.Privs
+	}
+	return privilege.NewSet(append(slices.Clone([]string(p.Privs)), p.MayGrant...)...)
 }
 
 // reachFor is how far p reaches with any of privs that it holds.
@@ -194,7 +208,7 @@ func Authorize(actor, target Principal, action Action) error {
 	case target.User.Emergency:
 		return refuse("only a superuser may act on the emergency account")
 	}
-	if missing := privilege.CanGrant(actor.Privs, target.Privs); len(missing) > 0 {
+	if missing := privilege.CanGrant(actor.grantable(), target.power()); len(missing) > 0 {
 		return refuse("%s holds privileges you cannot grant: %s", target.User.Username, missing)
 	}
 	return nil
@@ -202,17 +216,18 @@ func Authorize(actor, target Principal, action Action) error {
 
 // principal is u with what it holds.
 func (s *Server) principal(ctx context.Context, rd store.Reader, u store.User) (Principal, error) {
-	privs, err := s.effective(ctx, rd, u)
+	privs, mayGrant, err := s.holdings(ctx, rd, u)
 	if err != nil {
 		return Principal{}, err
 	}
-	return Principal{User: u, Privs: privs}, nil
+	return Principal{User: u, Privs: privs, MayGrant: mayGrant}, nil
 }
 
 // actorPrincipal is the caller with its privileges and how far each
 // scoped one reaches (the teams read through rd).
 func (s *Server) actorPrincipal(ctx context.Context, rd store.Reader, c *caller) (Principal, error) {
 	p := Principal{User: c.User, Privs: c.Privs}
+	p.MayGrant = c.MayGrant
 	if c.User.Superuser || c.User.Profile == "" || c.User.CustomPrivileges != nil {
 		return p, nil
 	}
@@ -278,7 +293,7 @@ func (s *Server) authorizeOn(ctx context.Context, rd store.Reader, c *caller, ta
 			}
 			return notFound("user", ref)
 		}
-		if missing := privilege.CanGrant(c.Privs, t.Privs); len(missing) > 0 {
+		if missing := privilege.CanGrant(c.grantable(), t.power()); len(missing) > 0 {
 			c.detail("missing_privileges", []string(missing))
 		}
 		return errf(http.StatusForbidden, CodeForbidden, "%s", err)

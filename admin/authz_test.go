@@ -50,6 +50,15 @@ func TestAuthorizeMatrix(t *testing.T) {
 		"sessions":   p("sessions", nil, privilege.ManageSessions),
 		"viewer":     p("viewer", nil, privilege.ViewUsers),
 	}
+	// may_grant: a team lead who manages users and may grant the
+	// application's privilege without holding it, and an account that
+	// holds nothing but may grant bypass_sso (acting on it hands that over).
+	granter := p("granter", nil, privilege.ManageUsers)
+	granter.MayGrant = []string{"app_take_calls"}
+	principals["granter"] = granter
+	lister := p("lister", nil)
+	lister.MayGrant = []string{privilege.BypassSSO}
+	principals["lister"] = lister
 
 	every := admin.Actions()
 	except := func(drop ...admin.Action) []admin.Action {
@@ -97,6 +106,14 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"useradmin", "agent", view},
 		{"useradmin", "useradmin2", every},
 		{"useradmin", "nobody", every},
+
+		// may_grant replaces "what you hold" as what may be granted.
+		{"granter", "agent", every},
+		{"granter", "nobody", every},
+		{"granter", "useradmin", view},
+		{"granter", "lister", view},
+		{"useradmin", "lister", view},
+		{"sysadmin", "lister", every},
 
 		// manage_sessions: sign out those holding no more.
 		{"sessions", "sessions", self},
@@ -175,6 +192,7 @@ func TestWeakerAdministratorCannotTakeOver(t *testing.T) {
 		{"DELETE", "/api/v1/sessions/victim-session", nil, "session.end"},
 		{"POST", "/api/v1/users/alice/apikeys", map[string]string{"name": "mine now"}, "apikey.create"},
 		{"DELETE", "/api/v1/users/alice/apikeys/" + keyID, nil, "apikey.revoke"},
+		{"DELETE", "/api/v1/apikeys/" + keyID, nil, "apikey.revoke"},
 		{"GET", "/api/v1/users/alice/apikeys", nil, ""},
 		{"POST", "/api/v1/directories/corp/entries/u-ann/map", map[string]string{"user": "alice"}, "entry.map"},
 		{"POST", "/api/v1/directories/corp/entries/u-mapped/remap", map[string]string{"user": "nobody"}, "entry.remap"},

@@ -137,6 +137,23 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, c *call
 	return nil
 }
 
+// handleRevokeKeyByID revokes a key named by its ID alone: the owner is
+// looked up and the request goes on as a revocation of the owner's key,
+// with the same authorization.
+func (s *Server) handleRevokeKeyByID(w http.ResponseWriter, r *http.Request, c *caller) error {
+	keyID := r.PathValue("key")
+	c.target = "apikey:" + keyID
+	k, err := s.store.GetAPIKey(r.Context(), keyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("API key", keyID)
+	}
+	if err != nil {
+		return fmt.Errorf("get api key: %w", err)
+	}
+	r.SetPathValue("id", k.UserID)
+	return s.handleRevokeKey(w, r, c)
+}
+
 func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request, c *caller) error {
 	keyID := r.PathValue("key")
 	c.target = "apikey:" + keyID

@@ -97,7 +97,7 @@ func (s *Server) buildLocal(ctx context.Context, rd store.Reader, c *caller, act
 	if u.DisplayName == "" {
 		u.DisplayName = strings.TrimSpace(u.FirstName + " " + u.LastName)
 	}
-	if v := policy.CheckUsername(s.usernames, u.Username); len(v) > 0 {
+	if v := policy.CheckUsername(s.policies().Usernames, u.Username); len(v) > 0 {
 		return newLocal{}, fieldErr(field+"username", "%s", policy.Messages(v))
 	}
 	if u.Email != "" && !strings.Contains(u.Email, "@") {
@@ -113,7 +113,7 @@ func (s *Server) buildLocal(ctx context.Context, rd store.Reader, c *caller, act
 			return newLocal{}, fmt.Errorf("get profile: %w", err)
 		}
 		privs = p.Privileges
-		if err := s.checkGrant(c, privs, field+"profile"); err != nil {
+		if err := s.checkGrant(c, profilePower(p), field+"profile"); err != nil {
 			return newLocal{}, err
 		}
 	}
@@ -418,7 +418,7 @@ func (s *Server) handleBulkUpdate(w http.ResponseWriter, r *http.Request, c *cal
 			if err != nil {
 				return fmt.Errorf("get profile: %w", err)
 			}
-			if err := s.checkGrant(c, p.Privileges, "profile"); err != nil {
+			if err := s.checkGrant(c, profilePower(p), "profile"); err != nil {
 				return err
 			}
 		}

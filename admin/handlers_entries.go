@@ -255,7 +255,7 @@ func (s *Server) createFromEntry(r *http.Request, tx store.Tx, c *caller, dm Dir
 		return nil
 	}
 
-	if v := policy.CheckUsername(s.usernames, m.Username); len(v) > 0 {
+	if v := policy.CheckUsername(s.policies().Usernames, m.Username); len(v) > 0 {
 		refuse(RefusedUsernamePolicy, "the username %q built by the user template breaks policy.username: %s", m.Username, policy.Messages(v))
 		return nil
 	}
@@ -302,7 +302,7 @@ func (s *Server) createFromEntry(r *http.Request, tx store.Tx, c *caller, dm Dir
 		return nil
 	}
 	if m.Profile != "" {
-		if missing := privilege.CanGrant(c.Privs, privilege.NewSet(privsOf[m.Profile]...)); len(missing) > 0 {
+		if missing := privilege.CanGrant(c.grantable(), privilege.NewSet(s.profilePowerByName(r, tx, m.Profile, privsOf)...)); len(missing) > 0 {
 			refuse(RefusedEscalation, "profile %s (%s) holds privileges you do not hold: %s", m.Profile, m.ProfileCause, missing)
 			return nil
 		}

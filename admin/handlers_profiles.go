@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -80,6 +81,25 @@ func (s *Server) validProfile(c *caller, in *ProfileInput) error {
 	}
 	if err := s.checkGrant(c, in.Privileges, "privileges"); err != nil {
 		return err
+	}
+	if in.MayGrant != nil {
+		seen := map[string]bool{}
+		clean := []string{}
+		for i, p := range in.MayGrant {
+			if !s.known(p) {
+				return fieldErr(fmt.Sprintf("may_grant[%d]", i), "unknown privilege %q", p)
+			}
+			if !seen[p] {
+				seen[p] = true
+				clean = append(clean, p)
+			}
+		}
+		slices.Sort(clean)
+		in.MayGrant = clean
+		// Letting others grant something is granting it.
+		if err := s.checkGrant(c, in.MayGrant, "may_grant"); err != nil {
+			return err
+		}
 	}
 	return s.validScopes(c, in)
 }
@@ -181,7 +201,7 @@ func (s *Server) handleCreateProfile(w http.ResponseWriter, r *http.Request, c *
 	}
 	ctx := r.Context()
 	now := s.now().UTC()
-	p := store.Profile{Name: in.Name, Description: in.Description, Privileges: in.Privileges, Scopes: storeScopes(in.Scopes), CreatedAt: now, UpdatedAt: now}
+	p := store.Profile{Name: in.Name, Description: in.Description, Privileges: in.Privileges, Scopes: storeScopes(in.Scopes), MayGrant: in.MayGrant, CreatedAt: now, UpdatedAt: now}
 	err := s.tx(ctx, c, "profile.create", func(tx store.Tx) error {
 		_, err := tx.GetProfile(ctx, in.Name)
 		if err == nil {
@@ -230,12 +250,12 @@ func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request, c *
 		}
 		// Removing privileges also counts: a caller must not strip what it
 		// could not have granted (e.g. grant_all) from other people's profile.
-		if err := s.checkGrant(c, old.Privileges, "privileges"); err != nil {
+		if err := s.checkGrant(c, profilePower(old), "privileges"); err != nil {
 			return err
 		}
 		c.detail("old_privileges", old.Privileges)
 		p = old
-		p.Description, p.Privileges, p.Scopes, p.UpdatedAt = in.Description, in.Privileges, storeScopes(in.Scopes), s.now().UTC()
+		p.Description, p.Privileges, p.Scopes, p.MayGrant, p.UpdatedAt = in.Description, in.Privileges, storeScopes(in.Scopes), in.MayGrant, s.now().UTC()
 		if err := tx.PutProfile(ctx, p); err != nil {
 			return fmt.Errorf("update profile %q: %w", name, err)
 		}
@@ -315,7 +335,17 @@ func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, c *call
 	if f.Limit == 0 {
 		f.Limit = 100
 	}
-	list, err := s.store.ListAudit(r.Context(), f)
+	actor, err := s.actorPrincipal(r.Context(), s.store, c)
+	if err != nil {
+		return err
+	}
+	var list []store.AuditEvent
+	if reach := actor.reachFor([]string{privilege.ViewAuditLog}); reach.All {
+		list, err = s.store.ListAudit(r.Context(), f)
+	} else {
+		c.detail("scope", reach.Scopes)
+		list, err = s.scopedAudit(r.Context(), reach, f)
+	}
 	if err != nil {
 		return fmt.Errorf("list audit: %w", err)
 	}
@@ -325,4 +355,55 @@ func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, c *call
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// auditScanLimit bounds how many events a scoped listing reads to fill one
+// page: a supervisor's team is a small part of a large log.
+const auditScanLimit = 100_000
+
+// scopedAudit lists the events a caller whose view_audit_log reaches some
+// teams may read: those whose actor or target user is in those teams,
+// newest first, paged over the matching events.
+func (s *Server) scopedAudit(ctx context.Context, reach privilege.Reach, f store.AuditFilter) ([]store.AuditEvent, error) {
+	users, err := s.store.ListUsers(ctx, store.UserFilter{InTeams: true, Teams: reach.Teams})
+	if err != nil {
+		return nil, fmt.Errorf("users in scope: %w", err)
+	}
+	names := make(map[string]bool, len(users))
+	for _, u := range users {
+		if reach.Covers(u.Units) {
+			names[u.Username] = true
+		}
+	}
+	visible := func(e store.AuditEvent) bool {
+		target, isUser := strings.CutPrefix(e.Target, "user:")
+		return names[e.Actor] || (isUser && names[target])
+	}
+	want, skip := f.Limit, f.Offset
+	var out []store.AuditEvent
+	batch := f
+	batch.Limit, batch.Offset = 1000, 0
+	for scanned := 0; len(out) < want && scanned < auditScanLimit; scanned += batch.Limit {
+		page, err := s.store.ListAudit(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page {
+			if !visible(e) {
+				continue
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			if len(out) < want {
+				out = append(out, e)
+			}
+		}
+		if len(page) < batch.Limit {
+			break
+		}
+		batch.Offset += batch.Limit
+	}
+	return out, nil
 }

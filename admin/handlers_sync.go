@@ -78,8 +78,17 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, c *calle
 	if err != nil {
 		return fmt.Errorf("list sync runs: %w", err)
 	}
+	reach, err := s.syncReach(r.Context(), s.store, c)
+	if err != nil {
+		return err
+	}
 	out := SyncRunList{Items: make([]SyncRun, 0, len(runs))}
 	for _, run := range runs {
+		if !reach.All {
+			if _, run.Counts, err = scopePlan(r.Context(), s.store, reach, run.Plan); err != nil {
+				return fmt.Errorf("sync run %s: %w", run.ID, err)
+			}
+		}
 		out.Items = append(out.Items, toSyncRun(run, false))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -91,6 +100,16 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, c *caller)
 	run, err := s.store.GetSyncRun(r.Context(), id)
 	if err != nil {
 		return storeErr(err, "sync run", id)
+	}
+	reach, err := s.syncReach(r.Context(), s.store, c)
+	if err != nil {
+		return err
+	}
+	if !reach.All {
+		if run.Plan, run.Counts, err = scopePlan(r.Context(), s.store, reach, run.Plan); err != nil {
+			return fmt.Errorf("sync run %s: %w", id, err)
+		}
+		run.Stats = nil
 	}
 	writeJSON(w, http.StatusOK, toSyncRun(run, true))
 	return nil
@@ -124,6 +143,15 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, c *caller) 
 	stats, err := Stats(r.Context(), s.store, name)
 	if err != nil {
 		return err
+	}
+	reach, err := s.syncReach(r.Context(), s.store, c)
+	if err != nil {
+		return err
+	}
+	if !reach.All {
+		if stats, err = scopeStats(r.Context(), s.store, reach, name, stats); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, stats)
 	return nil

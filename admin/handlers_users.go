@@ -203,7 +203,7 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request, c *call
 				if err != nil {
 					return fmt.Errorf("get profile: %w", err)
 				}
-				if err := s.checkGrant(c, p.Privileges, "profile"); err != nil {
+				if err := s.checkGrant(c, profilePower(p), "profile"); err != nil {
 					return err
 				}
 			}
@@ -371,7 +371,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, c *
 			// It became a directory user since it was read.
 			return errf(http.StatusConflict, CodeConflict, "%s is now a directory user from %s; retry", u.Username, u.Source)
 		}
-		u.PasswordHistory = rememberPassword(u.PasswordHistory, u.PasswordHash, s.history)
+		u.PasswordHistory = rememberPassword(u.PasswordHistory, u.PasswordHash, s.policies().PasswordHistory)
 		u.PasswordHash = hash
 		u.PasswordChangedAt = s.now().UTC()
 		u.MustChangePassword = true

@@ -2,8 +2,10 @@ package admin
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -56,13 +58,22 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		if !rt.Public {
 			op["security"] = []any{map[string]any{"bearer": []any{}}}
+			if rt.Name == "getMe" {
+				// The sign-in service answers the same route for a browser
+				// session (the daemon sends each to its owner).
+				op["security"] = []any{map[string]any{"bearer": []any{}}, map[string]any{"session": []any{}}}
+			}
 			responses["401"] = errResp("Missing, invalid, expired or revoked token")
 			responses["403"] = errResp("The caller lacks a privilege")
 			if len(rt.Privs) > 0 {
 				op["x-privileges"] = rt.Privs
 			}
-		} else if rt.Method == http.MethodPost {
-			responses["401"] = errResp("Unknown or revoked API key")
+		} else {
+			// Public: no credentials at all.
+			op["security"] = []any{}
+			if rt.Method == http.MethodPost {
+				responses["401"] = errResp("Unknown or revoked API key")
+			}
 		}
 		if strings.Contains(rt.Path, "{") {
 			responses["404"] = errResp("Not found")
@@ -76,6 +87,9 @@ func (s *Server) OpenAPI() map[string]any {
 			item = map[string]any{}
 			paths[rt.Path] = item
 		}
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(responses)), func(code string) bool { return code[0] == '4' }) {
+			responses["4XX"] = errResp("The request was refused")
+		}
 		op["responses"] = responses
 		item[strings.ToLower(rt.Method)] = op
 	}
@@ -86,11 +100,15 @@ func (s *Server) OpenAPI() map[string]any {
 			"version":     "v1",
 			"description": "Exchange an API key for a bearer token at POST /api/v1/tokens; tokens expire after 2 hours. Errors are {\"error\":{\"code\",\"message\",\"field\"}}.",
 		},
-		"paths": paths,
+		"servers": []any{map[string]any{"url": "/", "description": "the daemon serving this document"}},
+		"paths":   paths,
 		"components": map[string]any{
 			"schemas": g.schemas,
 			"securitySchemes": map[string]any{
-				"bearer": map[string]any{"type": "http", "scheme": "bearer"},
+				"bearer": map[string]any{"type": "http", "scheme": "bearer",
+					"description": "A token from POST /api/v1/tokens (an API key exchanged), valid 2 hours."},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": "__Host-dirbridge_session",
+					"description": "The browser's sign-in session (dirbridge_session without HTTPS); GET /api/v1/me only."},
 			},
 		},
 	}

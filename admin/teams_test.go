@@ -157,3 +157,34 @@ func anyList(v any) []string {
 	}
 	return out
 }
+
+// TestMayGrant: a profile's may_grant list, not what its holders hold, is
+// what they may give; setting it is itself a grant.
+func TestMayGrant(t *testing.T) {
+	e := newEnv(t)
+	root := e.token("root")
+	var p admin.Profile
+	e.do("POST", "/api/v1/profiles", root, admin.ProfileInput{Name: "Lead", Privileges: []string{privilege.ManageUsers},
+		MayGrant: []string{"app_take_calls", "app_take_calls"}}, 201, &p)
+	if !slices.Equal(p.MayGrant, []string{"app_take_calls"}) {
+		t.Fatalf("may_grant: %q", p.MayGrant)
+	}
+	e.do("POST", "/api/v1/profiles", root, admin.ProfileInput{Name: "Bad", Privileges: []string{}, MayGrant: []string{"nope"}}, 400, nil)
+	e.user("lead", "Lead", false)
+	e.user("newbie", "", false)
+	lead := e.token("lead")
+	// The lead gives Agents (app_take_calls, which the lead does not hold)...
+	e.do("PATCH", "/api/v1/users/newbie", lead, map[string]any{"profile": "Agents"}, 200, nil)
+	// ...but not UserAdmins, though the lead holds manage_users itself.
+	r := e.do("PATCH", "/api/v1/users/newbie", lead, map[string]any{"profile": "UserAdmins"}, 403, nil)
+	if !strings.Contains(r.err().Message, "manage_users") {
+		t.Errorf("refusal %q", r.err().Message)
+	}
+	// uma (manage_users, view_audit_log) may not hand out a may_grant of
+	// something uma cannot grant, nor assign a profile that carries one.
+	e.do("POST", "/api/v1/profiles", root, admin.ProfileInput{Name: "Gatekeeper", Privileges: []string{}, MayGrant: []string{privilege.BypassSSO}}, 201, nil)
+	e.do("PATCH", "/api/v1/users/newbie", e.token("uma"), map[string]any{"profile": "Gatekeeper"}, 403, nil)
+	e.profile("Editors", privilege.ManageProfiles)
+	e.user("ed", "Editors", false)
+	e.do("POST", "/api/v1/profiles", e.token("ed"), admin.ProfileInput{Name: "Sneaky", Privileges: []string{}, MayGrant: []string{privilege.GrantAll}}, 403, nil)
+}

@@ -115,10 +115,13 @@ type Profile struct {
 	Description string           `json:"description,omitempty"`
 	Privileges  []string         `json:"privileges"`
 	Scopes      map[string]Scope `json:"scopes,omitempty"`
-	FromConfig  bool             `json:"from_config"`
-	Users       int              `json:"users"`
-	CreatedAt   time.Time        `json:"created_at"`
-	UpdatedAt   time.Time        `json:"updated_at"`
+	// MayGrant lists what holders may grant or revoke to others; absent:
+	// what they hold themselves.
+	MayGrant   []string  `json:"may_grant,omitempty"`
+	FromConfig bool      `json:"from_config"`
+	Users      int       `json:"users"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // ProfileList is every profile.
@@ -134,6 +137,10 @@ type ProfileInput struct {
 	// Scopes limits scoped privileges of the profile to teams, by
 	// privilege; a scoped privilege without one reaches everyone.
 	Scopes map[string]Scope `json:"scopes,omitempty"`
+	// MayGrant lists the privileges the profile's holders may grant or
+	// revoke to others, instead of what they hold (the seed's "may
+	// grant"); absent keeps "what they hold". grant_all grants all anyway.
+	MayGrant []string `json:"may_grant,omitempty"`
 }
 
 // Scope is how far a scoped privilege reaches: kind all, own_teams (the
@@ -264,6 +271,8 @@ type DirectoryStats struct {
 	GroupsImported int        `json:"groups_imported"`
 	Domains        []string   `json:"domains"`
 	LatestImport   *time.Time `json:"latest_import,omitempty"`
+	// Scoped: the figures cover only the caller's teams.
+	Scoped bool `json:"scoped,omitempty"`
 }
 
 // DirectoryEntry is an imported directory user or group.
@@ -325,7 +334,7 @@ func toProfile(p store.Profile, users int) Profile {
 		}
 		scopes[name] = Scope{Kind: sc.Kind, Teams: sc.Teams}
 	}
-	return Profile{Name: p.Name, Description: p.Description, Privileges: privs, Scopes: scopes, FromConfig: p.FromConfig,
+	return Profile{Name: p.Name, Description: p.Description, Privileges: privs, Scopes: scopes, MayGrant: p.MayGrant, FromConfig: p.FromConfig,
 		Users: users, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC()}
 }
 

@@ -13,6 +13,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "dirbridge", Subsystem: "expiry", Name: "notices_total",
 		Help: "Password-expiry notices by outcome (sent, failed, skipped) and reason.",
 	}, []string{"outcome", "reason"})}
+	// At zero from the start: an alert on failed deliveries works before
+	// the first one.
+	m.notices.WithLabelValues("sent", "")
+	m.notices.WithLabelValues("failed", "delivery")
 	if reg != nil {
 		reg.MustRegister(m.notices)
 	}

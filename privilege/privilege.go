@@ -287,6 +287,16 @@ func CanGrant(holder, wanted Set) (missing Set) {
 	return NewSet(wanted...).Minus(holder)
 }
 
+// Grantable is what a holder of held may grant or revoke to others: held
+// itself unless its profile lists may-grant privileges (the seed's "may
+// grant" setting), then those. grant_all still grants everything.
+func Grantable(held Set, mayGrant []string) Set {
+	if mayGrant == nil || held.Has(GrantAll) {
+		return held
+	}
+	return NewSet(mayGrant...)
+}
+
 // Protected reports whether an account is never bound to an outside
 // identity by a claim or attribute that merely matches: a superuser, the
 // emergency account, or a holder of bypass_sso or grant_all (privs is what

@@ -78,7 +78,7 @@ func (s *Service) offerChange(w http.ResponseWriter, r *http.Request, a *attempt
 
 func (s *Service) rulesFor(u store.User) []string {
 	if isLocal(u) {
-		return policy.Describe(s.opts.Password)
+		return policy.Describe(s.policies().Password)
 	}
 	return []string{"Your organisation's directory password rules apply."}
 }
@@ -288,7 +288,7 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 // expiry set from the policy's validity.
 func (s *Service) setLocalPassword(ctx context.Context, u store.User, newPW string) error {
 	now := s.now()
-	pp := s.opts.Password
+	pp := s.policies().Password
 	// history is newest first with the current hash, as CheckPassword wants.
 	history := append([]string{u.PasswordHash}, u.PasswordHistory...)
 	verify := func(hash, pw string) bool { return s.opts.Hasher.Verify(ctx, hash, pw) == nil }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dirbridge/dirbridge/mapping"
@@ -32,6 +33,18 @@ type JIT struct {
 	// refused, as an administrator's choice would be.
 	Usernames policy.UsernamePolicy
 	Now       func() time.Time
+	// reloaded replaces Usernames after a configuration reload.
+	reloaded atomic.Pointer[policy.UsernamePolicy]
+}
+
+// SetUsernames replaces the username policy (a configuration reload).
+func (j *JIT) SetUsernames(p policy.UsernamePolicy) { j.reloaded.Store(&p) }
+
+func (j *JIT) usernames() policy.UsernamePolicy {
+	if p := j.reloaded.Load(); p != nil {
+		return *p
+	}
+	return j.Usernames
 }
 
 var _ Provisioner = (*JIT)(nil)
@@ -79,7 +92,7 @@ func (j *JIT) Provision(ctx context.Context, id Identity) (store.User, error) {
 	if res.Profile == "" {
 		return store.User{}, fmt.Errorf("no mapping rule matched the IdP's groups %q", id.Groups)
 	}
-	if v := policy.CheckUsername(j.Usernames, res.Username); len(v) > 0 {
+	if v := policy.CheckUsername(j.usernames(), res.Username); len(v) > 0 {
 		return store.User{}, fmt.Errorf("username %q breaks policy.username: %s", res.Username, policy.Messages(v))
 	}
 	now := j.Now().UTC()

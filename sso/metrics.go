@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dirbridge/dirbridge/store"
 )
 
 type metrics struct {
@@ -30,6 +32,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"code"}),
 	}
 	m.verifyOK = m.verify.WithLabelValues("200")
+	// Every series exists at zero from the start, so a rate or an alert on
+	// refusals works before the first one happens.
+	outcomes := []string{store.OutcomeSuccess, store.OutcomeFailure, store.OutcomeDenied}
+	for _, method := range []string{MethodPassword, MethodBypass, MethodSAML, MethodOIDC, MethodCert} {
+		for _, o := range outcomes {
+			m.signins.WithLabelValues(method, o)
+		}
+	}
+	for _, o := range outcomes {
+		m.bypass.WithLabelValues(o)
+	}
+	for _, code := range []string{"401", "403", "500"} {
+		m.verify.WithLabelValues(code)
+	}
 	if reg == nil {
 		return m, nil
 	}

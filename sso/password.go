@@ -189,7 +189,7 @@ var errLocked = errors.New("account locked")
 // most max_attempts checks between locks. A right password resets the
 // count; an outage gives the attempt back.
 func (s *Service) checkPassword(ctx context.Context, u store.User, pw string) (verdict, string, error) {
-	lo := s.opts.Lockout
+	lo := s.policies().Lockout
 	var lockedNow time.Time
 	if lo.MaxAttempts > 0 {
 		var lockedUntil time.Time
@@ -322,7 +322,7 @@ func isOutage(err error) bool {
 // this very attempt set (it was counted before the check) is lifted too;
 // any other lock stays, as policy.RecordSuccess says.
 func (s *Service) resetLockout(ctx context.Context, userID string, lockedNow time.Time) {
-	if s.opts.Lockout.MaxAttempts <= 0 {
+	if s.policies().Lockout.MaxAttempts <= 0 {
 		return
 	}
 	_, err := s.store.UpdateLockout(context.WithoutCancel(ctx), userID, func(l store.Lockout) (store.Lockout, error) {
@@ -340,7 +340,7 @@ func (s *Service) resetLockout(ctx context.Context, userID string, lockedNow tim
 // (a directory outage must not lock anyone out), including the lock it
 // set, if any.
 func (s *Service) giveBackAttempt(ctx context.Context, userID string, lockedNow time.Time) {
-	if s.opts.Lockout.MaxAttempts <= 0 {
+	if s.policies().Lockout.MaxAttempts <= 0 {
 		return
 	}
 	_, err := s.store.UpdateLockout(context.WithoutCancel(ctx), userID, func(l store.Lockout) (store.Lockout, error) {

@@ -48,8 +48,8 @@ type resetState struct {
 const forgotAnswer = "If an account with that name or address exists here and has an e-mail address, a link to choose a new password is on its way; it works once, for a short time. Accounts from your organisation's directory: please use your organisation's own password reset."
 
 func (s *Service) resetTTL() time.Duration {
-	if s.opts.ResetTTL > 0 {
-		return s.opts.ResetTTL
+	if ttl := s.policies().ResetTTL; ttl > 0 {
+		return ttl
 	}
 	return 30 * time.Minute
 }

@@ -65,6 +65,13 @@ type Provisioner interface {
 type Throttle struct {
 	PerMinute float64 // 0 disables the throttle
 	Burst     int
+	// IPv6Prefix is the prefix length IPv6 sources are keyed by, here and
+	// in the reset limiter (default 64); IPv4 sources by address.
+	IPv6Prefix int
+	// Shared keeps the throttle's and the reset limiter's counters in the
+	// store (its ephemeral table) rather than in memory, so replicas that
+	// share a PostgreSQL database share one budget.
+	Shared bool
 }
 
 // Cookie configures the session cookie and timeouts.
@@ -175,6 +182,8 @@ type Service struct {
 	// ipRules is Options.IPRules, replaced whole by SetIPRules (SIGHUP)
 	// while sign-ins read it.
 	ipRules atomic.Pointer[[]policy.IPRule]
+	// pol are the reloadable policies (policies.go), replaced whole.
+	pol atomic.Pointer[Policies]
 	// started is set once Run has started every method.
 	started atomic.Bool
 }
@@ -258,13 +267,21 @@ func New(opts Options) (*Service, error) {
 	}
 	s.cookie = opts.Cookie.Name
 	s.SetIPRules(opts.IPRules)
+	var usernames policy.UsernamePolicy
+	if j, ok := opts.JIT.(*JIT); ok {
+		usernames = j.Usernames
+	}
+	s.pol.Store(&Policies{Password: opts.Password, Lockout: opts.Lockout, Usernames: usernames, ResetTTL: opts.ResetTTL})
 	if s.secure {
 		// __Host- pins the cookie to this host, Path=/ and Secure: no
 		// sibling subdomain can set or overwrite it.
 		s.cookie = "__Host-" + opts.Cookie.Name
 	}
 	s.throttle = newIPThrottle(opts.Throttle, opts.Now)
-	s.resets = newResetLimiter(opts.ResetPerHour, opts.Now)
+	s.resets = newResetLimiter(opts.ResetPerHour, opts.Throttle.IPv6Prefix, opts.Now)
+	if opts.Throttle.Shared {
+		s.shareLimits()
+	}
 	if s.pages, err = parsePages(); err != nil {
 		return nil, fmt.Errorf("sso: %w", err)
 	}

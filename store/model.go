@@ -89,6 +89,10 @@ type Profile struct {
 	// Scopes limits scoped privileges to some teams, by privilege name; a
 	// privilege without an entry reaches everyone.
 	Scopes map[string]Scope
+	// MayGrant lists the privileges the profile's holders may grant or
+	// revoke to others; nil means what they hold themselves (grant_all:
+	// everything, either way).
+	MayGrant []string
 	// FromConfig marks profiles created from the config file at start.
 	FromConfig bool
 	CreatedAt  time.Time

@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -16,7 +17,19 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means a unique key is taken or a compare-and-swap lost.
 	ErrConflict = errors.New("conflict")
+	// ErrSchemaNewer means the store was migrated by a newer dirbridge:
+	// this binary does not know its tables and must not write to them.
+	ErrSchemaNewer = errors.New("the store's schema is newer than this binary's")
 )
+
+// CheckSchemaVersion refuses a store whose applied migration is newer than
+// the binary's latest, naming both versions.
+func CheckSchemaVersion(applied, latest int64) error {
+	if applied > latest {
+		return fmt.Errorf("%w: store version %d, this binary knows up to %d; run the newer dirbridge that migrated it, or restore a backup made before", ErrSchemaNewer, applied, latest)
+	}
+	return nil
+}
 
 // UserFilter selects users for ListUsers and CountUsers. Zero values match
 // everything.
@@ -185,7 +198,7 @@ type Tx interface {
 // Store is a handle on one database.
 //
 // Its own write methods (Tx, UpdateLockout, RecordOnce, PutEphemeral,
-// TakeEphemeral, AcquireLease, ReleaseLease) must not be called from inside
+// TakeEphemeral, UpdateEphemeral, AcquireLease, ReleaseLease) must not be called from inside
 // a Tx callback: use the Tx's methods there. On SQLite every write needs the
 // one writer connection the open transaction holds, so such a call waits
 // for its own transaction — until its context ends, when it fails with the
@@ -214,6 +227,13 @@ type Store interface {
 	// TakeEphemeral returns and deletes a value in one step, so it can be
 	// used once; ErrNotFound when absent or expired.
 	TakeEphemeral(ctx context.Context, namespace, key string) ([]byte, error)
+	// UpdateEphemeral reads a short-lived value (found false when absent
+	// or expired), calls fn and stores its value until its expiry,
+	// atomically: concurrent calls for one key, from any replica, are
+	// serialised so no update is lost (counters shared by replicas, such
+	// as the sign-in throttle). fn's error aborts the update, changes
+	// nothing and is returned.
+	UpdateEphemeral(ctx context.Context, namespace, key string, fn func(old []byte, found bool) (value []byte, expires time.Time, err error)) error
 
 	// AcquireLease takes or renews the named lease for holder until now+ttl.
 	// It returns false when another holder's lease has not expired. A lease

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,6 +35,10 @@ type client struct {
 	server string
 	token  string
 	http   *http.Client
+	// key is the API key the token came from; cached says the token was
+	// read from the cache (tokencache.go), so a 401 retries with a new one.
+	key    string
+	cached bool
 }
 
 type apiFlags struct {
@@ -58,16 +63,28 @@ func (f *apiFlags) client(ctx context.Context) (*client, error) {
 		if key == "" {
 			return nil, errors.New("set DIRBRIDGE_TOKEN (a bearer token) or DIRBRIDGE_API_KEY (exchanged for one)")
 		}
-		var tr admin.TokenResponse
-		if err := c.do(ctx, "POST", "/api/v1/tokens", admin.TokenRequest{APIKey: key}, &tr); err != nil {
-			return nil, fmt.Errorf("exchange API key: %w", err)
+		c.key = key
+		if err := c.exchangeKey(ctx, key, false); err != nil {
+			return nil, err
 		}
-		c.token = tr.Token
 	}
 	return c, nil
 }
 
+// do sends one API request. A cached token the server no longer accepts
+// (revoked, the daemon's keys rotated) is replaced once.
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	err := c.send(ctx, method, path, in, out)
+	if errors.Is(err, errUnauthorized) && c.cached && c.key != "" {
+		if err := c.exchangeKey(ctx, c.key, true); err != nil {
+			return err
+		}
+		return c.send(ctx, method, path, in, out)
+	}
+	return err
+}
+
+func (c *client) send(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -98,6 +115,9 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	if res.StatusCode >= 300 {
 		var eb admin.ErrorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
+			if res.StatusCode == http.StatusUnauthorized {
+				return fmt.Errorf("%s (%s): %w", eb.Error.Message, eb.Error.Code, errUnauthorized)
+			}
 			if eb.Error.Field != "" {
 				return fmt.Errorf("%s (%s, field %s)", eb.Error.Message, eb.Error.Code, eb.Error.Field)
 			}
@@ -154,7 +174,7 @@ func apiCmd(use, short, example string, args cobra.PositionalArgs, setup func(*c
 }
 
 func apiCommands() []*cobra.Command {
-	users := group(&cobra.Command{Use: "users", Short: "List, show, activate, deactivate, unlock, pin and unpin users, reset passwords (via the API)"})
+	users := group(&cobra.Command{Use: "users", Short: "Create, list, show and change users (one or many), activate, deactivate, unlock, pin, reset passwords (via the API)"})
 	var q, state, profile, source string
 	var limit, offset int
 	users.AddCommand(
@@ -221,10 +241,12 @@ func apiCommands() []*cobra.Command {
 			}))
 	}
 
-	users.AddCommand(pinCommands()...)      // pin.go
-	users.AddCommand(passwordCommands()...) // password.go
+	users.AddCommand(pinCommands()...)        // pin.go
+	users.AddCommand(passwordCommands()...)   // password.go
+	users.AddCommand(userManageCommands()...) // manage.go
 
-	profiles := group(&cobra.Command{Use: "profiles", Short: "List and show profiles (via the API)"})
+	profiles := group(&cobra.Command{Use: "profiles", Short: "List, show, create, update, delete and load profiles (via the API)"})
+	profiles.AddCommand(profileManageCommands()...) // manage.go
 	profiles.AddCommand(
 		apiCmd("list", "List profiles", "  dirbridge profiles list --json", cobra.NoArgs, nil,
 			func(cmd *cobra.Command, c *client, _ []string, asJSON bool) error {
@@ -259,24 +281,38 @@ func apiCommands() []*cobra.Command {
 
 	audit := group(&cobra.Command{Use: "audit", Short: "Read the audit log (via the API)"})
 	var actor, action, target, since, until string
-	var alimit int
-	audit.AddCommand(apiCmd("list", "List audit events, newest first", "  dirbridge audit list --action profile.create --since 2026-01-01T00:00:00Z", cobra.NoArgs,
+	var alimit, aoffset int
+	audit.AddCommand(apiCmd("list", "List audit events, newest first", "  dirbridge audit list --action profile.create --since 2026-01-01T00:00:00Z\n  dirbridge audit list --actor jdoe --since 1h\n  dirbridge audit list --limit 100 --offset 100   # the next page", cobra.NoArgs,
 		func(c *cobra.Command) {
 			c.Flags().StringVar(&actor, "actor", "", "who acted")
 			c.Flags().StringVar(&action, "action", "", "what was done")
 			c.Flags().StringVar(&target, "target", "", "what it was done to")
-			c.Flags().StringVar(&since, "since", "", "RFC 3339 time")
-			c.Flags().StringVar(&until, "until", "", "RFC 3339 time")
-			c.Flags().IntVar(&alimit, "limit", 100, "at most this many")
+			c.Flags().StringVar(&since, "since", "", "RFC 3339 time, or a duration back from now (90m, 24h, 7d)")
+			c.Flags().StringVar(&until, "until", "", "RFC 3339 time, or a duration back from now")
+			c.Flags().IntVar(&alimit, "limit", 100, "at most this many (1 to 1000)")
+			c.Flags().IntVar(&aoffset, "offset", 0, "skip this many (the next page)")
 		},
 		func(cmd *cobra.Command, c *client, _ []string, asJSON bool) error {
 			v := url.Values{}
+			now := time.Now()
+			for k, x := range map[string]string{"since": since, "until": until} {
+				t, err := pointInTime(x, now)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", k, err)
+				}
+				if k == "since" {
+					since = t
+				} else {
+					until = t
+				}
+			}
 			for k, x := range map[string]string{"actor": actor, "action": action, "target": target, "since": since, "until": until} {
 				if x != "" {
 					v.Set(k, x)
 				}
 			}
 			v.Set("limit", fmt.Sprint(alimit))
+			v.Set("offset", fmt.Sprint(aoffset))
 			var out admin.AuditList
 			if err := c.do(cmd.Context(), "GET", "/api/v1/audit?"+v.Encode(), nil, &out); err != nil {
 				return err
@@ -289,10 +325,13 @@ func apiCommands() []*cobra.Command {
 				rows = append(rows, []string{e.Time.Format(time.RFC3339), e.Actor, e.Action, e.Target, e.Outcome, e.SourceIP, e.Reason})
 			}
 			table(cmd, "TIME\tACTOR\tACTION\tTARGET\tOUTCOME\tSOURCE IP\tREASON", rows)
+			if len(out.Items) == alimit {
+				fmt.Fprintf(cmd.OutOrStdout(), "more may follow: --offset %d\n", aoffset+alimit)
+			}
 			return nil
 		}))
 	// directory (groups, stats) lives in directory.go: it works with --config too.
-	return []*cobra.Command{users, profiles, audit}
+	return []*cobra.Command{users, profiles, audit, privilegesCmd(), teamsCmd()}
 }
 
 func apikeysCmd() *cobra.Command {
@@ -381,11 +420,17 @@ func apikeysCmd() *cobra.Command {
 			return nil
 		})
 	var ruser string
-	revoke := apiCmd("revoke KEY-ID", "Revoke an API key and its tokens", "  dirbridge apikeys revoke 3f2a...", cobra.ExactArgs(1),
-		func(c *cobra.Command) { c.Flags().StringVar(&ruser, "user", "me", "whose key") },
+	revoke := apiCmd("revoke KEY-ID [--user NAME]", "Revoke an API key and its tokens (found by its ID; --user checks whose it is)", "  dirbridge apikeys revoke 3f2a...", cobra.ExactArgs(1),
+		func(c *cobra.Command) {
+			c.Flags().StringVar(&ruser, "user", "", "whose key (optional: the ID alone finds it)")
+		},
 		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
 			var out admin.APIKey
-			if err := c.do(cmd.Context(), "DELETE", "/api/v1/users/"+url.PathEscape(ruser)+"/apikeys/"+url.PathEscape(a[0]), nil, &out); err != nil {
+			path := "/api/v1/apikeys/" + url.PathEscape(a[0])
+			if ruser != "" {
+				path = "/api/v1/users/" + url.PathEscape(ruser) + "/apikeys/" + url.PathEscape(a[0])
+			}
+			if err := c.do(cmd.Context(), "DELETE", path, nil, &out); err != nil {
 				return err
 			}
 			if asJSON {
@@ -396,4 +441,40 @@ func apikeysCmd() *cobra.Command {
 		})
 	c.AddCommand(create, list, revoke)
 	return c
+}
+
+// pointInTime reads an RFC 3339 time, or a duration back from now (Go's
+// units plus d for days), and returns it as RFC 3339; "" stays "".
+func pointInTime(v string, now time.Time) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC().Format(time.RFC3339), nil
+	}
+	d, err := parseAge(v)
+	if err != nil {
+		return "", fmt.Errorf("%q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (90m, 24h, 7d)", v)
+	}
+	return now.Add(-d).UTC().Format(time.RFC3339), nil
+}
+
+// parseAge is time.ParseDuration with days ("7d", "1d12h").
+func parseAge(v string) (time.Duration, error) {
+	var days time.Duration
+	if d, rest, ok := strings.Cut(v, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad days in %q", v)
+		}
+		days, v = time.Duration(n)*24*time.Hour, rest
+		if v == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("bad duration %q", v)
+	}
+	return days + d, nil
 }

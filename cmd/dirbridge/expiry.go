@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dirbridge/dirbridge/admin"
+
 	"github.com/dirbridge/dirbridge/expiry"
 	"github.com/dirbridge/dirbridge/internal/wire"
 )
@@ -22,16 +24,30 @@ func expiryCmd() *cobra.Command {
 func expiryReportCmd() *cobra.Command {
 	var cfgPath string
 	var days int
-	var asJSON bool
+	var api apiFlags
 	c := &cobra.Command{
-		Use:     "report --config FILE [--days 30] [--json]",
-		Short:   "List active users whose password or account expires within --days (already expired included)",
-		Example: "  dirbridge expiry report --config /etc/dirbridge/dirbridge.yaml --days 14",
+		Use:   "report [--config FILE | --server URL] [--days 30] [--json]",
+		Short: "List active users whose password or account expires within --days (already expired included)",
+		Long: "List active users whose password or account expires within --days. With --config the store is read " +
+			"directly (works while the daemon is down); otherwise the daemon's API answers (GET /api/v1/expiry), " +
+			"with the caller's scope.",
+		Example: "  dirbridge expiry report --days 14\n  dirbridge expiry report --config /etc/dirbridge/dirbridge.yaml --days 14",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if days < 0 {
 				return fmt.Errorf("--days must be 0 or more, got %d", days)
+			}
+			if cfgPath == "" {
+				cl, err := api.client(ctx)
+				if err != nil {
+					return err
+				}
+				var out admin.ExpiryList
+				if err := cl.do(ctx, "GET", fmt.Sprintf("/api/v1/expiry?days=%d", days), nil, &out); err != nil {
+					return err
+				}
+				return printExpiry(cmd, out.Items, days, time.Local, api.json)
 			}
 			cfg, st, err := openFromConfig(ctx, cfgPath)
 			if err != nil {
@@ -46,30 +62,35 @@ func expiryReportCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("expiry report: %w", err)
 			}
-			if asJSON {
-				if ns == nil {
-					ns = []expiry.Notice{}
-				}
-				return printJSON(cmd, ns)
-			}
-			rows := make([][]string, 0, len(ns))
-			for _, n := range ns {
-				kind := n.Kind
-				if kind == "" {
-					kind = expiry.KindPassword
-				}
-				rows = append(rows, []string{n.Username, kind, n.ExpiresAt.In(ec.Location).Format("2006-01-02 15:04 MST"),
-					fmt.Sprint(n.DaysLeft), n.Email, n.Source})
-			}
-			table(cmd, "USER\tWHAT\tEXPIRES\tDAYS LEFT\tEMAIL\tSOURCE", rows)
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d user(s) expire within %d days\n", len(ns), days)
-			return nil
+			return printExpiry(cmd, ns, days, ec.Location, api.json)
 		},
 	}
-	c.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
+	c.Flags().StringVar(&cfgPath, "config", "", "configuration file: read its store directly instead of asking the daemon")
 	c.Flags().IntVar(&days, "days", 30, "look this many days ahead")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
+	api.add(c)
+	c.Flags().Lookup("json").Usage = "print JSON for scripts"
 	return c
+}
+
+func printExpiry(cmd *cobra.Command, ns []expiry.Notice, days int, loc *time.Location, asJSON bool) error {
+	if asJSON {
+		if ns == nil {
+			ns = []expiry.Notice{}
+		}
+		return printJSON(cmd, ns)
+	}
+	rows := make([][]string, 0, len(ns))
+	for _, n := range ns {
+		kind := n.Kind
+		if kind == "" {
+			kind = expiry.KindPassword
+		}
+		rows = append(rows, []string{n.Username, kind, n.ExpiresAt.In(loc).Format("2006-01-02 15:04 MST"),
+			fmt.Sprint(n.DaysLeft), n.Email, n.Source})
+	}
+	table(cmd, "USER\tWHAT\tEXPIRES\tDAYS LEFT\tEMAIL\tSOURCE", rows)
+	fmt.Fprintf(cmd.ErrOrStderr(), "%d user(s) expire within %d days\n", len(ns), days)
+	return nil
 }
 
 func expiryRunCmd() *cobra.Command {

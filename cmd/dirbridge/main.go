@@ -6,12 +6,15 @@ package main
 
 import (
 	"os"
+
+	"github.com/dirbridge/dirbridge/internal/wire"
 )
 
 // version is set at build time: -ldflags '-X main.version=...'.
 var version = "dev"
 
 func main() {
+	wire.Version = version
 	if err := newRoot().Execute(); err != nil {
 		os.Exit(1)
 	}

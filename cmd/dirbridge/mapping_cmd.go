@@ -220,7 +220,7 @@ func describeMapping(mc mapping.Config, d config.Directory, snap directory.Snaps
 	out.Fields = []mappingTestField{
 		{mapping.FieldUsername, r.Username, src(t.Username, login)},
 		{mapping.FieldEmail, r.Email, emailSrc},
-		{mapping.FieldDisplayName, r.DisplayName, src(t.DisplayName, "directory attribute displayName")},
+		{mapping.FieldDisplayName, r.DisplayName, src(t.DisplayName, displayNameSource(u))},
 		{mapping.FieldFirstName, r.FirstName, src(t.FirstName, "directory attribute givenName")},
 		{mapping.FieldLastName, r.LastName, src(t.LastName, "directory attribute sn")},
 		{mapping.FieldLanguage, r.Language, langSrc},
@@ -239,9 +239,32 @@ func describeMapping(mc mapping.Config, d config.Directory, snap directory.Snaps
 		}
 	}
 	if u.Disabled {
+		// A disabled user is not created; an existing one is deactivated.
+		out.State = stateDisabled
 		out.Warnings = append(out.Warnings, "the user is disabled in the directory: a sync does not create them and deactivates them if they exist")
 	}
 	return out
+}
+
+// stateDisabled is the state `mapping test` reports for a user disabled
+// in the directory: no state a new user could get, since none is created.
+const stateDisabled = "not created (disabled in the directory; an existing user is deactivated)"
+
+// displayNameSource names the attribute the reader took the display name
+// from: displayName, or cn when displayName is empty.
+func displayNameSource(u directory.User) string {
+	if v := u.Attributes["displayName"]; len(v) > 0 && v[0] != "" {
+		return "directory attribute displayName"
+	}
+	for k, v := range u.Attributes {
+		if strings.EqualFold(k, "displayName") && len(v) > 0 && v[0] != "" {
+			return "directory attribute displayName"
+		}
+	}
+	if u.DisplayName != "" {
+		return "directory attribute cn (displayName is empty)"
+	}
+	return "directory attribute displayName (empty), else cn (empty)"
 }
 
 func printMappingTest(cmd *cobra.Command, t mappingTest) {

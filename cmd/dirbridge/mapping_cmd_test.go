@@ -18,8 +18,10 @@ import (
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/harness"
 	"github.com/dirbridge/dirbridge/internal/wire"
+	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/sqlite"
+	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
 // mapLDIF: ben is in tier2, nested in support; dan exists twice (people and
@@ -150,7 +152,7 @@ func TestMappingTestCommandOnSlapd(t *testing.T) {
 	if f := fields["email"]; f.Value != "ben@corp.example" || !strings.HasPrefix(f.Source, "template {{or .mail") {
 		t.Fatalf("ben's email: %+v", f)
 	}
-	if f := fields["display_name"]; f.Value != "Ben Ode" || f.Source != "directory attribute displayName" {
+	if f := fields["display_name"]; f.Value != "Ben Ode" || f.Source != "directory attribute cn (displayName is empty)" {
 		t.Fatalf("ben's display name: %+v", f)
 	}
 	if f := fields["language"]; f.Value != "en" || !strings.Contains(f.Source, "new-hires") {
@@ -335,5 +337,31 @@ func TestEntriesAndPinCommands(t *testing.T) {
 	ben, _ = st.GetUserByUsername(ctx, "ben")
 	if ben.Profile != "Agent" || !ben.PinnedProfile || !ben.PinnedUnits {
 		t.Fatalf("ben pinned as is: %+v", ben)
+	}
+}
+
+// TestDescribeMappingSaysWhatHappens: a disabled user is reported as not
+// created, and the display name's source is the attribute it came from.
+func TestDescribeMappingSaysWhatHappens(t *testing.T) {
+	mc := mapping.Config{Directory: "corp"}
+	d := config.Directory{Name: "corp", Kind: "ldap"}
+	for _, c := range []struct {
+		user       directory.User
+		state, src string
+	}{
+		{directory.User{Anchor: "a", Username: "x", DisplayName: "X Y", Attributes: map[string][]string{"displayName": {"X Y"}}}, "active", "directory attribute displayName"},
+		{directory.User{Anchor: "a", Username: "x", DisplayName: "X Y", Attributes: map[string][]string{"cn": {"X Y"}}}, "active", "directory attribute cn (displayName is empty)"},
+		{directory.User{Anchor: "a", Username: "x", Disabled: true}, stateDisabled, "directory attribute displayName (empty), else cn (empty)"},
+	} {
+		out := describeMapping(mc, d, directory.Snapshot{}, c.user, mapping.Result{State: "active", DisplayName: c.user.DisplayName}, nil)
+		var src string
+		for _, f := range out.Fields {
+			if f.Field == mapping.FieldDisplayName {
+				src = f.Source
+			}
+		}
+		if out.State != c.state || src != c.src {
+			t.Errorf("%+v: state %q source %q, want %q %q", c.user, out.State, src, c.state, c.src)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -53,7 +54,11 @@ func sessionsCmd() *cobra.Command {
 			case endUser != "" && len(a) == 0:
 				path = "/api/v1/users/" + url.PathEscape(endUser) + "/sessions"
 			case endUser == "" && len(a) == 1:
-				path = "/api/v1/sessions/" + url.PathEscape(a[0])
+				id, err := sessionByPrefix(cmd, c, a[0])
+				if err != nil {
+					return err
+				}
+				path = "/api/v1/sessions/" + url.PathEscape(id)
 			default:
 				return errors.New("give a session ID or --user NAME (one of them)")
 			}
@@ -69,4 +74,33 @@ func sessionsCmd() *cobra.Command {
 		})
 	c.AddCommand(list, end)
 	return c
+}
+
+// sessionByPrefix resolves the short ID `sessions list` prints (or any
+// unique prefix, like git) to the session's full ID among the sessions the
+// caller can see. A full ID is used as given.
+func sessionByPrefix(cmd *cobra.Command, c *client, prefix string) (string, error) {
+	if len(prefix) >= 32 {
+		return prefix, nil
+	}
+	if len(prefix) < 4 {
+		return "", fmt.Errorf("session ID %q: give at least 4 characters", prefix)
+	}
+	var list admin.SessionList
+	if err := c.do(cmd.Context(), "GET", "/api/v1/sessions", nil, &list); err != nil {
+		return "", err
+	}
+	var matches []string
+	for _, s := range list.Items {
+		if strings.HasPrefix(s.ID, prefix) {
+			matches = append(matches, s.ID)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return prefix, nil // the API answers "not found" with the ID as given
+	case 1:
+		return matches[0], nil
+	}
+	return "", fmt.Errorf("session ID %q is ambiguous: %d sessions start with it; give more characters", prefix, len(matches))
 }

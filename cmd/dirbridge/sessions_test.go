@@ -41,7 +41,7 @@ func TestSessionsCommands(t *testing.T) {
 				return err
 			}
 		}
-		for i, id := range []string{"aaaaaaaaaaaaaaaa1", "bbbbbbbbbbbbbbbb2"} {
+		for i, id := range []string{"aaaaaaaaaaaaaaaa1", "aaaaaaaaaaaaaaab2"} {
 			if err := tx.CreateSession(ctx, store.Session{ID: id, UserID: jdoe.ID, Method: []string{"oidc", "password"}[i],
 				Bypass: i == 1, SourceIP: "192.0.2.4", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 				return err
@@ -73,8 +73,11 @@ func TestSessionsCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(api("sessions", "list", "--user", "jdoe", "--json")), &list); err != nil || len(list.Items) != 2 {
 		t.Fatalf("sessions list --json: %v %+v", err, list)
 	}
-	if out := api("sessions", "end", "aaaaaaaaaaaaaaaa1"); !strings.Contains(out, "1 session(s) ended") {
-		t.Fatalf("sessions end ID:\n%s", out)
+	if _, _, err := run(t, "sessions", "end", "aaaaaaaa", "--server", srv.URL); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+		t.Fatalf("sessions end with an ambiguous prefix: %v", err)
+	}
+	if out := api("sessions", "end", "aaaaaaaaaaaaaaaa"); !strings.Contains(out, "1 session(s) ended") {
+		t.Fatalf("sessions end ID prefix:\n%s", out)
 	}
 	if out := api("sessions", "end", "--user", "jdoe"); !strings.Contains(out, "1 session(s) ended") {
 		t.Fatalf("sessions end --user:\n%s", out)

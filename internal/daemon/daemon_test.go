@@ -58,8 +58,16 @@ func TestServeProbesProfilesAndShutdown(t *testing.T) {
 	if c, b := get("/readyz"); c != 200 {
 		t.Fatalf("readyz %d %s", c, b)
 	}
-	if c, b := get("/metrics"); c != 200 || !strings.Contains(b, "dirbridge_http_requests_total") {
+	c, b := get("/metrics")
+	if c != 200 || !strings.Contains(b, "dirbridge_http_requests_total") {
 		t.Fatalf("metrics %d", c)
+	}
+	// The build, and refusal counters at zero before any refusal.
+	for _, want := range []string{`dirbridge_build_info{goversion="go`, `dirbridge_sso_signins_total{method="password",outcome="denied"} 0`,
+		`dirbridge_sso_bypass_signins_total{outcome="failure"} 0`, `dirbridge_sso_verify_requests_total{code="401"} 0`} {
+		if !strings.Contains(b, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 	if c, b := get("/api/v1/openapi.json"); c != 200 || !strings.Contains(b, "openapi") {
 		t.Fatalf("openapi %d", c)

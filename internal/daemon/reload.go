@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/sso"
@@ -16,9 +18,11 @@ import (
 )
 
 // reloader applies a changed config on SIGHUP: what is safe to swap in a
-// running daemon — profiles, mapping rules, IP rules, the log level, and
-// the server certificate re-read from the same files — is applied; everything else is compared with the config the daemon started
-// with and named in a warning until the next restart.
+// running daemon — profiles, mapping rules, IP rules, the password,
+// lock-out, username and reset-link policies, the log level, and the
+// server certificate re-read from the same files — is applied; everything
+// else is compared with the config the daemon started with and named in a
+// warning until the next restart.
 type reloader struct {
 	log     *zap.Logger
 	path    string
@@ -26,6 +30,7 @@ type reloader struct {
 	st      store.Store
 	sync    wire.Sync
 	signin  *sso.Service
+	admin   *admin.Server
 	level   *zap.AtomicLevel
 	// certs is the listener's certificate with server.tls; nil without.
 	certs *certReloader
@@ -54,6 +59,7 @@ func (r *reloader) reload(ctx context.Context) {
 		r.signin.SetIPRules(rules)
 		applied = append(applied, "policy.ip_rules")
 	}
+	applied = append(applied, r.reloadPolicies(cfg)...)
 	if r.level != nil {
 		if l, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
 			r.level.SetLevel(l.Level())
@@ -83,14 +89,19 @@ func needRestart(old, cfg *config.Config, levelApplied bool) []string {
 		case "profiles", "mapping":
 			// Applied.
 		case "log":
-			if !levelApplied || old.Log.Format != cfg.Log.Format {
+			a, b := old.Log, cfg.Log
+			a.Level, b.Level = "", ""
+			if !levelApplied || a != b {
 				out = append(out, "log")
 			}
 		case "policy":
 			a, b := old.Policy, cfg.Policy
-			a.IPRules, b.IPRules = nil, nil
+			for _, p := range []*config.Policy{&a, &b} {
+				p.IPRules, p.Password, p.Lockout, p.Username = nil, config.PasswordPolicy{}, config.Lockout{}, config.UsernamePolicy{}
+				p.PasswordReset.TokenTTL = 0
+			}
 			if !reflect.DeepEqual(a, b) {
-				out = append(out, "policy (other than ip_rules)")
+				out = append(out, "policy (other than ip_rules, password, lockout, username, password_reset.token_ttl)")
 			}
 		case "directories":
 			if !sameDirectoriesButMapping(old.Directories, cfg.Directories) {
@@ -114,4 +125,35 @@ func sameDirectoriesButMapping(a, b []config.Directory) bool {
 		return out
 	}
 	return reflect.DeepEqual(strip(a), strip(b))
+}
+
+// reloadPolicies swaps the sign-in and administration policies and names
+// each one that changed, old and new value, in the log.
+func (r *reloader) reloadPolicies(cfg *config.Config) []string {
+	if r.signin == nil {
+		return nil
+	}
+	before, after := r.signin.Policies(), wire.SignInPolicies(cfg)
+	r.signin.SetPolicies(after)
+	if r.admin != nil {
+		r.admin.SetPolicies(wire.AdminPolicies(cfg))
+	}
+	changed := map[string][2]any{}
+	if !reflect.DeepEqual(before.Password, after.Password) {
+		changed["policy.password"] = [2]any{before.Password, after.Password}
+	}
+	if before.Lockout != after.Lockout {
+		changed["policy.lockout"] = [2]any{before.Lockout, after.Lockout}
+	}
+	if before.Usernames != after.Usernames {
+		changed["policy.username"] = [2]any{before.Usernames, after.Usernames}
+	}
+	if before.ResetTTL != after.ResetTTL {
+		changed["policy.password_reset.token_ttl"] = [2]any{before.ResetTTL.String(), after.ResetTTL.String()}
+	}
+	for _, name := range slices.Sorted(maps.Keys(changed)) {
+		r.log.Info("reload: policy changed", zap.String("policy", name),
+			zap.Any("old", changed[name][0]), zap.Any("new", changed[name][1]))
+	}
+	return []string{"policy.password", "policy.lockout", "policy.username", "policy.password_reset.token_ttl"}
 }

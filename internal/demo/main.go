@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -69,7 +70,11 @@ func run(tb *harness.MainTB, bin string, sig <-chan os.Signal) int {
 	if err != nil {
 		return fail("emergency-user create: %v\n%s", err, out)
 	}
-	out, err = output(bin, "apikeys", "create", "--config", cfgPath, "--user", "emergency", "--name", "demo")
+	m := regexp.MustCompile(`emergency user "([^"]+)" created`).FindStringSubmatch(out)
+	if m == nil {
+		return fail("emergency-user create printed no name:\n%s", out)
+	}
+	out, err = output(bin, "apikeys", "create", "--config", cfgPath, "--user", m[1], "--name", "demo")
 	if err != nil {
 		return fail("apikeys create: %v\n%s", err, out)
 	}
@@ -113,7 +118,7 @@ func run(tb *harness.MainTB, bin string, sig <-chan os.Signal) int {
 	}
 	fmt.Printf("   listening on %s\n", base)
 
-	env := append(os.Environ(), "DIRBRIDGE_API_KEY="+apiKey, "DIRBRIDGE_SERVER="+base)
+	env := append(os.Environ(), "DIRBRIDGE_API_KEY="+apiKey, "DIRBRIDGE_SERVER="+base, "XDG_CACHE_HOME="+dir)
 	show := func(title string, args ...string) error {
 		fmt.Printf("\n== %s\n$ dirbridge %s\n", title, strings.Join(args, " "))
 		c := exec.Command(bin, args...)

@@ -46,6 +46,9 @@ func Admin(cfg *config.Config, deps AdminDeps) (*admin.Server, error) {
 		Hasher: deps.Hasher, TrustedProxies: cfg.Server.TrustedProxyPrefixes(), Mappings: mappings,
 		TokenTTL: cfg.API.TokenTTL, PasswordHistory: cfg.Policy.Password.History, Usernames: UsernamePolicy(cfg),
 		UserTemplates: AdminUserTemplates(cfg), Inviter: Inviter(deps.SignIn, cfg)}
+	if loc, err := cfg.Expiry.Location(); err == nil {
+		opts.TimeZone = loc
+	}
 	if deps.Sync.Runner != nil {
 		opts.Sync = syncTrigger{deps.Sync.Runner}
 	}
@@ -108,4 +111,9 @@ func Inviter(signin *sso.Service, cfg *config.Config) admin.Inviter {
 		return nil
 	}
 	return signin
+}
+
+// AdminPolicies are the administration policies a reload replaces.
+func AdminPolicies(cfg *config.Config) admin.Policies {
+	return admin.Policies{Usernames: UsernamePolicy(cfg), PasswordHistory: cfg.Policy.Password.History}
 }

@@ -157,14 +157,18 @@ func SSOOptions(cfg *config.Config) (sso.Options, error) {
 	}
 	s := cfg.SSO
 	opts := sso.Options{
-		PublicURL:          pub,
-		Enforce:            s.Enforce,
-		Password:           PasswordPolicy(cfg),
-		MatchKeys:          slices.Clone(s.MatchBy),
-		IPRules:            rules,
-		TrustedProxies:     cfg.Server.TrustedProxyPrefixes(),
-		Lockout:            policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},
-		Throttle:           sso.Throttle{PerMinute: cfg.Policy.Throttle.PerMinute, Burst: cfg.Policy.Throttle.Burst},
+		PublicURL:      pub,
+		Enforce:        s.Enforce,
+		Password:       PasswordPolicy(cfg),
+		MatchKeys:      slices.Clone(s.MatchBy),
+		IPRules:        rules,
+		TrustedProxies: cfg.Server.TrustedProxyPrefixes(),
+		Lockout:        policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},
+		Throttle: sso.Throttle{PerMinute: cfg.Policy.Throttle.PerMinute, Burst: cfg.Policy.Throttle.Burst,
+			IPv6Prefix: cfg.Policy.Throttle.IPv6Prefix,
+			// Replicas share PostgreSQL, so they share the counters too;
+			// SQLite has one daemon and keeps them in memory.
+			Shared: cfg.Store.Driver == config.DriverPostgres},
 		DirectoryWarnDays:  DirectoryWarnDays(cfg),
 		TimeZone:           loc,
 		ConcurrentLicences: cfg.Licenses.Concurrent,
@@ -209,10 +213,18 @@ func SAML(cfg *config.Config, st saml.Store, logger *zap.Logger) (*saml.ServiceP
 		SignRequests:         c.SignRequests,
 		AllowIDPInitiated:    c.AllowIDPInitiated,
 		RequireEncryption:    c.RequireEncryption,
+		AllowCBCEncryption:   c.AllowCBCEncryption,
 		ClockSkew:            c.ClockSkew,
 		AllowedRedirectHosts: slices.Clone(cfg.SSO.AllowedRedirectHosts),
 		Store:                st,
 		Logger:               logger,
+	}
+	for i, f := range c.IDPCertSHA256 {
+		fp, err := policy.ParseSHA256Fingerprint(f)
+		if err != nil {
+			return nil, fmt.Errorf("sso.saml.idp_cert_sha256[%d]: %w", i, err)
+		}
+		opts.IDPCertSHA256 = append(opts.IDPCertSHA256, fp)
 	}
 	if c.CertFile != "" || c.KeyFile != "" {
 		certPEM, err := os.ReadFile(c.CertFile)
@@ -360,6 +372,8 @@ func SSO(cfg *config.Config, deps SSODeps) (*sso.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The same policies a reload would set, so a reload logs true changes.
+	svc.SetPolicies(SignInPolicies(cfg))
 	// The methods finish through the Service, which exists only now.
 	if sp != nil {
 		sp.SetFinisher(svc)
@@ -462,4 +476,11 @@ func GlobalRules(cfg *config.Config) []mapping.Rule {
 func UsernamePolicy(cfg *config.Config) policy.UsernamePolicy {
 	u := cfg.Policy.Username
 	return policy.UsernamePolicy{MinLength: u.MinLength, MinLetters: u.MinLetters, MinDigits: u.MinDigits, MinOther: u.MinOther}
+}
+
+// SignInPolicies are the sign-in policies a reload replaces (sso.Policies).
+func SignInPolicies(cfg *config.Config) sso.Policies {
+	l := cfg.Policy.Lockout
+	return sso.Policies{Password: PasswordPolicy(cfg), Usernames: UsernamePolicy(cfg), ResetTTL: cfg.Policy.PasswordReset.TokenTTL,
+		Lockout: policy.LockoutPolicy{MaxAttempts: l.MaxAttempts, Within: l.Within, LockFor: l.LockFor}}
 }

@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -94,8 +96,31 @@ func Hasher(cfg *config.Config) (*password.Hasher, error) {
 // process's collectors.
 func Registry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(), buildInfo())
 	return reg
+}
+
+// Version is the binary's version, set by the command at start (it comes
+// from the linker flags of cmd/dirbridge).
+var Version = "dev"
+
+// buildInfo is dirbridge_build_info{version, revision, goversion} = 1, the
+// usual way to see which build each replica runs.
+func buildInfo() prometheus.Collector {
+	revision, goVersion := "unknown", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dirbridge", Name: "build_info",
+		Help:        "The running build: version, VCS revision and Go version (always 1).",
+		ConstLabels: prometheus.Labels{"version": Version, "revision": revision, "goversion": goVersion}})
+	g.Set(1)
+	return g
 }
 
 // LDAPConfig is the sync/ldap configuration of directory d. The fields

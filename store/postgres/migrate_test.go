@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -141,6 +142,14 @@ func TestMigrationsStepByStep(t *testing.T) {
 				stmt(`INSERT INTO teams (name, supervisors, created_at, updated_at) VALUES ('HQ', '["mig-user"]', $1, $1)`, T),
 				stmt(`INSERT INTO teams (name, parent, created_at, updated_at) VALUES ('HQ Night', 'HQ', $1, $1)`, T))
 		}},
+		{Version: 9, Insert: func(ctx context.Context, db *sql.DB) error {
+			// Existing profiles keep "may grant what they hold".
+			var mg string
+			if err := db.QueryRowContext(ctx, `SELECT may_grant::text FROM profiles LIMIT 1`).Scan(&mg); err != nil || mg != "null" {
+				return fmt.Errorf("may_grant of a migrated profile: %q, %v", mg, err)
+			}
+			return nil
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store { return open(t, dsn) })
 }
@@ -148,4 +157,21 @@ func TestMigrationsStepByStep(t *testing.T) {
 func TestMigrationsDownUp(t *testing.T) {
 	p, _ := provider(t, harness.NewDatabase(t))
 	storetest.MigrationsDownUp(t, p)
+}
+
+// TestRefusesNewerSchema: a store a newer dirbridge migrated is refused
+// at open, naming both versions.
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	dsn := harness.NewDatabase(t)
+	open(t, dsn)
+	_, db := provider(t, dsn)
+	next := postgres.LatestMigration() + 1
+	if _, err := db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true)`, next); err != nil {
+		t.Fatal(err)
+	}
+	_, err := postgres.Open(ctx, dsn)
+	if !errors.Is(err, store.ErrSchemaNewer) || !strings.Contains(err.Error(), fmt.Sprintf("store version %d", next)) {
+		t.Fatalf("open a newer store: %v", err)
+	}
 }

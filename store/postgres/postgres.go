@@ -135,6 +135,13 @@ func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", codec.CtxErr(ctx.Err(), err))
 	}
+	applied, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: version: %w", codec.CtxErr(ctx.Err(), err))
+	}
+	if err := store.CheckSchemaVersion(applied, LatestMigration()); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
 	return nil
 }
 

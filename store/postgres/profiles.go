@@ -8,20 +8,23 @@ import (
 	"github.com/dirbridge/dirbridge/store/internal/codec"
 )
 
-const profileCols = `name, description, privileges, from_config, created_at, updated_at, scopes`
+const profileCols = `name, description, privileges, from_config, created_at, updated_at, scopes, may_grant`
 
 func scanProfile(sc scanner) (store.Profile, error) {
 	var p store.Profile
-	var privs, scopes string
+	var privs, scopes, mayGrant string
 	if err := sc.Scan(&p.Name, &p.Description, &privs, &p.FromConfig,
-		nullTime{&p.CreatedAt}, nullTime{&p.UpdatedAt}, &scopes); err != nil {
+		nullTime{&p.CreatedAt}, nullTime{&p.UpdatedAt}, &scopes, &mayGrant); err != nil {
 		return p, err
 	}
 	var err error
 	if p.Privileges, err = codec.Strings(privs); err != nil {
 		return p, err
 	}
-	p.Scopes, err = codec.Scopes(scopes)
+	if p.Scopes, err = codec.Scopes(scopes); err != nil {
+		return p, err
+	}
+	p.MayGrant, err = codec.Strings(mayGrant)
 	return p, err
 }
 
@@ -76,11 +79,15 @@ func (t *txn) PutProfile(ctx context.Context, p store.Profile) error {
 	if err != nil {
 		return fmt.Errorf("postgres: put profile %q: %w", p.Name, err)
 	}
-	_, err = t.q.Exec(ctx, `INSERT INTO profiles (`+profileCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)
+	mayGrant, err := codec.JSON(p.MayGrant)
+	if err != nil {
+		return fmt.Errorf("postgres: put profile %q: %w", p.Name, err)
+	}
+	_, err = t.q.Exec(ctx, `INSERT INTO profiles (`+profileCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
 		ON CONFLICT (name) DO UPDATE SET description = excluded.description,
 		privileges = excluded.privileges, from_config = excluded.from_config,
-		updated_at = excluded.updated_at, scopes = excluded.scopes`,
-		p.Name, p.Description, privs, p.FromConfig, tm(p.CreatedAt), tm(p.UpdatedAt), scopes)
+		updated_at = excluded.updated_at, scopes = excluded.scopes, may_grant = excluded.may_grant`,
+		p.Name, p.Description, privs, p.FromConfig, tm(p.CreatedAt), tm(p.UpdatedAt), scopes, mayGrant)
 	if err != nil {
 		return fmt.Errorf("postgres: put profile %q: %w", p.Name, classify(ctx, err))
 	}

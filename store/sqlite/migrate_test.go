@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -171,6 +172,14 @@ func TestMigrationsStepByStep(t *testing.T) {
 				stmt{`INSERT INTO teams (name, supervisors, created_at, updated_at) VALUES ('HQ', ?, ?, ?)`, []any{`["mig-user"]`, T, T}},
 				stmt{`INSERT INTO teams (name, parent, created_at, updated_at) VALUES ('HQ Night', 'HQ', ?, ?)`, []any{T, T}})
 		}},
+		{Version: 11, Insert: func(ctx context.Context, db *sql.DB) error {
+			// Existing profiles keep "may grant what they hold".
+			var mg string
+			if err := db.QueryRowContext(ctx, `SELECT may_grant FROM profiles LIMIT 1`).Scan(&mg); err != nil || mg != "null" {
+				return fmt.Errorf("may_grant of a migrated profile: %q, %v", mg, err)
+			}
+			return nil
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store {
 		s, err := sqlite.Open(context.Background(), path)
@@ -185,4 +194,25 @@ func TestMigrationsStepByStep(t *testing.T) {
 func TestMigrationsDownUp(t *testing.T) {
 	p, _ := provider(t, filepath.Join(t.TempDir(), "downup.db"))
 	storetest.MigrationsDownUp(t, p)
+}
+
+// TestRefusesNewerSchema: a store a newer dirbridge migrated is refused
+// at open, naming both versions, instead of being served half-understood.
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "newer.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	_, db := provider(t, path)
+	next := sqlite.LatestMigration() + 1
+	if _, err := db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, 1)`, next); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.Open(ctx, path)
+	if !errors.Is(err, store.ErrSchemaNewer) || !strings.Contains(err.Error(), fmt.Sprintf("store version %d", next)) {
+		t.Fatalf("open a newer store: %v", err)
+	}
 }

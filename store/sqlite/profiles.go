@@ -8,20 +8,23 @@ import (
 	"github.com/dirbridge/dirbridge/store/internal/codec"
 )
 
-const profileCols = `name, description, privileges, from_config, created_at, updated_at, scopes`
+const profileCols = `name, description, privileges, from_config, created_at, updated_at, scopes, may_grant`
 
 func scanProfile(sc scanner) (store.Profile, error) {
 	var p store.Profile
-	var privs, scopes string
+	var privs, scopes, mayGrant string
 	if err := sc.Scan(&p.Name, &p.Description, &privs, &p.FromConfig,
-		nullTime{&p.CreatedAt}, nullTime{&p.UpdatedAt}, &scopes); err != nil {
+		nullTime{&p.CreatedAt}, nullTime{&p.UpdatedAt}, &scopes, &mayGrant); err != nil {
 		return p, err
 	}
 	var err error
 	if p.Privileges, err = codec.Strings(privs); err != nil {
 		return p, err
 	}
-	p.Scopes, err = codec.Scopes(scopes)
+	if p.Scopes, err = codec.Scopes(scopes); err != nil {
+		return p, err
+	}
+	p.MayGrant, err = codec.Strings(mayGrant)
 	return p, err
 }
 
@@ -73,11 +76,15 @@ func (t *txn) PutProfile(ctx context.Context, p store.Profile) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: put profile %q: %w", p.Name, err)
 	}
-	_, err = t.q.exec(ctx, `INSERT INTO profiles (`+profileCols+`) VALUES (?,?,?,?,?,?,?)
+	mayGrant, err := codec.JSON(p.MayGrant)
+	if err != nil {
+		return fmt.Errorf("sqlite: put profile %q: %w", p.Name, err)
+	}
+	_, err = t.q.exec(ctx, `INSERT INTO profiles (`+profileCols+`) VALUES (?,?,?,?,?,?,?,?)
 		ON CONFLICT (name) DO UPDATE SET description = excluded.description,
 		privileges = excluded.privileges, from_config = excluded.from_config,
-		updated_at = excluded.updated_at, scopes = excluded.scopes`,
-		p.Name, p.Description, privs, b2i(p.FromConfig), tm(codec.Time(p.CreatedAt)), tm(codec.Time(p.UpdatedAt)), scopes)
+		updated_at = excluded.updated_at, scopes = excluded.scopes, may_grant = excluded.may_grant`,
+		p.Name, p.Description, privs, b2i(p.FromConfig), tm(codec.Time(p.CreatedAt)), tm(codec.Time(p.UpdatedAt)), scopes, mayGrant)
 	if err != nil {
 		return fmt.Errorf("sqlite: put profile %q: %w", p.Name, classify(ctx, err))
 	}

@@ -175,6 +175,13 @@ func migrate(ctx context.Context, dsn string) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", codec.CtxErr(ctx.Err(), err))
 	}
+	applied, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: version: %w", codec.CtxErr(ctx.Err(), err))
+	}
+	if err := store.CheckSchemaVersion(applied, LatestMigration()); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
 	return nil
 }
 

@@ -62,11 +62,19 @@ func testTeams(t *testing.T, s store.Store) {
 		"view_audit_log": {Kind: store.ScopeAssigned, Teams: []string{"Floor 1", "Floor 2"}},
 	}
 	tx(t, s, func(tx store.Tx) error {
-		return tx.PutProfile(ctx, store.Profile{Name: "Supervisor", Privileges: []string{"manage_users", "view_audit_log"}, Scopes: scopes})
+		return tx.PutProfile(ctx, store.Profile{Name: "Supervisor", Privileges: []string{"manage_users", "view_audit_log"}, Scopes: scopes,
+			MayGrant: []string{"app_take_calls"}})
 	})
 	p, err := s.GetProfile(ctx, "Supervisor")
 	noErr(t, "GetProfile", err)
 	equal(t, "profile scopes", p.Scopes, scopes)
+	equal(t, "profile may_grant", p.MayGrant, []string{"app_take_calls"})
+	tx(t, s, func(tx store.Tx) error {
+		return tx.PutProfile(ctx, store.Profile{Name: "Plain", Privileges: []string{"x"}})
+	})
+	plain, err := s.GetProfile(ctx, "Plain")
+	noErr(t, "GetProfile(Plain)", err)
+	equal(t, "unset may_grant", plain.MayGrant == nil, true)
 
 	// Users in teams: created one by one, in bulk, updated, deleted.
 	one := mustCreateUser(t, s, store.User{Username: "one", Source: store.SourceLocal, State: store.StateActive, Units: []string{"Floor 1"}})

@@ -58,3 +58,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// forDirectory creates a directory's series at zero, so that rates and
+// alerts on refusals and failures work before the first one happens.
+func (m *metrics) forDirectory(name string) {
+	m.entries.WithLabelValues(name)
+	m.refusals.WithLabelValues(name)
+	m.failures.WithLabelValues(name)
+	for _, kind := range []string{"created", "updated", "deactivated", "reactivated"} {
+		m.changes.WithLabelValues(name, kind)
+	}
+}

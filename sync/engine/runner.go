@@ -156,6 +156,7 @@ func NewRunner(st store.Store, dirs []Directory, opts Options) (*Runner, error) 
 		default:
 			r.dirs[d.Name] = &d
 			r.names = append(r.names, d.Name)
+			m.forDirectory(d.Name)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -141,7 +141,7 @@ func (a *adminClient) cli(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, cliPath, append(args, "--server", a.base)...)
-	cmd.Env = append(os.Environ(), "DIRBRIDGE_API_KEY="+a.key, "DIRBRIDGE_TOKEN=")
+	cmd.Env = append(os.Environ(), "DIRBRIDGE_API_KEY="+a.key, "DIRBRIDGE_TOKEN=", "XDG_CACHE_HOME="+cliDir)
 	if a.caFile != "" {
 		// Go reads the trusted roots from SSL_CERT_FILE on Linux.
 		cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+a.caFile)

@@ -106,8 +106,10 @@ func TestLockout(t *testing.T) {
 			b().login("lo-nobody", "Not-The-Passw0rd!")
 			unknownTook = append(unknownTook, time.Since(start))
 		}
-		wrong, locked, unknown := median(wrongTook), median(lockedTook), median(unknownTook)
-		t.Logf("answer times (median): wrong AD password %v, locked account %v, unknown user %v", wrong, locked, unknown)
+		// The fastest of each: load on the shared cores only ever adds
+		// time, so the minimum is the answer time least blurred by it.
+		wrong, locked, unknown := slices.Min(wrongTook), slices.Min(lockedTook), slices.Min(unknownTook)
+		t.Logf("answer times (fastest): wrong AD password %v, locked account %v, unknown user %v", wrong, locked, unknown)
 		for _, d := range []time.Duration{locked, unknown} {
 			if d > 3*wrong || wrong > 3*d {
 				t.Errorf("answer times differ by more than 3x: wrong AD password %v, locked %v, unknown %v", wrong, locked, unknown)
