@@ -8,6 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/store"
@@ -40,13 +44,30 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 		log: r.log.With(zap.String("directory", d.Name), zap.String("run", f.id))}
 	defer x.recoverPanic()
 	defer x.runCleanup()
+	// One span for the run and one per stage, when tracing is on (a no-op
+	// otherwise), so an operator sees where a slow sync spends its time.
+	ctx, span := tracer.Start(ctx, "sync.run", trace.WithAttributes(attribute.String("dirbridge.directory", d.Name),
+		attribute.String("dirbridge.sync.run_id", f.id), attribute.Bool("dirbridge.sync.dry_run", req.DryRun),
+		attribute.String("dirbridge.sync.trigger", f.run.Trigger)))
+	defer func() {
+		span.SetAttributes(attribute.Bool("dirbridge.sync.full", x.run.Full), attribute.String("dirbridge.sync.status", string(x.run.Status)))
+		if x.run.Status != store.SyncSucceeded {
+			span.SetStatus(codes.Error, x.run.Error)
+		}
+		span.End()
+	}()
 
-	in, err := x.read(ctx)
+	rctx, rspan := tracer.Start(ctx, "sync.read")
+	in, err := x.read(rctx)
+	rspan.End()
 	if err != nil {
 		x.failed(err)
 		return
 	}
+	_, pspan := tracer.Start(ctx, "sync.plan")
 	plan := x.plan(in)
+	pspan.SetAttributes(attribute.Int("dirbridge.sync.items", len(plan.Items)))
+	pspan.End()
 	checkErr := x.guard(&plan)
 	rec := x.encodePlan(plan)
 	defer rec.take() // the encoder ends before the run does
@@ -62,9 +83,14 @@ func (r *Runner) execute(ctx context.Context, f *flight, d *Directory, req Reque
 		x.log.Info("sync dry run done", countFields(plan.Counts, r.now().Sub(x.begin))...)
 		x.end(store.SyncSucceeded, nil)
 	default:
-		x.apply(ctx, plan, rec)
+		actx, aspan := tracer.Start(ctx, "sync.apply")
+		x.apply(actx, plan, rec)
+		aspan.End()
 	}
 }
+
+// tracer starts the sync's spans (a no-op unless tracing is set up).
+var tracer = otel.Tracer("github.com/dirbridge/dirbridge/sync/engine")
 
 // recoverPanic fails the run on a panic: a bug in a source or a mapping
 // must fail this run, recorded, and leave the daemon and the directory's

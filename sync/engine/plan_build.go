@@ -49,7 +49,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	// them (mapGroups keeps them then).
 	b.p.Entries = make([]store.DirectoryEntry, 0, len(b.snap.Groups)+len(rd.present)/64)
 	b.planGroupEntries(st.groupEntries)
-	b.snap.Groups, groups = nil, nil
+	b.snap.Groups = nil
 
 	results, mw := mapUserChunks(mapper, rd.present, mapGroups, st.users, mapWorkers(len(rd.present)))
 	b.warns = append(b.warns, mw...)
