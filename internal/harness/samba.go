@@ -119,6 +119,10 @@ func StartSamba(t TB) *Samba {
 	bind interfaces only = yes
 	disable netbios = yes
 	server services = -dns -dnsupdate -nbt -wrepl -ntp_signd
+	# The RPC endpoints' default range (49152-65535) overlaps Linux's
+	# ephemeral ports (32768-60999): a busy machine's own client socket on
+	# 127.0.0.1:49154 once kept the DC from starting. Use ports above it.
+	rpc server dynamic port range = 61000-61999
 	private dir = %[1]s/private
 	lock directory = %[1]s
 	state directory = %[1]s/state
