@@ -244,3 +244,26 @@ func TestCreateFromEntriesBadInput(t *testing.T) {
 		t.Errorf("too many anchors: %s", r.body)
 	}
 }
+
+// TestExplainUser: what the rules give a directory user from the stored
+// entry, beside what is stored and pinned.
+func TestExplainUser(t *testing.T) {
+	e := entriesEnv(t)
+	ctx := context.Background()
+	sam := store.User{Username: "sam", State: store.StateActive, Source: "corp", Anchor: "u-sam", Profile: "Agents", PinnedProfile: true, Units: []string{"Floor 1"}}
+	if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateUser(ctx, &sam) }); err != nil {
+		t.Fatal(err)
+	}
+	var ex admin.Explanation
+	e.do("GET", "/api/v1/users/sam/explain", e.token("root"), nil, 200, &ex)
+	// Pinned: the rules would give Admins, and the cause says so.
+	if ex.Profile != "Agents" || !strings.Contains(ex.ProfileCause, `rules: "Admins", rule 1 (group Supervisors)`) || ex.StoredProfile != "Agents" || !ex.PinnedProfile {
+		t.Fatalf("profile: %+v", ex)
+	}
+	if strings.Join(ex.Groups, ",") != "Agents,Supervisors" || len(ex.Units) != 3 || len(ex.Matched) != 2 || len(ex.Warnings) != 1 {
+		t.Fatalf("groups, units, rules: %+v", ex)
+	}
+	// A local user has no mapping; someone who may not read users is refused.
+	e.do("GET", "/api/v1/users/alice/explain", e.token("root"), nil, 409, nil)
+	e.do("GET", "/api/v1/users/sam/explain", e.token("nobody"), nil, 403, nil)
+}

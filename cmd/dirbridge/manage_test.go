@@ -168,3 +168,13 @@ func TestExpiryReportThroughTheAPI(t *testing.T) {
 		t.Fatalf("1 day: %s", out)
 	}
 }
+
+// TestMappingTestThroughTheAPI: without --config, mapping test asks the
+// daemon (here about a local user, which no mapping applies to).
+func TestMappingTestThroughTheAPI(t *testing.T) {
+	e := newManageEnv(t)
+	_, _, err := run(t, "mapping", "test", "--user", "root", "--server", e.srv.URL)
+	if err == nil || !strings.Contains(err.Error(), "not a directory user") {
+		t.Fatalf("mapping test of a local user through the API: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/ldapdn"
 	"github.com/dirbridge/dirbridge/internal/wire"
@@ -67,21 +69,27 @@ type mappingTestField struct {
 func mappingCmd() *cobra.Command {
 	c := group(&cobra.Command{Use: "mapping", Short: "Try the mapping rules and templates"})
 	var cfgPath, dir, user string
-	var asJSON bool
+	var api apiFlags
 	test := &cobra.Command{
-		Use:   "test --config FILE --user NAME [--directory D] [--json]",
+		Use:   "test --user NAME [--config FILE [--directory D] | --server URL] [--json]",
 		Short: "Show what the mapping gives one directory user: profile, units, fields, and the rule or template behind each",
 		Long: "Read the directory's imported groups from the live directory with the config's settings, exactly as a full " +
 			"sync reads them (nested membership resolved), find the user (login name, UPN, e-mail, DN or anchor) and run the " +
 			"config's mapping on it. Prints the profile and the rule that decided it (or that no rule matched and the default " +
 			"applied), every unit with the rules that added it, every field with the template or attribute it came from, and " +
 			"the warnings (a username another user also maps to blocks both). Nothing is written. Pinned profiles and units " +
-			"are the store's business and are not shown. The exit status is 1 when the user is not found or would be blocked.",
+			"are the store's business and are not shown. The exit status is 1 when the user is not found or would be blocked. " +
+			"Without --config, the daemon's API answers instead (GET /api/v1/users/{id}/explain) from what the last sync " +
+			"stored, with the stored and pinned profile and units beside: nothing but an API key is needed on the machine.",
 		Example: "  dirbridge mapping test --config /etc/dirbridge/dirbridge.yaml --user jdoe\n" +
 			"  dirbridge mapping test --config dirbridge.yaml --directory corp --user jdoe@corp.example.com --json",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			asJSON := api.json
+			if cfgPath == "" {
+				return explainThroughAPI(cmd, &api, user)
+			}
 			cfg, err := loadConfig(cfgPath)
 			if err != nil {
 				return err
@@ -127,10 +135,10 @@ func mappingCmd() *cobra.Command {
 			return nil
 		},
 	}
-	test.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
-	test.Flags().StringVar(&dir, "directory", "", "directory name (default: the only one)")
-	test.Flags().StringVar(&user, "user", "", "the directory user: login name, UPN, e-mail, DN or anchor")
-	test.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
+	test.Flags().StringVar(&cfgPath, "config", "", "configuration file: read the live directory (default: ask the daemon at --server)")
+	test.Flags().StringVar(&dir, "directory", "", "directory name (default: the only one; with --config)")
+	test.Flags().StringVar(&user, "user", "", "the directory user: login name, UPN, e-mail, DN or anchor (through the API: username or ID)")
+	api.add(test)
 	_ = test.MarkFlagRequired("user")
 	c.AddCommand(test)
 	return c
@@ -316,4 +324,35 @@ func show(s string) string {
 		return `""`
 	}
 	return s
+}
+
+// explainThroughAPI is `mapping test` answered by the daemon from what the
+// last sync stored.
+func explainThroughAPI(cmd *cobra.Command, api *apiFlags, user string) error {
+	c, err := api.client(cmd.Context())
+	if err != nil {
+		return err
+	}
+	var ex admin.Explanation
+	if err := c.do(cmd.Context(), "GET", "/api/v1/users/"+url.PathEscape(user)+"/explain", nil, &ex); err != nil {
+		return err
+	}
+	if api.json {
+		return printJSON(cmd, ex)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "User %s in directory %s (from the last sync)\n  dn: %s\n  anchor: %s\n", ex.Username, ex.Directory, ex.DN, ex.Anchor)
+	fmt.Fprintf(w, "  imported groups: %s\n  matching rules: %s\n", show(strings.Join(ex.Groups, ", ")), show(strings.Join(ex.Matched, "; ")))
+	fmt.Fprintf(w, "profile %s: %s\n", show(ex.Profile), ex.ProfileCause)
+	if ex.StoredProfile != ex.Profile || ex.PinnedProfile {
+		fmt.Fprintf(w, "  stored profile: %s (pinned: %v)\n", show(ex.StoredProfile), ex.PinnedProfile)
+	}
+	for _, u := range ex.Units {
+		fmt.Fprintf(w, "unit %s: %s\n", u.Unit, strings.Join(u.Causes, "; "))
+	}
+	fmt.Fprintf(w, "  stored units: %s (pinned: %v)\n", show(strings.Join(ex.StoredUnits, ", ")), ex.PinnedUnits)
+	for _, warn := range ex.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	return nil
 }
