@@ -210,7 +210,7 @@ func (c *Config) defaultSSO() {
 	// /auth/verify may serve a session from memory this long.
 	def(c, "sso.sessions.verify_cache", &s.Sessions.VerifyCache, 2*time.Second)
 	if k := s.Kerberos; k != nil {
-		def(c, "sso.kerberos.label", &k.Label, "Windows sign-in")
+		def(c, "sso.kerberos.label", &k.Label, "Windows")
 		def(c, "sso.kerberos.max_clock_skew", &k.MaxClockSkew, 5*time.Minute)
 		if len(c.Directories) == 1 {
 			for i := range k.Realms {

@@ -38,7 +38,7 @@ type Finisher interface {
 
 // Options configures a Method.
 type Options struct {
-	// Label is the sign-in button text (default "Windows sign-in").
+	// Label is the sign-in button text (default "Windows").
 	Label string
 	// Keytab holds the service principal's keys.
 	Keytab *keytab.Keytab
@@ -98,7 +98,7 @@ func New(opts Options) (*Method, error) {
 		return nil, fmt.Errorf("kerberos: %s", strings.Join(problems, "; "))
 	}
 	if opts.Label == "" {
-		opts.Label = "Windows sign-in"
+		opts.Label = "Windows"
 	}
 	if opts.MaxClockSkew <= 0 {
 		opts.MaxClockSkew = 5 * time.Minute
