@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -16,4 +17,27 @@ func (s *Samba) ExportKeytab(t TB, file, principal string) {
 	if err := Run(ctx, s.tool, "domain", "exportkeytab", file, "--principal="+principal, "-s", s.conf); err != nil {
 		t.Fatalf("harness: samba export keytab for %s: %v", principal, err)
 	}
+}
+
+// KRB5Conf is a krb5.conf for clients of the DC's KDC (127.0.0.1:88). The
+// one provisioning writes looks the KDC up in DNS, which the test DC does
+// not serve. Give it to gokrb5's config.NewFromString, or write it to a
+// file for KRB5_CONFIG.
+func (s *Samba) KRB5Conf() string {
+	return `[libdefaults]
+ default_realm = ` + s.Realm + `
+ dns_lookup_kdc = false
+ dns_lookup_realm = false
+ rdns = false
+ udp_preference_limit = 1
+ default_tkt_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
+ default_tgs_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
+ permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
+[realms]
+ ` + s.Realm + ` = {
+  kdc = 127.0.0.1:88
+ }
+[domain_realm]
+ .` + strings.ToLower(s.Realm) + ` = ` + s.Realm + `
+`
 }

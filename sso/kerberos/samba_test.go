@@ -73,22 +73,7 @@ func startDomain(t testing.TB) *domain {
 	if err := d.keytab.Unmarshal(raw); err != nil {
 		t.Fatalf("exported keytab: %v", err)
 	}
-	// Our own krb5.conf: the provisioned one looks the KDC up in DNS.
-	d.krb5, err = krbconfig.NewFromString(`[libdefaults]
- default_realm = EXAMPLE.TEST
- dns_lookup_kdc = false
- dns_lookup_realm = false
- udp_preference_limit = 1
- default_tkt_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
- default_tgs_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
- permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
-[realms]
- EXAMPLE.TEST = {
-  kdc = 127.0.0.1:88
- }
-[domain_realm]
- .example.test = EXAMPLE.TEST
-`)
+	d.krb5, err = krbconfig.NewFromString(dc.KRB5Conf())
 	if err != nil {
 		t.Fatal(err)
 	}
