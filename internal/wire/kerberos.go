@@ -13,6 +13,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/sso/kerberos"
+	"github.com/dirbridge/dirbridge/store"
 )
 
 // Keytab reads sso.kerberos's keytab: keytab_file as it is, or keytab as
@@ -49,7 +50,10 @@ func Keytab(cfg *config.Config) (*keytab.Keytab, error) {
 
 // Kerberos builds SPNEGO sign-in from sso.kerberos; nil when it is not
 // configured. Its finish step is set when the sso.Service exists.
-func Kerberos(cfg *config.Config, users kerberos.Users, logger *zap.Logger) (*kerberos.Method, error) {
+//
+// st is the store: users are resolved from it and authenticators are
+// remembered in it, so a token replayed to another replica is refused too.
+func Kerberos(cfg *config.Config, st store.Store, logger *zap.Logger) (*kerberos.Method, error) {
 	k := cfg.SSO.Kerberos
 	if k == nil {
 		return nil, nil
@@ -64,7 +68,7 @@ func Kerberos(cfg *config.Config, users kerberos.Users, logger *zap.Logger) (*ke
 	}
 	m, err := kerberos.New(kerberos.Options{
 		Label: k.Label, Keytab: kt, ServicePrincipal: k.ServicePrincipal, Realms: realms,
-		MaxClockSkew: k.MaxClockSkew, Users: users, Logger: logger,
+		MaxClockSkew: k.MaxClockSkew, Users: st, Replay: st, Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sso.kerberos: %w", err)

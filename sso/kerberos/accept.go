@@ -1,16 +1,20 @@
 package kerberos
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/dirbridge/dirbridge/store"
 )
 
 // Refusal codes, in the audit record's reason.
@@ -83,10 +87,10 @@ var (
 
 // Accept checks a Negotiate token (SPNEGO NegTokenInit, or a bare
 // Kerberos GSS token) and returns the client it authenticates. Every
-// check names its own refusal code. The replay cache records the
-// authenticator only once everything before it has passed, so a forged
-// token cannot poison it.
-func (m *Method) Accept(raw []byte) (Ticket, *Refusal) {
+// check names its own refusal code. The authenticator is remembered only
+// once the ticket and authenticator have verified, so a forged token
+// cannot fill the replay cache.
+func (m *Method) Accept(ctx context.Context, raw []byte) (Ticket, *Refusal) {
 	req, ref := apReq(raw)
 	if ref != nil {
 		return Ticket{}, ref
@@ -108,9 +112,9 @@ func (m *Method) Accept(raw []byte) (Ticket, *Refusal) {
 		return t, ref
 	}
 	t.Name, t.Realm = tkt.DecryptedEncPart.CName.PrincipalNameString(), tkt.DecryptedEncPart.CRealm
-	if m.replay.IsReplay(tkt.SName, req.Authenticator) {
-		return t, &Refusal{Code: CodeReplay, Principal: t.Principal(),
-			Detail: "this authenticator was presented before (a replayed token)"}
+	if ref := m.checkReplay(ctx, req); ref != nil {
+		ref.Principal = t.Principal()
+		return t, ref
 	}
 	if _, ok := m.realms[strings.ToUpper(t.Realm)]; !ok {
 		return t, &Refusal{Code: CodeWrongRealm, Principal: t.Principal(),
@@ -189,4 +193,33 @@ func verifyRefusal(err error, skew string) *Refusal {
 		return &Refusal{Code: CodeBadIntegrity, Detail: ke.EText}
 	}
 	return &Refusal{Code: CodeMalformed, Detail: fmt.Sprintf("%s: %s", errorcode.Lookup(ke.ErrorCode), ke.EText)}
+}
+
+// replayNamespace is the store namespace of seen authenticators.
+const replayNamespace = "kerberos-authenticator"
+
+// checkReplay refuses an authenticator seen before: through the store
+// when Options.Replay is set (every replica sharing it sees it), else
+// through gokrb5's replay cache (this process only). An authenticator is
+// accepted only within MaxClockSkew of its time, so it is remembered for
+// twice that.
+func (m *Method) checkReplay(ctx context.Context, req messages.APReq) *Refusal {
+	a := req.Authenticator
+	if m.opts.Replay == nil {
+		if m.replay.IsReplay(req.Ticket.SName, a) {
+			return &Refusal{Code: CodeReplay, Detail: "this authenticator was presented before (a replayed token)"}
+		}
+		return nil
+	}
+	ct := a.CTime.Add(time.Duration(a.Cusec) * time.Microsecond)
+	key := strings.Join([]string{a.CName.PrincipalNameString() + "@" + a.CRealm,
+		req.Ticket.SName.PrincipalNameString(), strconv.FormatInt(ct.UnixMicro(), 10)}, "\x00")
+	err := m.opts.Replay.RecordOnce(ctx, replayNamespace, key, ct.Add(2*m.opts.MaxClockSkew))
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return &Refusal{Code: CodeReplay, Detail: "this authenticator was presented before, here or at another replica (a replayed token)"}
+	case err != nil:
+		return &Refusal{Code: CodeUnavailable, Detail: fmt.Sprintf("record the authenticator: %v", err)}
+	}
+	return nil
 }

@@ -33,7 +33,7 @@ func TestAcceptMalformed(t *testing.T) {
 		"truncated SPNEGO": mustB64(t, "YIIBsgYGKwYBBQUCoIIBpjCCAaKgDTALBgkqhkiG9xIBAgI="),
 		"NegTokenResp":     {0xa1, 0x03, 0x30, 0x01, 0x00},
 	} {
-		if _, ref := m.Accept(raw); ref == nil || ref.Code != CodeMalformed {
+		if _, ref := m.Accept(t.Context(), raw); ref == nil || ref.Code != CodeMalformed {
 			t.Errorf("%s: refusal %v, want %s", name, ref, CodeMalformed)
 		}
 	}

@@ -53,9 +53,21 @@ type Options struct {
 	MaxClockSkew time.Duration
 	// Users reads the store (store.Store satisfies it).
 	Users Users
+	// Replay, when set, remembers authenticators (store.Store satisfies
+	// it), so a token replayed to any replica sharing the store is
+	// refused; nil keeps gokrb5's replay cache, which this process alone
+	// sees.
+	Replay Recorder
 	// Finisher is the sso.Service; SetFinisher sets it after New.
 	Finisher Finisher
 	Logger   *zap.Logger
+}
+
+// Recorder remembers a key once (store.Store.RecordOnce): ErrConflict
+// (store.ErrConflict) when the key is remembered and not yet expired, any
+// other error an outage.
+type Recorder interface {
+	RecordOnce(ctx context.Context, namespace, key string, expires time.Time) error
 }
 
 // Method is Kerberos SPNEGO sign-in: an sso.RedirectMethod (its button
@@ -66,8 +78,8 @@ type Method struct {
 	realm  string // the service principal's realm
 	realms map[string]string
 	log    *zap.Logger
-	// replay is gokrb5's process-wide replay cache: one replica refuses an
-	// authenticator it has seen; see docs/kerberos.md for replicas.
+	// replay is gokrb5's process-wide replay cache, used when
+	// Options.Replay is nil.
 	replay *service.Cache
 	// pacLog receives gokrb5's notes on PAC buffers it skips.
 	pacLog *log.Logger
@@ -180,7 +192,7 @@ func (m *Method) ServeNegotiate(w http.ResponseWriter, r *http.Request) {
 		m.opts.Finisher.LoginPage(w, r, http.StatusOK)
 		return
 	}
-	t, ref := m.Accept(raw)
+	t, ref := m.Accept(r.Context(), raw)
 	if ref != nil {
 		m.refuse(w, r, t.Realm, ref)
 		return

@@ -170,6 +170,13 @@ func newSite(t testing.TB, d *domain, realms map[string]string, skew time.Durati
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newSiteOn(t, d, st, realms, skew, st)
+}
+
+// newSiteOn is a site on an existing store (another replica), with
+// replay remembering authenticators (nil: gokrb5's process cache).
+func newSiteOn(t testing.TB, d *domain, st store.Store, realms map[string]string, skew time.Duration, replay kerberos.Recorder) *site {
+	t.Helper()
 	h, err := password.NewHasher(password.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +189,7 @@ func newSite(t testing.TB, d *domain, realms map[string]string, skew time.Durati
 		t.Fatal(err)
 	}
 	m, err := kerberos.New(kerberos.Options{Keytab: d.keytab, ServicePrincipal: spn + "@" + d.dc.Realm,
-		Realms: realms, MaxClockSkew: skew, Users: st, Finisher: svc})
+		Realms: realms, MaxClockSkew: skew, Users: st, Replay: replay, Finisher: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,6 +339,29 @@ func TestKerberosAgainstSamba(t *testing.T) {
 			t.Fatalf("first use: %d", resp.StatusCode)
 		}
 		s.refused(t, s.get(t, "/kerberos/login", h), kerberos.CodeReplay)
+	})
+
+	t.Run("replayed to another replica", func(t *testing.T) {
+		// A second daemon on the same store: the authenticator is
+		// remembered in the store, not only in this process.
+		other := newSiteOn(t, d, s.st, corp, 0, s.st)
+		h := negotiate(t, alice, spn)
+		if resp := s.get(t, "/kerberos/login", h); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("first use: %d", resp.StatusCode)
+		}
+		ev := other.refused(t, other.get(t, "/kerberos/login", h), kerberos.CodeReplay)
+		if !strings.Contains(ev.Reason, "another replica") {
+			t.Fatalf("reason %q, want the store's refusal", ev.Reason)
+		}
+	})
+
+	t.Run("replayed, gokrb5's process cache", func(t *testing.T) {
+		local := newSiteOn(t, d, s.st, corp, 0, nil)
+		h := negotiate(t, alice, spn)
+		if resp := local.get(t, "/kerberos/login", h); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("first use: %d", resp.StatusCode)
+		}
+		local.refused(t, local.get(t, "/kerberos/login", h), kerberos.CodeReplay)
 	})
 
 	t.Run("clock skew", func(t *testing.T) {
