@@ -12,7 +12,6 @@ package kerberos
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -231,5 +230,3 @@ func firstNonEmpty(vs ...string) string {
 	}
 	return ""
 }
-
-var errNoKey = errors.New("the keytab holds no key for the ticket")
