@@ -22,6 +22,7 @@ mapping: {rules: [{group: G, profile: P}], user_templates: [{name: t}]}
 sso: {saml: {idp_metadata_file: x}, oidc: {issuer: "https://i.example.com", client_id: c, client_secret: s},
   kerberos: {keytab_file: k, service_principal: HTTP/sso.example.com@CORP.EXAMPLE.COM, realms: [{realm: CORP.EXAMPLE.COM}]}}
 policy: {ip_rules: [{name: r, addresses: [10.0.0.1]}]}
+provisioning: [{name: entra}]
 `
 
 // TestDocumentedDefaults compares every default in docs/configuration.md

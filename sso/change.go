@@ -258,12 +258,15 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 		return fmt.Errorf("%w (%s)", errWrongOld, reason)
 	}
 	now := s.now()
+	if u.Source == store.SourceIdP {
+		return &policyRefusal{msg: "this account signs in through your identity provider and has no password here"}
+	}
 	if !isLocal(u) {
 		ch := s.opts.Changers[u.Source]
 		if ch == nil {
 			return &policyRefusal{msg: "passwords of this directory cannot be changed here; use your organisation's password change"}
 		}
-		if err := ch.ChangePassword(ctx, directoryLogin(u), oldPW, newPW); err != nil {
+		if err := ch.ChangePassword(ctx, directoryAccount(u), oldPW, newPW); err != nil {
 			switch {
 			case errors.Is(err, directory.ErrInvalidCredentials):
 				return fmt.Errorf("%w (directory)", errWrongOld)

@@ -13,6 +13,7 @@ import (
 	"github.com/dirbridge/dirbridge/expiry"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/engine"
@@ -37,6 +38,9 @@ type Components struct {
 	// metadata, OIDC discovery).
 	SignIn *sso.Service
 	Admin  *admin.Server
+	// SCIM serves /scim/v2/ for the provisioning sources; nil when the
+	// config has none.
+	SCIM *scim.Server
 }
 
 // Build opens the store (applying migrations), seeds the config's
@@ -92,6 +96,9 @@ func Build(ctx context.Context, cfg *config.Config, logger *zap.Logger) (c *Comp
 	c.Admin, err = Admin(cfg, AdminDeps{Store: c.Store, Logger: logger, Catalogue: c.Catalogue, Hasher: c.Hasher,
 		Sync: c.Sync, SignIn: c.SignIn})
 	if err != nil {
+		return nil, err
+	}
+	if c.SCIM, err = SCIM(cfg, c.Store, logger, c.Registry); err != nil {
 		return nil, err
 	}
 	return c, nil
