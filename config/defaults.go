@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -226,6 +227,15 @@ func (c *Config) defaultSSO() {
 	def(c, "sso.sessions.cookie_name", &s.Sessions.CookieName, "dirbridge_session")
 	// /auth/verify may serve a session from memory this long.
 	def(c, "sso.sessions.verify_cache", &s.Sessions.VerifyCache, 2*time.Second)
+	if k := s.Kerberos; k != nil {
+		def(c, "sso.kerberos.label", &k.Label, "Windows")
+		def(c, "sso.kerberos.max_clock_skew", &k.MaxClockSkew, 5*time.Minute)
+		if len(c.Directories) == 1 {
+			for i := range k.Realms {
+				def(c, fmt.Sprintf("sso.kerberos.realms[%d].directory", i), &k.Realms[i].Directory, c.Directories[0].Name)
+			}
+		}
+	}
 }
 
 // publicBase is server.public_url without its trailing slash, or "" when it

@@ -19,7 +19,8 @@ privileges: [{name: p}]
 profiles: [{name: P}]
 directories: [{name: corp, kind: ad, urls: ["ldaps://x"], base_dn: "DC=x", groups: [G]}]
 mapping: {rules: [{group: G, profile: P}], user_templates: [{name: t}]}
-sso: {saml: {idp_metadata_file: x}, oidc: {issuer: "https://i.example.com", client_id: c, client_secret: s}}
+sso: {saml: {idp_metadata_file: x}, oidc: {issuer: "https://i.example.com", client_id: c, client_secret: s},
+  kerberos: {keytab_file: k, service_principal: HTTP/sso.example.com@CORP.EXAMPLE.COM, realms: [{realm: CORP.EXAMPLE.COM}]}}
 policy: {ip_rules: [{name: r, addresses: [10.0.0.1]}]}
 provisioning: [{name: entra}]
 `

@@ -328,6 +328,9 @@ type SSO struct {
 	// SAML and OIDC are nil when not configured.
 	SAML *SAML `yaml:"saml"`
 	OIDC *OIDC `yaml:"oidc"`
+	// Kerberos is SPNEGO sign-in for domain-joined browsers; nil when not
+	// configured.
+	Kerberos *Kerberos `yaml:"kerberos"`
 	// MatchBy is the order of keys an IdP identity is matched to a local
 	// (active) user by.
 	MatchBy []string `yaml:"match_by"`
@@ -342,6 +345,36 @@ type SSO struct {
 	// relative paths; anything else falls back to "/".
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
 	Sessions             Sessions `yaml:"sessions"`
+}
+
+// Kerberos configures Kerberos SPNEGO sign-in (RFC 4559) with the service
+// account's keytab.
+type Kerberos struct {
+	// Label is the sign-in button text.
+	Label string `yaml:"label"`
+	// Keytab is the keytab as base64 (e.g. ${DIRBRIDGE_KEYTAB}); KeytabFile
+	// names the keytab file, read as it is (a binary keytab must not lose
+	// a trailing byte to newline trimming, so it is no Secret *_file twin).
+	// Exactly one is set.
+	Keytab     Secret `yaml:"keytab"`
+	KeytabFile string `yaml:"keytab_file"`
+	// ServicePrincipal is HTTP/<host of public_url>@<REALM>; tickets for
+	// any other service are refused.
+	ServicePrincipal string `yaml:"service_principal"`
+	// Realms are the client realms accepted, each resolved to the users
+	// of one directory.
+	Realms []KerberosRealm `yaml:"realms"`
+	// OnLogin also offers Negotiate on /login, so a domain-joined browser
+	// signs in without a click.
+	OnLogin bool `yaml:"on_login"`
+	// MaxClockSkew is the tolerance on authenticator and ticket times.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
+}
+
+// KerberosRealm maps a client realm to the directory its users come from.
+type KerberosRealm struct {
+	Realm     string `yaml:"realm"`
+	Directory string `yaml:"directory"`
 }
 
 // Claim keys a preset maps and Claims may override.

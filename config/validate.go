@@ -596,9 +596,10 @@ func (v *validator) sso() {
 			v.add("sso.oidc", "needs server.public_url (it forms the redirect URL)")
 		}
 	}
-	if s.Enforce && s.SAML == nil && s.OIDC == nil {
-		v.add("sso.enforce", "needs sso.saml or sso.oidc: nobody could sign in except through the bypass")
+	if s.Enforce && s.SAML == nil && s.OIDC == nil && s.Kerberos == nil {
+		v.add("sso.enforce", "needs sso.saml, sso.oidc or sso.kerberos: nobody could sign in except through the bypass")
 	}
+	v.kerberos()
 	if sp := s.SAML; sp != nil {
 		v.oneOf("sso.saml.preset", sp.Preset, PresetAzureAD, PresetOkta, PresetGeneric)
 		switch {
@@ -913,5 +914,49 @@ func (v *validator) smtp() {
 	}
 	if s.TLS == SMTPNone && s.Password.IsSet() && !isLoopback(s.Host) {
 		v.add("smtp.tls", "none would send the SMTP password in clear to %s; use starttls or tls", s.Host)
+	}
+}
+
+// kerberos checks sso.kerberos without reading the keytab (that is
+// `dirbridge kerberos check`).
+func (v *validator) kerberos() {
+	k := v.c.SSO.Kerberos
+	if k == nil {
+		return
+	}
+	switch {
+	case !k.Keytab.IsSet() && k.KeytabFile == "":
+		v.add("sso.kerberos", "set keytab_file or keytab")
+	case k.Keytab.IsSet() && k.KeytabFile != "":
+		v.add("sso.kerberos.keytab_file", "set either keytab_file or keytab, not both")
+	}
+	if v.required("sso.kerberos.service_principal", k.ServicePrincipal) {
+		name, realm, ok := strings.Cut(k.ServicePrincipal, "@")
+		service, host, _ := strings.Cut(name, "/")
+		if !ok || realm == "" || service == "" || host == "" || strings.Contains(host, "/") {
+			v.add("sso.kerberos.service_principal", "must look like HTTP/host@REALM, got %q", k.ServicePrincipal)
+		}
+	}
+	if len(k.Realms) == 0 {
+		v.add("sso.kerberos.realms", "name at least one realm whose users may sign in")
+	}
+	seen := map[string]bool{}
+	for i, r := range k.Realms {
+		p := fmt.Sprintf("sso.kerberos.realms[%d]", i)
+		if v.required(p+".realm", r.Realm) {
+			if seen[strings.ToUpper(r.Realm)] {
+				v.add(p+".realm", "%q is listed twice", r.Realm)
+			}
+			seen[strings.ToUpper(r.Realm)] = true
+		}
+		if !v.required(p+".directory", r.Directory) {
+			continue
+		}
+		if !slices.ContainsFunc(v.c.Directories, func(d Directory) bool { return d.Name == r.Directory }) {
+			v.add(p+".directory", "%q is not a configured directory", r.Directory)
+		}
+	}
+	if k.MaxClockSkew < 0 || k.MaxClockSkew > 15*time.Minute {
+		v.add("sso.kerberos.max_clock_skew", "must be between 0s and 15m, got %s", k.MaxClockSkew)
 	}
 }

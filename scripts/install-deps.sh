@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 #   slapd               /usr/sbin/slapd, /usr/sbin/slapadd, /usr/lib/ldap/{back_mdb,memberof,refint,ppolicy}.so,
 #                       /etc/ldap/schema/{core,cosine,nis,inetorgperson}.ldif
 #   ldap-utils          /usr/bin/ldapmodify, /usr/bin/ldapsearch (harness, bench)
-#   samba               /usr/sbin/samba
-#   samba-common-bin    /usr/bin/samba-tool (provisioning, PSOs, aged passwords)
+#   samba               /usr/sbin/samba (also the KDC the Kerberos sign-in tests get tickets from)
+#   samba-common-bin    /usr/bin/samba-tool (provisioning, PSOs, aged passwords, SPNs, keytab export)
 #   samba-ad-provision  /usr/share/samba/setup (AD schema and provisioning LDIF; only Recommended by samba)
 #   samba-ad-dc         the AD DC's modules (samba-dsdb-modules, samba-vfs-modules)
 #   winbind             /usr/sbin/winbindd, which samba starts as a DC
@@ -25,7 +25,8 @@ cd "$(dirname "$0")/.."
 #   make                the Makefile (make test, make demo, make bench; .ci/run)
 #   systemd             /usr/bin/systemd-analyze (the unit's hardening score, cmd/dirbridge deploy_test.go)
 # krb5-user, smbclient, php-curl, php-sqlite3 and python3-aiosmtpd are named
-# from before; nothing in the tree runs them today.
+# from before; nothing in the tree runs them today (the Kerberos tests get
+# tickets with gokrb5's client, not kinit).
 # setpriv (util-linux), coreutils and findutils are Essential. Node.js >= 20
 # with npm (the oidc-provider test IdP) is not in Debian 12 (bookworm's
 # nodejs is 18): it is checked below, not installed. Go is likewise installed

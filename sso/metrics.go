@@ -35,7 +35,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	// Every series exists at zero from the start, so a rate or an alert on
 	// refusals works before the first one happens.
 	outcomes := []string{store.OutcomeSuccess, store.OutcomeFailure, store.OutcomeDenied}
-	for _, method := range []string{MethodPassword, MethodBypass, MethodSAML, MethodOIDC, MethodCert} {
+	for _, method := range []string{MethodPassword, MethodBypass, MethodSAML, MethodOIDC, MethodCert, MethodKerberos} {
 		for _, o := range outcomes {
 			m.signins.WithLabelValues(method, o)
 		}

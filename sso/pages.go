@@ -83,6 +83,17 @@ func returnToAsksBypass(returnTo string) bool {
 // application's own ".../?bypass-sso=1" link arrives as return_to).
 func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if s.negotiator != nil && q.Get("bypass-sso") != "1" && q.Get("logged_out") != "1" {
+		s.negotiator.ServeNegotiate(w, r)
+		return
+	}
+	s.loginPage(w, r, http.StatusOK, true)
+}
+
+// loginPage renders the login page with status; mayRedirect lets it send
+// the user straight to the only IdP when SSO is enforced.
+func (s *Service) loginPage(w http.ResponseWriter, r *http.Request, status int, mayRedirect bool) {
+	q := r.URL.Query()
 	returnTo := SafeReturnTo(q.Get("return_to"), s.allowed)
 	bypass := q.Get("bypass-sso") == "1" || returnToAsksBypass(returnTo)
 	p := page{Title: "Sign in", ReturnTo: returnTo, Bypass: bypass, Methods: s.buttons(returnTo, bypass)}
@@ -95,7 +106,7 @@ func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	case bypass:
 		p.ShowPassword = true
 		p.Title = "Sign in without single sign-on"
-	case len(s.opts.Methods) == 1 && p.Info == "":
+	case mayRedirect && len(s.opts.Methods) == 1 && p.Info == "":
 		http.Redirect(w, r, s.opts.Methods[0].LoginURL(returnTo), http.StatusSeeOther)
 		return
 	}
@@ -105,5 +116,5 @@ func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	if p.ShowPassword && s.opts.ClientCert != nil {
 		p.CertURL = "/login/certificate?return_to=" + queryEscape(returnTo)
 	}
-	s.render(w, http.StatusOK, "login", p)
+	s.render(w, status, "login", p)
 }

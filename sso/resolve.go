@@ -62,7 +62,20 @@ func (s *Service) resolve(ctx context.Context, id Identity) (resolution, error) 
 		if err != nil {
 			return resolution{}, fmt.Errorf("read user: %w", err)
 		}
-		return resolution{user: u, key: "user_id"}, nil
+		res := resolution{user: u, key: "user_id"}
+		if id.LinkSubject != "" {
+			// The method resolved the user itself and vouches for the
+			// subject (Kerberos: the SID in a PAC the KDC signed): bind it
+			// at the first sign-in, as for an IdP.
+			_, err := s.store.GetIdPLink(ctx, id.Issuer, id.LinkSubject)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				res.link = &store.IdPLink{UserID: u.ID, Issuer: id.Issuer, Subject: id.LinkSubject}
+			case err != nil:
+				return resolution{}, fmt.Errorf("read IdP link: %w", err)
+			}
+		}
+		return res, nil
 	}
 	if id.LinkSubject != "" {
 		l, err := s.store.GetIdPLink(ctx, id.Issuer, id.LinkSubject)

@@ -194,6 +194,8 @@ type Service struct {
 	ipRules atomic.Pointer[[]policy.IPRule]
 	// pol are the reloadable policies (policies.go), replaced whole.
 	pol atomic.Pointer[Policies]
+	// negotiator, when set, answers GET /login (negotiate.go).
+	negotiator Negotiator
 	// started is set once Run has started every method.
 	started atomic.Bool
 	// revoke checks client certificates' revocation; nil when off.

@@ -42,6 +42,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(entriesCmd(), mappingCmd(), ssoCmd(), sessionsCmd(), backupCmd())
 	root.AddCommand(healthCmd())
 	root.AddCommand(scimCmd())
+	root.AddCommand(kerberosCmd())
 	initCompletion(root)
 	return root
 }

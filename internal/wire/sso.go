@@ -333,8 +333,8 @@ type SSODeps struct {
 	Extend func(*sso.Options)
 }
 
-// SSO builds the sign-in service with the configured SAML and OIDC
-// methods, each finishing through it, the forgotten-password mailer when
+// SSO builds the sign-in service with the configured SAML, OIDC and
+// Kerberos methods, each finishing through it, the forgotten-password mailer when
 // policy.password_reset.enabled and just-in-time creation when sso.jit. Run the Service to start the
 // methods (IdP metadata, discovery).
 func SSO(cfg *config.Config, deps SSODeps) (*sso.Service, error) {
@@ -373,6 +373,10 @@ func SSO(cfg *config.Config, deps SSODeps) (*sso.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	krb, err := Kerberos(cfg, deps.Store, logger)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := sso.New(opts)
 	if err != nil {
 		return nil, err
@@ -387,6 +391,13 @@ func SSO(cfg *config.Config, deps SSODeps) (*sso.Service, error) {
 	if rp != nil {
 		rp.SetFinisher(svc)
 		svc.AddMethod(rp)
+	}
+	if krb != nil {
+		krb.SetFinisher(svc)
+		svc.AddMethod(krb)
+		if cfg.SSO.Kerberos.OnLogin {
+			svc.SetNegotiator(krb)
+		}
 	}
 	return svc, nil
 }
