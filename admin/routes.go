@@ -41,6 +41,7 @@ var (
 		{"source", "string", "local or a directory name"},
 		{"state", "string", "active or inactive"},
 		{"profile", "string", "profile name"},
+		{"team", "string", "only members of this team (within the caller's scope)"},
 		{"q", "string", "substring of username, display name or e-mail"},
 		{"limit", "integer", "page size (default 50, at most 500)"},
 		{"offset", "integer", "items to skip"},
