@@ -3,10 +3,12 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/store"
@@ -89,5 +91,29 @@ func TestListUsersTeamFilter(t *testing.T) {
 	e.do("GET", "/api/v1/users?team=none", tok, nil, 200, &list)
 	if list.Total != 0 {
 		t.Fatalf("unknown team: %d users", list.Total)
+	}
+}
+
+// TestMySessions: anyone lists their own sessions, and only theirs.
+func TestMySessions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := e.clk.Now()
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		for i, u := range []string{"nobody", "alice"} {
+			s := store.Session{ID: fmt.Sprintf("s%d", i), UserID: e.users[u].ID, Method: "password", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := tx.CreateSession(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list admin.SessionList
+	e.do("GET", "/api/v1/me/sessions", e.token("nobody"), nil, 200, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != "s0" || list.Items[0].Username != "nobody" {
+		t.Fatalf("own sessions: %+v", list)
 	}
 }
