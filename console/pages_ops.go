@@ -1,0 +1,349 @@
+package console
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/sso"
+)
+
+// dirState is one directory's card on the overview and the directories
+// page.
+type dirState struct {
+	admin.Directory
+	Stats *admin.DirectoryStats
+	Runs  []admin.SyncRun
+	Last  *admin.SyncRun
+}
+
+type overviewData struct {
+	Dirs            []dirState
+	DirsHidden      bool
+	Users, Inactive int
+	UsersHidden     bool
+	Licences        int
+	Sessions        int
+	LicencesHidden  bool
+	Expiring        []expiring
+	ExpiringHidden  bool
+}
+
+// expiring is a row of "expires this week".
+type expiring struct {
+	UserID, Username, Kind string
+	ExpiresAt              time.Time
+	DaysLeft               int
+}
+
+// overview is the administrator's first page; each card shows what the
+// caller may read and is left out otherwise.
+func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	if !newCan(s)["admin"] {
+		return &pageError{Status: http.StatusForbidden, Message: "Your profile grants no administration privilege. My account has what you can see and change."}
+	}
+	var d overviewData
+	var err error
+	if d.Dirs, err = c.directories(r, s, 1); forbidden(err) {
+		d.DirsHidden = true
+	} else if err != nil {
+		return err
+	}
+	var ul admin.UserList
+	if err := c.get(r, s, "/api/v1/users", url.Values{"limit": {"1"}}, &ul); forbidden(err) {
+		d.UsersHidden = true
+	} else if err != nil {
+		return err
+	}
+	d.Users = ul.Total
+	if !d.UsersHidden {
+		if err := c.get(r, s, "/api/v1/users", url.Values{"limit": {"1"}, "state": {"inactive"}}, &ul); err != nil {
+			return err
+		}
+		d.Inactive = ul.Total
+	}
+	var sl admin.SessionList
+	if err := c.get(r, s, "/api/v1/sessions", nil, &sl); forbidden(err) {
+		d.LicencesHidden = true
+	} else if err != nil {
+		return err
+	}
+	d.Licences, d.Sessions = sl.LicencesInUse, len(sl.Items)
+	var el admin.ExpiryList
+	if err := c.get(r, s, "/api/v1/expiry", url.Values{"days": {"7"}}, &el); forbidden(err) {
+		d.ExpiringHidden = true
+	} else if err != nil {
+		return err
+	}
+	for _, n := range el.Items {
+		d.Expiring = append(d.Expiring, expiring{UserID: n.UserID, Username: n.Username, Kind: n.Kind, ExpiresAt: n.ExpiresAt, DaysLeft: n.DaysLeft})
+	}
+	c.render(w, r, s, http.StatusOK, "overview", "Overview", "overview", d)
+	return nil
+}
+
+// directories reads each configured directory with its statistics and
+// its latest runs (at most runs).
+func (c *Console) directories(r *http.Request, s *sso.BrowserSession, runs int) ([]dirState, error) {
+	var dl admin.DirectoryList
+	if err := c.get(r, s, "/api/v1/directories", nil, &dl); err != nil {
+		return nil, err
+	}
+	out := make([]dirState, 0, len(dl.Items))
+	for _, d := range dl.Items {
+		ds := dirState{Directory: d}
+		var st admin.DirectoryStats
+		if err := c.get(r, s, "/api/v1/directories/"+url.PathEscape(d.Name)+"/stats", nil, &st); err == nil {
+			ds.Stats = &st
+		} else if !forbidden(err) {
+			return nil, err
+		}
+		var rl admin.SyncRunList
+		q := url.Values{"directory": {d.Name}, "limit": {strconv.Itoa(runs)}}
+		if err := c.get(r, s, "/api/v1/sync/runs", q, &rl); err != nil && !forbidden(err) {
+			return nil, err
+		}
+		ds.Runs = rl.Items
+		if len(rl.Items) > 0 {
+			ds.Last = &rl.Items[0]
+		}
+		out = append(out, ds)
+	}
+	return out, nil
+}
+
+type directoriesData struct {
+	Dirs  []dirState
+	Error string
+	Dir   string
+}
+
+func (c *Console) directoryList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	dirs, err := c.directories(r, s, 15)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "directories", "Directories", "directories", directoriesData{Dirs: dirs})
+	return nil
+}
+
+// directorySync starts a full or incremental run, or a dry run.
+func (c *Console) directorySync(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	in := admin.SyncInput{Directory: r.PathValue("name"), Full: r.PostForm.Get("full") == "on", DryRun: r.PostForm.Get("dry_run") == "on"}
+	var out admin.SyncStarted
+	if err := c.call(r, s, http.MethodPost, "/api/v1/sync", nil, in, &out); err != nil {
+		var ae *apiError
+		if !asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized {
+			return err
+		}
+		dirs, derr := c.directories(r, s, 15)
+		if derr != nil {
+			return err
+		}
+		c.render(w, r, s, ae.Status, "directories", "Directories", "directories", directoriesData{Dirs: dirs, Error: ae.Body.Message, Dir: in.Directory})
+		return nil
+	}
+	seeOther(w, r, "/admin/directories", "sync")
+	return nil
+}
+
+func (c *Console) sessionList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var sl admin.SessionList
+	if err := c.get(r, s, "/api/v1/sessions", nil, &sl); err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "sessions", "Sessions and licences", "sessions", sl)
+	return nil
+}
+
+func (c *Console) sessionEnd(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	if err := c.call(r, s, http.MethodDelete, "/api/v1/sessions/"+url.PathEscape(r.PathValue("id")), nil, nil, nil); err != nil {
+		return err
+	}
+	seeOther(w, r, "/admin/sessions", "ended")
+	return nil
+}
+
+// auditFilter is the audit page's query. Times are the browser's
+// datetime-local values, read as UTC.
+type auditFilter struct {
+	Actor, Action, Target, Outcome, Since, Until string
+	Page                                         int
+}
+
+const auditPage = 100
+
+func readAuditFilter(q url.Values) auditFilter {
+	f := auditFilter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")), Target: strings.TrimSpace(q.Get("target")),
+		Outcome: q.Get("outcome"), Since: q.Get("since"), Until: q.Get("until")}
+	f.Page, _ = strconv.Atoi(q.Get("page"))
+	if f.Page < 1 {
+		f.Page = 1
+	}
+	return f
+}
+
+// api is the filter as /api/v1/audit's query; a time that does not parse
+// is reported by field.
+func (f auditFilter) api() (url.Values, map[string]string) {
+	q := url.Values{}
+	for k, v := range map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	errs := map[string]string{}
+	for k, v := range map[string]string{"since": f.Since, "until": f.Until} {
+		if v == "" {
+			continue
+		}
+		t, err := parseLocal(v)
+		if err != nil {
+			errs[k] = "Use a date and time such as 2026-03-01T09:00."
+			continue
+		}
+		q.Set(k, t.Format(time.RFC3339))
+	}
+	return q, errs
+}
+
+// query is the filter as the page's own query string.
+func (f auditFilter) query(page int) string {
+	v := url.Values{}
+	for k, x := range map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target, "outcome": f.Outcome, "since": f.Since, "until": f.Until} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	return v.Encode()
+}
+
+func parseLocal(v string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02", time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a time: %q", v)
+}
+
+type auditData struct {
+	F          auditFilter
+	Items      []admin.AuditEvent
+	Errors     map[string]string
+	Prev, Next string
+	Export     string
+}
+
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	f := readAuditFilter(r.URL.Query())
+	d := auditData{F: f, Export: f.query(1)}
+	q, errs := f.api()
+	status := http.StatusOK
+	if len(errs) > 0 {
+		d.Errors, status = errs, http.StatusBadRequest
+	} else {
+		// The outcome filter is applied here, over the page the API
+		// returns, until the API takes it.
+		q.Set("limit", strconv.Itoa(auditPage))
+		q.Set("offset", strconv.Itoa((f.Page-1)*auditPage))
+		var al admin.AuditList
+		if err := c.get(r, s, "/api/v1/audit", q, &al); err != nil {
+			return err
+		}
+		d.Items = filterOutcome(al.Items, f.Outcome)
+		if f.Page > 1 {
+			d.Prev = "/admin/audit?" + f.query(f.Page-1)
+		}
+		if len(al.Items) == auditPage {
+			d.Next = "/admin/audit?" + f.query(f.Page+1)
+		}
+	}
+	c.render(w, r, s, status, "audit", "Audit log", "audit", d)
+	return nil
+}
+
+func filterOutcome(items []admin.AuditEvent, outcome string) []admin.AuditEvent {
+	if outcome == "" {
+		return items
+	}
+	out := items[:0:0]
+	for _, e := range items {
+		if e.Outcome == outcome {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// exportMax bounds an export; narrow the filters for more.
+const exportMax = 50_000
+
+// auditExport writes every event the filters select (at most exportMax)
+// as CSV or JSON, read from the API a thousand at a time.
+func (c *Console) auditExport(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	f := readAuditFilter(r.URL.Query())
+	format := r.URL.Query().Get("format")
+	if format != "csv" && format != "json" {
+		return &pageError{Status: http.StatusBadRequest, Message: "Choose the csv or json format."}
+	}
+	q, errs := f.api()
+	if len(errs) > 0 {
+		return &pageError{Status: http.StatusBadRequest, Message: "The time filters do not parse; fix them on the audit page."}
+	}
+	var all []admin.AuditEvent
+	for off := 0; off < exportMax; off += 1000 {
+		q.Set("limit", "1000")
+		q.Set("offset", strconv.Itoa(off))
+		var al admin.AuditList
+		if err := c.get(r, s, "/api/v1/audit", q, &al); err != nil {
+			return err
+		}
+		all = append(all, filterOutcome(al.Items, f.Outcome)...)
+		if len(al.Items) < 1000 {
+			break
+		}
+	}
+	name := "dirbridge-audit-" + c.now().UTC().Format("20060102-150405") + "." + format
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	if format == "json" {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if all == nil {
+			all = []admin.AuditEvent{}
+		}
+		return enc.Encode(all)
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"id", "time", "actor", "action", "target", "outcome", "reason", "source_ip", "details"})
+	for _, e := range all {
+		det := ""
+		if len(e.Details) > 0 {
+			b, _ := json.Marshal(e.Details)
+			det = string(b)
+		}
+		_ = cw.Write([]string{strconv.FormatInt(e.ID, 10), e.Time.UTC().Format(time.RFC3339), csvSafe(e.Actor), e.Action, csvSafe(e.Target), e.Outcome, csvSafe(e.Reason), e.SourceIP, csvSafe(det)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe keeps a spreadsheet from reading a value as a formula (a
+// username or reason is chosen by whoever signs in).
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}

@@ -1,0 +1,187 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
+)
+
+func (c *Console) profileList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var pl admin.ProfileList
+	if err := c.get(r, s, "/api/v1/profiles", nil, &pl); err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "profiles", "Profiles", "profiles", pl)
+	return nil
+}
+
+// privRow is one privilege checkbox of the editor.
+type privRow struct {
+	privilege.Info
+	Held, Grant bool
+	ScopeKind   string
+	ScopeTeams  string
+}
+
+type privArea struct {
+	Name string
+	Rows []privRow
+}
+
+type profileFormData struct {
+	New     bool
+	P       admin.Profile
+	Areas   []privArea
+	Holders admin.UserList
+	Errors  map[string]string
+	// NamedMayGrant: the profile lists what its holders may grant.
+	NamedMayGrant bool
+}
+
+// profileData builds the editor over profile p: the catalogue grouped by
+// area with p's choices ticked, and the users holding p.
+func (c *Console) profileData(r *http.Request, s *sso.BrowserSession, p admin.Profile, isNew bool) (profileFormData, error) {
+	d := profileFormData{New: isNew, P: p, NamedMayGrant: p.MayGrant != nil}
+	var cat admin.PrivilegeCatalogue
+	if err := c.get(r, s, "/api/v1/privileges", nil, &cat); err != nil {
+		return d, err
+	}
+	for _, g := range cat.Groups {
+		a := privArea{Name: g.Name}
+		for _, info := range g.Privileges {
+			row := privRow{Info: info, Held: slices.Contains(p.Privileges, info.Name), Grant: slices.Contains(p.MayGrant, info.Name), ScopeKind: store.ScopeAll}
+			if sc, ok := p.Scopes[info.Name]; ok {
+				row.ScopeKind, row.ScopeTeams = sc.Kind, strings.Join(sc.Teams, ", ")
+			}
+			a.Rows = append(a.Rows, row)
+		}
+		d.Areas = append(d.Areas, a)
+	}
+	if !isNew {
+		q := url.Values{"profile": {p.Name}, "limit": {"25"}}
+		if err := c.get(r, s, "/api/v1/users", q, &d.Holders); err != nil && !forbidden(err) {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+func (c *Console) profileNew(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	d, err := c.profileData(r, s, admin.Profile{}, true)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "profile", "New profile", "profiles", d)
+	return nil
+}
+
+func (c *Console) profileEdit(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var p admin.Profile
+	if err := c.get(r, s, "/api/v1/profiles/"+url.PathEscape(r.PathValue("name")), nil, &p); err != nil {
+		return err
+	}
+	d, err := c.profileData(r, s, p, false)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "profile", p.Name, "profiles", d)
+	return nil
+}
+
+// profileInput reads the editor's form: ticked privileges, may-grant
+// (only when "limit what holders may grant" is ticked) and each scoped
+// privilege's reach.
+func profileInput(f url.Values) admin.ProfileInput {
+	in := admin.ProfileInput{Name: strings.TrimSpace(f.Get("name")), Description: strings.TrimSpace(f.Get("description")), Privileges: f["priv"]}
+	if in.Privileges == nil {
+		in.Privileges = []string{}
+	}
+	if f.Get("limit_grant") == "on" {
+		in.MayGrant = append([]string{}, f["grant"]...)
+	}
+	for _, p := range in.Privileges {
+		kind := f.Get("scope." + p)
+		if kind == "" || kind == store.ScopeAll {
+			continue
+		}
+		sc := admin.Scope{Kind: kind}
+		for _, t := range strings.Split(f.Get("teams."+p), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				sc.Teams = append(sc.Teams, t)
+			}
+		}
+		if in.Scopes == nil {
+			in.Scopes = map[string]admin.Scope{}
+		}
+		in.Scopes[p] = sc
+	}
+	return in
+}
+
+// profileSave creates (/admin/profiles/new) or replaces a profile; a
+// refusal shows the editor again with the boxes as they were ticked.
+func (c *Console) profileSave(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	in := profileInput(r.PostForm)
+	name := r.PathValue("name")
+	isNew := name == ""
+	var out admin.Profile
+	var err error
+	if isNew {
+		err = c.call(r, s, http.MethodPost, "/api/v1/profiles", nil, in, &out)
+	} else {
+		in.Name = ""
+		err = c.call(r, s, http.MethodPut, "/api/v1/profiles/"+url.PathEscape(name), nil, in, &out)
+	}
+	if err != nil {
+		var ae *apiError
+		if !asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized {
+			return err
+		}
+		p := admin.Profile{Name: in.Name, Description: in.Description, Privileges: in.Privileges, MayGrant: in.MayGrant, Scopes: in.Scopes}
+		if !isNew {
+			p.Name = name
+		}
+		d, derr := c.profileData(r, s, p, isNew)
+		if derr != nil {
+			return err
+		}
+		d.Errors = map[string]string{formField(ae.Body.Field): ae.Body.Message}
+		c.render(w, r, s, ae.Status, "profile", "Profile", "profiles", d)
+		return nil
+	}
+	seeOther(w, r, "/admin/profiles/"+url.PathEscape(out.Name), "saved")
+	return nil
+}
+
+func (c *Console) teamList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var tl admin.TeamList
+	if err := c.get(r, s, "/api/v1/teams", nil, &tl); err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "teams", "Teams", "teams", tl)
+	return nil
+}
+
+type teamData struct {
+	T       admin.Team
+	Members admin.UserList
+}
+
+func (c *Console) teamPage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var d teamData
+	if err := c.get(r, s, "/api/v1/teams/"+url.PathEscape(r.PathValue("name")), nil, &d.T); err != nil {
+		return err
+	}
+	q := url.Values{"team": {d.T.Name}, "limit": {"200"}}
+	if err := c.get(r, s, "/api/v1/users", q, &d.Members); err != nil && !forbidden(err) {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "team", d.T.Name, "teams", d)
+	return nil
+}

@@ -1,0 +1,289 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/sso"
+)
+
+// pageSize is the users list's page.
+const pageSize = 50
+
+type accountData struct {
+	Me       admin.Me
+	Sessions []admin.Session
+}
+
+// myAccount is / for every signed-in user: who I am, profile and teams,
+// password expiry, my sessions.
+func (c *Console) myAccount(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var d accountData
+	if err := c.get(r, s, "/api/v1/me", nil, &d.Me); err != nil {
+		return err
+	}
+	var sl admin.SessionList
+	if err := c.get(r, s, "/api/v1/me/sessions", nil, &sl); err != nil {
+		return err
+	}
+	d.Sessions = sl.Items
+	c.render(w, r, s, http.StatusOK, "account", "My account", "account", d)
+	return nil
+}
+
+// userFilter is the users list's query, as the form and the links carry it.
+type userFilter struct {
+	Q, State, Profile, Team, Source string
+	Page                            int
+}
+
+func readUserFilter(q url.Values) userFilter {
+	f := userFilter{Q: strings.TrimSpace(q.Get("q")), State: q.Get("state"), Profile: q.Get("profile"), Team: q.Get("team"), Source: q.Get("source")}
+	f.Page, _ = strconv.Atoi(q.Get("page"))
+	if f.Page < 1 {
+		f.Page = 1
+	}
+	return f
+}
+
+// values is f as a query string, page included when not 1.
+func (f userFilter) values(page int) url.Values {
+	v := url.Values{}
+	for k, x := range map[string]string{"q": f.Q, "state": f.State, "profile": f.Profile, "team": f.Team, "source": f.Source} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	return v
+}
+
+type userListData struct {
+	F          userFilter
+	List       admin.UserList
+	From, To   int
+	Prev, Next string
+	Pages      int
+	Profiles   []string
+	Teams      []string
+	Sources    []string
+	FieldError map[string]string
+}
+
+func (c *Console) userList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	f := readUserFilter(r.URL.Query())
+	q := f.values(1)
+	q.Set("limit", strconv.Itoa(pageSize))
+	q.Set("offset", strconv.Itoa((f.Page-1)*pageSize))
+	d := userListData{F: f, Sources: append([]string{"local"}, c.dirs...)}
+	status := http.StatusOK
+	if err := c.get(r, s, "/api/v1/users", q, &d.List); err != nil {
+		if d.FieldError = fieldErrors(err); d.FieldError == nil || forbidden(err) {
+			return err
+		}
+		status = http.StatusBadRequest
+	}
+	d.Profiles, d.Teams = c.profileAndTeamNames(r, s)
+	if n := len(d.List.Items); n > 0 {
+		d.From, d.To = d.List.Offset+1, d.List.Offset+n
+	}
+	d.Pages = (d.List.Total + pageSize - 1) / pageSize
+	if f.Page > 1 {
+		d.Prev = "/admin/users?" + f.values(f.Page-1).Encode()
+	}
+	if f.Page < d.Pages {
+		d.Next = "/admin/users?" + f.values(f.Page+1).Encode()
+	}
+	c.render(w, r, s, status, "users", "Users", "users", d)
+	return nil
+}
+
+// profileAndTeamNames are the choices of the filters and forms; a caller
+// who may not list them gets none (the API decides).
+func (c *Console) profileAndTeamNames(r *http.Request, s *sso.BrowserSession) (profiles, teams []string) {
+	var pl admin.ProfileList
+	if err := c.get(r, s, "/api/v1/profiles", nil, &pl); err == nil {
+		for _, p := range pl.Items {
+			profiles = append(profiles, p.Name)
+		}
+	}
+	var tl admin.TeamList
+	if err := c.get(r, s, "/api/v1/teams", nil, &tl); err == nil {
+		for _, t := range tl.Items {
+			teams = append(teams, t.Name)
+		}
+	}
+	return profiles, teams
+}
+
+type userPageData struct {
+	U         admin.UserDetail
+	Sessions  []admin.Session
+	NoSession bool // the caller may not list sessions
+	Audit     []admin.AuditEvent
+	NoAudit   bool
+	// ActionError is the refusal of the action just tried, by action.
+	ActionError map[string]string
+	// NewPassword is a generated password, shown once.
+	NewPassword admin.PasswordResetResponse
+	Reason      string
+}
+
+func (c *Console) loadUserPage(r *http.Request, s *sso.BrowserSession, id string) (userPageData, error) {
+	var d userPageData
+	if err := c.get(r, s, "/api/v1/users/"+url.PathEscape(id), nil, &d.U); err != nil {
+		return d, err
+	}
+	var sl admin.SessionList
+	if err := c.get(r, s, "/api/v1/sessions", url.Values{"user": {d.U.ID}}, &sl); err != nil {
+		if !forbidden(err) {
+			return d, err
+		}
+		d.NoSession = true
+	}
+	d.Sessions = sl.Items
+	var al admin.AuditList
+	if err := c.get(r, s, "/api/v1/audit", url.Values{"target": {"user:" + d.U.Username}, "limit": {"20"}}, &al); err != nil {
+		if !forbidden(err) {
+			return d, err
+		}
+		d.NoAudit = true
+	}
+	d.Audit = al.Items
+	return d, nil
+}
+
+func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	d, err := c.loadUserPage(r, s, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "user", d.U.Username, "users", d)
+	return nil
+}
+
+// userAction runs one action of a user's page through the API and shows
+// the page again: a refusal next to the action's button, a success as a
+// confirmation (a generated password once, on the page itself).
+func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	base := "/api/v1/users/" + url.PathEscape(id)
+	var err error
+	var reset admin.PasswordResetResponse
+	switch action {
+	case "activate", "unlock":
+		err = c.call(r, s, http.MethodPost, base+"/"+action, nil, nil, nil)
+	case "deactivate":
+		err = c.call(r, s, http.MethodPost, base+"/deactivate", nil, admin.DeactivateRequest{Reason: strings.TrimSpace(r.PostForm.Get("reason"))}, nil)
+	case "end-session":
+		err = c.call(r, s, http.MethodDelete, base+"/sessions", nil, nil, nil)
+	case "password":
+		in := admin.PasswordResetRequest{Password: r.PostForm.Get("password")}
+		err = c.call(r, s, http.MethodPost, base+"/password", nil, in, &reset)
+	default:
+		return &pageError{Status: http.StatusNotFound, Message: "There is no action " + action + "."}
+	}
+	if err != nil {
+		var ae *apiError
+		if !asAPIError(err, &ae) {
+			return err
+		}
+		d, lerr := c.loadUserPage(r, s, id)
+		if lerr != nil {
+			return err // the user is out of reach: say why the action failed
+		}
+		d.ActionError = map[string]string{action: ae.Body.Message}
+		d.Reason = r.PostForm.Get("reason")
+		c.render(w, r, s, ae.Status, "user", d.U.Username, "users", d)
+		return nil
+	}
+	if action == "password" {
+		d, err := c.loadUserPage(r, s, id)
+		if err != nil {
+			return err
+		}
+		d.NewPassword = reset
+		if reset.Password == "" {
+			d.NewPassword.Password = "" // the administrator chose it; never echo it
+		}
+		c.render(w, r, s, http.StatusOK, "user", d.U.Username, "users", d)
+		return nil
+	}
+	seeOther(w, r, "/admin/users/"+url.PathEscape(id), action)
+	return nil
+}
+
+type userFormData struct {
+	In       admin.CreateUserRequest
+	Invites  bool // the form offers the invitation
+	Invite   bool
+	Profile  string
+	Units    string
+	Profiles []string
+	Teams    []string
+	Errors   map[string]string
+}
+
+func (c *Console) userNew(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	d := userFormData{Invites: c.invites, Invite: c.invites}
+	d.Profiles, d.Teams = c.profileAndTeamNames(r, s)
+	c.render(w, r, s, http.StatusOK, "user_new", "New user", "users", d)
+	return nil
+}
+
+// userCreate creates a local user; a refusal shows the form again with
+// everything typed and the message next to the field the API names.
+func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	f := r.PostForm
+	d := userFormData{
+		In: admin.CreateUserRequest{
+			Username: strings.TrimSpace(f.Get("username")), DisplayName: strings.TrimSpace(f.Get("display_name")),
+			FirstName: strings.TrimSpace(f.Get("first_name")), LastName: strings.TrimSpace(f.Get("last_name")),
+			Email: strings.TrimSpace(f.Get("email")), State: f.Get("state"),
+		},
+		Profile: f.Get("profile"), Units: f.Get("units"),
+		Invites: c.invites, Invite: c.invites && f.Get("invite") == "on",
+	}
+	d.In.Invite = &d.Invite
+	if d.Profile != "" {
+		d.In.Profile = &d.Profile
+	}
+	for _, u := range strings.Split(d.Units, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			d.In.Units = append(d.In.Units, u)
+		}
+	}
+	var out admin.CreateUserResponse
+	err := c.call(r, s, http.MethodPost, "/api/v1/users", nil, d.In, &out)
+	if err != nil {
+		var ae *apiError
+		if !asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized {
+			return err
+		}
+		d.Errors = map[string]string{formField(ae.Body.Field): ae.Body.Message}
+		d.Profiles, d.Teams = c.profileAndTeamNames(r, s)
+		c.render(w, r, s, ae.Status, "user_new", "New user", "users", d)
+		return nil
+	}
+	seeOther(w, r, "/admin/users/"+url.PathEscape(out.User.ID), "created")
+	return nil
+}
+
+// formField maps an API field (a JSON path such as "units[1]") to the
+// form field that shows its message; unknown fields go to the form.
+func formField(f string) string {
+	if i := strings.IndexAny(f, "[."); i >= 0 {
+		f = f[:i]
+	}
+	switch f {
+	case "username", "display_name", "first_name", "last_name", "email", "profile", "units", "state",
+		"description", "privileges", "may_grant", "scopes", "name":
+		return f
+	}
+	return ""
+}
