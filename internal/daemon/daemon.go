@@ -241,8 +241,9 @@ func newServer(cfg *config.Config, c *wire.Components, log *zap.Logger) (*http.S
 }
 
 // routes is the public mux: probes, metrics, the admin API under
-// /api/v1/, and the sign-in surface on every other path (/login, /logout,
-// /auth/verify, /password/*, /saml/*, /oidc/*, /login/certificate).
+// /api/v1/, the console at / and /admin, and the sign-in surface on every
+// other path (/login, /logout, /auth/verify, /password/*, /saml/*, /oidc/*,
+// /login/certificate).
 func routes(c *wire.Components) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -260,6 +261,11 @@ func routes(c *wire.Components) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/", c.Admin)
 	mux.Handle("GET /api/v1/me", meHandler(c.Admin, c.SignIn))
+	// The console: My account at / (where a sign-in without a return URL
+	// lands) and the administration pages under /admin.
+	mux.Handle("GET /{$}", c.Console)
+	mux.Handle("/admin", c.Console)
+	mux.Handle("/admin/", c.Console)
 	mux.Handle("/", c.SignIn)
 	return mux
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
+	"github.com/dirbridge/dirbridge/console"
 	"github.com/dirbridge/dirbridge/expiry"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
@@ -37,6 +38,8 @@ type Components struct {
 	// metadata, OIDC discovery).
 	SignIn *sso.Service
 	Admin  *admin.Server
+	// Console is the administration console (/admin) and My account (/).
+	Console *console.Console
 }
 
 // Build opens the store (applying migrations), seeds the config's
@@ -92,6 +95,9 @@ func Build(ctx context.Context, cfg *config.Config, logger *zap.Logger) (c *Comp
 	c.Admin, err = Admin(cfg, AdminDeps{Store: c.Store, Logger: logger, Catalogue: c.Catalogue, Hasher: c.Hasher,
 		Sync: c.Sync, SignIn: c.SignIn})
 	if err != nil {
+		return nil, err
+	}
+	if c.Console, err = Console(cfg, c, logger); err != nil {
 		return nil, err
 	}
 	return c, nil
