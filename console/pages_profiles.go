@@ -152,7 +152,11 @@ func (c *Console) profileSave(w http.ResponseWriter, r *http.Request, s *sso.Bro
 			return err
 		}
 		d.Errors = map[string]string{formField(ae.Body.Field): ae.Body.Message}
-		c.render(w, r, s, ae.Status, "profile", "Profile", "profiles", d)
+		title := p.Name
+		if isNew {
+			title = "New profile"
+		}
+		c.render(w, r, s, ae.Status, "profile", title, "profiles", d)
 		return nil
 	}
 	seeOther(w, r, "/admin/profiles/"+url.PathEscape(out.Name), "saved")
