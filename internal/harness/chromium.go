@@ -35,6 +35,9 @@ func StartChromium(t TB, width, height int) *Browser {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.UserDataDir(dir),
+		// Its shared-memory files (disable-dev-shm-usage) go to TMPDIR:
+		// keep them in the profile dir, removed with it.
+		chromedp.Env("TMPDIR="+dir),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.WindowSize(width, height),
