@@ -105,7 +105,7 @@ func routeTable() []route {
 
 		{Method: "GET", Path: "/api/v1/privileges", Name: "listPrivileges", Summary: "The privilege catalogue, built-in and the application's, grouped by area: description, whether scoped, prerequisites", Privs: []string{privilege.ManageProfiles, privilege.ManageUsers, privilege.ViewUsers}, Resp: PrivilegeCatalogue{}, Status: 200, handler: (*Server).handleListPrivileges},
 
-		{Method: "GET", Path: "/api/v1/teams", Name: "listTeams", Summary: "Teams with parent, subteams, supervisors and member counts", Privs: teamsView, Resp: TeamList{}, Status: 200, handler: (*Server).handleListTeams},
+		{Method: "GET", Path: "/api/v1/teams", Name: "listTeams", Summary: "Teams with parent, subteams, supervisors and member counts", Privs: teamsView, Query: []param{{"members", "boolean", "false leaves out member counts (a query per team), for a list of names"}}, Resp: TeamList{}, Status: 200, handler: (*Server).handleListTeams},
 		{Method: "POST", Path: "/api/v1/teams", Name: "createTeam", Summary: "Create a team (a caller whose manage_users is limited to some teams may not)", Action: "team.create", Privs: teamsManage, Req: TeamInput{}, Resp: Team{}, Status: 201, handler: (*Server).handleCreateTeam},
 		{Method: "GET", Path: "/api/v1/teams/{name}", Name: "getTeam", Summary: "A team", Privs: teamsView, Resp: Team{}, Status: 200, handler: (*Server).handleGetTeam},
 		{Method: "PUT", Path: "/api/v1/teams/{name}", Name: "updateTeam", Summary: "Replace a team's description, parent and supervisors", Action: "team.update", Privs: teamsManage, Req: TeamInput{}, Resp: Team{}, Status: 200, handler: (*Server).handleUpdateTeam},

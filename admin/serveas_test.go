@@ -117,3 +117,29 @@ func TestMySessions(t *testing.T) {
 		t.Fatalf("own sessions: %+v", list)
 	}
 }
+
+// TestListTeamsWithoutCounts: members=false leaves the counts out.
+func TestListTeamsWithoutCounts(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.PutTeam(ctx, store.Team{Name: "A"}); err != nil {
+			return err
+		}
+		u := store.User{Username: "a1", Units: []string{"A"}, State: store.StateActive, Source: store.SourceLocal}
+		return tx.CreateUser(ctx, &u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.token("root")
+	var tl admin.TeamList
+	e.do("GET", "/api/v1/teams", tok, nil, 200, &tl)
+	if len(tl.Items) != 1 || tl.Items[0].Members != 1 {
+		t.Fatalf("teams: %+v", tl)
+	}
+	e.do("GET", "/api/v1/teams?members=false", tok, nil, 200, &tl)
+	if len(tl.Items) != 1 || tl.Items[0].Name != "A" || tl.Items[0].Members != 0 {
+		t.Fatalf("teams without counts: %+v", tl)
+	}
+}
