@@ -113,7 +113,7 @@ func (c *Console) profileAndTeamNames(r *http.Request, s *sso.BrowserSession) (p
 		}
 	}
 	var tl admin.TeamList
-	if err := c.get(r, s, "/api/v1/teams", nil, &tl); err == nil {
+	if err := c.get(r, s, "/api/v1/teams", url.Values{"members": {"false"}}, &tl); err == nil {
 		for _, t := range tl.Items {
 			teams = append(teams, t.Name)
 		}

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,6 +18,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"when":  when,
 		"join":  func(s []string) string { return strings.Join(s, ", ") },
 		"split": strings.Fields,
+		"num":   num,
 		"field": func(m map[string]string, k string) string { return m[k] },
 		"inputArgs": func(name, label, value string, errs map[string]string, typ, required string) inputArgs {
 			return inputArgs{Name: name, Label: label, Value: value, Error: errs[name], Type: typ, Required: required != ""}
@@ -62,4 +64,16 @@ func when(v any) string {
 type inputArgs struct {
 	Name, Label, Value, Error, Type string
 	Required                        bool
+}
+
+// num writes n with thousands separators (100,000).
+func num(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return "-" + num(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
