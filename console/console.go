@@ -302,6 +302,7 @@ var flashes = map[string]string{
 	"deactivate":  "User deactivated; their sessions have ended.",
 	"unlock":      "Lock-out cleared.",
 	"end-session": "Sessions ended.",
+	"edit":        "Profile and teams saved.",
 	"saved":       "Profile saved.",
 	"ended":       "Session ended.",
 	"sync":        "Sync started; its run appears below.",

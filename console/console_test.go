@@ -386,3 +386,26 @@ func TestAuditExport(t *testing.T) {
 		t.Fatalf("bad time: %d", res.StatusCode)
 	}
 }
+
+func TestEditProfileTeamsAndPins(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("root")
+	red := e.user("red1")
+	page := "/admin/users/" + red.ID
+	res, _ := b.post(page, page+"/edit", url.Values{"profile": {"Supervisor"}, "units": {"Red, Blue"}, "pinned_profile": {"on"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("edit: %d", res.StatusCode)
+	}
+	if u := e.user("red1"); u.Profile != "Supervisor" || len(u.Units) != 2 || !u.PinnedProfile || u.PinnedUnits {
+		t.Fatalf("edited: %+v", u)
+	}
+	// A supervisor may not move a user of their team out of their reach:
+	// refused beside the field, with what was typed kept.
+	blue := e.user("blue1")
+	s := e.signIn("sam")
+	page = "/admin/users/" + blue.ID
+	res, body := s.post(page, page+"/edit", url.Values{"profile": {"Agent"}, "units": {"Green"}})
+	if res.StatusCode < 400 || !strings.Contains(body, `value="Green"`) || !strings.Contains(body, "field-error") {
+		t.Fatalf("refused edit: %d\n%s", res.StatusCode, body)
+	}
+}

@@ -132,6 +132,34 @@ type userPageData struct {
 	// NewPassword is a generated password, shown once.
 	NewPassword admin.PasswordResetResponse
 	Reason      string
+	// Edit is the profile-and-teams form: the user's values, or what was
+	// submitted when the API refused it (EditErrors by field).
+	Edit       userEdit
+	EditErrors map[string]string
+	Profiles   []string
+	Teams      []string
+}
+
+// userEdit is the profile-and-teams form of a user's page.
+type userEdit struct {
+	Profile              string
+	Units                string
+	PinProfile, PinUnits bool
+}
+
+func readUserEdit(f url.Values) userEdit {
+	return userEdit{Profile: f.Get("profile"), Units: f.Get("units"), PinProfile: f.Get("pinned_profile") == "on", PinUnits: f.Get("pinned_units") == "on"}
+}
+
+// patch is e as the API's change: profile, teams and both pins.
+func (e userEdit) patch() admin.UserPatch {
+	units := []string{}
+	for _, u := range strings.Split(e.Units, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			units = append(units, u)
+		}
+	}
+	return admin.UserPatch{Profile: &e.Profile, Units: &units, PinnedProfile: &e.PinProfile, PinnedUnits: &e.PinUnits}
 }
 
 func (c *Console) loadUserPage(r *http.Request, s *sso.BrowserSession, id string) (userPageData, error) {
@@ -155,6 +183,8 @@ func (c *Console) loadUserPage(r *http.Request, s *sso.BrowserSession, id string
 		d.NoAudit = true
 	}
 	d.Audit = al.Items
+	d.Edit = userEdit{Profile: d.U.Profile, Units: strings.Join(d.U.Units, ", "), PinProfile: d.U.PinnedProfile, PinUnits: d.U.PinnedUnits}
+	d.Profiles, d.Teams = c.profileAndTeamNames(r, s)
 	return d, nil
 }
 
@@ -185,6 +215,8 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *sso.Brow
 	case "password":
 		in := admin.PasswordResetRequest{Password: r.PostForm.Get("password")}
 		err = c.call(r, s, http.MethodPost, base+"/password", nil, in, &reset)
+	case "edit":
+		err = c.call(r, s, http.MethodPatch, base, nil, readUserEdit(r.PostForm).patch(), nil)
 	default:
 		return &pageError{Status: http.StatusNotFound, Message: "There is no action " + action + "."}
 	}
@@ -199,6 +231,10 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *sso.Brow
 		}
 		d.ActionError = map[string]string{action: ae.Body.Message}
 		d.Reason = r.PostForm.Get("reason")
+		if action == "edit" {
+			d.Edit = readUserEdit(r.PostForm)
+			d.EditErrors = map[string]string{formField(ae.Body.Field): ae.Body.Message}
+		}
 		c.render(w, r, s, ae.Status, "user", d.U.Username, "users", d)
 		return nil
 	}

@@ -56,7 +56,8 @@ func when(v any) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
+	// No-break spaces keep a time on one line in a narrow column.
+	return strings.ReplaceAll(t.UTC().Format("2006-01-02 15:04 UTC"), " ", "\u00a0")
 }
 
 // inputArgs are the arguments of the "input" template: a labelled input
