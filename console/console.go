@@ -142,6 +142,7 @@ func (c *Console) routes() {
 	post("/admin/sessions/{id}/end", c.sessionEnd)
 	get("/admin/directories", c.directoryList)
 	post("/admin/directories/{name}/sync", c.directorySync)
+	get("/admin/directories/{name}/runs/{id}", c.runPage)
 	mux.Handle("/admin/", c.signedIn(func(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
 		return &pageError{Status: http.StatusNotFound, Message: "There is no page " + r.URL.Path + "."}
 	}))
@@ -230,6 +231,9 @@ type view struct {
 	Title string
 	// Section is the navigation entry to highlight.
 	Section string
+	// Refresh reloads the page every few seconds (a run in progress):
+	// progress without a script.
+	Refresh bool
 	S       *sso.BrowserSession
 	Can     can
 	Flash   string
@@ -283,6 +287,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *sso.BrowserS
 		return
 	}
 	v := view{Title: title, Section: section, S: s, Can: newCan(s), Flash: flashes[r.URL.Query().Get("done")], Data: data}
+	if rf, ok := data.(interface{ refresh() bool }); ok {
+		v.Refresh = rf.refresh()
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		c.log.Error("render console page", zap.String("page", name), zap.Error(err))
@@ -305,7 +312,7 @@ var flashes = map[string]string{
 	"edit":        "Profile and teams saved.",
 	"saved":       "Profile saved.",
 	"ended":       "Session ended.",
-	"sync":        "Sync started; its run appears below.",
+	"sync":        "Sync started.",
 }
 
 // seeOther redirects after a successful POST (post/redirect/get).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
 )
 
 // dirState is one directory's card on the overview and the directories
@@ -122,6 +123,18 @@ type directoriesData struct {
 	Dirs  []dirState
 	Error string
 	Dir   string
+	// Running: a run is going; the page refreshes itself until it ends.
+	Running bool
+}
+
+func newDirectoriesData(dirs []dirState) directoriesData {
+	d := directoriesData{Dirs: dirs}
+	for _, x := range dirs {
+		for _, r := range x.Runs {
+			d.Running = d.Running || r.Status == string(store.SyncRunning)
+		}
+	}
+	return d
 }
 
 func (c *Console) directoryList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
@@ -129,13 +142,14 @@ func (c *Console) directoryList(w http.ResponseWriter, r *http.Request, s *sso.B
 	if err != nil {
 		return err
 	}
-	c.render(w, r, s, http.StatusOK, "directories", "Directories", "directories", directoriesData{Dirs: dirs})
+	c.render(w, r, s, http.StatusOK, "directories", "Directories", "directories", newDirectoriesData(dirs))
 	return nil
 }
 
 // directorySync starts a full or incremental run, or a dry run.
 func (c *Console) directorySync(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
-	in := admin.SyncInput{Directory: r.PathValue("name"), Full: r.PostForm.Get("full") == "on", DryRun: r.PostForm.Get("dry_run") == "on"}
+	in := admin.SyncInput{Directory: r.PathValue("name"), Full: r.PostForm.Get("full") == "on", DryRun: r.PostForm.Get("dry_run") == "on",
+		AllowMassDeactivation: r.PostForm.Get("approve") == "on"}
 	var out admin.SyncStarted
 	if err := c.call(r, s, http.MethodPost, "/api/v1/sync", nil, in, &out); err != nil {
 		var ae *apiError
@@ -146,10 +160,78 @@ func (c *Console) directorySync(w http.ResponseWriter, r *http.Request, s *sso.B
 		if derr != nil {
 			return err
 		}
-		c.render(w, r, s, ae.Status, "directories", "Directories", "directories", directoriesData{Dirs: dirs, Error: ae.Body.Message, Dir: in.Directory})
+		d := newDirectoriesData(dirs)
+		d.Error, d.Dir = ae.Body.Message, in.Directory
+		c.render(w, r, s, ae.Status, "directories", "Directories", "directories", d)
 		return nil
 	}
-	seeOther(w, r, "/admin/directories", "sync")
+	seeOther(w, r, "/admin/directories/"+url.PathEscape(in.Directory)+"/runs/"+url.PathEscape(out.RunID), "sync")
+	return nil
+}
+
+// plan is the part of a sync run's plan (sync/engine.Plan, as stored) the
+// run page shows.
+type plan struct {
+	Complete     bool             `json:"complete"`
+	UsersRead    int              `json:"users_read"`
+	GroupsRead   int              `json:"groups_read"`
+	ActiveBefore int              `json:"active_before"`
+	KnownBefore  int              `json:"known_before"`
+	Counts       store.SyncCounts `json:"counts"`
+	Items        []struct {
+		Kind     string   `json:"kind"`
+		Username string   `json:"username"`
+		UserID   string   `json:"user_id"`
+		DN       string   `json:"dn"`
+		Reason   string   `json:"reason"`
+		Notes    []string `json:"notes"`
+		Changes  []struct {
+			Field, Old, New, Cause string
+		} `json:"changes"`
+		GroupsGained []string `json:"groups_gained"`
+		GroupsLost   []string `json:"groups_lost"`
+	} `json:"items"`
+	Blocked []struct {
+		Username, DN, Reason string
+		UserID               string `json:"user_id"`
+	} `json:"blocked"`
+	Skipped []struct {
+		Username, DN, Reason string
+	} `json:"skipped"`
+	Warnings  []string `json:"warnings"`
+	Approved  bool     `json:"mass_deactivation_approved"`
+	Truncated int      `json:"items_truncated"`
+}
+
+type runData struct {
+	Run     admin.SyncRun
+	Plan    *plan
+	Running bool
+}
+
+// runPage shows one run: its counts, and its plan item by item with the
+// cause of every change; a refused run can be approved from here.
+func (c *Console) runPage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var d runData
+	if err := c.get(r, s, "/api/v1/sync/runs/"+url.PathEscape(r.PathValue("id")), nil, &d.Run); err != nil {
+		return err
+	}
+	if d.Run.Directory != r.PathValue("name") {
+		return &pageError{Status: http.StatusNotFound, Message: "There is no such run of " + r.PathValue("name") + "."}
+	}
+	if len(d.Run.Plan) > 0 {
+		var p plan
+		if err := json.Unmarshal(d.Run.Plan, &p); err != nil {
+			return fmt.Errorf("run %s: plan: %w", d.Run.ID, err)
+		}
+		d.Plan = &p
+	}
+	d.Running = d.Run.Status == string(store.SyncRunning)
+	title := "Sync run"
+	if d.Run.DryRun {
+		title = "Dry run"
+	}
+	c.render(w, r, s, http.StatusOK, "run", title+" of "+d.Run.Directory, "directories", d)
 	return nil
 }
 
@@ -347,3 +429,6 @@ func csvSafe(v string) string {
 	}
 	return v
 }
+
+func (d directoriesData) refresh() bool { return d.Running }
+func (d runData) refresh() bool         { return d.Running }
