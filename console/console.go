@@ -122,6 +122,8 @@ func (c *Console) routes() {
 	post := func(pattern string, h handler) { mux.Handle("POST "+pattern, cop.Handler(c.signedIn(c.checkToken(h)))) }
 
 	get("/{$}", c.myAccount)
+	post("/admin/account/apikeys", c.keyCreate)
+	post("/admin/account/apikeys/{key}/revoke", c.keyRevoke)
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	get("/admin/{$}", c.overview)
 	get("/admin/users", c.userList)
@@ -310,6 +312,7 @@ var flashes = map[string]string{
 	"unlock":      "Lock-out cleared.",
 	"end-session": "Sessions ended.",
 	"edit":        "Profile and teams saved.",
+	"revoked":     "API key revoked; its tokens stopped working.",
 	"saved":       "Profile saved.",
 	"ended":       "Session ended.",
 	"sync":        "Sync started.",

@@ -409,3 +409,27 @@ func TestEditProfileTeamsAndPins(t *testing.T) {
 		t.Fatalf("refused edit: %d\n%s", res.StatusCode, body)
 	}
 }
+
+func TestAPIKeysOnMyAccount(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("ann")
+	res, body := b.post("/", "/admin/account/apikeys", url.Values{"name": {"report"}})
+	m := regexp.MustCompile(`<code class="secret">([^<]+)</code>`).FindStringSubmatch(body)
+	if res.StatusCode != 200 || m == nil {
+		t.Fatalf("create key: %d\n%s", res.StatusCode, body)
+	}
+	if body := b.page("/", 200); strings.Contains(body, m[1]) || !strings.Contains(body, "report") {
+		t.Fatal("the secret is shown again, or the key is not listed")
+	}
+	keys, err := e.st.ListAPIKeys(context.Background(), e.user("ann").ID)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys: %v %v", keys, err)
+	}
+	res, _ = b.post("/", "/admin/account/apikeys/"+keys[0].ID+"/revoke", url.Values{})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", res.StatusCode)
+	}
+	if keys, _ := e.st.ListAPIKeys(context.Background(), e.user("ann").ID); keys[0].RevokedAt.IsZero() {
+		t.Fatal("not revoked")
+	}
+}

@@ -16,21 +16,71 @@ const pageSize = 50
 type accountData struct {
 	Me       admin.Me
 	Sessions []admin.Session
+	Keys     []admin.APIKey
+	// NewKey is a key just created: its secret is shown this once.
+	NewKey   *admin.APIKeyCreated
+	KeyName  string
+	KeyError string
 }
 
-// myAccount is / for every signed-in user: who I am, profile and teams,
-// password expiry, my sessions.
-func (c *Console) myAccount(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+func (c *Console) loadAccount(r *http.Request, s *sso.BrowserSession) (accountData, error) {
 	var d accountData
 	if err := c.get(r, s, "/api/v1/me", nil, &d.Me); err != nil {
-		return err
+		return d, err
 	}
 	var sl admin.SessionList
 	if err := c.get(r, s, "/api/v1/me/sessions", nil, &sl); err != nil {
-		return err
+		return d, err
 	}
 	d.Sessions = sl.Items
+	var kl admin.APIKeyList
+	if err := c.get(r, s, "/api/v1/users/me/apikeys", nil, &kl); err != nil {
+		return d, err
+	}
+	d.Keys = kl.Items
+	return d, nil
+}
+
+// myAccount is / for every signed-in user: who I am, profile and teams,
+// password expiry, my sessions, my API keys.
+func (c *Console) myAccount(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	d, err := c.loadAccount(r, s)
+	if err != nil {
+		return err
+	}
 	c.render(w, r, s, http.StatusOK, "account", "My account", "account", d)
+	return nil
+}
+
+// keyCreate creates an API key of the signed-in user and shows its secret
+// once, on My account itself (never in a redirect's URL).
+func (c *Console) keyCreate(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	in := admin.APIKeyInput{Name: strings.TrimSpace(r.PostForm.Get("name"))}
+	var out admin.APIKeyCreated
+	err := c.call(r, s, http.MethodPost, "/api/v1/users/me/apikeys", nil, in, &out)
+	var ae *apiError
+	if err != nil && (!asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized) {
+		return err
+	}
+	d, lerr := c.loadAccount(r, s)
+	if lerr != nil {
+		return lerr
+	}
+	status := http.StatusOK
+	if err != nil {
+		d.KeyName, d.KeyError, status = in.Name, ae.Body.Message, ae.Status
+	} else {
+		d.NewKey = &out
+	}
+	c.render(w, r, s, status, "account", "My account", "account", d)
+	return nil
+}
+
+func (c *Console) keyRevoke(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	if err := c.call(r, s, http.MethodDelete, "/api/v1/users/me/apikeys/"+url.PathEscape(r.PathValue("key")), nil, nil, nil); err != nil {
+		return err
+	}
+	seeOther(w, r, "/", "revoked")
 	return nil
 }
 
