@@ -432,3 +432,137 @@ func csvSafe(v string) string {
 
 func (d directoriesData) refresh() bool { return d.Running }
 func (d runData) refresh() bool         { return d.Running }
+
+// entryPage is the imported entries tab's page size.
+const entryPage = 50
+
+type entriesData struct {
+	Dir                   string
+	Q, Mapped             string
+	Page, Pages           int
+	Total                 int
+	Items                 []admin.DirectoryEntry
+	Prev, Next            string
+	Created               *admin.CreateEntriesResult
+	Error                 string
+	ErrorAnchor, MapValue string
+}
+
+// entriesQuery is the tab's own query string.
+func entriesQuery(q, mapped string, page int) string {
+	v := url.Values{}
+	if q != "" {
+		v.Set("q", q)
+	}
+	if mapped != "" {
+		v.Set("mapped", mapped)
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	return v.Encode()
+}
+
+// loadEntries reads a directory's imported users through the API and
+// searches and pages them here (the API returns them all).
+func (c *Console) loadEntries(r *http.Request, s *sso.BrowserSession, dir string, q url.Values) (entriesData, error) {
+	d := entriesData{Dir: dir, Q: strings.TrimSpace(q.Get("q")), Mapped: q.Get("mapped")}
+	d.Page, _ = strconv.Atoi(q.Get("page"))
+	if d.Page < 1 {
+		d.Page = 1
+	}
+	aq := url.Values{"kind": {"user"}}
+	if d.Mapped == "true" || d.Mapped == "false" {
+		aq.Set("mapped", d.Mapped)
+	}
+	var el admin.DirectoryEntryList
+	if err := c.get(r, s, "/api/v1/directories/"+url.PathEscape(dir)+"/entries", aq, &el); err != nil {
+		return d, err
+	}
+	// Entries name their groups by anchor; show the groups' names.
+	var gl admin.DirectoryEntryList
+	if err := c.get(r, s, "/api/v1/directories/"+url.PathEscape(dir)+"/entries", url.Values{"kind": {"group"}}, &gl); err != nil {
+		return d, err
+	}
+	names := make(map[string]string, len(gl.Items))
+	for _, g := range gl.Items {
+		names[g.Anchor] = g.Name
+	}
+	for i := range el.Items {
+		for j, a := range el.Items[i].Groups {
+			if n, ok := names[a]; ok {
+				el.Items[i].Groups[j] = n
+			}
+		}
+	}
+	needle := strings.ToLower(d.Q)
+	var items []admin.DirectoryEntry
+	for _, e := range el.Items {
+		if needle == "" || strings.Contains(strings.ToLower(e.Name), needle) || strings.Contains(strings.ToLower(e.DN), needle) {
+			items = append(items, e)
+		}
+	}
+	d.Total = len(items)
+	d.Pages = (d.Total + entryPage - 1) / entryPage
+	from := min((d.Page-1)*entryPage, d.Total)
+	d.Items = items[from:min(from+entryPage, d.Total)]
+	base := "/admin/directories/" + url.PathEscape(dir) + "/entries?"
+	if d.Page > 1 {
+		d.Prev = base + entriesQuery(d.Q, d.Mapped, d.Page-1)
+	}
+	if d.Page < d.Pages {
+		d.Next = base + entriesQuery(d.Q, d.Mapped, d.Page+1)
+	}
+	return d, nil
+}
+
+func (c *Console) entriesPage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	d, err := c.loadEntries(r, s, r.PathValue("name"), r.URL.Query())
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "entries", "Imported users of "+d.Dir, "directories", d)
+	return nil
+}
+
+// entryAction maps, remaps or unmaps one entry, or creates local users
+// from the ticked ones; the page shows again with the outcome.
+func (c *Console) entryAction(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	dir, action := r.PathValue("name"), r.PathValue("action")
+	base := "/api/v1/directories/" + url.PathEscape(dir) + "/entries"
+	back := url.Values{"q": {r.PostForm.Get("q")}, "mapped": {r.PostForm.Get("mapped")}, "page": {r.PostForm.Get("page")}}
+	var created admin.CreateEntriesResult
+	var err error
+	anchor := r.PostForm.Get("anchor")
+	switch action {
+	case "map", "remap":
+		err = c.call(r, s, http.MethodPost, base+"/"+url.PathEscape(anchor)+"/"+action, nil, admin.MapRequest{User: strings.TrimSpace(r.PostForm.Get("user"))}, nil)
+	case "unmap":
+		err = c.call(r, s, http.MethodPost, base+"/"+url.PathEscape(anchor)+"/unmap", nil, nil, nil)
+	case "create":
+		anchors := r.PostForm["anchors"]
+		if len(anchors) == 0 {
+			err = &apiError{Status: http.StatusBadRequest, Body: admin.Error{Code: admin.CodeBadRequest, Message: "tick the entries to create users for"}}
+			break
+		}
+		err = c.call(r, s, http.MethodPost, base+"/create", nil, admin.CreateEntriesRequest{Anchors: anchors}, &created)
+	default:
+		return &pageError{Status: http.StatusNotFound, Message: "There is no action " + action + "."}
+	}
+	var ae *apiError
+	if err != nil && (!asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized) {
+		return err
+	}
+	d, lerr := c.loadEntries(r, s, dir, back)
+	if lerr != nil {
+		return lerr
+	}
+	status := http.StatusOK
+	if err != nil {
+		d.Error, d.ErrorAnchor, d.MapValue, status = ae.Body.Message, anchor, r.PostForm.Get("user"), ae.Status
+	} else if action == "create" {
+		d.Created = &created
+	}
+	c.render(w, r, s, status, "entries", "Imported users of "+dir, "directories", d)
+	return nil
+}

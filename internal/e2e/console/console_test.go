@@ -377,6 +377,23 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		u.screenshot("directories")
 
+		// The imported users tab: unmap an entry, then map it back.
+		u.open("/admin/directories/corp/entries")
+		u.screenshot("entries")
+		u.open("/admin/directories/corp/entries?q=hana")
+		u.submit(`form[action$="/entries/unmap"] button`, "unmapped by hand")
+		u.do(chromedp.SendKeys(chromedp.CSS(`form[action$="/entries/map"] input[name=user]`), "nobody-such"))
+		u.submit(`form[action$="/entries/map"] button`, "nobody-such")
+		if got := u.tryText("main .field-error"); got == "" {
+			t.Fatalf("mapping to a missing user: no error beside the field:\n%s", u.text("main"))
+		}
+		u.do(chromedp.Clear(chromedp.CSS(`form[action$="/entries/map"] input[name=user]`)),
+			chromedp.SendKeys(chromedp.CSS(`form[action$="/entries/map"] input[name=user]`), "hana"))
+		u.submit(`form[action$="/entries/map"] button`, "Remap")
+		if main := u.text("tbody"); !strings.Contains(main, "mapped") || strings.Contains(main, "unmapped") {
+			t.Fatalf("entry after mapping back:\n%s", main)
+		}
+
 		u.open("/admin/")
 		if main := u.text("main"); !strings.Contains(main, "corp") || !strings.Contains(main, "Licences in use") || !strings.Contains(main, "ann") {
 			t.Fatalf("overview:\n%s", main)
