@@ -137,7 +137,11 @@ func (c *Console) routes() {
 	get("/admin/profiles/{name}", c.profileEdit)
 	post("/admin/profiles/{name}", c.profileSave)
 	get("/admin/teams", c.teamList)
+	get("/admin/teams/new", c.teamNew)
+	post("/admin/teams/new", c.teamSave)
 	get("/admin/teams/{name}", c.teamPage)
+	post("/admin/teams/{name}", c.teamSave)
+	post("/admin/teams/{name}/delete", c.teamDelete)
 	get("/admin/audit", c.auditPage)
 	get("/admin/audit/export", c.auditExport)
 	get("/admin/sessions", c.sessionList)
@@ -268,6 +272,7 @@ func newCan(s *sso.BrowserSession) can {
 		"profiles":    has(privilege.ManageProfiles, privilege.ManageUsers, privilege.ViewUsers),
 		"editProfile": has(privilege.ManageProfiles),
 		"teams":       has(privilege.ManageTeams, privilege.ManageUsers, privilege.ViewUsers),
+		"manageTeams": has(privilege.ManageTeams),
 		"audit":       has(privilege.ViewAuditLog),
 		"sessions":    has(privilege.ManageSessions, privilege.ManageUsers),
 		"directories": has(privilege.TriggerSync, privilege.ManageUsers),
@@ -308,16 +313,18 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *sso.BrowserS
 // flashes are the confirmations shown after a change (?done=...): fixed
 // texts, so a link cannot put words in the console's mouth.
 var flashes = map[string]string{
-	"created":     "User created.",
-	"activate":    "User activated.",
-	"deactivate":  "User deactivated; their sessions have ended.",
-	"unlock":      "Lock-out cleared.",
-	"end-session": "Sessions ended.",
-	"edit":        "Profile and teams saved.",
-	"revoked":     "API key revoked; its tokens stopped working.",
-	"saved":       "Profile saved.",
-	"ended":       "Session ended.",
-	"sync":        "Sync started.",
+	"created":      "User created.",
+	"activate":     "User activated.",
+	"deactivate":   "User deactivated; their sessions have ended.",
+	"unlock":       "Lock-out cleared.",
+	"end-session":  "Sessions ended.",
+	"edit":         "Profile and teams saved.",
+	"revoked":      "API key revoked; its tokens stopped working.",
+	"team-saved":   "Team saved.",
+	"team-deleted": "Team deleted.",
+	"saved":        "Profile saved.",
+	"ended":        "Session ended.",
+	"sync":         "Sync started.",
 }
 
 // seeOther redirects after a successful POST (post/redirect/get).

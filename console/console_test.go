@@ -433,3 +433,26 @@ func TestAPIKeysOnMyAccount(t *testing.T) {
 		t.Fatal("not revoked")
 	}
 }
+
+func TestTeams(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("root")
+	res, _ := b.post("/admin/teams/new", "/admin/teams/new", url.Values{"name": {"Green"}, "parent": {"Blue"}, "supervisors": {"sam"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create team: %d", res.StatusCode)
+	}
+	body := b.page("/admin/teams/Green", 200)
+	if !strings.Contains(body, "sam") || !strings.Contains(body, `<option selected>Blue</option>`) {
+		t.Fatalf("team page:\n%s", body)
+	}
+	// A supervisor who is not a user: refused beside the field, kept.
+	res, body = b.post("/admin/teams/Green", "/admin/teams/Green", url.Values{"description": {"Greens"}, "supervisors": {"ghost"}})
+	if res.StatusCode < 400 || !strings.Contains(body, `value="Greens"`) || !strings.Contains(body, "field-error") {
+		t.Fatalf("refused update: %d\n%s", res.StatusCode, body)
+	}
+	res, _ = b.post("/admin/teams/Green", "/admin/teams/Green/delete", url.Values{})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %d", res.StatusCode)
+	}
+	b.page("/admin/teams/Green", 404)
+}

@@ -175,6 +175,99 @@ func (c *Console) teamList(w http.ResponseWriter, r *http.Request, s *sso.Browse
 type teamData struct {
 	T       admin.Team
 	Members admin.UserList
+	// In is the edit form: the team's values, or what was submitted when
+	// the API refused it (Errors by field).
+	In     teamForm
+	New    bool
+	Teams  []string
+	Errors map[string]string
+}
+
+// teamForm is the team editor's form.
+type teamForm struct {
+	Name, Description, Parent, Supervisors string
+}
+
+func readTeamForm(f url.Values) teamForm {
+	return teamForm{Name: strings.TrimSpace(f.Get("name")), Description: strings.TrimSpace(f.Get("description")),
+		Parent: f.Get("parent"), Supervisors: f.Get("supervisors")}
+}
+
+func (t teamForm) input() admin.TeamInput {
+	in := admin.TeamInput{Name: t.Name, Description: t.Description, Parent: t.Parent, Supervisors: []string{}}
+	for _, s := range strings.Split(t.Supervisors, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			in.Supervisors = append(in.Supervisors, s)
+		}
+	}
+	return in
+}
+
+func (c *Console) teamNew(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	_, teams := c.profileAndTeamNames(r, s)
+	c.render(w, r, s, http.StatusOK, "team", "New team", "teams", teamData{New: true, Teams: teams})
+	return nil
+}
+
+// teamSave creates (/admin/teams/new) or replaces a team; a refusal shows
+// the form again as it was filled, the message beside its field.
+func (c *Console) teamSave(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	form := readTeamForm(r.PostForm)
+	name := r.PathValue("name")
+	isNew := name == ""
+	var out admin.Team
+	var err error
+	if isNew {
+		err = c.call(r, s, http.MethodPost, "/api/v1/teams", nil, form.input(), &out)
+	} else {
+		in := form.input()
+		in.Name = ""
+		err = c.call(r, s, http.MethodPut, "/api/v1/teams/"+url.PathEscape(name), nil, in, &out)
+	}
+	if err != nil {
+		var ae *apiError
+		if !asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized {
+			return err
+		}
+		d := teamData{New: isNew, In: form, Errors: map[string]string{teamField(ae.Body.Field): ae.Body.Message}}
+		title := "New team"
+		if !isNew {
+			if lerr := c.get(r, s, "/api/v1/teams/"+url.PathEscape(name), nil, &d.T); lerr != nil {
+				return err
+			}
+			d.In.Name, title = name, name
+		}
+		_, d.Teams = c.profileAndTeamNames(r, s)
+		c.render(w, r, s, ae.Status, "team", title, "teams", d)
+		return nil
+	}
+	seeOther(w, r, "/admin/teams/"+url.PathEscape(out.Name), "team-saved")
+	return nil
+}
+
+// teamField is the form field of an API field of a team.
+func teamField(f string) string {
+	if i := strings.IndexAny(f, "[."); i >= 0 {
+		f = f[:i]
+	}
+	switch f {
+	case "name", "description", "parent", "supervisors":
+		return f
+	}
+	return ""
+}
+
+func (c *Console) teamDelete(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	name := r.PathValue("name")
+	if err := c.call(r, s, http.MethodDelete, "/api/v1/teams/"+url.PathEscape(name), nil, nil, nil); err != nil {
+		var ae *apiError
+		if !asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized {
+			return err
+		}
+		return &pageError{Status: ae.Status, Message: "Team " + name + " was not deleted: " + ae.Body.Message + "."}
+	}
+	seeOther(w, r, "/admin/teams", "team-deleted")
+	return nil
 }
 
 func (c *Console) teamPage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
@@ -186,6 +279,8 @@ func (c *Console) teamPage(w http.ResponseWriter, r *http.Request, s *sso.Browse
 	if err := c.get(r, s, "/api/v1/users", q, &d.Members); err != nil && !forbidden(err) {
 		return err
 	}
+	d.In = teamForm{Name: d.T.Name, Description: d.T.Description, Parent: d.T.Parent, Supervisors: strings.Join(d.T.Supervisors, ", ")}
+	_, d.Teams = c.profileAndTeamNames(r, s)
 	c.render(w, r, s, http.StatusOK, "team", d.T.Name, "teams", d)
 	return nil
 }
