@@ -127,6 +127,7 @@ func (c *Console) routes() {
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	get("/admin/{$}", c.overview)
 	get("/admin/users", c.userList)
+	post("/admin/users/bulk", c.userBulk)
 	get("/admin/users/new", c.userNew)
 	post("/admin/users/new", c.userCreate)
 	get("/admin/users/{id}", c.userPage)

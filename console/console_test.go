@@ -456,3 +456,21 @@ func TestTeams(t *testing.T) {
 	}
 	b.page("/admin/teams/Green", 404)
 }
+
+func TestBulkUpdateFromTheList(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("root")
+	ids := []string{e.user("blue1").ID, e.user("red1").ID}
+	res, body := b.post("/admin/users", "/admin/users/bulk", url.Values{"users": ids, "bulk_state": {"inactive"}, "bulk_profile": {"(keep)"}, "back": {"q=1"}})
+	if res.StatusCode != 200 || !strings.Contains(body, "2 users changed") {
+		t.Fatalf("bulk: %d\n%s", res.StatusCode, body)
+	}
+	if e.user("blue1").State != store.StateInactive || e.user("red1").State != store.StateInactive || e.user("red1").Profile != "Agent" {
+		t.Fatal("bulk change not applied")
+	}
+	// Nothing ticked: refused, the form kept.
+	res, body = b.post("/admin/users", "/admin/users/bulk", url.Values{"bulk_state": {"active"}, "bulk_profile": {"(keep)"}})
+	if res.StatusCode != 400 || !strings.Contains(body, "field-error") || !strings.Contains(body, "<option selected>active</option>") {
+		t.Fatalf("empty bulk: %d\n%s", res.StatusCode, body)
+	}
+}

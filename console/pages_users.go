@@ -114,7 +114,14 @@ func (f userFilter) values(page int) url.Values {
 }
 
 type userListData struct {
-	F          userFilter
+	F userFilter
+	// Query is the list's own query string (the bulk form comes back to it).
+	Query string
+	// The bulk change: the ticked users, the form, its outcome.
+	Ticked     map[string]bool
+	Bulk       bulkForm
+	BulkError  string
+	BulkDone   int
 	List       admin.UserList
 	From, To   int
 	Prev, Next string
@@ -126,15 +133,24 @@ type userListData struct {
 }
 
 func (c *Console) userList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
-	f := readUserFilter(r.URL.Query())
+	d, status, err := c.loadUserList(r, s, r.URL.Query())
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, status, "users", "Users", "users", d)
+	return nil
+}
+
+func (c *Console) loadUserList(r *http.Request, s *sso.BrowserSession, query url.Values) (userListData, int, error) {
+	f := readUserFilter(query)
 	q := f.values(1)
 	q.Set("limit", strconv.Itoa(pageSize))
 	q.Set("offset", strconv.Itoa((f.Page-1)*pageSize))
-	d := userListData{F: f, Sources: append([]string{"local"}, c.dirs...)}
+	d := userListData{F: f, Sources: append([]string{"local"}, c.dirs...), Query: f.values(f.Page).Encode()}
 	status := http.StatusOK
 	if err := c.get(r, s, "/api/v1/users", q, &d.List); err != nil {
 		if d.FieldError = fieldErrors(err); d.FieldError == nil || forbidden(err) {
-			return err
+			return d, 0, err
 		}
 		status = http.StatusBadRequest
 	}
@@ -149,9 +165,55 @@ func (c *Console) userList(w http.ResponseWriter, r *http.Request, s *sso.Browse
 	if f.Page < d.Pages {
 		d.Next = "/admin/users?" + f.values(f.Page+1).Encode()
 	}
+	return d, status, nil
+}
+
+// userBulk changes the ticked users of the list at once through the API
+// (one audited transaction, all or nothing) and shows the list again.
+func (c *Console) userBulk(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	f := r.PostForm
+	back, _ := url.ParseQuery(f.Get("back"))
+	in := admin.BulkUpdateRequest{Users: f["users"], State: f.Get("bulk_state")}
+	if p, ok := f["bulk_profile"]; ok && p[0] != "(keep)" {
+		in.Profile = &p[0]
+	}
+	if t := strings.TrimSpace(f.Get("bulk_units")); t != "" {
+		units := []string{}
+		if t != "-" {
+			for _, u := range strings.Split(t, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					units = append(units, u)
+				}
+			}
+		}
+		in.Units = &units
+	}
+	var out admin.BulkUpdateResponse
+	err := c.call(r, s, http.MethodPost, "/api/v1/bulk/update-users", nil, in, &out)
+	var ae *apiError
+	if err != nil && (!asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized) {
+		return err
+	}
+	d, status, lerr := c.loadUserList(r, s, back)
+	if lerr != nil {
+		return lerr
+	}
+	d.Ticked = map[string]bool{}
+	if err != nil {
+		for _, id := range in.Users {
+			d.Ticked[id] = true
+		}
+		d.Bulk = bulkForm{State: in.State, Profile: f.Get("bulk_profile"), Units: f.Get("bulk_units")}
+		d.BulkError, status = ae.Body.Message, ae.Status
+	} else {
+		d.BulkDone = len(out.Users)
+	}
 	c.render(w, r, s, status, "users", "Users", "users", d)
 	return nil
 }
+
+// bulkForm is the users list's "change the ticked users" form.
+type bulkForm struct{ State, Profile, Units string }
 
 // profileAndTeamNames are the choices of the filters and forms; a caller
 // who may not list them gets none (the API decides).
