@@ -137,6 +137,7 @@ func (c *Console) routes() {
 	post("/admin/profiles/new", c.profileSave)
 	get("/admin/profiles/{name}", c.profileEdit)
 	post("/admin/profiles/{name}", c.profileSave)
+	post("/admin/profiles/{name}/delete", c.profileDelete)
 	get("/admin/teams", c.teamList)
 	get("/admin/teams/new", c.teamNew)
 	post("/admin/teams/new", c.teamSave)
@@ -314,18 +315,19 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *sso.BrowserS
 // flashes are the confirmations shown after a change (?done=...): fixed
 // texts, so a link cannot put words in the console's mouth.
 var flashes = map[string]string{
-	"created":      "User created.",
-	"activate":     "User activated.",
-	"deactivate":   "User deactivated; their sessions have ended.",
-	"unlock":       "Lock-out cleared.",
-	"end-session":  "Sessions ended.",
-	"edit":         "Profile and teams saved.",
-	"revoked":      "API key revoked; its tokens stopped working.",
-	"team-saved":   "Team saved.",
-	"team-deleted": "Team deleted.",
-	"saved":        "Profile saved.",
-	"ended":        "Session ended.",
-	"sync":         "Sync started.",
+	"created":         "User created.",
+	"activate":        "User activated.",
+	"deactivate":      "User deactivated; their sessions have ended.",
+	"unlock":          "Lock-out cleared.",
+	"end-session":     "Sessions ended.",
+	"edit":            "Profile and teams saved.",
+	"revoked":         "API key revoked; its tokens stopped working.",
+	"team-saved":      "Team saved.",
+	"profile-deleted": "Profile deleted.",
+	"team-deleted":    "Team deleted.",
+	"saved":           "Profile saved.",
+	"ended":           "Session ended.",
+	"sync":            "Sync started.",
 }
 
 // seeOther redirects after a successful POST (post/redirect/get).

@@ -474,3 +474,27 @@ func TestBulkUpdateFromTheList(t *testing.T) {
 		t.Fatalf("empty bulk: %d\n%s", res.StatusCode, body)
 	}
 }
+
+func TestDeleteProfile(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("root")
+	res, _ := b.post("/admin/profiles/new", "/admin/profiles/new", url.Values{"name": {"Temp"}, "priv": {privilege.ViewUsers}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d", res.StatusCode)
+	}
+	if body := b.page("/admin/profiles/Temp", 200); !strings.Contains(body, "Delete profile") {
+		t.Fatal("no delete button for an unused profile")
+	}
+	if body := b.page("/admin/profiles/Agent", 200); strings.Contains(body, "Delete profile") {
+		t.Fatal("delete offered for a profile in use")
+	}
+	res, _ = b.post("/admin/profiles/Temp", "/admin/profiles/Temp/delete", url.Values{})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %d", res.StatusCode)
+	}
+	// A profile in use is refused by the API, and the page says why.
+	res, body := b.post("/admin/profiles/Agent", "/admin/profiles/Agent/delete", url.Values{})
+	if res.StatusCode != http.StatusConflict || !strings.Contains(body, "was not deleted") {
+		t.Fatalf("delete in use: %d", res.StatusCode)
+	}
+}

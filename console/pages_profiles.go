@@ -163,6 +163,19 @@ func (c *Console) profileSave(w http.ResponseWriter, r *http.Request, s *sso.Bro
 	return nil
 }
 
+func (c *Console) profileDelete(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	name := r.PathValue("name")
+	if err := c.call(r, s, http.MethodDelete, "/api/v1/profiles/"+url.PathEscape(name), nil, nil, nil); err != nil {
+		var ae *apiError
+		if !asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized {
+			return err
+		}
+		return &pageError{Status: ae.Status, Message: "Profile " + name + " was not deleted: " + ae.Body.Message + "."}
+	}
+	seeOther(w, r, "/admin/profiles", "profile-deleted")
+	return nil
+}
+
 func (c *Console) teamList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
 	var tl admin.TeamList
 	if err := c.get(r, s, "/api/v1/teams", nil, &tl); err != nil {

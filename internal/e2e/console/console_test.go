@@ -319,11 +319,6 @@ func (u *ui) signIn(user, path string) {
 	})
 }
 
-func (u *ui) signOut() {
-	u.t.Helper()
-	u.do(chromedp.Click(chromedp.CSS(".signout button")), chromedp.WaitVisible(chromedp.CSS("#username")))
-}
-
 // screenshot saves the page as name.png when screenshots are asked for.
 func (u *ui) screenshot(name string) {
 	u.t.Helper()
