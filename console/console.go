@@ -122,6 +122,7 @@ func (c *Console) routes() {
 	post := func(pattern string, h handler) { mux.Handle("POST "+pattern, cop.Handler(c.signedIn(c.checkToken(h)))) }
 
 	get("/{$}", c.myAccount)
+	post("/admin/account/details", c.detailsSave)
 	post("/admin/account/apikeys", c.keyCreate)
 	post("/admin/account/apikeys/{key}/revoke", c.keyRevoke)
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
@@ -324,6 +325,7 @@ var flashes = map[string]string{
 	"revoked":         "API key revoked; its tokens stopped working.",
 	"team-saved":      "Team saved.",
 	"profile-deleted": "Profile deleted.",
+	"details":         "Your details are saved.",
 	"team-deleted":    "Team deleted.",
 	"saved":           "Profile saved.",
 	"ended":           "Session ended.",

@@ -498,3 +498,25 @@ func TestDeleteProfile(t *testing.T) {
 		t.Fatalf("delete in use: %d", res.StatusCode)
 	}
 }
+
+func TestEditOwnDetails(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.st.Tx(ctx, func(tx store.Tx) error {
+		return tx.PutProfile(ctx, store.Profile{Name: "Agent", Privileges: []string{privilege.EditOwnDetails}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn("ann")
+	res, body := b.post("/", "/admin/account/details", url.Values{"display_name": {"Ann A."}, "chat_nickname": {"annie"}, "language": {"not a language!"}})
+	if res.StatusCode != 400 || !strings.Contains(body, `id="language-error"`) || !strings.Contains(body, `value="annie"`) {
+		t.Fatalf("bad language: %d\n%s", res.StatusCode, body)
+	}
+	res, _ = b.post("/", "/admin/account/details", url.Values{"display_name": {"Ann A."}, "chat_nickname": {"annie"}, "language": {"en-GB"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d", res.StatusCode)
+	}
+	if u := e.user("ann"); u.DisplayName != "Ann A." || u.Language != "en-GB" {
+		t.Fatalf("saved: %+v", u)
+	}
+}

@@ -3,10 +3,12 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/sso"
 )
 
@@ -21,6 +23,11 @@ type accountData struct {
 	NewKey   *admin.APIKeyCreated
 	KeyName  string
 	KeyError string
+	// CanEdit: the profile grants edit_own_details. Details is the form,
+	// DetailErrors its refusal by field.
+	CanEdit      bool
+	Details      admin.MePatch
+	DetailErrors map[string]string
 }
 
 func (c *Console) loadAccount(r *http.Request, s *sso.BrowserSession) (accountData, error) {
@@ -38,7 +45,33 @@ func (c *Console) loadAccount(r *http.Request, s *sso.BrowserSession) (accountDa
 		return d, err
 	}
 	d.Keys = kl.Items
+	d.CanEdit = s.User.Superuser || slices.Contains(d.Me.Privileges, privilege.EditOwnDetails)
+	nick := d.Me.User.Fields[admin.FieldChatNickname]
+	d.Details = admin.MePatch{DisplayName: &d.Me.User.DisplayName, ChatNickname: &nick, Language: &d.Me.User.Language}
 	return d, nil
+}
+
+// detailsSave changes one's own display name, chat nickname and language.
+func (c *Console) detailsSave(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	f := r.PostForm
+	name, nick, lang := strings.TrimSpace(f.Get("display_name")), strings.TrimSpace(f.Get("chat_nickname")), strings.TrimSpace(f.Get("language"))
+	in := admin.MePatch{DisplayName: &name, ChatNickname: &nick, Language: &lang}
+	err := c.call(r, s, http.MethodPatch, "/api/v1/me", nil, in, nil)
+	if err == nil {
+		seeOther(w, r, "/", "details")
+		return nil
+	}
+	var ae *apiError
+	if !asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized {
+		return err
+	}
+	d, lerr := c.loadAccount(r, s)
+	if lerr != nil {
+		return lerr
+	}
+	d.Details, d.DetailErrors = in, map[string]string{ae.Body.Field: ae.Body.Message}
+	c.render(w, r, s, ae.Status, "account", "My account", "account", d)
+	return nil
 }
 
 // myAccount is / for every signed-in user: who I am, profile and teams,

@@ -18,6 +18,12 @@ func parsePages() (map[string]*template.Template, error) {
 		"when":  when,
 		"join":  func(s []string) string { return strings.Join(s, ", ") },
 		"split": strings.Fields,
+		"deref": func(p *string) string {
+			if p == nil {
+				return ""
+			}
+			return *p
+		},
 		"num":   num,
 		"field": func(m map[string]string, k string) string { return m[k] },
 		"inputArgs": func(name, label, value string, errs map[string]string, typ, required string) inputArgs {
