@@ -152,6 +152,7 @@ func (c *Console) routes() {
 	get("/admin/directories", c.directoryList)
 	post("/admin/directories/{name}/sync", c.directorySync)
 	get("/admin/directories/{name}/runs/{id}", c.runPage)
+	get("/admin/directories/{name}/chart.svg", c.runChart)
 	get("/admin/directories/{name}/entries", c.entriesPage)
 	post("/admin/directories/{name}/entries/{action}", c.entryAction)
 	mux.Handle("/admin/", c.signedIn(func(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {

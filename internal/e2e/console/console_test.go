@@ -366,8 +366,15 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("run page:\n%s", main)
 		}
 		u.screenshot("run")
+		// A dry run (the form's default) changes nothing and says so.
 		u.open("/admin/directories")
-		if main := u.text("#dir-corp"); !strings.Contains(main, "succeeded") || !strings.Contains(main, "9 (9 mapped, 9 active)") {
+		u.submit(`form[action="/admin/directories/corp/sync"] button`, "Sync started")
+		u.waitFor("the dry run to finish", func() bool { return strings.Contains(u.tryText("main"), "succeeded") })
+		if main := u.text("main"); !strings.Contains(main, "a dry run: nothing was changed") || !strings.Contains(main, "Nothing to change") {
+			t.Fatalf("dry run page:\n%s", main)
+		}
+		u.open("/admin/directories")
+		if main := u.text("#dir-corp"); !strings.Contains(main, "succeeded") || !strings.Contains(main, "9 (9 mapped, 9 active)") || !strings.Contains(main, "dry run") {
 			t.Fatalf("directories:\n%s", main)
 		}
 		u.screenshot("directories")
