@@ -520,3 +520,25 @@ func TestEditOwnDetails(t *testing.T) {
 		t.Fatalf("saved: %+v", u)
 	}
 }
+
+func TestIdPLinksOnAUsersPage(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("root")
+	red := e.user("red1")
+	page := "/admin/users/" + red.ID
+	res, _ := b.post(page, page+"/link", url.Values{"issuer": {"https://idp.example"}, "subject": {"abc-123"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("link: %d", res.StatusCode)
+	}
+	if body := b.page(page, 200); !strings.Contains(body, "abc-123") {
+		t.Fatal("link not shown")
+	}
+	res, body := b.post(page, page+"/link", url.Values{"issuer": {""}, "subject": {""}})
+	if res.StatusCode < 400 || !strings.Contains(body, `id="link-error"`) {
+		t.Fatalf("empty link: %d", res.StatusCode)
+	}
+	res, _ = b.post(page, page+"/unlink", url.Values{"issuer": {"https://idp.example"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("unlink: %d", res.StatusCode)
+	}
+}

@@ -272,6 +272,10 @@ type userPageData struct {
 	NoSession bool // the caller may not list sessions
 	Audit     []admin.AuditEvent
 	NoAudit   bool
+	// Links are the user's IdP links, Keys its API keys (nil: the caller
+	// may not see them).
+	Links []admin.IdPLink
+	Keys  []admin.APIKey
 	// ActionError is the refusal of the action just tried, by action.
 	ActionError map[string]string
 	// NewPassword is a generated password, shown once.
@@ -328,6 +332,16 @@ func (c *Console) loadUserPage(r *http.Request, s *sso.BrowserSession, id string
 		d.NoAudit = true
 	}
 	d.Audit = al.Items
+	var ll admin.IdPLinkList
+	if err := c.get(r, s, "/api/v1/users/"+url.PathEscape(d.U.ID)+"/idp-links", nil, &ll); err != nil && !forbidden(err) {
+		return d, err
+	}
+	d.Links = ll.Items
+	var kl admin.APIKeyList
+	if err := c.get(r, s, "/api/v1/users/"+url.PathEscape(d.U.ID)+"/apikeys", nil, &kl); err != nil && !forbidden(err) {
+		return d, err
+	}
+	d.Keys = kl.Items
 	d.Edit = userEdit{Profile: d.U.Profile, Units: strings.Join(d.U.Units, ", "), PinProfile: d.U.PinnedProfile, PinUnits: d.U.PinnedUnits}
 	d.Profiles, d.Teams = c.profileAndTeamNames(r, s)
 	return d, nil
@@ -362,6 +376,13 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *sso.Brow
 		err = c.call(r, s, http.MethodPost, base+"/password", nil, in, &reset)
 	case "edit":
 		err = c.call(r, s, http.MethodPatch, base, nil, readUserEdit(r.PostForm).patch(), nil)
+	case "link":
+		in := admin.IdPLinkInput{Issuer: strings.TrimSpace(r.PostForm.Get("issuer")), Subject: strings.TrimSpace(r.PostForm.Get("subject"))}
+		err = c.call(r, s, http.MethodPost, base+"/idp-links", nil, in, nil)
+	case "unlink":
+		err = c.call(r, s, http.MethodDelete, base+"/idp-links", url.Values{"issuer": {r.PostForm.Get("issuer")}}, nil, nil)
+	case "revoke-key":
+		err = c.call(r, s, http.MethodDelete, base+"/apikeys/"+url.PathEscape(r.PostForm.Get("key")), nil, nil, nil)
 	default:
 		return &pageError{Status: http.StatusNotFound, Message: "There is no action " + action + "."}
 	}
