@@ -409,10 +409,9 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *sso.Brow
 		if err != nil {
 			return err
 		}
+		// The API returns a password only when it generated one; one the
+		// administrator typed is never echoed.
 		d.NewPassword = reset
-		if reset.Password == "" {
-			d.NewPassword.Password = "" // the administrator chose it; never echo it
-		}
 		c.render(w, r, s, http.StatusOK, "user", d.U.Username, "users", d)
 		return nil
 	}
