@@ -129,6 +129,8 @@ func (c *Console) routes() {
 	get("/admin/{$}", c.overview)
 	get("/admin/users", c.userList)
 	post("/admin/users/bulk", c.userBulk)
+	get("/admin/users/generate", c.generatePage)
+	post("/admin/users/generate", c.generateUsers)
 	get("/admin/users/new", c.userNew)
 	post("/admin/users/new", c.userCreate)
 	get("/admin/users/{id}", c.userPage)

@@ -542,3 +542,29 @@ func TestIdPLinksOnAUsersPage(t *testing.T) {
 		t.Fatalf("unlink: %d", res.StatusCode)
 	}
 }
+
+func TestGenerateUsers(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("root")
+	form := url.Values{"pattern": {"temp{n:2}"}, "count": {"3"}, "start": {"1"}, "profile": {"Agent"}, "units": {"Blue"}, "mode": {"preview"}}
+	res, body := b.post("/admin/users/generate", "/admin/users/generate", form)
+	if res.StatusCode != 200 || !strings.Contains(body, "temp03") || !strings.Contains(body, "Nothing was changed") {
+		t.Fatalf("preview: %d\n%s", res.StatusCode, body)
+	}
+	if _, err := e.st.GetUserByUsername(context.Background(), "temp01"); err == nil {
+		t.Fatal("a preview created users")
+	}
+	form.Set("mode", "generate")
+	res, body = b.post("/admin/users/generate", "/admin/users/generate", form)
+	if res.StatusCode != 200 || strings.Count(body, `<code class="secret">`) != 3 {
+		t.Fatalf("generate: %d\n%s", res.StatusCode, body)
+	}
+	if u := e.user("temp02"); u.Profile != "Agent" || !u.MustChangePassword {
+		t.Fatalf("generated: %+v", u)
+	}
+	form.Set("count", "many")
+	res, body = b.post("/admin/users/generate", "/admin/users/generate", form)
+	if res.StatusCode != 400 || !strings.Contains(body, `id="count-error"`) || !strings.Contains(body, `value="temp{n:2}"`) {
+		t.Fatalf("bad count: %d", res.StatusCode)
+	}
+}

@@ -488,3 +488,70 @@ func formField(f string) string {
 	}
 	return ""
 }
+
+type generateData struct {
+	Pattern, Count, Start, EmailDomain, Profile, Units, State string
+	Profiles, Teams                                           []string
+	Errors                                                    map[string]string
+	Result                                                    *admin.BulkGenerateResponse
+}
+
+func (c *Console) generatePage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	d := generateData{Count: "10", Start: "1", Pattern: "agent{n:3}"}
+	d.Profiles, d.Teams = c.profileAndTeamNames(r, s)
+	c.render(w, r, s, http.StatusOK, "generate", "Generate users", "users", d)
+	return nil
+}
+
+// generateUsers previews (dry run) or generates numbered local users; the
+// generated passwords are shown once, on the page.
+func (c *Console) generateUsers(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	f := r.PostForm
+	d := generateData{Pattern: strings.TrimSpace(f.Get("pattern")), Count: f.Get("count"), Start: f.Get("start"),
+		EmailDomain: strings.TrimSpace(f.Get("email_domain")), Profile: f.Get("profile"), Units: f.Get("units"), State: f.Get("state")}
+	d.Profiles, d.Teams = c.profileAndTeamNames(r, s)
+	in := admin.BulkGenerateRequest{Pattern: d.Pattern, EmailDomain: d.EmailDomain, State: d.State, DryRun: f.Get("mode") != "generate"}
+	var err error
+	if in.Count, err = strconv.Atoi(strings.TrimSpace(d.Count)); err != nil {
+		d.Errors = map[string]string{"count": "Give a number of users."}
+		c.render(w, r, s, http.StatusBadRequest, "generate", "Generate users", "users", d)
+		return nil
+	}
+	if d.Start != "" {
+		if in.Start, err = strconv.Atoi(strings.TrimSpace(d.Start)); err != nil {
+			d.Errors = map[string]string{"start": "Give the first number."}
+			c.render(w, r, s, http.StatusBadRequest, "generate", "Generate users", "users", d)
+			return nil
+		}
+	}
+	if d.Profile != "" {
+		in.Profile = &d.Profile
+	}
+	for _, u := range strings.Split(d.Units, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			in.Units = append(in.Units, u)
+		}
+	}
+	var out admin.BulkGenerateResponse
+	if err := c.call(r, s, http.MethodPost, "/api/v1/bulk/generate-users", nil, in, &out); err != nil {
+		var ae *apiError
+		if !asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized {
+			return err
+		}
+		field := ae.Body.Field
+		if i := strings.IndexAny(field, "[."); i >= 0 {
+			field = field[:i]
+		}
+		switch field {
+		case "pattern", "count", "start", "email_domain", "profile", "units", "state":
+		default:
+			field = ""
+		}
+		d.Errors = map[string]string{field: ae.Body.Message}
+		c.render(w, r, s, ae.Status, "generate", "Generate users", "users", d)
+		return nil
+	}
+	d.Result = &out
+	c.render(w, r, s, http.StatusOK, "generate", "Generate users", "users", d)
+	return nil
+}
