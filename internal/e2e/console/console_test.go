@@ -88,15 +88,16 @@ directories:
     bind_password: %q
     base_dn: %q
     groups: [CC-Agents, CC-Supervisors, Night-Shift]
-    max_deactivations: {count: 100, percent: 100}
+    max_deactivations: {count: 1, percent: 100}
 `
 
 // stack is the running daemon with its directory.
 type stack struct {
-	t    *testing.T
-	base string
-	cfg  *config.Config
-	ids  map[string]string // seeded local users' ids by name
+	t     *testing.T
+	slapd *harness.Slapd
+	base  string
+	cfg   *config.Config
+	ids   map[string]string // seeded local users' ids by name
 }
 
 // startStack writes the config, seeds profiles, teams and local users into
@@ -110,7 +111,7 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, base: "http://" + ln.Addr().String(), ids: map[string]string{}}
+	s := &stack{t: t, slapd: slapd, base: "http://" + ln.Addr().String(), ids: map[string]string{}}
 	path := filepath.Join(dir, "dirbridge.yaml")
 	y := fmt.Sprintf(configYAML, s.base, filepath.Join(dir, "db.sqlite"), slapd.URL, slapd.ReaderDN, slapd.ReaderPassword, slapd.BaseDN)
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
@@ -394,6 +395,23 @@ func TestConsoleInBrowser(t *testing.T) {
 		u.submit(`form[action$="/entries/map"] button`, "Remap")
 		if main := u.text("tbody"); !strings.Contains(main, "mapped") || strings.Contains(main, "unmapped") {
 			t.Fatalf("entry after mapping back:\n%s", main)
+		}
+
+		// Two agents leave the group: the safety check (at most one
+		// deactivation) refuses the run; the administrator approves it.
+		s.slapd.Modify(t, fmt.Sprintf("dn: cn=CC-Agents,ou=groups,%s\nchangetype: modify\ndelete: member\nmember: uid=dara,ou=people,%s\nmember: uid=eli,ou=people,%s\n", base, base, base))
+		u.open("/admin/directories")
+		u.do(chromedp.Click(chromedp.CSS("#full-corp")), chromedp.Click(chromedp.CSS("#dry-corp")))
+		u.submit(`form[action="/admin/directories/corp/sync"] button`, "Sync started")
+		u.waitFor("the run to be refused", func() bool { return strings.Contains(u.tryText("main"), "Approve and apply") })
+		if main := u.text("main"); !strings.Contains(main, "refused") {
+			t.Fatalf("refused run:\n%s", main)
+		}
+		u.screenshot("run-refused")
+		u.submit(`form[action="/admin/directories/corp/sync"] button.danger`, "Sync started")
+		u.waitFor("the approved run to finish", func() bool { return strings.Contains(u.tryText("main"), "succeeded") })
+		if main := u.text("main"); !strings.Contains(main, "2 deactivated") {
+			t.Fatalf("approved run:\n%s", main)
 		}
 
 		u.open("/admin/")
