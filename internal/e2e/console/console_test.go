@@ -521,6 +521,16 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("my account:\n%s", main)
 		}
 		u.screenshot("my-account")
+		// Keyboard: the first Tab reaches "Skip to content", the next ones
+		// the navigation.
+		u.open("/")
+		u.do(chromedp.KeyEvent("\t"))
+		ctx, cancel := context.WithTimeout(u.ctx, 5*time.Second)
+		focused, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.activeElement.textContent"))
+		cancel()
+		if err != nil || focused != "Skip to content" {
+			t.Errorf("first Tab focuses %q (%v)", focused, err)
+		}
 		u.open("/admin/users")
 		if main := u.text("main"); !strings.Contains(main, "You may not see this page") {
 			t.Fatalf("users page for ann:\n%s", main)
