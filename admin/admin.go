@@ -25,6 +25,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dirbridge/dirbridge/internal/clientip"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/sso/policy"
@@ -305,25 +306,6 @@ func (c *caller) detail(k string, v any) {
 	c.details[k] = v
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
 // wrap authenticates, authorises, runs the handler, turns its error into a
 // JSON response and audits mutating calls the handler did not audit itself.
 func (s *Server) wrap(rt *route) http.Handler {
@@ -502,37 +484,19 @@ func (s *Server) checkGrant(c *caller, privs []string, field string) error {
 	return e
 }
 
-// sourceIP is the peer address, or the client named by X-Forwarded-For
-// when the peer is a trusted proxy (the right-most untrusted hop).
+// sourceIP is the client address by the one rule of internal/clientip:
+// the peer, or the right-most untrusted X-Forwarded-For hop (over every
+// header line) when the peer is a trusted proxy. A peer that is no address
+// at all (a test's pipe, a unix socket) is recorded as given.
 func (s *Server) sourceIP(r *http.Request) string {
+	if a := clientip.FromRequest(r, s.proxies); a.IsValid() {
+		return a.String()
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil || !s.trusted(peer) {
-		return host
-	}
-	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		if !s.trusted(a) {
-			return a.String()
-		}
+		return r.RemoteAddr
 	}
 	return host
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.proxies {
-		if p.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
 }
 
 // audit records a successful change inside tx, so the change and its

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -704,6 +705,41 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if r := e.raw("GET", p, "", nil); r.status != 404 && r.status != 301 {
 			t.Errorf("undocumented path %s answers %d", p, r.status)
 		}
+	}
+}
+
+// TestSourceIPTrustsOnlyConfiguredProxies pins the admin API to the one
+// client-address rule: behind a trusted proxy a client-written first
+// X-Forwarded-For line is not believed, and an untrusted peer's header is
+// ignored altogether.
+func TestSourceIPTrustsOnlyConfiguredProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		proxies []netip.Prefix
+		lines   []string
+		want    string
+	}{
+		{"proxy adds a second line", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, []string{"6.6.6.6", "198.51.100.4"}, "198.51.100.4"},
+		{"untrusted peer", nil, []string{"198.51.100.4"}, "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, func(o *admin.Options) { o.TrustedProxies = tc.proxies })
+			req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/profiles", strings.NewReader(`{"name":"Sneaky","privileges":["grant_all"]}`))
+			req.Header.Set("Authorization", "Bearer "+e.token("pete"))
+			req.Header.Set("Content-Type", "application/json")
+			for _, l := range tc.lines {
+				req.Header.Add("X-Forwarded-For", l)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			ev := e.audit("profile.create")
+			if len(ev) != 1 || ev[0].SourceIP != tc.want {
+				t.Fatalf("audit source: %+v, want %s", ev, tc.want)
+			}
+		})
 	}
 }
 

@@ -196,7 +196,7 @@ func Authorize(actor, target Principal, action Action) error {
 	}
 	if !actor.reachFor(action.requires()).Covers(target.User.Units) {
 		r := refuse("%s is not in a team you administer", target.User.Username)
-		r.(*Refusal).OutOfScope = true
+		r.(*Refusal).OutOfScope = true //nolint:errorlint // refuse returns its own *Refusal, never wrapped
 		return r
 	}
 	switch {

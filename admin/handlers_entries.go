@@ -12,14 +12,12 @@ import (
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/sync/directory"
+	"github.com/dirbridge/dirbridge/sync/engine"
 )
 
-// EntryMapper maps imported users the way the sync engine does; a
-// *mapping.Mapper is one.
-type EntryMapper interface {
-	MapAll(users []directory.User, groups []directory.Group, existing map[string]*store.User) ([]mapping.Result, []mapping.Warning)
-}
+// EntryMapper maps imported users; a *mapping.Mapper is one. Entries are
+// mapped through the sync engine (engine.MapEntries), as a sync maps them.
+type EntryMapper = engine.Mapper
 
 // DirectoryMapping is what creating local users from a directory's entries
 // needs: the directory's mapper (rules, templates, user template) and how
@@ -93,27 +91,6 @@ type CreateEntriesResult struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// entryUser rebuilds the directory user an entry was recorded from. The
-// entry keeps the login name, DN, imported-group anchors and the
-// attributes listed under directories[].attributes; the standard fields
-// are taken from those attributes when present. What the entry does not
-// keep, the next sync fills in.
-func entryUser(e store.DirectoryEntry) directory.User {
-	get := func(name string) string {
-		for k, v := range e.Attributes {
-			if strings.EqualFold(k, name) && len(v) > 0 {
-				return v[0]
-			}
-		}
-		return ""
-	}
-	return directory.User{
-		Anchor: e.Anchor, DN: e.DN, Username: e.Name, Groups: e.Groups, Attributes: e.Attributes,
-		UPN: get("userPrincipalName"), Email: get("mail"), DisplayName: get("displayName"),
-		FirstName: get("givenName"), LastName: get("sn"),
-	}
-}
-
 // handleCreateEntries creates local users from selected unmapped imported
 // users through the directory's mapping, as the sync would create them.
 // Each anchor is decided on its own: a username two directory users map
@@ -154,108 +131,9 @@ func (s *Server) handleCreateEntries(w http.ResponseWriter, r *http.Request, c *
 	now := s.now().UTC()
 	var out CreateEntriesResult
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
-		out = CreateEntriesResult{Items: make([]EntryCreateResult, len(anchors))}
-		entries, err := tx.ListDirectoryEntries(ctx, dir)
-		if err != nil {
-			return fmt.Errorf("list entries of %s: %w", dir, err)
-		}
-		profiles, err := tx.ListProfiles(ctx)
-		if err != nil {
-			return fmt.Errorf("list profiles: %w", err)
-		}
-		privsOf := make(map[string][]string, len(profiles))
-		for _, p := range profiles {
-			privsOf[p.Name] = p.Privileges
-		}
-
-		// Every unmapped user entry is mapped, not only the selected ones,
-		// so a username another imported user also maps to is a collision
-		// here exactly as it is in a sync. Mapped entries already have
-		// their local users, whose usernames Link checks against.
-		byAnchor := map[string]int{}
-		mappedTo := map[string]store.DirectoryEntry{}
-		groupNames := map[string]string{}
-		var userEntries []store.DirectoryEntry
-		var users []directory.User
-		var groups []directory.Group
-		for _, e := range entries {
-			switch {
-			case e.Kind == store.EntryUser && e.UserID != "":
-				mappedTo[e.Anchor] = e
-			case e.Kind == store.EntryUser:
-				byAnchor[e.Anchor] = len(users)
-				userEntries = append(userEntries, e)
-				users = append(users, entryUser(e))
-			case e.Kind == store.EntryGroup:
-				groupNames[e.Anchor] = e.Name
-				groups = append(groups, directory.Group{Anchor: e.Anchor, DN: e.DN, Name: e.Name, Members: e.Groups})
-			}
-		}
-		results, warns := dm.Mapper.MapAll(users, groups, nil)
-		blocking := map[string][]mapping.Warning{}
-		notes := map[string][]string{}
-		for _, wn := range warns {
-			switch {
-			case wn.Anchor == "":
-				out.Warnings = append(out.Warnings, wn.String())
-			case wn.Blocking:
-				blocking[wn.Anchor] = append(blocking[wn.Anchor], wn)
-			default:
-				notes[wn.Anchor] = append(notes[wn.Anchor], wn.Message)
-			}
-		}
-
-		var changed []store.DirectoryEntry
-		for i, anchor := range anchors {
-			res := &out.Items[i]
-			res.Anchor, res.Status = anchor, EntryRefused
-			refuse := func(code, format string, args ...any) {
-				res.Code, res.Message = code, fmt.Sprintf(format, args...)
-			}
-			idx, found := byAnchor[anchor]
-			var e store.DirectoryEntry
-			if found {
-				e = userEntries[idx]
-			}
-			switch {
-			case !found:
-				if m, ok := mappedTo[anchor]; ok {
-					res.Name = m.Name
-					refuse(RefusedAlreadyMapped, "entry %s is already mapped to a local user; use remap", m.Name)
-				} else if name, isGroup := groupNames[anchor]; isGroup {
-					res.Name = name
-					refuse(RefusedNotUser, "entry %s is a group; only users become local users", name)
-				} else {
-					refuse(RefusedNotFound, "no imported entry %s in directory %s", anchor, dir)
-				}
-			default:
-				res.Name = e.Name
-				res.Warnings = notes[anchor]
-				if err := s.createFromEntry(r, tx, c, dm, privsOf, e, results[idx], blocking[anchor], res, now); err != nil {
-					return err
-				}
-				if res.Status == EntryCreated {
-					e.UserID, e.Unmapped, e.UpdatedAt = res.User.ID, false, now
-					changed = append(changed, e)
-				}
-			}
-			if err := s.auditEntry(r, tx, c, dir, res, now); err != nil {
-				return err
-			}
-		}
-		if len(changed) > 0 {
-			if err := tx.PutDirectoryEntries(ctx, changed); err != nil {
-				return fmt.Errorf("link entries of %s: %w", dir, err)
-			}
-		}
-		for _, it := range out.Items {
-			if it.Status == EntryCreated {
-				out.Created++
-			} else {
-				out.Refused++
-			}
-		}
-		return nil
+		var err error
+		out, err = s.createEntries(r, tx, c, dir, dm, anchors, now)
+		return err
 	})
 	if err != nil {
 		c.audited = false // rolled back with the change
@@ -265,17 +143,106 @@ func (s *Server) handleCreateEntries(w http.ResponseWriter, r *http.Request, c *
 	return nil
 }
 
+// createEntries creates local users for the selected anchors inside tx:
+// every unmapped user entry is mapped the way the sync maps it
+// (engine.MapEntries), and each selected one is created or refused on its
+// own, with an audit record each.
+func (s *Server) createEntries(r *http.Request, tx store.Tx, c *caller, dir string, dm DirectoryMapping, anchors []string, now time.Time) (CreateEntriesResult, error) {
+	ctx := r.Context()
+	out := CreateEntriesResult{Items: make([]EntryCreateResult, len(anchors))}
+	entries, err := tx.ListDirectoryEntries(ctx, dir)
+	if err != nil {
+		return out, fmt.Errorf("list entries of %s: %w", dir, err)
+	}
+	profiles, err := tx.ListProfiles(ctx)
+	if err != nil {
+		return out, fmt.Errorf("list profiles: %w", err)
+	}
+	privsOf := make(map[string][]string, len(profiles))
+	for _, p := range profiles {
+		privsOf[p.Name] = p.Privileges
+	}
+	// Every unmapped user entry is mapped, not only the selected ones, so
+	// a username another imported user also maps to is a collision here
+	// exactly as it is in a sync. Mapped entries already have their local
+	// users, whose usernames Link checks against.
+	byAnchor, rules := engine.MapEntries(dm.Mapper, entries)
+	for _, w := range rules {
+		out.Warnings = append(out.Warnings, w.String())
+	}
+	var changed []store.DirectoryEntry
+	var others map[string]store.DirectoryEntry // the entries not mapped above, made when needed
+	for i, anchor := range anchors {
+		res := &out.Items[i]
+		res.Anchor, res.Status = anchor, EntryRefused
+		if me := byAnchor[anchor]; me == nil {
+			if others == nil {
+				others = make(map[string]store.DirectoryEntry, len(entries)-len(byAnchor))
+				for _, e := range entries {
+					if byAnchor[e.Anchor] == nil {
+						others[e.Anchor] = e
+					}
+				}
+			}
+			refuseMissing(res, others, dir)
+		} else {
+			res.Name, res.Warnings = me.Entry.Name, me.Notes
+			if err := s.createFromEntry(r, tx, c, dm, privsOf, me, res, now); err != nil {
+				return out, err
+			}
+			if res.Status == EntryCreated {
+				e := me.Entry
+				e.UserID, e.Unmapped, e.UpdatedAt = res.User.ID, false, now
+				changed = append(changed, e)
+			}
+		}
+		if err := s.auditEntry(r, tx, c, dir, res, now); err != nil {
+			return out, err
+		}
+	}
+	if len(changed) > 0 {
+		if err := tx.PutDirectoryEntries(ctx, changed); err != nil {
+			return out, fmt.Errorf("link entries of %s: %w", dir, err)
+		}
+	}
+	for _, it := range out.Items {
+		if it.Status == EntryCreated {
+			out.Created++
+		} else {
+			out.Refused++
+		}
+	}
+	return out, nil
+}
+
+// refuseMissing says why a selected anchor is no unmapped user entry:
+// mapped already, a group, or not imported at all.
+func refuseMissing(res *EntryCreateResult, others map[string]store.DirectoryEntry, dir string) {
+	e, ok := others[res.Anchor]
+	switch {
+	case !ok:
+		res.Code, res.Message = RefusedNotFound, fmt.Sprintf("no imported entry %s in directory %s", res.Anchor, dir)
+		return
+	case e.Kind == store.EntryGroup:
+		res.Code, res.Message = RefusedNotUser, fmt.Sprintf("entry %s is a group; only users become local users", e.Name)
+	default:
+		res.Code, res.Message = RefusedAlreadyMapped, fmt.Sprintf("entry %s is already mapped to a local user; use remap", e.Name)
+	}
+	res.Name = e.Name
+}
+
 // createFromEntry decides one selected, unmapped entry and creates its
 // local user, or records in res why not.
 func (s *Server) createFromEntry(r *http.Request, tx store.Tx, c *caller, dm DirectoryMapping, privsOf map[string][]string,
-	e store.DirectoryEntry, m mapping.Result, blocking []mapping.Warning, res *EntryCreateResult, now time.Time) error {
+	me *engine.MappedEntry, res *EntryCreateResult, now time.Time) error {
 	ctx := r.Context()
+	m := &me.Result
 	refuse := func(code, format string, args ...any) {
 		res.Code, res.Message = code, fmt.Sprintf(format, args...)
 	}
 	if m.Blocked {
 		code, msgs := string(mapping.WarnCollision), []string{}
-		for i, w := range blocking {
+		for i, w := range me.Blocking {
 			if i == 0 {
 				code = string(w.Code)
 			}
@@ -310,7 +277,7 @@ func (s *Server) createFromEntry(r *http.Request, tx store.Tx, c *caller, dm Dir
 			}
 		}
 	}
-	d, lw := mapping.Link(m, cands, dm.LinkBy, privsOf)
+	d, lw := mapping.Link(*m, cands, dm.LinkBy, privsOf)
 	switch d.Action {
 	case mapping.LinkCreate:
 	case mapping.LinkExisting:
@@ -341,16 +308,9 @@ func (s *Server) createFromEntry(r *http.Request, tx store.Tx, c *caller, dm Dir
 		}
 	}
 
-	u := store.User{
-		Username: m.Username, DisplayName: m.DisplayName, FirstName: m.FirstName, LastName: m.LastName,
-		Email: m.Email, Language: m.Language, State: m.State, Source: e.Directory, Anchor: e.Anchor,
-		DN: e.DN, UPN: m.UPN, SAMAccountName: m.SAMAccountName, Profile: m.Profile,
-		Units: slices.Clone(m.Units), Superuser: m.Superuser, Fields: m.Fields,
-		CreatedAt: now, UpdatedAt: now,
-	}
-	if u.State == "" {
-		u.State = store.StateActive
-	}
+	// The user the sync would create, with the entry's fields.
+	u := me.User
+	u.CreatedAt, u.UpdatedAt = now, now
 	if err := tx.CreateUser(ctx, &u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			// Taken between the look-up and the insert by a concurrent

@@ -138,10 +138,10 @@ func (g *schemaGen) schema(t reflect.Type) any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch {
-	case t == timeType:
+	switch t {
+	case timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
-	case t == rawType:
+	case rawType:
 		return map[string]any{"description": "free-form JSON"}
 	}
 	switch t.Kind() {

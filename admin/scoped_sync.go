@@ -151,4 +151,3 @@ func scopeStats(ctx context.Context, rd store.Reader, reach privilege.Reach, dir
 	slices.Sort(out.Domains)
 	return out, nil
 }
-

@@ -163,7 +163,9 @@ func TestEnvExpansion(t *testing.T) {
 }
 
 func TestEnvUnsetNamesField(t *testing.T) {
-	os.Unsetenv("DIRBRIDGE_TEST_UNSET")
+	if err := os.Unsetenv("DIRBRIDGE_TEST_UNSET"); err != nil {
+		t.Fatal(err)
+	}
 	es := parseErrs(t, strings.Replace(minimal, "bind_password: pw", "bind_password: ${DIRBRIDGE_TEST_UNSET}", 1))
 	want := "dirbridge.yaml:7: directories[0].bind_password: environment variable DIRBRIDGE_TEST_UNSET is not set"
 	if es.Error() != want {

@@ -55,13 +55,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 
 	t := v.Type()
-	switch {
-	case t == secretType:
+	switch t {
+	case secretType:
 		if s, ok := d.scalar(n, path); ok {
 			v.Set(reflect.ValueOf(NewSecret(s)))
 		}
 		return
-	case t == durationType:
+	case durationType:
 		s, ok := d.scalar(n, path)
 		if !ok {
 			return

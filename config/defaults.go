@@ -42,10 +42,20 @@ func (c *Config) ApplyDefaults() {
 	def(c, "server.shutdown_timeout", &c.Server.ShutdownTimeout, 30*time.Second)
 	// Bounds slow-loris clients.
 	def(c, "server.read_header_timeout", &c.Server.ReadHeaderTimeout, 10*time.Second)
+	// A whole request (an ACS POST, an admin bulk update) is read well within
+	// this; a slow body is cut off rather than holding a connection.
+	def(c, "server.read_timeout", &c.Server.ReadTimeout, 30*time.Second)
+	// Handling plus writing the response; the slowest handler is a dry-run
+	// plan, which the admin API runs in the background.
+	def(c, "server.write_timeout", &c.Server.WriteTimeout, 60*time.Second)
+	def(c, "server.idle_timeout", &c.Server.IdleTimeout, 120*time.Second)
 
 	// Logging: JSON at info, for log shippers.
 	def(c, "log.level", &c.Log.Level, "info")
 	def(c, "log.format", &c.Log.Format, "json")
+	// A log file rotates at 100 MiB and keeps 5 old files (600 MiB at most).
+	def(c, "log.max_size_mib", &c.Log.MaxSizeMiB, 100)
+	def(c, "log.max_backups", &c.Log.MaxBackups, 5)
 
 	// Store: the embedded SQLite file, so a first start needs no database.
 	def(c, "store.driver", &c.Store.Driver, DriverSQLite)
@@ -62,6 +72,9 @@ func (c *Config) ApplyDefaults() {
 
 	for i := range c.Directories {
 		c.defaultDirectory(i)
+	}
+	for i := range c.Provisioning {
+		c.defaultProvisioning(i)
 	}
 
 	for i := range c.Mapping.UserTemplates {
@@ -90,6 +103,8 @@ func (c *Config) ApplyDefaults() {
 	// spray across thousands of usernames crawls.
 	def(c, "policy.throttle.per_minute", &c.Policy.Throttle.PerMinute, 30)
 	def(c, "policy.throttle.burst", &c.Policy.Throttle.Burst, 60)
+	// A /64 is what one IPv6 subscriber or host is usually given.
+	def(c, "policy.throttle.ipv6_prefix", &c.Policy.Throttle.IPv6Prefix, 64)
 	for i := range c.Policy.IPRules {
 		p := indexPath("policy.ip_rules", i)
 		// Rules are evaluated unless marked inactive, and allow by default.
@@ -99,6 +114,7 @@ func (c *Config) ApplyDefaults() {
 	// Certificates map to users by the UPN in their SAN, as smart cards do.
 	def(c, "policy.client_cert.map_by", &c.Policy.ClientCert.MapBy, CertMapUPN)
 	def(c, "policy.client_cert.ca_file", &c.Policy.ClientCert.CAFile, c.Server.TLS.ClientCAFile)
+	def(c, "policy.client_cert.ocsp_timeout", &c.Policy.ClientCert.OCSPTimeout, 5*time.Second)
 	// argon2id: RFC 9106's second recommended option (t=3, 64 MiB, p=4, as
 	// internal/password.DefaultParams), and at most 4 hashes at once
 	// (256 MiB worst case).
@@ -139,6 +155,8 @@ func (c *Config) ApplyDefaults() {
 	// (first sync of 100,000 users: peak RSS 250-256 MB instead of
 	// 290-314 MB, in the same time).
 	def(c, "runtime.gc_percent", &c.Runtime.GCPercent, DefaultGCPercent)
+	// Every trace is kept unless the operator samples.
+	def(c, "tracing.sample_ratio", &c.Tracing.SampleRatio, 1.0)
 }
 
 func (c *Config) defaultDirectory(i int) {

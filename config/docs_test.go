@@ -21,6 +21,7 @@ directories: [{name: corp, kind: ad, urls: ["ldaps://x"], base_dn: "DC=x", group
 mapping: {rules: [{group: G, profile: P}], user_templates: [{name: t}]}
 sso: {saml: {idp_metadata_file: x}, oidc: {issuer: "https://i.example.com", client_id: c, client_secret: s}}
 policy: {ip_rules: [{name: r, addresses: [10.0.0.1]}]}
+provisioning: [{name: entra}]
 `
 
 // TestDocumentedDefaults compares every default in docs/configuration.md

@@ -16,21 +16,21 @@ const (
 )
 
 // exampleEnv provides what the example config reads from the environment:
-// secret files in a systemd-style credentials directory, and one variable.
+// secret files in a systemd-style credentials directory.
 func exampleEnv(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, val := range map[string]string{
-		"bind-password":      "ad-bind-pw\n",
-		"oidc-client-secret": "okta-secret\n",
-		"smtp-password":      "smtp-pw\n",
+		"bind-password":          "ad-bind-pw\n",
+		"oidc-client-secret":     "okta-secret\n",
+		"smtp-password":          "smtp-pw\n",
+		"partners-bind-password": "partners-pw\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(val), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Setenv("CREDENTIALS_DIRECTORY", dir)
-	t.Setenv("PARTNERS_BIND_PASSWORD", "partners-pw")
 }
 
 func TestExampleConfigValidates(t *testing.T) {

@@ -17,11 +17,13 @@ type Config struct {
 	Privileges  []AppPrivilege `yaml:"privileges"`
 	Profiles    []Profile      `yaml:"profiles"`
 	Directories []Directory    `yaml:"directories"`
-	Mapping     Mapping        `yaml:"mapping"`
-	SSO         SSO            `yaml:"sso"`
-	Licenses    Licenses       `yaml:"licenses"`
-	Policy      Policy         `yaml:"policy"`
-	Expiry      Expiry         `yaml:"expiry"`
+	// Provisioning lists the SCIM 2.0 provisioning sources (provisioning.go).
+	Provisioning []Provisioning `yaml:"provisioning"`
+	Mapping      Mapping        `yaml:"mapping"`
+	SSO          SSO            `yaml:"sso"`
+	Licenses     Licenses       `yaml:"licenses"`
+	Policy       Policy         `yaml:"policy"`
+	Expiry       Expiry         `yaml:"expiry"`
 	// SMTP is shared by the expiry notices and password-reset mails.
 	SMTP      SMTP      `yaml:"smtp"`
 	API       API       `yaml:"api"`
@@ -29,6 +31,9 @@ type Config struct {
 	// Runtime is the process-wide memory policy the entry points
 	// (dirbridge serve, dirbridge sync) apply; no package sets it.
 	Runtime Runtime `yaml:"runtime"`
+	// Tracing exports OpenTelemetry spans of sign-ins and sync runs; off
+	// unless an endpoint is set.
+	Tracing Tracing `yaml:"tracing"`
 
 	// file and lines locate every decoded field for error messages.
 	file  string
@@ -48,6 +53,17 @@ type Server struct {
 	TrustedProxies    []string      `yaml:"trusted_proxies"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included, so a
+	// client trickling a body cannot hold a connection open.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds handling a request and writing its response.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// InternalListen, when set, is a second host:port serving /metrics,
+	// /readyz and the admin API (/api/v1); the public listener then no
+	// longer serves them (GET /api/v1/me with a session cookie stays).
+	InternalListen string `yaml:"internal_listen"`
 }
 
 // TrustedProxyPrefixes returns TrustedProxies as prefixes, a single
@@ -84,6 +100,13 @@ func (t ServerTLS) Enabled() bool { return t.CertFile != "" }
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
 	Format string `yaml:"format"` // json | console
+	// File, when set, receives the daemon's logs instead of stderr (an
+	// absolute path), rotated by size: the way to keep logs under the
+	// Windows service manager, which discards stderr.
+	File       string `yaml:"file"`
+	MaxSizeMiB int    `yaml:"max_size_mib"` // rotate past this size
+	MaxBackups int    `yaml:"max_backups"`  // rotated files kept
+	MaxAgeDays int    `yaml:"max_age_days"` // rotated files older are removed; 0 = by count only
 }
 
 // Store drivers.
@@ -311,6 +334,10 @@ type SSO struct {
 	// JIT creates unknown users at sign-in, mapping the IdP's groups claim
 	// through the rules. Off by default.
 	JIT bool `yaml:"jit"`
+	// IdleDeactivation, when set, deactivates users that exist only through
+	// the IdP (created by JIT) once they have not signed in there for this
+	// long. Off (0) by default.
+	IdleDeactivation time.Duration `yaml:"idle_deactivation"`
 	// AllowedRedirectHosts may appear in RelayState / return URLs besides
 	// relative paths; anything else falls back to "/".
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
@@ -338,6 +365,11 @@ type SAML struct {
 	IDPMetadataURL  string        `yaml:"idp_metadata_url"`
 	IDPMetadataFile string        `yaml:"idp_metadata_file"`
 	MetadataRefresh time.Duration `yaml:"metadata_refresh"`
+	// IDPCertSHA256 pins the IdP's signing certificates by SHA-256
+	// fingerprint: metadata (at start and on every refresh) must carry a
+	// signing certificate matching one of them, and only matching
+	// certificates are trusted. Several allow a planned rollover.
+	IDPCertSHA256 []string `yaml:"idp_cert_sha256"`
 	// EntityID is the SP's entity ID; defaults to <public_url>/saml/metadata.
 	EntityID string `yaml:"entity_id"`
 	// CertFile/KeyFile are the SP's key pair: signing AuthnRequests and
@@ -346,9 +378,12 @@ type SAML struct {
 	KeyFile      string `yaml:"key_file"`
 	SignRequests bool   `yaml:"sign_requests"`
 	// RequireEncryption refuses assertions that are not encrypted.
-	RequireEncryption bool          `yaml:"require_encryption"`
-	AllowIDPInitiated bool          `yaml:"allow_idp_initiated"`
-	ClockSkew         time.Duration `yaml:"clock_skew"`
+	RequireEncryption bool `yaml:"require_encryption"`
+	// AllowCBCEncryption accepts assertions encrypted with AES-CBC (for
+	// IdPs that cannot use AES-GCM); RSA-OAEP key transport stays required.
+	AllowCBCEncryption bool          `yaml:"allow_cbc_encryption"`
+	AllowIDPInitiated  bool          `yaml:"allow_idp_initiated"`
+	ClockSkew          time.Duration `yaml:"clock_skew"`
 	// NameIDFormat requested: "" (IdP decides) | email | persistent |
 	// transient | unspecified.
 	NameIDFormat string `yaml:"nameid_format"`
@@ -460,6 +495,10 @@ type Throttle struct {
 	// 0 turns the throttle off.
 	PerMinute float64 `yaml:"per_minute"`
 	Burst     int     `yaml:"burst"`
+	// IPv6Prefix is the prefix length an IPv6 source is keyed by, here and
+	// in the password-reset limiter: one host usually holds a whole /64, so
+	// keying by full address would give it endless fresh buckets.
+	IPv6Prefix int `yaml:"ipv6_prefix"`
 }
 
 // IP rule effects.
@@ -501,6 +540,15 @@ type ClientCert struct {
 	// Header carries the proxy-verified certificate (URL-encoded PEM) when a
 	// trusted proxy terminates TLS; accepted only from server.trusted_proxies.
 	Header string `yaml:"header"`
+	// CRLFiles are the issuing CAs' CRLs (PEM or DER), re-read when they
+	// change; with them, a certificate whose issuer has no current CRL is
+	// refused.
+	CRLFiles []string `yaml:"crl_files"`
+	// OCSP asks each certificate's OCSP responder too; anything but "good"
+	// refuses.
+	OCSP bool `yaml:"ocsp"`
+	// OCSPTimeout bounds one OCSP request (default 5s).
+	OCSPTimeout time.Duration `yaml:"ocsp_timeout"`
 }
 
 // Argon2 holds the argon2id parameters for local password hashes.
@@ -570,6 +618,18 @@ type Runtime struct {
 	// MemoryLimitMiB is a soft limit on the Go heap and runtime (GOMEMLIMIT)
 	// in MiB; 0 sets none.
 	MemoryLimitMiB int `yaml:"memory_limit_mib"`
+}
+
+// Tracing sends OpenTelemetry spans (OTLP over HTTP) to a collector.
+type Tracing struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP traces URL, e.g.
+	// http://otel-collector:4318/v1/traces; empty turns tracing off.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// SampleRatio is the share of traces kept (0 to 1; default 1).
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// Headers are sent with every export (an API key for a hosted
+	// collector, for example).
+	Headers map[string]string `yaml:"headers"`
 }
 
 // Emergency configures the break-glass account.

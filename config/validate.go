@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,6 +34,7 @@ func (c *Config) Validate() error {
 	v.privileges()
 	v.profiles()
 	v.directories()
+	v.provisioning()
 	v.mapping()
 	v.sso()
 	v.policies()
@@ -42,6 +44,14 @@ func (c *Config) Validate() error {
 	v.positive("emergency.ttl", c.Emergency.TTL)
 	if c.Runtime.GCPercent < 1 {
 		v.add("runtime.gc_percent", "must be 1 or more, got %d", c.Runtime.GCPercent)
+	}
+	if t := c.Tracing; t.OTLPEndpoint != "" {
+		if u, err := url.Parse(t.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add("tracing.otlp_endpoint", "must be an http:// or https:// URL such as http://otel-collector:4318/v1/traces, got %q", t.OTLPEndpoint)
+		}
+	}
+	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
+		v.add("tracing.sample_ratio", "must be between 0 and 1, got %g", r)
 	}
 	if c.Runtime.MemoryLimitMiB < 0 {
 		v.add("runtime.memory_limit_mib", "must be 0 (no limit) or more, got %d", c.Runtime.MemoryLimitMiB)
@@ -181,14 +191,11 @@ func (v *validator) nonEmpty(path string, vals []string) {
 
 func (v *validator) server() {
 	s := v.c.Server
-	if host, port, err := net.SplitHostPort(s.Listen); err != nil {
-		v.add("server.listen", "must be host:port (e.g. :8080 or 127.0.0.1:8080), got %q", s.Listen)
-	} else {
-		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-			v.add("server.listen", "invalid port %q", port)
-		}
-		if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
-			v.add("server.listen", "invalid host %q", host)
+	v.listenAddr("server.listen", s.Listen)
+	if s.InternalListen != "" {
+		v.listenAddr("server.internal_listen", s.InternalListen)
+		if s.InternalListen == s.Listen {
+			v.add("server.internal_listen", "must differ from server.listen (%q)", s.Listen)
 		}
 	}
 	if s.PublicURL != "" {
@@ -208,11 +215,41 @@ func (v *validator) server() {
 	}
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
 	v.positive("server.read_header_timeout", s.ReadHeaderTimeout)
+	v.positive("server.read_timeout", s.ReadTimeout)
+	v.positive("server.write_timeout", s.WriteTimeout)
+	v.positive("server.idle_timeout", s.IdleTimeout)
+}
+
+// listenAddr checks a host:port to listen on.
+func (v *validator) listenAddr(path, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(path, "must be host:port (e.g. :8080 or 127.0.0.1:8080), got %q", addr)
+		return
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		v.add(path, "invalid port %q", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		v.add(path, "invalid host %q", host)
+	}
 }
 
 func (v *validator) log() {
 	v.oneOf("log.level", v.c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", v.c.Log.Format, "json", "console")
+	if f := v.c.Log.File; f != "" && !filepath.IsAbs(f) {
+		v.add("log.file", "%q is not an absolute path", f)
+	}
+	if v.c.Log.MaxSizeMiB < 1 {
+		v.add("log.max_size_mib", "must be at least 1")
+	}
+	if v.c.Log.MaxBackups < 0 {
+		v.add("log.max_backups", "must not be negative")
+	}
+	if v.c.Log.MaxAgeDays < 0 {
+		v.add("log.max_age_days", "must not be negative")
+	}
 }
 
 func (v *validator) store() {
@@ -325,6 +362,8 @@ func (v *validator) directory(i int) {
 			v.add(p+".name", "%q: use lower-case letters, digits, _ and -", d.Name)
 		case d.Name == "local":
 			v.add(p+".name", `"local" is reserved for users that live only in dirbridge`)
+		case d.Name == "idp":
+			v.add(p+".name", `"idp" is reserved for users that exist only through an identity provider (sso.jit)`)
 		case v.dirs[d.Name]:
 			v.add(p+".name", "duplicate directory name %q", d.Name)
 		}
@@ -568,7 +607,17 @@ func (v *validator) sso() {
 		case sp.IDPMetadataURL != "" && sp.IDPMetadataFile != "":
 			v.add("sso.saml.idp_metadata_file", "set either idp_metadata_url or idp_metadata_file, not both")
 		case sp.IDPMetadataURL != "":
-			v.httpURL("sso.saml.idp_metadata_url", sp.IDPMetadataURL)
+			// Metadata carries the IdP's signing keys: over plain HTTP
+			// anyone on the path could substitute them (loopback is
+			// allowed for tests), as for the OIDC issuer.
+			if err := policy.SecureFetchURL(sp.IDPMetadataURL); err != nil {
+				v.add("sso.saml.idp_metadata_url", "%v (plain http only on loopback: metadata carries the signing keys)", err)
+			}
+		}
+		for i, fp := range sp.IDPCertSHA256 {
+			if _, err := policy.ParseSHA256Fingerprint(fp); err != nil {
+				v.add(indexPath("sso.saml.idp_cert_sha256", i), "%v, got %q", err, fp)
+			}
 		}
 		v.positive("sso.saml.metadata_refresh", sp.MetadataRefresh)
 		if v.c.publicBase() != "" {
@@ -598,15 +647,10 @@ func (v *validator) sso() {
 			} else {
 				v.add("sso.oidc.issuer", "required")
 			}
-		} else {
-			u, err := url.Parse(o.Issuer)
-			if err != nil || u.Scheme != "https" || u.Host == "" {
-				// Discovery over plain HTTP would let anyone on the path
-				// substitute the signing keys; loopback is allowed for tests.
-				if err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) {
-					v.add("sso.oidc.issuer", "must be an https URL, got %q", o.Issuer)
-				}
-			}
+		} else if err := policy.SecureFetchURL(o.Issuer); err != nil {
+			// Discovery over plain HTTP would let anyone on the path
+			// substitute the signing keys; loopback is allowed for tests.
+			v.add("sso.oidc.issuer", "%v", err)
 		}
 		v.required("sso.oidc.client_id", o.ClientID)
 		if !o.ClientSecret.IsSet() {
@@ -645,6 +689,9 @@ func (v *validator) sso() {
 	if len(s.MatchBy) == 0 {
 		v.add("sso.match_by", "at least one key is required")
 	}
+	if s.IdleDeactivation != 0 && s.IdleDeactivation < 24*time.Hour {
+		v.add("sso.idle_deactivation", "must be at least 24h (or 0, off): it counts days without a sign-in at the IdP")
+	}
 	for i, k := range s.MatchBy {
 		v.oneOf(indexPath("sso.match_by", i), k, MatchUPN, MatchEmail, MatchImmutableID, MatchUsername, MatchNameID)
 	}
@@ -668,13 +715,7 @@ func (v *validator) sso() {
 	}
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
-}
+func isLoopback(host string) bool { return policy.IsLoopbackHost(host) }
 
 func (v *validator) claims(path string, m map[string]string) {
 	known := []string{ClaimUsername, ClaimUPN, ClaimEmail, ClaimImmutableID, ClaimDisplayName, ClaimFirstName, ClaimLastName, ClaimGroups}
@@ -740,6 +781,9 @@ func (v *validator) policies() {
 	if t.Burst < 1 {
 		v.add("policy.throttle.burst", "must be at least 1, got %d", t.Burst)
 	}
+	if t.IPv6Prefix < 32 || t.IPv6Prefix > 128 {
+		v.add("policy.throttle.ipv6_prefix", "must be between 32 and 128, got %d", t.IPv6Prefix)
+	}
 
 	names := map[string]bool{}
 	for i, rule := range p.IPRules {
@@ -768,6 +812,14 @@ func (v *validator) policies() {
 
 	cc := p.ClientCert
 	v.oneOf("policy.client_cert.map_by", cc.MapBy, CertMapUPN, CertMapEmail, CertMapCN)
+	if cc.OCSPTimeout < 0 {
+		v.add("policy.client_cert.ocsp_timeout", "must not be negative")
+	}
+	for i, f := range cc.CRLFiles {
+		if f == "" {
+			v.add(fmt.Sprintf("policy.client_cert.crl_files[%d]", i), "must not be empty")
+		}
+	}
 	if cc.Enabled {
 		if cc.Header == "" && cc.CAFile == "" {
 			v.add("policy.client_cert.ca_file", "required when client certificates are enabled (or server.tls.client_ca_file)")

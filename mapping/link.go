@@ -144,22 +144,6 @@ func Link(r Result, locals []store.User, by LinkBy, profiles map[string][]string
 	return LinkDecision{Action: LinkCreate, Reason: "no matching local user"}, nil
 }
 
-// LocalCollision returns the local user, other than the one linked to r's
-// directory and anchor, that already holds r's username
-// (case-insensitively). The engine uses it when a linked user is renamed.
-func LocalCollision(r Result, locals []store.User) (store.User, bool) {
-	for _, u := range locals {
-		if !strings.EqualFold(u.Username, r.Username) {
-			continue
-		}
-		if u.Anchor == r.Anchor && strings.EqualFold(u.Source, r.Directory) {
-			continue
-		}
-		return u, true
-	}
-	return store.User{}, false
-}
-
 func findUsername(locals []store.User, name string) (store.User, bool) {
 	if name == "" {
 		return store.User{}, false

@@ -97,19 +97,3 @@ func TestLink(t *testing.T) {
 		})
 	}
 }
-
-func TestLocalCollision(t *testing.T) {
-	locals := []store.User{
-		{ID: "1", Username: "jdoe", Source: "corp", Anchor: "a1"},
-		{ID: "2", Username: "mary", Source: store.SourceLocal},
-	}
-	if _, hit := LocalCollision(Result{Directory: "corp", Anchor: "a1", Username: "JDOE"}, locals); hit {
-		t.Error("own user counted as collision")
-	}
-	if u, hit := LocalCollision(Result{Directory: "corp", Anchor: "a1", Username: "Mary"}, locals); !hit || u.ID != "2" {
-		t.Error("rename onto a local user not detected")
-	}
-	if u, hit := LocalCollision(Result{Directory: "other", Anchor: "a1", Username: "jdoe"}, locals); !hit || u.ID != "1" {
-		t.Error("same anchor in another directory must collide")
-	}
-}

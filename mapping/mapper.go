@@ -127,7 +127,7 @@ type Config struct {
 //			continue // its blocking warnings say why; list them in the plan
 //		}
 //		// new user: mapping.Link(r, localUsers, linkBy, profilePrivileges)
-//		// existing user: mapping.LocalCollision(r, localUsers) before a rename
+//		// existing user: a rename must not take a username another user holds
 //		// then diff r against the stored user; r.ProfileCause, r.UnitCauses
 //		// explain each change in the plan.
 //	}

@@ -62,8 +62,8 @@ func ParseTemplate(name, src string) (*Template, error) {
 	}
 	set, funcs := map[string]bool{}, map[string]bool{}
 	for _, tt := range t.Templates() {
-		if tt.Tree != nil && tt.Tree.Root != nil {
-			collectFields(tt.Tree.Root, set, funcs)
+		if tt.Tree != nil && tt.Root != nil {
+			collectFields(tt.Root, set, funcs)
 		}
 	}
 	fields := make([]string, 0, len(set))

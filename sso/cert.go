@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -13,8 +14,11 @@ import (
 	"slices"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
 // ClientCert configures client-certificate sign-in. When dirbridge
@@ -34,6 +38,12 @@ type ClientCert struct {
 	// $ssl_client_escaped_cert: URL-escaped PEM) or
 	// "X-Forwarded-Tls-Client-Cert" (Traefik: base64 DER).
 	Header string
+	// CRLFiles are CRLs (PEM or DER) of the CAs that issue client
+	// certificates, re-read when a file changes. When set, a certificate
+	// whose issuer has no current CRL among them is refused.
+	CRLFiles []string
+	// OCSP, when set, asks each certificate's OCSP responder too.
+	OCSP *OCSP
 }
 
 // oidUPN is Microsoft's user principal name otherName in SANs.
@@ -59,9 +69,21 @@ func (s *Service) handleCertLogin(w http.ResponseWriter, r *http.Request) {
 	a.details["certificate"] = map[string]any{"subject": cert.Subject.String(), "issuer": cert.Issuer.String(),
 		"serial": cert.SerialNumber.String(), "not_after": cert.NotAfter}
 	opts := x509.VerifyOptions{Roots: cc.CAs, CurrentTime: s.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if _, err := cert.Verify(opts); err != nil {
+	chains, err := cert.Verify(opts)
+	if err != nil {
 		s.refuse(w, r, a, store.OutcomeFailure, http.StatusUnauthorized, "certificate not trusted: "+err.Error(), generic)
 		return
+	}
+	if s.revoke != nil {
+		if err := s.revoke.check(r.Context(), cert, issuerOf(chains[0]), s.now()); err != nil {
+			outcome, why := store.OutcomeFailure, "certificate revocation status unknown: "
+			if errors.Is(err, errRevoked) {
+				outcome, why = store.OutcomeDenied, ""
+			}
+			s.log.Warn("certificate sign-in refused: revocation", zap.String("subject", cert.Subject.String()), zap.Error(err))
+			s.refuse(w, r, a, outcome, http.StatusUnauthorized, why+err.Error(), generic)
+			return
+		}
 	}
 	u, key, err := s.userForCert(r, cert)
 	if err != nil {
@@ -78,7 +100,55 @@ func (s *Service) handleCertLogin(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, "bypass refused: user lacks bypass_sso", generic)
 		return
 	}
+	if refusal, err := s.directoryState(r.Context(), u); err != nil {
+		s.unavailable(w, r, a, err)
+		return
+	} else if refusal != "" {
+		s.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, refusal, generic)
+		return
+	}
 	s.complete(w, r, a)
+}
+
+// issuerOf is the certificate that signed a verified chain's leaf (the
+// leaf itself when it is its own root).
+func issuerOf(chain []*x509.Certificate) *x509.Certificate {
+	if len(chain) > 1 {
+		return chain[1]
+	}
+	return chain[0]
+}
+
+// directoryState asks a directory user's directory for the account's live
+// state, as a password sign-in's bind does: a certificate proves nothing
+// to the directory, so without this an account disabled there would sign
+// in until the next sync. It returns the audit reason of a refusal, or an
+// error when the directory could not be asked (an outage: no verdict).
+// Local users have no directory to ask.
+func (s *Service) directoryState(ctx context.Context, u store.User) (string, error) {
+	if u.Source == store.SourceLocal || u.Source == "" {
+		return "", nil
+	}
+	if u.Source == store.SourceIdP {
+		// Its factors are the IdP's; a certificate is not one of them.
+		return reasonIdPOnly, nil
+	}
+	dir := s.opts.Directories[u.Source]
+	if dir == nil {
+		return fmt.Sprintf("no directory %q configured to check the account's state", u.Source), nil
+	}
+	du, err := dir.LookupAccount(ctx, directoryAccount(u))
+	switch {
+	case errors.Is(err, directory.ErrNoSuchUser):
+		return "directory refused: account not found (deleted, or its name now belongs to another object)", nil
+	case err != nil:
+		return "", fmt.Errorf("%w: %s: %w", errDirectoryOutage, u.Source, err)
+	case du.Disabled:
+		return "directory refused: " + directory.ErrAccountDisabled.Error(), nil
+	case !du.AccountExpiresAt.IsZero() && !s.now().Before(du.AccountExpiresAt):
+		return "directory refused: " + directory.ErrAccountExpired.Error(), nil
+	}
+	return "", nil
 }
 
 // clientCertificate is the certificate of this request: from the TLS

@@ -68,7 +68,7 @@ func (s *Service) offerChange(w http.ResponseWriter, r *http.Request, a *attempt
 		return
 	}
 	s.audit(r.Context(), s.auditEvent(a, store.OutcomeDenied, reason+"; change offered"))
-	s.countSignIn(a, store.OutcomeDenied)
+	s.countSignIn(r.Context(), a, store.OutcomeDenied)
 	s.log.Warn("sign-in held for password change", zap.String("user", a.user.Username), zap.String("reason", reason))
 	s.render(w, http.StatusOK, "change", page{
 		Title: "Change your password", Error: public, Ticket: tk, ReturnTo: a.returnTo,
@@ -258,12 +258,15 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 		return fmt.Errorf("%w (%s)", errWrongOld, reason)
 	}
 	now := s.now()
+	if u.Source == store.SourceIdP {
+		return &policyRefusal{msg: "this account signs in through your identity provider and has no password here"}
+	}
 	if !isLocal(u) {
 		ch := s.opts.Changers[u.Source]
 		if ch == nil {
 			return &policyRefusal{msg: "passwords of this directory cannot be changed here; use your organisation's password change"}
 		}
-		if err := ch.ChangePassword(ctx, directoryLogin(u), oldPW, newPW); err != nil {
+		if err := ch.ChangePassword(ctx, directoryAccount(u), oldPW, newPW); err != nil {
 			switch {
 			case errors.Is(err, directory.ErrInvalidCredentials):
 				return fmt.Errorf("%w (directory)", errWrongOld)

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
 // Outcomes of ChangeOwnPassword, told apart with errors.Is (and
@@ -35,9 +36,10 @@ func RefusalMessage(err error) (string, bool) {
 	return "", false
 }
 
-// DirectoryLogin is the name u's directory knows u by (sAMAccountName,
-// else the username, else the UPN), as sign-in and change use it.
-func DirectoryLogin(u store.User) string { return directoryLogin(u) }
+// DirectoryAccount is the account u's directory knows u by: the name
+// (sAMAccountName, else the username, else the UPN) and u's anchor, as
+// sign-in and change use it.
+func DirectoryAccount(u store.User) directory.Account { return directoryAccount(u) }
 
 // ChangeOwnPassword is the self-service change for a caller another
 // surface has authenticated (the admin API's bearer token), with what the

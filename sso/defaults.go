@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strings"
 
+	"github.com/dirbridge/dirbridge/internal/clientip"
 	"github.com/dirbridge/dirbridge/privilege"
-	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -39,8 +38,8 @@ func (s *Service) privileges(ctx context.Context, u store.User) ([]string, error
 	return privilege.Effective(u, prof), nil
 }
 
-// clientIP is policy.ClientIP over a request: the peer, or the right-most
-// untrusted X-Forwarded-For hop when the peer is a trusted proxy.
+// clientIP is clientip.FromRequest: the peer, or the right-most untrusted
+// X-Forwarded-For hop when the peer is a trusted proxy.
 func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	return policy.ClientIP(r.RemoteAddr, strings.Join(r.Header.Values("X-Forwarded-For"), ","), trusted)
+	return clientip.FromRequest(r, trusted)
 }

@@ -42,12 +42,15 @@ const (
 // attempt is one sign-in on its way through the finish step.
 type attempt struct {
 	method, issuer string
-	username       string // what the person gave or the IdP asserted, for the audit actor
-	user           store.User
-	privs          []string
-	ip             netip.Addr
-	returnTo       string
-	bypass         bool
+	// linkSubject is the IdP's stable subject of a redirect sign-in; its
+	// link records the sign-in (store.IdPLink.LastSeenAt).
+	linkSubject string
+	username    string // what the person gave or the IdP asserted, for the audit actor
+	user        store.User
+	privs       []string
+	ip          netip.Addr
+	returnTo    string
+	bypass      bool
 	// password is set for password methods: an expired password (or one
 	// that must change) then blocks with the change path. After an IdP
 	// sign-in it only warns — the IdP owns that password prompt.
@@ -108,7 +111,7 @@ func (s *Service) Finish(w http.ResponseWriter, r *http.Request, id Identity, re
 		s.unavailable(w, r, a, err)
 		return
 	}
-	a.user, a.link = res.user, res.link
+	a.user, a.link, a.linkSubject = res.user, res.link, id.LinkSubject
 	a.details["key_matched"] = res.key
 	if id.LinkSubject != "" {
 		a.details["idp_subject"] = id.LinkSubject
@@ -200,8 +203,16 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 				return fmt.Errorf("%w (%d of %d)", errLicences, inUse, n)
 			}
 		}
+		if a.link == nil && a.linkSubject != "" {
+			// When this person was last seen at the IdP: what idle
+			// deactivation of IdP-only users goes by. A sign-in matched
+			// without a link (none made yet) has nothing to record.
+			if err := tx.TouchIdPLink(ctx, a.issuer, a.linkSubject, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("record IdP sign-in: %w", err)
+			}
+		}
 		if a.link != nil {
-			a.link.CreatedAt = now
+			a.link.CreatedAt, a.link.LastSeenAt = now, now
 			if err := tx.CreateIdPLink(ctx, *a.link); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					// Another sign-in bound this subject, or another subject
@@ -237,7 +248,7 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 		s.unavailable(w, r, a, err)
 		return
 	}
-	s.countSignIn(a, store.OutcomeSuccess)
+	s.countSignIn(r.Context(), a, store.OutcomeSuccess)
 	s.log.Info("signed in", zap.String("user", u.Username), zap.String("method", a.method),
 		zap.String("ip", a.ip.String()), zap.Bool("bypass", a.bypass))
 	s.setSessionCookie(w, value)
@@ -268,7 +279,7 @@ func holdsSession(ctx context.Context, tx store.Tx, userID string, now time.Time
 // (no secrets), and a page with the public message.
 func (s *Service) refuse(w http.ResponseWriter, r *http.Request, a *attempt, outcome string, status int, reason, public string) {
 	s.audit(r.Context(), s.auditEvent(a, outcome, reason))
-	s.countSignIn(a, outcome)
+	s.countSignIn(r.Context(), a, outcome)
 	s.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
 		zap.String("ip", a.ip.String()), zap.String("reason", reason))
 	s.render(w, status, "message", page{Title: "Sign-in failed", Error: public, LoginURL: s.loginURL(a.returnTo)})
@@ -280,12 +291,13 @@ func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, a *attempt
 	s.log.Error("sign-in failed on our side", zap.String("method", a.method), zap.String("user", a.username), zap.Error(err))
 	a.details["error"] = err.Error()
 	s.audit(r.Context(), s.auditEvent(a, store.OutcomeFailure, "internal error"))
-	s.countSignIn(a, store.OutcomeFailure)
+	s.countSignIn(r.Context(), a, store.OutcomeFailure)
 	s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Sign-in unavailable",
 		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: s.loginURL(a.returnTo)})
 }
 
-func (s *Service) countSignIn(a *attempt, outcome string) {
+func (s *Service) countSignIn(ctx context.Context, a *attempt, outcome string) {
+	traceSignIn(ctx, a, outcome)
 	s.metrics.signins.WithLabelValues(a.method, outcome).Inc()
 	if a.bypass {
 		s.metrics.bypass.WithLabelValues(outcome).Inc()

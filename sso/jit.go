@@ -24,8 +24,9 @@ const ActionJITCreate = "user.create"
 // It refuses rather than guess: an identity whose groups are unknown (an
 // Entra groups overage) or that no rule gives a profile is not created, so
 // turning JIT on does not let everyone in the IdP tenant take a licence.
-// Users are created local (no password: they sign in through the IdP) and
-// the creation is audited in the same transaction.
+// Users are created with Source store.SourceIdP (no password, and none can
+// be set: they sign in through the IdP, with its MFA) and the creation is
+// audited in the same transaction.
 type JIT struct {
 	Store  store.Store
 	Mapper *mapping.Mapper
@@ -98,7 +99,7 @@ func (j *JIT) Provision(ctx context.Context, id Identity) (store.User, error) {
 	now := j.Now().UTC()
 	u := store.User{
 		Username: res.Username, DisplayName: res.DisplayName, FirstName: res.FirstName, LastName: res.LastName,
-		Email: res.Email, UPN: id.UPN, State: store.StateActive, Source: store.SourceLocal,
+		Email: res.Email, UPN: id.UPN, State: store.StateActive, Source: store.SourceIdP,
 		Profile: res.Profile, Units: res.Units, Superuser: res.Superuser, CreatedAt: now, UpdatedAt: now,
 	}
 	err := j.Store.Tx(ctx, func(tx store.Tx) error {

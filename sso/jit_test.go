@@ -8,6 +8,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/sso/policy"
+	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/sqlite"
 )
 
@@ -25,7 +26,7 @@ func TestJITMapsGroupsAndRefusesTheUnknown(t *testing.T) {
 	}
 	agents := []string{"0B6F3C3E-1A5D-4F4E-9C8A-6F1D2E3A4B5C", "corp-only"}
 	u, err := j.Provision(ctx, Identity{Method: "oidc", UPN: "ann@contoso.test", Email: "ann@contoso.test", EmailVerified: true, Groups: agents})
-	if err != nil || u.ID == "" || u.Username != "ann@contoso.test" || u.Email != "ann@contoso.test" || u.Profile != "Agent" || len(u.Units) != 1 || u.Source != "local" {
+	if err != nil || u.ID == "" || u.Username != "ann@contoso.test" || u.Email != "ann@contoso.test" || u.Profile != "Agent" || len(u.Units) != 1 || u.Source != store.SourceIdP {
 		t.Fatalf("provisioned %+v %v", u, err)
 	}
 	// An address the IdP does not vouch for is neither stored nor used as

@@ -24,7 +24,7 @@ import (
 // newPostgresEnv is newEnv on a store/postgres connection pool of its
 // own: one replica of the daemon. Its st field stays nil; the test reads
 // the store it passed in.
-func newPostgresEnv(t *testing.T, dsn string) (*env, *postgres.Store) {
+func newPostgresEnv(t *testing.T, dsn string, tweaks ...func(*Options)) (*env, *postgres.Store) {
 	t.Helper()
 	st, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
@@ -36,12 +36,16 @@ func newPostgresEnv(t *testing.T, dsn string) (*env, *postgres.Store) {
 		t.Fatal(err)
 	}
 	e := &env{t: t, clock: newClock(), reg: prometheus.NewRegistry(), h: h}
-	e.svc, err = New(Options{
+	opts := Options{
 		Store: st, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: e.clock.Now,
 		PublicURL: "http://sso.test", Hasher: h, Registerer: e.reg,
 		Lockout:        policy.LockoutPolicy{MaxAttempts: 5, Within: 15 * time.Minute, LockFor: 30 * time.Minute},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	e.svc, err = New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

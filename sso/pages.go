@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 //go:embed templates/*.html
@@ -63,14 +64,27 @@ func (s *Service) render(w http.ResponseWriter, status int, name string, p page)
 
 func queryEscape(s string) string { return url.QueryEscape(s) }
 
+// returnToAsksBypass reports whether a (safe) return URL carries
+// bypass-sso=1 in its query. It only chooses which form to show: the
+// bypass itself is granted by the password handler's privilege gate.
+func returnToAsksBypass(returnTo string) bool {
+	if !strings.Contains(returnTo, "bypass-sso") {
+		return false
+	}
+	u, err := url.Parse(returnTo)
+	return err == nil && u.Query().Get("bypass-sso") == "1"
+}
+
 // handleLoginPage shows the login page. With SSO enforced it sends the
 // user straight to the only IdP, or shows only the SSO buttons; the
 // password form appears only on the bypass path. Without enforcement it
-// offers both to everyone.
+// offers both to everyone. The bypass path is asked for with
+// ?bypass-sso=1 on /login or on the return URL (behind forward auth the
+// application's own ".../?bypass-sso=1" link arrives as return_to).
 func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	returnTo := SafeReturnTo(q.Get("return_to"), s.allowed)
-	bypass := q.Get("bypass-sso") == "1"
+	bypass := q.Get("bypass-sso") == "1" || returnToAsksBypass(returnTo)
 	p := page{Title: "Sign in", ReturnTo: returnTo, Bypass: bypass, Methods: s.buttons(returnTo, bypass)}
 	if q.Get("logged_out") == "1" {
 		p.Info = "You have signed out."

@@ -71,7 +71,7 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if !s.throttle.allow(a.ip) {
 		s.audit(r.Context(), s.auditEvent(a, store.OutcomeDenied, "throttled: too many attempts from this address"))
-		s.countSignIn(a, store.OutcomeDenied)
+		s.countSignIn(r.Context(), a, store.OutcomeDenied)
 		s.log.Warn("sign-in throttled", zap.String("ip", a.ip.String()))
 		w.Header().Set("Retry-After", "60")
 		form.Error = "Too many sign-in attempts from your network. Please wait a minute and try again."
@@ -82,7 +82,7 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	fail := func(outcome, reason string) {
 		s.timer.pad(r.Context(), start)
 		s.audit(r.Context(), s.auditEvent(a, outcome, reason))
-		s.countSignIn(a, outcome)
+		s.countSignIn(r.Context(), a, outcome)
 		s.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
 			zap.String("ip", a.ip.String()), zap.String("reason", reason))
 		form.Error = genericFailure
@@ -261,12 +261,16 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 			return verdictUnavailable, "", fmt.Errorf("verify local password: %w", err)
 		}
 	}
+	if u.Source == store.SourceIdP {
+		s.equaliseTiming(ctx)
+		return verdictRefused, reasonIdPOnly, nil
+	}
 	dir := s.opts.Directories[u.Source]
 	if dir == nil {
 		return verdictRefused, fmt.Sprintf("no password check configured for directory %q", u.Source), nil
 	}
 	start := time.Now()
-	_, err := dir.Authenticate(ctx, directoryLogin(u), pw)
+	_, err := dir.Authenticate(ctx, directoryAccount(u), pw)
 	if !isOutage(err) {
 		s.timer.observe(u.Source, time.Since(start))
 	}
@@ -291,6 +295,10 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 	}
 }
 
+// reasonIdPOnly is the audit reason of every password operation refused to
+// a user that exists only through an IdP (store.SourceIdP).
+const reasonIdPOnly = "IdP-only user: no local password (signs in through the identity provider)"
+
 // errDirectoryOutage marks a password check that reached no verdict
 // because the user's directory could not be asked.
 var errDirectoryOutage = errors.New("directory unavailable")
@@ -303,14 +311,16 @@ func (s *Service) directoryOutage(w http.ResponseWriter, r *http.Request, a *att
 	s.log.Error("sign-in failed: directory unavailable", zap.String("directory", a.user.Source), zap.String("user", a.username), zap.Error(err))
 	a.details["error"] = err.Error()
 	s.audit(r.Context(), s.auditEvent(a, store.OutcomeFailure, "directory unavailable: "+a.user.Source))
-	s.countSignIn(a, store.OutcomeFailure)
+	s.countSignIn(r.Context(), a, store.OutcomeFailure)
 	s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Sign-in unavailable",
 		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: s.loginURL(a.returnTo)})
 }
 
-// directoryLogin is the name the directory knows the user by.
-func directoryLogin(u store.User) string {
-	return firstNonEmpty(u.SAMAccountName, u.Username, u.UPN)
+// directoryAccount is the account the directory knows the user by: the
+// name to search for, and the anchor the found entry must carry (a name
+// can be renamed away and reused; the anchor cannot).
+func directoryAccount(u store.User) directory.Account {
+	return directory.Account{Login: firstNonEmpty(u.SAMAccountName, u.Username, u.UPN), Anchor: u.Anchor}
 }
 
 func isOutage(err error) bool {

@@ -202,6 +202,15 @@ type fakeDirectory struct {
 	expired map[string]bool
 	down    bool
 	changes int
+	// anchors, when set, are the directory objects' anchors by name: like
+	// sync/ldap, an account whose anchor differs is an unknown user.
+	anchors map[string]string
+	// disabled are accounts disabled in the directory (LookupAccount).
+	disabled map[string]bool
+}
+
+func (d *fakeDirectory) otherObject(acct directory.Account) bool {
+	return d.anchors != nil && d.anchors[acct.Login] != acct.Anchor
 }
 
 type netErr struct{}
@@ -210,13 +219,14 @@ func (netErr) Error() string   { return "dial tcp 127.0.0.1:636: connection refu
 func (netErr) Timeout() bool   { return false }
 func (netErr) Temporary() bool { return false }
 
-func (d *fakeDirectory) Authenticate(_ context.Context, user, pw string) (directory.User, error) {
+func (d *fakeDirectory) Authenticate(_ context.Context, acct directory.Account, pw string) (directory.User, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	user := acct.Login
 	switch {
 	case d.down:
 		return directory.User{}, fmt.Errorf("ldap bind: %w", netErr{})
-	case d.pw[user] != pw:
+	case d.pw[user] != pw, d.otherObject(acct):
 		return directory.User{}, fmt.Errorf("bind %s: LDAP Result Code 49 data 52e: %w", user, directory.ErrInvalidCredentials)
 	case d.expired[user]:
 		return directory.User{}, fmt.Errorf("bind %s: data 532: %w", user, directory.ErrPasswordExpired)
@@ -224,10 +234,26 @@ func (d *fakeDirectory) Authenticate(_ context.Context, user, pw string) (direct
 	return directory.User{Username: user}, nil
 }
 
-func (d *fakeDirectory) ChangePassword(_ context.Context, user, oldPW, newPW string) error {
+func (d *fakeDirectory) LookupAccount(_ context.Context, acct directory.Account) (directory.User, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.pw[user] != oldPW {
+	switch {
+	case d.down:
+		return directory.User{}, fmt.Errorf("ldap search: %w", netErr{})
+	case d.otherObject(acct):
+		return directory.User{}, directory.ErrNoSuchUser
+	}
+	if _, ok := d.pw[acct.Login]; !ok {
+		return directory.User{}, directory.ErrNoSuchUser
+	}
+	return directory.User{Username: acct.Login, Anchor: acct.Anchor, Disabled: d.disabled[acct.Login]}, nil
+}
+
+func (d *fakeDirectory) ChangePassword(_ context.Context, acct directory.Account, oldPW, newPW string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	user := acct.Login
+	if d.pw[user] != oldPW || d.otherObject(acct) {
 		return directory.ErrInvalidCredentials
 	}
 	if len(newPW) < 12 {
@@ -239,7 +265,8 @@ func (d *fakeDirectory) ChangePassword(_ context.Context, user, oldPW, newPW str
 }
 
 func TestDirectoryPassword(t *testing.T) {
-	dir := &fakeDirectory{pw: map[string]string{"bob": "bob-ad-password", "carol": "carol-old-pw"}, expired: map[string]bool{"carol": true}}
+	dir := &fakeDirectory{pw: map[string]string{"bob": "bob-ad-password", "carol": "carol-old-pw"}, expired: map[string]bool{"carol": true},
+		anchors: map[string]string{"bob": "a1", "carol": "a2"}}
 	e := newEnv(t, func(o *Options) {
 		o.Directories = map[string]PasswordChecker{"corp": dir}
 		o.Changers = map[string]PasswordChanger{"corp": dir}
@@ -296,6 +323,16 @@ func TestDirectoryPassword(t *testing.T) {
 		"new_password": {"y-long-password"}, "confirm_password": {"y-long-password"}}, nil)
 	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "expired") {
 		t.Fatalf("reused ticket: %d", r.status)
+	}
+
+	// The name bob now belongs to another directory object (renamed away
+	// and reused): the check is bound to bob's anchor, so the other
+	// object's password does not sign in as bob.
+	dir.mu.Lock()
+	dir.anchors["bob"] = "a9"
+	dir.mu.Unlock()
+	if r := e.login(e.client(), "bob", "bob-ad-password", false, nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("name reused by another object: %d", r.status)
 	}
 }
 

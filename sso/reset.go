@@ -30,6 +30,10 @@ const InvitationTTL = 72 * time.Hour
 // ErrNoResetMailer is SendSetPassword's answer when no mail is configured.
 var ErrNoResetMailer = errors.New("no password mail is configured (policy.password_reset)")
 
+// ErrIdPOnly refuses a local password to a user that exists only through an
+// identity provider (store.SourceIdP).
+var ErrIdPOnly = errors.New("the user exists only through the identity provider and has no local password")
+
 // ActionPasswordReset is the audit action of the forgotten-password flow.
 const ActionPasswordReset = "sso.password_reset"
 
@@ -97,6 +101,8 @@ func (s *Service) handleForgotPost(w http.ResponseWriter, r *http.Request) {
 		ev.Reason = "internal error"
 	case u.State != store.StateActive:
 		ev.Reason = "user inactive"
+	case u.Source == store.SourceIdP:
+		ev.Reason = reasonIdPOnly
 	case !isLocal(u):
 		ev.Reason = "directory user: told to use the directory's reset"
 	case u.Email == "" || s.opts.ResetMailer == nil:
@@ -144,6 +150,9 @@ func (s *Service) resetLink(ctx context.Context, u store.User, ttl time.Duration
 // password (the reset machinery, with InvitationTTL): the administrator
 // who created the account never knows it.
 func (s *Service) SendSetPassword(ctx context.Context, u store.User) error {
+	if u.Source == store.SourceIdP {
+		return fmt.Errorf("invite %s: %w", u.Username, ErrIdPOnly)
+	}
 	if s.opts.ResetMailer == nil {
 		return ErrNoResetMailer
 	}
@@ -225,6 +234,9 @@ func (s *Service) finishReset(w http.ResponseWriter, r *http.Request, st resetSt
 	u, err := s.store.GetUser(ctx, st.UserID)
 	if err != nil || u.State != store.StateActive || !isLocal(u) {
 		ev.Outcome, ev.Reason = store.OutcomeDenied, "user gone, inactive or not local"
+		if err == nil && u.Source == store.SourceIdP {
+			ev.Reason = reasonIdPOnly
+		}
 		s.audit(ctx, ev)
 		s.render(w, http.StatusBadRequest, "message", page{Title: "Choose a new password",
 			Error: "This link can no longer be used.", LoginURL: s.loginURL("")})

@@ -125,3 +125,36 @@ func TestInvitationSetsFirstPassword(t *testing.T) {
 		t.Errorf("without a mailer: %v", err)
 	}
 }
+
+// TestIdPOnlyUserGetsNoPassword: a user that exists only through an IdP
+// (JIT-created) gets no reset link, no invitation, no password sign-in and
+// no change, each refusal audited with the same reason; the anonymous
+// answer to the forgotten-password form stays the same as for anyone.
+func TestIdPOnlyUserGetsNoPassword(t *testing.T) {
+	mail := &fakeMailer{links: make(chan string, 4)}
+	e := newEnv(t, func(o *Options) { o.ResetMailer = mail })
+	dora := e.user(store.User{Username: "dora", Email: "dora@example.com", Source: store.SourceIdP}, "")
+	r := e.do(e.client(), http.MethodPost, "/password/forgot", url.Values{"username": {"dora@example.com"}}, nil)
+	nobody := e.do(e.client(), http.MethodPost, "/password/forgot", url.Values{"username": {"nobody"}}, nil)
+	if r.status != http.StatusOK || r.body != nobody.body {
+		t.Fatalf("forgot: %d, the answer differs from an unknown user's", r.status)
+	}
+	select {
+	case got := <-mail.links:
+		t.Fatalf("a reset mail went to an IdP-only user: %q", got)
+	case <-time.After(200 * time.Millisecond):
+	}
+	evs, err := e.st.ListAudit(context.Background(), store.AuditFilter{Action: ActionPasswordReset, Actor: "dora@example.com", Limit: 1})
+	if err != nil || len(evs) != 1 || evs[0].Reason != reasonIdPOnly || evs[0].Outcome != store.OutcomeDenied {
+		t.Fatalf("forgot audit: %+v %v", evs, err)
+	}
+	if err := e.svc.SendSetPassword(context.Background(), dora); !errors.Is(err, ErrIdPOnly) {
+		t.Errorf("invitation: %v, want ErrIdPOnly", err)
+	}
+	if r := e.login(e.client(), "dora", "anything-at-all", false, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("password sign-in: %d", r.status)
+	}
+	if ev := e.lastAudit(ActionSignIn); ev.Reason != reasonIdPOnly {
+		t.Errorf("sign-in audit reason %q", ev.Reason)
+	}
+}

@@ -2,7 +2,6 @@ package sso
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -196,22 +195,7 @@ func (s *Service) notMatchableBy(ctx context.Context, u store.User, key string) 
 	return "", nil
 }
 
-// anchorFromImmutableID turns Entra's onPremisesImmutableId — the base64 of
-// AD's objectGUID bytes — into the canonical GUID text the sync stores as
-// the anchor (adguid.Text knows the byte order). A value that already is
-// GUID text is returned lower-cased.
-func anchorFromImmutableID(v string) string {
-	v = strings.TrimSpace(v)
-	if len(v) == 36 && strings.Count(v, "-") == 4 {
-		return strings.ToLower(v)
-	}
-	b, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		return ""
-	}
-	g, err := adguid.Text(b)
-	if err != nil {
-		return ""
-	}
-	return g
-}
+// anchorFromImmutableID turns Entra's onPremisesImmutableId into the
+// anchor the sync stores; adguid keeps the one rule for it, which the SCIM
+// provisioning uses too.
+func anchorFromImmutableID(v string) string { return adguid.FromImmutableID(v) }

@@ -40,8 +40,14 @@ type PasswordHasher interface {
 // context error) is an outage, which never counts; anything else is a
 // refusal (disabled, account expired, locked in AD, ...) shown as the
 // generic failure and audited with its reason.
+//
+// LookupAccount reads the account's live state for a sign-in that proves
+// nothing to the directory (a client certificate): directory.ErrNoSuchUser
+// when no entry with the account's anchor has its name, an outage as for
+// Authenticate.
 type PasswordChecker interface {
-	Authenticate(ctx context.Context, username, password string) (directory.User, error)
+	Authenticate(ctx context.Context, acct directory.Account, password string) (directory.User, error)
+	LookupAccount(ctx context.Context, acct directory.Account) (directory.User, error)
 }
 
 // PasswordChanger writes a user's new password to their directory
@@ -50,7 +56,7 @@ type PasswordChecker interface {
 // directory.ErrPasswordPolicy carries the directory's refusal, shown to the
 // user.
 type PasswordChanger interface {
-	ChangePassword(ctx context.Context, username, oldPassword, newPassword string) error
+	ChangePassword(ctx context.Context, acct directory.Account, oldPassword, newPassword string) error
 }
 
 // Provisioner creates a local user just in time for an IdP identity that
@@ -65,6 +71,13 @@ type Provisioner interface {
 type Throttle struct {
 	PerMinute float64 // 0 disables the throttle
 	Burst     int
+	// IPv6Prefix is the prefix length IPv6 sources are keyed by, here and
+	// in the reset limiter (default 64); IPv4 sources by address.
+	IPv6Prefix int
+	// Shared keeps the throttle's and the reset limiter's counters in the
+	// store (its ephemeral table) rather than in memory, so replicas that
+	// share a PostgreSQL database share one budget.
+	Shared bool
 }
 
 // Cookie configures the session cookie and timeouts.
@@ -104,6 +117,10 @@ type Options struct {
 	MatchKeys []string
 	// JIT creates unknown IdP users; nil (the default) refuses them.
 	JIT Provisioner
+	// IdleDeactivation, when positive, deactivates users that exist only
+	// through an IdP (store.SourceIdP) once they have not signed in there
+	// for this long (checked hourly by Run; see deactivateIdle).
+	IdleDeactivation time.Duration
 
 	// Catalogue resolves effective privileges, the application's included;
 	// nil means the built-in privileges only.
@@ -179,6 +196,8 @@ type Service struct {
 	pol atomic.Pointer[Policies]
 	// started is set once Run has started every method.
 	started atomic.Bool
+	// revoke checks client certificates' revocation; nil when off.
+	revoke *revocation
 }
 
 var _ Finisher = (*Service)(nil)
@@ -212,6 +231,10 @@ func New(opts Options) (*Service, error) {
 				problems = append(problems, fmt.Sprintf("client certificate map_by %q is not one of upn, email, cn", k))
 			}
 		}
+	}
+	revoke, err := newRevocation(opts.ClientCert)
+	if err != nil {
+		problems = append(problems, "client certificate revocation: "+err.Error())
 	}
 	if opts.ConcurrentLicences < 0 {
 		problems = append(problems, "concurrent licences must not be negative")
@@ -259,6 +282,7 @@ func New(opts Options) (*Service, error) {
 		allowed: append([]string{pub.Host}, opts.AllowedReturnHosts...),
 	}
 	s.cookie = opts.Cookie.Name
+	s.revoke = revoke
 	s.SetIPRules(opts.IPRules)
 	var usernames policy.UsernamePolicy
 	if j, ok := opts.JIT.(*JIT); ok {
@@ -271,7 +295,10 @@ func New(opts Options) (*Service, error) {
 		s.cookie = "__Host-" + opts.Cookie.Name
 	}
 	s.throttle = newIPThrottle(opts.Throttle, opts.Now)
-	s.resets = newResetLimiter(opts.ResetPerHour, opts.Now)
+	s.resets = newResetLimiter(opts.ResetPerHour, opts.Throttle.IPv6Prefix, opts.Now)
+	if opts.Throttle.Shared {
+		s.shareLimits()
+	}
 	if s.pages, err = parsePages(); err != nil {
 		return nil, fmt.Errorf("sso: %w", err)
 	}
@@ -371,7 +398,14 @@ func (s *Service) Run(ctx context.Context) error {
 	s.started.Store(true)
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
+	var idleChecked time.Time
 	for {
+		if s.opts.IdleDeactivation > 0 && s.now().Sub(idleChecked) >= time.Hour {
+			idleChecked = s.now()
+			if _, err := s.DeactivateIdle(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("idle deactivation of IdP-only users", zap.Error(err))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil

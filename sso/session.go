@@ -71,6 +71,8 @@ type sessionView struct {
 	// guards against several requests writing it at once.
 	lastSeen atomic.Int64
 	touching atomic.Bool
+	// ips holds the IP-rule decisions made for this view, per address.
+	ips ipVerdicts
 
 	hUser, hEmail, hProfile, hPrivs, hUnits []string
 }

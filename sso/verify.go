@@ -25,12 +25,19 @@ const (
 // handleVerify answers a reverse proxy's sub-request (nginx auth_request,
 // Traefik ForwardAuth, Caddy forward_auth), as oauth2-proxy's AuthOnly
 // does: 200 with identity headers for a valid session, 401 (with the login
-// URL) when not signed in, 403 when a privilege named in ?privilege= (any
-// number of times, all required) is missing.
+// URL) when not signed in, 403 when the IP rules do not allow the user at
+// the request's address (as at sign-in) or a privilege named in
+// ?privilege= (any number of times, all required) is missing.
 func (s *Service) handleVerify(w http.ResponseWriter, r *http.Request) {
 	v, _, err := s.session(r.Context(), r)
 	if err != nil {
 		s.verifyUnauthenticated(w, r, err)
+		return
+	}
+	if !s.ipAllowed(r.Context(), r, v) {
+		s.metrics.verify.WithLabelValues("403").Inc()
+		w.Header()["Cache-Control"] = noStore
+		http.Error(w, "not allowed from this network address", http.StatusForbidden)
 		return
 	}
 	if r.URL.RawQuery != "" {
@@ -122,6 +129,11 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg, "login_url": s.loginURL("")})
+		return
+	}
+	if !s.ipAllowed(r.Context(), r, v) {
+		w.WriteHeader(http.StatusForbidden)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "not allowed from this network address"})
 		return
 	}
 	u := v.user

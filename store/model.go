@@ -17,6 +17,13 @@ const (
 // SourceLocal is the Source of users that live only in dirbridge.
 const SourceLocal = "local"
 
+// SourceIdP is the Source of users that exist only through an identity
+// provider: created just in time at their first SAML or OIDC sign-in. They
+// have no local password and get none (no reset, no forgotten-password
+// link, no password sign-in): their factors are the IdP's. No directory
+// may be named so.
+const SourceIdP = "idp"
+
 // User is a local user. A directory user carries the directory's name in
 // Source and the directory's stable key (objectGUID / entryUUID) in Anchor.
 type User struct {
@@ -244,6 +251,9 @@ type IdPLink struct {
 	Issuer    string // OIDC issuer or SAML IdP entity ID
 	Subject   string
 	CreatedAt time.Time
+	// LastSeenAt is the last sign-in through this link; zero before the
+	// first one recorded (CreatedAt stands in).
+	LastSeenAt time.Time
 }
 
 // Token is a bearer token issued for an API key. ID is its hash.
@@ -273,4 +283,13 @@ type AuditEvent struct {
 	Reason   string
 	SourceIP string
 	Details  map[string]any
+}
+
+// ProvisioningToken is the bearer token of one SCIM provisioning source.
+// Hash is the hex SHA-256 of the token; the token itself is shown once,
+// when it is created or rotated, and never stored.
+type ProvisioningToken struct {
+	Source    string
+	Hash      string
+	CreatedAt time.Time
 }

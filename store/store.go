@@ -123,6 +123,10 @@ type Reader interface {
 
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
+	// GetProvisioningToken returns the hashed bearer token of a SCIM
+	// provisioning source; ErrNotFound when none was created.
+	GetProvisioningToken(ctx context.Context, source string) (ProvisioningToken, error)
+
 	GetLockout(ctx context.Context, userID string) (Lockout, error)
 }
 
@@ -187,18 +191,26 @@ type Tx interface {
 	CreateIdPLink(ctx context.Context, l IdPLink) error
 	// DeleteIdPLink removes the user's link to issuer; ErrNotFound when none.
 	DeleteIdPLink(ctx context.Context, userID, issuer string) error
+	// TouchIdPLink records a sign-in through the link of (issuer,
+	// subject) at at; ErrNotFound when there is none.
+	TouchIdPLink(ctx context.Context, issuer, subject string, at time.Time) error
 
 	// AppendAudit stores an event; it sets ID (and Time when zero).
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 
 	// PutLockout replaces a user's lock-out state (administrator unlock).
 	PutLockout(ctx context.Context, l Lockout) error
+
+	// PutProvisioningToken creates or replaces the token of t.Source (a
+	// zero CreatedAt is set to now): rotation replaces the old hash, so the
+	// old token stops working when the transaction commits.
+	PutProvisioningToken(ctx context.Context, t ProvisioningToken) error
 }
 
 // Store is a handle on one database.
 //
 // Its own write methods (Tx, UpdateLockout, RecordOnce, PutEphemeral,
-// TakeEphemeral, AcquireLease, ReleaseLease) must not be called from inside
+// TakeEphemeral, UpdateEphemeral, AcquireLease, ReleaseLease) must not be called from inside
 // a Tx callback: use the Tx's methods there. On SQLite every write needs the
 // one writer connection the open transaction holds, so such a call waits
 // for its own transaction — until its context ends, when it fails with the
@@ -227,6 +239,13 @@ type Store interface {
 	// TakeEphemeral returns and deletes a value in one step, so it can be
 	// used once; ErrNotFound when absent or expired.
 	TakeEphemeral(ctx context.Context, namespace, key string) ([]byte, error)
+	// UpdateEphemeral reads a short-lived value (found false when absent
+	// or expired), calls fn and stores its value until its expiry,
+	// atomically: concurrent calls for one key, from any replica, are
+	// serialised so no update is lost (counters shared by replicas, such
+	// as the sign-in throttle). fn's error aborts the update, changes
+	// nothing and is returned.
+	UpdateEphemeral(ctx context.Context, namespace, key string, fn func(old []byte, found bool) (value []byte, expires time.Time, err error)) error
 
 	// AcquireLease takes or renews the named lease for holder until now+ttl.
 	// It returns false when another holder's lease has not expired. A lease

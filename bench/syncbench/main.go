@@ -283,7 +283,6 @@ func writeLDIF(path string, o ldapgen.Options) (ldapgen.Result, error) {
 	if err != nil {
 		return ldapgen.Result{}, err
 	}
-	defer f.Close()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	entries := o.Users + o.Groups + 2
@@ -322,6 +321,9 @@ func writeLDIF(path string, o ldapgen.Options) (ldapgen.Result, error) {
 	_ = pw.CloseWithError(err)
 	if werr := <-done; err == nil {
 		err = werr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	return res, err
 }

@@ -421,7 +421,9 @@ func apikeysCmd() *cobra.Command {
 		})
 	var ruser string
 	revoke := apiCmd("revoke KEY-ID [--user NAME]", "Revoke an API key and its tokens (found by its ID; --user checks whose it is)", "  dirbridge apikeys revoke 3f2a...", cobra.ExactArgs(1),
-		func(c *cobra.Command) { c.Flags().StringVar(&ruser, "user", "", "whose key (optional: the ID alone finds it)") },
+		func(c *cobra.Command) {
+			c.Flags().StringVar(&ruser, "user", "", "whose key (optional: the ID alone finds it)")
+		},
 		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
 			var out admin.APIKey
 			path := "/api/v1/apikeys/" + url.PathEscape(a[0])

@@ -223,7 +223,7 @@ func sqliteApplied(ctx context.Context, dsn string) (where string, applied map[i
 	if n == 0 {
 		return path, map[int64]bool{}, false, nil
 	}
-	rows, err := db.QueryContext(ctx, `SELECT version_id, is_applied FROM `+gooseTable+` ORDER BY id`)
+	rows, err := db.QueryContext(ctx, `SELECT version_id, is_applied FROM `+gooseTable+` ORDER BY id`) //nolint:rowserrcheck // foldApplied returns rows.Err()
 	if err != nil {
 		return path, nil, false, fmt.Errorf("sqlite: read %s: %w", gooseTable, err)
 	}

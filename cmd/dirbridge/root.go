@@ -40,6 +40,8 @@ func newRoot() *cobra.Command {
 	root.AddCommand(serveCmd(), configCmd(), versionCmd(), migrateCmd(), emergencyCmd(), apikeysCmd(), serviceCmd(), syncCmd(), directoryCmd(), expiryCmd())
 	root.AddCommand(apiCommands()...)
 	root.AddCommand(entriesCmd(), mappingCmd(), ssoCmd(), sessionsCmd(), backupCmd())
+	root.AddCommand(healthCmd())
+	root.AddCommand(scimCmd())
 	initCompletion(root)
 	return root
 }

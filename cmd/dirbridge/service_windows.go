@@ -107,19 +107,29 @@ type handler struct{ cfgPath string }
 // context cancellation, which shuts the daemon down gracefully.
 func (h *handler) Execute(args []string, req <-chan svc.ChangeRequest, status chan<- svc.Status) (bool, uint32) {
 	status <- svc.Status{State: svc.StartPending}
-	log, err := daemon.NewLogger("json", "")
+	// log.format, log.level (Run applies it, and again on reload) and
+	// runtime.* as `dirbridge serve` takes them; a file that does not load
+	// is reported by Run itself.
+	cfg, cfgErr := config.Load(h.cfgPath)
+	format := "json"
+	if cfgErr == nil {
+		format = cfg.Log.Format
+	}
+	log, level, err := daemon.NewLevelLogger(format, "")
 	if err != nil {
 		return true, 1
 	}
-	// runtime.* as `dirbridge serve` applies it; a file that does not
-	// load is reported by Run itself.
-	if cfg, err := config.Load(h.cfgPath); err == nil {
+	log, closeEventLog := withEventLog(log)
+	defer closeEventLog()
+	if cfgErr == nil {
 		applyMemoryPolicy(cfg.Runtime, os.Getenv, log)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- daemon.Run(ctx, daemon.Options{ConfigPath: h.cfgPath, Logger: log, Version: version}) }()
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{ConfigPath: h.cfgPath, Logger: log, Level: &level, Version: version})
+	}()
 	status <- svc.Status{State: svc.Running, Accepts: svc.AcceptStop | svc.AcceptShutdown}
 	for {
 		select {

@@ -140,8 +140,11 @@ func startProfiles(cpu, mem string) (stop func() error, err error) {
 			if err != nil {
 				return fmt.Errorf("heap profile: %w", err)
 			}
-			defer mf.Close()
 			if err := pprof.Lookup("allocs").WriteTo(mf, 0); err != nil {
+				_ = mf.Close()
+				return fmt.Errorf("heap profile: %w", err)
+			}
+			if err := mf.Close(); err != nil {
 				return fmt.Errorf("heap profile: %w", err)
 			}
 		}

@@ -12,11 +12,22 @@ import (
 // TestMain keeps the CLI's token cache in a directory of its own, removed
 // afterwards, instead of the user's cache.
 func TestMain(m *testing.M) {
+	// Tests that run this binary again as the command (a child process,
+	// runIsolated) must not make a directory of their own: the command
+	// exits without coming back here to remove it.
+	if os.Getenv("DIRBRIDGE_TEST_CACHE_OWNER") != "" || os.Getenv(helperEnv) == "1" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "dirbridge-cli-cache-")
 	if err != nil {
 		panic(err)
 	}
-	os.Setenv("XDG_CACHE_HOME", dir)
+	if err := os.Setenv("XDG_CACHE_HOME", dir); err != nil {
+		panic(err)
+	}
+	if err := os.Setenv("DIRBRIDGE_TEST_CACHE_OWNER", "1"); err != nil {
+		panic(err)
+	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)

@@ -8,6 +8,7 @@
 package adguid
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -44,4 +45,24 @@ func Bytes(s string) (b []byte, ok bool) {
 	binary.LittleEndian.PutUint16(out[6:8], binary.BigEndian.Uint16(raw[6:8]))
 	copy(out[8:], raw[8:])
 	return out, true
+}
+
+// FromImmutableID turns Entra ID's onPremisesImmutableId — the base64 of
+// AD's objectGUID bytes — into the canonical GUID text the sync stores as
+// the anchor. A value that already is GUID text is returned lower-cased;
+// anything else gives "".
+func FromImmutableID(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) == 36 && strings.Count(v, "-") == 4 {
+		return strings.ToLower(v)
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return ""
+	}
+	g, err := Text(b)
+	if err != nil {
+		return ""
+	}
+	return g
 }

@@ -2,6 +2,7 @@ package adguid
 
 import (
 	"bytes"
+	"encoding/base64"
 	"testing"
 )
 
@@ -46,3 +47,23 @@ func TestText(t *testing.T) {
 }
 
 func upper(s string) string { return string(bytes.ToUpper([]byte(s))) }
+
+func TestFromImmutableID(t *testing.T) {
+	const guid = "01234567-89ab-cdef-0123-456789abcdef"
+	b, ok := Bytes(guid)
+	if !ok {
+		t.Fatal("Bytes")
+	}
+	for in, want := range map[string]string{
+		base64.StdEncoding.EncodeToString(b):       guid,
+		" " + base64.StdEncoding.EncodeToString(b): guid, // trimmed
+		"01234567-89AB-CDEF-0123-456789ABCDEF":     guid, // GUID text already
+		base64.StdEncoding.EncodeToString(b[:15]):  "",   // 15 bytes
+		"not base64!": "",
+		"":            "",
+	} {
+		if got := FromImmutableID(in); got != want {
+			t.Errorf("FromImmutableID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -24,7 +25,9 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/dirbridge/dirbridge/config"
+	"github.com/dirbridge/dirbridge/internal/tracing"
 	"github.com/dirbridge/dirbridge/internal/wire"
+	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -38,19 +41,7 @@ func NewLogger(format, level string) (*zap.Logger, error) {
 // Run can apply log.level from the config at start and on SIGHUP
 // (Options.Level).
 func NewLevelLogger(format, level string) (*zap.Logger, zap.AtomicLevel, error) {
-	var zc zap.Config
-	if format == "console" {
-		zc = zap.NewDevelopmentConfig()
-		// Readable, but without a stack trace under every warning (a
-		// refused sign-in is a warning): only errors get one.
-		zc.Development = false
-		zc.DisableStacktrace = true
-	} else {
-		zc = zap.NewProductionConfig()
-		// RFC 3339 times, which log shippers and people read alike,
-		// instead of zap's default epoch seconds.
-		zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-	}
+	zc := zapConfig(format)
 	if level != "" {
 		l, err := zap.ParseAtomicLevel(level)
 		if err != nil {
@@ -65,6 +56,24 @@ func NewLevelLogger(format, level string) (*zap.Logger, zap.AtomicLevel, error) 
 	return log, zc.Level, nil
 }
 
+// zapConfig is the one logger setup for a format, whatever the output
+// (stderr here, log.file in logfile.go).
+func zapConfig(format string) zap.Config {
+	if format == "console" {
+		zc := zap.NewDevelopmentConfig()
+		// Readable, but without a stack trace under every warning (a
+		// refused sign-in is a warning): only errors get one.
+		zc.Development = false
+		zc.DisableStacktrace = true
+		return zc
+	}
+	zc := zap.NewProductionConfig()
+	// RFC 3339 times, which log shippers and people read alike,
+	// instead of zap's default epoch seconds.
+	zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+	return zc
+}
+
 // Options start the daemon.
 type Options struct {
 	ConfigPath string
@@ -77,6 +86,9 @@ type Options struct {
 	// Listener, when set, is used instead of listening on server.listen
 	// (tests). With server.tls it is wrapped in TLS.
 	Listener net.Listener
+	// InternalListener, when set, is used instead of listening on
+	// server.internal_listen (tests); it needs server.internal_listen set.
+	InternalListener net.Listener
 }
 
 // Run serves until ctx ends or SIGTERM/SIGINT arrives, then shuts down:
@@ -98,8 +110,35 @@ func Run(ctx context.Context, opts Options) error {
 			opts.Level.SetLevel(l.Level())
 		}
 	}
+	if cfg.Log.File != "" {
+		// From here on the daemon logs to log.file; say so where the
+		// operator is looking now.
+		fileLog, closeFile, err := newFileLogger(cfg.Log, fileLevel(opts.Level, opts.Logger, cfg.Log.Level))
+		if err != nil {
+			return err
+		}
+		defer closeFile()
+		log.Info("logging to file", zap.String("file", cfg.Log.File))
+		log = fileLog
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+
+	stopTracing, err := tracing.Setup(ctx, cfg.Tracing, opts.Version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the last spans, with a moment of its own: ctx is done.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("tracing: flush at shutdown", zap.Error(err))
+		}
+	}()
+	if cfg.Tracing.OTLPEndpoint != "" {
+		log.Info("tracing sign-ins and syncs", zap.String("otlp_endpoint", cfg.Tracing.OTLPEndpoint), zap.Float64("sample_ratio", cfg.Tracing.SampleRatio))
+	}
 
 	c, err := wire.Build(ctx, cfg, log)
 	if err != nil {
@@ -129,15 +168,13 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 	if fellBack {
 		log.Warn("server.public_url is not set; sign-in links use the listen address", zap.String("public_url", publicURL))
 	}
-	srv, certs, err := newServer(cfg, c, log)
+	srv, internal, certs, err := newServers(cfg, c, log)
 	if err != nil {
 		return err
 	}
-	ln := opts.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
-		}
+	ln, iln, err := listeners(ctx, opts, cfg)
+	if err != nil {
+		return err
 	}
 
 	// Sign-in methods start (IdP metadata, discovery) beside the listener;
@@ -147,29 +184,66 @@ func serve(ctx context.Context, opts Options, cfg *config.Config, c *wire.Compon
 	ssoErr := make(chan error, 1)
 	go func() { ssoErr <- c.SignIn.Run(ssoCtx) }()
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	scheme := "http"
 	if srv.TLSConfig != nil {
 		scheme = "https"
 	}
-	go func() {
-		if srv.TLSConfig != nil {
-			// Certificates are in TLSConfig already.
-			errc <- srv.ServeTLS(ln, "", "")
-			return
-		}
-		errc <- srv.Serve(ln)
-	}()
+	go func() { errc <- serveOn(srv, ln) }()
 	log.Info("dirbridge serving", zap.String("addr", ln.Addr().String()), zap.String("scheme", scheme),
 		zap.String("public_url", publicURL), zap.String("version", opts.Version))
+	if internal != nil {
+		go func() { errc <- serveOn(internal, iln) }()
+		log.Info("serving /metrics, /readyz and /api/v1 on the internal listener only",
+			zap.String("addr", iln.Addr().String()), zap.String("scheme", scheme))
+	}
+	// The store is open and migrated (wire.Build) and the listeners
+	// accept connections: tell a Type=notify service manager.
+	notifyReady(log, ln.Addr().String())
+	wdCtx, stopWatchdog := context.WithCancel(ctx)
+	defer stopWatchdog()
+	watchdog(wdCtx, log)
 
 	rl := &reloader{log: log.Named("reload"), path: opts.ConfigPath, started: cfg, st: c.Store, sync: c.Sync,
-		signin: c.SignIn, admin: c.Admin, level: opts.Level, certs: certs}
+		signin: c.SignIn, admin: c.Admin, scim: c.SCIM, level: opts.Level, certs: certs}
 	err = wait(ctx, rl, ssoErr, errc, log)
 	if err != nil && !errors.Is(err, errSignIn) {
 		return err // the server failed: nothing to shut down
 	}
+	notifyStopping(log)
+	if internal != nil {
+		err = shutdown(ctx, internal, cfg, log, err)
+	}
 	return shutdown(ctx, srv, cfg, log, err)
+}
+
+// listeners are the public listener and, with server.internal_listen, the
+// internal one (nil without); a listener given in opts is used as is.
+func listeners(ctx context.Context, opts Options, cfg *config.Config) (ln, iln net.Listener, err error) {
+	if ln = opts.Listener; ln == nil {
+		if ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Server.Listen); err != nil {
+			return nil, nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+		}
+	}
+	if cfg.Server.InternalListen == "" {
+		return ln, nil, nil
+	}
+	if iln = opts.InternalListener; iln == nil {
+		if iln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Server.InternalListen); err != nil {
+			_ = ln.Close()
+			return nil, nil, fmt.Errorf("listen on server.internal_listen %s: %w", cfg.Server.InternalListen, err)
+		}
+	}
+	return ln, iln, nil
+}
+
+// serveOn serves srv on ln, with TLS when srv has a TLS configuration
+// (its certificates are in TLSConfig already).
+func serveOn(srv *http.Server, ln net.Listener) error {
+	if srv.TLSConfig != nil {
+		return srv.ServeTLS(ln, "", "")
+	}
+	return srv.Serve(ln)
 }
 
 // errSignIn marks wait's error when a sign-in method could not start.
@@ -215,39 +289,107 @@ func shutdown(ctx context.Context, srv *http.Server, cfg *config.Config, log *za
 	return runErr
 }
 
-// newServer is the HTTP server over c's handlers, with TLS from server.tls
-// (certs re-reads its certificate on SIGHUP; nil without TLS).
-func newServer(cfg *config.Config, c *wire.Components, log *zap.Logger) (*http.Server, *certReloader, error) {
+// newServers are the public HTTP server over c's handlers and, with
+// server.internal_listen, the internal one (nil without), both with TLS
+// from server.tls (certs re-reads its certificate on SIGHUP; nil without
+// TLS) and the server.*_timeout bounds.
+func newServers(cfg *config.Config, c *wire.Components, log *zap.Logger) (public, internal *http.Server, certs *certReloader, err error) {
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dirbridge_http_requests_total", Help: "HTTP requests by code and method."}, []string{"code", "method"})
 	c.Registry.MustRegister(reqs)
 	tlsConf, err := wire.ServerTLS(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	var certs *certReloader
 	if tlsConf != nil {
 		if certs, err = newCertReloader(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		tlsConf.Certificates, tlsConf.GetCertificate = nil, certs.get
 	}
-	h := recoverPanics(log, verifyFast(c.SignIn, promhttp.InstrumentHandlerCounter(reqs, routes(c))))
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-		TLSConfig: tlsConf, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	split := cfg.Server.InternalListen != ""
+	h := recoverPanics(log, verifyFast(c.SignIn, promhttp.InstrumentHandlerCounter(reqs, tracing.Middleware(routes(c, split)))))
+	public = httpServer(cfg, h, tlsConf, log.Named("http"))
+	if split {
+		ih := recoverPanics(log, promhttp.InstrumentHandlerCounter(reqs, internalRoutes(c)))
+		internal = httpServer(cfg, ih, tlsConf, log.Named("http.internal"))
+	}
+	return public, internal, certs, nil
+}
+
+// httpServer is an http.Server with the configured timeouts. Without a
+// read timeout a client trickling a request body holds its connection and
+// goroutine for as long as it likes; without an idle timeout so does a
+// keep-alive connection that never sends another request.
+func httpServer(cfg *config.Config, h http.Handler, tlsConf *tls.Config, log *zap.Logger) *http.Server {
+	srv := &http.Server{Handler: h, TLSConfig: tlsConf, ErrorLog: zap.NewStdLog(log),
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, ReadTimeout: cfg.Server.ReadTimeout,
+		WriteTimeout: cfg.Server.WriteTimeout, IdleTimeout: cfg.Server.IdleTimeout}
 	if srv.ReadHeaderTimeout == 0 {
 		srv.ReadHeaderTimeout = 10 * time.Second
 	}
-	return srv, certs, nil
+	return srv
 }
 
-// routes is the public mux: probes, metrics, the admin API under
-// /api/v1/, the console at / and /admin, and the sign-in surface on every
-// other path (/login, /logout, /auth/verify, /password/*, /saml/*, /oidc/*,
-// /login/certificate).
-func routes(c *wire.Components) http.Handler {
+// routes is the public mux: the sign-in surface on every path (/login,
+// /logout, /auth/verify, /password/*, /saml/*, /oidc/*, /login/certificate),
+// My account at / (where a sign-in without a return URL lands), /healthz
+// and SCIM provisioning under /scim/v2/ (when configured: the IdPs reach it
+// from outside, so it stays public when split); unless split, also /readyz,
+// /metrics, the admin API under /api/v1/ and the console under /admin.
+// When split (server.internal_listen) those are served by internalRoutes
+// only and answer 404 here, except GET /api/v1/me for a browser's session
+// and My account's own forms and stylesheet under /admin.
+func routes(c *wire.Components, split bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("/", c.SignIn)
+	mux.Handle("GET /{$}", c.Console)
+	if c.SCIM != nil {
+		mux.Handle(scim.Prefix, c.SCIM)
+	}
+	if split {
+		mux.Handle("/api/v1/", http.NotFoundHandler())
+		mux.Handle("GET /readyz", http.NotFoundHandler())
+		mux.Handle("GET /metrics", http.NotFoundHandler())
+		mux.Handle("GET /api/v1/me", sessionOnly(c.SignIn))
+		mux.Handle("/admin/", http.NotFoundHandler())
+		mux.Handle("GET /admin/static/", c.Console)
+		mux.Handle("POST /admin/account/", c.Console)
+		return mux
+	}
+	mux.Handle("GET /readyz", readyz(c))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/api/v1/", c.Admin)
+	mux.Handle("GET /api/v1/me", meHandler(c.Admin, c.SignIn))
+	mux.Handle("/admin", c.Console)
+	mux.Handle("/admin/", c.Console)
+	return mux
+}
+
+// internalRoutes is the internal listener's mux: probes, metrics, the
+// admin API and the console; nothing of the sign-in surface.
+func internalRoutes(c *wire.Components) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", readyz(c))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/api/v1/", c.Admin)
+	// The console too: its pages are administration. It reads the browser
+	// session the public sign-in made (the listeners share TLS settings,
+	// so the cookie reaches both).
+	mux.Handle("GET /{$}", c.Console)
+	mux.Handle("/admin", c.Console)
+	mux.Handle("/admin/", c.Console)
+	return mux
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+
+// readyz answers 200 once the store is ready and the sign-in methods have
+// started; otherwise 503 with the reason (store error text included, which
+// is why server.internal_listen can take it off the public listener).
+func readyz(c *wire.Components) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := Ready(r.Context(), c.Store); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -258,16 +400,6 @@ func routes(c *wire.Components) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
-	mux.Handle("/api/v1/", c.Admin)
-	mux.Handle("GET /api/v1/me", meHandler(c.Admin, c.SignIn))
-	// The console: My account at / (where a sign-in without a return URL
-	// lands) and the administration pages under /admin.
-	mux.Handle("GET /{$}", c.Console)
-	mux.Handle("/admin", c.Console)
-	mux.Handle("/admin/", c.Console)
-	mux.Handle("/", c.SignIn)
-	return mux
 }
 
 // Ready checks the store answers and every migration is applied.

@@ -13,6 +13,7 @@ import (
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/wire"
+	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 )
@@ -31,7 +32,9 @@ type reloader struct {
 	sync    wire.Sync
 	signin  *sso.Service
 	admin   *admin.Server
-	level   *zap.AtomicLevel
+	// scim is the SCIM provisioning server; nil without provisioning.
+	scim  *scim.Server
+	level *zap.AtomicLevel
 	// certs is the listener's certificate with server.tls; nil without.
 	certs *certReloader
 }
@@ -51,6 +54,9 @@ func (r *reloader) reload(ctx context.Context) {
 	if _, err := r.sync.ReloadMappers(cfg); err != nil {
 		r.log.Error("reload: mapping invalid; keeping the running rules", zap.Error(err))
 	} else {
+		if r.scim != nil {
+			r.scim.SetRules(cfg.ProvisioningRules())
+		}
 		applied = append(applied, "mapping")
 	}
 	if rules, err := wire.IPRules(cfg); err != nil {
@@ -89,7 +95,9 @@ func needRestart(old, cfg *config.Config, levelApplied bool) []string {
 		case "profiles", "mapping":
 			// Applied.
 		case "log":
-			if !levelApplied || old.Log.Format != cfg.Log.Format {
+			a, b := old.Log, cfg.Log
+			a.Level, b.Level = "", ""
+			if !levelApplied || a != b {
 				out = append(out, "log")
 			}
 		case "policy":

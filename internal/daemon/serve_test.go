@@ -34,6 +34,7 @@ type serveEnv struct {
 	cfgPath   string
 	storeLine string
 	base      string
+	internal  string // the internal listener's base URL, when conf names INTERNAL_LISTEN
 	logs      *observer.ObservedLogs
 	level     zap.AtomicLevel
 	client    *http.Client
@@ -89,6 +90,14 @@ func startServeWith(t *testing.T, conf string, tlsConf *tls.Config, expires time
 		scheme = "https"
 	}
 	e.base = scheme + "://" + ln.Addr().String()
+	var iln net.Listener
+	if strings.Contains(conf, "INTERNAL_LISTEN") {
+		if iln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		e.internal = scheme + "://" + iln.Addr().String()
+		conf = strings.ReplaceAll(conf, "INTERNAL_LISTEN", iln.Addr().String())
+	}
 	// public_url must name the listener.
 	e.rewrite(t, conf)
 
@@ -101,7 +110,7 @@ func startServeWith(t *testing.T, conf string, tlsConf *tls.Config, expires time
 	var rctx context.Context
 	rctx, e.cancel = context.WithCancel(ctx)
 	go func() {
-		e.done <- Run(rctx, Options{ConfigPath: e.cfgPath, Listener: ln, Logger: zap.New(core), Level: &e.level})
+		e.done <- Run(rctx, Options{ConfigPath: e.cfgPath, Listener: ln, InternalListener: iln, Logger: zap.New(core), Level: &e.level})
 	}()
 	t.Cleanup(func() {
 		e.cancel()
@@ -120,7 +129,11 @@ func startServeWith(t *testing.T, conf string, tlsConf *tls.Config, expires time
 			t.Fatalf("Run ended early: %v", err)
 		default:
 		}
-		if res, err := e.client.Get(e.base + "/readyz"); err == nil {
+		probe := e.base
+		if e.internal != "" {
+			probe = e.internal
+		}
+		if res, err := e.client.Get(probe + "/readyz"); err == nil {
 			_ = res.Body.Close()
 			if res.StatusCode == http.StatusOK {
 				break

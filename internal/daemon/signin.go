@@ -17,6 +17,19 @@ func meHandler(api, signin http.Handler) http.Handler {
 	})
 }
 
+// sessionOnly serves GET /api/v1/me on the public listener when the admin
+// API lives on the internal one: a browser's session answers, a bearer
+// token gets 404 (its API is not here).
+func sessionOnly(signin http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			http.NotFound(w, r)
+			return
+		}
+		signin.ServeHTTP(w, r)
+	})
+}
+
 // verifyFast sends forward-auth sub-requests (GET /auth/verify, one per
 // request the proxy serves) straight to the sign-in service, past the
 // generic request counter and the mux: that hot path has its own metric

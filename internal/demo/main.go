@@ -100,16 +100,16 @@ func run(tb *harness.MainTB, bin string, sig <-chan os.Signal) int {
 	go func() { exited <- daemon.Wait() }()
 	tb.Cleanup(func() {
 		select {
-		case <-exited:
+		case <-exited: //nolint:errcheck // it already stopped; its exit status tells nothing here
 			return
 		default:
 		}
 		_ = daemon.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-exited: //nolint:errcheck // stopped by the signal, as asked
 		case <-time.After(15 * time.Second):
 			_ = daemon.Process.Kill()
-			<-exited
+			<-exited //nolint:errcheck // killed, as asked
 		}
 	})
 	if err := waitReady(base+"/readyz", exited, 30*time.Second); err != nil {
@@ -183,7 +183,7 @@ func waitReady(url string, exited <-chan error, timeout time.Duration) error {
 		}
 		select {
 		case err := <-exited:
-			return fmt.Errorf("exited before it was ready: %v", err)
+			return fmt.Errorf("exited before it was ready: %v", err) //nolint:errorlint // err is nil when it exited with status 0
 		case <-ctx.Done():
 			return fmt.Errorf("not ready after %s", timeout)
 		case <-time.After(100 * time.Millisecond):

@@ -14,6 +14,7 @@ import (
 	"github.com/dirbridge/dirbridge/expiry"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/engine"
@@ -38,6 +39,9 @@ type Components struct {
 	// metadata, OIDC discovery).
 	SignIn *sso.Service
 	Admin  *admin.Server
+	// SCIM serves /scim/v2/ for the provisioning sources; nil when the
+	// config has none.
+	SCIM *scim.Server
 	// Console is the administration console (/admin) and My account (/).
 	Console *console.Console
 }
@@ -95,6 +99,9 @@ func Build(ctx context.Context, cfg *config.Config, logger *zap.Logger) (c *Comp
 	c.Admin, err = Admin(cfg, AdminDeps{Store: c.Store, Logger: logger, Catalogue: c.Catalogue, Hasher: c.Hasher,
 		Sync: c.Sync, SignIn: c.SignIn})
 	if err != nil {
+		return nil, err
+	}
+	if c.SCIM, err = SCIM(cfg, c.Store, logger, c.Registry); err != nil {
 		return nil, err
 	}
 	if c.Console, err = Console(cfg, c, logger); err != nil {

@@ -37,7 +37,7 @@ func (p adminPasswords) ChangeOwnPassword(ctx context.Context, userID, oldPasswo
 	case err == nil:
 		return nil
 	case errors.Is(err, sso.ErrWrongPassword):
-		return fmt.Errorf("%w: %v", admin.ErrWrongPassword, err)
+		return fmt.Errorf("%w: %w", admin.ErrWrongPassword, err)
 	case errors.Is(err, sso.ErrThrottled):
 		return admin.ErrThrottled
 	}
@@ -45,11 +45,15 @@ func (p adminPasswords) ChangeOwnPassword(ctx context.Context, userID, oldPasswo
 }
 
 func (p adminPasswords) ResetDirectoryPassword(ctx context.Context, u store.User, newPassword string, mustChange bool) error {
+	if u.Source == store.SourceIdP {
+		// No local password either: the IdP's factors are the only way in.
+		return &admin.PasswordRefusedError{Message: "This user exists only through the identity provider and gets no password here."}
+	}
 	src := p.sources[u.Source]
 	if src == nil {
 		return fmt.Errorf("%w: %q", admin.ErrNoDirectory, u.Source)
 	}
-	err := src.ResetPassword(ctx, sso.DirectoryLogin(u), newPassword, mustChange)
+	err := src.ResetPassword(ctx, sso.DirectoryAccount(u), newPassword, mustChange)
 	switch {
 	case err == nil:
 		return nil

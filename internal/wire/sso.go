@@ -80,7 +80,11 @@ func ClientCert(cfg *config.Config) (*sso.ClientCert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy.client_cert.ca_file: %w", err)
 	}
-	return &sso.ClientCert{CAs: pool, MapBy: []string{cc.MapBy}, Header: cc.Header}, nil
+	out := &sso.ClientCert{CAs: pool, MapBy: []string{cc.MapBy}, Header: cc.Header, CRLFiles: cc.CRLFiles}
+	if cc.OCSP {
+		out.OCSP = &sso.OCSP{Timeout: cc.OCSPTimeout}
+	}
+	return out, nil
 }
 
 // ServerTLS is the listener's TLS configuration from server.tls; nil when
@@ -157,14 +161,19 @@ func SSOOptions(cfg *config.Config) (sso.Options, error) {
 	}
 	s := cfg.SSO
 	opts := sso.Options{
-		PublicURL:          pub,
-		Enforce:            s.Enforce,
-		Password:           PasswordPolicy(cfg),
-		MatchKeys:          slices.Clone(s.MatchBy),
-		IPRules:            rules,
-		TrustedProxies:     cfg.Server.TrustedProxyPrefixes(),
-		Lockout:            policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},
-		Throttle:           sso.Throttle{PerMinute: cfg.Policy.Throttle.PerMinute, Burst: cfg.Policy.Throttle.Burst},
+		PublicURL:        pub,
+		Enforce:          s.Enforce,
+		Password:         PasswordPolicy(cfg),
+		MatchKeys:        slices.Clone(s.MatchBy),
+		IdleDeactivation: s.IdleDeactivation,
+		IPRules:          rules,
+		TrustedProxies:   cfg.Server.TrustedProxyPrefixes(),
+		Lockout:          policy.LockoutPolicy{MaxAttempts: cfg.Policy.Lockout.MaxAttempts, Within: cfg.Policy.Lockout.Within, LockFor: cfg.Policy.Lockout.LockFor},
+		Throttle: sso.Throttle{PerMinute: cfg.Policy.Throttle.PerMinute, Burst: cfg.Policy.Throttle.Burst,
+			IPv6Prefix: cfg.Policy.Throttle.IPv6Prefix,
+			// Replicas share PostgreSQL, so they share the counters too;
+			// SQLite has one daemon and keeps them in memory.
+			Shared: cfg.Store.Driver == config.DriverPostgres},
 		DirectoryWarnDays:  DirectoryWarnDays(cfg),
 		TimeZone:           loc,
 		ConcurrentLicences: cfg.Licenses.Concurrent,
@@ -209,10 +218,18 @@ func SAML(cfg *config.Config, st saml.Store, logger *zap.Logger) (*saml.ServiceP
 		SignRequests:         c.SignRequests,
 		AllowIDPInitiated:    c.AllowIDPInitiated,
 		RequireEncryption:    c.RequireEncryption,
+		AllowCBCEncryption:   c.AllowCBCEncryption,
 		ClockSkew:            c.ClockSkew,
 		AllowedRedirectHosts: slices.Clone(cfg.SSO.AllowedRedirectHosts),
 		Store:                st,
 		Logger:               logger,
+	}
+	for i, f := range c.IDPCertSHA256 {
+		fp, err := policy.ParseSHA256Fingerprint(f)
+		if err != nil {
+			return nil, fmt.Errorf("sso.saml.idp_cert_sha256[%d]: %w", i, err)
+		}
+		opts.IDPCertSHA256 = append(opts.IDPCertSHA256, fp)
 	}
 	if c.CertFile != "" || c.KeyFile != "" {
 		certPEM, err := os.ReadFile(c.CertFile)

@@ -1,6 +1,12 @@
 package wire
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +16,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/harness"
+	"github.com/dirbridge/dirbridge/sso"
 )
 
 func loadYAML(t *testing.T, y string) *config.Config {
@@ -105,5 +112,79 @@ func TestPublicURLFallback(t *testing.T) {
 	}
 	if _, err := SAMLMetadata(cfg); err == nil {
 		t.Error("metadata without sso.saml")
+	}
+}
+
+// sso.saml.idp_cert_sha256 reaches the SP: metadata whose signing
+// certificate is not pinned does not load, pinned metadata does.
+func TestSAMLPinnedCertificateWired(t *testing.T) {
+	dir := t.TempDir()
+	ca := harness.NewCA(t, dir)
+	idp := ca.Issue(t, dir, "idp")
+	certPEM, err := os.ReadFile(idp.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(certPEM)
+	sum := sha256.Sum256(blk.Bytes)
+	meta := filepath.Join(dir, "idp.xml")
+	md := `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example.test/">` +
+		`<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
+		`<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>` +
+		base64.StdEncoding.EncodeToString(blk.Bytes) + `</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` +
+		`<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.test/sso"/>` +
+		`</md:IDPSSODescriptor></md:EntityDescriptor>`
+	if err := os.WriteFile(meta, []byte(md), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pin  string
+		want string
+	}{
+		{hex.EncodeToString(sum[:]), ""},
+		{strings.Repeat("ab", 32), "no signing certificate matches sso.saml.idp_cert_sha256"},
+	} {
+		cfg := loadYAML(t, `server: {public_url: "https://sso.example.test"}
+sso:
+  saml: {preset: okta, idp_metadata_file: `+meta+`, idp_cert_sha256: ["`+tc.pin+`"]}
+`)
+		sp, err := SAML(cfg, refuseStore{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp.SetFinisher(nopFinisher{})
+		ctx, cancel := context.WithCancel(context.Background())
+		err = sp.Start(ctx)
+		cancel()
+		if tc.want == "" && err != nil {
+			t.Errorf("pinned certificate: %v", err)
+		}
+		if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("other pin: %v, want %q", err, tc.want)
+		}
+	}
+}
+
+type nopFinisher struct{}
+
+func (nopFinisher) Finish(http.ResponseWriter, *http.Request, sso.Identity, string) {}
+func (nopFinisher) Fail(http.ResponseWriter, *http.Request, string, string, string) {}
+
+// With a PostgreSQL store (replicas) the throttle's counters are shared
+// through it; with SQLite they stay in memory.
+func TestThrottleSharedWithPostgres(t *testing.T) {
+	for driver, want := range map[string]bool{"sqlite": false, "postgres": true} {
+		dsn := filepath.Join(t.TempDir(), "db.sqlite")
+		if driver == "postgres" {
+			dsn = "postgres://dirbridge@127.0.0.1/dirbridge"
+		}
+		cfg := loadYAML(t, "store: {driver: "+driver+", dsn: \""+dsn+"\"}\n")
+		o, err := SSOOptions(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Throttle.Shared != want {
+			t.Errorf("%s: shared %v, want %v", driver, o.Throttle.Shared, want)
+		}
 	}
 }

@@ -1,68 +1,13 @@
 package policy
 
 import (
-	"net"
 	"net/netip"
-	"strings"
+
+	"github.com/dirbridge/dirbridge/internal/clientip"
 )
 
-// ClientIP is the address a request came from: the connection's peer
-// (remoteAddr, "host:port" or a bare address), or — only when that peer is
-// a trusted proxy — the right-most address in X-Forwarded-For (xff, every
-// header value joined with commas) that is not itself a trusted proxy.
-//
-// Reading from the right matters: proxies append to X-Forwarded-For, so
-// everything left of the last trusted hop was written by the client and
-// can be forged. A malformed hop stops the walk at the last address known
-// good. The result is unmapped (::ffff:10.0.0.1 becomes 10.0.0.1) and has
-// no zone; it is invalid when remoteAddr is.
+// ClientIP is clientip.Parse, kept for callers in sso; the rule itself
+// lives in internal/clientip so the admin API reads proxies the same way.
 func ClientIP(remoteAddr, xff string, trusted []netip.Prefix) netip.Addr {
-	peer := parseClientAddr(remoteAddr)
-	if !peer.IsValid() || !isTrusted(peer, trusted) || strings.TrimSpace(xff) == "" {
-		return peer
-	}
-	hops := strings.Split(xff, ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		h := strings.TrimSpace(hops[i])
-		if h == "" {
-			continue
-		}
-		a := parseClientAddr(h)
-		if !a.IsValid() {
-			return peer
-		}
-		if !isTrusted(a, trusted) {
-			return a
-		}
-		peer = a
-	}
-	return peer
-}
-
-// parseClientAddr accepts "1.2.3.4", "1.2.3.4:5678", "[2001:db8::1]:443",
-// "2001:db8::1" and "[2001:db8::1]".
-func parseClientAddr(s string) netip.Addr {
-	s = strings.TrimSpace(s)
-	if host, _, err := net.SplitHostPort(s); err == nil {
-		s = host
-	}
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a.Unmap().WithZone("")
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-		// A prefix written as ::ffff:10.0.0.0/104 still trusts 10.0.0.1.
-		if p.Addr().Is4In6() && p.Bits() >= 96 && netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Contains(a) {
-			return true
-		}
-	}
-	return false
+	return clientip.Parse(remoteAddr, xff, trusted)
 }

@@ -74,22 +74,3 @@ func RecordSuccess(state store.Lockout, now time.Time) store.Lockout {
 	}
 	return store.Lockout{UserID: state.UserID}
 }
-
-// Unlock returns the state after an administrator cancels a lock.
-func Unlock(state store.Lockout) store.Lockout {
-	return store.Lockout{UserID: state.UserID}
-}
-
-// AttemptsLeft is how many more failures at now the account can take
-// before it locks: 0 when locked, -1 when lock-out is disabled. For the
-// audit log only; never tell an anonymous caller.
-func AttemptsLeft(state store.Lockout, p LockoutPolicy, now time.Time) int {
-	if p.MaxAttempts <= 0 {
-		return -1
-	}
-	if IsLocked(state, now) {
-		return 0
-	}
-	next := RecordFailure(state, p, now)
-	return p.MaxAttempts - next.FailedAttempts + 1
-}

@@ -2,6 +2,7 @@ package saml
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -39,9 +40,12 @@ type guardResult struct {
 // SubjectConfirmation. The guard streams the document once with
 // encoding/xml (linear cost, no entity expansion) and refuses all of these
 // with a precise reason. An encrypted assertion is decrypted with the SP key
-// and screened the same way, because its structure is only visible then.
-func guard(doc []byte, maxDepth int, decryptKey any) (guardResult, error) {
+// and screened the same way, because its structure is only visible then —
+// but only after a signed Response's signature has been checked and only
+// with the allowed algorithms (see decryptAssertion).
+func guard(doc []byte, o guardOptions) (guardResult, error) {
 	var res guardResult
+	maxDepth := o.maxDepth
 	sc := scanner{maxDepth: maxDepth}
 	if err := sc.scan(doc, "Response"); err != nil {
 		return res, err
@@ -57,12 +61,12 @@ func guard(doc []byte, maxDepth int, decryptKey any) (guardResult, error) {
 	}
 	if sc.encryptedAssertions == 1 {
 		res.Encrypted = true
-		if decryptKey == nil {
+		if o.key == nil {
 			return res, errors.New("response holds an encrypted assertion but no SP key is configured")
 		}
-		plain, err := decryptAssertion(doc, decryptKey)
+		plain, err := decryptAssertion(doc, o)
 		if err != nil {
-			return res, fmt.Errorf("decrypt assertion: %w", err)
+			return res, err
 		}
 		inner := scanner{maxDepth: maxDepth}
 		if err := inner.scan(plain, "Assertion"); err != nil {
@@ -74,6 +78,18 @@ func guard(doc []byte, maxDepth int, decryptKey any) (guardResult, error) {
 		return res, inner.checkAssertionShape()
 	}
 	return res, sc.checkAssertionShape()
+}
+
+// guardOptions are what the guard needs besides the document.
+type guardOptions struct {
+	maxDepth int
+	// key is the SP's private key for encrypted assertions; nil without.
+	key any
+	// idpCerts are the IdP's signing certificates: a signed Response is
+	// verified with them before its assertion is decrypted.
+	idpCerts []*x509.Certificate
+	// allowCBC accepts AES-CBC data encryption (Options.AllowCBCEncryption).
+	allowCBC bool
 }
 
 // scanner walks the token stream and records the shape of the one
@@ -265,43 +281,47 @@ func (sc *scanner) resolve(n xml.Name, attrs []xml.Attr) xml.Name {
 
 // decryptAssertion decrypts the one EncryptedAssertion of a response with
 // the SP key. The document has already passed the guard (no DTD, bounded
-// depth), so etree may parse it.
-func decryptAssertion(doc []byte, key any) ([]byte, error) {
+// depth), so etree may parse it. Nothing is decrypted before two checks:
+// a Response that carries a signature must verify against the IdP's
+// certificates (so a signed response is known to be the IdP's before any
+// of it is decrypted), and the key and data algorithms must be allowed
+// (RSA-OAEP and AES-GCM; AES-CBC only when allowed) — the decryption of
+// attacker-chosen ciphertexts is what padding-oracle attacks feed on.
+func decryptAssertion(doc []byte, o guardOptions) ([]byte, error) {
 	d := etree.NewDocument()
 	if err := d.ReadFromBytes(doc); err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
+		return nil, fmt.Errorf("decrypt assertion: parse: %w", err)
 	}
-	var enc *etree.Element
-	for _, el := range d.Root().ChildElements() {
-		if el.Tag == "EncryptedAssertion" && el.NamespaceURI() == nsAssertion {
-			enc = el
+	root := d.Root()
+	if childNS(root, nsDSig, "Signature") != nil {
+		if len(o.idpCerts) == 0 {
+			return nil, errors.New("response signature cannot be checked before decryption: no IdP signing certificate")
+		}
+		if err := verifyEnveloped(root, o.idpCerts); err != nil {
+			return nil, fmt.Errorf("response signature invalid (checked before decryption): %w", err)
 		}
 	}
+	enc := childNS(root, nsAssertion, "EncryptedAssertion")
 	if enc == nil {
-		return nil, errors.New("EncryptedAssertion is not a child of Response")
+		return nil, errors.New("decrypt assertion: EncryptedAssertion is not a child of Response")
 	}
-	var data *etree.Element
-	for _, el := range enc.ChildElements() {
-		if el.Tag == "EncryptedData" && el.NamespaceURI() == nsXMLEnc {
-			data = el
-		}
+	if err := checkEncryptionAlgorithms(enc, o.allowCBC); err != nil {
+		return nil, fmt.Errorf("encrypted assertion refused: %w", err)
 	}
-	if data == nil {
-		return nil, errors.New("EncryptedAssertion has no EncryptedData")
-	}
+	data := childNS(enc, nsXMLEnc, "EncryptedData")
 	// The key is either a sibling of EncryptedData (as crewjam reads it) or
 	// inside its KeyInfo, which xmlenc.Decrypt handles itself.
-	var dataKey any = key
+	var dataKey = o.key
 	if keyEl := enc.FindElement("./EncryptedKey"); keyEl != nil {
-		k, err := xmlenc.Decrypt(key, keyEl)
+		k, err := xmlenc.Decrypt(o.key, keyEl)
 		if err != nil {
-			return nil, fmt.Errorf("decrypt key: %w", err)
+			return nil, fmt.Errorf("decrypt assertion: decrypt key: %w", err)
 		}
 		dataKey = k
 	}
 	plain, err := xmlenc.Decrypt(dataKey, data)
 	if err != nil {
-		return nil, fmt.Errorf("decrypt data: %w", err)
+		return nil, fmt.Errorf("decrypt assertion: decrypt data: %w", err)
 	}
 	return plain, nil
 }

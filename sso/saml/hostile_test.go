@@ -544,6 +544,6 @@ func FuzzGuard(f *testing.F) {
 	f.Add([]byte(`<!DOCTYPE x><x/>`))
 	f.Add([]byte(`<a xmlns:p="u"><p:b/></a>`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		_, _ = guard(doc, 32, nil) // must not panic
+		_, _ = guard(doc, guardOptions{maxDepth: 32}) // must not panic
 	})
 }

@@ -2,11 +2,16 @@ package saml
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	crewsaml "github.com/crewjam/saml"
@@ -67,7 +72,7 @@ func (sp *ServiceProvider) loadMetadata(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ed, err := parseIDPMetadata(data)
+	ed, err := parseIDPMetadata(data, sp.opts.IDPCertSHA256)
 	if err != nil {
 		return err
 	}
@@ -102,8 +107,10 @@ func (sp *ServiceProvider) fetchMetadata(ctx context.Context) ([]byte, error) {
 // parseIDPMetadata parses an EntityDescriptor (or the first IdP in an
 // EntitiesDescriptor) and insists on what sign-in needs: an entity ID, a
 // signing certificate and a redirect SSO endpoint. Metadata whose
-// validUntil has passed is refused, as SAML metadata rules require.
-func parseIDPMetadata(data []byte) (*crewsaml.EntityDescriptor, error) {
+// validUntil has passed is refused, as SAML metadata rules require. With
+// pins, signing certificates not pinned are dropped, and metadata left
+// without one is refused.
+func parseIDPMetadata(data []byte, pins [][sha256.Size]byte) (*crewsaml.EntityDescriptor, error) {
 	// The same guard as responses: no DTD, bounded depth.
 	sc := scanner{maxDepth: 64}
 	if err := sc.scanAny(data); err != nil {
@@ -133,5 +140,52 @@ func parseIDPMetadata(data []byte) (*crewsaml.EntityDescriptor, error) {
 	if certs == 0 {
 		return nil, errors.New("IdP metadata has no signing certificate")
 	}
+	if len(pins) > 0 {
+		if err := keepPinned(ed, pins); err != nil {
+			return nil, err
+		}
+	}
 	return ed, nil
+}
+
+// keepPinned removes from ed every signing certificate whose SHA-256
+// fingerprint is not pinned, so the SAML library trusts only pinned ones.
+// Metadata with no pinned signing certificate is an error naming what it
+// carried: a refresh that fails this keeps the last good copy.
+func keepPinned(ed *crewsaml.EntityDescriptor, pins [][sha256.Size]byte) error {
+	var seen []string
+	kept := 0
+	for i := range ed.IDPSSODescriptors {
+		d := &ed.IDPSSODescriptors[i]
+		var kds []crewsaml.KeyDescriptor
+		for _, kd := range d.KeyDescriptors {
+			if kd.Use != "" && kd.Use != "signing" {
+				kds = append(kds, kd)
+				continue
+			}
+			var certs []crewsaml.X509Certificate
+			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
+				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Data), ""))
+				if err != nil {
+					return fmt.Errorf("IdP metadata: signing certificate: %w", err)
+				}
+				fp := sha256.Sum256(der)
+				if slices.Contains(pins, fp) {
+					certs = append(certs, c)
+					continue
+				}
+				seen = append(seen, hex.EncodeToString(fp[:]))
+			}
+			if len(certs) > 0 {
+				kd.KeyInfo.X509Data.X509Certificates = certs
+				kds = append(kds, kd)
+				kept += len(certs)
+			}
+		}
+		d.KeyDescriptors = kds
+	}
+	if kept == 0 {
+		return fmt.Errorf("IdP metadata: no signing certificate matches sso.saml.idp_cert_sha256 (metadata carries sha256 %s)", strings.Join(seen, ", "))
+	}
+	return nil
 }

@@ -27,6 +27,7 @@ package saml
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -45,6 +46,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/sso/internal/token"
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -102,6 +104,11 @@ type Options struct {
 	IDPMetadata     []byte
 	// MetadataRefresh is how often URL (or file) metadata is reloaded.
 	MetadataRefresh time.Duration
+	// IDPCertSHA256 pins the IdP's signing certificates by SHA-256
+	// fingerprint: metadata, at start and on every refresh, must carry a
+	// signing certificate matching one of them, and only matching
+	// certificates are trusted. Empty trusts the metadata's certificates.
+	IDPCertSHA256 [][sha256.Size]byte
 	// HTTPClient fetches metadata; default a client with a 30 s timeout.
 	HTTPClient *http.Client
 
@@ -118,6 +125,12 @@ type Options struct {
 	// RequireEncryption refuses assertions that were not encrypted to the
 	// SP key.
 	RequireEncryption bool
+	// AllowCBCEncryption accepts assertions encrypted with AES-CBC. By
+	// default only AES-GCM data encryption (and always only RSA-OAEP key
+	// transport) is decrypted: CBC without a MAC gives padding oracles to
+	// whoever can post ciphertexts. SimpleSAMLphp 1.x encrypts with
+	// AES-128-CBC and cannot be told otherwise.
+	AllowCBCEncryption bool
 	// ClockSkew is allowed on NotBefore/NotOnOrAfter; default 2 min, at
 	// most 180 s (crewjam's own fixed allowance).
 	ClockSkew time.Duration
@@ -193,6 +206,11 @@ func New(opts Options) (*ServiceProvider, error) {
 	if opts.RequireEncryption && opts.Key == nil {
 		errs = append(errs, errors.New("requiring encrypted assertions needs the SP key and certificate"))
 	}
+	if opts.IDPMetadataURL != "" {
+		if err := policy.SecureFetchURL(opts.IDPMetadataURL); err != nil {
+			errs = append(errs, fmt.Errorf("IdP metadata URL %w (plain http only on loopback: metadata carries the signing keys)", err))
+		}
+	}
 	n := 0
 	for _, s := range []bool{opts.IDPMetadataURL != "", opts.IDPMetadataFile != "", len(opts.IDPMetadata) > 0} {
 		if s {
@@ -260,7 +278,7 @@ func New(opts Options) (*ServiceProvider, error) {
 		sp.bindCookie = "__Host-" + sp.bindCookie
 	}
 	if len(opts.IDPMetadata) > 0 {
-		ed, err := parseIDPMetadata(opts.IDPMetadata)
+		ed, err := parseIDPMetadata(opts.IDPMetadata, opts.IDPCertSHA256)
 		if err != nil {
 			return nil, fmt.Errorf("saml: IdP metadata: %w", err)
 		}
@@ -441,11 +459,14 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 		sp.fail(w, r, issuer, "SAMLResponse missing or not base64")
 		return
 	}
-	var decryptKey any
+	gopts := guardOptions{maxDepth: sp.opts.MaxXMLDepth, allowCBC: sp.opts.AllowCBCEncryption}
 	if sp.opts.Key != nil {
-		decryptKey = sp.opts.Key
+		gopts.key = sp.opts.Key
 	}
-	g, err := guard(raw, sp.opts.MaxXMLDepth, decryptKey)
+	// The metadata was refused without a signing certificate, so an error
+	// here leaves idpCerts empty and a signed encrypted response refused.
+	gopts.idpCerts, _ = signingCerts(idp)
+	g, err := guard(raw, gopts)
 	if err != nil {
 		sp.fail(w, r, issuer, "response refused before parsing: "+err.Error())
 		return
@@ -466,7 +487,7 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 	// Which request does this answer? The record is taken (deleted) before
 	// anything else so a request ID answers at most one response, on any
 	// replica.
-	returnTo := "/"
+	var returnTo string
 	var possible []string
 	solicited := g.InResponseTo != ""
 	if solicited {

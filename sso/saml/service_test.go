@@ -50,7 +50,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	key, cert := keyPair(t, "dirbridge e2e SP", time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour))
 	sp, err := New(Options{
 		PublicURL: srv.URL, Preset: PresetAzureAD, Label: "Sign in with Entra ID",
-		IDPMetadataURL: "http://placeholder.invalid/", Key: key, Certificate: cert, SignRequests: true,
+		IDPMetadataURL: "https://placeholder.invalid/", Key: key, Certificate: cert, SignRequests: true,
 		Store: st,
 	})
 	if err != nil {

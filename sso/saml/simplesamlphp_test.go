@@ -19,8 +19,10 @@ import (
 type idpEnv struct {
 	idp *harness.SimpleSAMLphp
 	// azure requests persistent NameIDs, signs its requests; okta asks for
-	// e-mail NameIDs; enc is an azure SP the IdP encrypts assertions for.
-	azure, okta, enc *spEnv
+	// e-mail NameIDs; enc is an azure SP the IdP encrypts assertions for
+	// (SimpleSAMLphp 1.x encrypts with AES-128-CBC only, so enc allows CBC);
+	// cbc is one that keeps the default, GCM only.
+	azure, okta, enc, cbc *spEnv
 }
 
 type spEnv struct {
@@ -66,7 +68,7 @@ func startIdPEnv(t *harness.MainTB) *idpEnv {
 			Name:            name,
 			PublicURL:       srv.URL,
 			Preset:          preset,
-			IDPMetadataURL:  "http://placeholder.invalid/", // replaced below once the IdP runs
+			IDPMetadataURL:  "https://placeholder.invalid/", // replaced below once the IdP runs
 			Key:             key,
 			Certificate:     cert,
 			SignRequests:    sign,
@@ -84,6 +86,8 @@ func startIdPEnv(t *harness.MainTB) *idpEnv {
 	e.okta = newSP("okta", PresetOkta, false)
 	e.enc = newSP("enc", PresetAzureAD, false)
 	e.enc.sp.opts.RequireEncryption = true
+	e.enc.sp.opts.AllowCBCEncryption = true
+	e.cbc = newSP("cbc", PresetAzureAD, false)
 	meta := func(s *spEnv) []byte {
 		b, err := s.sp.MetadataXML()
 		if err != nil {
@@ -121,13 +125,14 @@ func startIdPEnv(t *harness.MainTB) *idpEnv {
 			{Metadata: meta(e.azure), ValidateRequests: true},
 			{Metadata: meta(e.okta)},
 			{Metadata: meta(e.enc), EncryptAssertions: true},
+			{Metadata: meta(e.cbc), EncryptAssertions: true},
 		},
 		NameIDs: []harness.SAMLNameIDRule{
 			{Format: NameIDPersistent, Attribute: AzureObjectID},
 			{Format: NameIDEmail, Attribute: "email"},
 		},
 	})
-	for _, s := range []*spEnv{e.azure, e.okta, e.enc} {
+	for _, s := range []*spEnv{e.azure, e.okta, e.enc, e.cbc} {
 		s.sp.opts.IDPMetadataURL = e.idp.MetadataURL
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
@@ -235,6 +240,21 @@ func TestSimpleSAMLphpEncryptedAssertion(t *testing.T) {
 	}
 	if ids[0].UPN != "adele.vance@contoso.test" {
 		t.Errorf("upn = %q", ids[0].UPN)
+	}
+}
+
+// SimpleSAMLphp 1.x encrypts with AES-128-CBC; an SP that keeps the
+// default (AES-GCM only) refuses the response before decrypting it and
+// says what to change.
+func TestSimpleSAMLphpCBCRefusedByDefault(t *testing.T) {
+	s := env.cbc
+	resp, body := signIn(t, s, "adele", "adele-pw", "/")
+	ids, _, reasons := s.fin.take()
+	if resp.StatusCode != http.StatusForbidden || len(ids) != 0 || len(reasons) != 1 {
+		t.Fatalf("status %s, body %q, identities %d, refusals %q", resp.Status, body, len(ids), reasons)
+	}
+	if !strings.Contains(reasons[0], "aes128-cbc") || !strings.Contains(reasons[0], "allow_cbc_encryption") {
+		t.Errorf("refusal %q does not name the algorithm and the option", reasons[0])
 	}
 }
 

@@ -171,6 +171,55 @@ func (s *Store) TakeEphemeral(ctx context.Context, namespace, key string) ([]byt
 	return value, nil
 }
 
+// UpdateEphemeral reads, updates and writes a value in one transaction
+// holding the row's lock, as UpdateLockout does: a key without a row gets
+// an expired placeholder first (INSERT ... ON CONFLICT DO NOTHING waits
+// for a concurrent insert of the same key), so there is always a row to
+// lock with SELECT ... FOR UPDATE; if fn refuses, the rollback takes the
+// placeholder away again.
+func (s *Store) UpdateEphemeral(ctx context.Context, namespace, key string, fn func(old []byte, found bool) ([]byte, time.Time, error)) error {
+	if unstorable(namespace, key) {
+		return fmt.Errorf("postgres: update ephemeral %q/%q: %w", namespace, key, store.ErrNotFound)
+	}
+	now := codec.Now()
+	err := s.writeOne(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, `INSERT INTO ephemeral (namespace, key, value, expires_at)
+			VALUES ($1, $2, ''::bytea, 'epoch') ON CONFLICT (namespace, key) DO NOTHING`, namespace, key)
+		if err != nil {
+			return classify(ctx, err)
+		}
+		var old []byte
+		var exp time.Time
+		err = q.QueryRow(ctx, `SELECT value, expires_at FROM ephemeral WHERE namespace = $1 AND key = $2
+			FOR UPDATE`, namespace, key).Scan(&old, nullTime{&exp})
+		if err != nil {
+			return classify(ctx, err)
+		}
+		found := exp.After(now)
+		if !found {
+			old = nil
+		}
+		value, expires, err := fn(old, found)
+		if err != nil {
+			return err
+		}
+		if value == nil {
+			value = []byte{}
+		}
+		_, err = q.Exec(ctx, `UPDATE ephemeral SET value = $3, expires_at = $4 WHERE namespace = $1 AND key = $2`,
+			namespace, key, value, codec.Time(expires))
+		if err != nil {
+			return classify(ctx, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: update ephemeral %s/%s: %w", namespace, key, err)
+	}
+	s.sweep(ctx, now)
+	return nil
+}
+
 // AcquireLease takes or renews a lease in one conditional upsert: it
 // succeeds when there is no lease, the caller holds it, or it has expired
 // by the database's clock.

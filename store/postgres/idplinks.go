@@ -3,16 +3,17 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/internal/codec"
 )
 
-const idpLinkCols = `user_id, issuer, subject, created_at`
+const idpLinkCols = `user_id, issuer, subject, created_at, last_seen_at`
 
 func scanIdPLink(sc scanner) (store.IdPLink, error) {
 	var l store.IdPLink
-	err := sc.Scan(&l.UserID, &l.Issuer, &l.Subject, nullTime{&l.CreatedAt})
+	err := sc.Scan(&l.UserID, &l.Issuer, &l.Subject, nullTime{&l.CreatedAt}, nullTime{&l.LastSeenAt})
 	return l, err
 }
 
@@ -63,10 +64,10 @@ func (t *txn) CreateIdPLink(ctx context.Context, l store.IdPLink) error {
 		return fmt.Errorf("postgres: create %w", err)
 	}
 	err := t.insertChecked(ctx, `INSERT INTO idp_links (`+idpLinkCols+`)
-		SELECT $1::text, $2::text, $3::text, $4::timestamptz
+		SELECT $1::text, $2::text, $3::text, $4::timestamptz, $5::timestamptz
 		WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)
 		ON CONFLICT DO NOTHING`, `SELECT 1 FROM users WHERE id = $1`, l.UserID,
-		l.UserID, l.Issuer, l.Subject, tm(l.CreatedAt))
+		l.UserID, l.Issuer, l.Subject, tm(l.CreatedAt), tm(l.LastSeenAt))
 	if err != nil {
 		return fmt.Errorf("postgres: create idp link of user %s to issuer %s: %w", l.UserID, l.Issuer, err)
 	}
@@ -80,4 +81,13 @@ func (t *txn) DeleteIdPLink(ctx context.Context, userID, issuer string) error {
 		return fmt.Errorf("postgres: %s: %w", what, store.ErrNotFound)
 	}
 	return t.execOne(ctx, what, `DELETE FROM idp_links WHERE user_id = $1 AND issuer = $2`, userID, issuer)
+}
+
+// TouchIdPLink records a sign-in through the link of (issuer, subject).
+func (t *txn) TouchIdPLink(ctx context.Context, issuer, subject string, at time.Time) error {
+	what := "touch idp link of issuer " + issuer
+	if unstorable(issuer, subject) {
+		return fmt.Errorf("postgres: %s: %w", what, store.ErrNotFound)
+	}
+	return t.execOne(ctx, what, `UPDATE idp_links SET last_seen_at = $1 WHERE issuer = $2 AND subject = $3`, tm(at), issuer, subject)
 }

@@ -150,6 +150,20 @@ func TestMigrationsStepByStep(t *testing.T) {
 			}
 			return nil
 		}},
+		{Version: 10, Insert: func(ctx context.Context, db *sql.DB) error {
+			// The column is there, empty for the migrated link until a
+			// sign-in through it (checkMigrated reads it back as zero).
+			var seen sql.NullTime
+			if err := db.QueryRowContext(ctx, `SELECT last_seen_at FROM idp_links WHERE user_id = $1`, il.UserID).Scan(&seen); err != nil || seen.Valid {
+				return fmt.Errorf("last_seen_at of the migrated link: %v, %v", seen, err)
+			}
+			return nil
+		}},
+		{Version: 11, Tables: []string{"provisioning_tokens"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			pt := storetest.MigrationProvisioningToken
+			return exec(ctx, db, stmt(`INSERT INTO provisioning_tokens (source, hash, created_at) VALUES ($1, $2, $3)`,
+				pt.Source, pt.Hash, pt.CreatedAt))
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store { return open(t, dsn) })
 }

@@ -89,7 +89,9 @@ func TestLeaseTwoReplicas(t *testing.T) {
 	// The winner releases; a contender on the other replica gets it.
 	var winnerStore, other *postgres.Store
 	var n int
-	fmt.Sscanf(winners[0], "node-%d", &n)
+	if _, err := fmt.Sscanf(winners[0], "node-%d", &n); err != nil {
+		t.Fatalf("winner %q: %v", winners[0], err)
+	}
 	winnerStore, other = rs[n%2], rs[(n+1)%2]
 	if err := winnerStore.ReleaseLease(ctx, "race", winners[0]); err != nil {
 		t.Fatal(err)

@@ -158,6 +158,44 @@ func (s *Store) TakeEphemeral(ctx context.Context, namespace, key string) ([]byt
 	return value, nil
 }
 
+// UpdateEphemeral reads, updates and writes a value in one writer
+// transaction; the single writer connection and BEGIN IMMEDIATE serialise
+// concurrent calls, in this process and in others.
+func (s *Store) UpdateEphemeral(ctx context.Context, namespace, key string, fn func(old []byte, found bool) ([]byte, time.Time, error)) error {
+	now := codec.Now()
+	err := s.writeOne(ctx, func(q runner) error {
+		var old []byte
+		var exp int64
+		err := q.queryRow(ctx, `SELECT value, expires_at FROM ephemeral WHERE namespace = ? AND key = ?`,
+			namespace, key).Scan(&old, &exp)
+		found := err == nil && exp > now.UnixMicro()
+		if err != nil && !errors.Is(err, errNoRows) {
+			return classify(ctx, err)
+		}
+		if !found {
+			old = nil
+		}
+		value, expires, err := fn(old, found)
+		if err != nil {
+			return err
+		}
+		if value == nil {
+			value = []byte{}
+		}
+		_, err = q.exec(ctx, `INSERT INTO ephemeral (namespace, key, value, expires_at) VALUES (?,?,?,?)
+			ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,
+			expires_at = excluded.expires_at`, namespace, key, value, tm(codec.Time(expires)))
+		if err != nil {
+			return classify(ctx, err)
+		}
+		return s.sweep(ctx, q, now)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: update ephemeral %s/%s: %w", namespace, key, err)
+	}
+	return nil
+}
+
 // AcquireLease takes or renews a lease in one upsert: it succeeds when
 // there is no lease, the caller holds it, or it has expired.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {

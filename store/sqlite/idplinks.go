@@ -3,16 +3,17 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/internal/codec"
 )
 
-const idpLinkCols = `user_id, issuer, subject, created_at`
+const idpLinkCols = `user_id, issuer, subject, created_at, last_seen_at`
 
 func scanIdPLink(sc scanner) (store.IdPLink, error) {
 	var l store.IdPLink
-	err := sc.Scan(&l.UserID, &l.Issuer, &l.Subject, nullTime{&l.CreatedAt})
+	err := sc.Scan(&l.UserID, &l.Issuer, &l.Subject, nullTime{&l.CreatedAt}, nullTime{&l.LastSeenAt})
 	return l, err
 }
 
@@ -55,8 +56,8 @@ func (t *txn) CreateIdPLink(ctx context.Context, l store.IdPLink) error {
 	if err := codec.PrepareIdPLink(&l, codec.Now()); err != nil {
 		return fmt.Errorf("sqlite: create %w", err)
 	}
-	_, err := t.q.exec(ctx, `INSERT INTO idp_links (`+idpLinkCols+`) VALUES (?,?,?,?)`,
-		l.UserID, l.Issuer, l.Subject, tm(l.CreatedAt))
+	_, err := t.q.exec(ctx, `INSERT INTO idp_links (`+idpLinkCols+`) VALUES (?,?,?,?,?)`,
+		l.UserID, l.Issuer, l.Subject, tm(l.CreatedAt), tm(l.LastSeenAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create idp link of user %s to issuer %s: %w", l.UserID, l.Issuer, classify(ctx, err))
 	}
@@ -67,4 +68,10 @@ func (t *txn) CreateIdPLink(ctx context.Context, l store.IdPLink) error {
 func (t *txn) DeleteIdPLink(ctx context.Context, userID, issuer string) error {
 	return t.execOne(ctx, "delete idp link of user "+userID+" to issuer "+issuer,
 		`DELETE FROM idp_links WHERE user_id = ? AND issuer = ?`, userID, issuer)
+}
+
+// TouchIdPLink records a sign-in through the link of (issuer, subject).
+func (t *txn) TouchIdPLink(ctx context.Context, issuer, subject string, at time.Time) error {
+	return t.execOne(ctx, "touch idp link of issuer "+issuer, `UPDATE idp_links SET last_seen_at = ? WHERE issuer = ? AND subject = ?`,
+		tm(codec.Time(at)), issuer, subject)
 }

@@ -66,6 +66,18 @@ func testIdPLinks(t *testing.T, s store.Store) {
 	list, err = s.ListIdPLinks(ctx, b.ID)
 	noErr(t, "ListIdPLinks", err)
 	equal(t, "ListIdPLinks of b", list, []store.IdPLink{bEntra})
+	// A sign-in through a link records when; an unknown link is
+	// ErrNotFound and changes nothing.
+	seen := time.Date(2026, 6, 1, 8, 30, 0, 987654321, zone)
+	tx(t, s, func(tx store.Tx) error {
+		noErr(t, "TouchIdPLink", tx.TouchIdPLink(ctx, entraIssuer, "oid-b", seen))
+		isErr(t, "TouchIdPLink of no link", tx.TouchIdPLink(ctx, entraIssuer, "OID-B", seen), store.ErrNotFound)
+		return nil
+	})
+	got, err = s.GetIdPLink(ctx, entraIssuer, "oid-b")
+	noErr(t, "GetIdPLink after TouchIdPLink", err)
+	equal(t, "LastSeenAt after TouchIdPLink", got.LastSeenAt, time.Date(2026, 6, 1, 11, 30, 0, 987654000, time.UTC))
+	bEntra.LastSeenAt = got.LastSeenAt
 	for _, id := range []string{c.ID, "nobody", ""} {
 		list, err = s.ListIdPLinks(ctx, id)
 		noErr(t, "ListIdPLinks "+id, err)

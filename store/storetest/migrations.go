@@ -82,6 +82,8 @@ var (
 	MigrationIdPLink = store.IdPLink{UserID: "mig-user",
 		Issuer:  "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
 		Subject: "Mig-OID-00000000-0000-0000-0000-000000000001", CreatedAt: MigrationFixtureTime}
+	MigrationProvisioningToken = store.ProvisioningToken{Source: "entra",
+		Hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", CreatedAt: MigrationFixtureTime}
 )
 
 // MigrationsStepByStep applies p's migrations one version at a time on an
@@ -143,7 +145,7 @@ func MigrationsStepByStep(t *testing.T, p *goose.Provider, db *sql.DB, steps []M
 func countRows(t *testing.T, db *sql.DB, table string) int {
 	t.Helper()
 	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+	if err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
@@ -241,6 +243,10 @@ func checkMigrated(t *testing.T, s store.Store) {
 	links, err := s.ListIdPLinks(ctx, MigrationUser.ID)
 	noErr(t, "ListIdPLinks", err)
 	equal(t, "migrated idp links of the user", links, []store.IdPLink{MigrationIdPLink})
+
+	pt, err := s.GetProvisioningToken(ctx, MigrationProvisioningToken.Source)
+	noErr(t, "GetProvisioningToken", err)
+	equal(t, "migrated provisioning token", pt, MigrationProvisioningToken)
 }
 
 // checkWritable makes the writes a running daemon makes on the migrated

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"APIKeysAndTokens", testAPIKeys},
 		{"IdPLinks", testIdPLinks},
+		{"ProvisioningTokens", testProvisioningTokens},
 		{"Teams", testTeams},
 		{"Audit", testAudit},
 		{"Lockout", testLockout},
@@ -71,6 +73,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ContextCancelled", testCancelled},
 		{"RecordOnce", testRecordOnce},
 		{"Ephemeral", testEphemeral},
+		{"UpdateEphemeral", testUpdateEphemeral},
+		{"UpdateEphemeralConcurrent", testUpdateEphemeralConcurrent},
 		{"Lease", testLease},
 		{"PingAndMigrations", testPingMigrations},
 		{"BulkWriterAndDirectoryLookup", testBulkAndLookup},
@@ -1216,10 +1220,15 @@ func testCancelled(t *testing.T, s store.Store) {
 		"RecordOnce":    func() error { return s.RecordOnce(ctx, "n", "k", time.Now().Add(time.Hour)) },
 		"PutEphemeral":  func() error { return s.PutEphemeral(ctx, "n", "k", []byte("v"), time.Now().Add(time.Hour)) },
 		"TakeEphemeral": func() error { _, err := s.TakeEphemeral(ctx, "n", "k"); return err },
-		"GetIdPLink":    func() error { _, err := s.GetIdPLink(ctx, "https://idp.example.com", "sub"); return err },
-		"ListIdPLinks":  func() error { _, err := s.ListIdPLinks(ctx, u.ID); return err },
-		"AcquireLease":  func() error { _, err := s.AcquireLease(ctx, "l", "h", time.Minute); return err },
-		"Ping":          func() error { return s.Ping(ctx) },
+		"UpdateEphemeral": func() error {
+			return s.UpdateEphemeral(ctx, "n", "k", func([]byte, bool) ([]byte, time.Time, error) {
+				return []byte("v"), time.Now().Add(time.Hour), nil
+			})
+		},
+		"GetIdPLink":   func() error { _, err := s.GetIdPLink(ctx, "https://idp.example.com", "sub"); return err },
+		"ListIdPLinks": func() error { _, err := s.ListIdPLinks(ctx, u.ID); return err },
+		"AcquireLease": func() error { _, err := s.AcquireLease(ctx, "l", "h", time.Minute); return err },
+		"Ping":         func() error { return s.Ping(ctx) },
 	}
 	for name, call := range calls {
 		isErr(t, name+" with cancelled context", call(), context.Canceled)
@@ -1287,6 +1296,84 @@ func testRecordOnce(t *testing.T, s store.Store) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("RecordOnce race: %d winners, want 1", wins)
+	}
+}
+
+func testUpdateEphemeral(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	type seen struct {
+		old   string
+		found bool
+	}
+	update := func(key, value string, expires time.Time) seen {
+		t.Helper()
+		var got seen
+		err := s.UpdateEphemeral(ctx, "counter", key, func(old []byte, found bool) ([]byte, time.Time, error) {
+			got = seen{string(old), found}
+			return []byte(value), expires, nil
+		})
+		noErr(t, "UpdateEphemeral "+key, err)
+		return got
+	}
+	equal(t, "UpdateEphemeral of an absent key", update("a", "1", exp), seen{"", false})
+	equal(t, "UpdateEphemeral of a stored key", update("a", "2", exp), seen{"1", true})
+	v, err := s.TakeEphemeral(ctx, "counter", "a")
+	noErr(t, "TakeEphemeral after UpdateEphemeral", err)
+	equal(t, "TakeEphemeral after UpdateEphemeral", string(v), "2")
+
+	// An expired value reads as absent.
+	update("old", "x", time.Now().Add(-time.Second))
+	equal(t, "UpdateEphemeral of an expired key", update("old", "y", exp), seen{"", false})
+	// A value put with PutEphemeral is seen.
+	noErr(t, "PutEphemeral", s.PutEphemeral(ctx, "counter", "put", []byte("p"), exp))
+	equal(t, "UpdateEphemeral after PutEphemeral", update("put", "q", exp), seen{"p", true})
+
+	// fn's error changes nothing, not even for a key that had no value.
+	refused := errors.New("refused")
+	for _, key := range []string{"a", "never"} {
+		err := s.UpdateEphemeral(ctx, "counter", key, func([]byte, bool) ([]byte, time.Time, error) {
+			return []byte("bad"), exp, refused
+		})
+		isErr(t, "UpdateEphemeral fn error", err, refused)
+	}
+	equal(t, "after a refused update", update("a", "3", exp), seen{"", false}) // taken above
+	equal(t, "a refused update wrote nothing", update("never", "n", exp), seen{"", false})
+	equal(t, "after a refused update on a stored key", update("a", "4", exp), seen{"3", true})
+}
+
+func testUpdateEphemeralConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const workers, each = 16, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				err := s.UpdateEphemeral(ctx, "counter", "busy", func(old []byte, found bool) ([]byte, time.Time, error) {
+					n := 0
+					if found {
+						n, _ = strconv.Atoi(string(old))
+					}
+					return []byte(strconv.Itoa(n + 1)), time.Now().Add(time.Hour), nil
+				})
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("UpdateEphemeral: %v", err)
+	}
+	v, err := s.TakeEphemeral(ctx, "counter", "busy")
+	noErr(t, "TakeEphemeral", err)
+	if string(v) != strconv.Itoa(workers*each) {
+		t.Fatalf("counter = %s after %d concurrent increments: updates were lost", v, workers*each)
 	}
 }
 

@@ -113,3 +113,16 @@ type Group struct {
 	// Nested holds the DNs of groups found inside this one.
 	Nested []string
 }
+
+// Account names one directory account for a password operation (sign-in,
+// change, reset). Login is what the directory is searched by
+// (sAMAccountName or UPN on AD, uid or mail on generic LDAP); Anchor is the
+// stable key (objectGUID text / entryUUID) the local user was imported
+// with. A name can be renamed away and reused by another object; the
+// anchor cannot, so an operation touches only the entry whose anchor is
+// Anchor. An empty Anchor (a caller that never imported the account, such
+// as a command-line check) matches by Login alone.
+type Account struct {
+	Login  string
+	Anchor string
+}

@@ -53,22 +53,42 @@ func Apply(ctx context.Context, st store.Store, p Plan) (store.SyncCounts, error
 // (renames) before creates, so a new user can take a name an existing one
 // gives up in the same run.
 func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error) {
-	fail := func(format string, args ...any) (store.SyncCounts, error) {
-		return store.SyncCounts{}, fmt.Errorf("sync %s: apply: "+format, append([]any{p.Directory}, args...)...)
+	a := applier{ctx: ctx, tx: tx, p: &p, actor: p.Actor}
+	if a.actor == "" {
+		a.actor = "sync"
 	}
-	actor := p.Actor
-	if actor == "" {
-		actor = "sync"
+	ids, err := a.users()
+	if err == nil {
+		err = a.entries(ids)
 	}
-	// The new users' IDs by item index, for their entries.
-	ids := make([]string, len(p.Items))
+	if err == nil {
+		err = a.finish()
+	}
+	if err != nil {
+		return store.SyncCounts{}, fmt.Errorf("sync %s: apply: %w", p.Directory, err)
+	}
+	return p.Counts, nil
+}
+
+// applier writes one plan inside one transaction.
+type applier struct {
+	ctx   context.Context
+	tx    store.Tx
+	p     *Plan
+	actor string
+}
+
+// users writes the items' users and returns the new users' IDs by item
+// index, for their entries.
+func (a *applier) users() ([]string, error) {
+	ids := make([]string, len(a.p.Items))
 	var pending []store.User // creates waiting for one bulk write
 	var pendingAt []int      // their item indices
 	flushCreates := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		if err := tx.CreateUsers(ctx, pending); err != nil {
+		if err := a.tx.CreateUsers(a.ctx, pending); err != nil {
 			return fmt.Errorf("create %d users: %w", len(pending), err)
 		}
 		for j, u := range pending {
@@ -77,11 +97,11 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		pending, pendingAt = pending[:0], pendingAt[:0]
 		return nil
 	}
-	for i := range p.Items {
-		it := &p.Items[i]
+	for i := range a.p.Items {
+		it := &a.p.Items[i]
 		if i%1000 == 0 {
-			if err := ctx.Err(); err != nil {
-				return fail("%w", err)
+			if err := a.ctx.Err(); err != nil {
+				return nil, err
 			}
 		}
 		if it.entryOnly {
@@ -95,69 +115,85 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 			pending, pendingAt = append(pending, it.Row()), append(pendingAt, i)
 			if len(pending) == createBatch {
 				if err := flushCreates(); err != nil {
-					return fail("%w", err)
+					return nil, err
 				}
 			}
 			continue
 		}
 		if err := flushCreates(); err != nil {
-			return fail("%w", err)
+			return nil, err
 		}
-		u := it.Row()
-		if err := tx.UpdateUser(ctx, &u); err != nil {
-			return fail("%s user %s: %w", it.Kind, u.Username, err)
-		}
-		var action string
-		details := map[string]any{"directory": p.Directory, "anchor": it.Anchor}
-		if p.RunID != "" {
-			details["run"] = p.RunID
-		}
-		switch it.Kind {
-		case KindDeactivate:
-			// A deactivated user must not stay signed in.
-			n, err := tx.DeleteUserSessions(ctx, u.ID)
-			if err != nil {
-				return fail("deactivate user %s: revoke sessions: %w", u.Username, err)
-			}
-			action, details["sessions_revoked"] = ActionUserDeactivate, n
-		case KindReactivate:
-			action = ActionUserReactivate
-		case KindLink:
-			action = ActionUserLink
-		}
-		if it.Kind != KindDeactivate && privilegesChanged(it.Changes) {
-			// Sessions carry the privileges granted at sign-in: a new
-			// profile must take effect by signing in again.
-			n, err := tx.DeleteUserSessions(ctx, u.ID)
-			if err != nil {
-				return fail("%s user %s: revoke sessions after a profile change: %w", it.Kind, u.Username, err)
-			}
-			if n > 0 {
-				details["sessions_revoked"] = n
-				if action == "" {
-					action = ActionSessionsRevoked
-				}
-			}
-		}
-		if action != "" {
-			ev := &store.AuditEvent{Time: p.GeneratedAt, Actor: actor, Action: action, Target: u.ID,
-				Outcome: store.OutcomeSuccess, Reason: it.Reason, Details: details}
-			if err := tx.AppendAudit(ctx, ev); err != nil {
-				return fail("%s user %s: audit: %w", it.Kind, u.Username, err)
-			}
+		if err := a.update(it); err != nil {
+			return nil, err
 		}
 	}
-
 	if err := flushCreates(); err != nil {
-		return fail("%w", err)
+		return nil, err
 	}
+	return ids, nil
+}
 
+// update writes one item that changes an existing user, ends its sessions
+// when it is deactivated or its privileges change, and audits it.
+func (a *applier) update(it *Item) error {
+	ctx, tx := a.ctx, a.tx
+	u := it.Row()
+	if err := tx.UpdateUser(ctx, &u); err != nil {
+		return fmt.Errorf("%s user %s: %w", it.Kind, u.Username, err)
+	}
+	var action string
+	details := map[string]any{"directory": a.p.Directory, "anchor": it.Anchor}
+	if a.p.RunID != "" {
+		details["run"] = a.p.RunID
+	}
+	switch it.Kind {
+	case KindDeactivate:
+		// A deactivated user must not stay signed in.
+		n, err := tx.DeleteUserSessions(ctx, u.ID)
+		if err != nil {
+			return fmt.Errorf("deactivate user %s: revoke sessions: %w", u.Username, err)
+		}
+		action, details["sessions_revoked"] = ActionUserDeactivate, n
+	case KindReactivate:
+		action = ActionUserReactivate
+	case KindLink:
+		action = ActionUserLink
+	}
+	if it.Kind != KindDeactivate && privilegesChanged(it.Changes) {
+		// Sessions carry the privileges granted at sign-in: a new
+		// profile must take effect by signing in again.
+		n, err := tx.DeleteUserSessions(ctx, u.ID)
+		if err != nil {
+			return fmt.Errorf("%s user %s: revoke sessions after a profile change: %w", it.Kind, u.Username, err)
+		}
+		if n > 0 {
+			details["sessions_revoked"] = n
+			if action == "" {
+				action = ActionSessionsRevoked
+			}
+		}
+	}
+	if action == "" {
+		return nil
+	}
+	ev := &store.AuditEvent{Time: a.p.GeneratedAt, Actor: a.actor, Action: action, Target: u.ID,
+		Outcome: store.OutcomeSuccess, Reason: it.Reason, Details: details}
+	if err := tx.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("%s user %s: audit: %w", it.Kind, u.Username, err)
+	}
+	return nil
+}
+
+// entries writes the plan's entries (those of new users with the IDs
+// ids gives them) in batches and removes the ones it drops.
+func (a *applier) entries(ids []string) error {
+	p := a.p
 	batch := make([]store.DirectoryEntry, 0, min(entryBatch, p.EntriesChanged))
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := tx.PutDirectoryEntries(ctx, batch); err != nil {
+		if err := a.tx.PutDirectoryEntries(a.ctx, batch); err != nil {
 			return fmt.Errorf("write %d directory entries: %w", len(batch), err)
 		}
 		batch = batch[:0]
@@ -167,20 +203,26 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 		batch = append(batch, e)
 		if len(batch) == entryBatch {
 			if err := flush(); err != nil {
-				return fail("%w", err)
+				return err
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return fail("%w", err)
+		return err
 	}
-	for _, a := range p.RemoveEntries {
-		if err := tx.DeleteDirectoryEntry(ctx, p.Directory, a); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fail("remove directory entry %s: %w", a, err)
+	for _, anchor := range p.RemoveEntries {
+		if err := a.tx.DeleteDirectoryEntry(a.ctx, p.Directory, anchor); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("remove directory entry %s: %w", anchor, err)
 		}
 	}
-	if err := tx.PutDirectoryState(ctx, p.State); err != nil {
-		return fail("write directory state: %w", err)
+	return nil
+}
+
+// finish writes the directory state and audits the apply as a whole.
+func (a *applier) finish() error {
+	p := a.p
+	if err := a.tx.PutDirectoryState(a.ctx, p.State); err != nil {
+		return fmt.Errorf("write directory state: %w", err)
 	}
 	details := map[string]any{
 		"directory": p.Directory, "complete": p.Complete,
@@ -194,12 +236,12 @@ func ApplyTx(ctx context.Context, tx store.Tx, p Plan) (store.SyncCounts, error)
 	if p.MassDeactivationApproved {
 		details["mass_deactivation_approved"] = true
 	}
-	ev := &store.AuditEvent{Time: p.GeneratedAt, Actor: actor, Action: ActionSyncApply, Target: "directory:" + p.Directory,
+	ev := &store.AuditEvent{Time: p.GeneratedAt, Actor: a.actor, Action: ActionSyncApply, Target: "directory:" + p.Directory,
 		Outcome: store.OutcomeSuccess, Details: details}
-	if err := tx.AppendAudit(ctx, ev); err != nil {
-		return fail("audit: %w", err)
+	if err := a.tx.AppendAudit(a.ctx, ev); err != nil {
+		return fmt.Errorf("audit: %w", err)
 	}
-	return p.Counts, nil
+	return nil
 }
 
 // privilegesChanged says whether changes alter what the user may do.

@@ -117,7 +117,7 @@ func decideNew(c userCase, env *userEnv, d userDecision, deact string) userDecis
 	d.warns = lw
 	switch link.Action {
 	case mapping.LinkCreate:
-		u := createdUser(r, du, env.dir)
+		u := NewUser(r, du, env.dir)
 		// A create's changes are every field it sets, and its groups
 		// gained every group it is in; a first sync of a large directory
 		// would hold millions of them. They are made when the plan is
@@ -136,17 +136,6 @@ func decideNew(c userCase, env *userEnv, d userDecision, deact string) userDecis
 	}
 	d.block(c, link.UserID, link.Reason)
 	return d
-}
-
-// createdUser is the user a create writes for the directory user du
-// mapped to r (without an ID: the store gives it).
-func createdUser(r *mapping.Result, du *directory.User, dir string) store.User {
-	u := store.User{State: r.State}
-	if u.State == "" {
-		u.State = store.StateActive
-	}
-	fill(&u, *r, *du, dir)
-	return u
 }
 
 // decideLink links a new directory user to the local user mapping.Link

@@ -70,13 +70,9 @@ func startWide(ctx context.Context, st store.Reader, dir string) func() wide {
 }
 
 func loadAffected(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy, snap directory.Snapshot, mapper Mapper, waitWide func() wide) (Current, error) {
-	cur := Current{Directory: dir, LinkBy: linkBy, Profiles: map[string][]string{}, Partial: true}
 	defer waitWide() // the loading ends with this call, whatever happens
-	waitSide := func() error {
-		w := waitWide()
-		cur.KnownBefore, cur.ActiveBefore, cur.State, cur.Profiles = w.known, w.active, w.state, w.profiles
-		return w.err
-	}
+	l := &affected{ctx: ctx, st: st, cur: Current{Directory: dir, LinkBy: linkBy, Profiles: map[string][]string{}, Partial: true},
+		have: map[string]bool{}}
 	var anchors []string
 	inSnap := make(map[string]bool, len(snap.Users))
 	for _, u := range snap.Users {
@@ -85,38 +81,95 @@ func loadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 			anchors = append(anchors, u.Anchor)
 		}
 	}
-
-	have := map[string]bool{} // user IDs loaded
-	add := func(us []store.User) {
-		for _, u := range us {
-			if have[u.ID] {
-				continue
-			}
-			have[u.ID] = true
-			if u.Source == dir {
-				cur.Users = append(cur.Users, u)
-			} else {
-				cur.Others = append(cur.Others, u)
+	if err := l.usersByAnchor(anchors); err != nil {
+		return Current{}, err
+	}
+	if err := l.entries(anchors, waitWide); err != nil {
+		return Current{}, err
+	}
+	// Who holds the usernames these users map to (a rename or a new user
+	// must not take one), and, linking by e-mail, their addresses.
+	if len(anchors) > 0 {
+		names, emails := mappedKeys(l.cur, snap, mapper)
+		if err := l.usersBy(store.KeyUsername, "username", names); err != nil {
+			return Current{}, err
+		}
+		if linkBy == mapping.LinkByEmail {
+			if err := l.usersBy(store.KeyEmail, "e-mail", emails); err != nil {
+				return Current{}, err
 			}
 		}
 	}
+	w := waitWide()
+	if w.err != nil {
+		return Current{}, w.err
+	}
+	l.cur.KnownBefore, l.cur.ActiveBefore, l.cur.State, l.cur.Profiles = w.known, w.active, w.state, w.profiles
+	return l.cur, nil
+}
+
+// affected is loadAffected's state: the Current being loaded and the user
+// IDs already in it.
+type affected struct {
+	ctx  context.Context
+	st   store.Reader
+	cur  Current
+	have map[string]bool
+}
+
+// add adds users not loaded yet, the directory's to Users, the others to
+// Others.
+func (l *affected) add(us []store.User) {
+	for _, u := range us {
+		if l.have[u.ID] {
+			continue
+		}
+		l.have[u.ID] = true
+		if u.Source == l.cur.Directory {
+			l.cur.Users = append(l.cur.Users, u)
+		} else {
+			l.cur.Others = append(l.cur.Others, u)
+		}
+	}
+}
+
+// usersByAnchor loads the directory's users holding anchors.
+func (l *affected) usersByAnchor(anchors []string) error {
 	for _, a := range anchors {
-		us, err := st.FindUsers(ctx, store.KeyAnchor, a)
+		us, err := l.st.FindUsers(l.ctx, store.KeyAnchor, a)
 		if err != nil {
-			return Current{}, fmt.Errorf("load users by anchor: %w", err)
+			return fmt.Errorf("load users by anchor: %w", err)
 		}
 		var mine []store.User
 		for _, u := range us {
-			if u.Source == dir {
+			if u.Source == l.cur.Directory {
 				mine = append(mine, u)
 			}
 		}
-		add(mine)
+		l.add(mine)
 	}
+	return nil
+}
 
+// usersBy loads every user whose key (username, e-mail) is one of values.
+func (l *affected) usersBy(key store.UserKey, what string, values []string) error {
+	for _, v := range values {
+		us, err := l.st.FindUsers(l.ctx, key, v)
+		if err != nil {
+			return fmt.Errorf("load users by %s: %w", what, err)
+		}
+		l.add(us)
+	}
+	return nil
+}
+
+// entries loads the entries of the users read and every group entry,
+// with the members among those users.
+func (l *affected) entries(anchors []string, waitWide func() wide) error {
+	ctx, st, dir := l.ctx, l.st, l.cur.Directory
 	es, err := st.GetDirectoryEntries(ctx, dir, anchors)
 	if err != nil {
-		return Current{}, fmt.Errorf("load directory entries: %w", err)
+		return fmt.Errorf("load directory entries: %w", err)
 	}
 	// A stored group lists a user only if the user's stored entry lists
 	// the group (a sync writes both from one read, and an entry is
@@ -132,7 +185,7 @@ func loadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 		if e.Kind == store.EntryGroup {
 			continue
 		}
-		cur.Entries = append(cur.Entries, e)
+		l.cur.Entries = append(l.cur.Entries, e)
 		withEntry++
 		for _, g := range e.Groups {
 			if !seenGroup[g] {
@@ -147,11 +200,11 @@ func loadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 		// directory.
 		full, err := st.GetDirectoryGroups(ctx, dir, within, anchors)
 		if err != nil {
-			return Current{}, fmt.Errorf("load directory groups: %w", err)
+			return fmt.Errorf("load directory groups: %w", err)
 		}
 		w := waitWide()
 		if w.err != nil {
-			return Current{}, w.err
+			return w.err
 		}
 		gs = slices.Clone(w.heads)
 		members := make(map[string][]string, len(full))
@@ -166,36 +219,10 @@ func loadAffected(ctx context.Context, st store.Reader, dir string, linkBy mappi
 			}
 		}
 	} else if gs, err = st.ListDirectoryGroups(ctx, dir, anchors); err != nil {
-		return Current{}, fmt.Errorf("load directory groups: %w", err)
+		return fmt.Errorf("load directory groups: %w", err)
 	}
-	cur.Entries = append(cur.Entries, gs...)
-
-	// Who holds the usernames these users map to (a rename or a new user
-	// must not take one), and, linking by e-mail, their addresses.
-	if len(anchors) > 0 {
-		names, emails := mappedKeys(cur, snap, mapper)
-		for _, n := range names {
-			us, err := st.FindUsers(ctx, store.KeyUsername, n)
-			if err != nil {
-				return Current{}, fmt.Errorf("load users by username: %w", err)
-			}
-			add(us)
-		}
-		if linkBy == mapping.LinkByEmail {
-			for _, e := range emails {
-				us, err := st.FindUsers(ctx, store.KeyEmail, e)
-				if err != nil {
-					return Current{}, fmt.Errorf("load users by e-mail: %w", err)
-				}
-				add(us)
-			}
-		}
-	}
-
-	if err := waitSide(); err != nil {
-		return Current{}, err
-	}
-	return cur, nil
+	l.cur.Entries = append(l.cur.Entries, gs...)
+	return nil
 }
 
 // loadCounts reads the directory's user counts, its state and the

@@ -240,7 +240,7 @@ func planGroups(cur Current, snap directory.Snapshot) []directory.Group {
 	for _, e := range cur.Entries {
 		if e.Kind == store.EntryGroup && !read[e.Anchor] {
 			read[e.Anchor] = true
-			groups = append(groups, directory.Group{Anchor: e.Anchor, DN: e.DN, Name: e.Name, Members: e.Groups})
+			groups = append(groups, entryGroup(e))
 		}
 	}
 	return groups
@@ -310,12 +310,61 @@ func shareRead(c *store.User, e *store.DirectoryEntry, u *directory.User) {
 	share(&c.FirstName, u.FirstName)
 	share(&c.LastName, u.LastName)
 	if e != nil {
-		share(&e.Anchor, u.Anchor)
-		share(&e.DN, u.DN)
-		share(&e.Name, u.Username)
+		shareEntry(e, u)
 		share(&e.UserID, c.ID)
-		if slices.Equal(e.Groups, u.Groups) {
-			e.Groups = u.Groups
+	}
+}
+
+// shareEntry points a stored entry's strings at the read user's equal
+// ones, as shareRead does.
+func shareEntry(e *store.DirectoryEntry, u *directory.User) {
+	for _, p := range [...]struct {
+		dst *string
+		src string
+	}{{&e.Anchor, u.Anchor}, {&e.DN, u.DN}, {&e.Name, u.Username}} {
+		if *p.dst == p.src {
+			*p.dst = p.src
+		}
+	}
+	if slices.Equal(e.Groups, u.Groups) {
+		e.Groups = u.Groups
+	}
+}
+
+// shareUsersWithRead shares the loaded users' strings with the read's
+// (shareRead) as soon as the read is in: the store's copies of a large
+// directory's users (45 MB for 100,000) would otherwise be held beside the
+// read's until NewPlan, while the entries are loaded. It returns the read
+// users' positions by anchor, for shareEntriesWithRead.
+func shareUsersWithRead(users []store.User, read []directory.User) map[string]int32 {
+	at := make(map[string]int32, len(read))
+	for i := range read {
+		at[read[i].Anchor] = int32(i)
+	}
+	for i := range users {
+		if j, ok := at[users[i].Anchor]; ok {
+			shareRead(&users[i], nil, &read[j])
+		}
+	}
+	return at
+}
+
+// shareEntriesWithRead does for the loaded entries what
+// shareUsersWithRead does for the users: the user entries' strings, and
+// the users' anchors the group entries list as members, are the read's
+// from the moment they are loaded (for 100,000 users, 30 MB and 450,000
+// member anchors held once instead of twice).
+func shareEntriesWithRead(entries []store.DirectoryEntry, read []directory.User, at map[string]int32) {
+	for i := range entries {
+		e := &entries[i]
+		if e.Kind == store.EntryGroup {
+			for k, m := range e.Groups {
+				if j, ok := at[m]; ok {
+					e.Groups[k] = read[j].Anchor
+				}
+			}
+		} else if j, ok := at[e.Anchor]; ok {
+			shareEntry(e, &read[j])
 		}
 	}
 }

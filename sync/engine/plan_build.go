@@ -21,7 +21,9 @@ import (
 // equal strings of the read (see shareWithRead), so values never change
 // but cur must not be used elsewhere while it runs. And it maps a large
 // read on several goroutines (see mapUserChunks), which have all ended
-// when it returns. snap is only read.
+// when it returns. snap is only read; a caller that lets go of its own
+// copy lets NewPlan free the parts it is done with (the groups' member
+// lists) while it goes on.
 //
 // Identity is the anchor: a user whose username, UPN, DN or OU changed is
 // updated, never created again. An incomplete (incremental) snapshot never
@@ -40,24 +42,28 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	rd := splitRead(b.snap.Users, b.warnf)
 	news := shareWithRead(st, &rd)
 	memberOf, mapGroups := resolveMemberships(groups, &rd)
+	// Entries are sized for the groups and a few users: a new user's entry
+	// is kept with its item, and most others' are as stored. The groups'
+	// own are planned first: the read's member lists (450,000 anchors on a
+	// large directory) are then let go of here, unless the mapping needs
+	// them (mapGroups keeps them then).
+	b.p.Entries = make([]store.DirectoryEntry, 0, len(b.snap.Groups)+len(rd.present)/64)
+	b.planGroupEntries(st.groupEntries)
+	b.snap.Groups, groups = nil, nil
 
 	results, mw := mapUserChunks(mapper, rd.present, mapGroups, st.users, mapWorkers(len(rd.present)))
 	b.warns = append(b.warns, mw...)
 	// Made after the mapping, which holds much of its own while it runs:
 	// a large first sync's items are tens of megabytes. Sized once for
 	// what is surely coming (an item per new user), not for every user: a
-	// run that changes little stays small. Entries are sized for the
-	// groups and a few users: a new user's entry is kept with its item,
-	// and most others' are as stored.
+	// run that changes little stays small.
 	b.p.Items = make([]Item, 0, news+len(rd.deleted)+len(rd.present)/64)
-	b.p.Entries = make([]store.DirectoryEntry, 0, len(b.snap.Groups)+len(rd.present)/64)
 
 	env := &userEnv{dir: b.cur.Directory, now: b.now, linkBy: b.cur.LinkBy, profiles: b.cur.Profiles,
 		names: indexNames(&b.cur, st, &rd, results), groupName: names, linked: map[string]string{}}
 	b.decidePresent(&rd, st, results, memberOf, env, notesOf(mw))
 	b.planDeleted(rd.deleted, st, names)
 	b.planAbsent(&rd, st, readGroup, names)
-	b.planGroupEntries(st.groupEntries)
 	b.finish()
 	return b.p, b.warns
 }
@@ -227,9 +233,8 @@ func shareWithRead(st storedIndex, rd *readIndex) (news int) {
 // reader that fills both from one membership (the LDAP reader does) leaves
 // nothing here; the mapper is then given the groups without their member
 // lists, which it need not go through again for every chunk it maps.
+// memberOf is nil when no user lacks a group.
 func resolveMemberships(groups []directory.Group, rd *readIndex) (memberOf [][]string, mapGroups []directory.Group) {
-	memberOf = make([][]string, len(rd.present))
-	lacking := false
 	listed := listedIn(groups, rd.present)
 	for gi, g := range groups {
 		if slices.Equal(g.Members, listed[gi]) {
@@ -237,12 +242,14 @@ func resolveMemberships(groups []directory.Group, rd *readIndex) (memberOf [][]s
 		}
 		for _, m := range g.Members {
 			if i, ok := rd.presentAt(m); ok && !slices.Contains(rd.present[i].Groups, g.Anchor) {
+				if memberOf == nil { // made only when some user lacks a group
+					memberOf = make([][]string, len(rd.present))
+				}
 				memberOf[i] = append(memberOf[i], g.Anchor)
-				lacking = true
 			}
 		}
 	}
-	if !lacking {
+	if memberOf == nil {
 		return memberOf, withoutMembers(groups)
 	}
 	return memberOf, groups
@@ -273,8 +280,12 @@ func (b *planner) decidePresent(rd *readIndex, st storedIndex, results mapped, m
 	for i := range rd.present {
 		results.done(i) // a large read's results go a chunk at a time
 		du := &rd.present[i]
+		var lacking []string
+		if memberOf != nil {
+			lacking = memberOf[i]
+		}
 		c := userCase{
-			read: du, groups: userGroupAnchors(*du, memberOf[i]), mapped: results.at(i),
+			read: du, groups: userGroupAnchors(*du, lacking), mapped: results.at(i),
 			stored: st.users[du.Anchor], entry: st.userEntries[du.Anchor],
 			blockMsgs: notes.block[du.Anchor], pinNotes: notes.pin[du.Anchor],
 		}

@@ -130,7 +130,7 @@ func TestClassifyBind(t *testing.T) {
 		if !errors.Is(got, tc.want) {
 			t.Errorf("classifyBind(%v) = %v, want %v", tc.err, got, tc.want)
 		}
-		if tc.want != directory.ErrInvalidCredentials && errors.Is(got, directory.ErrInvalidCredentials) {
+		if !errors.Is(tc.want, directory.ErrInvalidCredentials) && errors.Is(got, directory.ErrInvalidCredentials) {
 			t.Errorf("classifyBind(%v) counts as a wrong password", tc.err)
 		}
 	}

@@ -44,11 +44,14 @@ func classifyBind(err error) error {
 	return err
 }
 
-// findUser looks a user up by sign-in name with the service account:
+// findUser looks an account up by sign-in name with the service account:
 // sAMAccountName or userPrincipalName on AD, uid or mail on generic LDAP.
-func (s *Source) findUser(ctx context.Context, sr *searcher, username string, withMemberOf bool) (*goldap.Entry, error) {
+// With an anchor, only the entry carrying it counts: after a rename or a
+// reused name the name can belong to another object, which is then treated
+// as unknown (nil, nil) rather than bound or reset.
+func (s *Source) findUser(ctx context.Context, sr *searcher, acct directory.Account, withMemberOf bool) (*goldap.Entry, error) {
 	sc := s.schema()
-	esc := goldap.EscapeFilter(username)
+	esc := goldap.EscapeFilter(acct.Login)
 	var f string
 	if s.cfg.Kind == KindAD {
 		f = "(&" + sc.userFilter + "(|(sAMAccountName=" + esc + ")(userPrincipalName=" + esc + ")))"
@@ -57,6 +60,14 @@ func (s *Source) findUser(ctx context.Context, sr *searcher, username string, wi
 	}
 	var found []*goldap.Entry
 	err := sr.paged(ctx, "user lookup", s.cfg.UserBaseDN, f, s.userAttrs(withMemberOf), func(e *goldap.Entry) error {
+		if acct.Anchor != "" {
+			a, err := s.anchorOf(e, sc)
+			if err != nil || !strings.EqualFold(a, acct.Anchor) {
+				s.log.Warn("sign-in name belongs to another directory object than the user's anchor",
+					zap.String("user", acct.Login), zap.String("anchor", acct.Anchor), zap.String("found", a), zap.String("dn", e.DN))
+				return nil
+			}
+		}
 		found = append(found, e)
 		if len(found) > 1 {
 			return errStop
@@ -72,12 +83,14 @@ func (s *Source) findUser(ctx context.Context, sr *searcher, username string, wi
 	case 1:
 		return found[0], nil
 	default:
-		return nil, fmt.Errorf("user %q: more than one entry matches", username)
+		return nil, fmt.Errorf("user %q: more than one entry matches", acct.Login)
 	}
 }
 
-// Authenticate checks username's password with a simple bind as the user on
-// a fresh connection (the service account finds the user first).
+// Authenticate checks acct's password with a simple bind as the user on a
+// fresh connection (the service account finds the user first). Only the
+// entry carrying acct.Anchor is bound: a name that now belongs to another
+// object answers as an unknown user.
 //
 // Errors: directory.ErrInvalidCredentials for a wrong password or an
 // unknown user; directory.ErrPasswordExpired, directory.ErrAccountDisabled,
@@ -87,7 +100,8 @@ func (s *Source) findUser(ctx context.Context, sr *searcher, username string, wi
 // password; anything else (wrapping directory.ErrUnavailable for an outage)
 // is not the user's fault and must not count toward lock-out. Check with
 // errors.Is.
-func (s *Source) Authenticate(ctx context.Context, username, password string) (directory.User, error) {
+func (s *Source) Authenticate(ctx context.Context, acct directory.Account, password string) (directory.User, error) {
+	username := acct.Login
 	if password == "" || username == "" {
 		// An empty password makes a simple bind "unauthenticated" and
 		// succeed (RFC 4513 5.1.2): never let it through.
@@ -102,7 +116,7 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 		return directory.User{}, s.errf("authenticate %q: %w", username, directory.ErrInsecureConnection)
 	}
 	sr := &searcher{s: s, c: c}
-	e, err := s.findUser(ctx, sr, username, true)
+	e, err := s.findUser(ctx, sr, acct, true)
 	if err != nil {
 		return directory.User{}, s.errf("authenticate %q: %w", username, err)
 	}
@@ -138,6 +152,50 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 	return u, nil
 }
 
+// LookupAccount reads acct's entry as the service account: the live state
+// (disabled, account expiry, names) for a sign-in that proves no password
+// to the directory, such as a client certificate. Only the entry carrying
+// acct.Anchor counts.
+//
+// Errors: directory.ErrNoSuchUser when no entry (with that anchor) has the
+// name; directory.ErrUnavailable (wrapped) for an outage.
+func (s *Source) LookupAccount(ctx context.Context, acct directory.Account) (directory.User, error) {
+	if acct.Login == "" {
+		return directory.User{}, directory.ErrNoSuchUser
+	}
+	c, _, err := s.serviceConn(ctx)
+	if err != nil {
+		return directory.User{}, s.errf("look up %q: %w", acct.Login, err)
+	}
+	defer closeOnCancel(ctx, c)()
+	sr := &searcher{s: s, c: c}
+	e, err := s.findUser(ctx, sr, acct, false)
+	if err != nil {
+		return directory.User{}, s.errf("look up %q: %w", acct.Login, err)
+	}
+	if e == nil {
+		return directory.User{}, s.errf("look up %q: %w", acct.Login, directory.ErrNoSuchUser)
+	}
+	sc := s.schema()
+	u, err := s.toUser(e, sc)
+	if err != nil {
+		return directory.User{}, s.errf("look up %q: %w", acct.Login, err)
+	}
+	s.takePolicyDN(&u)
+	if s.cfg.DisabledFilter != "" && !u.Disabled {
+		// As the read decides it: the entry matches the disabled filter.
+		f := "(&" + sc.userFilter + s.cfg.DisabledFilter + ")"
+		err := sr.paged(ctx, "disabled check", e.DN, f, []string{"1.1"}, func(*goldap.Entry) error {
+			u.Disabled = true
+			return nil
+		})
+		if err != nil {
+			return directory.User{}, s.errf("look up %q: disabled check: %w", acct.Login, err)
+		}
+	}
+	return u, nil
+}
+
 // ChangePassword is the user's own change: the old password is required.
 // AD: unicodePwd delete(old)/add(new), done with the service account's
 // connection so a user whose password has expired (and so cannot bind) can
@@ -147,20 +205,21 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (d
 // Errors: directory.ErrInvalidCredentials for a wrong old password,
 // directory.ErrPasswordPolicy (with the directory's words) for a refused
 // new one.
-func (s *Source) ChangePassword(ctx context.Context, username, oldPassword, newPassword string) error {
+func (s *Source) ChangePassword(ctx context.Context, acct directory.Account, oldPassword, newPassword string) error {
 	if oldPassword == "" {
 		return directory.ErrInvalidCredentials
 	}
-	return s.changePassword(ctx, username, oldPassword, newPassword, false)
+	return s.changePassword(ctx, acct, oldPassword, newPassword, false)
 }
 
 // SetPassword is an administrator's reset, done as the service account
 // (which needs the right to reset passwords). Errors as ChangePassword.
-func (s *Source) SetPassword(ctx context.Context, username, newPassword string) error {
-	return s.changePassword(ctx, username, "", newPassword, true)
+func (s *Source) SetPassword(ctx context.Context, acct directory.Account, newPassword string) error {
+	return s.changePassword(ctx, acct, "", newPassword, true)
 }
 
-func (s *Source) changePassword(ctx context.Context, username, oldPassword, newPassword string, reset bool) error {
+func (s *Source) changePassword(ctx context.Context, acct directory.Account, oldPassword, newPassword string, reset bool) error {
+	username := acct.Login
 	what := "change password"
 	if reset {
 		what = "reset password"
@@ -177,7 +236,7 @@ func (s *Source) changePassword(ctx context.Context, username, oldPassword, newP
 		return s.errf("%s %q: %w", what, username, directory.ErrInsecureConnection)
 	}
 	sr := &searcher{s: s, c: c}
-	e, err := s.findUser(ctx, sr, username, false)
+	e, err := s.findUser(ctx, sr, acct, false)
 	if err != nil {
 		return s.errf("%s %q: %w", what, username, err)
 	}

@@ -27,6 +27,8 @@ type cursor struct {
 	DC   string `json:"dc,omitempty"`  // AD: the DC's invocationId
 	USN  int64  `json:"usn,omitempty"` // AD: highestCommittedUSN at read start
 	Time string `json:"time,omitempty"`
+	// Policy is policyMark at read start: the maximum password ages.
+	Policy string `json:"policy,omitempty"`
 
 	t time.Time // parsed Time
 }

@@ -2,7 +2,10 @@ package ldap
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -148,4 +151,60 @@ func readPolicy(ctx context.Context, sr *searcher, dn string) (pwdPolicy, string
 		return pwdPolicy{}, fmt.Sprintf("password policy %s: pwdMaxAge %q is not an integer: password expiry unknown for its users", dn, v), nil
 	}
 	return pwdPolicy{known: true, maxAge: max(n, 0)}, "", nil
+}
+
+// policyMark is what the maximum password ages are now: the domain head's
+// maxPwdAge on AD; on generic LDAP (reading ppolicy) the pwdMaxAge of every
+// pwdPolicy entry under the base DN and of PasswordPolicyDN. A policy
+// change touches no user entry, so an incremental read (only what changed)
+// would carry the new maximum to nobody until the next full read: Read
+// keeps the mark in the cursor and reads everyone when it moved. "" means
+// no policy to follow (AD expiry read from msDS-UserPasswordExpiryTimeComputed
+// also depends on maxPwdAge, so AD always has a mark).
+func (s *Source) policyMark(ctx context.Context, sr *searcher) (string, error) {
+	var parts []string
+	switch {
+	case s.cfg.Kind == KindAD:
+		dom, err := sr.base(ctx, s.cfg.BaseDN, []string{"maxPwdAge"})
+		if err != nil {
+			return "", fmt.Errorf("domain password policy: %w", err)
+		}
+		if dom == nil || dom.GetAttributeValue("maxPwdAge") == "" {
+			return "", nil
+		}
+		parts = append(parts, "maxPwdAge="+dom.GetAttributeValue("maxPwdAge"))
+	case s.readsPPolicy():
+		seen := map[string]bool{}
+		add := func(e *goldap.Entry) {
+			key, err := dnKey(e.DN)
+			if err != nil {
+				key = strings.ToLower(e.DN)
+			}
+			if !seen[key] {
+				seen[key] = true
+				parts = append(parts, key+"="+e.GetAttributeValue("pwdMaxAge"))
+			}
+		}
+		err := sr.paged(ctx, "password policies", s.cfg.BaseDN, "(objectClass=pwdPolicy)", []string{"pwdMaxAge"}, func(e *goldap.Entry) error {
+			add(e)
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("password policies: %w", err)
+		}
+		if dn := s.cfg.PasswordPolicyDN; dn != "" {
+			e, err := sr.base(ctx, dn, []string{"pwdMaxAge"})
+			if err != nil {
+				return "", fmt.Errorf("password policy %s: %w", dn, err)
+			}
+			if e != nil {
+				add(e)
+			}
+		}
+	default:
+		return "", nil
+	}
+	slices.Sort(parts)
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
+	return hex.EncodeToString(sum[:8]), nil
 }

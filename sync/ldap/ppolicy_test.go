@@ -202,7 +202,7 @@ func TestSlapdPasswordPolicyOff(t *testing.T) {
 // with a pwdPolicySubentry returns no policy bookkeeping.
 func TestSlapdPasswordPolicyAuthenticate(t *testing.T) {
 	s := ppolicySlapd(t)
-	u, err := newSource(t, ppolicyConfig(t, s)).Authenticate(context.Background(), "pp-override", "pp-override-password")
+	u, err := newSource(t, ppolicyConfig(t, s)).Authenticate(context.Background(), directory.Account{Login: "pp-override"}, "pp-override-password")
 	if err != nil {
 		t.Fatalf("Authenticate: %v", err)
 	}

@@ -399,6 +399,9 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 	if err != nil {
 		return directory.Snapshot{}, s.errf("read: %w", err)
 	}
+	if mark.Policy, err = s.policyMark(ctx, st.sr); err != nil {
+		return directory.Snapshot{}, s.errf("read: %w", err)
+	}
 	var snap directory.Snapshot
 	if !full {
 		cur, perr := parseCursor(req.Cursor)
@@ -412,6 +415,12 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 			full = true
 		case s.cfg.Kind == KindAD && cur.USN > mark.USN:
 			st.warnings = append(st.warnings, "domain controller's USN went backwards (restored?): full read")
+			full = true
+		case cur.Policy != "" && cur.Policy != mark.Policy:
+			// A new maximum age changes everyone's expiry and no user
+			// entry: only a read of every user carries it.
+			st.warnings = append(st.warnings, "maximum password age changed: full read")
+			s.log.Info("password policy changed since the cursor: full read", zap.String("directory", s.cfg.Name))
 			full = true
 		default:
 			snap, err = s.readIncremental(ctx, st, cur, &mark)

@@ -15,8 +15,10 @@ import (
 // OpenLDAP needs it to write pwdReset, which is NO-USER-MODIFICATION.
 const controlRelax = "1.3.6.1.4.1.4203.666.5.12"
 
-// ResetPassword is an administrator's reset of username's password, done as
-// the service account; no old password is needed.
+// ResetPassword is an administrator's reset of acct's password, done as
+// the service account; no old password is needed. Only the entry carrying
+// acct.Anchor is reset: a name that now belongs to another object is
+// directory.ErrNoSuchUser.
 //
 // AD: unicodePwd is replaced over LDAPS or StartTLS (the service account
 // needs the Reset Password right), and with mustChange pwdLastSet is set to
@@ -33,7 +35,8 @@ const controlRelax = "1.3.6.1.4.1.4203.666.5.12"
 // refused password, directory.ErrNoSuchUser,
 // directory.ErrInsecureConnection, directory.ErrUnavailable for an outage;
 // anything else is the directory's refusal (rights, say).
-func (s *Source) ResetPassword(ctx context.Context, username, newPassword string, mustChange bool) error {
+func (s *Source) ResetPassword(ctx context.Context, acct directory.Account, newPassword string, mustChange bool) error {
+	username := acct.Login
 	if newPassword == "" {
 		return s.errf("reset password %q: %w: empty password", username, directory.ErrPasswordPolicy)
 	}
@@ -46,7 +49,7 @@ func (s *Source) ResetPassword(ctx context.Context, username, newPassword string
 		return s.errf("reset password %q: %w", username, directory.ErrInsecureConnection)
 	}
 	sr := &searcher{s: s, c: c}
-	e, err := s.findUser(ctx, sr, username, false)
+	e, err := s.findUser(ctx, sr, acct, false)
 	if err != nil {
 		return s.errf("reset password %q: %w", username, err)
 	}

@@ -31,23 +31,23 @@ func TestSlapdResetPassword(t *testing.T) {
 	src := newSource(t, cfg)
 
 	t.Run("reset", func(t *testing.T) {
-		if err := src.ResetPassword(ctx, "rs-plain", "Reset-Passw0rd1", false); err != nil {
+		if err := src.ResetPassword(ctx, directory.Account{Login: "rs-plain"}, "Reset-Passw0rd1", false); err != nil {
 			t.Fatalf("ResetPassword: %v", err)
 		}
-		if _, err := src.Authenticate(ctx, "rs-plain", "Reset-Passw0rd1"); err != nil {
+		if _, err := src.Authenticate(ctx, directory.Account{Login: "rs-plain"}, "Reset-Passw0rd1"); err != nil {
 			t.Fatalf("bind with the new password: %v", err)
 		}
-		if _, err := src.Authenticate(ctx, "rs-plain", "rs-plain-password"); !errors.Is(err, directory.ErrInvalidCredentials) {
+		if _, err := src.Authenticate(ctx, directory.Account{Login: "rs-plain"}, "rs-plain-password"); !errors.Is(err, directory.ErrInvalidCredentials) {
 			t.Fatalf("bind with the old password: %v", err)
 		}
 	})
 	t.Run("must change", func(t *testing.T) {
 		admCfg := slapdConfig(t, s)
 		admCfg.BindDN, admCfg.BindPassword = s.AdminDN, s.AdminPassword
-		if err := newSource(t, admCfg).ResetPassword(ctx, "rs-must", "Reset-Passw0rd2", true); err != nil {
+		if err := newSource(t, admCfg).ResetPassword(ctx, directory.Account{Login: "rs-must"}, "Reset-Passw0rd2", true); err != nil {
 			t.Fatalf("ResetPassword: %v", err)
 		}
-		if _, err := src.Authenticate(ctx, "rs-must", "Reset-Passw0rd2"); err != nil {
+		if _, err := src.Authenticate(ctx, directory.Account{Login: "rs-must"}, "Reset-Passw0rd2"); err != nil {
 			t.Fatalf("bind with the new password: %v", err)
 		}
 		if u := userByName(t, read(t, src, "rs-group"), "rs-must"); !u.Password.MustChange {
@@ -57,23 +57,23 @@ func TestSlapdResetPassword(t *testing.T) {
 	t.Run("must change refused", func(t *testing.T) {
 		// The service account may not write pwdReset: the password is reset all the same, and the caller
 		// is told the flag is missing.
-		err := src.ResetPassword(ctx, "rs-nopolicy", "Reset-Passw0rd3", true)
+		err := src.ResetPassword(ctx, directory.Account{Login: "rs-nopolicy"}, "Reset-Passw0rd3", true)
 		if !errors.Is(err, directory.ErrMustChangeNotSet) {
 			t.Fatalf("ResetPassword: %v, want directory.ErrMustChangeNotSet", err)
 		}
-		if _, err := src.Authenticate(ctx, "rs-nopolicy", "Reset-Passw0rd3"); err != nil {
+		if _, err := src.Authenticate(ctx, directory.Account{Login: "rs-nopolicy"}, "Reset-Passw0rd3"); err != nil {
 			t.Fatalf("bind with the new password: %v", err)
 		}
 	})
 	t.Run("unknown user", func(t *testing.T) {
-		if err := src.ResetPassword(ctx, "rs-nobody", "Reset-Passw0rd4", false); !errors.Is(err, directory.ErrNoSuchUser) {
+		if err := src.ResetPassword(ctx, directory.Account{Login: "rs-nobody"}, "Reset-Passw0rd4", false); !errors.Is(err, directory.ErrNoSuchUser) {
 			t.Fatalf("ResetPassword: %v, want directory.ErrNoSuchUser", err)
 		}
 	})
 	t.Run("plain LDAP refused", func(t *testing.T) {
 		plain := slapdConfig(t, s)
 		plain.StartTLS, plain.AllowPlainPassthrough = false, true
-		if err := newSource(t, plain).ResetPassword(ctx, "rs-plain", "Reset-Passw0rd5", false); !errors.Is(err, directory.ErrInsecureConnection) {
+		if err := newSource(t, plain).ResetPassword(ctx, directory.Account{Login: "rs-plain"}, "Reset-Passw0rd5", false); !errors.Is(err, directory.ErrInsecureConnection) {
 			t.Fatalf("ResetPassword over plain LDAP: %v", err)
 		}
 	})

@@ -391,11 +391,11 @@ func TestSambaAuthenticate(t *testing.T) {
 	s.SetPasswordAged(t, "expired", adPassword, 100*24*time.Hour)
 
 	src := newSource(t, sambaConfig(t, s))
-	u, err := src.Authenticate(ctx, "good", adPassword)
+	u, err := src.Authenticate(ctx, directory.Account{Login: "good"}, adPassword)
 	if err != nil || u.Username != "good" {
 		t.Fatalf("good: %+v %v", u, err)
 	}
-	if _, err := src.Authenticate(ctx, "good@example.test", adPassword); err != nil {
+	if _, err := src.Authenticate(ctx, directory.Account{Login: "good@example.test"}, adPassword); err != nil {
 		t.Fatalf("by UPN: %v", err)
 	}
 	cases := []struct {
@@ -410,11 +410,11 @@ func TestSambaAuthenticate(t *testing.T) {
 		{"lapsed", adPassword, directory.ErrAccountExpired},
 	}
 	for _, tc := range cases {
-		_, err := src.Authenticate(ctx, tc.user, tc.pw)
+		_, err := src.Authenticate(ctx, directory.Account{Login: tc.user}, tc.pw)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: err = %v, want %v", tc.user, err, tc.want)
 		}
-		if tc.want != directory.ErrInvalidCredentials && errors.Is(err, directory.ErrInvalidCredentials) {
+		if !errors.Is(tc.want, directory.ErrInvalidCredentials) && errors.Is(err, directory.ErrInvalidCredentials) {
 			t.Errorf("%s: a refusal reported as a wrong password", tc.user)
 		}
 	}
@@ -422,9 +422,9 @@ func TestSambaAuthenticate(t *testing.T) {
 	// Three wrong passwords lock the account (threshold 3); then even the
 	// right one is refused as locked, not as a wrong password.
 	for range 3 {
-		_, _ = src.Authenticate(ctx, "locky", "Wrong-Passw0rd")
+		_, _ = src.Authenticate(ctx, directory.Account{Login: "locky"}, "Wrong-Passw0rd")
 	}
-	if _, err := src.Authenticate(ctx, "locky", adPassword); !errors.Is(err, directory.ErrAccountLocked) {
+	if _, err := src.Authenticate(ctx, directory.Account{Login: "locky"}, adPassword); !errors.Is(err, directory.ErrAccountLocked) {
 		t.Errorf("locked: err = %v, want directory.ErrAccountLocked", err)
 	}
 	// The sync sees the account's expiry.
@@ -437,39 +437,39 @@ func TestSambaAuthenticate(t *testing.T) {
 	}
 
 	// Password changes: wrong old, weak new, then a good one and a bind.
-	if err := src.ChangePassword(ctx, "changer", "Wrong-Passw0rd", "Better-Passw0rd2"); !errors.Is(err, directory.ErrInvalidCredentials) {
+	if err := src.ChangePassword(ctx, directory.Account{Login: "changer"}, "Wrong-Passw0rd", "Better-Passw0rd2"); !errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Errorf("wrong old password: %v", err)
 	}
-	if err := src.ChangePassword(ctx, "changer", adPassword, "short"); !errors.Is(err, directory.ErrPasswordPolicy) {
+	if err := src.ChangePassword(ctx, directory.Account{Login: "changer"}, adPassword, "short"); !errors.Is(err, directory.ErrPasswordPolicy) {
 		t.Errorf("weak new password: %v", err)
 	} else {
 		t.Logf("weak password message: %v", err)
 	}
-	if err := src.ChangePassword(ctx, "changer", adPassword, "Better-Passw0rd2"); err != nil {
+	if err := src.ChangePassword(ctx, directory.Account{Login: "changer"}, adPassword, "Better-Passw0rd2"); err != nil {
 		t.Fatalf("ChangePassword: %v", err)
 	}
-	if _, err := src.Authenticate(ctx, "changer", "Better-Passw0rd2"); err != nil {
+	if _, err := src.Authenticate(ctx, directory.Account{Login: "changer"}, "Better-Passw0rd2"); err != nil {
 		t.Fatalf("bind with the new password: %v", err)
 	}
 	// A user who must change can change (the service account's connection
 	// carries the change; AD checks the old password itself).
-	if err := src.ChangePassword(ctx, "mustchange", adPassword, "Changed-Passw0rd3"); err != nil {
+	if err := src.ChangePassword(ctx, directory.Account{Login: "mustchange"}, adPassword, "Changed-Passw0rd3"); err != nil {
 		t.Fatalf("must-change user's change: %v", err)
 	}
-	if _, err := src.Authenticate(ctx, "mustchange", "Changed-Passw0rd3"); err != nil {
+	if _, err := src.Authenticate(ctx, directory.Account{Login: "mustchange"}, "Changed-Passw0rd3"); err != nil {
 		t.Fatalf("after change: %v", err)
 	}
 	// Administrator reset.
-	if err := src.SetPassword(ctx, "expired", "Reset-Passw0rd4"); err != nil {
+	if err := src.SetPassword(ctx, directory.Account{Login: "expired"}, "Reset-Passw0rd4"); err != nil {
 		t.Fatalf("SetPassword: %v", err)
 	}
-	if _, err := src.Authenticate(ctx, "expired", "Reset-Passw0rd4"); err != nil {
+	if _, err := src.Authenticate(ctx, directory.Account{Login: "expired"}, "Reset-Passw0rd4"); err != nil {
 		t.Fatalf("after reset: %v", err)
 	}
 	// An unreachable directory is an outage.
 	cfg := sambaConfig(t, s)
 	cfg.URLs = []string{fmt.Sprintf("ldaps://127.0.0.1:%d", harness.FreePort(t))}
-	if _, err := newSource(t, cfg).Authenticate(ctx, "good", adPassword); !errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
+	if _, err := newSource(t, cfg).Authenticate(ctx, directory.Account{Login: "good"}, adPassword); !errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Fatalf("outage: %v", err)
 	}
 }

@@ -440,37 +440,37 @@ func TestSlapdAuthenticate(t *testing.T) {
 	ctx := context.Background()
 	src := newSource(t, slapdConfig(t, s))
 
-	u, err := src.Authenticate(ctx, "paula", "paula-password")
+	u, err := src.Authenticate(ctx, directory.Account{Login: "paula"}, "paula-password")
 	if err != nil || u.Username != "paula" || u.Anchor == "" {
 		t.Fatalf("good password: %+v %v", u, err)
 	}
 	for _, tc := range []struct{ user, pw string }{{"paula", "wrong"}, {"nobody", "x"}, {"paula", ""}, {"*", "paula-password"}} {
-		if _, err := src.Authenticate(ctx, tc.user, tc.pw); !errors.Is(err, directory.ErrInvalidCredentials) {
+		if _, err := src.Authenticate(ctx, directory.Account{Login: tc.user}, tc.pw); !errors.Is(err, directory.ErrInvalidCredentials) {
 			t.Errorf("Authenticate(%q, %q) = %v, want ErrInvalidCredentials", tc.user, tc.pw, err)
 		}
 	}
 	plain := slapdConfig(t, s)
 	plain.StartTLS = false
-	if _, err := newSource(t, plain).Authenticate(ctx, "paula", "paula-password"); !errors.Is(err, directory.ErrInsecureConnection) {
+	if _, err := newSource(t, plain).Authenticate(ctx, directory.Account{Login: "paula"}, "paula-password"); !errors.Is(err, directory.ErrInsecureConnection) {
 		t.Errorf("plain ldap: err = %v, want directory.ErrInsecureConnection", err)
 	}
 
-	if err := src.ChangePassword(ctx, "paula", "wrong", "new-Passw0rd"); !errors.Is(err, directory.ErrInvalidCredentials) {
+	if err := src.ChangePassword(ctx, directory.Account{Login: "paula"}, "wrong", "new-Passw0rd"); !errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Errorf("change with wrong old password: %v", err)
 	}
-	if err := src.ChangePassword(ctx, "paula", "paula-password", "new-Passw0rd"); err != nil {
+	if err := src.ChangePassword(ctx, directory.Account{Login: "paula"}, "paula-password", "new-Passw0rd"); err != nil {
 		t.Fatalf("ChangePassword: %v", err)
 	}
-	if _, err := src.Authenticate(ctx, "paula", "new-Passw0rd"); err != nil {
+	if _, err := src.Authenticate(ctx, directory.Account{Login: "paula"}, "new-Passw0rd"); err != nil {
 		t.Fatalf("bind with the new password: %v", err)
 	}
-	if _, err := src.Authenticate(ctx, "paula", "paula-password"); !errors.Is(err, directory.ErrInvalidCredentials) {
+	if _, err := src.Authenticate(ctx, directory.Account{Login: "paula"}, "paula-password"); !errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Fatalf("old password still works: %v", err)
 	}
 
 	// An outage is not a wrong password.
 	s.Stop()
-	_, err = src.Authenticate(ctx, "paula", "new-Passw0rd")
+	_, err = src.Authenticate(ctx, directory.Account{Login: "paula"}, "new-Passw0rd")
 	if !errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Fatalf("directory down: err = %v, want directory.ErrUnavailable", err)
 	}

@@ -189,10 +189,10 @@ func TestSyncAndNotices(t *testing.T) {
 	// thresholds over: nothing is due today, and the 14- and 3-day
 	// notices go out again when the new password reaches them.
 	const newPW = "Changed-Passw0rd2!"
-	if err := src.ChangePassword(ctx, "xm-soon", adPassword, newPW); err != nil {
+	if err := src.ChangePassword(ctx, directory.Account{Login: "xm-soon"}, adPassword, newPW); err != nil {
 		t.Fatalf("change password in AD: %v", err)
 	}
-	if _, err := src.Authenticate(ctx, "xm-soon", newPW); err != nil {
+	if _, err := src.Authenticate(ctx, directory.Account{Login: "xm-soon"}, newPW); err != nil {
 		t.Fatalf("bind with the new password: %v", err)
 	}
 	syncNow(t, runner)

@@ -119,7 +119,7 @@ func TestSignIn(t *testing.T) {
 		if res.status != http.StatusSeeOther || res.header.Get("Location") != "/app" {
 			t.Fatalf("change: %d %s\n%s", res.status, res.header.Get("Location"), res.body)
 		}
-		if _, err := src.Authenticate(ctx, "xs-must", newPW); err != nil {
+		if _, err := src.Authenticate(ctx, directory.Account{Login: "xs-must"}, newPW); err != nil {
 			t.Errorf("AD bind with the chosen password: %v", err)
 		}
 		syncNow(t, runner)
@@ -144,7 +144,7 @@ func TestSignIn(t *testing.T) {
 			t.Fatalf("an expired password gave a session: %s", me.body)
 		}
 		// AD still refuses the old password.
-		if _, err := src.Authenticate(ctx, "xs-expired", adPassword); !errors.Is(err, directory.ErrPasswordExpired) {
+		if _, err := src.Authenticate(ctx, directory.Account{Login: "xs-expired"}, adPassword); !errors.Is(err, directory.ErrPasswordExpired) {
 			t.Fatalf("AD bind with the expired password: %v, want ErrPasswordExpired", err)
 		}
 
@@ -171,7 +171,7 @@ func TestSignIn(t *testing.T) {
 		// simple bind right after the change (likely its "old password
 		// allowed period", 60 minutes by default, as AD allows for NTLM),
 		// so its refusal cannot be the evidence; the new one binding is.
-		if _, err := src.Authenticate(ctx, "xs-expired", newPW); err != nil {
+		if _, err := src.Authenticate(ctx, directory.Account{Login: "xs-expired"}, newPW); err != nil {
 			t.Errorf("AD bind with the new password: %v", err)
 		}
 		// The ticket is single use.

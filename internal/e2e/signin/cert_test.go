@@ -16,6 +16,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
+	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
 // TestClientCertificate signs synced AD users in with client certificates
@@ -41,7 +44,7 @@ func TestClientCertificate(t *testing.T) {
 	strangerCA := harness.NewCA(t, t.TempDir())
 	// dirbridge terminating TLS and asking for client certificates, as
 	// configured; wire.ServerTLS builds the listener's TLS from this.
-	e := newEnv(t, "signin-cert", []adUser{{name: "cc-upn"}, {name: "cc-mail"}, {name: "cc-sup", supervisor: true}},
+	e := newEnv(t, "signin-cert", []adUser{{name: "cc-upn"}, {name: "cc-mail"}, {name: "cc-sup", supervisor: true}, {name: "cc-dis"}},
 		fmt.Sprintf(`server:
   public_url: https://sso.test
   trusted_proxies: [%q]
@@ -56,6 +59,7 @@ policy:
 	stranger := clientCert(t, strangerCA, "cc-upn", "cc-upn@example.test", "", time.Now().Add(12*time.Hour))
 	expired := clientCert(t, clientCA, "cc-upn", "cc-upn@example.test", "", time.Now().Add(-time.Minute))
 	nobody := clientCert(t, clientCA, "nobody", "nobody@example.test", "", time.Now().Add(12*time.Hour))
+	disCert := clientCert(t, clientCA, "cc-dis", "cc-dis@example.test", "", time.Now().Add(12*time.Hour))
 
 	// variant is e's config with a change.
 	variant := func(change func(*config.Config)) *config.Config {
@@ -200,6 +204,46 @@ policy:
 		}
 	})
 
+	// A certificate proves nothing to AD: the account's live state is
+	// asked at each sign-in, so one disabled in AD since the sync is
+	// refused now, not at the next sync.
+	t.Run("disabled in AD since the sync", func(t *testing.T) {
+		if res := certLogin(client(t, verifying, disCert)); !wentThrough(res) {
+			t.Fatalf("before disabling: %d\n%s", res.status, res.body)
+		}
+		e.samba.Replace(t, e.dns["cc-dis"], "userAccountControl", "514")
+		c := client(t, verifying, disCert)
+		refusedBy(t, certLogin(c), "cc-dis", "directory refused: "+directory.ErrAccountDisabled.Error())
+		if me(t, c).Username != "" {
+			t.Error("signed in with the certificate of an account disabled in AD")
+		}
+		if ev := e.lastAudit(sso.ActionSignIn, "cc-dis"); ev.Outcome != store.OutcomeDenied {
+			t.Errorf("audit outcome %q, want denied", ev.Outcome)
+		}
+	})
+
+	// Revocation by CRL files: generated here, reloaded when replaced.
+	t.Run("revoked by the CRL", func(t *testing.T) {
+		crl := filepath.Join(t.TempDir(), "clients.crl")
+		writeCRL(t, clientCA, crl, 1)
+		withCRL := serve(t, variant(func(c *config.Config) {
+			c.Policy.ClientCert.CRLFiles = []string{crl}
+		}), false)
+		if res := certLogin(client(t, withCRL, upnCert)); !wentThrough(res) {
+			t.Fatalf("not yet revoked: %d\n%s", res.status, res.body)
+		}
+		writeCRL(t, clientCA, crl, 2, upnCert.Leaf.SerialNumber)
+		c := client(t, withCRL, upnCert)
+		// Refused before any user is looked up: the audit names no actor.
+		refusedBy(t, certLogin(c), "", "certificate revoked")
+		if me(t, c).Username != "" {
+			t.Error("signed in with a revoked certificate")
+		}
+		if res := certLogin(client(t, withCRL, supCert)); !wentThrough(res) {
+			t.Errorf("another certificate of the same CA: %d\n%s", res.status, res.body)
+		}
+	})
+
 	enforced := serve(t, variant(func(c *config.Config) { c.SSO.Enforce = true }), false)
 	t.Run("enforced SSO needs bypass_sso", func(t *testing.T) {
 		c := client(t, enforced, upnCert)
@@ -274,6 +318,24 @@ func clientCert(t *testing.T, ca *harness.CA, cn, upn, email string, notAfter ti
 		t.Fatal(err)
 	}
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// writeCRL writes ca's CRL number n revoking serials to path (PEM).
+func writeCRL(t *testing.T, ca *harness.CA, path string, n int64, serials ...*big.Int) {
+	t.Helper()
+	var entries []x509.RevocationListEntry
+	for _, s := range serials {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now().Add(-time.Minute)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(n),
+		ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(24 * time.Hour),
+		RevokedCertificateEntries: entries}, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newTLSBrowser is a browser for an HTTPS server whose certificate chains

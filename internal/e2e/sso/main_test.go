@@ -38,7 +38,7 @@ import (
 )
 
 // The fixture: one slapd directory, one SAML IdP, one OpenID Provider with
-// an Entra-like and an Okta-like issuer, one SMTP server, and three
+// an Entra-like and an Okta-like issuer, one SMTP server, and four
 // daemons, each with its own config file and SQLite store synced from the
 // directory before it starts:
 //
@@ -48,6 +48,9 @@ import (
 //     shows the two buttons), the bypass path, api.token_ttl 45m.
 //   - oktaOnly: SSO enforced with OIDC alone, so /login goes straight to
 //     the IdP.
+//   - jitReset: SSO not enforced, OIDC (okta preset) with just-in-time
+//     creation, and forgotten-password mail: users created at IdP sign-in
+//     must get no local password.
 const (
 	tenantID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	entraIss = "/" + tenantID + "/v2.0"
@@ -123,6 +126,7 @@ var (
 	op                    *harness.OIDCProvider
 	mailer                *harness.SMTP
 	entra, okta, oktaOnly *instance
+	jitReset              *instance
 )
 
 func TestMain(m *testing.M) {
@@ -143,6 +147,7 @@ func start() {
 	entra = newInstance(dir, "entra")
 	okta = newInstance(dir, "okta")
 	oktaOnly = newInstance(dir, "oktaonly")
+	jitReset = newInstance(dir, "jitreset")
 	spKey, spCert := writeSPKeyPair(dir)
 
 	// Configs first with a placeholder IdP: the SP metadata comes from the
@@ -175,6 +180,16 @@ policy:
   argon2: {time: 1, memory_kib: 64, threads: 1}
 api: {token_ttl: 45m}
 `, metaURL, issuer+oktaIss))
+		case jitReset:
+			return configYAML(in, ca.CertFile, fmt.Sprintf(`sso:
+  enforce: false
+  oidc: {preset: okta, issuer: %q, client_id: dirbridge-okta, client_secret: okta-secret}
+  sessions: {cookie_name: dirbridge_jitreset}
+  jit: true
+policy:
+  argon2: {time: 1, memory_kib: 64, threads: 1}
+  password_reset: {enabled: true, per_hour: 100}
+`, issuer+oktaIss))
 		default:
 			return configYAML(in, ca.CertFile, fmt.Sprintf(`sso:
   enforce: true
@@ -185,7 +200,7 @@ policy:
 `, issuer+oktaIss))
 		}
 	}
-	for _, in := range []*instance{entra, okta, oktaOnly} {
+	for _, in := range []*instance{entra, okta, oktaOnly, jitReset} {
 		writeFile(in.cfgPath, conf(in, placeholder, "http://127.0.0.1:9"))
 	}
 	spMeta := func(in *instance) []byte {
@@ -276,7 +291,7 @@ policy:
 		{
 			Prefix: oktaIss,
 			Clients: []harness.OIDCClient{{ID: "dirbridge-okta", Secret: "okta-secret",
-				RedirectURIs: []string{okta.base + "/oidc/callback", oktaOnly.base + "/oidc/callback"}}},
+				RedirectURIs: []string{okta.base + "/oidc/callback", oktaOnly.base + "/oidc/callback", jitReset.base + "/oidc/callback"}}},
 			Scopes: map[string][]string{
 				"profile": {"name", "given_name", "family_name", "preferred_username"},
 				"email":   {"email", "email_verified"},
@@ -291,6 +306,11 @@ policy:
 					"groups": []string{"Everyone", "CC-Admins"}},
 				// An Okta user whose profile e-mail, not verified, is
 				// olivia's.
+				// In a mapped group at the IdP, not in the directory:
+				// created just in time on jitReset.
+				"jill": {"sub": "00u1jill5Okta5d7", "preferred_username": "jill@example.test",
+					"email": "jill@example.test", "email_verified": true, "name": "Jill Jit",
+					"groups": []string{"Everyone", "CC-Agents"}},
 				"eve": {"sub": "00u1eve4Okta5d7", "preferred_username": "eve@example.test",
 					"email": "olivia@example.test", "email_verified": false, "groups": []string{"Everyone"}},
 			},
@@ -298,14 +318,14 @@ policy:
 	}})
 
 	ctx, cancel := context.WithCancel(context.Background())
-	for _, in := range []*instance{entra, okta, oktaOnly} {
+	for _, in := range []*instance{entra, okta, oktaOnly, jitReset} {
 		writeFile(in.cfgPath, conf(in, idp.MetadataURL, op.BaseURL))
 		prepare(in)
 		in.start(ctx)
 	}
 	mtb.Cleanup(func() {
 		cancel()
-		for _, in := range []*instance{entra, okta, oktaOnly} {
+		for _, in := range []*instance{entra, okta, oktaOnly, jitReset} {
 			select {
 			case err := <-in.done:
 				if err != nil {
@@ -316,7 +336,7 @@ policy:
 			}
 		}
 	})
-	for _, in := range []*instance{entra, okta, oktaOnly} {
+	for _, in := range []*instance{entra, okta, oktaOnly, jitReset} {
 		in.waitReady()
 	}
 }

@@ -633,3 +633,47 @@ func TestBypassPathCannotLockOthersOut(t *testing.T) {
 		t.Errorf("%d refused bypass attempts audited, want 8", refused)
 	}
 }
+
+// An IdP-only user (created just in time at OIDC sign-in) asks for a
+// forgotten-password link: the answer is everyone's, no mail goes out,
+// and the audit says why; a password sign-in is refused too. Without
+// this, a local user without a password and with the IdP's verified
+// address could set one and sign in past the IdP's MFA.
+func TestIdPOnlyUserGetsNoPasswordReset(t *testing.T) {
+	since := time.Now()
+	t.Cleanup(func() { jitReset.deleteUser(t, "jill@example.test") })
+	c := browser(t)
+	wantSignedIn(t, oidcSignIn(t, jitReset, c, "jill", "/"), "/")
+	if created := jitReset.audit(t, "user.create", since); len(created) != 1 || created[0].Actor != "sso.jit" {
+		t.Fatalf("creation audit: %+v", created)
+	}
+
+	const answer = "If an account with that name or address exists here"
+	for _, name := range []string{"jill@example.test", "nobody@example.test"} {
+		resp, body := postForm(t, browser(t), jitReset.base+"/password/forgot", url.Values{"username": {name}})
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, answer) {
+			t.Fatalf("forgot %s: %s %.300s", name, resp.Status, body)
+		}
+	}
+	// Long enough for a mail sent in the background to arrive.
+	time.Sleep(time.Second)
+	for _, m := range mailer.Messages() {
+		if slices.Contains(m.To, "jill@example.test") {
+			t.Fatalf("a reset mail went to the IdP-only user: %+v", m)
+		}
+	}
+	var reasons []string
+	for _, ev := range jitReset.audit(t, "sso.password_reset", since) {
+		reasons = append(reasons, ev.Outcome+": "+ev.Reason)
+		if ev.Outcome == "success" {
+			t.Errorf("reset audited as a success: %+v", ev)
+		}
+	}
+	// Newest first: nobody's, then jill's.
+	if len(reasons) != 2 || !strings.Contains(reasons[1], "IdP-only user: no local password") {
+		t.Errorf("reset audit: %q", reasons)
+	}
+	if resp, _ := postForm(t, noFollow(browser(t)), jitReset.base+"/login", url.Values{"username": {"jill@example.test"}, "password": {"any-Passw0rd1"}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("password sign-in of the IdP-only user: %s, want 401", resp.Status)
+	}
+}

@@ -89,6 +89,7 @@ func PrepareIdPLink(l *store.IdPLink, now time.Time) error {
 		l.CreatedAt = now
 	}
 	l.CreatedAt = Time(l.CreatedAt)
+	l.LastSeenAt = Time(l.LastSeenAt)
 	return nil
 }
 

@@ -24,10 +24,14 @@ func main() {
 			fmt.Fprintln(os.Stderr, "ldapgen:", err)
 			os.Exit(1)
 		}
-		defer f.Close()
 		w = f
 	}
 	res, err := ldapgen.Write(w, o)
+	if w != os.Stdout {
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ldapgen:", err)
 		os.Exit(1)
