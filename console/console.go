@@ -31,6 +31,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/sso"
 )
 
@@ -57,6 +58,10 @@ type Options struct {
 	Logger   *zap.Logger
 	// Directories are the configured directory names (the source filter).
 	Directories []string
+	// Provisioning reports the SCIM provisioning sources (scim.Server's
+	// Status); nil when none are configured. The Directories page shows
+	// it to whoever the API lets read the directories.
+	Provisioning func() []scim.SourceStatus
 	// Invites says new local users can be mailed a set-password link
 	// (the admin API has an Inviter); without, users are created without
 	// one and the form does not offer it.
@@ -72,6 +77,7 @@ type Console struct {
 	log      *zap.Logger
 	dirs     []string
 	invites  bool
+	scim     func() []scim.SourceStatus
 	now      func() time.Time
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
@@ -82,7 +88,7 @@ func New(opts Options) (*Console, error) {
 	if opts.API == nil || opts.Sessions == nil {
 		return nil, errors.New("console: API and Sessions are required")
 	}
-	c := &Console{api: opts.API, sessions: opts.Sessions, log: opts.Logger, dirs: opts.Directories, invites: opts.Invites, now: opts.Now}
+	c := &Console{api: opts.API, sessions: opts.Sessions, log: opts.Logger, dirs: opts.Directories, invites: opts.Invites, scim: opts.Provisioning, now: opts.Now}
 	if c.log == nil {
 		c.log = zap.NewNop()
 	}

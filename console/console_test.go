@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zaptest"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/dirbridge/dirbridge/console"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/sqlite"
@@ -32,7 +34,7 @@ type env struct {
 
 // newEnv serves the sign-in service, the admin API and the console the
 // way the daemon mounts them, over a SQLite store with a few users.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, more ...func(*console.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/db.sqlite")
@@ -56,7 +58,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	con, err := console.New(console.Options{API: api, Sessions: signin, Logger: log, Directories: []string{"corp"}})
+	opts := console.Options{API: api, Sessions: signin, Logger: log, Directories: []string{"corp"}}
+	for _, f := range more {
+		f(&opts)
+	}
+	con, err := console.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,4 +573,18 @@ func TestGenerateUsers(t *testing.T) {
 	if res.StatusCode != 400 || !strings.Contains(body, `id="count-error"`) || !strings.Contains(body, `value="temp{n:2}"`) {
 		t.Fatalf("bad count: %d", res.StatusCode)
 	}
+}
+
+func TestProvisioningStatus(t *testing.T) {
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	e := newEnv(t, func(o *console.Options) {
+		o.Provisioning = func() []scim.SourceStatus {
+			return []scim.SourceStatus{{Name: "entra", Preset: "azuread", Requests: 7, LastRequestAt: at, LastMethod: "PATCH", LastPath: "/scim/v2/Users/1", LastStatus: 200}}
+		}
+	})
+	if body := e.signIn("root").page("/admin/directories", 200); !strings.Contains(body, "entra") || !strings.Contains(body, "PATCH /scim/v2/Users/1") {
+		t.Fatalf("directories page:\n%s", body)
+	}
+	// Someone the API does not let read the directories sees neither.
+	e.signIn("ann").page("/admin/directories", 403)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dirbridge/dirbridge/admin"
+	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 )
@@ -120,7 +121,9 @@ func (c *Console) directories(r *http.Request, s *sso.BrowserSession, runs int) 
 }
 
 type directoriesData struct {
-	Dirs  []dirState
+	Dirs []dirState
+	// SCIM is the provisioning sources' status (none without SCIM).
+	SCIM  []scim.SourceStatus
 	Error string
 	Dir   string
 	// Running: a run is going; the page refreshes itself until it ends.
@@ -142,7 +145,12 @@ func (c *Console) directoryList(w http.ResponseWriter, r *http.Request, s *sso.B
 	if err != nil {
 		return err
 	}
-	c.render(w, r, s, http.StatusOK, "directories", "Directories", "directories", newDirectoriesData(dirs))
+	d := newDirectoriesData(dirs)
+	if c.scim != nil {
+		// Shown to whoever the API just let read the directories.
+		d.SCIM = c.scim()
+	}
+	c.render(w, r, s, http.StatusOK, "directories", "Directories", "directories", d)
 	return nil
 }
 

@@ -8,12 +8,17 @@ import (
 )
 
 // Console builds the administration console over the sign-in service (its
-// sessions) and the admin API (every read and change).
+// sessions), the admin API (every read and change) and, when configured,
+// the SCIM provisioning sources' status.
 func Console(cfg *config.Config, c *Components, logger *zap.Logger) (*console.Console, error) {
 	dirs := make([]string, 0, len(cfg.Directories))
 	for _, d := range cfg.Directories {
 		dirs = append(dirs, d.Name)
 	}
-	return console.New(console.Options{API: c.Admin, Sessions: c.SignIn, Logger: logger, Directories: dirs,
-		Invites: Inviter(c.SignIn, cfg) != nil})
+	opts := console.Options{API: c.Admin, Sessions: c.SignIn, Logger: logger, Directories: dirs,
+		Invites: Inviter(c.SignIn, cfg) != nil}
+	if c.SCIM != nil {
+		opts.Provisioning = c.SCIM.Status
+	}
+	return console.New(opts)
 }
