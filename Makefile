@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build deps test deploy-test check vet lint fmt-check tidy-check windows demo bench clean
+.PHONY: all build deps test deploy-test check vet lint fmt-check tidy-check windows demo bench screenshots clean
 
 all: build
 
@@ -60,6 +60,11 @@ demo: build
 
 bench:
 	scripts/bench.sh
+
+# screenshots regenerates docs/console/*.png: the console's browser test
+# (headless chromium against the running daemon) saves each main page.
+screenshots: deps
+	DIRBRIDGE_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run TestConsoleInBrowser ./internal/e2e/console/
 
 clean:
 	rm -rf bin

@@ -354,6 +354,11 @@ func (s *Server) authorize(r *http.Request, rt *route, c *caller) error {
 	if rt.Public {
 		return nil
 	}
+	if id, ok := r.Context().Value(asUserKey{}).(string); ok {
+		// ServeAs: the console has already authenticated its user by the
+		// browser session; read it afresh and check it like a token's.
+		return s.authorizeUser(r.Context(), rt, c, id, "")
+	}
 	tok, ok := bearer(r)
 	if !ok {
 		return errf(http.StatusUnauthorized, CodeUnauthorized, "missing bearer token; exchange an API key at POST /api/v1/tokens")
@@ -382,7 +387,15 @@ func (s *Server) authorize(r *http.Request, rt *route, c *caller) error {
 	if err != nil {
 		return fmt.Errorf("look up api key: %w", err)
 	}
-	u, err := s.store.GetUser(ctx, t.UserID)
+	return s.authorizeUser(ctx, rt, c, t.UserID, k.ID)
+}
+
+// authorizeUser finishes authorize for the user with id userID (acting
+// through API key keyID, or "" for a browser session): the user must be
+// usable and hold one of the route's privileges.
+func (s *Server) authorizeUser(ctx context.Context, rt *route, c *caller, userID, keyID string) error {
+	now := s.now()
+	u, err := s.store.GetUser(ctx, userID)
 	if errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusUnauthorized, CodeUnauthorized, "invalid or revoked token")
 	}
@@ -397,7 +410,7 @@ func (s *Server) authorize(r *http.Request, rt *route, c *caller) error {
 	if err != nil {
 		return err
 	}
-	c.User, c.Privs, c.KeyID = u, privs, k.ID
+	c.User, c.Privs, c.KeyID = u, privs, keyID
 	c.MayGrant = mayGrant
 	if len(rt.Privs) > 0 && !slices.ContainsFunc(rt.Privs, c.has) {
 		return errf(http.StatusForbidden, CodeForbidden, "%s requires privilege %s", rt.Name, strings.Join(rt.Privs, " or "))

@@ -188,7 +188,9 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, c *cal
 	err = s.tx(ctx, c, "user.create", func(tx store.Tx) error {
 		if err := tx.CreateUser(ctx, &u); err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				return errf(http.StatusConflict, CodeConflict, "a user named %q already exists", u.Username)
+				e := errf(http.StatusConflict, CodeConflict, "a user named %q already exists", u.Username)
+				e.E.Field = "username"
+				return e
 			}
 			return fmt.Errorf("create user %s: %w", u.Username, err)
 		}

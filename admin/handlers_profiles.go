@@ -205,7 +205,9 @@ func (s *Server) handleCreateProfile(w http.ResponseWriter, r *http.Request, c *
 	err := s.tx(ctx, c, "profile.create", func(tx store.Tx) error {
 		_, err := tx.GetProfile(ctx, in.Name)
 		if err == nil {
-			return errf(http.StatusConflict, CodeConflict, "profile %q already exists", in.Name)
+			e := errf(http.StatusConflict, CodeConflict, "profile %q already exists", in.Name)
+			e.E.Field = "name"
+			return e
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("get profile: %w", err)

@@ -97,6 +97,27 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, c *c
 	return nil
 }
 
+// handleMySessions lists the caller's own live sessions; anyone signed in
+// may see where they are signed in.
+func (s *Server) handleMySessions(w http.ResponseWriter, r *http.Request, c *caller) error {
+	sessions, err := s.store.ListSessions(r.Context(), c.User.ID)
+	if err != nil {
+		return fmt.Errorf("list own sessions: %w", err)
+	}
+	now := s.now()
+	out := SessionList{Items: []Session{}}
+	for _, se := range sessions {
+		if !se.ExpiresAt.After(now) {
+			continue
+		}
+		out.Items = append(out.Items, Session{ID: se.ID, UserID: se.UserID, Username: c.User.Username, Method: se.Method,
+			SourceIP: se.SourceIP, UserAgent: se.UserAgent, Bypass: se.Bypass, CreatedAt: se.CreatedAt.UTC(),
+			LastSeenAt: se.LastSeenAt.UTC(), ExpiresAt: se.ExpiresAt.UTC()})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 // handleEndSession ends one session. Replicas that cached it for forward
 // auth stop honouring it within their short verify cache.
 func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request, c *caller) error {

@@ -38,7 +38,9 @@ type TeamInput struct {
 	Supervisors []string `json:"supervisors"`
 }
 
-func (s *Server) toTeam(r *http.Request, rd store.Reader, t store.Team, all []store.Team) (Team, error) {
+// toTeam is t as the API shows it; count false leaves Members at 0 (a
+// count per team is a query each, too slow for a list of names).
+func (s *Server) toTeam(r *http.Request, rd store.Reader, t store.Team, all []store.Team, count bool) (Team, error) {
 	ctx := r.Context()
 	out := Team{Name: t.Name, Description: t.Description, Parent: t.Parent, Subteams: []string{}, Supervisors: []string{},
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
@@ -57,6 +59,9 @@ func (s *Server) toTeam(r *http.Request, rd store.Reader, t store.Team, all []st
 		}
 		out.Supervisors = append(out.Supervisors, u.Username)
 	}
+	if !count {
+		return out, nil
+	}
 	n, err := rd.CountUsers(ctx, store.UserFilter{InTeams: true, Teams: []string{t.Name}})
 	if err != nil {
 		return Team{}, fmt.Errorf("members of %s: %w", t.Name, err)
@@ -70,9 +75,10 @@ func (s *Server) handleListTeams(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return fmt.Errorf("list teams: %w", err)
 	}
+	count := r.URL.Query().Get("members") != "false"
 	out := TeamList{Items: make([]Team, 0, len(teams))}
 	for _, t := range teams {
-		v, err := s.toTeam(r, s.store, t, teams)
+		v, err := s.toTeam(r, s.store, t, teams, count)
 		if err != nil {
 			return err
 		}
@@ -92,7 +98,7 @@ func (s *Server) handleGetTeam(w http.ResponseWriter, r *http.Request, c *caller
 	if i < 0 {
 		return notFound("team", name)
 	}
-	v, err := s.toTeam(r, s.store, teams[i], teams)
+	v, err := s.toTeam(r, s.store, teams[i], teams, true)
 	if err != nil {
 		return err
 	}
@@ -187,7 +193,7 @@ func (s *Server) putTeam(w http.ResponseWriter, r *http.Request, c *caller, name
 		if err != nil {
 			return err
 		}
-		out, err = s.toTeam(r, tx, stored, all)
+		out, err = s.toTeam(r, tx, stored, all, true)
 		return err
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -71,6 +72,15 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, c *call
 	}
 	if !reach.All {
 		f.InTeams, f.Teams = true, reach.Teams
+	}
+	if team := q.Get("team"); team != "" {
+		// Narrow to one team, within the caller's reach: a team outside it
+		// selects nobody.
+		if reach.All || slices.Contains(reach.Teams, team) {
+			f.InTeams, f.Teams = true, []string{team}
+		} else {
+			f.InTeams, f.Teams = true, nil
+		}
 	}
 	list, err := s.store.ListUsers(ctx, f)
 	if err != nil {

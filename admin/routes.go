@@ -41,6 +41,7 @@ var (
 		{"source", "string", "local or a directory name"},
 		{"state", "string", "active or inactive"},
 		{"profile", "string", "profile name"},
+		{"team", "string", "only members of this team (within the caller's scope)"},
 		{"q", "string", "substring of username, display name or e-mail"},
 		{"limit", "integer", "page size (default 50, at most 500)"},
 		{"offset", "integer", "items to skip"},
@@ -68,6 +69,7 @@ func routeTable() []route {
 		{Method: "POST", Path: "/api/v1/tokens", Name: "createToken", Summary: "Exchange an API key for a bearer token valid for 2 hours", Action: "token.create", Public: true, Req: TokenRequest{}, Resp: TokenResponse{}, Status: 201, handler: (*Server).handleCreateToken},
 		{Method: "GET", Path: "/api/v1/me", Name: "getMe", Summary: "The caller and its effective privileges", Resp: Me{}, Status: 200, handler: (*Server).handleMe},
 		{Method: "PATCH", Path: "/api/v1/me", Name: "updateMe", Summary: "Change one's own display name, chat nickname or language", Action: "user.update_self", Privs: []string{privilege.EditOwnDetails}, Req: MePatch{}, Resp: User{}, Status: 200, handler: (*Server).handlePatchMe},
+		{Method: "GET", Path: "/api/v1/me/sessions", Name: "listMySessions", Summary: "The caller's own live sign-in sessions", Resp: SessionList{}, Status: 200, handler: (*Server).handleMySessions},
 		{Method: "POST", Path: "/api/v1/me/password", Name: "changeOwnPassword", Summary: "Change the caller's own password (the current one required; counted toward lock-out; a directory user's goes to the directory)", Action: "user.password_change", Req: PasswordChangeRequest{}, Status: 204, handler: (*Server).handleChangeOwnPassword},
 
 		{Method: "GET", Path: "/api/v1/users", Name: "listUsers", Summary: "List users (filters, paging)", Privs: viewUsers, Query: userQuery, Resp: UserList{}, Status: 200, handler: (*Server).handleListUsers},
@@ -104,7 +106,7 @@ func routeTable() []route {
 
 		{Method: "GET", Path: "/api/v1/privileges", Name: "listPrivileges", Summary: "The privilege catalogue, built-in and the application's, grouped by area: description, whether scoped, prerequisites", Privs: []string{privilege.ManageProfiles, privilege.ManageUsers, privilege.ViewUsers}, Resp: PrivilegeCatalogue{}, Status: 200, handler: (*Server).handleListPrivileges},
 
-		{Method: "GET", Path: "/api/v1/teams", Name: "listTeams", Summary: "Teams with parent, subteams, supervisors and member counts", Privs: teamsView, Resp: TeamList{}, Status: 200, handler: (*Server).handleListTeams},
+		{Method: "GET", Path: "/api/v1/teams", Name: "listTeams", Summary: "Teams with parent, subteams, supervisors and member counts", Privs: teamsView, Query: []param{{"members", "boolean", "false leaves out member counts (a query per team), for a list of names"}}, Resp: TeamList{}, Status: 200, handler: (*Server).handleListTeams},
 		{Method: "POST", Path: "/api/v1/teams", Name: "createTeam", Summary: "Create a team (a caller whose manage_users is limited to some teams may not)", Action: "team.create", Privs: teamsManage, Req: TeamInput{}, Resp: Team{}, Status: 201, handler: (*Server).handleCreateTeam},
 		{Method: "GET", Path: "/api/v1/teams/{name}", Name: "getTeam", Summary: "A team", Privs: teamsView, Resp: Team{}, Status: 200, handler: (*Server).handleGetTeam},
 		{Method: "PUT", Path: "/api/v1/teams/{name}", Name: "updateTeam", Summary: "Replace a team's description, parent and supervisors", Action: "team.update", Privs: teamsManage, Req: TeamInput{}, Resp: Team{}, Status: 200, handler: (*Server).handleUpdateTeam},

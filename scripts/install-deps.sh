@@ -23,6 +23,8 @@ cd "$(dirname "$0")/.."
 #   php-xml php-mbstring  PHP's dom/xml/SimpleXML and mbstring, which SimpleSAMLphp needs
 #   postgresql          /usr/lib/postgresql/VERSION/bin/{initdb,postgres} and the postgres system user
 #   make                the Makefile (make test, make demo, make bench; .ci/run)
+#   chromium            /usr/bin/chromium, the headless browser of the console's tests and make screenshots
+#   fonts-dejavu-core   a font for the screenshots (headless chromium draws nothing legible without one)
 #   systemd             /usr/bin/systemd-analyze (the unit's hardening score, cmd/dirbridge deploy_test.go)
 # krb5-user, smbclient, php-curl, php-sqlite3 and python3-aiosmtpd are named
 # from before; nothing in the tree runs them today (the Kerberos tests get
@@ -33,7 +35,7 @@ cd "$(dirname "$0")/.."
 # by hand (go.mod asks for a newer Go than Debian's).
 packages=(slapd ldap-utils samba-ad-dc samba samba-common-bin samba-ad-provision krb5-user smbclient winbind faketime
 	simplesamlphp php-cli php-xml php-mbstring php-curl php-sqlite3
-	postgresql python3-aiosmtpd make systemd)
+	postgresql python3-aiosmtpd make systemd chromium fonts-dejavu-core)
 
 missing=()
 for p in "${packages[@]}"; do

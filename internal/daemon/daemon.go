@@ -332,15 +332,18 @@ func httpServer(cfg *config.Config, h http.Handler, tlsConf *tls.Config, log *za
 
 // routes is the public mux: the sign-in surface on every path (/login,
 // /logout, /auth/verify, /password/*, /saml/*, /oidc/*, /login/certificate),
-// /healthz and SCIM provisioning under /scim/v2/ (when configured: the IdPs
-// reach it from outside, so it stays public when split); unless split, also
-// /readyz, /metrics and the admin API under /api/v1/. When split
-// (server.internal_listen) those are served by internalRoutes only and
-// answer 404 here, except GET /api/v1/me for a browser's session.
+// My account at / (where a sign-in without a return URL lands), /healthz
+// and SCIM provisioning under /scim/v2/ (when configured: the IdPs reach it
+// from outside, so it stays public when split); unless split, also /readyz,
+// /metrics, the admin API under /api/v1/ and the console under /admin.
+// When split (server.internal_listen) those are served by internalRoutes
+// only and answer 404 here, except GET /api/v1/me for a browser's session
+// and My account's own forms and stylesheet under /admin.
 func routes(c *wire.Components, split bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("/", c.SignIn)
+	mux.Handle("GET /{$}", c.Console)
 	if c.SCIM != nil {
 		mux.Handle(scim.Prefix, c.SCIM)
 	}
@@ -349,23 +352,34 @@ func routes(c *wire.Components, split bool) http.Handler {
 		mux.Handle("GET /readyz", http.NotFoundHandler())
 		mux.Handle("GET /metrics", http.NotFoundHandler())
 		mux.Handle("GET /api/v1/me", sessionOnly(c.SignIn))
+		mux.Handle("/admin/", http.NotFoundHandler())
+		mux.Handle("GET /admin/static/", c.Console)
+		mux.Handle("POST /admin/account/", c.Console)
 		return mux
 	}
 	mux.Handle("GET /readyz", readyz(c))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/", c.Admin)
 	mux.Handle("GET /api/v1/me", meHandler(c.Admin, c.SignIn))
+	mux.Handle("/admin", c.Console)
+	mux.Handle("/admin/", c.Console)
 	return mux
 }
 
-// internalRoutes is the internal listener's mux: probes, metrics and the
-// admin API; nothing of the sign-in surface.
+// internalRoutes is the internal listener's mux: probes, metrics, the
+// admin API and the console; nothing of the sign-in surface.
 func internalRoutes(c *wire.Components) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz(c))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/", c.Admin)
+	// The console too: its pages are administration. It reads the browser
+	// session the public sign-in made (the listeners share TLS settings,
+	// so the cookie reaches both).
+	mux.Handle("GET /{$}", c.Console)
+	mux.Handle("/admin", c.Console)
+	mux.Handle("/admin/", c.Console)
 	return mux
 }
 

@@ -70,9 +70,10 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 	}
 }
 
-// With server.internal_listen, /metrics, /readyz and the admin API answer
-// only there; the public listener keeps the sign-in surface, /healthz and
-// GET /api/v1/me for a browser session.
+// With server.internal_listen, /metrics, /readyz, the admin API and the
+// console's administration pages answer only there; the public listener
+// keeps the sign-in surface, /healthz, My account and GET /api/v1/me for a
+// browser session.
 func TestInternalListener(t *testing.T) {
 	e := startServe(t, "server: {public_url: PUBLIC_URL, internal_listen: INTERNAL_LISTEN}\n", nil)
 	get := func(base, path, auth string) int {
@@ -105,6 +106,11 @@ func TestInternalListener(t *testing.T) {
 		{e.internal, "/api/v1/users", "Bearer x", http.StatusUnauthorized},
 		{e.internal, "/login", "", http.StatusNotFound},
 		{e.internal, "/auth/verify", "", http.StatusNotFound},
+		// The console's administration pages move with the API; My
+		// account, its forms and the stylesheet stay public.
+		{e.base, "/admin/users", "", http.StatusNotFound},
+		{e.base, "/admin/static/console.css", "", http.StatusOK},
+		{e.internal, "/admin/static/console.css", "", http.StatusOK},
 	} {
 		if got := get(tc.base, tc.path, tc.auth); got != tc.want {
 			where := "public"

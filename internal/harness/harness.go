@@ -1,6 +1,6 @@
 // Package harness starts the real servers dirbridge's tests run against —
-// OpenLDAP, Samba AD, PostgreSQL, SimpleSAMLphp, oidc-provider, SMTP — on
-// loopback, in temporary directories, and stops them afterwards. A missing
+// OpenLDAP, Samba AD, PostgreSQL, SimpleSAMLphp, oidc-provider, SMTP, and a
+// headless Chromium for the console — on loopback, in temporary directories, and stops them afterwards. A missing
 // server binary is a test failure that says how to install it, never a skip.
 //
 // It is test-only: nothing outside _test.go files and bench/ imports it.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/config"
+	"github.com/dirbridge/dirbridge/console"
 	"github.com/dirbridge/dirbridge/expiry"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
@@ -41,6 +42,8 @@ type Components struct {
 	// SCIM serves /scim/v2/ for the provisioning sources; nil when the
 	// config has none.
 	SCIM *scim.Server
+	// Console is the administration console (/admin) and My account (/).
+	Console *console.Console
 }
 
 // Build opens the store (applying migrations), seeds the config's
@@ -99,6 +102,9 @@ func Build(ctx context.Context, cfg *config.Config, logger *zap.Logger) (c *Comp
 		return nil, err
 	}
 	if c.SCIM, err = SCIM(cfg, c.Store, logger, c.Registry); err != nil {
+		return nil, err
+	}
+	if c.Console, err = Console(cfg, c, logger); err != nil {
 		return nil, err
 	}
 	return c, nil
