@@ -85,7 +85,13 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	if id := c.inflight.Load(); id != 0 {
-		c.writeAbandon(id, time.Now().Add(100*time.Millisecond))
+		// A courtesy to the server, bounded so a peer that stopped
+		// reading cannot hold Close; the bound is wide enough that a
+		// busy machine does not miss it before the write even starts
+		// (a write to a healthy socket returns at once). The close that
+		// follows, with answers unread, resets the connection, and a
+		// server may drop the Abandon with it: it ends the search anyway.
+		c.writeAbandon(id, time.Now().Add(2*time.Second))
 	}
 	return c.nc.Close()
 }

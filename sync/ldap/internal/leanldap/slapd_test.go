@@ -200,14 +200,15 @@ func TestAbandonOnCancel(t *testing.T) {
 	}
 
 	resp = c.SearchAsync(context.Background(), everything(), 0)
-	inFlight := resp.(*response).id
 	if !resp.Next() {
 		t.Fatalf("first entry: %v", resp.Err())
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitLog(t, s, inFlight)
+	// Close sends the Abandon too, but closing a socket with unread data
+	// sends a reset, and the server may drop the Abandon with it: there it
+	// is a courtesy, not something to wait for.
 	for resp.Next() {
 	}
 	if resp.Err() == nil {
@@ -220,9 +221,9 @@ func TestAbandonOnCancel(t *testing.T) {
 func waitLog(t *testing.T, s *harness.Slapd, id int64) {
 	t.Helper()
 	re := regexp.MustCompile(fmt.Sprintf(`ABANDON msg=%d\b`, id))
-	// Generous: on a loaded machine slapd's log lags (once by ~9 s); the
-	// wait ends as soon as the line is there.
-	deadline := time.Now().Add(30 * time.Second)
+	// Generous: on a loaded machine slapd's log lags; the wait ends as
+	// soon as the line is there.
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		log, err := os.ReadFile(filepath.Join(s.Dir, "slapd.log"))
 		if err != nil {
