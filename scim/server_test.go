@@ -251,9 +251,6 @@ func TestOktaCycle(t *testing.T) {
 
 // The same cycles on PostgreSQL.
 func TestCyclesPostgres(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
 	t.Run("entra", func(t *testing.T) { entraCycle(t, newEnvPostgres(t)) })
 	t.Run("okta", func(t *testing.T) {
 		oktaCycle(t, newEnvPostgres(t, func(s *Source) { s.Name, s.Preset = "okta", "okta" }))
