@@ -432,28 +432,23 @@ var _ sso.ResetMailer = (*ResetMail)(nil)
 
 // SendPasswordReset sends u the link.
 func (m *ResetMail) SendPasswordReset(ctx context.Context, u store.User, link string, expires time.Time) error {
-	loc := m.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	name := u.DisplayName
-	if name == "" {
-		name = u.Username
-	}
-	text := fmt.Sprintf("Hello %s,\n\n"+
-		"someone (we hope you) asked to reset the password of the account %q.\n"+
-		"To choose a new password, open this link:\n\n%s\n\n"+
-		"The link works once, until %s. If you did not ask for this, ignore this message: your password stays as it is.\n",
-		name, u.Username, link, expires.In(loc).Format("2 January 2006 15:04 MST"))
-	msg := expiry.Message{From: m.From, To: []string{u.Email}, Subject: "Reset your password", Text: text}
-	if err := m.Mailer.Send(ctx, msg); err != nil {
-		return fmt.Errorf("password reset mail to %s: %w", u.Username, err)
-	}
-	return nil
+	return m.send(ctx, u, "Reset your password", "password reset", "someone (we hope you) asked to reset the password of the account %[2]q.\n"+
+		"To choose a new password, open this link:\n\n%[3]s\n\n"+
+		"The link works once, until %[4]s. If you did not ask for this, ignore this message: your password stays as it is.\n",
+		link, expires)
 }
 
 // SendInvitation sends a new local user the link to set their password.
 func (m *ResetMail) SendInvitation(ctx context.Context, u store.User, link string, expires time.Time) error {
+	return m.send(ctx, u, "Your new account: choose your password", "invitation", "an account %[2]q was created for you.\n"+
+		"To choose your password, open this link:\n\n%[3]s\n\n"+
+		"The link works once, until %[4]s. After that, use \"Forgotten password\" on the sign-in page.\n",
+		link, expires)
+}
+
+// send mails u one plain-text message: a greeting, then body, whose
+// verbs %[2]q, %[3]s and %[4]s are the username, the link and the expiry.
+func (m *ResetMail) send(ctx context.Context, u store.User, subject, what, body, link string, expires time.Time) error {
 	loc := m.Location
 	if loc == nil {
 		loc = time.UTC
@@ -462,14 +457,10 @@ func (m *ResetMail) SendInvitation(ctx context.Context, u store.User, link strin
 	if name == "" {
 		name = u.Username
 	}
-	text := fmt.Sprintf("Hello %s,\n\n"+
-		"an account %q was created for you.\n"+
-		"To choose your password, open this link:\n\n%s\n\n"+
-		"The link works once, until %s. After that, use \"Forgotten password\" on the sign-in page.\n",
-		name, u.Username, link, expires.In(loc).Format("2 January 2006 15:04 MST"))
-	msg := expiry.Message{From: m.From, To: []string{u.Email}, Subject: "Your new account: choose your password", Text: text}
+	text := fmt.Sprintf("Hello %[1]s,\n\n"+body, name, u.Username, link, expires.In(loc).Format("2 January 2006 15:04 MST"))
+	msg := expiry.Message{From: m.From, To: []string{u.Email}, Subject: subject, Text: text}
 	if err := m.Mailer.Send(ctx, msg); err != nil {
-		return fmt.Errorf("invitation mail to %s: %w", u.Username, err)
+		return fmt.Errorf("%s mail to %s: %w", what, u.Username, err)
 	}
 	return nil
 }
