@@ -302,18 +302,7 @@ func profileManageCommands() []*cobra.Command {
 			}
 			return printProfile(cmd, p, asJSON, "updated")
 		})
-	del := apiCmd("delete NAME", "Delete a profile nobody holds (audited)", "  dirbridge profiles delete Trainee",
-		cobra.ExactArgs(1), nil,
-		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
-			if err := c.do(cmd.Context(), "DELETE", "/api/v1/profiles/"+url.PathEscape(a[0]), nil, nil); err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd, map[string]string{"deleted": a[0]})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "profile %s deleted\n", a[0])
-			return nil
-		})
+	del := deleteCmd("profile", "/api/v1/profiles/", "Delete a profile nobody holds (audited)", "  dirbridge profiles delete Trainee")
 	return []*cobra.Command{create, update, del, profilesLoadCmd()}
 }
 
@@ -407,25 +396,19 @@ func privilegesCmd() *cobra.Command {
 	c.AddCommand(apiCmd("list", "List privileges by area, with what each requires and whether it can be limited to teams",
 		"  dirbridge privileges list\n  dirbridge privileges list --json", cobra.NoArgs, nil,
 		func(cmd *cobra.Command, cl *client, _ []string, asJSON bool) error {
-			var out admin.PrivilegeCatalogue
-			if err := cl.do(cmd.Context(), "GET", "/api/v1/privileges", nil, &out); err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd, out)
-			}
-			var rows [][]string
-			for _, g := range out.Groups {
-				for _, p := range g.Privileges {
-					scoped := ""
-					if p.Scoped {
-						scoped = "yes"
+			return getAndShow(cmd, cl, "/api/v1/privileges", asJSON, "AREA\tPRIVILEGE\tSCOPED\tREQUIRES\tDESCRIPTION",
+				func(out admin.PrivilegeCatalogue) (rows [][]string) {
+					for _, g := range out.Groups {
+						for _, p := range g.Privileges {
+							scoped := ""
+							if p.Scoped {
+								scoped = "yes"
+							}
+							rows = append(rows, []string{g.Name, p.Name, scoped, strings.Join(p.Requires, ","), p.Description})
+						}
 					}
-					rows = append(rows, []string{g.Name, p.Name, scoped, strings.Join(p.Requires, ","), p.Description})
-				}
-			}
-			table(cmd, "AREA\tPRIVILEGE\tSCOPED\tREQUIRES\tDESCRIPTION", rows)
-			return nil
+					return rows
+				})
 		}))
 	return c
 }
@@ -435,19 +418,13 @@ func teamsCmd() *cobra.Command {
 	c := group(&cobra.Command{Use: "teams", Short: "Teams, subteams and supervisors (via the API)"})
 	list := apiCmd("list", "List teams with parent, subteams, supervisors and members", "  dirbridge teams list --json", cobra.NoArgs, nil,
 		func(cmd *cobra.Command, cl *client, _ []string, asJSON bool) error {
-			var out admin.TeamList
-			if err := cl.do(cmd.Context(), "GET", "/api/v1/teams", nil, &out); err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd, out)
-			}
-			var rows [][]string
-			for _, t := range out.Items {
-				rows = append(rows, []string{t.Name, t.Parent, strings.Join(t.Subteams, ","), strings.Join(t.Supervisors, ","), fmt.Sprint(t.Members)})
-			}
-			table(cmd, "TEAM\tPARENT\tSUBTEAMS\tSUPERVISORS\tMEMBERS", rows)
-			return nil
+			return getAndShow(cmd, cl, "/api/v1/teams", asJSON, "TEAM\tPARENT\tSUBTEAMS\tSUPERVISORS\tMEMBERS",
+				func(out admin.TeamList) (rows [][]string) {
+					for _, t := range out.Items {
+						rows = append(rows, []string{t.Name, t.Parent, strings.Join(t.Subteams, ","), strings.Join(t.Supervisors, ","), fmt.Sprint(t.Members)})
+					}
+					return rows
+				})
 		})
 	put := func(verb, method string) *cobra.Command {
 		var in admin.TeamInput
@@ -479,17 +456,37 @@ func teamsCmd() *cobra.Command {
 				return nil
 			})
 	}
-	del := apiCmd("delete NAME", "Delete a team without members or subteams (audited)", "  dirbridge teams delete Night", cobra.ExactArgs(1), nil,
-		func(cmd *cobra.Command, cl *client, a []string, asJSON bool) error {
-			if err := cl.do(cmd.Context(), "DELETE", "/api/v1/teams/"+url.PathEscape(a[0]), nil, nil); err != nil {
+	del := deleteCmd("team", "/api/v1/teams/", "Delete a team without members or subteams (audited)", "  dirbridge teams delete Night")
+	c.AddCommand(list, put("create", "POST"), put("update", "PUT"), del)
+	return c
+}
+
+// getAndShow GETs path into a T and prints it: as JSON for scripts, else
+// as the table rows gives under header.
+func getAndShow[T any](cmd *cobra.Command, c *client, path string, asJSON bool, header string, rows func(T) [][]string) error {
+	var out T
+	if err := c.do(cmd.Context(), "GET", path, nil, &out); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(cmd, out)
+	}
+	table(cmd, header, rows(out))
+	return nil
+}
+
+// deleteCmd is `<kind>s delete NAME`: DELETE prefix+NAME, audited by the
+// API.
+func deleteCmd(kind, prefix, short, example string) *cobra.Command {
+	return apiCmd("delete NAME", short, example, cobra.ExactArgs(1), nil,
+		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
+			if err := c.do(cmd.Context(), "DELETE", prefix+url.PathEscape(a[0]), nil, nil); err != nil {
 				return err
 			}
 			if asJSON {
 				return printJSON(cmd, map[string]string{"deleted": a[0]})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "team %s deleted\n", a[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s deleted\n", kind, a[0])
 			return nil
 		})
-	c.AddCommand(list, put("create", "POST"), put("update", "PUT"), del)
-	return c
 }
