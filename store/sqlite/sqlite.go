@@ -244,19 +244,25 @@ func (s *Store) Tx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	r := s.txRunner(tx)
+	done := false
+	defer func() {
+		if done {
+			s.keep(ctx, r) // the writer is free again
+		}
+	}()
 	s.txOpen.Add(1)
 	defer s.txOpen.Add(-1)
-	done := false
 	defer func() {
 		if !done {
 			// fn panicked: undo, then let the panic continue.
 			_ = tx.Rollback()
 		}
 	}()
-	t := &txn{ops: ops{q: &txRunner{tx: tx, stmts: map[string]*sql.Stmt{}}}}
+	t := &txn{ops: ops{q: r}}
 	ferr := fn(t)
 	done = true
-	t.q.(*txRunner).closeStmts()
+	r.closeStmts()
 	if ferr != nil {
 		_ = tx.Rollback()
 		return ferr
@@ -294,13 +300,17 @@ func (s *Store) writeOne(ctx context.Context, fn func(q runner) error) error {
 	if err != nil {
 		return err
 	}
-	r := &txRunner{tx: tx, stmts: map[string]*sql.Stmt{}}
-	defer r.closeStmts()
-	if err := fn(r); err != nil {
+	r := s.txRunner(tx)
+	err = fn(r)
+	r.closeStmts()
+	if err != nil {
 		_ = tx.Rollback()
+		s.keep(ctx, r)
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	s.keep(ctx, r)
+	if err != nil {
 		return classify(ctx, err)
 	}
 	return nil
@@ -325,18 +335,33 @@ func newStmtCache(db *sql.DB) *stmtCache {
 	return &stmtCache{db: db, m: map[string]*sql.Stmt{}}
 }
 
+// get returns the statement for query, preparing it on a miss. The lock
+// is not held while preparing: on the writer, a prepare waits for the one
+// connection, and the transaction holding it looks the cache up.
 func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
+	if st := c.cached(query); st != nil {
 		return st, nil
 	}
 	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[query]; ok {
+		_ = st.Close() // prepared meanwhile by another caller
+		return old, nil
+	}
 	c.m[query] = st
 	return st, nil
+}
+
+// cached returns the statement prepared for query, if any, without
+// preparing it.
+func (c *stmtCache) cached(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
 }
 
 func (c *stmtCache) close() {
@@ -375,22 +400,50 @@ func (r *dbRunner) queryRow(ctx context.Context, query string, args ...any) *sql
 	return st.QueryRowContext(ctx, args...)
 }
 
-// txRunner binds the writer's cached statements to one transaction once
-// each; the writer has one connection, so they are already prepared on it.
+// txRunner runs one transaction's statements on the writer. A statement
+// the writer's cache (Store.wst) holds is bound to the transaction with
+// Tx.StmtContext, which finds it already prepared on the writer's one
+// connection: no parse. A statement the cache lacks is prepared on the
+// transaction itself (through the pool it would wait forever for the
+// connection the transaction holds) and remembered in missed, so that
+// Store.keep prepares it into the cache once the connection is free.
+// Parsing every statement in every transaction was a third of a SCIM
+// create's time.
 type txRunner struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	tx     *sql.Tx
+	cache  *stmtCache
+	stmts  map[string]*sql.Stmt
+	missed []string
+}
+
+func (s *Store) txRunner(tx *sql.Tx) *txRunner {
+	return &txRunner{tx: tx, cache: s.wst, stmts: map[string]*sql.Stmt{}}
+}
+
+// keep prepares the statements a transaction found missing from the
+// writer's cache, after the transaction let go of the connection. A
+// failure only means they are parsed again next time.
+func (s *Store) keep(ctx context.Context, r *txRunner) {
+	for _, q := range r.missed {
+		if _, err := s.wst.get(ctx, q); err != nil {
+			return
+		}
+	}
 }
 
 func (r *txRunner) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := r.stmts[query]; ok {
 		return st, nil
 	}
-	// Prepared on the transaction itself: the writer's only connection is
-	// held by it, so preparing through the pool would wait forever.
-	st, err := r.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if cached := r.cache.cached(query); cached != nil {
+		st = r.tx.StmtContext(ctx, cached)
+	} else {
+		var err error
+		if st, err = r.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		r.missed = append(r.missed, query)
 	}
 	r.stmts[query] = st
 	return st, nil
