@@ -3,6 +3,7 @@ package scim
 import (
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	filter "github.com/scim2/filter-parser/v2"
 )
@@ -19,11 +20,56 @@ func parseFilter(s string) (filter.Expression, error) {
 	if len(s) > maxFilterLen {
 		return nil, errorf(http.StatusBadRequest, typeInvalidFilter, "filter is %d bytes; at most %d", len(s), maxFilterLen)
 	}
+	if e := parseProbe(s); e != nil {
+		return e, nil
+	}
 	e, err := filter.ParseFilter([]byte(s))
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, typeInvalidFilter, "filter %q: %v", s, err)
 	}
 	return e, nil
+}
+
+// parseProbe parses the one filter shape the IdPs send before every
+// create, `attribute eq "value"` with a plain attribute name and a value
+// without escapes, into what filter.ParseFilter makes of it; anything
+// else is nil, for the full parser. The library's parser allocates a node
+// per character and was a fifth of a provisioning run's time.
+func parseProbe(s string) filter.Expression {
+	name, rest, ok := strings.Cut(s, " ")
+	if !ok || !isAttrName(name) || len(rest) < 5 || !strings.EqualFold(rest[:3], "eq ") {
+		return nil
+	}
+	value := rest[3:]
+	if len(value) < 2 || value[0] != '"' || value[len(value)-1] != '"' {
+		return nil
+	}
+	value = value[1 : len(value)-1]
+	for _, r := range value {
+		// RFC 7159's unescaped characters, as the library's grammar
+		// reads them: no quote, no backslash, no control character.
+		if r < 0x20 || r == '"' || r == '\\' || r == utf8.RuneError {
+			return nil
+		}
+	}
+	return &filter.AttributeExpression{AttributePath: filter.AttributePath{AttributeName: name},
+		Operator: filter.EQ, CompareValue: value}
+}
+
+// isAttrName reports whether s is an ATTRNAME of RFC 7644 (ALPHA
+// *(nameChar)) without the "$" of $ref.
+func isAttrName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alpha := ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+		if !alpha && (i == 0 || (c != '-' && c != '_' && (c < '0' || c > '9'))) {
+			return false
+		}
+	}
+	return true
 }
 
 // matches evaluates e against res, a resource (or, inside a value path, one

@@ -3,7 +3,10 @@ package scim
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
+
+	filter "github.com/scim2/filter-parser/v2"
 )
 
 // filterDoc is a user as a client would have stored it.
@@ -86,6 +89,39 @@ func TestFilterRefusals(t *testing.T) {
 		ok := errors.As(err, &se)
 		if !ok || se.Status != 400 || se.Type != typeInvalidFilter {
 			t.Errorf("%.40q: error %v, want 400 invalidFilter", f, err)
+		}
+	}
+}
+
+// TestParseProbe pins the probe fast path to the library's parser: every
+// filter it takes comes out as filter.ParseFilter makes it, and every
+// other shape falls through to the library.
+func TestParseProbe(t *testing.T) {
+	for _, f := range []string{
+		`userName eq "bjensen@example.com"`,
+		`USERNAME EQ "Bjensen@Example.com"`,
+		`externalId Eq "0a21f0f2-8d2a-4f8e-bf98-7a2a1b1e5b3d"`,
+		`userName eq ""`,
+		`userName eq "ünïcödé 名前 !#$%&'()*+,-./:;<=>?@[]^_{|}~"`,
+		`display_name-2 eq "x"`,
+	} {
+		want, err := filter.ParseFilter([]byte(f))
+		if err != nil {
+			t.Fatalf("%s: library: %v", f, err)
+		}
+		if got := parseProbe(f); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: fast path %#v, library %#v", f, got, want)
+		}
+	}
+	for _, f := range []string{
+		`userName eq "a\"b"`, `userName eq "a\\b"`, "userName eq \"a\tb\"", `userName  eq "x"`,
+		`userName eq  "x"`, ` userName eq "x"`, `userName eq "x" `, `userName eq "x`, `userName eq x"`,
+		`userName eq "x" or id eq "y"`, `name.givenName eq "x"`, `$ref eq "x"`, `2fa eq "x"`,
+		`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"`, `userName ne "x"`, `userName eq true`,
+		`userName eq "a` + "\xff" + `"`, `userName eq`, `userName eqq "x"`,
+	} {
+		if got := parseProbe(f); got != nil {
+			t.Errorf("%q: fast path took it (%v); the library must", f, got)
 		}
 	}
 }
