@@ -99,6 +99,9 @@ type Options struct {
 	// Inviter mails new local users their set-password link; nil means
 	// users are created without one (invite: false).
 	Inviter Inviter
+	// Provisioning lists the configured SCIM provisioning sources by
+	// name, whose bearer tokens the API issues.
+	Provisioning []string
 }
 
 // Server serves /api/v1. It is safe for concurrent use.
@@ -125,6 +128,8 @@ type Server struct {
 	templates map[string]UserTemplate
 	timeZone  *time.Location
 	inviter   Inviter
+	// provisioning: see Options.Provisioning.
+	provisioning []string
 }
 
 // Policies are the administration policies a configuration reload
@@ -157,11 +162,12 @@ func New(opts Options) (*Server, error) {
 		maxBody: opts.MaxBodyBytes,
 		ttl:     opts.TokenTTL,
 
-		mappings:  opts.Mappings,
-		passwords: opts.Passwords,
-		templates: opts.UserTemplates,
-		timeZone:  opts.TimeZone,
-		inviter:   opts.Inviter,
+		mappings:     opts.Mappings,
+		passwords:    opts.Passwords,
+		templates:    opts.UserTemplates,
+		timeZone:     opts.TimeZone,
+		inviter:      opts.Inviter,
+		provisioning: slices.Clone(opts.Provisioning),
 	}
 	s.SetPolicies(Policies{Usernames: opts.Usernames, PasswordHistory: opts.PasswordHistory})
 	if s.log == nil {

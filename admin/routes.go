@@ -112,6 +112,8 @@ func routeTable() []route {
 		{Method: "PUT", Path: "/api/v1/teams/{name}", Name: "updateTeam", Summary: "Replace a team's description, parent and supervisors", Action: "team.update", Privs: teamsManage, Req: TeamInput{}, Resp: Team{}, Status: 200, handler: (*Server).handleUpdateTeam},
 		{Method: "DELETE", Path: "/api/v1/teams/{name}", Name: "deleteTeam", Summary: "Delete a team without members or subteams", Action: "team.delete", Privs: teamsManage, Status: 204, handler: (*Server).handleDeleteTeam},
 
+		{Method: "POST", Path: "/api/v1/provisioning/{source}/token", Name: "issueProvisioningToken", Summary: "Issue a SCIM provisioning source's bearer token, replacing its current one (which stops working at once); shown once. Superuser, or manage_users over everyone with grant_all: the token lets the IdP create users with any profile the mapping rules give", Action: "scim.token.rotate", Privs: users, Resp: ProvisioningToken{}, Status: 201, handler: (*Server).handleProvisioningToken},
+
 		{Method: "GET", Path: "/api/v1/audit", Name: "listAudit", Summary: "List audit events, newest first", Privs: []string{privilege.ViewAuditLog}, Query: auditQuery, Resp: AuditList{}, Status: 200, handler: (*Server).handleListAudit},
 
 		{Method: "POST", Path: "/api/v1/sync", Name: "startSync", Summary: "Start a sync run (or join the running one)", Action: "sync.start", Privs: []string{privilege.TriggerSync}, Req: SyncInput{}, Resp: SyncStarted{}, Status: 202, handler: (*Server).handleStartSync},

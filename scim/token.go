@@ -32,6 +32,12 @@ func HashToken(token string) string {
 // replaces the current token (the old one stops working at once);
 // without, it refuses a source that already has one. Both are audited.
 func IssueToken(ctx context.Context, st store.Store, source, actor string, rotate bool, now time.Time) (string, error) {
+	return IssueTokenFrom(ctx, st, source, actor, "", rotate, now)
+}
+
+// IssueTokenFrom is IssueToken for a request from the address ip (the
+// admin API's), which the audit event records.
+func IssueTokenFrom(ctx context.Context, st store.Store, source, actor, ip string, rotate bool, now time.Time) (string, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", fmt.Errorf("scim token for %s: random: %w", source, err)
@@ -55,7 +61,7 @@ func IssueToken(ctx context.Context, st store.Store, source, actor string, rotat
 			return err
 		}
 		return tx.AppendAudit(ctx, &store.AuditEvent{Time: now.UTC(), Actor: actor, Action: action,
-			Target: SourcePrefix + source, Outcome: store.OutcomeSuccess})
+			Target: SourcePrefix + source, Outcome: store.OutcomeSuccess, SourceIP: ip})
 	})
 	if err != nil {
 		return "", fmt.Errorf("scim token for %s: %w", source, err)

@@ -46,6 +46,9 @@ func Admin(cfg *config.Config, deps AdminDeps) (*admin.Server, error) {
 		Hasher: deps.Hasher, TrustedProxies: cfg.Server.TrustedProxyPrefixes(), Mappings: mappings,
 		TokenTTL: cfg.API.TokenTTL, PasswordHistory: cfg.Policy.Password.History, Usernames: UsernamePolicy(cfg),
 		UserTemplates: AdminUserTemplates(cfg), Inviter: Inviter(deps.SignIn, cfg)}
+	for _, p := range cfg.Provisioning {
+		opts.Provisioning = append(opts.Provisioning, p.Name)
+	}
 	if loc, err := cfg.Expiry.Location(); err == nil {
 		opts.TimeZone = loc
 	}
