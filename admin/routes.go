@@ -70,6 +70,7 @@ func routeTable() []route {
 		{Method: "GET", Path: "/api/v1/me", Name: "getMe", Summary: "The caller and its effective privileges", Resp: Me{}, Status: 200, handler: (*Server).handleMe},
 		{Method: "PATCH", Path: "/api/v1/me", Name: "updateMe", Summary: "Change one's own display name, chat nickname or language", Action: "user.update_self", Privs: []string{privilege.EditOwnDetails}, Req: MePatch{}, Resp: User{}, Status: 200, handler: (*Server).handlePatchMe},
 		{Method: "GET", Path: "/api/v1/me/sessions", Name: "listMySessions", Summary: "The caller's own live sign-in sessions", Resp: SessionList{}, Status: 200, handler: (*Server).handleMySessions},
+		{Method: "DELETE", Path: "/api/v1/me/sessions/{id}", Name: "endMySession", Summary: "End one of the caller's own sessions (another user's is not found)", Action: "session.end_own", Resp: SessionsEnded{}, Status: 200, handler: (*Server).handleEndMySession},
 		{Method: "POST", Path: "/api/v1/me/password", Name: "changeOwnPassword", Summary: "Change the caller's own password (the current one required; counted toward lock-out; a directory user's goes to the directory)", Action: "user.password_change", Req: PasswordChangeRequest{}, Status: 204, handler: (*Server).handleChangeOwnPassword},
 
 		{Method: "GET", Path: "/api/v1/users", Name: "listUsers", Summary: "List users (filters, paging)", Privs: viewUsers, Query: userQuery, Resp: UserList{}, Status: 200, handler: (*Server).handleListUsers},

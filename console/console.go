@@ -129,6 +129,7 @@ func (c *Console) routes() {
 
 	get("/{$}", c.myAccount)
 	post("/admin/account/details", c.detailsSave)
+	post("/admin/account/sessions/{id}/end", c.mySessionEnd)
 	post("/admin/account/apikeys", c.keyCreate)
 	post("/admin/account/apikeys/{key}/revoke", c.keyRevoke)
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
@@ -340,6 +341,7 @@ var flashes = map[string]string{
 	"team-deleted":    "Team deleted.",
 	"saved":           "Profile saved.",
 	"ended":           "Session ended.",
+	"ended_own":       "Session ended: that browser is signed out.",
 	"sync":            "Sync started.",
 }
 

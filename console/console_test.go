@@ -440,6 +440,55 @@ func TestAPIKeysOnMyAccount(t *testing.T) {
 	}
 }
 
+func TestEndOwnSessionOnMyAccount(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ann, other := e.signIn("ann"), e.signIn("ann")
+	e.signIn("root")
+	sessions := func(user string) []store.Session {
+		t.Helper()
+		l, err := e.st.ListSessions(ctx, e.user(user).ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	mine := sessions("ann")
+	if len(mine) != 2 {
+		t.Fatalf("ann's sessions: %d", len(mine))
+	}
+	// My account offers End on the other session, not on this browser's.
+	body := ann.page("/", 200)
+	if strings.Count(body, `action="/admin/account/sessions/`) != 1 || !strings.Contains(body, "sign out to end") {
+		t.Fatalf("my sessions:\n%s", body)
+	}
+	id := regexp.MustCompile(`action="/admin/account/sessions/([^/"]+)/end"`).FindStringSubmatch(body)[1]
+	// Someone else's session is not ann's to end: not found, and it stays.
+	rootID := sessions("root")[0].ID
+	if res, _ := ann.post("/", "/admin/account/sessions/"+rootID+"/end", url.Values{}); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("ending root's session: %d", res.StatusCode)
+	}
+	if len(sessions("root")) != 1 {
+		t.Fatal("root's session ended by ann")
+	}
+	res, _ := ann.post("/", "/admin/account/sessions/"+id+"/end", url.Values{})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("end own session: %d", res.StatusCode)
+	}
+	if left := sessions("ann"); len(left) != 1 || left[0].ID == id {
+		t.Fatalf("ann's sessions after ending one: %+v", left)
+	}
+	// The ended browser is signed out; this one is not.
+	if res, _ := other.do("GET", "/", nil, nil); res.StatusCode == http.StatusOK {
+		t.Fatal("the ended session still opens My account")
+	}
+	ann.page("/", 200)
+	ev, err := e.st.ListAudit(ctx, store.AuditFilter{Action: "session.end_own"})
+	if err != nil || len(ev) != 2 || ev[0].Actor != "ann" {
+		t.Fatalf("audit: %+v %v", ev, err)
+	}
+}
+
 func TestTeams(t *testing.T) {
 	e := newEnv(t)
 	b := e.signIn("root")
