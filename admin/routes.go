@@ -50,6 +50,7 @@ var (
 		{"actor", "string", "who acted"},
 		{"action", "string", "what was done, e.g. profile.create"},
 		{"target", "string", "what it was done to"},
+		{"outcome", "string", "success, failure or denied"},
 		{"since", "string", "RFC 3339 time, inclusive"},
 		{"until", "string", "RFC 3339 time, exclusive"},
 		{"limit", "integer", "page size (default 100, at most 1000)"},

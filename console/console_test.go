@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -390,6 +391,45 @@ func TestAuditExport(t *testing.T) {
 	res, body = b.do("GET", "/admin/audit?since=yesterday", nil, nil)
 	if res.StatusCode != 400 || !strings.Contains(body, "since-error") {
 		t.Fatalf("bad time: %d", res.StatusCode)
+	}
+	res, body = b.do("GET", "/admin/audit?outcome=maybe", nil, nil)
+	if res.StatusCode != 400 || !strings.Contains(body, "outcome-error") {
+		t.Fatalf("bad outcome: %d", res.StatusCode)
+	}
+}
+
+// TestAuditOutcomeFilter: the outcome filter is the API's, so a page of
+// the audit log holds a full page of matching events, however many others
+// the log has between them.
+func TestAuditOutcomeFilter(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		for i := range 250 {
+			ev := store.AuditEvent{Actor: "root", Action: "user.unlock", Target: "user:red1", Outcome: store.OutcomeSuccess}
+			if i%50 == 0 {
+				ev.Outcome, ev.Reason = store.OutcomeDenied, fmt.Sprintf("refusal %d", i)
+			}
+			if err := tx.AppendAudit(ctx, &ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn("root")
+	body := b.page("/admin/audit?action=user.unlock&outcome=denied", 200)
+	if n := strings.Count(body, `<span class="state denied">`); n != 5 {
+		t.Fatalf("denied events shown: %d, want 5", n)
+	}
+	if strings.Contains(body, `<span class="state success">`) || !strings.Contains(body, "refusal 200") {
+		t.Fatal("the outcome filter let other events through, or lost one")
+	}
+	res, csvBody := b.do("GET", "/admin/audit/export?format=csv&action=user.unlock&outcome=denied", nil, nil)
+	if res.StatusCode != 200 || strings.Count(csvBody, ",denied,") != 5 || strings.Contains(csvBody, ",success,") {
+		t.Fatalf("csv export of denied events: %d\n%s", res.StatusCode, csvBody)
 	}
 }
 
