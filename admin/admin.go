@@ -99,6 +99,10 @@ type Options struct {
 	// Inviter mails new local users their set-password link; nil means
 	// users are created without one (invite: false).
 	Inviter Inviter
+	// SignInPolicies returns the sign-in policies in force, asked at each
+	// GET /api/v1/policy so a reload shows at once; nil means that route
+	// answers 501.
+	SignInPolicies func() SignInPolicies
 }
 
 // Server serves /api/v1. It is safe for concurrent use.
@@ -125,6 +129,8 @@ type Server struct {
 	templates map[string]UserTemplate
 	timeZone  *time.Location
 	inviter   Inviter
+	// signInPolicies: see Options.SignInPolicies.
+	signInPolicies func() SignInPolicies
 }
 
 // Policies are the administration policies a configuration reload
@@ -162,6 +168,8 @@ func New(opts Options) (*Server, error) {
 		templates: opts.UserTemplates,
 		timeZone:  opts.TimeZone,
 		inviter:   opts.Inviter,
+
+		signInPolicies: opts.SignInPolicies,
 	}
 	s.SetPolicies(Policies{Usernames: opts.Usernames, PasswordHistory: opts.PasswordHistory})
 	if s.log == nil {

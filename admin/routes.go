@@ -62,6 +62,10 @@ var (
 	sessions    = []string{privilege.ManageSessions, privilege.ManageUsers}
 	teamsView   = []string{privilege.ManageTeams, privilege.ManageUsers, privilege.ViewUsers}
 	teamsManage = []string{privilege.ManageTeams}
+	// policyView may read the sign-in policies: user administrators, who
+	// answer "why am I locked out", and auditors, who check what was in
+	// force.
+	policyView = []string{privilege.ManageUsers, privilege.ViewAuditLog}
 )
 
 func routeTable() []route {
@@ -113,6 +117,8 @@ func routeTable() []route {
 		{Method: "GET", Path: "/api/v1/teams/{name}", Name: "getTeam", Summary: "A team", Privs: teamsView, Resp: Team{}, Status: 200, handler: (*Server).handleGetTeam},
 		{Method: "PUT", Path: "/api/v1/teams/{name}", Name: "updateTeam", Summary: "Replace a team's description, parent and supervisors", Action: "team.update", Privs: teamsManage, Req: TeamInput{}, Resp: Team{}, Status: 200, handler: (*Server).handleUpdateTeam},
 		{Method: "DELETE", Path: "/api/v1/teams/{name}", Name: "deleteTeam", Summary: "Delete a team without members or subteams", Action: "team.delete", Privs: teamsManage, Status: 204, handler: (*Server).handleDeleteTeam},
+
+		{Method: "GET", Path: "/api/v1/policy", Name: "getSignInPolicy", Summary: "The sign-in policies in force, read-only, with their source (the config file): password, lock-out, username, password reset, IP rules", Privs: policyView, Resp: SignInPolicy{}, Status: 200, handler: (*Server).handlePolicy},
 
 		{Method: "GET", Path: "/api/v1/audit", Name: "listAudit", Summary: "List audit events, newest first", Privs: []string{privilege.ViewAuditLog}, Query: auditQuery, Resp: AuditList{}, Status: 200, handler: (*Server).handleListAudit},
 

@@ -156,6 +156,7 @@ func (c *Console) routes() {
 	post("/admin/teams/{name}/delete", c.teamDelete)
 	get("/admin/audit", c.auditPage)
 	get("/admin/audit/export", c.auditExport)
+	get("/admin/policy", c.policyPage)
 	get("/admin/sessions", c.sessionList)
 	post("/admin/sessions/{id}/end", c.sessionEnd)
 	get("/admin/directories", c.directoryList)
@@ -289,6 +290,7 @@ func newCan(s *sso.BrowserSession) can {
 		"teams":       has(privilege.ManageTeams, privilege.ManageUsers, privilege.ViewUsers),
 		"manageTeams": has(privilege.ManageTeams),
 		"audit":       has(privilege.ViewAuditLog),
+		"policy":      has(privilege.ManageUsers, privilege.ViewAuditLog),
 		"sessions":    has(privilege.ManageSessions, privilege.ManageUsers),
 		"directories": has(privilege.TriggerSync, privilege.ManageUsers),
 		"sync":        has(privilege.TriggerSync),

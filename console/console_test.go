@@ -21,6 +21,7 @@ import (
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/sqlite"
 )
@@ -55,7 +56,8 @@ func newEnv(t *testing.T, more ...func(*console.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := admin.New(admin.Options{Store: st, Logger: log, Hasher: h, Directories: []string{"corp"}})
+	api, err := admin.New(admin.Options{Store: st, Logger: log, Hasher: h, Directories: []string{"corp"},
+		SignInPolicies: func() admin.SignInPolicies { return testPolicies }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,6 +528,48 @@ func TestEndOwnSessionOnMyAccount(t *testing.T) {
 	ev, err := e.st.ListAudit(ctx, store.AuditFilter{Action: "session.end_own"})
 	if err != nil || len(ev) != 2 || ev[0].Actor != "ann" {
 		t.Fatalf("audit: %+v %v", ev, err)
+	}
+}
+
+// testPolicies are the sign-in policies the test server runs with.
+var testPolicies = admin.SignInPolicies{
+	Password:     policy.PasswordPolicy{MinLength: 12, MinDigits: 1, History: 5},
+	Lockout:      policy.LockoutPolicy{MaxAttempts: 5, Within: 15 * time.Minute},
+	ResetEnabled: true, ResetTTL: time.Hour,
+	IPRules: []policy.IPRule{{Name: "office", Active: true, Effect: policy.Allow,
+		Addresses: mustAddresses("10.0.0.0/8"), Profiles: []string{"Agent"}}},
+}
+
+func mustAddresses(s ...string) []policy.AddressPattern {
+	a, err := policy.ParseAddresses(s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+func TestSignInPolicyPage(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("root")
+	body := b.page("/admin/policy", 200)
+	for _, want := range []string{"config file", "policy.password", "at least 12 characters", "the last 5 passwords",
+		"5 failed sign-ins within 15m0s", "until an administrator unlocks", "Links work for</dt><dd>1h0m0s",
+		"<td>office</td>", "10.0.0.0/8", "profiles Agent", `href="/admin/policy" aria-current="page"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("policy page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<form") && strings.Contains(body, `action="/admin/policy`) {
+		t.Error("the read-only policy page has a form")
+	}
+	// Without manage_users or view_audit_log: no link, and the page is
+	// refused by the API's own check.
+	ann := e.signIn("ann")
+	if body := ann.page("/", 200); strings.Contains(body, `href="/admin/policy"`) {
+		t.Error("the policy page is offered to a user without privileges")
+	}
+	if body := ann.page("/admin/policy", 403); !strings.Contains(body, "You may not see this page") {
+		t.Errorf("ann on the policy page:\n%s", body)
 	}
 }
 

@@ -252,6 +252,17 @@ func (c *Console) sessionList(w http.ResponseWriter, r *http.Request, s *sso.Bro
 	return nil
 }
 
+// policyPage shows the sign-in policies in force, read-only: they are set
+// in the config file, and a reload shows here at once.
+func (c *Console) policyPage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var p admin.SignInPolicy
+	if err := c.get(r, s, "/api/v1/policy", nil, &p); err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "policy", "Sign-in policy", "policy", p)
+	return nil
+}
+
 func (c *Console) sessionEnd(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
 	if err := c.call(r, s, http.MethodDelete, "/api/v1/sessions/"+url.PathEscape(r.PathValue("id")), nil, nil, nil); err != nil {
 		return err

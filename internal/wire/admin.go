@@ -54,6 +54,7 @@ func Admin(cfg *config.Config, deps AdminDeps) (*admin.Server, error) {
 	}
 	if deps.SignIn != nil {
 		opts.Passwords = AdminPasswords(deps.SignIn, deps.Sync.Sources)
+		opts.SignInPolicies = signInPolicies(deps.SignIn, cfg.Policy.PasswordReset)
 	}
 	a, err := admin.New(opts)
 	if err != nil {
@@ -116,4 +117,15 @@ func Inviter(signin *sso.Service, cfg *config.Config) admin.Inviter {
 // AdminPolicies are the administration policies a reload replaces.
 func AdminPolicies(cfg *config.Config) admin.Policies {
 	return admin.Policies{Usernames: UsernamePolicy(cfg), PasswordHistory: cfg.Policy.Password.History}
+}
+
+// signInPolicies reads the sign-in service's policies at each call, so
+// GET /api/v1/policy shows a reload at once; whether reset mail is on and
+// its hourly limit take a restart, so the starting config has them.
+func signInPolicies(signin *sso.Service, reset config.PasswordReset) func() admin.SignInPolicies {
+	return func() admin.SignInPolicies {
+		p := signin.Policies()
+		return admin.SignInPolicies{Password: p.Password, Lockout: p.Lockout, Usernames: p.Usernames,
+			ResetEnabled: reset.Enabled, ResetTTL: p.ResetTTL, ResetPerHour: reset.PerHour, IPRules: signin.IPRules()}
+	}
 }

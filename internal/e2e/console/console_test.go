@@ -74,6 +74,9 @@ sso:
   saml: {preset: azuread, idp_metadata_url: %q}
 policy:
   argon2: {time: 1, memory_kib: 64, threads: 1}
+  lockout: {max_attempts: 5, within: 15m, lock_for: 30m}
+  ip_rules:
+    - {name: agents on site, effect: allow, addresses: [127.0.0.0/8, "::1"], profiles: [Agent]}
 profiles:
   - {name: Agent, description: Takes calls, privileges: [edit_own_details]}
   - {name: Floor Manager, description: Manages a floor (from the directory), privileges: [view_users]}
@@ -578,6 +581,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			{"/admin/teams", "teams", "Night"},
 			{"/admin/teams/Floor%201", "team", "amir"},
 			{"/admin/sessions", "sessions", "licences in use"},
+			{"/admin/policy", "policy", "5 failed sign-ins within 15m0s"},
 			{"/admin/audit", "audit", "user.deactivate"},
 			{"/", "account", "My sessions"},
 		} {
@@ -613,6 +617,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		u.waitFor("admin signed in through the bypass form", func() bool { return u.tryText(".signout .who") == "admin" })
 		if loc := u.location(); loc != s.enforced+"/admin/users" {
 			t.Fatalf("after the bypass sign-in: %s", loc)
+		}
+		// My account lists the SAML session of the administrator's
+		// other browser; end it from here.
+		u.do(chromedp.Navigate(s.enforced+"/"), chromedp.WaitVisible(chromedp.CSS(`form[action^="/admin/account/sessions/"] button`)))
+		before := strings.Count(u.text("main"), "saml")
+		u.submit(`form[action^="/admin/account/sessions/"] button`, "that browser is signed out")
+		if after := strings.Count(u.text("main"), "saml"); after != before-1 {
+			t.Fatalf("SAML sessions listed: %d before ending one, %d after:\n%s", before, after, u.text("main"))
 		}
 	})
 
