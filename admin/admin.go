@@ -103,6 +103,16 @@ type Options struct {
 	// GET /api/v1/policy so a reload shows at once; nil means that route
 	// answers 501.
 	SignInPolicies func() SignInPolicies
+	// NextSyncs returns, by directory name, when its scheduled syncs run
+	// next after now (the sync scheduler's schedule); nil, or a directory
+	// left out, shows none.
+	NextSyncs func(now time.Time) map[string]NextSync
+}
+
+// NextSync is when a directory's scheduled syncs run next; a zero time
+// means that schedule is off.
+type NextSync struct {
+	Incremental, Full time.Time
 }
 
 // Server serves /api/v1. It is safe for concurrent use.
@@ -131,6 +141,7 @@ type Server struct {
 	inviter   Inviter
 	// signInPolicies: see Options.SignInPolicies.
 	signInPolicies func() SignInPolicies
+	nextSyncs      func(now time.Time) map[string]NextSync
 }
 
 // Policies are the administration policies a configuration reload
@@ -170,6 +181,7 @@ func New(opts Options) (*Server, error) {
 		inviter:   opts.Inviter,
 
 		signInPolicies: opts.SignInPolicies,
+		nextSyncs:      opts.NextSyncs,
 	}
 	s.SetPolicies(Policies{Usernames: opts.Usernames, PasswordHistory: opts.PasswordHistory})
 	if s.log == nil {

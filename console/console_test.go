@@ -57,7 +57,10 @@ func newEnv(t *testing.T, more ...func(*console.Options)) *env {
 		t.Fatal(err)
 	}
 	api, err := admin.New(admin.Options{Store: st, Logger: log, Hasher: h, Directories: []string{"corp"},
-		SignInPolicies: func() admin.SignInPolicies { return testPolicies }})
+		SignInPolicies: func() admin.SignInPolicies { return testPolicies },
+		NextSyncs: func(time.Time) map[string]admin.NextSync {
+			return map[string]admin.NextSync{"corp": {Incremental: nextIncremental}}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,6 +531,18 @@ func TestEndOwnSessionOnMyAccount(t *testing.T) {
 	ev, err := e.st.ListAudit(ctx, store.AuditFilter{Action: "session.end_own"})
 	if err != nil || len(ev) != 2 || ev[0].Actor != "ann" {
 		t.Fatalf("audit: %+v %v", ev, err)
+	}
+}
+
+// nextIncremental is when the test server says corp's next scheduled
+// incremental sync runs; it schedules no full sync.
+var nextIncremental = time.Date(2026, 3, 5, 10, 15, 0, 0, time.UTC)
+
+func TestOverviewShowsNextScheduledSync(t *testing.T) {
+	e := newEnv(t)
+	body := e.signIn("root").page("/admin/", 200)
+	if !strings.Contains(body, "2026-03-05\u00a010:15\u00a0UTC <span class=\"muted\">incremental</span>") || strings.Contains(body, ">full</span>") {
+		t.Fatalf("overview's next sync:\n%s", body)
 	}
 }
 

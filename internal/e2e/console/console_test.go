@@ -526,6 +526,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		if main := u.text("main"); !strings.Contains(main, "corp") || !strings.Contains(main, "Licences in use") || !strings.Contains(main, "ann") {
 			t.Fatalf("overview:\n%s", main)
 		}
+		// The default schedules (incremental and full) from the
+		// daemon's own scheduler.
+		if next := u.text("main table"); !strings.Contains(next, "incremental") || !strings.Contains(next, "full") {
+			t.Fatalf("overview's next syncs:\n%s", next)
+		}
 		u.screenshot("overview")
 
 		u.open("/admin/users")
