@@ -102,6 +102,20 @@ type Options struct {
 	// Provisioning lists the configured SCIM provisioning sources by
 	// name, whose bearer tokens the API issues.
 	Provisioning []string
+	// SignInPolicies returns the sign-in policies in force, asked at each
+	// GET /api/v1/policy so a reload shows at once; nil means that route
+	// answers 501.
+	SignInPolicies func() SignInPolicies
+	// NextSyncs returns, by directory name, when its scheduled syncs run
+	// next after now (the sync scheduler's schedule); nil, or a directory
+	// left out, shows none.
+	NextSyncs func(now time.Time) map[string]NextSync
+}
+
+// NextSync is when a directory's scheduled syncs run next; a zero time
+// means that schedule is off.
+type NextSync struct {
+	Incremental, Full time.Time
 }
 
 // Server serves /api/v1. It is safe for concurrent use.
@@ -130,6 +144,9 @@ type Server struct {
 	inviter   Inviter
 	// provisioning: see Options.Provisioning.
 	provisioning []string
+	// signInPolicies: see Options.SignInPolicies.
+	signInPolicies func() SignInPolicies
+	nextSyncs      func(now time.Time) map[string]NextSync
 }
 
 // Policies are the administration policies a configuration reload
@@ -168,6 +185,9 @@ func New(opts Options) (*Server, error) {
 		timeZone:     opts.TimeZone,
 		inviter:      opts.Inviter,
 		provisioning: slices.Clone(opts.Provisioning),
+
+		signInPolicies: opts.SignInPolicies,
+		nextSyncs:      opts.NextSyncs,
 	}
 	s.SetPolicies(Policies{Usernames: opts.Usernames, PasswordHistory: opts.PasswordHistory})
 	if s.log == nil {

@@ -426,6 +426,7 @@ func TestBadInputIs400WithField(t *testing.T) {
 		{"/api/v1/users?limit=100000", "limit"},
 		{"/api/v1/users?state=asleep", "state"},
 		{"/api/v1/audit?since=yesterday", "since"},
+		{"/api/v1/audit?outcome=maybe", "outcome"},
 	} {
 		r := e.do("GET", q.path, tok, nil, 400, nil)
 		if r.err().Field != q.field {
@@ -579,6 +580,20 @@ func TestAuditFilters(t *testing.T) {
 	e.do("GET", "/api/v1/audit?target=profile:P1", tok, nil, 200, &list)
 	if len(list.Items) != 1 {
 		t.Fatalf("target: %+v", list)
+	}
+	// A refused creation (the name is taken) is the one failure among
+	// the creations; the store selects by outcome.
+	e.do("POST", "/api/v1/profiles", tok, admin.ProfileInput{Name: "P1", Privileges: []string{}}, 409, nil)
+	for outcome, want := range map[string]int{store.OutcomeSuccess: 2, store.OutcomeFailure: 1, store.OutcomeDenied: 0} {
+		e.do("GET", "/api/v1/audit?action=profile.create&outcome="+outcome, tok, nil, 200, &list)
+		if len(list.Items) != want {
+			t.Errorf("outcome %s: %d events, want %d: %+v", outcome, len(list.Items), want, list.Items)
+		}
+		for _, ev := range list.Items {
+			if ev.Outcome != outcome {
+				t.Errorf("outcome %s: got %+v", outcome, ev)
+			}
+		}
 	}
 }
 

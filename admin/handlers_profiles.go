@@ -311,7 +311,12 @@ func (s *Server) handleDeleteProfile(w http.ResponseWriter, r *http.Request, c *
 
 func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, c *caller) error {
 	q := r.URL.Query()
-	f := store.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target")}
+	f := store.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target"), Outcome: q.Get("outcome")}
+	switch f.Outcome {
+	case "", store.OutcomeSuccess, store.OutcomeFailure, store.OutcomeDenied:
+	default:
+		return fieldErr("outcome", "outcome must be %s, %s or %s", store.OutcomeSuccess, store.OutcomeFailure, store.OutcomeDenied)
+	}
 	for _, tp := range []struct {
 		name string
 		dst  *time.Time

@@ -157,6 +157,35 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request, c *cal
 	return nil
 }
 
+// handleEndMySession ends one of the caller's own sessions, wherever it
+// is (a browser left signed in elsewhere). Anyone signed in may; another
+// user's session is not found, as if it did not exist, so the call tells
+// nobody which session ids are live.
+func (s *Server) handleEndMySession(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	c.target = "session:" + id
+	err := s.tx(ctx, c, "session.end_own", func(tx store.Tx) error {
+		se, err := tx.GetSession(ctx, id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && se.UserID != c.User.ID) {
+			return notFound("session", id)
+		}
+		if err != nil {
+			return fmt.Errorf("get session: %w", err)
+		}
+		c.detail("method", se.Method)
+		if err := tx.DeleteSession(ctx, id); err != nil {
+			return storeErr(err, "session", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, SessionsEnded{Ended: 1})
+	return nil
+}
+
 // handleEndUserSessions signs a user out everywhere.
 func (s *Server) handleEndUserSessions(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx := r.Context()

@@ -117,8 +117,15 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, c *caller)
 
 func (s *Server) handleListDirectories(w http.ResponseWriter, r *http.Request, c *caller) error {
 	out := DirectoryList{Items: make([]Directory, 0, len(s.dirs))}
+	var next map[string]NextSync
+	if s.nextSyncs != nil {
+		next = s.nextSyncs(s.now())
+	}
 	for _, name := range s.dirs {
 		d := Directory{Name: name}
+		if n, ok := next[name]; ok {
+			d.NextSyncAt, d.NextFullSyncAt = timePtr(n.Incremental), timePtr(n.Full)
+		}
 		st, err := s.store.GetDirectoryState(r.Context(), name)
 		switch {
 		case errors.Is(err, store.ErrNotFound):

@@ -50,6 +50,7 @@ var (
 		{"actor", "string", "who acted"},
 		{"action", "string", "what was done, e.g. profile.create"},
 		{"target", "string", "what it was done to"},
+		{"outcome", "string", "success, failure or denied"},
 		{"since", "string", "RFC 3339 time, inclusive"},
 		{"until", "string", "RFC 3339 time, exclusive"},
 		{"limit", "integer", "page size (default 100, at most 1000)"},
@@ -61,6 +62,10 @@ var (
 	sessions    = []string{privilege.ManageSessions, privilege.ManageUsers}
 	teamsView   = []string{privilege.ManageTeams, privilege.ManageUsers, privilege.ViewUsers}
 	teamsManage = []string{privilege.ManageTeams}
+	// policyView may read the sign-in policies: user administrators, who
+	// answer "why am I locked out", and auditors, who check what was in
+	// force.
+	policyView = []string{privilege.ManageUsers, privilege.ViewAuditLog}
 )
 
 func routeTable() []route {
@@ -70,6 +75,7 @@ func routeTable() []route {
 		{Method: "GET", Path: "/api/v1/me", Name: "getMe", Summary: "The caller and its effective privileges", Resp: Me{}, Status: 200, handler: (*Server).handleMe},
 		{Method: "PATCH", Path: "/api/v1/me", Name: "updateMe", Summary: "Change one's own display name, chat nickname or language", Action: "user.update_self", Privs: []string{privilege.EditOwnDetails}, Req: MePatch{}, Resp: User{}, Status: 200, handler: (*Server).handlePatchMe},
 		{Method: "GET", Path: "/api/v1/me/sessions", Name: "listMySessions", Summary: "The caller's own live sign-in sessions", Resp: SessionList{}, Status: 200, handler: (*Server).handleMySessions},
+		{Method: "DELETE", Path: "/api/v1/me/sessions/{id}", Name: "endMySession", Summary: "End one of the caller's own sessions (another user's is not found)", Action: "session.end_own", Resp: SessionsEnded{}, Status: 200, handler: (*Server).handleEndMySession},
 		{Method: "POST", Path: "/api/v1/me/password", Name: "changeOwnPassword", Summary: "Change the caller's own password (the current one required; counted toward lock-out; a directory user's goes to the directory)", Action: "user.password_change", Req: PasswordChangeRequest{}, Status: 204, handler: (*Server).handleChangeOwnPassword},
 
 		{Method: "GET", Path: "/api/v1/users", Name: "listUsers", Summary: "List users (filters, paging)", Privs: viewUsers, Query: userQuery, Resp: UserList{}, Status: 200, handler: (*Server).handleListUsers},
@@ -113,6 +119,7 @@ func routeTable() []route {
 		{Method: "DELETE", Path: "/api/v1/teams/{name}", Name: "deleteTeam", Summary: "Delete a team without members or subteams", Action: "team.delete", Privs: teamsManage, Status: 204, handler: (*Server).handleDeleteTeam},
 
 		{Method: "POST", Path: "/api/v1/provisioning/{source}/token", Name: "issueProvisioningToken", Summary: "Issue a SCIM provisioning source's bearer token, replacing its current one (which stops working at once); shown once. Superuser, or manage_users over everyone with grant_all: the token lets the IdP create users with any profile the mapping rules give", Action: "scim.token.rotate", Privs: users, Resp: ProvisioningToken{}, Status: 201, handler: (*Server).handleProvisioningToken},
+		{Method: "GET", Path: "/api/v1/policy", Name: "getSignInPolicy", Summary: "The sign-in policies in force, read-only, with their source (the config file): password, lock-out, username, password reset, IP rules", Privs: policyView, Resp: SignInPolicy{}, Status: 200, handler: (*Server).handlePolicy},
 
 		{Method: "GET", Path: "/api/v1/audit", Name: "listAudit", Summary: "List audit events, newest first", Privs: []string{privilege.ViewAuditLog}, Query: auditQuery, Resp: AuditList{}, Status: 200, handler: (*Server).handleListAudit},
 

@@ -76,3 +76,53 @@ func TestSessionsListAndEnd(t *testing.T) {
 		t.Fatalf("session.end_all audit events: %+v", ev)
 	}
 }
+
+func TestEndOwnSession(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := e.clk.Now()
+	for id, user := range map[string]string{"s-pete-1": "pete", "s-pete-2": "pete", "s-alice": "alice"} {
+		err := e.st.Tx(ctx, func(tx store.Tx) error {
+			return tx.CreateSession(ctx, store.Session{ID: id, UserID: e.users[user].ID, Method: "password",
+				CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(8 * time.Hour)})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pete holds no session privilege: his own sessions are his to end,
+	// another user's is not found (as an unknown id is), and stays.
+	pete := e.token("pete")
+	var ended admin.SessionsEnded
+	e.do("DELETE", "/api/v1/me/sessions/s-pete-1", pete, nil, 200, &ended)
+	if ended.Ended != 1 {
+		t.Fatalf("ended %d", ended.Ended)
+	}
+	if _, err := e.st.GetSession(ctx, "s-pete-1"); err == nil {
+		t.Fatal("ended session still in the store")
+	}
+	e.do("DELETE", "/api/v1/me/sessions/s-alice", pete, nil, 404, nil)
+	e.do("DELETE", "/api/v1/me/sessions/s-pete-1", pete, nil, 404, nil)
+	if _, err := e.st.GetSession(ctx, "s-alice"); err != nil {
+		t.Fatalf("alice's session after pete tried to end it: %v", err)
+	}
+	var list admin.SessionList
+	e.do("GET", "/api/v1/me/sessions", pete, nil, 200, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != "s-pete-2" {
+		t.Fatalf("pete's sessions: %+v", list.Items)
+	}
+	ev := e.audit("session.end_own")
+	if len(ev) != 3 {
+		t.Fatalf("session.end_own audit events: %+v", ev)
+	}
+	outcomes := map[string]int{}
+	for _, x := range ev {
+		if x.Actor != "pete" {
+			t.Errorf("actor %q", x.Actor)
+		}
+		outcomes[x.Outcome]++
+	}
+	if outcomes[store.OutcomeSuccess] != 1 {
+		t.Fatalf("outcomes: %v", outcomes)
+	}
+}

@@ -255,6 +255,11 @@ type Directory struct {
 	Name          string     `json:"name"`
 	LastFullAt    *time.Time `json:"last_full_at,omitempty"`
 	LastSuccessAt *time.Time `json:"last_success_at,omitempty"`
+	// NextSyncAt and NextFullSyncAt are when the schedule (schedule,
+	// full_schedule) starts the next incremental and full sync; absent
+	// when that schedule is off.
+	NextSyncAt     *time.Time `json:"next_sync_at,omitempty"`
+	NextFullSyncAt *time.Time `json:"next_full_sync_at,omitempty"`
 }
 
 // DirectoryList is every configured directory.

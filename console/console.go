@@ -129,6 +129,7 @@ func (c *Console) routes() {
 
 	get("/{$}", c.myAccount)
 	post("/admin/account/details", c.detailsSave)
+	post("/admin/account/sessions/{id}/end", c.mySessionEnd)
 	post("/admin/account/apikeys", c.keyCreate)
 	post("/admin/account/apikeys/{key}/revoke", c.keyRevoke)
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
@@ -155,6 +156,7 @@ func (c *Console) routes() {
 	post("/admin/teams/{name}/delete", c.teamDelete)
 	get("/admin/audit", c.auditPage)
 	get("/admin/audit/export", c.auditExport)
+	get("/admin/policy", c.policyPage)
 	get("/admin/sessions", c.sessionList)
 	post("/admin/sessions/{id}/end", c.sessionEnd)
 	get("/admin/directories", c.directoryList)
@@ -288,6 +290,7 @@ func newCan(s *sso.BrowserSession) can {
 		"teams":       has(privilege.ManageTeams, privilege.ManageUsers, privilege.ViewUsers),
 		"manageTeams": has(privilege.ManageTeams),
 		"audit":       has(privilege.ViewAuditLog),
+		"policy":      has(privilege.ManageUsers, privilege.ViewAuditLog),
 		"sessions":    has(privilege.ManageSessions, privilege.ManageUsers),
 		"directories": has(privilege.TriggerSync, privilege.ManageUsers),
 		"sync":        has(privilege.TriggerSync),
@@ -340,6 +343,7 @@ var flashes = map[string]string{
 	"team-deleted":    "Team deleted.",
 	"saved":           "Profile saved.",
 	"ended":           "Session ended.",
+	"ended_own":       "Session ended: that browser is signed out.",
 	"sync":            "Sync started.",
 }
 

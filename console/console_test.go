@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -20,6 +21,7 @@ import (
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/sso/policy"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/store/sqlite"
 )
@@ -54,7 +56,11 @@ func newEnv(t *testing.T, more ...func(*console.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := admin.New(admin.Options{Store: st, Logger: log, Hasher: h, Directories: []string{"corp"}})
+	api, err := admin.New(admin.Options{Store: st, Logger: log, Hasher: h, Directories: []string{"corp"},
+		SignInPolicies: func() admin.SignInPolicies { return testPolicies },
+		NextSyncs: func(time.Time) map[string]admin.NextSync {
+			return map[string]admin.NextSync{"corp": {Incremental: nextIncremental}}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,6 +397,45 @@ func TestAuditExport(t *testing.T) {
 	if res.StatusCode != 400 || !strings.Contains(body, "since-error") {
 		t.Fatalf("bad time: %d", res.StatusCode)
 	}
+	res, body = b.do("GET", "/admin/audit?outcome=maybe", nil, nil)
+	if res.StatusCode != 400 || !strings.Contains(body, "outcome-error") {
+		t.Fatalf("bad outcome: %d", res.StatusCode)
+	}
+}
+
+// TestAuditOutcomeFilter: the outcome filter is the API's, so a page of
+// the audit log holds a full page of matching events, however many others
+// the log has between them.
+func TestAuditOutcomeFilter(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		for i := range 250 {
+			ev := store.AuditEvent{Actor: "root", Action: "user.unlock", Target: "user:red1", Outcome: store.OutcomeSuccess}
+			if i%50 == 0 {
+				ev.Outcome, ev.Reason = store.OutcomeDenied, fmt.Sprintf("refusal %d", i)
+			}
+			if err := tx.AppendAudit(ctx, &ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn("root")
+	body := b.page("/admin/audit?action=user.unlock&outcome=denied", 200)
+	if n := strings.Count(body, `<span class="state denied">`); n != 5 {
+		t.Fatalf("denied events shown: %d, want 5", n)
+	}
+	if strings.Contains(body, `<span class="state success">`) || !strings.Contains(body, "refusal 200") {
+		t.Fatal("the outcome filter let other events through, or lost one")
+	}
+	res, csvBody := b.do("GET", "/admin/audit/export?format=csv&action=user.unlock&outcome=denied", nil, nil)
+	if res.StatusCode != 200 || strings.Count(csvBody, ",denied,") != 5 || strings.Contains(csvBody, ",success,") {
+		t.Fatalf("csv export of denied events: %d\n%s", res.StatusCode, csvBody)
+	}
 }
 
 func TestEditProfileTeamsAndPins(t *testing.T) {
@@ -437,6 +482,109 @@ func TestAPIKeysOnMyAccount(t *testing.T) {
 	}
 	if keys, _ := e.st.ListAPIKeys(context.Background(), e.user("ann").ID); keys[0].RevokedAt.IsZero() {
 		t.Fatal("not revoked")
+	}
+}
+
+func TestEndOwnSessionOnMyAccount(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ann, other := e.signIn("ann"), e.signIn("ann")
+	e.signIn("root")
+	sessions := func(user string) []store.Session {
+		t.Helper()
+		l, err := e.st.ListSessions(ctx, e.user(user).ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	mine := sessions("ann")
+	if len(mine) != 2 {
+		t.Fatalf("ann's sessions: %d", len(mine))
+	}
+	// My account offers End on the other session, not on this browser's.
+	body := ann.page("/", 200)
+	if strings.Count(body, `action="/admin/account/sessions/`) != 1 || !strings.Contains(body, "sign out to end") {
+		t.Fatalf("my sessions:\n%s", body)
+	}
+	id := regexp.MustCompile(`action="/admin/account/sessions/([^/"]+)/end"`).FindStringSubmatch(body)[1]
+	// Someone else's session is not ann's to end: not found, and it stays.
+	rootID := sessions("root")[0].ID
+	if res, _ := ann.post("/", "/admin/account/sessions/"+rootID+"/end", url.Values{}); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("ending root's session: %d", res.StatusCode)
+	}
+	if len(sessions("root")) != 1 {
+		t.Fatal("root's session ended by ann")
+	}
+	res, _ := ann.post("/", "/admin/account/sessions/"+id+"/end", url.Values{})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("end own session: %d", res.StatusCode)
+	}
+	if left := sessions("ann"); len(left) != 1 || left[0].ID == id {
+		t.Fatalf("ann's sessions after ending one: %+v", left)
+	}
+	// The ended browser is signed out; this one is not.
+	if res, _ := other.do("GET", "/", nil, nil); res.StatusCode == http.StatusOK {
+		t.Fatal("the ended session still opens My account")
+	}
+	ann.page("/", 200)
+	ev, err := e.st.ListAudit(ctx, store.AuditFilter{Action: "session.end_own"})
+	if err != nil || len(ev) != 2 || ev[0].Actor != "ann" {
+		t.Fatalf("audit: %+v %v", ev, err)
+	}
+}
+
+// nextIncremental is when the test server says corp's next scheduled
+// incremental sync runs; it schedules no full sync.
+var nextIncremental = time.Date(2026, 3, 5, 10, 15, 0, 0, time.UTC)
+
+func TestOverviewShowsNextScheduledSync(t *testing.T) {
+	e := newEnv(t)
+	body := e.signIn("root").page("/admin/", 200)
+	if !strings.Contains(body, "2026-03-05\u00a010:15\u00a0UTC <span class=\"muted\">incremental</span>") || strings.Contains(body, ">full</span>") {
+		t.Fatalf("overview's next sync:\n%s", body)
+	}
+}
+
+// testPolicies are the sign-in policies the test server runs with.
+var testPolicies = admin.SignInPolicies{
+	Password:     policy.PasswordPolicy{MinLength: 12, MinDigits: 1, History: 5},
+	Lockout:      policy.LockoutPolicy{MaxAttempts: 5, Within: 15 * time.Minute},
+	ResetEnabled: true, ResetTTL: time.Hour,
+	IPRules: []policy.IPRule{{Name: "office", Active: true, Effect: policy.Allow,
+		Addresses: mustAddresses("10.0.0.0/8"), Profiles: []string{"Agent"}}},
+}
+
+func mustAddresses(s ...string) []policy.AddressPattern {
+	a, err := policy.ParseAddresses(s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+func TestSignInPolicyPage(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("root")
+	body := b.page("/admin/policy", 200)
+	for _, want := range []string{"config file", "policy.password", "at least 12 characters", "the last 5 passwords",
+		"5 failed sign-ins within 15m0s", "until an administrator unlocks", "Links work for</dt><dd>1h0m0s",
+		"<td>office</td>", "10.0.0.0/8", "profiles Agent", `href="/admin/policy" aria-current="page"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("policy page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<form") && strings.Contains(body, `action="/admin/policy`) {
+		t.Error("the read-only policy page has a form")
+	}
+	// Without manage_users or view_audit_log: no link, and the page is
+	// refused by the API's own check.
+	ann := e.signIn("ann")
+	if body := ann.page("/", 200); strings.Contains(body, `href="/admin/policy"`) {
+		t.Error("the policy page is offered to a user without privileges")
+	}
+	if body := ann.page("/admin/policy", 403); !strings.Contains(body, "You may not see this page") {
+		t.Errorf("ann on the policy page:\n%s", body)
 	}
 }
 

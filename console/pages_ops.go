@@ -252,6 +252,17 @@ func (c *Console) sessionList(w http.ResponseWriter, r *http.Request, s *sso.Bro
 	return nil
 }
 
+// policyPage shows the sign-in policies in force, read-only: they are set
+// in the config file, and a reload shows here at once.
+func (c *Console) policyPage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var p admin.SignInPolicy
+	if err := c.get(r, s, "/api/v1/policy", nil, &p); err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "policy", "Sign-in policy", "policy", p)
+	return nil
+}
+
 func (c *Console) sessionEnd(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
 	if err := c.call(r, s, http.MethodDelete, "/api/v1/sessions/"+url.PathEscape(r.PathValue("id")), nil, nil, nil); err != nil {
 		return err
@@ -283,12 +294,17 @@ func readAuditFilter(q url.Values) auditFilter {
 // is reported by field.
 func (f auditFilter) api() (url.Values, map[string]string) {
 	q := url.Values{}
-	for k, v := range map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target} {
+	for k, v := range map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target, "outcome": f.Outcome} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
 	errs := map[string]string{}
+	switch f.Outcome {
+	case "", store.OutcomeSuccess, store.OutcomeFailure, store.OutcomeDenied:
+	default:
+		errs["outcome"] = "Choose success, failure or denied."
+	}
 	for k, v := range map[string]string{"since": f.Since, "until": f.Until} {
 		if v == "" {
 			continue
@@ -342,15 +358,13 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *sso.Brows
 	if len(errs) > 0 {
 		d.Errors, status = errs, http.StatusBadRequest
 	} else {
-		// The outcome filter is applied here, over the page the API
-		// returns, until the API takes it.
 		q.Set("limit", strconv.Itoa(auditPage))
 		q.Set("offset", strconv.Itoa((f.Page-1)*auditPage))
 		var al admin.AuditList
 		if err := c.get(r, s, "/api/v1/audit", q, &al); err != nil {
 			return err
 		}
-		d.Items = filterOutcome(al.Items, f.Outcome)
+		d.Items = al.Items
 		if f.Page > 1 {
 			d.Prev = "/admin/audit?" + f.query(f.Page-1)
 		}
@@ -360,19 +374,6 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *sso.Brows
 	}
 	c.render(w, r, s, status, "audit", "Audit log", "audit", d)
 	return nil
-}
-
-func filterOutcome(items []admin.AuditEvent, outcome string) []admin.AuditEvent {
-	if outcome == "" {
-		return items
-	}
-	out := items[:0:0]
-	for _, e := range items {
-		if e.Outcome == outcome {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // exportMax bounds an export; narrow the filters for more.
@@ -388,7 +389,7 @@ func (c *Console) auditExport(w http.ResponseWriter, r *http.Request, s *sso.Bro
 	}
 	q, errs := f.api()
 	if len(errs) > 0 {
-		return &pageError{Status: http.StatusBadRequest, Message: "The time filters do not parse; fix them on the audit page."}
+		return &pageError{Status: http.StatusBadRequest, Message: "The filters do not parse; fix them on the audit page."}
 	}
 	var all []admin.AuditEvent
 	for off := 0; off < exportMax; off += 1000 {
@@ -398,7 +399,7 @@ func (c *Console) auditExport(w http.ResponseWriter, r *http.Request, s *sso.Bro
 		if err := c.get(r, s, "/api/v1/audit", q, &al); err != nil {
 			return err
 		}
-		all = append(all, filterOutcome(al.Items, f.Outcome)...)
+		all = append(all, al.Items...)
 		if len(al.Items) < 1000 {
 			break
 		}

@@ -117,6 +117,16 @@ func (c *Console) keyRevoke(w http.ResponseWriter, r *http.Request, s *sso.Brows
 	return nil
 }
 
+// mySessionEnd ends one of the signed-in user's own sessions (a browser
+// left signed in elsewhere) through DELETE /api/v1/me/sessions/{id}.
+func (c *Console) mySessionEnd(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	if err := c.call(r, s, http.MethodDelete, "/api/v1/me/sessions/"+url.PathEscape(r.PathValue("id")), nil, nil, nil); err != nil {
+		return err
+	}
+	seeOther(w, r, "/", "ended_own")
+	return nil
+}
+
 // userFilter is the users list's query, as the form and the links carry it.
 type userFilter struct {
 	Q, State, Profile, Team, Source string

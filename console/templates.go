@@ -11,7 +11,7 @@ import (
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
 var pageNames = []string{"error", "account", "overview", "users", "user", "user_new", "profiles", "profile",
-	"teams", "team", "audit", "sessions", "directories", "run", "entries", "generate"}
+	"teams", "team", "audit", "sessions", "directories", "run", "entries", "generate", "policy"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{

@@ -372,6 +372,9 @@ func (s *Service) SetIPRules(rules []policy.IPRule) {
 	s.ipRules.Store(&rules)
 }
 
+// IPRules returns the IP authorisation rules in force.
+func (s *Service) IPRules() []policy.IPRule { return slices.Clone(*s.ipRules.Load()) }
+
 // warnDays is the expiry warning window for u: its directory's, else the
 // global one.
 func (s *Service) warnDays(u store.User) int {

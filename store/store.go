@@ -64,10 +64,13 @@ type AuditFilter struct {
 	Actor  string
 	Action string
 	Target string
-	Since  time.Time
-	Until  time.Time
-	Limit  int
-	Offset int
+	// Outcome is one of OutcomeSuccess, OutcomeFailure, OutcomeDenied;
+	// empty selects every outcome.
+	Outcome string
+	Since   time.Time
+	Until   time.Time
+	Limit   int
+	Offset  int
 }
 
 // SyncRunFilter selects sync runs, newest first.

@@ -206,6 +206,11 @@ func (s *SimpleSAMLphp) writeConfig(opts SimpleSAMLphpOptions) error {
 	set("store.type", phpString("phpsession"))
 	set("session.phpsession.savepath", phpString(filepath.Join(s.Dir, "sessions")))
 	set("session.cookie.secure", "false")
+	// Over plain http a browser drops SameSite=None cookies (they need
+	// Secure), and the package's default is None: the IdP's session would
+	// never stick in Chromium. Lax still rides the daemon's redirect here.
+	set("session.cookie.samesite", phpString("Lax"))
+	set("language.cookie.samesite", phpString("Lax"))
 	set("metadata.sources", "[['type' => 'flatfile']]")
 	if err := os.WriteFile(filepath.Join(s.Dir, "config", "config.php"), []byte(cfg.String()), 0o600); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -27,6 +28,9 @@ type AdminDeps struct {
 	Hasher    *password.Hasher
 	Sync      Sync
 	SignIn    *sso.Service
+	// Scheduler, when set, gives GET /api/v1/directories each
+	// directory's next scheduled syncs.
+	Scheduler *engine.Scheduler
 }
 
 // Admin builds the admin API (/api/v1): sync runs through the Runner,
@@ -55,8 +59,12 @@ func Admin(cfg *config.Config, deps AdminDeps) (*admin.Server, error) {
 	if deps.Sync.Runner != nil {
 		opts.Sync = syncTrigger{deps.Sync.Runner}
 	}
+	if deps.Scheduler != nil {
+		opts.NextSyncs = nextSyncs(deps.Scheduler)
+	}
 	if deps.SignIn != nil {
 		opts.Passwords = AdminPasswords(deps.SignIn, deps.Sync.Sources)
+		opts.SignInPolicies = signInPolicies(deps.SignIn, cfg.Policy.PasswordReset)
 	}
 	a, err := admin.New(opts)
 	if err != nil {
@@ -119,4 +127,27 @@ func Inviter(signin *sso.Service, cfg *config.Config) admin.Inviter {
 // AdminPolicies are the administration policies a reload replaces.
 func AdminPolicies(cfg *config.Config) admin.Policies {
 	return admin.Policies{Usernames: UsernamePolicy(cfg), PasswordHistory: cfg.Policy.Password.History}
+}
+
+// signInPolicies reads the sign-in service's policies at each call, so
+// GET /api/v1/policy shows a reload at once; whether reset mail is on and
+// its hourly limit take a restart, so the starting config has them.
+func signInPolicies(signin *sso.Service, reset config.PasswordReset) func() admin.SignInPolicies {
+	return func() admin.SignInPolicies {
+		p := signin.Policies()
+		return admin.SignInPolicies{Password: p.Password, Lockout: p.Lockout, Usernames: p.Usernames,
+			ResetEnabled: reset.Enabled, ResetTTL: p.ResetTTL, ResetPerHour: reset.PerHour, IPRules: signin.IPRules()}
+	}
+}
+
+// nextSyncs adapts the scheduler's schedule to the admin API.
+func nextSyncs(s *engine.Scheduler) func(time.Time) map[string]admin.NextSync {
+	return func(now time.Time) map[string]admin.NextSync {
+		next := s.Next(now)
+		out := make(map[string]admin.NextSync, len(next))
+		for name, n := range next {
+			out[name] = admin.NextSync{Incremental: n.Incremental, Full: n.Full}
+		}
+		return out
+	}
 }

@@ -97,7 +97,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *zap.Logger) (c *Comp
 	// The admin API changes and resets passwords through the sign-in
 	// service and the directories' sources, so it comes last.
 	c.Admin, err = Admin(cfg, AdminDeps{Store: c.Store, Logger: logger, Catalogue: c.Catalogue, Hasher: c.Hasher,
-		Sync: c.Sync, SignIn: c.SignIn})
+		Sync: c.Sync, SignIn: c.SignIn, Scheduler: c.Scheduler})
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ func (o ops) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditE
 		args = append(args, arg)
 		conds = append(conds, fmt.Sprintf(cond, len(args)))
 	}
-	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
+	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}, {"outcome", f.Outcome}} {
 		if c.v != "" {
 			add(c.col+" = $%d", c.v)
 		}

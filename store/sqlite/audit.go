@@ -14,7 +14,7 @@ import (
 func (o ops) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
 	var conds []string
 	var args []any
-	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
+	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}, {"outcome", f.Outcome}} {
 		if c.v != "" {
 			conds = append(conds, c.col+" = ?")
 			args = append(args, c.v)

@@ -874,6 +874,9 @@ func testAudit(t *testing.T, s store.Store) {
 		{store.AuditFilter{Since: ts(10), Until: ts(21), Limit: 2, Offset: 2}, []int64{events[1].ID}},
 		{store.AuditFilter{Actor: "admin", Action: "login"}, []int64{events[3].ID}},
 		{store.AuditFilter{Actor: "nobody"}, nil},
+		{store.AuditFilter{Outcome: store.OutcomeDenied}, []int64{events[2].ID}},
+		{store.AuditFilter{Outcome: store.OutcomeSuccess, Actor: "admin"}, []int64{events[3].ID, events[0].ID}},
+		{store.AuditFilter{Outcome: store.OutcomeFailure, Action: "profile.update"}, nil},
 	} {
 		got, err := s.ListAudit(ctx, c.f)
 		noErr(t, fmt.Sprintf("ListAudit(%+v)", c.f), err)

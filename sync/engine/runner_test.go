@@ -580,3 +580,37 @@ func TestCreatesKeepTheirEntries(t *testing.T) {
 		}
 	}
 }
+
+func TestSchedulerNext(t *testing.T) {
+	st := openStore(t)
+	r, err := NewRunner(st, []Directory{
+		{Name: "corp", Source: &fakeSource{}, Mapper: testMapper(t), Limits: defaultLimits(), Schedule: "*/15 * * * *", FullSchedule: "0 3 * * *"},
+		{Name: "lab", Source: &fakeSource{}, Mapper: testMapper(t), Limits: defaultLimits(), FullSchedule: "30 2 * * 0"},
+		{Name: "manual", Source: &fakeSource{}, Mapper: testMapper(t), Limits: defaultLimits()},
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewScheduler(r, st, SchedulerOptions{Location: berlin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Thursday 2026-03-05 10:07 UTC is 11:07 in Berlin.
+	now := time.Date(2026, 3, 5, 10, 7, 0, 0, time.UTC)
+	next := s.Next(now)
+	if _, ok := next["manual"]; ok || len(next) != 2 {
+		t.Fatalf("next: %v", next)
+	}
+	if c := next["corp"]; !c.Incremental.Equal(time.Date(2026, 3, 5, 10, 15, 0, 0, time.UTC)) ||
+		!c.Full.Equal(time.Date(2026, 3, 6, 2, 0, 0, 0, time.UTC)) { // 03:00 Berlin
+		t.Errorf("corp: %+v", c)
+	}
+	if l := next["lab"]; !l.Incremental.IsZero() || !l.Full.Equal(time.Date(2026, 3, 8, 1, 30, 0, 0, time.UTC)) {
+		t.Errorf("lab: %+v", l)
+	}
+}

@@ -45,6 +45,9 @@ type Scheduler struct {
 	holder string
 	ttl    time.Duration
 	cron   *cron.Cron
+	// loc and schedules: the parsed expressions by directory, for Next.
+	loc       *time.Location
+	schedules map[string]*[2]cron.Schedule // [incremental, full]
 
 	// leaseUntil is the Unix nanosecond time until which this replica
 	// holds the lease (0: not held). A job fires only before it.
@@ -78,6 +81,7 @@ func NewScheduler(r *Runner, st store.Store, opts SchedulerOptions) (*Scheduler,
 		loc = time.Local
 	}
 	s.cron = cron.New(cron.WithLocation(loc), cronspec.Option())
+	s.loc, s.schedules = loc, map[string]*[2]cron.Schedule{}
 	var errs []error
 	for _, name := range r.Directories() {
 		d, _ := r.Directory(name)
@@ -94,6 +98,14 @@ func NewScheduler(r *Runner, st store.Store, opts SchedulerOptions) (*Scheduler,
 				continue
 			}
 			s.cron.Schedule(sched, cron.FuncJob(func() { s.fire(name, e.full) }))
+			if s.schedules[name] == nil {
+				s.schedules[name] = &[2]cron.Schedule{}
+			}
+			kind := 0
+			if e.full {
+				kind = 1
+			}
+			s.schedules[name][kind] = sched
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -144,6 +156,31 @@ func (s *Scheduler) Stop() {
 			s.log.Warn("release scheduler lease", zap.Error(err))
 		}
 	}
+}
+
+// NextRuns are when a directory's schedules fire next after a time; a
+// zero time means that schedule is off.
+type NextRuns struct {
+	Incremental, Full time.Time
+}
+
+// Next returns, by directory name, when each scheduled directory's syncs
+// fire next after now (directories without a schedule are left out). It
+// is the schedule, the same on every replica; only the lease holder runs
+// it.
+func (s *Scheduler) Next(now time.Time) map[string]NextRuns {
+	out := make(map[string]NextRuns, len(s.schedules))
+	for name, sc := range s.schedules {
+		var n NextRuns
+		if sc[0] != nil {
+			n.Incremental = sc[0].Next(now.In(s.loc))
+		}
+		if sc[1] != nil {
+			n.Full = sc[1].Next(now.In(s.loc))
+		}
+		out[name] = n
+	}
+	return out
 }
 
 // Leader reports whether this replica holds the lease now.

@@ -23,6 +23,7 @@ import (
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/internal/wire"
 	"github.com/dirbridge/dirbridge/privilege"
+	"github.com/dirbridge/dirbridge/sso/saml"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -68,8 +69,14 @@ func directoryLDIF() string {
 
 const configYAML = `server: {public_url: %q}
 store: {driver: sqlite, dsn: %q}
+sso:
+  enforce: %t
+  saml: {preset: azuread, idp_metadata_url: %q}
 policy:
   argon2: {time: 1, memory_kib: 64, threads: 1}
+  lockout: {max_attempts: 5, within: 15m, lock_for: 30m}
+  ip_rules:
+    - {name: agents on site, effect: allow, addresses: [127.0.0.0/8, "::1"], profiles: [Agent]}
 profiles:
   - {name: Agent, description: Takes calls, privileges: [edit_own_details]}
   - {name: Floor Manager, description: Manages a floor (from the directory), privileges: [view_users]}
@@ -89,40 +96,106 @@ directories:
     base_dn: %q
     groups: [CC-Agents, CC-Supervisors, Night-Shift]
     max_deactivations: {count: 1, percent: 100}
-`
+%s`
 
-// stack is the running daemon with its directory.
+// The administrator at the SAML IdP: Entra-shaped, matched to the local
+// "admin" by UPN (a protected account is matched by nothing weaker) and
+// linked by tenant and object ID at the first sign-in.
+const (
+	idpUser     = "alex"
+	idpPassword = "alex-idp-pw"
+	tenantID    = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	adminOID    = "3c9e2b7a-5d4f-4e1a-8b6c-0a1b2c3d4e5f"
+	adminUPN    = "admin@example.org"
+)
+
+// stack is the running daemon with its directory and SAML IdP, and a
+// second daemon on the same store with SSO enforced, for the bypass form.
 type stack struct {
 	t     *testing.T
 	slapd *harness.Slapd
+	idp   *harness.SimpleSAMLphp
 	base  string
-	cfg   *config.Config
-	ids   map[string]string // seeded local users' ids by name
+	// enforced is the base URL of the daemon that enforces SSO.
+	enforced string
+	dir      string
+	cfg      *config.Config
+	ids      map[string]string // seeded local users' ids by name
 }
 
-// startStack writes the config, seeds profiles, teams and local users into
-// the store, and starts the daemon on loopback.
+// writeConfig writes the config of the daemon at base to name in the
+// stack's dir; enforced daemons run no scheduled syncs (one daemon
+// syncing is enough).
+func (s *stack) writeConfig(name, base string, enforce bool, idpMetadata string) string {
+	s.t.Helper()
+	schedules := ""
+	if enforce {
+		schedules = "    schedule: \"\"\n    full_schedule: \"\"\n"
+	}
+	path := filepath.Join(s.dir, name)
+	y := fmt.Sprintf(configYAML, base, filepath.Join(s.dir, "db.sqlite"), enforce, idpMetadata,
+		s.slapd.URL, s.slapd.ReaderDN, s.slapd.ReaderPassword, s.slapd.BaseDN, schedules)
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	return path
+}
+
+// startStack starts slapd and SimpleSAMLphp, writes the configs, seeds
+// profiles, teams and local users into the store, and starts the daemons
+// on loopback.
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	ctx := context.Background()
-	slapd := harness.StartSlapd(t, harness.SlapdOptions{LDIF: directoryLDIF()})
-	dir := t.TempDir()
+	s := &stack{t: t, dir: t.TempDir(), ids: map[string]string{}}
+	s.slapd = harness.StartSlapd(t, harness.SlapdOptions{LDIF: directoryLDIF()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, slapd: slapd, base: "http://" + ln.Addr().String(), ids: map[string]string{}}
-	path := filepath.Join(dir, "dirbridge.yaml")
-	y := fmt.Sprintf(configYAML, s.base, filepath.Join(dir, "db.sqlite"), slapd.URL, slapd.ReaderDN, slapd.ReaderPassword, slapd.BaseDN)
-	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+	s.base = "http://" + ln.Addr().String()
+	lnEnforced, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
+	s.enforced = "http://" + lnEnforced.Addr().String()
+
+	// The SP metadata comes from the config alone; the IdP needs it to
+	// start, and the config its metadata URL: a placeholder first.
+	path := s.writeConfig("dirbridge.yaml", s.base, false, "http://127.0.0.1:9/placeholder")
+	if s.cfg, err = config.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	spMeta, err := wire.SAMLMetadata(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.idp = harness.StartSimpleSAMLphp(t, harness.SimpleSAMLphpOptions{
+		Users: []harness.SAMLUser{{Username: idpUser, Password: idpPassword, Attributes: map[string][]string{
+			saml.AzureObjectID: {adminOID}, saml.AzureTenantID: {tenantID}, saml.AzureName: {adminUPN},
+			saml.AzureEmail: {adminUPN}, saml.AzureDisplayName: {"Alex Admin"},
+		}}},
+		SPs:     []harness.SAMLSP{{Metadata: spMeta}},
+		NameIDs: []harness.SAMLNameIDRule{{Format: saml.NameIDPersistent, Attribute: saml.AzureObjectID}},
+	})
+	path = s.writeConfig("dirbridge.yaml", s.base, false, s.idp.MetadataURL)
+	pathEnforced := s.writeConfig("enforced.yaml", s.enforced, true, s.idp.MetadataURL)
 	if s.cfg, err = config.Load(path); err != nil {
 		t.Fatal(err)
 	}
 	s.seed(ctx)
+	s.startDaemon(path, ln)
+	s.startDaemon(pathEnforced, lnEnforced)
+	return s
+}
 
-	ctx, cancel := context.WithCancel(ctx)
+// startDaemon runs the daemon of the config at path on ln until cleanup,
+// and waits until it is ready.
+func (s *stack) startDaemon(path string, ln net.Listener) {
+	t := s.t
+	t.Helper()
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- daemon.Run(ctx, daemon.Options{ConfigPath: path, Listener: ln, Logger: zaptest.NewLogger(t)})
@@ -139,7 +212,7 @@ func startStack(t *testing.T) *stack {
 		}
 	})
 	for i := 0; ; i++ {
-		if res, err := http.Get(s.base + "/readyz"); err == nil {
+		if res, err := http.Get(base + "/readyz"); err == nil {
 			_ = res.Body.Close()
 			if res.StatusCode == http.StatusOK {
 				break
@@ -150,7 +223,6 @@ func startStack(t *testing.T) *stack {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return s
 }
 
 // seed creates the config's profiles (the mapping names them), editable
@@ -199,7 +271,7 @@ func (s *stack) seed(ctx context.Context) {
 			}
 		}
 		for _, u := range []store.User{
-			{Username: "admin", DisplayName: "Alex Admin", Email: "admin@example.org", Profile: "System Administrator", PasswordHash: hash},
+			{Username: "admin", DisplayName: "Alex Admin", Email: "admin@example.org", UPN: adminUPN, Profile: "System Administrator", PasswordHash: hash},
 			{Username: "sam", DisplayName: "Sam Supervisor", Email: "sam@example.org", Profile: "Team Supervisor", Units: []string{"Floor 1"}, PasswordHash: hash},
 			{Username: "ann", DisplayName: "Ann Agent", Email: "ann@example.org", Profile: "Agent", Units: []string{"Floor 2"}, PasswordHash: hash,
 				PasswordExpiresAt: time.Now().Add(5 * 24 * time.Hour)},
@@ -320,6 +392,40 @@ func (u *ui) signIn(user, path string) {
 	})
 }
 
+// setChecked sets the checkbox of id to want from the keyboard (focus,
+// space), as a user would, and fails unless the box then says so.
+func (u *ui) setChecked(id string, want bool) {
+	u.t.Helper()
+	state := func() bool {
+		ctx, cancel := context.WithTimeout(u.ctx, 5*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf("document.getElementById(%q).checked", id)))
+		if err != nil {
+			u.t.Fatalf("checkbox %s: %v", id, err)
+		}
+		return v
+	}
+	if state() != want {
+		u.do(chromedp.Focus(chromedp.CSS("#"+id)), chromedp.KeyEvent(" "))
+	}
+	if state() != want {
+		u.t.Fatalf("checkbox %s: not %v after pressing space", id, want)
+	}
+}
+
+// signInSAML signs in at the IdP from the login page's SAML button,
+// starting from path; the IdP's answer posts itself back to the daemon.
+func (u *ui) signInSAML(user, password, path string) {
+	u.t.Helper()
+	u.do(chromedp.Navigate(u.s.base+path), chromedp.WaitVisible(chromedp.CSS(`a.button[href^="/saml/login"]`)),
+		chromedp.Click(chromedp.CSS(`a.button[href^="/saml/login"]`)))
+	u.waitFor("the IdP's login form", func() bool { return strings.HasPrefix(u.location(), u.s.idp.BaseURL) })
+	u.do(chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), user), chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#submit_button")))
+	u.waitFor("signed in through SAML as "+user, func() bool { return u.tryText(".signout .who") == "admin" })
+}
+
 // screenshot saves the page as name.png when screenshots are asked for.
 func (u *ui) screenshot(name string) {
 	u.t.Helper()
@@ -354,12 +460,13 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("administrator", func(t *testing.T) {
 		u := newUI(t, s, 1280, 800)
-		u.signIn("admin", "/admin/directories")
+		u.signInSAML(idpUser, idpPassword, "/admin/directories")
 		if loc := u.location(); loc != s.base+"/admin/directories" {
 			t.Fatalf("after sign-in: %s", loc)
 		}
 		// Import the directory: a real full sync from the Directories page.
-		u.do(chromedp.Click(chromedp.CSS("#full-corp")), chromedp.Click(chromedp.CSS("#dry-corp")))
+		u.setChecked("full-corp", true)
+		u.setChecked("dry-corp", false)
 		u.submit(`form[action="/admin/directories/corp/sync"] button`, "Sync started")
 		// The run's page refreshes itself while it runs.
 		u.waitFor("the import to finish", func() bool { return strings.Contains(u.tryText("main"), "succeeded") })
@@ -401,7 +508,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		// deactivation) refuses the run; the administrator approves it.
 		s.slapd.Modify(t, fmt.Sprintf("dn: cn=CC-Agents,ou=groups,%s\nchangetype: modify\ndelete: member\nmember: uid=dara,ou=people,%s\nmember: uid=eli,ou=people,%s\n", base, base, base))
 		u.open("/admin/directories")
-		u.do(chromedp.Click(chromedp.CSS("#full-corp")), chromedp.Click(chromedp.CSS("#dry-corp")))
+		u.setChecked("full-corp", true)
+		u.setChecked("dry-corp", false)
 		u.submit(`form[action="/admin/directories/corp/sync"] button`, "Sync started")
 		u.waitFor("the run to be refused", func() bool { return strings.Contains(u.tryText("main"), "Approve and apply") })
 		if main := u.text("main"); !strings.Contains(main, "refused") {
@@ -417,6 +525,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		u.open("/admin/")
 		if main := u.text("main"); !strings.Contains(main, "corp") || !strings.Contains(main, "Licences in use") || !strings.Contains(main, "ann") {
 			t.Fatalf("overview:\n%s", main)
+		}
+		// The default schedules (incremental and full) from the
+		// daemon's own scheduler.
+		if next := u.text("main table"); !strings.Contains(next, "incremental") || !strings.Contains(next, "full") {
+			t.Fatalf("overview's next syncs:\n%s", next)
 		}
 		u.screenshot("overview")
 
@@ -473,6 +586,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			{"/admin/teams", "teams", "Night"},
 			{"/admin/teams/Floor%201", "team", "amir"},
 			{"/admin/sessions", "sessions", "licences in use"},
+			{"/admin/policy", "policy", "5 failed sign-ins within 15m0s"},
 			{"/admin/audit", "audit", "user.deactivate"},
 			{"/", "account", "My sessions"},
 		} {
@@ -481,6 +595,41 @@ func TestConsoleInBrowser(t *testing.T) {
 				t.Fatalf("%s does not show %q:\n%s", p.path, p.want, main)
 			}
 			u.screenshot(p.name)
+		}
+	})
+
+	t.Run("bypass form while SSO is enforced", func(t *testing.T) {
+		u := newUI(t, s, 1280, 800)
+		// The enforced login page goes straight to the IdP; the bypass
+		// path shows the password form, which only bypass_sso opens.
+		u.do(chromedp.Navigate(s.enforced + "/login"))
+		u.waitFor("the enforced login page to send the browser to the IdP", func() bool {
+			return strings.HasPrefix(u.location(), s.idp.BaseURL)
+		})
+		bypass := func(user string) {
+			u.do(chromedp.Navigate(s.enforced+"/login?bypass-sso=1&return_to=%2Fadmin%2Fusers"), chromedp.WaitVisible(chromedp.CSS("#username")),
+				chromedp.SendKeys(chromedp.CSS("#username"), user), chromedp.SendKeys(chromedp.CSS("#password"), pw),
+				chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)))
+		}
+		bypass("ann")
+		u.waitFor("ann refused on the bypass path", func() bool {
+			return strings.Contains(u.tryText("body"), "incorrect")
+		})
+		if u.tryText(".signout .who") != "" {
+			t.Fatal("a user without bypass_sso signed in through the bypass form")
+		}
+		bypass("admin")
+		u.waitFor("admin signed in through the bypass form", func() bool { return u.tryText(".signout .who") == "admin" })
+		if loc := u.location(); loc != s.enforced+"/admin/users" {
+			t.Fatalf("after the bypass sign-in: %s", loc)
+		}
+		// My account lists the SAML session of the administrator's
+		// other browser; end it from here.
+		u.do(chromedp.Navigate(s.enforced+"/"), chromedp.WaitVisible(chromedp.CSS(`form[action^="/admin/account/sessions/"] button`)))
+		before := strings.Count(u.text("main"), "saml")
+		u.submit(`form[action^="/admin/account/sessions/"] button`, "that browser is signed out")
+		if after := strings.Count(u.text("main"), "saml"); after != before-1 {
+			t.Fatalf("SAML sessions listed: %d before ending one, %d after:\n%s", before, after, u.text("main"))
 		}
 	})
 
