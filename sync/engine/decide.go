@@ -63,17 +63,7 @@ type userDecision struct {
 // linked (mapping.Link); pinned fields of a linked user are kept; and a
 // user an administrator deactivated is never reactivated.
 func decideUser(c userCase, env *userEnv) userDecision {
-	du := c.read
-	d := userDecision{entry: store.DirectoryEntry{
-		Directory: env.dir, Anchor: du.Anchor, Kind: store.EntryUser, DN: du.DN,
-		Name: du.Username, Attributes: du.Attributes, Groups: c.groups, UpdatedAt: env.now,
-	}}
-	switch {
-	case c.stored != nil:
-		d.entry.UserID = c.stored.ID
-	case c.entry != nil:
-		d.entry.Unmapped = c.entry.Unmapped
-	}
+	d := newDecision(c, env)
 	if c.mapped.Blocked {
 		reason := strings.Join(c.blockMsgs, "; ")
 		if reason == "" {
@@ -86,11 +76,28 @@ func decideUser(c userCase, env *userEnv) userDecision {
 		d.block(c, id, reason)
 		return d
 	}
-	deact := deactivationReason(*du, c.groups, env.now)
+	deact := deactivationReason(*c.read, c.groups, env.now)
 	if c.stored == nil {
 		return decideNew(c, env, d, deact)
 	}
 	return decideExisting(c, env, d, deact)
+}
+
+// newDecision is a decision with nothing decided yet but the user's
+// entry as the read gives it.
+func newDecision(c userCase, env *userEnv) userDecision {
+	du := c.read
+	d := userDecision{entry: store.DirectoryEntry{
+		Directory: env.dir, Anchor: du.Anchor, Kind: store.EntryUser, DN: du.DN,
+		Name: du.Username, Attributes: du.Attributes, Groups: c.groups, UpdatedAt: env.now,
+	}}
+	switch {
+	case c.stored != nil:
+		d.entry.UserID = c.stored.ID
+	case c.entry != nil:
+		d.entry.Unmapped = c.entry.Unmapped
+	}
+	return d
 }
 
 func (d *userDecision) block(c userCase, userID, reason string) {
@@ -270,6 +277,9 @@ func indexNames(cur *Current, st storedIndex, rd *readIndex, results mapped) *na
 	}
 	for i := range rd.present {
 		r := results.at(i)
+		if r == nil {
+			continue // dropped: the stored user's own name (dropUnchanged)
+		}
 		// Only a rename that will surely be made frees a name: one onto a
 		// name nobody else holds (decideExisting blocks the others).
 		if c := st.users[r.Anchor]; c != nil && !r.Blocked && !strings.EqualFold(c.Username, r.Username) &&

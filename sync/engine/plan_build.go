@@ -51,7 +51,9 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	b.planGroupEntries(st.groupEntries)
 	b.snap.Groups = nil
 
-	results, mw := mapUserChunks(mapper, rd.present, mapGroups, st.users, mapWorkers(len(rd.present)))
+	env := &userEnv{dir: b.cur.Directory, now: b.now, linkBy: b.cur.LinkBy, profiles: b.cur.Profiles,
+		groupName: names, linked: map[string]string{}}
+	results, mw := mapUserChunks(mapper, rd.present, mapGroups, st.users, mapWorkers(len(rd.present)), dropUnchanged(&rd, st, memberOf, env))
 	b.warns = append(b.warns, mw...)
 	// Made after the mapping, which holds much of its own while it runs:
 	// a large first sync's items are tens of megabytes. Sized once for
@@ -59,8 +61,7 @@ func NewPlan(cur Current, snap directory.Snapshot, mapper Mapper, now time.Time)
 	// run that changes little stays small.
 	b.p.Items = make([]Item, 0, news+len(rd.deleted)+len(rd.present)/64)
 
-	env := &userEnv{dir: b.cur.Directory, now: b.now, linkBy: b.cur.LinkBy, profiles: b.cur.Profiles,
-		names: indexNames(&b.cur, st, &rd, results), groupName: names, linked: map[string]string{}}
+	env.names = indexNames(&b.cur, st, &rd, results)
 	b.decidePresent(&rd, st, results, memberOf, env, notesOf(mw))
 	b.planDeleted(rd.deleted, st, names)
 	b.planAbsent(&rd, st, readGroup, names)
@@ -279,17 +280,45 @@ func notesOf(ws []Warning) userNotes {
 func (b *planner) decidePresent(rd *readIndex, st storedIndex, results mapped, memberOf [][]string, env *userEnv, notes userNotes) {
 	for i := range rd.present {
 		results.done(i) // a large read's results go a chunk at a time
-		du := &rd.present[i]
-		var lacking []string
-		if memberOf != nil {
-			lacking = memberOf[i]
+		c := presentCase(rd, st, memberOf, i)
+		c.mapped = results.at(i)
+		if c.mapped == nil { // dropped as unchanged (dropUnchanged)
+			d := newDecision(c, env)
+			d.unchanged = true
+			b.record(d, c.entry, env)
+			continue
 		}
-		c := userCase{
-			read: du, groups: userGroupAnchors(*du, lacking), mapped: results.at(i),
-			stored: st.users[du.Anchor], entry: st.userEntries[du.Anchor],
-			blockMsgs: notes.block[du.Anchor], pinNotes: notes.pin[du.Anchor],
-		}
+		c.blockMsgs, c.pinNotes = notes.block[c.read.Anchor], notes.pin[c.read.Anchor]
 		b.record(decideUser(c, env), c.entry, env)
+	}
+}
+
+// presentCase is present user i's case without its mapping and notes.
+func presentCase(rd *readIndex, st storedIndex, memberOf [][]string, i int) userCase {
+	du := &rd.present[i]
+	var lacking []string
+	if memberOf != nil {
+		lacking = memberOf[i]
+	}
+	return userCase{read: du, groups: userGroupAnchors(*du, lacking), stored: st.users[du.Anchor], entry: st.userEntries[du.Anchor]}
+}
+
+// dropUnchanged drops, as each chunk is mapped, the results of the users
+// decideUser leaves unchanged: stored users whose mapped username is
+// theirs (so the run's other users play no part in the decision, see
+// decideExisting) and whom nothing blocks. decidePresent then records
+// them unchanged without a result; a collision found after the mapping
+// restores the result it blocks. env is read only, and its names (made
+// from every result) are not needed for such users.
+func dropUnchanged(rd *readIndex, st storedIndex, memberOf [][]string, env *userEnv) dropFunc {
+	return func(i int, r *mapping.Result) bool {
+		s := st.users[rd.present[i].Anchor]
+		if s == nil || r.Blocked || !strings.EqualFold(s.Username, r.Username) {
+			return false
+		}
+		c := presentCase(rd, st, memberOf, i)
+		c.mapped = r
+		return decideUser(c, env).unchanged
 	}
 }
 

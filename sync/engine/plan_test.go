@@ -522,3 +522,50 @@ func TestPlanMembersListedOnGroupOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestMapUsersDropped: results a plan drops as unchanged are gone, the
+// rest are as one MapAll call gives them, and a collision across chunks
+// with a dropped user's name restores and blocks it too.
+func TestMapUsersDropped(t *testing.T) {
+	var users []directory.User
+	for i := range 40 {
+		users = append(users, dirUser(fmt.Sprintf("a-%02d", i), fmt.Sprintf("user%02d", i), gAgents))
+	}
+	users[35].Username = "user03" // a new user taking a stored user's name, in another chunk
+	m := testMapper(t)
+	groups := snapshot(true, users...).Groups
+	want, _ := m.MapAll(users, groups, nil)
+	existing := map[string]*store.User{}
+	for i := range 30 { // users 30-39 are new
+		existing[users[i].Anchor] = &store.User{ID: fmt.Sprint(i), Username: want[i].Username}
+	}
+	drop := func(i int, r *mapping.Result) bool {
+		s := existing[users[i].Anchor]
+		return s != nil && !r.Blocked && r.Username == s.Username && i%2 == 0 // even ones "unchanged"
+	}
+	got, warns := mapUserChunks(m, users, groups, existing, 4, drop)
+	for i := range users {
+		r := got.at(i)
+		switch {
+		case i == 3 || i == 35:
+			if r == nil || !r.Blocked || r.Username != "user03" || r.DN != users[i].DN || r.Anchor != users[i].Anchor {
+				t.Errorf("result %d: got %+v, want user03 blocked", i, r)
+			}
+		case i < 30 && i%2 == 0:
+			if r != nil {
+				t.Errorf("result %d: got %+v, want it dropped", i, r)
+			}
+		case r == nil || r.Username != want[i].Username || r.Blocked || r.Profile != want[i].Profile:
+			t.Errorf("result %d: got %+v, want %+v", i, r, want[i])
+		}
+	}
+	blocking := 0
+	for _, w := range warns {
+		if w.Blocking {
+			blocking++
+		}
+	}
+	if blocking != 2 {
+		t.Errorf("%d blocking warnings, want 2: %v", blocking, warns)
+	}
+}
