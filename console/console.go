@@ -161,6 +161,7 @@ func (c *Console) routes() {
 	post("/admin/sessions/{id}/end", c.sessionEnd)
 	get("/admin/directories", c.directoryList)
 	post("/admin/directories/{name}/sync", c.directorySync)
+	post("/admin/provisioning/{source}/token", c.provisioningToken)
 	get("/admin/directories/{name}/runs/{id}", c.runPage)
 	get("/admin/directories/{name}/chart.svg", c.runChart)
 	get("/admin/directories/{name}/entries", c.entriesPage)

@@ -56,7 +56,7 @@ func newEnv(t *testing.T, more ...func(*console.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := admin.New(admin.Options{Store: st, Logger: log, Hasher: h, Directories: []string{"corp"},
+	api, err := admin.New(admin.Options{Store: st, Logger: log, Hasher: h, Directories: []string{"corp"}, Provisioning: []string{"entra"},
 		SignInPolicies: func() admin.SignInPolicies { return testPolicies },
 		NextSyncs: func(time.Time) map[string]admin.NextSync {
 			return map[string]admin.NextSync{"corp": {Incremental: nextIncremental}}
@@ -735,4 +735,17 @@ func TestProvisioningStatus(t *testing.T) {
 	}
 	// Someone the API does not let read the directories sees neither.
 	e.signIn("ann").page("/admin/directories", 403)
+
+	// A new token, shown once on the page; a second one replaces it.
+	root := e.signIn("root")
+	res, body := root.post("/admin/directories", "/admin/provisioning/entra/token", url.Values{})
+	if res.StatusCode != 200 || !strings.Contains(body, "not shown again") || !strings.Contains(body, `class="secret"`) || res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("new token: %d\n%s", res.StatusCode, body)
+	}
+	if _, body = root.post("/admin/directories", "/admin/provisioning/entra/token", url.Values{}); !strings.Contains(body, "replaces the old one") {
+		t.Fatalf("second token:\n%s", body)
+	}
+	if res, body = root.post("/admin/directories", "/admin/provisioning/nope/token", url.Values{}); res.StatusCode != 404 || !strings.Contains(body, `role="alert"`) {
+		t.Fatalf("unknown source: %d", res.StatusCode)
+	}
 }

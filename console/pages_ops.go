@@ -123,7 +123,11 @@ func (c *Console) directories(r *http.Request, s *sso.BrowserSession, runs int) 
 type directoriesData struct {
 	Dirs []dirState
 	// SCIM is the provisioning sources' status (none without SCIM).
-	SCIM  []scim.SourceStatus
+	SCIM []scim.SourceStatus
+	// NewToken is a provisioning token just issued, shown this once;
+	// TokenError why issuing one was refused.
+	NewToken   *admin.ProvisioningToken
+	TokenError string
 	Error string
 	Dir   string
 	// Running: a run is going; the page refreshes itself until it ends.
@@ -151,6 +155,34 @@ func (c *Console) directoryList(w http.ResponseWriter, r *http.Request, s *sso.B
 		d.SCIM = c.scim()
 	}
 	c.render(w, r, s, http.StatusOK, "directories", "Directories", "directories", d)
+	return nil
+}
+
+// provisioningToken issues (or replaces) a SCIM source's bearer token and
+// shows it once, on the page: never in a URL, never again.
+func (c *Console) provisioningToken(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
+	var tok admin.ProvisioningToken
+	err := c.call(r, s, http.MethodPost, "/api/v1/provisioning/"+url.PathEscape(r.PathValue("source"))+"/token", nil, nil, &tok)
+	var ae *apiError
+	if err != nil && (!asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized) {
+		return err
+	}
+	dirs, derr := c.directories(r, s, 15)
+	if derr != nil {
+		return derr
+	}
+	d := newDirectoriesData(dirs)
+	if c.scim != nil {
+		d.SCIM = c.scim()
+	}
+	status := http.StatusOK
+	if err != nil {
+		d.TokenError, status = ae.Body.Message, ae.Status
+	} else {
+		d.NewToken = &tok
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	c.render(w, r, s, status, "directories", "Directories", "directories", d)
 	return nil
 }
 
