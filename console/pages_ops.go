@@ -128,8 +128,8 @@ type directoriesData struct {
 	// TokenError why issuing one was refused.
 	NewToken   *admin.ProvisioningToken
 	TokenError string
-	Error string
-	Dir   string
+	Error      string
+	Dir        string
 	// Running: a run is going; the page refreshes itself until it ends.
 	Running bool
 }
