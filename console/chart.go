@@ -87,7 +87,7 @@ func drawRuns(runs []admin.SyncRun) string {
 			}
 			y -= h
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %d %s</title></rect>`,
-				x, y, bar, h, legend[j].colour, html.EscapeString(when(r.StartedAt)), n, legend[j].name)
+				x, y, bar, h, legend[j].colour, html.EscapeString(whenText(r.StartedAt)), n, legend[j].name)
 		}
 		h := max(secs[i]/maxSecs*durationH, 1)
 		colour := "#8a94a6"
@@ -95,14 +95,14 @@ func drawRuns(runs []admin.SyncRun) string {
 			colour = "#b42318"
 		}
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %.1f s, %s</title></rect>`,
-			x, float64(durTop+durationH)-h, bar, h, colour, html.EscapeString(when(r.StartedAt)), secs[i], html.EscapeString(r.Status))
+			x, float64(durTop+durationH)-h, bar, h, colour, html.EscapeString(whenText(r.StartedAt)), secs[i], html.EscapeString(r.Status))
 	}
 	y := durTop + durationH + 16
 	// The newest run's time under the right end; the oldest's under its
 	// bar when there is room for both.
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#5b6676">%s</text>`, width-right, y, html.EscapeString(when(runs[len(runs)-1].StartedAt)))
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#5b6676">%s</text>`, width-right, y, html.EscapeString(whenText(runs[len(runs)-1].StartedAt)))
 	if len(runs) > 1 && x0 < float64(width-right-260) {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#5b6676">%s</text>`, x0, y, html.EscapeString(when(runs[0].StartedAt)))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#5b6676">%s</text>`, x0, y, html.EscapeString(whenText(runs[0].StartedAt)))
 	}
 	b.WriteString(`</svg>`)
 	return b.String()

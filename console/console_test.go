@@ -541,7 +541,7 @@ var nextIncremental = time.Date(2026, 3, 5, 10, 15, 0, 0, time.UTC)
 func TestOverviewShowsNextScheduledSync(t *testing.T) {
 	e := newEnv(t)
 	body := e.signIn("root").page("/admin/", 200)
-	if !strings.Contains(body, "2026-03-05\u00a010:15\u00a0UTC <span class=\"muted\">incremental</span>") || strings.Contains(body, ">full</span>") {
+	if !strings.Contains(body, "2026-03-05\u00a010:15\u00a0UTC</time> <span class=\"muted\">incremental</span>") || strings.Contains(body, ">full</span>") {
 		t.Fatalf("overview's next sync:\n%s", body)
 	}
 }

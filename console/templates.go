@@ -49,21 +49,37 @@ func parsePages() (map[string]*template.Template, error) {
 
 // when shows a time (time.Time or *time.Time) in UTC to the minute, and
 // "—" for none.
-func when(v any) string {
-	var t time.Time
-	switch x := v.(type) {
-	case time.Time:
-		t = x
-	case *time.Time:
-		if x != nil {
-			t = *x
-		}
-	}
+func when(v any) template.HTML {
+	t := timeOf(v)
 	if t.IsZero() {
 		return "—"
 	}
-	// No-break spaces keep a time on one line in a narrow column.
+	// A <time> element the stylesheet keeps on one line (no-break spaces
+	// alone still let a narrow column break it at the date's hyphens).
+	return template.HTML(`<time datetime="` + t.UTC().Format(time.RFC3339) + `">` + template.HTMLEscapeString(whenText(t)) + `</time>`)
+}
+
+// whenText is a time as the console writes it, as plain text (for the
+// chart's titles): UTC, to the minute, with no-break spaces.
+func whenText(v any) string {
+	t := timeOf(v)
+	if t.IsZero() {
+		return "—"
+	}
 	return strings.ReplaceAll(t.UTC().Format("2006-01-02 15:04 UTC"), " ", "\u00a0")
+}
+
+// timeOf is v as a time: a time.Time, or what a *time.Time points at.
+func timeOf(v any) time.Time {
+	switch x := v.(type) {
+	case time.Time:
+		return x
+	case *time.Time:
+		if x != nil {
+			return *x
+		}
+	}
+	return time.Time{}
 }
 
 // inputArgs are the arguments of the "input" template: a labelled input
