@@ -171,7 +171,22 @@ type Options struct {
 // Service is the sign-in surface: an http.Handler serving /login,
 // /logout, /auth/verify, /api/v1/me, /password/change and the redirect
 // methods' endpoints, and the one Finisher those methods end in.
+//
+// It is split by domain, each part mounting its own routes (as dex's
+// server/ is): sessions (cookie, session reads, forward auth, /api/v1/me,
+// logout), passwords (the login form, bypass, change, reset), certs
+// (client-certificate sign-in) and the finisher (resolve, gate, session
+// transaction). What they share — configuration, store, pages, audit —
+// is the core.
 type Service struct {
+	*core
+	mux *http.ServeMux
+	// started is set once Run has started every method.
+	started atomic.Bool
+}
+
+// core is what every part of the Service shares.
+type core struct {
 	opts      Options
 	store     store.Store
 	log       *zap.Logger
@@ -179,7 +194,6 @@ type Service struct {
 	public    *url.URL
 	secure    bool
 	cookie    string
-	mux       *http.ServeMux
 	pages     *template.Template
 	cache     *sessionCache
 	throttle  *ipThrottle
@@ -196,8 +210,6 @@ type Service struct {
 	pol atomic.Pointer[Policies]
 	// negotiator, when set, answers GET /login (negotiate.go).
 	negotiator Negotiator
-	// started is set once Run has started every method.
-	started atomic.Bool
 	// revoke checks client certificates' revocation; nil when off.
 	revoke *revocation
 }
@@ -273,7 +285,7 @@ func New(opts Options) (*Service, error) {
 		opts.VerifyCacheTTL = 2 * time.Second
 	}
 
-	s := &Service{
+	s := &Service{core: &core{
 		opts:    opts,
 		store:   opts.Store,
 		log:     opts.Logger.Named("sso"),
@@ -282,7 +294,7 @@ func New(opts Options) (*Service, error) {
 		secure:  pub.Scheme == "https",
 		cache:   newSessionCache(),
 		allowed: append([]string{pub.Host}, opts.AllowedReturnHosts...),
-	}
+	}}
 	s.cookie = opts.Cookie.Name
 	s.revoke = revoke
 	s.SetIPRules(opts.IPRules)
