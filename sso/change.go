@@ -88,7 +88,7 @@ func isLocal(u store.User) bool { return u.Source == store.SourceLocal || u.Sour
 // handleChangePage is the self-service change form for a signed-in user.
 func (s *Service) handleChangePage(w http.ResponseWriter, r *http.Request) {
 	returnTo := SafeReturnTo(r.URL.Query().Get("return_to"), s.allowed)
-	v, _, err := s.session(r.Context(), r)
+	v, _, err := s.sess.session(r.Context(), r)
 	if err != nil {
 		http.Redirect(w, r, "/login?return_to="+queryEscape("/password/change"), http.StatusSeeOther)
 		return
@@ -141,7 +141,7 @@ func (s *Service) handleChangePost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		v, _, err := s.session(ctx, r)
+		v, _, err := s.sess.session(ctx, r)
 		if err != nil {
 			http.Redirect(w, r, "/login?return_to="+queryEscape("/password/change"), http.StatusSeeOther)
 			return
@@ -210,10 +210,10 @@ func (s *Service) handleChangePost(w http.ResponseWriter, r *http.Request) {
 	// Whoever else knew the old password is signed out; this browser's
 	// session, if it has one, stays.
 	keep := ""
-	if v, _, err := s.session(ctx, r); err == nil && tk == nil {
+	if v, _, err := s.sess.session(ctx, r); err == nil && tk == nil {
 		keep = v.sess.ID
 	}
-	n, err := s.endSessionsOf(ctx, u.ID, keep, nil)
+	n, err := s.sess.endSessionsOf(ctx, u.ID, keep, nil)
 	if err != nil {
 		s.log.Error("password change: end other sessions", zap.String("user", u.Username), zap.Error(err))
 	}
@@ -343,28 +343,28 @@ func (s *Service) updateUser(ctx context.Context, id string, change func(*store.
 }
 
 // handleLogout ends the session here and in the store, at once.
-func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (se *sessions) handleLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	key, ok := s.sessionKey(r)
+	key, ok := se.sessionKey(r)
 	if ok {
-		s.cache.drop(key)
+		se.cache.drop(key)
 		id := hex.EncodeToString(key[:])
-		sess, err := s.store.GetSession(ctx, id)
+		sess, err := se.store.GetSession(ctx, id)
 		if err == nil {
-			err = s.store.Tx(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, id) })
+			err = se.store.Tx(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, id) })
 		}
 		switch {
 		case err == nil:
-			ip := clientIP(r, s.opts.TrustedProxies)
-			s.audit(ctx, &store.AuditEvent{Time: s.now(), Actor: sess.UserID, Action: ActionSignOut, Target: sess.UserID,
+			ip := clientIP(r, se.opts.TrustedProxies)
+			se.audit(ctx, &store.AuditEvent{Time: se.now(), Actor: sess.UserID, Action: ActionSignOut, Target: sess.UserID,
 				Outcome: store.OutcomeSuccess, Reason: "logout", SourceIP: addrString(ip), Details: map[string]any{"method": sess.Method}})
 		case !errors.Is(err, store.ErrNotFound):
-			s.log.Error("logout: delete session", zap.Error(err))
+			se.log.Error("logout: delete session", zap.Error(err))
 			http.Error(w, "sign-out failed; please try again", http.StatusServiceUnavailable)
 			return
 		}
 	}
-	s.clearSessionCookie(w)
+	se.clearSessionCookie(w)
 	http.Redirect(w, r, "/login?logged_out=1", http.StatusSeeOther)
 }
 

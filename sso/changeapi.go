@@ -60,7 +60,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, oldPassword, ne
 		if err == nil {
 			// An API caller holds no browser session to keep: every
 			// session opened with the old password ends.
-			n, endErr := s.endSessionsOf(ctx, u.ID, "", nil)
+			n, endErr := s.sess.endSessionsOf(ctx, u.ID, "", nil)
 			if endErr != nil {
 				s.log.Error("password change: end sessions", zap.String("user", u.Username), zap.Error(endErr))
 			}

@@ -251,7 +251,7 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 	s.countSignIn(r.Context(), a, store.OutcomeSuccess)
 	s.log.Info("signed in", zap.String("user", u.Username), zap.String("method", a.method),
 		zap.String("ip", a.ip.String()), zap.Bool("bypass", a.bypass))
-	s.setSessionCookie(w, value)
+	s.sess.setSessionCookie(w, value)
 	if warn {
 		s.render(w, http.StatusOK, "warning", page{
 			Title: "Password expires soon", DaysLeft: days, ContinueURL: a.returnTo,
@@ -277,7 +277,7 @@ func holdsSession(ctx context.Context, tx store.Tx, userID string, now time.Time
 
 // refuse ends a sign-in without a session: audit record, metric, Warn log
 // (no secrets), and a page with the public message.
-func (s *Service) refuse(w http.ResponseWriter, r *http.Request, a *attempt, outcome string, status int, reason, public string) {
+func (s *core) refuse(w http.ResponseWriter, r *http.Request, a *attempt, outcome string, status int, reason, public string) {
 	s.audit(r.Context(), s.auditEvent(a, outcome, reason))
 	s.countSignIn(r.Context(), a, outcome)
 	s.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
@@ -287,7 +287,7 @@ func (s *Service) refuse(w http.ResponseWriter, r *http.Request, a *attempt, out
 
 // unavailable is refuse for our own failures (store, hashing): the person
 // did nothing wrong and should try again.
-func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, a *attempt, err error) {
+func (s *core) unavailable(w http.ResponseWriter, r *http.Request, a *attempt, err error) {
 	s.log.Error("sign-in failed on our side", zap.String("method", a.method), zap.String("user", a.username), zap.Error(err))
 	a.details["error"] = err.Error()
 	s.audit(r.Context(), s.auditEvent(a, store.OutcomeFailure, "internal error"))
@@ -296,7 +296,7 @@ func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, a *attempt
 		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: s.loginURL(a.returnTo)})
 }
 
-func (s *Service) countSignIn(ctx context.Context, a *attempt, outcome string) {
+func (s *core) countSignIn(ctx context.Context, a *attempt, outcome string) {
 	traceSignIn(ctx, a, outcome)
 	s.metrics.signins.WithLabelValues(a.method, outcome).Inc()
 	if a.bypass {
@@ -304,7 +304,7 @@ func (s *Service) countSignIn(ctx context.Context, a *attempt, outcome string) {
 	}
 }
 
-func (s *Service) auditEvent(a *attempt, outcome, reason string) *store.AuditEvent {
+func (s *core) auditEvent(a *attempt, outcome, reason string) *store.AuditEvent {
 	d := map[string]any{"method": a.method, "bypass": a.bypass}
 	if a.issuer != "" {
 		d["idp"] = a.issuer
@@ -330,7 +330,7 @@ func (s *Service) auditEvent(a *attempt, outcome, reason string) *store.AuditEve
 
 // audit writes an event in its own transaction. A failure is logged at
 // Error: a sign-in the audit log misses is something an operator must see.
-func (s *Service) audit(ctx context.Context, ev *store.AuditEvent) {
+func (s *core) audit(ctx context.Context, ev *store.AuditEvent) {
 	// The request may be gone (client hung up); the record must still land.
 	ctx = context.WithoutCancel(ctx)
 	if err := s.store.Tx(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, ev) }); err != nil {

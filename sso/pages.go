@@ -43,7 +43,7 @@ type button struct{ Name, URL string }
 
 // render writes a page. Rendering into a buffer first means a template
 // error becomes a clean 500, not half a page.
-func (s *Service) render(w http.ResponseWriter, status int, name string, p page) {
+func (s *core) render(w http.ResponseWriter, status int, name string, p page) {
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, p); err != nil {
 		s.log.Error("render page " + name + ": " + err.Error())

@@ -208,7 +208,7 @@ func (s *Service) checkPassword(ctx context.Context, u store.User, pw string) (v
 			// opened: sessions begun with it end now. Sessions an IdP began
 			// stay, as IdP sign-ins do (a stranger's guesses must not sign
 			// the person out of SSO).
-			n, err := s.endSessionsOf(context.WithoutCancel(ctx), u.ID, "", func(sess store.Session) bool {
+			n, err := s.sess.endSessionsOf(context.WithoutCancel(ctx), u.ID, "", func(sess store.Session) bool {
 				return sess.Method == MethodPassword || sess.Method == MethodBypass
 			})
 			if err != nil {

@@ -180,7 +180,8 @@ type Options struct {
 // is the core.
 type Service struct {
 	*core
-	mux *http.ServeMux
+	mux  *http.ServeMux
+	sess *sessions
 	// started is set once Run has started every method.
 	started atomic.Bool
 }
@@ -296,6 +297,7 @@ func New(opts Options) (*Service, error) {
 		allowed: append([]string{pub.Host}, opts.AllowedReturnHosts...),
 	}}
 	s.cookie = opts.Cookie.Name
+	s.sess = &sessions{core: s.core}
 	s.revoke = revoke
 	s.SetIPRules(opts.IPRules)
 	var usernames policy.UsernamePolicy
@@ -339,9 +341,7 @@ func (s *Service) routes() {
 	cop := http.NewCrossOriginProtection()
 	mux.HandleFunc("GET /login", s.handleLoginPage)
 	mux.Handle("POST /login", cop.Handler(http.HandlerFunc(s.handleLoginPost)))
-	mux.Handle("POST /logout", cop.Handler(http.HandlerFunc(s.handleLogout)))
-	mux.HandleFunc("GET /auth/verify", s.handleVerify)
-	mux.HandleFunc("GET /api/v1/me", s.handleMe)
+	s.sess.routes(mux, cop)
 	mux.HandleFunc("GET /password/change", s.handleChangePage)
 	mux.Handle("POST /password/change", cop.Handler(http.HandlerFunc(s.handleChangePost)))
 	if s.opts.ClientCert != nil {
@@ -386,7 +386,7 @@ func (s *Service) SetIPRules(rules []policy.IPRule) {
 
 // warnDays is the expiry warning window for u: its directory's, else the
 // global one.
-func (s *Service) warnDays(u store.User) int {
+func (s *core) warnDays(u store.User) int {
 	if d, ok := s.opts.DirectoryWarnDays[u.Source]; ok && d != 0 {
 		return d
 	}
@@ -449,7 +449,7 @@ func (s *Service) sweep(ctx context.Context) {
 }
 
 // loginURL is the absolute login URL carrying returnTo.
-func (s *Service) loginURL(returnTo string) string {
+func (s *core) loginURL(returnTo string) string {
 	u := *s.public
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/login"
 	if returnTo != "" && returnTo != "/" {
