@@ -55,7 +55,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, oldPassword, ne
 	if err != nil {
 		return fmt.Errorf("%w: read user %s: %w", ErrChangeUnavailable, userID, err)
 	}
-	err = s.changePassword(ctx, u, oldPassword, newPassword)
+	err = s.chg.changePassword(ctx, u, oldPassword, newPassword)
 	if _, refused := RefusalMessage(err); err == nil || refused || errors.Is(err, errWrongOld) {
 		if err == nil {
 			// An API caller holds no browser session to keep: every

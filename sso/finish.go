@@ -39,6 +39,19 @@ const (
 	ActionPasswordChange = "sso.password_change"
 )
 
+// finisher is the finish step every sign-in method ends in: resolve the
+// local user (redirect methods), run the gate, start the session and
+// audit. It mounts no routes of its own; the redirect methods mount theirs
+// and call Finish.
+type finisher struct {
+	*core
+	sess *sessions
+	// offerChange answers a sign-in whose password must change first
+	// (changes.offerChange): the finisher hands over, it does not know the
+	// change form.
+	offerChange func(w http.ResponseWriter, r *http.Request, a *attempt, reason, public string)
+}
+
 // attempt is one sign-in on its way through the finish step.
 type attempt struct {
 	method, issuer string
@@ -68,28 +81,39 @@ type attempt struct {
 	failPassword func(outcome, reason string)
 }
 
+// Finish is the one finish step for redirect methods (finisher.Finish).
+func (s *Service) Finish(w http.ResponseWriter, r *http.Request, id Identity, returnTo string) {
+	s.fin.Finish(w, r, id, returnTo)
+}
+
+// Fail records a sign-in that failed before an Identity existed
+// (finisher.Fail).
+func (s *Service) Fail(w http.ResponseWriter, r *http.Request, method, issuer, reason string) {
+	s.fin.Fail(w, r, method, issuer, reason)
+}
+
 // Finish is the one finish step for redirect methods: resolve the local
 // user from the Identity, run policy, start the session, audit.
-func (s *Service) Finish(w http.ResponseWriter, r *http.Request, id Identity, returnTo string) {
+func (fin *finisher) Finish(w http.ResponseWriter, r *http.Request, id Identity, returnTo string) {
 	ctx := r.Context()
 	a := &attempt{
-		method: id.Method, issuer: id.Issuer, ip: clientIP(r, s.opts.TrustedProxies),
-		returnTo: SafeReturnTo(returnTo, s.allowed), username: firstNonEmpty(id.UPN, id.Email, id.Username, id.NameID, id.Subject),
+		method: id.Method, issuer: id.Issuer, ip: clientIP(r, fin.opts.TrustedProxies),
+		returnTo: SafeReturnTo(returnTo, fin.allowed), username: firstNonEmpty(id.UPN, id.Email, id.Username, id.NameID, id.Subject),
 		details: map[string]any{"claims": id.Claims, "subject": id.Subject, "groups_overage": id.GroupsOverage},
 	}
 	if a.method == "" {
 		a.method = "unknown"
 	}
-	res, err := s.resolve(ctx, id)
+	res, err := fin.resolve(ctx, id)
 	if len(res.passedOver) > 0 {
 		a.details["passed_over"] = res.passedOver
 	}
 	switch {
-	case errors.Is(err, errUnknownUser) && s.opts.JIT != nil && res.key != keyIdPLink:
-		u, err := s.opts.JIT.Provision(ctx, id)
+	case errors.Is(err, errUnknownUser) && fin.opts.JIT != nil && res.key != keyIdPLink:
+		u, err := fin.opts.JIT.Provision(ctx, id)
 		if err != nil {
 			a.details["jit_error"] = err.Error()
-			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "unknown user; just-in-time creation failed",
+			fin.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "unknown user; just-in-time creation failed",
 				"Your account could not be set up. Please contact your administrator.")
 			return
 		}
@@ -98,17 +122,17 @@ func (s *Service) Finish(w http.ResponseWriter, r *http.Request, id Identity, re
 			res.link = &store.IdPLink{UserID: u.ID, Issuer: id.Issuer, Subject: id.LinkSubject}
 		}
 	case errors.Is(err, errSubjectChanged):
-		a.details["match_keys"] = s.opts.MatchKeys
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
+		a.details["match_keys"] = fin.opts.MatchKeys
+		fin.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
 			"Your identity provider account is not the one linked to this account here. Please contact your administrator.")
 		return
 	case errors.Is(err, errUnknownUser) || errors.Is(err, errAmbiguousUser):
-		a.details["match_keys"] = s.opts.MatchKeys
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
+		a.details["match_keys"] = fin.opts.MatchKeys
+		fin.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
 			fmt.Sprintf("You signed in at your identity provider as %q, but there is no active account for you here. Please contact your administrator.", a.username))
 		return
 	case err != nil:
-		s.unavailable(w, r, a, err)
+		fin.unavailable(w, r, a, err)
 		return
 	}
 	a.user, a.link, a.linkSubject = res.user, res.link, id.LinkSubject
@@ -116,13 +140,13 @@ func (s *Service) Finish(w http.ResponseWriter, r *http.Request, id Identity, re
 	if id.LinkSubject != "" {
 		a.details["idp_subject"] = id.LinkSubject
 	}
-	s.complete(w, r, a)
+	fin.complete(w, r, a)
 }
 
 // Fail records a sign-in that failed before an Identity existed.
-func (s *Service) Fail(w http.ResponseWriter, r *http.Request, method, issuer, reason string) {
-	a := &attempt{method: method, issuer: issuer, ip: clientIP(r, s.opts.TrustedProxies), details: map[string]any{}}
-	s.refuse(w, r, a, store.OutcomeFailure, http.StatusForbidden, reason,
+func (fin *finisher) Fail(w http.ResponseWriter, r *http.Request, method, issuer, reason string) {
+	a := &attempt{method: method, issuer: issuer, ip: clientIP(r, fin.opts.TrustedProxies), details: map[string]any{}}
+	fin.refuse(w, r, a, store.OutcomeFailure, http.StatusForbidden, reason,
 		"Sign-in with your identity provider did not succeed. Please try again; if it keeps failing, contact your administrator.")
 }
 
@@ -131,24 +155,24 @@ var errLicences = errors.New("all concurrent licences are in use")
 
 // complete runs the policy checks for a resolved user, then starts the
 // session and writes the audit record in one transaction.
-func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
+func (fin *finisher) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 	ctx := r.Context()
-	now := s.now()
+	now := fin.now()
 	u := a.user
 	if a.username == "" {
 		a.username = u.Username
 	}
 
-	privs, err := s.privileges(ctx, u)
+	privs, err := fin.privileges(ctx, u)
 	if err != nil {
-		s.unavailable(w, r, a, err)
+		fin.unavailable(w, r, a, err)
 		return
 	}
 	a.privs = privs
 	a.details["privileges"] = privs
 	g := decide(gateInput{
-		User: u, Privileges: privs, IP: a.ip, Rules: *s.ipRules.Load(), Now: now,
-		TimeZone: s.opts.TimeZone, WarnDays: s.warnDays(u),
+		User: u, Privileges: privs, IP: a.ip, Rules: *fin.ipRules.Load(), Now: now,
+		TimeZone: fin.opts.TimeZone, WarnDays: fin.warnDays(u),
 		Password: a.password, Changed: a.changed, MustChange: a.mustChange,
 	})
 	if g.IPRule != "" {
@@ -163,10 +187,10 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 			return
 		}
 		// An IdP has already authenticated the person: say why.
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, g.Reason, g.Public)
+		fin.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, g.Reason, g.Public)
 		return
 	case gateOfferChange:
-		s.offerChange(w, r, a, g.Reason, g.Public)
+		fin.offerChange(w, r, a, g.Reason, g.Public)
 		return
 	}
 	days, warn := g.WarnDays, g.Warn
@@ -176,16 +200,16 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 
 	value, id, err := newSessionToken()
 	if err != nil {
-		s.unavailable(w, r, a, err)
+		fin.unavailable(w, r, a, err)
 		return
 	}
 	sess := store.Session{
 		ID: id, UserID: u.ID, Method: a.method, SourceIP: a.ip.String(), UserAgent: truncate(r.UserAgent(), 256),
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.opts.Cookie.AbsoluteTimeout), Bypass: a.bypass,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(fin.opts.Cookie.AbsoluteTimeout), Bypass: a.bypass,
 	}
-	ev := s.auditEvent(a, store.OutcomeSuccess, "signed in")
-	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if n := s.opts.ConcurrentLicences; n > 0 {
+	ev := fin.auditEvent(a, store.OutcomeSuccess, "signed in")
+	err = fin.store.Tx(ctx, func(tx store.Tx) error {
+		if n := fin.opts.ConcurrentLicences; n > 0 {
 			// The count and the insert share a transaction; on PostgreSQL
 			// two simultaneous sign-ins may still both see N-1 (read
 			// committed), overshooting by at most the number of racers.
@@ -229,31 +253,31 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
 		return tx.AppendAudit(ctx, ev)
 	})
 	if errors.Is(err, errSubjectChanged) {
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
+		fin.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
 			"Your identity provider account is not the one linked to this account here. Please contact your administrator.")
 		return
 	}
 	if errors.Is(err, errLicences) {
-		msg := fmt.Sprintf("All %d licences are in use right now, so you cannot sign in. Please try again later.", s.opts.ConcurrentLicences)
+		msg := fmt.Sprintf("All %d licences are in use right now, so you cannot sign in. Please try again later.", fin.opts.ConcurrentLicences)
 		if a.password {
 			// Safe to tell the account's owner, but not as a status of its
 			// own to an anonymous caller: the wrong-password status.
-			s.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, err.Error(), msg)
+			fin.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, err.Error(), msg)
 			return
 		}
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusServiceUnavailable, err.Error(), msg)
+		fin.refuse(w, r, a, store.OutcomeDenied, http.StatusServiceUnavailable, err.Error(), msg)
 		return
 	}
 	if err != nil {
-		s.unavailable(w, r, a, err)
+		fin.unavailable(w, r, a, err)
 		return
 	}
-	s.countSignIn(r.Context(), a, store.OutcomeSuccess)
-	s.log.Info("signed in", zap.String("user", u.Username), zap.String("method", a.method),
+	fin.countSignIn(r.Context(), a, store.OutcomeSuccess)
+	fin.log.Info("signed in", zap.String("user", u.Username), zap.String("method", a.method),
 		zap.String("ip", a.ip.String()), zap.Bool("bypass", a.bypass))
-	s.sess.setSessionCookie(w, value)
+	fin.sess.setSessionCookie(w, value)
 	if warn {
-		s.render(w, http.StatusOK, "warning", page{
+		fin.render(w, http.StatusOK, "warning", page{
 			Title: "Password expires soon", DaysLeft: days, ContinueURL: a.returnTo,
 			ChangeURL: "/password/change?return_to=" + queryEscape(a.returnTo),
 		})

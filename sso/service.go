@@ -180,8 +180,12 @@ type Options struct {
 // is the core.
 type Service struct {
 	*core
-	mux  *http.ServeMux
-	sess *sessions
+	mux   *http.ServeMux
+	sess  *sessions
+	fin   *finisher
+	pw    *passwords
+	chg   *changes
+	certs *certs
 	// started is set once Run has started every method.
 	started atomic.Bool
 }
@@ -298,6 +302,11 @@ func New(opts Options) (*Service, error) {
 	}}
 	s.cookie = opts.Cookie.Name
 	s.sess = &sessions{core: s.core}
+	s.fin = &finisher{core: s.core, sess: s.sess}
+	s.pw = &passwords{core: s.core, sess: s.sess, fin: s.fin}
+	s.chg = &changes{core: s.core, sess: s.sess, fin: s.fin, pw: s.pw}
+	s.fin.offerChange = s.chg.offerChange
+	s.certs = &certs{core: s.core, fin: s.fin}
 	s.revoke = revoke
 	s.SetIPRules(opts.IPRules)
 	var usernames policy.UsernamePolicy
@@ -339,20 +348,10 @@ func (s *Service) routes() {
 	// Cross-origin protection guards our own state-changing forms only: the
 	// SAML ACS is a legitimate cross-site POST from the IdP.
 	cop := http.NewCrossOriginProtection()
-	mux.HandleFunc("GET /login", s.handleLoginPage)
-	mux.Handle("POST /login", cop.Handler(http.HandlerFunc(s.handleLoginPost)))
 	s.sess.routes(mux, cop)
-	mux.HandleFunc("GET /password/change", s.handleChangePage)
-	mux.Handle("POST /password/change", cop.Handler(http.HandlerFunc(s.handleChangePost)))
-	if s.opts.ClientCert != nil {
-		mux.HandleFunc("GET /login/certificate", s.handleCertLogin)
-	}
-	if s.opts.ResetMailer != nil {
-		mux.HandleFunc("GET /password/forgot", s.handleForgotPage)
-		mux.Handle("POST /password/forgot", cop.Handler(http.HandlerFunc(s.handleForgotPost)))
-		mux.HandleFunc("GET /password/reset", s.handleResetPage)
-		mux.Handle("POST /password/reset", cop.Handler(http.HandlerFunc(s.handleResetPost)))
-	}
+	s.pw.routes(mux, cop)
+	s.chg.routes(mux, cop)
+	s.certs.routes(mux)
 	for _, m := range s.opts.Methods {
 		m.Routes(mux)
 	}

@@ -294,15 +294,46 @@ func (se *sessions) endSessionsOf(ctx context.Context, userID, keep string, matc
 // and in the store (other replicas follow within VerifyCacheTTL). Admin and
 // sync call it on deactivation and profile changes.
 func (s *Service) RevokeUserSessions(ctx context.Context, userID string) (int, error) {
+	return s.sess.revokeUser(ctx, userID)
+}
+
+// revokeUser ends every session of userID at once (RevokeUserSessions).
+func (se *sessions) revokeUser(ctx context.Context, userID string) (int, error) {
 	var n int
-	err := s.store.Tx(ctx, func(tx store.Tx) error {
+	err := se.store.Tx(ctx, func(tx store.Tx) error {
 		var err error
 		n, err = tx.DeleteUserSessions(ctx, userID)
 		return err
 	})
-	s.cache.dropUser(userID)
+	se.cache.dropUser(userID)
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions of %s: %w", userID, err)
 	}
 	return n, nil
+}
+
+// handleLogout ends the session here and in the store, at once.
+func (se *sessions) handleLogout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	key, ok := se.sessionKey(r)
+	if ok {
+		se.cache.drop(key)
+		id := hex.EncodeToString(key[:])
+		sess, err := se.store.GetSession(ctx, id)
+		if err == nil {
+			err = se.store.Tx(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, id) })
+		}
+		switch {
+		case err == nil:
+			ip := clientIP(r, se.opts.TrustedProxies)
+			se.audit(ctx, &store.AuditEvent{Time: se.now(), Actor: sess.UserID, Action: ActionSignOut, Target: sess.UserID,
+				Outcome: store.OutcomeSuccess, Reason: "logout", SourceIP: addrString(ip), Details: map[string]any{"method": sess.Method}})
+		case !errors.Is(err, store.ErrNotFound):
+			se.log.Error("logout: delete session", zap.Error(err))
+			http.Error(w, "sign-out failed; please try again", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	se.clearSessionCookie(w)
+	http.Redirect(w, r, "/login?logged_out=1", http.StatusSeeOther)
 }
