@@ -124,7 +124,7 @@ func (fin *finisher) Finish(w http.ResponseWriter, r *http.Request, id Identity,
 	case errors.Is(err, errSubjectChanged):
 		a.details["match_keys"] = fin.opts.MatchKeys
 		fin.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
-			"Your identity provider account is not the one linked to this account here. Please contact your administrator.")
+			publicSubjectChanged)
 		return
 	case errors.Is(err, errUnknownUser) || errors.Is(err, errAmbiguousUser):
 		a.details["match_keys"] = fin.opts.MatchKeys
@@ -150,33 +150,25 @@ func (fin *finisher) Fail(w http.ResponseWriter, r *http.Request, method, issuer
 		"Sign-in with your identity provider did not succeed. Please try again; if it keeps failing, contact your administrator.")
 }
 
+// publicSubjectChanged answers a sign-in whose IdP subject is not the one
+// linked to the account.
+const publicSubjectChanged = "Your identity provider account is not the one linked to this account here. Please contact your administrator."
+
 // errLicences aborts the session transaction when every licence is taken.
 var errLicences = errors.New("all concurrent licences are in use")
 
-// complete runs the policy checks for a resolved user, then starts the
-// session and writes the audit record in one transaction.
+// complete is the end of every sign-in with a resolved user: the gate's
+// verdict (decide, pure), then the session transaction (startSession),
+// then the answer.
 func (fin *finisher) complete(w http.ResponseWriter, r *http.Request, a *attempt) {
-	ctx := r.Context()
 	now := fin.now()
-	u := a.user
 	if a.username == "" {
-		a.username = u.Username
+		a.username = a.user.Username
 	}
-
-	privs, err := fin.privileges(ctx, u)
+	g, err := fin.verdict(r.Context(), a, now)
 	if err != nil {
 		fin.unavailable(w, r, a, err)
 		return
-	}
-	a.privs = privs
-	a.details["privileges"] = privs
-	g := decide(gateInput{
-		User: u, Privileges: privs, IP: a.ip, Rules: *fin.ipRules.Load(), Now: now,
-		TimeZone: fin.opts.TimeZone, WarnDays: fin.warnDays(u),
-		Password: a.password, Changed: a.changed, MustChange: a.mustChange,
-	})
-	if g.IPRule != "" {
-		a.details["ip_rule"] = g.IPRule
 	}
 	switch g.Kind {
 	case gateRefuse:
@@ -193,39 +185,70 @@ func (fin *finisher) complete(w http.ResponseWriter, r *http.Request, a *attempt
 		fin.offerChange(w, r, a, g.Reason, g.Public)
 		return
 	}
-	days, warn := g.WarnDays, g.Warn
-	if warn {
-		a.details["password_expires_in_days"] = days
+	if g.Warn {
+		a.details["password_expires_in_days"] = g.WarnDays
 	}
-
-	value, id, err := newSessionToken()
+	value, err := fin.startSession(r.Context(), r, a, now)
 	if err != nil {
+		if status, public, ok := sessionRefusal(err, fin.opts.ConcurrentLicences, a.password); ok {
+			fin.refuse(w, r, a, store.OutcomeDenied, status, err.Error(), public)
+			return
+		}
 		fin.unavailable(w, r, a, err)
 		return
 	}
+	fin.countSignIn(r.Context(), a, store.OutcomeSuccess)
+	fin.log.Info("signed in", zap.String("user", a.user.Username), zap.String("method", a.method),
+		zap.String("ip", a.ip.String()), zap.Bool("bypass", a.bypass))
+	fin.sess.setSessionCookie(w, value)
+	if g.Warn {
+		fin.render(w, http.StatusOK, "warning", page{
+			Title: "Password expires soon", DaysLeft: g.WarnDays, ContinueURL: a.returnTo,
+			ChangeURL: "/password/change?return_to=" + queryEscape(a.returnTo),
+		})
+		return
+	}
+	http.Redirect(w, r, a.returnTo, http.StatusSeeOther)
+}
+
+// verdict reads what the gate needs (the user's effective privileges, the
+// current IP rules) and asks it (decide, pure).
+func (fin *finisher) verdict(ctx context.Context, a *attempt, now time.Time) (gateResult, error) {
+	u := a.user
+	privs, err := fin.privileges(ctx, u)
+	if err != nil {
+		return gateResult{}, err
+	}
+	a.privs = privs
+	a.details["privileges"] = privs
+	g := decide(gateInput{
+		User: u, Privileges: privs, IP: a.ip, Rules: *fin.ipRules.Load(), Now: now,
+		TimeZone: fin.opts.TimeZone, WarnDays: fin.warnDays(u),
+		Password: a.password, Changed: a.changed, MustChange: a.mustChange,
+	})
+	if g.IPRule != "" {
+		a.details["ip_rule"] = g.IPRule
+	}
+	return g, nil
+}
+
+// startSession is the session transaction: the licence count, the IdP
+// link, the session and the audit record commit together or not at all.
+// It returns the cookie value; errLicences and errSubjectChanged are
+// refusals (sessionRefusal), any other error our own failure.
+func (fin *finisher) startSession(ctx context.Context, r *http.Request, a *attempt, now time.Time) (string, error) {
+	value, id, err := newSessionToken()
+	if err != nil {
+		return "", err
+	}
 	sess := store.Session{
-		ID: id, UserID: u.ID, Method: a.method, SourceIP: a.ip.String(), UserAgent: truncate(r.UserAgent(), 256),
+		ID: id, UserID: a.user.ID, Method: a.method, SourceIP: a.ip.String(), UserAgent: truncate(r.UserAgent(), 256),
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(fin.opts.Cookie.AbsoluteTimeout), Bypass: a.bypass,
 	}
 	ev := fin.auditEvent(a, store.OutcomeSuccess, "signed in")
 	err = fin.store.Tx(ctx, func(tx store.Tx) error {
-		if n := fin.opts.ConcurrentLicences; n > 0 {
-			// The count and the insert share a transaction; on PostgreSQL
-			// two simultaneous sign-ins may still both see N-1 (read
-			// committed), overshooting by at most the number of racers.
-			held, err := holdsSession(ctx, tx, u.ID, now)
-			if err != nil {
-				return err
-			}
-			inUse := 0
-			if !held {
-				if inUse, err = tx.CountActiveUsersWithSessions(ctx, now); err != nil {
-					return fmt.Errorf("count licences: %w", err)
-				}
-			}
-			if !policy.LicenceAvailable(inUse, n, held) {
-				return fmt.Errorf("%w (%d of %d)", errLicences, inUse, n)
-			}
+		if err := checkLicence(ctx, tx, a.user.ID, now, fin.opts.ConcurrentLicences); err != nil {
+			return err
 		}
 		if a.link == nil && a.linkSubject != "" {
 			// When this person was last seen at the IdP: what idle
@@ -252,38 +275,53 @@ func (fin *finisher) complete(w http.ResponseWriter, r *http.Request, a *attempt
 		}
 		return tx.AppendAudit(ctx, ev)
 	})
-	if errors.Is(err, errSubjectChanged) {
-		fin.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, err.Error(),
-			"Your identity provider account is not the one linked to this account here. Please contact your administrator.")
-		return
+	if err != nil {
+		return "", err
 	}
-	if errors.Is(err, errLicences) {
-		msg := fmt.Sprintf("All %d licences are in use right now, so you cannot sign in. Please try again later.", fin.opts.ConcurrentLicences)
-		if a.password {
+	return value, nil
+}
+
+// checkLicence returns errLicences when licences (0: unlimited) are all
+// held by other users. The count and the insert share a transaction; on
+// PostgreSQL two simultaneous sign-ins may still both see N-1 (read
+// committed), overshooting by at most the number of racers.
+func checkLicence(ctx context.Context, tx store.Tx, userID string, now time.Time, licences int) error {
+	if licences <= 0 {
+		return nil
+	}
+	held, err := holdsSession(ctx, tx, userID, now)
+	if err != nil {
+		return err
+	}
+	inUse := 0
+	if !held {
+		if inUse, err = tx.CountActiveUsersWithSessions(ctx, now); err != nil {
+			return fmt.Errorf("count licences: %w", err)
+		}
+	}
+	if !policy.LicenceAvailable(inUse, licences, held) {
+		return fmt.Errorf("%w (%d of %d)", errLicences, inUse, licences)
+	}
+	return nil
+}
+
+// sessionRefusal turns the session transaction's refusals into the answer
+// (status and public message); ok is false for any other error, our own
+// failure.
+func sessionRefusal(err error, licences int, password bool) (status int, public string, ok bool) {
+	switch {
+	case errors.Is(err, errSubjectChanged):
+		return http.StatusForbidden, publicSubjectChanged, true
+	case errors.Is(err, errLicences):
+		msg := fmt.Sprintf("All %d licences are in use right now, so you cannot sign in. Please try again later.", licences)
+		if password {
 			// Safe to tell the account's owner, but not as a status of its
 			// own to an anonymous caller: the wrong-password status.
-			fin.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, err.Error(), msg)
-			return
+			return http.StatusUnauthorized, msg, true
 		}
-		fin.refuse(w, r, a, store.OutcomeDenied, http.StatusServiceUnavailable, err.Error(), msg)
-		return
+		return http.StatusServiceUnavailable, msg, true
 	}
-	if err != nil {
-		fin.unavailable(w, r, a, err)
-		return
-	}
-	fin.countSignIn(r.Context(), a, store.OutcomeSuccess)
-	fin.log.Info("signed in", zap.String("user", u.Username), zap.String("method", a.method),
-		zap.String("ip", a.ip.String()), zap.Bool("bypass", a.bypass))
-	fin.sess.setSessionCookie(w, value)
-	if warn {
-		fin.render(w, http.StatusOK, "warning", page{
-			Title: "Password expires soon", DaysLeft: days, ContinueURL: a.returnTo,
-			ChangeURL: "/password/change?return_to=" + queryEscape(a.returnTo),
-		})
-		return
-	}
-	http.Redirect(w, r, a.returnTo, http.StatusSeeOther)
+	return 0, "", false
 }
 
 func holdsSession(ctx context.Context, tx store.Tx, userID string, now time.Time) (bool, error) {
