@@ -134,44 +134,9 @@ func (cs *changes) handleChangePost(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := clientIP(r, cs.opts.TrustedProxies)
 	returnTo := SafeReturnTo(r.PostForm.Get("return_to"), cs.allowed)
-	var (
-		u  store.User
-		tk *ticket
-	)
-	if raw := r.PostForm.Get("ticket"); raw != "" {
-		b, err := cs.store.TakeEphemeral(ctx, ticketNamespace, ticketKey(raw))
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				cs.log.Error("read change ticket", zap.Error(err))
-			}
-			cs.render(w, http.StatusBadRequest, "message", page{Title: "Change your password",
-				Error: "This page has expired. Please sign in again.", LoginURL: cs.loginURL(returnTo)})
-			return
-		}
-		tk = new(ticket)
-		if err := json.Unmarshal(b, tk); err != nil {
-			cs.log.Error("decode change ticket", zap.Error(err))
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		returnTo = SafeReturnTo(tk.ReturnTo, cs.allowed)
-		if u, err = cs.store.GetUser(ctx, tk.UserID); err != nil {
-			cs.log.Error("read user for password change", zap.Error(err))
-			cs.render(w, http.StatusServiceUnavailable, "message", page{Title: "Change your password",
-				Error: "Password change is temporarily unavailable. Please try again.", LoginURL: cs.loginURL(returnTo)})
-			return
-		}
-	} else {
-		v, _, err := cs.sess.session(ctx, r)
-		if err != nil {
-			http.Redirect(w, r, "/login?return_to="+queryEscape("/password/change"), http.StatusSeeOther)
-			return
-		}
-		if u, err = cs.store.GetUser(ctx, v.user.ID); err != nil {
-			cs.log.Error("read user for password change", zap.Error(err))
-			http.Error(w, "password change unavailable", http.StatusServiceUnavailable)
-			return
-		}
+	u, tk, returnTo, ok := cs.changeTarget(w, r, returnTo)
+	if !ok {
+		return
 	}
 
 	form := page{Title: "Change your password", ReturnTo: returnTo, Username: u.Username, Rules: cs.rulesFor(u)}
@@ -256,6 +221,50 @@ func (cs *changes) handleChangePost(w http.ResponseWriter, r *http.Request) {
 		method: tk.Method, issuer: tk.Issuer, username: fresh.Username, user: fresh, ip: ip, returnTo: returnTo,
 		bypass: tk.Bypass, password: true, changed: true, details: map[string]any{"password_changed": true},
 	})
+}
+
+// changeTarget is whose password a change form posts: the user of the
+// sign-in ticket (a password that must change before the session starts)
+// or of the browser's session. ok false means it answered already. The
+// ticket's return URL, when there is one, replaces returnTo.
+func (cs *changes) changeTarget(w http.ResponseWriter, r *http.Request, returnTo string) (u store.User, tk *ticket, _ string, ok bool) {
+	ctx := r.Context()
+	if raw := r.PostForm.Get("ticket"); raw != "" {
+		b, err := cs.store.TakeEphemeral(ctx, ticketNamespace, ticketKey(raw))
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				cs.log.Error("read change ticket", zap.Error(err))
+			}
+			cs.render(w, http.StatusBadRequest, "message", page{Title: "Change your password",
+				Error: "This page has expired. Please sign in again.", LoginURL: cs.loginURL(returnTo)})
+			return u, tk, returnTo, false
+		}
+		tk = new(ticket)
+		if err := json.Unmarshal(b, tk); err != nil {
+			cs.log.Error("decode change ticket", zap.Error(err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return u, tk, returnTo, false
+		}
+		returnTo = SafeReturnTo(tk.ReturnTo, cs.allowed)
+		if u, err = cs.store.GetUser(ctx, tk.UserID); err != nil {
+			cs.log.Error("read user for password change", zap.Error(err))
+			cs.render(w, http.StatusServiceUnavailable, "message", page{Title: "Change your password",
+				Error: "Password change is temporarily unavailable. Please try again.", LoginURL: cs.loginURL(returnTo)})
+			return u, tk, returnTo, false
+		}
+	} else {
+		v, _, err := cs.sess.session(ctx, r)
+		if err != nil {
+			http.Redirect(w, r, "/login?return_to="+queryEscape("/password/change"), http.StatusSeeOther)
+			return u, tk, returnTo, false
+		}
+		if u, err = cs.store.GetUser(ctx, v.user.ID); err != nil {
+			cs.log.Error("read user for password change", zap.Error(err))
+			http.Error(w, "password change unavailable", http.StatusServiceUnavailable)
+			return u, tk, returnTo, false
+		}
+	}
+	return u, tk, returnTo, true
 }
 
 // policyRefusal is a new password the directory (or a rule) refused, with
