@@ -172,12 +172,15 @@ type Options struct {
 // /logout, /auth/verify, /api/v1/me, /password/change and the redirect
 // methods' endpoints, and the one Finisher those methods end in.
 //
-// It is split by domain, each part mounting its own routes (as dex's
-// server/ is): sessions (cookie, session reads, forward auth, /api/v1/me,
-// logout), passwords (the login form, bypass, change, reset), certs
-// (client-certificate sign-in) and the finisher (resolve, gate, session
-// transaction). What they share — configuration, store, pages, audit —
-// is the core.
+// Inside, it is split by domain, each part mounting its own routes (as
+// dex's server/ is): sessions (session.go: cookie, session reads, forward
+// auth, /api/v1/me, logout), passwords (password.go: the login form, the
+// open and bypass paths, lock-out), changes (change.go, reset.go: the
+// change form, forgotten password, reset link), certs (cert.go) and the
+// finisher (finish.go: resolve, the gate's verdict, the session
+// transaction). What they share — configuration, store, pages, audit,
+// refusals — is the core. The Service itself keeps the public API and
+// the lifecycle (New, Run, reloads).
 type Service struct {
 	*core
 	mux   *http.ServeMux
