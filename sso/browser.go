@@ -40,7 +40,7 @@ type BrowserSession struct {
 // returns ErrNotSignedIn when there is none, and a wrapped store error
 // otherwise.
 func (s *Service) BrowserSession(r *http.Request) (BrowserSession, error) {
-	v, _, err := s.session(r.Context(), r)
+	v, _, err := s.sess.session(r.Context(), r)
 	if errors.Is(err, errNoSession) {
 		return BrowserSession{}, ErrNotSignedIn
 	}

@@ -21,6 +21,18 @@ import (
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
+// certs is client-certificate sign-in at /login/certificate.
+type certs struct {
+	*core
+	fin *finisher
+}
+
+func (ce *certs) routes(mux *http.ServeMux) {
+	if ce.opts.ClientCert != nil {
+		mux.HandleFunc("GET /login/certificate", ce.handleCertLogin)
+	}
+}
+
 // ClientCert configures client-certificate sign-in. When dirbridge
 // terminates TLS, its tls.Config should request a certificate
 // (tls.VerifyClientCertIfGiven with CAs as ClientCAs); behind a proxy that
@@ -54,60 +66,60 @@ var (
 
 // handleCertLogin signs in with a client certificate. With SSO enforced it
 // is a bypass and needs bypass_sso, like a password.
-func (s *Service) handleCertLogin(w http.ResponseWriter, r *http.Request) {
-	cc := s.opts.ClientCert
-	returnTo := SafeReturnTo(r.URL.Query().Get("return_to"), s.allowed)
-	a := &attempt{method: MethodCert, ip: clientIP(r, s.opts.TrustedProxies), returnTo: returnTo,
-		bypass: s.opts.Enforce, details: map[string]any{}}
+func (ce *certs) handleCertLogin(w http.ResponseWriter, r *http.Request) {
+	cc := ce.opts.ClientCert
+	returnTo := SafeReturnTo(r.URL.Query().Get("return_to"), ce.allowed)
+	a := &attempt{method: MethodCert, ip: clientIP(r, ce.opts.TrustedProxies), returnTo: returnTo,
+		bypass: ce.opts.Enforce, details: map[string]any{}}
 	generic := "No usable client certificate was presented, or it does not belong to an account allowed to sign in this way."
 
-	cert, err := s.clientCertificate(r)
+	cert, err := ce.clientCertificate(r)
 	if err != nil {
-		s.refuse(w, r, a, store.OutcomeFailure, http.StatusUnauthorized, "certificate: "+err.Error(), generic)
+		ce.refuse(w, r, a, store.OutcomeFailure, http.StatusUnauthorized, "certificate: "+err.Error(), generic)
 		return
 	}
 	a.details["certificate"] = map[string]any{"subject": cert.Subject.String(), "issuer": cert.Issuer.String(),
 		"serial": cert.SerialNumber.String(), "not_after": cert.NotAfter}
-	opts := x509.VerifyOptions{Roots: cc.CAs, CurrentTime: s.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	opts := x509.VerifyOptions{Roots: cc.CAs, CurrentTime: ce.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	chains, err := cert.Verify(opts)
 	if err != nil {
-		s.refuse(w, r, a, store.OutcomeFailure, http.StatusUnauthorized, "certificate not trusted: "+err.Error(), generic)
+		ce.refuse(w, r, a, store.OutcomeFailure, http.StatusUnauthorized, "certificate not trusted: "+err.Error(), generic)
 		return
 	}
-	if s.revoke != nil {
-		if err := s.revoke.check(r.Context(), cert, issuerOf(chains[0]), s.now()); err != nil {
+	if ce.revoke != nil {
+		if err := ce.revoke.check(r.Context(), cert, issuerOf(chains[0]), ce.now()); err != nil {
 			outcome, why := store.OutcomeFailure, "certificate revocation status unknown: "
 			if errors.Is(err, errRevoked) {
 				outcome, why = store.OutcomeDenied, ""
 			}
-			s.log.Warn("certificate sign-in refused: revocation", zap.String("subject", cert.Subject.String()), zap.Error(err))
-			s.refuse(w, r, a, outcome, http.StatusUnauthorized, why+err.Error(), generic)
+			ce.log.Warn("certificate sign-in refused: revocation", zap.String("subject", cert.Subject.String()), zap.Error(err))
+			ce.refuse(w, r, a, outcome, http.StatusUnauthorized, why+err.Error(), generic)
 			return
 		}
 	}
-	u, key, err := s.userForCert(r, cert)
+	u, key, err := ce.userForCert(r, cert)
 	if err != nil {
 		if !errors.Is(err, errUnknownUser) && !errors.Is(err, errAmbiguousUser) {
-			s.unavailable(w, r, a, err)
+			ce.unavailable(w, r, a, err)
 			return
 		}
 		a.username = cert.Subject.CommonName
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, err.Error(), generic)
+		ce.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, err.Error(), generic)
 		return
 	}
 	a.user, a.details["key_matched"] = u, key
-	if a.bypass && !canBypass(r.Context(), s, u) {
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, "bypass refused: user lacks bypass_sso", generic)
+	if a.bypass && !canBypass(r.Context(), ce.core, u) {
+		ce.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, "bypass refused: user lacks bypass_sso", generic)
 		return
 	}
-	if refusal, err := s.directoryState(r.Context(), u); err != nil {
-		s.unavailable(w, r, a, err)
+	if refusal, err := ce.directoryState(r.Context(), u); err != nil {
+		ce.unavailable(w, r, a, err)
 		return
 	} else if refusal != "" {
-		s.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, refusal, generic)
+		ce.refuse(w, r, a, store.OutcomeDenied, http.StatusUnauthorized, refusal, generic)
 		return
 	}
-	s.complete(w, r, a)
+	ce.fin.complete(w, r, a)
 }
 
 // issuerOf is the certificate that signed a verified chain's leaf (the
@@ -125,7 +137,7 @@ func issuerOf(chain []*x509.Certificate) *x509.Certificate {
 // in until the next sync. It returns the audit reason of a refusal, or an
 // error when the directory could not be asked (an outage: no verdict).
 // Local users have no directory to ask.
-func (s *Service) directoryState(ctx context.Context, u store.User) (string, error) {
+func (ce *certs) directoryState(ctx context.Context, u store.User) (string, error) {
 	if u.Source == store.SourceLocal || u.Source == "" {
 		return "", nil
 	}
@@ -133,7 +145,7 @@ func (s *Service) directoryState(ctx context.Context, u store.User) (string, err
 		// Its factors are the IdP's; a certificate is not one of them.
 		return reasonIdPOnly, nil
 	}
-	dir := s.opts.Directories[u.Source]
+	dir := ce.opts.Directories[u.Source]
 	if dir == nil {
 		return fmt.Sprintf("no directory %q configured to check the account's state", u.Source), nil
 	}
@@ -145,7 +157,7 @@ func (s *Service) directoryState(ctx context.Context, u store.User) (string, err
 		return "", fmt.Errorf("%w: %s: %w", errDirectoryOutage, u.Source, err)
 	case du.Disabled:
 		return "directory refused: " + directory.ErrAccountDisabled.Error(), nil
-	case !du.AccountExpiresAt.IsZero() && !s.now().Before(du.AccountExpiresAt):
+	case !du.AccountExpiresAt.IsZero() && !ce.now().Before(du.AccountExpiresAt):
 		return "directory refused: " + directory.ErrAccountExpired.Error(), nil
 	}
 	return "", nil
@@ -153,15 +165,15 @@ func (s *Service) directoryState(ctx context.Context, u store.User) (string, err
 
 // clientCertificate is the certificate of this request: from the TLS
 // handshake, or from the configured header when the peer is a trusted proxy.
-func (s *Service) clientCertificate(r *http.Request) (*x509.Certificate, error) {
+func (ce *certs) clientCertificate(r *http.Request) (*x509.Certificate, error) {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		return r.TLS.PeerCertificates[0], nil
 	}
-	h := s.opts.ClientCert.Header
+	h := ce.opts.ClientCert.Header
 	if h == "" || r.Header.Get(h) == "" {
 		return nil, errors.New("none presented")
 	}
-	if !isTrustedPeer(r, s.opts.TrustedProxies) {
+	if !isTrustedPeer(r, ce.opts.TrustedProxies) {
 		return nil, fmt.Errorf("header %s from %s, which is not a trusted proxy", h, r.RemoteAddr)
 	}
 	raw, err := url.QueryUnescape(r.Header.Get(h))
@@ -189,8 +201,8 @@ func isTrustedPeer(r *http.Request, trusted []netip.Prefix) bool {
 }
 
 // userForCert maps a certificate to the one active user it names.
-func (s *Service) userForCert(r *http.Request, cert *x509.Certificate) (store.User, string, error) {
-	order := s.opts.ClientCert.MapBy
+func (ce *certs) userForCert(r *http.Request, cert *x509.Certificate) (store.User, string, error) {
+	order := ce.opts.ClientCert.MapBy
 	if len(order) == 0 {
 		order = []string{"upn", "email", "cn"}
 	}
@@ -218,7 +230,7 @@ func (s *Service) userForCert(r *http.Request, cert *x509.Certificate) (store.Us
 			if v == "" {
 				continue
 			}
-			users, err := s.store.FindUsers(r.Context(), k, v)
+			users, err := ce.store.FindUsers(r.Context(), k, v)
 			if err != nil {
 				return store.User{}, "", fmt.Errorf("find user by %s: %w", k, err)
 			}

@@ -29,6 +29,27 @@ const (
 	ticketTTL       = 10 * time.Minute
 )
 
+// changes is choosing a new password: the change form (expired or must
+// change at sign-in, or by choice) and, for local users, the forgotten
+// password mail and reset link.
+type changes struct {
+	*core
+	sess *sessions
+	fin  *finisher
+	pw   *passwords
+}
+
+func (cs *changes) routes(mux *http.ServeMux, cop *http.CrossOriginProtection) {
+	mux.HandleFunc("GET /password/change", cs.handleChangePage)
+	mux.Handle("POST /password/change", cop.Handler(http.HandlerFunc(cs.handleChangePost)))
+	if cs.opts.ResetMailer != nil {
+		mux.HandleFunc("GET /password/forgot", cs.handleForgotPage)
+		mux.Handle("POST /password/forgot", cop.Handler(http.HandlerFunc(cs.handleForgotPost)))
+		mux.HandleFunc("GET /password/reset", cs.handleResetPage)
+		mux.Handle("POST /password/reset", cop.Handler(http.HandlerFunc(cs.handleResetPost)))
+	}
+}
+
 type ticket struct {
 	UserID   string `json:"user_id"`
 	Method   string `json:"method"`
@@ -42,7 +63,7 @@ func ticketKey(t string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *Service) putTicket(ctx context.Context, t ticket) (string, error) {
+func (cs *changes) putTicket(ctx context.Context, t ticket) (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("change ticket: %w", err)
@@ -52,7 +73,7 @@ func (s *Service) putTicket(ctx context.Context, t ticket) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("change ticket: %w", err)
 	}
-	if err := s.store.PutEphemeral(ctx, ticketNamespace, ticketKey(value), raw, s.now().Add(ticketTTL)); err != nil {
+	if err := cs.store.PutEphemeral(ctx, ticketNamespace, ticketKey(value), raw, cs.now().Add(ticketTTL)); err != nil {
 		return "", fmt.Errorf("store change ticket: %w", err)
 	}
 	return value, nil
@@ -61,24 +82,24 @@ func (s *Service) putTicket(ctx context.Context, t ticket) (string, error) {
 // offerChange stops a password sign-in whose password must change and
 // shows the change form (current + new password); a successful change
 // finishes the sign-in.
-func (s *Service) offerChange(w http.ResponseWriter, r *http.Request, a *attempt, reason, public string) {
-	tk, err := s.putTicket(r.Context(), ticket{UserID: a.user.ID, Method: a.method, Issuer: a.issuer, Bypass: a.bypass, ReturnTo: a.returnTo})
+func (cs *changes) offerChange(w http.ResponseWriter, r *http.Request, a *attempt, reason, public string) {
+	tk, err := cs.putTicket(r.Context(), ticket{UserID: a.user.ID, Method: a.method, Issuer: a.issuer, Bypass: a.bypass, ReturnTo: a.returnTo})
 	if err != nil {
-		s.unavailable(w, r, a, err)
+		cs.unavailable(w, r, a, err)
 		return
 	}
-	s.audit(r.Context(), s.auditEvent(a, store.OutcomeDenied, reason+"; change offered"))
-	s.countSignIn(r.Context(), a, store.OutcomeDenied)
-	s.log.Warn("sign-in held for password change", zap.String("user", a.user.Username), zap.String("reason", reason))
-	s.render(w, http.StatusOK, "change", page{
+	cs.audit(r.Context(), cs.auditEvent(a, store.OutcomeDenied, reason+"; change offered"))
+	cs.countSignIn(r.Context(), a, store.OutcomeDenied)
+	cs.log.Warn("sign-in held for password change", zap.String("user", a.user.Username), zap.String("reason", reason))
+	cs.render(w, http.StatusOK, "change", page{
 		Title: "Change your password", Error: public, Ticket: tk, ReturnTo: a.returnTo,
-		Username: a.user.Username, Rules: s.rulesFor(a.user),
+		Username: a.user.Username, Rules: cs.rulesFor(a.user),
 	})
 }
 
-func (s *Service) rulesFor(u store.User) []string {
+func (cs *changes) rulesFor(u store.User) []string {
 	if isLocal(u) {
-		return policy.Describe(s.policies().Password)
+		return policy.Describe(cs.policies().Password)
 	}
 	return []string{"Your organisation's directory password rules apply."}
 }
@@ -86,15 +107,15 @@ func (s *Service) rulesFor(u store.User) []string {
 func isLocal(u store.User) bool { return u.Source == store.SourceLocal || u.Source == "" }
 
 // handleChangePage is the self-service change form for a signed-in user.
-func (s *Service) handleChangePage(w http.ResponseWriter, r *http.Request) {
-	returnTo := SafeReturnTo(r.URL.Query().Get("return_to"), s.allowed)
-	v, _, err := s.session(r.Context(), r)
+func (cs *changes) handleChangePage(w http.ResponseWriter, r *http.Request) {
+	returnTo := SafeReturnTo(r.URL.Query().Get("return_to"), cs.allowed)
+	v, _, err := cs.sess.session(r.Context(), r)
 	if err != nil {
 		http.Redirect(w, r, "/login?return_to="+queryEscape("/password/change"), http.StatusSeeOther)
 		return
 	}
-	s.render(w, http.StatusOK, "change", page{Title: "Change your password", ReturnTo: returnTo,
-		Username: v.user.Username, Rules: s.rulesFor(v.user)})
+	cs.render(w, http.StatusOK, "change", page{Title: "Change your password", ReturnTo: returnTo,
+		Username: v.user.Username, Rules: cs.rulesFor(v.user)})
 }
 
 // Change failures the form shows.
@@ -104,70 +125,35 @@ var (
 
 // handleChangePost changes a password: self-service with a session, or
 // with a change ticket from a sign-in held at an expired password.
-func (s *Service) handleChangePost(w http.ResponseWriter, r *http.Request) {
+func (cs *changes) handleChangePost(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	ip := clientIP(r, s.opts.TrustedProxies)
-	returnTo := SafeReturnTo(r.PostForm.Get("return_to"), s.allowed)
-	var (
-		u  store.User
-		tk *ticket
-	)
-	if raw := r.PostForm.Get("ticket"); raw != "" {
-		b, err := s.store.TakeEphemeral(ctx, ticketNamespace, ticketKey(raw))
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				s.log.Error("read change ticket", zap.Error(err))
-			}
-			s.render(w, http.StatusBadRequest, "message", page{Title: "Change your password",
-				Error: "This page has expired. Please sign in again.", LoginURL: s.loginURL(returnTo)})
-			return
-		}
-		tk = new(ticket)
-		if err := json.Unmarshal(b, tk); err != nil {
-			s.log.Error("decode change ticket", zap.Error(err))
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		returnTo = SafeReturnTo(tk.ReturnTo, s.allowed)
-		if u, err = s.store.GetUser(ctx, tk.UserID); err != nil {
-			s.log.Error("read user for password change", zap.Error(err))
-			s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Change your password",
-				Error: "Password change is temporarily unavailable. Please try again.", LoginURL: s.loginURL(returnTo)})
-			return
-		}
-	} else {
-		v, _, err := s.session(ctx, r)
-		if err != nil {
-			http.Redirect(w, r, "/login?return_to="+queryEscape("/password/change"), http.StatusSeeOther)
-			return
-		}
-		if u, err = s.store.GetUser(ctx, v.user.ID); err != nil {
-			s.log.Error("read user for password change", zap.Error(err))
-			http.Error(w, "password change unavailable", http.StatusServiceUnavailable)
-			return
-		}
+	ip := clientIP(r, cs.opts.TrustedProxies)
+	returnTo := SafeReturnTo(r.PostForm.Get("return_to"), cs.allowed)
+	u, tk, returnTo, ok := cs.changeTarget(w, r, returnTo)
+	if !ok {
+		return
 	}
 
-	form := page{Title: "Change your password", ReturnTo: returnTo, Username: u.Username, Rules: s.rulesFor(u)}
+	form := page{Title: "Change your password", ReturnTo: returnTo, Username: u.Username, Rules: cs.rulesFor(u)}
 	again := func(status int, msg string) {
 		if tk != nil {
 			// The ticket was used up; a fresh one lets the person retry.
-			t, err := s.putTicket(ctx, *tk)
+			t, err := cs.putTicket(ctx, *tk)
 			if err != nil {
-				s.log.Error("store change ticket", zap.Error(err))
+				cs.log.Error("store change ticket", zap.Error(err))
 				msg = "Please sign in again."
 			}
 			form.Ticket = t
 		}
 		form.Error = msg
-		s.render(w, status, "change", form)
+		cs.render(w, status, "change", form)
 	}
-	if !s.throttle.allow(ip) {
+	if !cs.throttle.allow(ip) {
 		w.Header().Set("Retry-After", "60")
 		again(http.StatusTooManyRequests, "Too many attempts from your network. Please wait a minute and try again.")
 		return
@@ -185,56 +171,100 @@ func (s *Service) handleChangePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ev := &store.AuditEvent{Time: s.now(), Actor: u.Username, Action: ActionPasswordChange, Target: u.ID,
+	ev := &store.AuditEvent{Time: cs.now(), Actor: u.Username, Action: ActionPasswordChange, Target: u.ID,
 		SourceIP: addrString(ip), Details: map[string]any{"self_service": tk == nil, "source": u.Source}}
-	err := s.changePassword(ctx, u, oldPW, newPW)
+	err := cs.changePassword(ctx, u, oldPW, newPW)
 	switch {
 	case err == nil:
 	case errors.Is(err, errWrongOld):
 		ev.Outcome, ev.Reason = store.OutcomeFailure, err.Error()
-		s.audit(ctx, ev)
+		cs.audit(ctx, ev)
 		again(http.StatusUnauthorized, "The current password is incorrect.")
 		return
 	case errors.As(err, new(*policyRefusal)):
 		ev.Outcome, ev.Reason = store.OutcomeDenied, err.Error()
-		s.audit(ctx, ev)
+		cs.audit(ctx, ev)
 		again(http.StatusBadRequest, capitalise(err.Error()))
 		return
 	default:
-		s.log.Error("change password", zap.String("user", u.Username), zap.Error(err))
+		cs.log.Error("change password", zap.String("user", u.Username), zap.Error(err))
 		ev.Outcome, ev.Reason = store.OutcomeFailure, "internal error"
-		s.audit(ctx, ev)
+		cs.audit(ctx, ev)
 		again(http.StatusServiceUnavailable, "Password change is temporarily unavailable. Please try again.")
 		return
 	}
 	// Whoever else knew the old password is signed out; this browser's
 	// session, if it has one, stays.
 	keep := ""
-	if v, _, err := s.session(ctx, r); err == nil && tk == nil {
+	if v, _, err := cs.sess.session(ctx, r); err == nil && tk == nil {
 		keep = v.sess.ID
 	}
-	n, err := s.endSessionsOf(ctx, u.ID, keep, nil)
+	n, err := cs.sess.endSessionsOf(ctx, u.ID, keep, nil)
 	if err != nil {
-		s.log.Error("password change: end other sessions", zap.String("user", u.Username), zap.Error(err))
+		cs.log.Error("password change: end other sessions", zap.String("user", u.Username), zap.Error(err))
 	}
 	ev.Details["sessions_ended"] = n
 	ev.Outcome, ev.Reason = store.OutcomeSuccess, "password changed"
-	s.audit(ctx, ev)
-	s.log.Info("password changed", zap.String("user", u.Username), zap.Bool("self_service", tk == nil))
+	cs.audit(ctx, ev)
+	cs.log.Info("password changed", zap.String("user", u.Username), zap.Bool("self_service", tk == nil))
 
 	if tk == nil {
-		s.render(w, http.StatusOK, "message", page{Title: "Password changed", Info: "Your password has been changed.", ContinueURL: returnTo})
+		cs.render(w, http.StatusOK, "message", page{Title: "Password changed", Info: "Your password has been changed.", ContinueURL: returnTo})
 		return
 	}
-	fresh, err := s.store.GetUser(ctx, u.ID)
+	fresh, err := cs.store.GetUser(ctx, u.ID)
 	if err != nil {
-		s.log.Error("read user after password change", zap.Error(err))
+		cs.log.Error("read user after password change", zap.Error(err))
 		fresh = u
 	}
-	s.complete(w, r, &attempt{
+	cs.fin.complete(w, r, &attempt{
 		method: tk.Method, issuer: tk.Issuer, username: fresh.Username, user: fresh, ip: ip, returnTo: returnTo,
 		bypass: tk.Bypass, password: true, changed: true, details: map[string]any{"password_changed": true},
 	})
+}
+
+// changeTarget is whose password a change form posts: the user of the
+// sign-in ticket (a password that must change before the session starts)
+// or of the browser's session. ok false means it answered already. The
+// ticket's return URL, when there is one, replaces returnTo.
+func (cs *changes) changeTarget(w http.ResponseWriter, r *http.Request, returnTo string) (u store.User, tk *ticket, _ string, ok bool) {
+	ctx := r.Context()
+	if raw := r.PostForm.Get("ticket"); raw != "" {
+		b, err := cs.store.TakeEphemeral(ctx, ticketNamespace, ticketKey(raw))
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				cs.log.Error("read change ticket", zap.Error(err))
+			}
+			cs.render(w, http.StatusBadRequest, "message", page{Title: "Change your password",
+				Error: "This page has expired. Please sign in again.", LoginURL: cs.loginURL(returnTo)})
+			return u, tk, returnTo, false
+		}
+		tk = new(ticket)
+		if err := json.Unmarshal(b, tk); err != nil {
+			cs.log.Error("decode change ticket", zap.Error(err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return u, tk, returnTo, false
+		}
+		returnTo = SafeReturnTo(tk.ReturnTo, cs.allowed)
+		if u, err = cs.store.GetUser(ctx, tk.UserID); err != nil {
+			cs.log.Error("read user for password change", zap.Error(err))
+			cs.render(w, http.StatusServiceUnavailable, "message", page{Title: "Change your password",
+				Error: "Password change is temporarily unavailable. Please try again.", LoginURL: cs.loginURL(returnTo)})
+			return u, tk, returnTo, false
+		}
+	} else {
+		v, _, err := cs.sess.session(ctx, r)
+		if err != nil {
+			http.Redirect(w, r, "/login?return_to="+queryEscape("/password/change"), http.StatusSeeOther)
+			return u, tk, returnTo, false
+		}
+		if u, err = cs.store.GetUser(ctx, v.user.ID); err != nil {
+			cs.log.Error("read user for password change", zap.Error(err))
+			http.Error(w, "password change unavailable", http.StatusServiceUnavailable)
+			return u, tk, returnTo, false
+		}
+	}
+	return u, tk, returnTo, true
 }
 
 // policyRefusal is a new password the directory (or a rule) refused, with
@@ -246,8 +276,8 @@ func (e *policyRefusal) Error() string { return e.msg }
 // changePassword checks the current password (counted toward lock-out)
 // and writes the new one: to the directory for directory users, as a new
 // local hash otherwise.
-func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW string) error {
-	v, reason, err := s.checkPassword(ctx, u, oldPW)
+func (cs *changes) changePassword(ctx context.Context, u store.User, oldPW, newPW string) error {
+	v, reason, err := cs.pw.checkPassword(ctx, u, oldPW)
 	switch v {
 	case verdictOK, verdictMustChange:
 	case verdictUnavailable:
@@ -257,12 +287,12 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 	default:
 		return fmt.Errorf("%w (%s)", errWrongOld, reason)
 	}
-	now := s.now()
+	now := cs.now()
 	if u.Source == store.SourceIdP {
 		return &policyRefusal{msg: "this account signs in through your identity provider and has no password here"}
 	}
 	if !isLocal(u) {
-		ch := s.opts.Changers[u.Source]
+		ch := cs.opts.Changers[u.Source]
 		if ch == nil {
 			return &policyRefusal{msg: "passwords of this directory cannot be changed here; use your organisation's password change"}
 		}
@@ -278,23 +308,23 @@ func (s *Service) changePassword(ctx context.Context, u store.User, oldPW, newPW
 		}
 		// The directory now holds the truth; the stored expiry is stale
 		// until the next sync reads it, so forget it rather than block.
-		return s.updateUser(ctx, u.ID, func(cur *store.User) {
+		return cs.updateUser(ctx, u.ID, func(cur *store.User) {
 			cur.PasswordChangedAt, cur.PasswordExpiresAt, cur.MustChangePassword = now, time.Time{}, false
 		})
 	}
 
-	return s.setLocalPassword(ctx, u, newPW)
+	return cs.setLocalPassword(ctx, u, newPW)
 }
 
 // setLocalPassword checks newPW against the local password policy (history
 // included) and stores its hash; the must-change flag is cleared and the
 // expiry set from the policy's validity.
-func (s *Service) setLocalPassword(ctx context.Context, u store.User, newPW string) error {
-	now := s.now()
-	pp := s.policies().Password
+func (cs *changes) setLocalPassword(ctx context.Context, u store.User, newPW string) error {
+	now := cs.now()
+	pp := cs.policies().Password
 	// history is newest first with the current hash, as CheckPassword wants.
 	history := append([]string{u.PasswordHash}, u.PasswordHistory...)
-	verify := func(hash, pw string) bool { return s.opts.Hasher.Verify(ctx, hash, pw) == nil }
+	verify := func(hash, pw string) bool { return cs.opts.Hasher.Verify(ctx, hash, pw) == nil }
 	if vs := policy.CheckPassword(pp, u.Username, newPW, history, verify); len(vs) > 0 {
 		msgs := make([]string, len(vs))
 		for i, v := range vs {
@@ -302,11 +332,11 @@ func (s *Service) setLocalPassword(ctx context.Context, u store.User, newPW stri
 		}
 		return &policyRefusal{msg: strings.Join(msgs, " ")}
 	}
-	hash, err := s.opts.Hasher.Hash(ctx, newPW)
+	hash, err := cs.opts.Hasher.Hash(ctx, newPW)
 	if err != nil {
 		return fmt.Errorf("hash new password: %w", err)
 	}
-	return s.updateUser(ctx, u.ID, func(cur *store.User) {
+	return cs.updateUser(ctx, u.ID, func(cur *store.User) {
 		if pp.History > 0 && cur.PasswordHash != "" {
 			cur.PasswordHistory = append([]string{cur.PasswordHash}, cur.PasswordHistory...)[:min(pp.History, len(cur.PasswordHistory)+1)]
 		}
@@ -321,10 +351,10 @@ func (s *Service) setLocalPassword(ctx context.Context, u store.User, newPW stri
 
 // updateUser re-reads a user and writes change in one transaction,
 // retrying once when a concurrent update (sync) won the version race.
-func (s *Service) updateUser(ctx context.Context, id string, change func(*store.User)) error {
+func (cs *changes) updateUser(ctx context.Context, id string, change func(*store.User)) error {
 	var err error
 	for range 2 {
-		err = s.store.Tx(ctx, func(tx store.Tx) error {
+		err = cs.store.Tx(ctx, func(tx store.Tx) error {
 			cur, err := tx.GetUser(ctx, id)
 			if err != nil {
 				return err
@@ -340,32 +370,6 @@ func (s *Service) updateUser(ctx context.Context, id string, change func(*store.
 		return fmt.Errorf("update user %s: %w", id, err)
 	}
 	return nil
-}
-
-// handleLogout ends the session here and in the store, at once.
-func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	key, ok := s.sessionKey(r)
-	if ok {
-		s.cache.drop(key)
-		id := hex.EncodeToString(key[:])
-		sess, err := s.store.GetSession(ctx, id)
-		if err == nil {
-			err = s.store.Tx(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, id) })
-		}
-		switch {
-		case err == nil:
-			ip := clientIP(r, s.opts.TrustedProxies)
-			s.audit(ctx, &store.AuditEvent{Time: s.now(), Actor: sess.UserID, Action: ActionSignOut, Target: sess.UserID,
-				Outcome: store.OutcomeSuccess, Reason: "logout", SourceIP: addrString(ip), Details: map[string]any{"method": sess.Method}})
-		case !errors.Is(err, store.ErrNotFound):
-			s.log.Error("logout: delete session", zap.Error(err))
-			http.Error(w, "sign-out failed; please try again", http.StatusServiceUnavailable)
-			return
-		}
-	}
-	s.clearSessionCookie(w)
-	http.Redirect(w, r, "/login?logged_out=1", http.StatusSeeOther)
 }
 
 func addrString(a netip.Addr) string {

@@ -55,12 +55,12 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, oldPassword, ne
 	if err != nil {
 		return fmt.Errorf("%w: read user %s: %w", ErrChangeUnavailable, userID, err)
 	}
-	err = s.changePassword(ctx, u, oldPassword, newPassword)
+	err = s.chg.changePassword(ctx, u, oldPassword, newPassword)
 	if _, refused := RefusalMessage(err); err == nil || refused || errors.Is(err, errWrongOld) {
 		if err == nil {
 			// An API caller holds no browser session to keep: every
 			// session opened with the old password ends.
-			n, endErr := s.endSessionsOf(ctx, u.ID, "", nil)
+			n, endErr := s.sess.endSessionsOf(ctx, u.ID, "", nil)
 			if endErr != nil {
 				s.log.Error("password change: end sessions", zap.String("user", u.Username), zap.Error(endErr))
 			}

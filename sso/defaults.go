@@ -21,7 +21,7 @@ const (
 // privileges is what u holds (privilege.Effective over the stored
 // profile), sorted. A missing profile means none, not an error: the user
 // signs in and holds nothing, as the data model says.
-func (s *Service) privileges(ctx context.Context, u store.User) ([]string, error) {
+func (s *core) privileges(ctx context.Context, u store.User) ([]string, error) {
 	var prof *store.Profile
 	if u.Profile != "" && !u.Superuser && u.CustomPrivileges == nil {
 		p, err := s.store.GetProfile(ctx, u.Profile)

@@ -29,5 +29,5 @@ func (s *Service) SetNegotiator(n Negotiator) { s.negotiator = n }
 // IdP: the body of a Negotiate challenge, which the browser shows when it
 // does not negotiate.
 func (s *Service) LoginPage(w http.ResponseWriter, r *http.Request, status int) {
-	s.loginPage(w, r, status, false)
+	s.pw.loginPage(w, r, status, false)
 }

@@ -43,7 +43,7 @@ type button struct{ Name, URL string }
 
 // render writes a page. Rendering into a buffer first means a template
 // error becomes a clean 500, not half a page.
-func (s *Service) render(w http.ResponseWriter, status int, name string, p page) {
+func (s *core) render(w http.ResponseWriter, status int, name string, p page) {
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, p); err != nil {
 		s.log.Error("render page " + name + ": " + err.Error())
@@ -81,40 +81,40 @@ func returnToAsksBypass(returnTo string) bool {
 // offers both to everyone. The bypass path is asked for with
 // ?bypass-sso=1 on /login or on the return URL (behind forward auth the
 // application's own ".../?bypass-sso=1" link arrives as return_to).
-func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+func (ps *passwords) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if s.negotiator != nil && q.Get("bypass-sso") != "1" && q.Get("logged_out") != "1" {
-		s.negotiator.ServeNegotiate(w, r)
+	if ps.negotiator != nil && q.Get("bypass-sso") != "1" && q.Get("logged_out") != "1" {
+		ps.negotiator.ServeNegotiate(w, r)
 		return
 	}
-	s.loginPage(w, r, http.StatusOK, true)
+	ps.loginPage(w, r, http.StatusOK, true)
 }
 
 // loginPage renders the login page with status; mayRedirect lets it send
 // the user straight to the only IdP when SSO is enforced.
-func (s *Service) loginPage(w http.ResponseWriter, r *http.Request, status int, mayRedirect bool) {
+func (ps *passwords) loginPage(w http.ResponseWriter, r *http.Request, status int, mayRedirect bool) {
 	q := r.URL.Query()
-	returnTo := SafeReturnTo(q.Get("return_to"), s.allowed)
+	returnTo := SafeReturnTo(q.Get("return_to"), ps.allowed)
 	bypass := q.Get("bypass-sso") == "1" || returnToAsksBypass(returnTo)
-	p := page{Title: "Sign in", ReturnTo: returnTo, Bypass: bypass, Methods: s.buttons(returnTo, bypass)}
+	p := page{Title: "Sign in", ReturnTo: returnTo, Bypass: bypass, Methods: ps.buttons(returnTo, bypass)}
 	if q.Get("logged_out") == "1" {
 		p.Info = "You have signed out."
 	}
 	switch {
-	case !s.opts.Enforce:
+	case !ps.opts.Enforce:
 		p.ShowPassword = true
 	case bypass:
 		p.ShowPassword = true
 		p.Title = "Sign in without single sign-on"
-	case mayRedirect && len(s.opts.Methods) == 1 && p.Info == "":
-		http.Redirect(w, r, s.opts.Methods[0].LoginURL(returnTo), http.StatusSeeOther)
+	case mayRedirect && len(ps.opts.Methods) == 1 && p.Info == "":
+		http.Redirect(w, r, ps.opts.Methods[0].LoginURL(returnTo), http.StatusSeeOther)
 		return
 	}
-	if p.ShowPassword && s.opts.ResetMailer != nil {
+	if p.ShowPassword && ps.opts.ResetMailer != nil {
 		p.ForgotURL = "/password/forgot"
 	}
-	if p.ShowPassword && s.opts.ClientCert != nil {
+	if p.ShowPassword && ps.opts.ClientCert != nil {
 		p.CertURL = "/login/certificate?return_to=" + queryEscape(returnTo)
 	}
-	s.render(w, status, "login", p)
+	ps.render(w, status, "login", p)
 }

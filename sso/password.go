@@ -36,9 +36,22 @@ const (
 	verdictUnavailable         // no verdict: outage, not counted
 )
 
+// passwords is password sign-in: the login form, the open and bypass
+// paths, the throttle, lock-out and the local or directory check.
+type passwords struct {
+	*core
+	sess *sessions
+	fin  *finisher
+}
+
+func (ps *passwords) routes(mux *http.ServeMux, cop *http.CrossOriginProtection) {
+	mux.HandleFunc("GET /login", ps.handleLoginPage)
+	mux.Handle("POST /login", cop.Handler(http.HandlerFunc(ps.handleLoginPost)))
+}
+
 // handleLoginPost is password sign-in, on the open path (SSO not
 // enforced) and the bypass path (/login?bypass-sso=1 while enforced).
-func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
+func (ps *passwords) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
@@ -48,83 +61,83 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("password")
 	bypassPath := r.PostForm.Get("bypass-sso") == "1"
 	a := &attempt{
-		method: MethodPassword, username: username, ip: clientIP(r, s.opts.TrustedProxies),
-		returnTo: SafeReturnTo(r.PostForm.Get("return_to"), s.allowed), password: true, details: map[string]any{},
+		method: MethodPassword, username: username, ip: clientIP(r, ps.opts.TrustedProxies),
+		returnTo: SafeReturnTo(r.PostForm.Get("return_to"), ps.allowed), password: true, details: map[string]any{},
 	}
-	if s.opts.Enforce {
+	if ps.opts.Enforce {
 		if !bypassPath {
 			// The enforced login page offers no password form; a post
 			// here is a client ignoring that.
-			s.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "password sign-in while SSO is enforced, outside the bypass path",
+			ps.refuse(w, r, a, store.OutcomeDenied, http.StatusForbidden, "password sign-in while SSO is enforced, outside the bypass path",
 				"Please sign in with your organisation's single sign-on.")
 			return
 		}
 		a.method, a.bypass = MethodBypass, true
 	}
-	form := page{Title: "Sign in", ShowPassword: true, Bypass: bypassPath, ReturnTo: a.returnTo, Username: username, Methods: s.buttons(a.returnTo, bypassPath)}
+	form := page{Title: "Sign in", ShowPassword: true, Bypass: bypassPath, ReturnTo: a.returnTo, Username: username, Methods: ps.buttons(a.returnTo, bypassPath)}
 	if username == "" || pw == "" {
 		form.Error = "Enter your user name and password."
-		s.render(w, http.StatusBadRequest, "login", form)
+		ps.render(w, http.StatusBadRequest, "login", form)
 		return
 	}
 	// Every refusal below is held back to a common duration (timing.go).
 	start := time.Now()
-	if !s.throttle.allow(a.ip) {
-		s.audit(r.Context(), s.auditEvent(a, store.OutcomeDenied, "throttled: too many attempts from this address"))
-		s.countSignIn(r.Context(), a, store.OutcomeDenied)
-		s.log.Warn("sign-in throttled", zap.String("ip", a.ip.String()))
+	if !ps.throttle.allow(a.ip) {
+		ps.audit(r.Context(), ps.auditEvent(a, store.OutcomeDenied, "throttled: too many attempts from this address"))
+		ps.countSignIn(r.Context(), a, store.OutcomeDenied)
+		ps.log.Warn("sign-in throttled", zap.String("ip", a.ip.String()))
 		w.Header().Set("Retry-After", "60")
 		form.Error = "Too many sign-in attempts from your network. Please wait a minute and try again."
-		s.render(w, http.StatusTooManyRequests, "login", form)
+		ps.render(w, http.StatusTooManyRequests, "login", form)
 		return
 	}
 
 	fail := func(outcome, reason string) {
-		s.timer.pad(r.Context(), start)
-		s.audit(r.Context(), s.auditEvent(a, outcome, reason))
-		s.countSignIn(r.Context(), a, outcome)
-		s.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
+		ps.timer.pad(r.Context(), start)
+		ps.audit(r.Context(), ps.auditEvent(a, outcome, reason))
+		ps.countSignIn(r.Context(), a, outcome)
+		ps.log.Warn("sign-in refused", zap.String("method", a.method), zap.String("user", a.username),
 			zap.String("ip", a.ip.String()), zap.String("reason", reason))
 		form.Error = genericFailure
-		s.render(w, http.StatusUnauthorized, "login", form)
+		ps.render(w, http.StatusUnauthorized, "login", form)
 	}
 	a.failPassword = fail
 
-	u, err := s.userForPassword(r.Context(), username)
+	u, err := ps.userForPassword(r.Context(), username)
 	if errors.Is(err, errUnknownUser) {
-		s.equaliseTiming(r.Context())
+		ps.equaliseTiming(r.Context())
 		fail(store.OutcomeFailure, "unknown user")
 		return
 	}
 	if err != nil {
-		s.unavailable(w, r, a, err)
+		ps.unavailable(w, r, a, err)
 		return
 	}
 	a.user = u
 	if u.State != store.StateActive {
-		s.equaliseTiming(r.Context())
+		ps.equaliseTiming(r.Context())
 		fail(store.OutcomeDenied, "user inactive")
 		return
 	}
 
-	if a.bypass && !canBypass(r.Context(), s, u) {
+	if a.bypass && !canBypass(r.Context(), ps.core, u) {
 		// Refused before anything is counted or any bind is made: a
 		// stranger posting wrong passwords to the bypass path must not
 		// lock an account that cannot use it (nor count toward AD's own
-		// lock-out). The answer and its timing are a wrong password's.
-		s.equaliseTiming(r.Context())
+		// lock-out). The answer and its timing are a wrong password'ps.
+		ps.equaliseTiming(r.Context())
 		fail(store.OutcomeDenied, "bypass refused: user lacks bypass_sso")
 		return
 	}
 
-	v, reason, err := s.checkPassword(r.Context(), u, pw)
+	v, reason, err := ps.checkPassword(r.Context(), u, pw)
 	switch v {
 	case verdictUnavailable:
 		if errors.Is(err, errDirectoryOutage) {
-			s.directoryOutage(w, r, a, err)
+			ps.directoryOutage(w, r, a, err)
 			return
 		}
-		s.unavailable(w, r, a, err)
+		ps.unavailable(w, r, a, err)
 		return
 	case verdictWrong:
 		fail(store.OutcomeFailure, reason)
@@ -137,13 +150,13 @@ func (s *Service) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		a.details["directory"] = reason
 	}
 
-	s.complete(w, r, a)
+	ps.fin.complete(w, r, a)
 }
 
 // userForPassword finds the active or inactive user a sign-in names: by
 // username, else (for "name@domain") by UPN, then e-mail.
-func (s *Service) userForPassword(ctx context.Context, name string) (store.User, error) {
-	u, err := s.store.GetUserByUsername(ctx, name)
+func (ps *passwords) userForPassword(ctx context.Context, name string) (store.User, error) {
+	u, err := ps.store.GetUserByUsername(ctx, name)
 	if err == nil {
 		return u, nil
 	}
@@ -152,7 +165,7 @@ func (s *Service) userForPassword(ctx context.Context, name string) (store.User,
 	}
 	if strings.Contains(name, "@") {
 		for _, k := range []store.UserKey{store.KeyUPN, store.KeyEmail} {
-			users, err := s.store.FindUsers(ctx, k, name)
+			users, err := ps.store.FindUsers(ctx, k, name)
 			if err != nil {
 				return store.User{}, fmt.Errorf("find user by %s: %w", k, err)
 			}
@@ -166,13 +179,13 @@ func (s *Service) userForPassword(ctx context.Context, name string) (store.User,
 
 // equaliseTiming spends what verifying a real password would, so an
 // unknown or locked account answers no faster than a wrong password.
-func (s *Service) equaliseTiming(ctx context.Context) {
+func (ps *passwords) equaliseTiming(ctx context.Context) {
 	start := time.Now()
-	_ = s.opts.Hasher.Verify(ctx, s.dummyHash, "not the password")
-	s.timer.observe(kindLocal, time.Since(start))
+	_ = ps.opts.Hasher.Verify(ctx, ps.dummyHash, "not the password")
+	ps.timer.observe(kindLocal, time.Since(start))
 }
 
-func canBypass(ctx context.Context, s *Service, u store.User) bool {
+func canBypass(ctx context.Context, s *core, u store.User) bool {
 	if u.Emergency || u.Superuser {
 		return true
 	}
@@ -188,13 +201,13 @@ var errLocked = errors.New("account locked")
 // update: concurrent attempts from any number of replicas therefore get at
 // most max_attempts checks between locks. A right password resets the
 // count; an outage gives the attempt back.
-func (s *Service) checkPassword(ctx context.Context, u store.User, pw string) (verdict, string, error) {
-	lo := s.policies().Lockout
+func (ps *passwords) checkPassword(ctx context.Context, u store.User, pw string) (verdict, string, error) {
+	lo := ps.policies().Lockout
 	var lockedNow time.Time
 	if lo.MaxAttempts > 0 {
 		var lockedUntil time.Time
-		now := s.now()
-		stored, err := s.store.UpdateLockout(ctx, u.ID, func(l store.Lockout) (store.Lockout, error) {
+		now := ps.now()
+		stored, err := ps.store.UpdateLockout(ctx, u.ID, func(l store.Lockout) (store.Lockout, error) {
 			if policy.IsLocked(l, now) {
 				lockedUntil = l.LockedUntil
 				return l, errLocked
@@ -208,17 +221,17 @@ func (s *Service) checkPassword(ctx context.Context, u store.User, pw string) (v
 			// opened: sessions begun with it end now. Sessions an IdP began
 			// stay, as IdP sign-ins do (a stranger's guesses must not sign
 			// the person out of SSO).
-			n, err := s.endSessionsOf(context.WithoutCancel(ctx), u.ID, "", func(sess store.Session) bool {
+			n, err := ps.sess.endSessionsOf(context.WithoutCancel(ctx), u.ID, "", func(sess store.Session) bool {
 				return sess.Method == MethodPassword || sess.Method == MethodBypass
 			})
 			if err != nil {
-				s.log.Error("end password sessions of a locked account", zap.String("user", u.Username), zap.Error(err))
+				ps.log.Error("end password sessions of a locked account", zap.String("user", u.Username), zap.Error(err))
 			} else if n > 0 {
-				s.log.Info("locked account's password sessions ended", zap.String("user", u.Username), zap.Int("sessions", n))
+				ps.log.Info("locked account's password sessions ended", zap.String("user", u.Username), zap.Int("sessions", n))
 			}
 		}
 		if errors.Is(err, errLocked) {
-			s.equaliseTiming(ctx)
+			ps.equaliseTiming(ctx)
 			return verdictLocked, "account locked until " + lockedUntil.UTC().Format(time.RFC3339), nil
 		}
 		if err != nil {
@@ -226,31 +239,31 @@ func (s *Service) checkPassword(ctx context.Context, u store.User, pw string) (v
 		}
 	}
 
-	v, reason, err := s.verifyPassword(ctx, u, pw)
+	v, reason, err := ps.verifyPassword(ctx, u, pw)
 	switch v {
 	case verdictOK, verdictMustChange:
-		s.resetLockout(ctx, u.ID, lockedNow)
+		ps.resetLockout(ctx, u.ID, lockedNow)
 	case verdictWrong:
 		if !lockedNow.IsZero() {
 			reason += "; account locked until " + lockedNow.UTC().Format(time.RFC3339)
 		}
 	default:
-		s.giveBackAttempt(ctx, u.ID, lockedNow)
+		ps.giveBackAttempt(ctx, u.ID, lockedNow)
 	}
 	return v, reason, err
 }
 
 // verifyPassword asks the hash or the user's directory.
-func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (verdict, string, error) {
+func (ps *passwords) verifyPassword(ctx context.Context, u store.User, pw string) (verdict, string, error) {
 	if u.Source == store.SourceLocal || u.Source == "" {
 		if u.PasswordHash == "" {
-			s.equaliseTiming(ctx)
+			ps.equaliseTiming(ctx)
 			return verdictWrong, "wrong password (no local password set)", nil
 		}
 		start := time.Now()
-		err := s.opts.Hasher.Verify(ctx, u.PasswordHash, pw)
+		err := ps.opts.Hasher.Verify(ctx, u.PasswordHash, pw)
 		if err == nil || errors.Is(err, password.ErrMismatch) {
-			s.timer.observe(kindLocal, time.Since(start))
+			ps.timer.observe(kindLocal, time.Since(start))
 		}
 		switch {
 		case err == nil:
@@ -262,17 +275,17 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 		}
 	}
 	if u.Source == store.SourceIdP {
-		s.equaliseTiming(ctx)
+		ps.equaliseTiming(ctx)
 		return verdictRefused, reasonIdPOnly, nil
 	}
-	dir := s.opts.Directories[u.Source]
+	dir := ps.opts.Directories[u.Source]
 	if dir == nil {
 		return verdictRefused, fmt.Sprintf("no password check configured for directory %q", u.Source), nil
 	}
 	start := time.Now()
 	_, err := dir.Authenticate(ctx, directoryAccount(u), pw)
 	if !isOutage(err) {
-		s.timer.observe(u.Source, time.Since(start))
+		ps.timer.observe(u.Source, time.Since(start))
 	}
 	switch {
 	case err == nil:
@@ -307,13 +320,13 @@ var errDirectoryOutage = errors.New("directory unavailable")
 // person sees the same "try again" page, and the audit log says outage —
 // an operator reading it must not take it for a fault of ours, nor for a
 // wrong password (it did not count toward lock-out).
-func (s *Service) directoryOutage(w http.ResponseWriter, r *http.Request, a *attempt, err error) {
-	s.log.Error("sign-in failed: directory unavailable", zap.String("directory", a.user.Source), zap.String("user", a.username), zap.Error(err))
+func (ps *passwords) directoryOutage(w http.ResponseWriter, r *http.Request, a *attempt, err error) {
+	ps.log.Error("sign-in failed: directory unavailable", zap.String("directory", a.user.Source), zap.String("user", a.username), zap.Error(err))
 	a.details["error"] = err.Error()
-	s.audit(r.Context(), s.auditEvent(a, store.OutcomeFailure, "directory unavailable: "+a.user.Source))
-	s.countSignIn(r.Context(), a, store.OutcomeFailure)
-	s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Sign-in unavailable",
-		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: s.loginURL(a.returnTo)})
+	ps.audit(r.Context(), ps.auditEvent(a, store.OutcomeFailure, "directory unavailable: "+a.user.Source))
+	ps.countSignIn(r.Context(), a, store.OutcomeFailure)
+	ps.render(w, http.StatusServiceUnavailable, "message", page{Title: "Sign-in unavailable",
+		Error: "Sign-in is temporarily unavailable. Please try again in a moment.", LoginURL: ps.loginURL(a.returnTo)})
 }
 
 // directoryAccount is the account the directory knows the user by: the
@@ -331,29 +344,29 @@ func isOutage(err error) bool {
 // resetLockout records a right password: the count is cleared. The lock
 // this very attempt set (it was counted before the check) is lifted too;
 // any other lock stays, as policy.RecordSuccess says.
-func (s *Service) resetLockout(ctx context.Context, userID string, lockedNow time.Time) {
-	if s.policies().Lockout.MaxAttempts <= 0 {
+func (ps *passwords) resetLockout(ctx context.Context, userID string, lockedNow time.Time) {
+	if ps.policies().Lockout.MaxAttempts <= 0 {
 		return
 	}
-	_, err := s.store.UpdateLockout(context.WithoutCancel(ctx), userID, func(l store.Lockout) (store.Lockout, error) {
+	_, err := ps.store.UpdateLockout(context.WithoutCancel(ctx), userID, func(l store.Lockout) (store.Lockout, error) {
 		if !lockedNow.IsZero() && l.LockedUntil.Equal(lockedNow) {
 			l.LockedUntil = time.Time{}
 		}
-		return policy.RecordSuccess(l, s.now()), nil
+		return policy.RecordSuccess(l, ps.now()), nil
 	})
 	if err != nil {
-		s.log.Warn("reset lock-out", zap.String("user_id", userID), zap.Error(err))
+		ps.log.Warn("reset lock-out", zap.String("user_id", userID), zap.Error(err))
 	}
 }
 
 // giveBackAttempt undoes the count of an attempt that reached no verdict
 // (a directory outage must not lock anyone out), including the lock it
 // set, if any.
-func (s *Service) giveBackAttempt(ctx context.Context, userID string, lockedNow time.Time) {
-	if s.policies().Lockout.MaxAttempts <= 0 {
+func (ps *passwords) giveBackAttempt(ctx context.Context, userID string, lockedNow time.Time) {
+	if ps.policies().Lockout.MaxAttempts <= 0 {
 		return
 	}
-	_, err := s.store.UpdateLockout(context.WithoutCancel(ctx), userID, func(l store.Lockout) (store.Lockout, error) {
+	_, err := ps.store.UpdateLockout(context.WithoutCancel(ctx), userID, func(l store.Lockout) (store.Lockout, error) {
 		if l.FailedAttempts > 0 {
 			l.FailedAttempts--
 		}
@@ -363,17 +376,17 @@ func (s *Service) giveBackAttempt(ctx context.Context, userID string, lockedNow 
 		return l, nil
 	})
 	if err != nil {
-		s.log.Warn("give back sign-in attempt", zap.String("user_id", userID), zap.Error(err))
+		ps.log.Warn("give back sign-in attempt", zap.String("user_id", userID), zap.Error(err))
 	}
 }
 
 // buttons lists the SSO methods for the login page.
-func (s *Service) buttons(returnTo string, bypass bool) []button {
-	if bypass && s.opts.Enforce {
+func (ps *passwords) buttons(returnTo string, bypass bool) []button {
+	if bypass && ps.opts.Enforce {
 		return nil
 	}
-	out := make([]button, 0, len(s.opts.Methods))
-	for _, m := range s.opts.Methods {
+	out := make([]button, 0, len(ps.opts.Methods))
+	for _, m := range ps.opts.Methods {
 		out = append(out, button{Name: m.Name(), URL: m.LoginURL(returnTo)})
 	}
 	return slices.Clip(out)

@@ -27,7 +27,7 @@ func (s *Service) SetPolicies(p Policies) {
 }
 
 // policies are the policies in force.
-func (s *Service) policies() *Policies { return s.pol.Load() }
+func (s *core) policies() *Policies { return s.pol.Load() }
 
 // Policies returns the policies in force, for a reload to compare with.
 func (s *Service) Policies() Policies { return *s.pol.Load() }

@@ -51,45 +51,45 @@ type resetState struct {
 // account exists, is local or has an address: no account discovery.
 const forgotAnswer = "If an account with that name or address exists here and has an e-mail address, a link to choose a new password is on its way; it works once, for a short time. Accounts from your organisation's directory: please use your organisation's own password reset."
 
-func (s *Service) resetTTL() time.Duration {
-	if ttl := s.policies().ResetTTL; ttl > 0 {
+func (cs *changes) resetTTL() time.Duration {
+	if ttl := cs.policies().ResetTTL; ttl > 0 {
 		return ttl
 	}
 	return 30 * time.Minute
 }
 
-func (s *Service) handleForgotPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, http.StatusOK, "forgot", page{Title: "Forgotten password"})
+func (cs *changes) handleForgotPage(w http.ResponseWriter, r *http.Request) {
+	cs.render(w, http.StatusOK, "forgot", page{Title: "Forgotten password"})
 }
 
 // handleForgotPost mails a reset link to a local user. The answer and its
 // timing do not depend on the account: lookups happen, the mail goes out
 // in the background.
-func (s *Service) handleForgotPost(w http.ResponseWriter, r *http.Request) {
+func (cs *changes) handleForgotPost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	ip := clientIP(r, s.opts.TrustedProxies)
+	ip := clientIP(r, cs.opts.TrustedProxies)
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	if name == "" {
-		s.render(w, http.StatusBadRequest, "forgot", page{Title: "Forgotten password", Error: "Enter your user name or e-mail address."})
+		cs.render(w, http.StatusBadRequest, "forgot", page{Title: "Forgotten password", Error: "Enter your user name or e-mail address."})
 		return
 	}
-	ev := &store.AuditEvent{Time: s.now(), Actor: name, Action: ActionPasswordReset, SourceIP: addrString(ip), Outcome: store.OutcomeDenied,
+	ev := &store.AuditEvent{Time: cs.now(), Actor: name, Action: ActionPasswordReset, SourceIP: addrString(ip), Outcome: store.OutcomeDenied,
 		Details: map[string]any{"step": "request"}}
-	if !s.throttle.allow(ip) {
+	if !cs.throttle.allow(ip) {
 		ev.Reason = "throttled"
-		s.audit(r.Context(), ev)
+		cs.audit(r.Context(), ev)
 		w.Header().Set("Retry-After", "60")
-		s.render(w, http.StatusTooManyRequests, "forgot", page{Title: "Forgotten password",
+		cs.render(w, http.StatusTooManyRequests, "forgot", page{Title: "Forgotten password",
 			Error: "Too many requests from your network. Please wait a minute and try again."})
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())
-	limited := !s.resets.allow(ip, name)
-	u, err := s.userForPassword(ctx, name)
+	limited := !cs.resets.allow(ip, name)
+	u, err := cs.pw.userForPassword(ctx, name)
 	switch {
 	case limited:
 		// After the lookup, so the answer takes as long as any other.
@@ -97,7 +97,7 @@ func (s *Service) handleForgotPost(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errUnknownUser):
 		ev.Reason = "unknown user"
 	case err != nil:
-		s.log.Error("password reset: find user", zap.Error(err))
+		cs.log.Error("password reset: find user", zap.Error(err))
 		ev.Reason = "internal error"
 	case u.State != store.StateActive:
 		ev.Reason = "user inactive"
@@ -105,42 +105,42 @@ func (s *Service) handleForgotPost(w http.ResponseWriter, r *http.Request) {
 		ev.Reason = reasonIdPOnly
 	case !isLocal(u):
 		ev.Reason = "directory user: told to use the directory's reset"
-	case u.Email == "" || s.opts.ResetMailer == nil:
+	case u.Email == "" || cs.opts.ResetMailer == nil:
 		ev.Reason = "no e-mail address or no mailer"
 	default:
 		ev.Target, ev.Outcome, ev.Reason = u.ID, store.OutcomeSuccess, "reset link sent"
-		go s.sendReset(ctx, u)
+		go cs.sendReset(ctx, u)
 	}
-	s.audit(ctx, ev)
-	s.render(w, http.StatusOK, "message", page{Title: "Forgotten password", Info: forgotAnswer, LoginURL: s.loginURL("")})
+	cs.audit(ctx, ev)
+	cs.render(w, http.StatusOK, "message", page{Title: "Forgotten password", Info: forgotAnswer, LoginURL: cs.loginURL("")})
 }
 
-func (s *Service) sendReset(ctx context.Context, u store.User) {
+func (cs *changes) sendReset(ctx context.Context, u store.User) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	link, expires, err := s.resetLink(ctx, u, s.resetTTL())
+	link, expires, err := cs.resetLink(ctx, u, cs.resetTTL())
 	if err != nil {
-		s.log.Error("password reset", zap.Error(err))
+		cs.log.Error("password reset", zap.Error(err))
 		return
 	}
-	if err := s.opts.ResetMailer.SendPasswordReset(ctx, u, link, expires); err != nil {
-		s.log.Error("password reset: send mail", zap.String("user", u.Username), zap.Error(err))
+	if err := cs.opts.ResetMailer.SendPasswordReset(ctx, u, link, expires); err != nil {
+		cs.log.Error("password reset: send mail", zap.String("user", u.Username), zap.Error(err))
 	}
 }
 
 // resetLink stores a single-use set-password token for u and returns its
 // link.
-func (s *Service) resetLink(ctx context.Context, u store.User, ttl time.Duration) (string, time.Time, error) {
+func (cs *changes) resetLink(ctx context.Context, u store.User, ttl time.Duration) (string, time.Time, error) {
 	value, key, err := newSessionToken()
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("token: %w", err)
 	}
-	expires := s.now().Add(ttl)
-	raw, _ := json.Marshal(resetState{UserID: u.ID, Expires: expires, Issued: s.now()})
-	if err := s.store.PutEphemeral(ctx, resetNamespace, key, raw, expires); err != nil {
+	expires := cs.now().Add(ttl)
+	raw, _ := json.Marshal(resetState{UserID: u.ID, Expires: expires, Issued: cs.now()})
+	if err := cs.store.PutEphemeral(ctx, resetNamespace, key, raw, expires); err != nil {
 		return "", time.Time{}, fmt.Errorf("store token: %w", err)
 	}
-	link := *s.public
+	link := *cs.public
 	link.Path = strings.TrimSuffix(link.Path, "/") + "/password/reset"
 	link.RawQuery = "token=" + queryEscape(value)
 	return link.String(), expires, nil
@@ -159,7 +159,7 @@ func (s *Service) SendSetPassword(ctx context.Context, u store.User) error {
 	if u.Email == "" {
 		return fmt.Errorf("invite %s: no e-mail address", u.Username)
 	}
-	link, expires, err := s.resetLink(ctx, u, InvitationTTL)
+	link, expires, err := s.chg.resetLink(ctx, u, InvitationTTL)
 	if err != nil {
 		return fmt.Errorf("invite %s: %w", u.Username, err)
 	}
@@ -171,41 +171,41 @@ func (s *Service) SendSetPassword(ctx context.Context, u store.User) error {
 
 // handleResetPage shows the new-password form. The token is not spent
 // here: mail scanners that follow links must not use it up.
-func (s *Service) handleResetPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, http.StatusOK, "reset", page{Title: "Choose a new password", Ticket: r.URL.Query().Get("token"),
-		Rules: s.rulesFor(store.User{Source: store.SourceLocal})})
+func (cs *changes) handleResetPage(w http.ResponseWriter, r *http.Request) {
+	cs.render(w, http.StatusOK, "reset", page{Title: "Choose a new password", Ticket: r.URL.Query().Get("token"),
+		Rules: cs.rulesFor(store.User{Source: store.SourceLocal})})
 }
 
-func (s *Service) handleResetPost(w http.ResponseWriter, r *http.Request) {
+func (cs *changes) handleResetPost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
 	ctx := r.Context()
-	ip := clientIP(r, s.opts.TrustedProxies)
+	ip := clientIP(r, cs.opts.TrustedProxies)
 	token := r.PostForm.Get("token")
-	expired := page{Title: "Choose a new password", Error: "This link has expired or was already used. Ask for a new one.", LoginURL: s.loginURL("")}
-	if !s.throttle.allow(ip) {
+	expired := page{Title: "Choose a new password", Error: "This link has expired or was already used. Ask for a new one.", LoginURL: cs.loginURL("")}
+	if !cs.throttle.allow(ip) {
 		w.Header().Set("Retry-After", "60")
 		expired.Error = "Too many attempts from your network. Please wait a minute and try again."
-		s.render(w, http.StatusTooManyRequests, "message", expired)
+		cs.render(w, http.StatusTooManyRequests, "message", expired)
 		return
 	}
 	if _, key, ok := tokenKey(token); ok {
-		raw, err := s.store.TakeEphemeral(ctx, resetNamespace, key)
+		raw, err := cs.store.TakeEphemeral(ctx, resetNamespace, key)
 		var st resetState
 		if err == nil && json.Unmarshal(raw, &st) == nil {
-			s.finishReset(w, r, st, key)
+			cs.finishReset(w, r, st, key)
 			return
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.Error("password reset: read token", zap.Error(err))
+			cs.log.Error("password reset: read token", zap.Error(err))
 		}
 	}
-	s.audit(ctx, &store.AuditEvent{Time: s.now(), Action: ActionPasswordReset, SourceIP: addrString(ip),
+	cs.audit(ctx, &store.AuditEvent{Time: cs.now(), Action: ActionPasswordReset, SourceIP: addrString(ip),
 		Outcome: store.OutcomeFailure, Reason: "unknown, used or expired token", Details: map[string]any{"step": "reset"}})
-	s.render(w, http.StatusBadRequest, "message", expired)
+	cs.render(w, http.StatusBadRequest, "message", expired)
 }
 
 // tokenKey is the stored key of a cookie-shaped token.
@@ -216,38 +216,38 @@ func tokenKey(token string) (string, string, bool) {
 	return token, ticketKey(token), true
 }
 
-func (s *Service) finishReset(w http.ResponseWriter, r *http.Request, st resetState, key string) {
+func (cs *changes) finishReset(w http.ResponseWriter, r *http.Request, st resetState, key string) {
 	ctx := r.Context()
-	ip := clientIP(r, s.opts.TrustedProxies)
-	ev := &store.AuditEvent{Time: s.now(), Action: ActionPasswordReset, Target: st.UserID, SourceIP: addrString(ip),
+	ip := clientIP(r, cs.opts.TrustedProxies)
+	ev := &store.AuditEvent{Time: cs.now(), Action: ActionPasswordReset, Target: st.UserID, SourceIP: addrString(ip),
 		Details: map[string]any{"step": "reset"}}
-	form := page{Title: "Choose a new password", Ticket: r.PostForm.Get("token"), Rules: s.rulesFor(store.User{Source: store.SourceLocal})}
+	form := page{Title: "Choose a new password", Ticket: r.PostForm.Get("token"), Rules: cs.rulesFor(store.User{Source: store.SourceLocal})}
 	again := func(msg string) {
 		// Put the token back for another try, with its original expiry.
 		raw, _ := json.Marshal(st)
-		if err := s.store.PutEphemeral(ctx, resetNamespace, key, raw, st.Expires); err != nil {
-			s.log.Error("password reset: restore token", zap.Error(err))
+		if err := cs.store.PutEphemeral(ctx, resetNamespace, key, raw, st.Expires); err != nil {
+			cs.log.Error("password reset: restore token", zap.Error(err))
 		}
 		form.Error = msg
-		s.render(w, http.StatusBadRequest, "reset", form)
+		cs.render(w, http.StatusBadRequest, "reset", form)
 	}
-	u, err := s.store.GetUser(ctx, st.UserID)
+	u, err := cs.store.GetUser(ctx, st.UserID)
 	if err != nil || u.State != store.StateActive || !isLocal(u) {
 		ev.Outcome, ev.Reason = store.OutcomeDenied, "user gone, inactive or not local"
 		if err == nil && u.Source == store.SourceIdP {
 			ev.Reason = reasonIdPOnly
 		}
-		s.audit(ctx, ev)
-		s.render(w, http.StatusBadRequest, "message", page{Title: "Choose a new password",
-			Error: "This link can no longer be used.", LoginURL: s.loginURL("")})
+		cs.audit(ctx, ev)
+		cs.render(w, http.StatusBadRequest, "message", page{Title: "Choose a new password",
+			Error: "This link can no longer be used.", LoginURL: cs.loginURL("")})
 		return
 	}
 	ev.Actor = u.Username
 	if !u.PasswordChangedAt.IsZero() && !u.PasswordChangedAt.Before(st.Issued) {
 		ev.Outcome, ev.Reason = store.OutcomeDenied, "the password changed after the link was sent"
-		s.audit(ctx, ev)
-		s.render(w, http.StatusBadRequest, "message", page{Title: "Choose a new password",
-			Error: "This link can no longer be used: your password was changed since it was sent. Ask for a new one if you need it.", LoginURL: s.loginURL("")})
+		cs.audit(ctx, ev)
+		cs.render(w, http.StatusBadRequest, "message", page{Title: "Choose a new password",
+			Error: "This link can no longer be used: your password was changed since it was sent. Ask for a new one if you need it.", LoginURL: cs.loginURL("")})
 		return
 	}
 	newPW := r.PostForm.Get("new_password")
@@ -255,27 +255,27 @@ func (s *Service) finishReset(w http.ResponseWriter, r *http.Request, st resetSt
 		again("Enter the new password twice, the same both times.")
 		return
 	}
-	if err := s.setLocalPassword(ctx, u, newPW); err != nil {
+	if err := cs.setLocalPassword(ctx, u, newPW); err != nil {
 		var pr *policyRefusal
 		if errors.As(err, &pr) {
 			again(capitalise(pr.msg))
 			return
 		}
-		s.log.Error("password reset", zap.String("user", u.Username), zap.Error(err))
+		cs.log.Error("password reset", zap.String("user", u.Username), zap.Error(err))
 		ev.Outcome, ev.Reason = store.OutcomeFailure, "internal error"
-		s.audit(ctx, ev)
-		s.render(w, http.StatusServiceUnavailable, "message", page{Title: "Choose a new password",
-			Error: "Password reset is temporarily unavailable. Please try again.", LoginURL: s.loginURL("")})
+		cs.audit(ctx, ev)
+		cs.render(w, http.StatusServiceUnavailable, "message", page{Title: "Choose a new password",
+			Error: "Password reset is temporarily unavailable. Please try again.", LoginURL: cs.loginURL("")})
 		return
 	}
 	// Whoever knew the old password is signed out everywhere.
-	n, err := s.RevokeUserSessions(ctx, u.ID)
+	n, err := cs.sess.revokeUser(ctx, u.ID)
 	if err != nil {
-		s.log.Error("password reset: revoke sessions", zap.Error(err))
+		cs.log.Error("password reset: revoke sessions", zap.Error(err))
 	}
 	ev.Outcome, ev.Reason = store.OutcomeSuccess, "password reset"
 	ev.Details["sessions_revoked"] = n
-	s.audit(ctx, ev)
-	s.render(w, http.StatusOK, "message", page{Title: "Password changed",
-		Info: "Your password has been changed. Sign in with the new one.", LoginURL: s.loginURL("")})
+	cs.audit(ctx, ev)
+	cs.render(w, http.StatusOK, "message", page{Title: "Password changed",
+		Info: "Your password has been changed. Sign in with the new one.", LoginURL: cs.loginURL("")})
 }

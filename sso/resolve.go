@@ -53,9 +53,9 @@ type resolution struct {
 }
 
 // resolve finds the one active local user the Identity names.
-func (s *Service) resolve(ctx context.Context, id Identity) (resolution, error) {
+func (fin *finisher) resolve(ctx context.Context, id Identity) (resolution, error) {
 	if id.UserID != "" {
-		u, err := s.store.GetUser(ctx, id.UserID)
+		u, err := fin.store.GetUser(ctx, id.UserID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && u.State != store.StateActive) {
 			return resolution{}, errUnknownUser
 		}
@@ -67,7 +67,7 @@ func (s *Service) resolve(ctx context.Context, id Identity) (resolution, error) 
 			// The method resolved the user itself and vouches for the
 			// subject (Kerberos: the SID in a PAC the KDC signed): bind it
 			// at the first sign-in, as for an IdP.
-			_, err := s.store.GetIdPLink(ctx, id.Issuer, id.LinkSubject)
+			_, err := fin.store.GetIdPLink(ctx, id.Issuer, id.LinkSubject)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				res.link = &store.IdPLink{UserID: u.ID, Issuer: id.Issuer, Subject: id.LinkSubject}
@@ -78,10 +78,10 @@ func (s *Service) resolve(ctx context.Context, id Identity) (resolution, error) 
 		return res, nil
 	}
 	if id.LinkSubject != "" {
-		l, err := s.store.GetIdPLink(ctx, id.Issuer, id.LinkSubject)
+		l, err := fin.store.GetIdPLink(ctx, id.Issuer, id.LinkSubject)
 		switch {
 		case err == nil:
-			u, err := s.store.GetUser(ctx, l.UserID)
+			u, err := fin.store.GetUser(ctx, l.UserID)
 			if errors.Is(err, store.ErrNotFound) || (err == nil && u.State != store.StateActive) {
 				// The linked user is gone or inactive: nobody else may
 				// answer for this subject.
@@ -95,11 +95,11 @@ func (s *Service) resolve(ctx context.Context, id Identity) (resolution, error) 
 			return resolution{}, fmt.Errorf("read IdP link: %w", err)
 		}
 	}
-	res, err := s.matchByKeys(ctx, id)
+	res, err := fin.matchByKeys(ctx, id)
 	if err != nil || id.LinkSubject == "" {
 		return res, err
 	}
-	links, err := s.store.ListIdPLinks(ctx, res.user.ID)
+	links, err := fin.store.ListIdPLinks(ctx, res.user.ID)
 	if err != nil {
 		return resolution{}, fmt.Errorf("read IdP links of %s: %w", res.user.Username, err)
 	}
@@ -151,14 +151,14 @@ func tries(key string, id Identity) []keyTry {
 
 // matchByKeys tries the configured keys in order and returns the first
 // key that names exactly one eligible user.
-func (s *Service) matchByKeys(ctx context.Context, id Identity) (resolution, error) {
+func (fin *finisher) matchByKeys(ctx context.Context, id Identity) (resolution, error) {
 	var passedOver []string
-	if id.Email != "" && !id.EmailVerified && slices.Contains(s.opts.MatchKeys, KeyEmail) {
+	if id.Email != "" && !id.EmailVerified && slices.Contains(fin.opts.MatchKeys, KeyEmail) {
 		passedOver = append(passedOver, "email: not verified by the IdP, not used")
 	}
-	for _, key := range s.opts.MatchKeys {
+	for _, key := range fin.opts.MatchKeys {
 		for _, t := range tries(key, id) {
-			users, err := s.store.FindUsers(ctx, t.key, t.value)
+			users, err := fin.store.FindUsers(ctx, t.key, t.value)
 			if err != nil {
 				return resolution{}, fmt.Errorf("find user by %s: %w", t.key, err)
 			}
@@ -167,7 +167,7 @@ func (s *Service) matchByKeys(ctx context.Context, id Identity) (resolution, err
 				if u.State != store.StateActive {
 					continue
 				}
-				why, err := s.notMatchableBy(ctx, u, key)
+				why, err := fin.notMatchableBy(ctx, u, key)
 				if err != nil {
 					return resolution{}, err
 				}
@@ -191,14 +191,14 @@ func (s *Service) matchByKeys(ctx context.Context, id Identity) (resolution, err
 }
 
 // notMatchableBy says why u may not be matched by key, or "" when it may.
-func (s *Service) notMatchableBy(ctx context.Context, u store.User, key string) (string, error) {
+func (fin *finisher) notMatchableBy(ctx context.Context, u store.User, key string) (string, error) {
 	if u.Emergency {
 		return "is the emergency account, which only an administrator links to an IdP", nil
 	}
 	if key == KeyImmutableID || key == KeyUPN {
 		return "", nil
 	}
-	privs, err := s.privileges(ctx, u)
+	privs, err := fin.privileges(ctx, u)
 	if err != nil {
 		return "", err
 	}

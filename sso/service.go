@@ -171,7 +171,30 @@ type Options struct {
 // Service is the sign-in surface: an http.Handler serving /login,
 // /logout, /auth/verify, /api/v1/me, /password/change and the redirect
 // methods' endpoints, and the one Finisher those methods end in.
+//
+// Inside, it is split by domain, each part mounting its own routes (as
+// dex's server/ is): sessions (session.go: cookie, session reads, forward
+// auth, /api/v1/me, logout), passwords (password.go: the login form, the
+// open and bypass paths, lock-out), changes (change.go, reset.go: the
+// change form, forgotten password, reset link), certs (cert.go) and the
+// finisher (finish.go: resolve, the gate's verdict, the session
+// transaction). What they share — configuration, store, pages, audit,
+// refusals — is the core. The Service itself keeps the public API and
+// the lifecycle (New, Run, reloads).
 type Service struct {
+	*core
+	mux   *http.ServeMux
+	sess  *sessions
+	fin   *finisher
+	pw    *passwords
+	chg   *changes
+	certs *certs
+	// started is set once Run has started every method.
+	started atomic.Bool
+}
+
+// core is what every part of the Service shares.
+type core struct {
 	opts      Options
 	store     store.Store
 	log       *zap.Logger
@@ -179,7 +202,6 @@ type Service struct {
 	public    *url.URL
 	secure    bool
 	cookie    string
-	mux       *http.ServeMux
 	pages     *template.Template
 	cache     *sessionCache
 	throttle  *ipThrottle
@@ -196,8 +218,6 @@ type Service struct {
 	pol atomic.Pointer[Policies]
 	// negotiator, when set, answers GET /login (negotiate.go).
 	negotiator Negotiator
-	// started is set once Run has started every method.
-	started atomic.Bool
 	// revoke checks client certificates' revocation; nil when off.
 	revoke *revocation
 }
@@ -273,7 +293,7 @@ func New(opts Options) (*Service, error) {
 		opts.VerifyCacheTTL = 2 * time.Second
 	}
 
-	s := &Service{
+	s := &Service{core: &core{
 		opts:    opts,
 		store:   opts.Store,
 		log:     opts.Logger.Named("sso"),
@@ -282,8 +302,14 @@ func New(opts Options) (*Service, error) {
 		secure:  pub.Scheme == "https",
 		cache:   newSessionCache(),
 		allowed: append([]string{pub.Host}, opts.AllowedReturnHosts...),
-	}
+	}}
 	s.cookie = opts.Cookie.Name
+	s.sess = &sessions{core: s.core}
+	s.fin = &finisher{core: s.core, sess: s.sess}
+	s.pw = &passwords{core: s.core, sess: s.sess, fin: s.fin}
+	s.chg = &changes{core: s.core, sess: s.sess, fin: s.fin, pw: s.pw}
+	s.fin.offerChange = s.chg.offerChange
+	s.certs = &certs{core: s.core, fin: s.fin}
 	s.revoke = revoke
 	s.SetIPRules(opts.IPRules)
 	var usernames policy.UsernamePolicy
@@ -325,22 +351,10 @@ func (s *Service) routes() {
 	// Cross-origin protection guards our own state-changing forms only: the
 	// SAML ACS is a legitimate cross-site POST from the IdP.
 	cop := http.NewCrossOriginProtection()
-	mux.HandleFunc("GET /login", s.handleLoginPage)
-	mux.Handle("POST /login", cop.Handler(http.HandlerFunc(s.handleLoginPost)))
-	mux.Handle("POST /logout", cop.Handler(http.HandlerFunc(s.handleLogout)))
-	mux.HandleFunc("GET /auth/verify", s.handleVerify)
-	mux.HandleFunc("GET /api/v1/me", s.handleMe)
-	mux.HandleFunc("GET /password/change", s.handleChangePage)
-	mux.Handle("POST /password/change", cop.Handler(http.HandlerFunc(s.handleChangePost)))
-	if s.opts.ClientCert != nil {
-		mux.HandleFunc("GET /login/certificate", s.handleCertLogin)
-	}
-	if s.opts.ResetMailer != nil {
-		mux.HandleFunc("GET /password/forgot", s.handleForgotPage)
-		mux.Handle("POST /password/forgot", cop.Handler(http.HandlerFunc(s.handleForgotPost)))
-		mux.HandleFunc("GET /password/reset", s.handleResetPage)
-		mux.Handle("POST /password/reset", cop.Handler(http.HandlerFunc(s.handleResetPost)))
-	}
+	s.sess.routes(mux, cop)
+	s.pw.routes(mux, cop)
+	s.chg.routes(mux, cop)
+	s.certs.routes(mux)
 	for _, m := range s.opts.Methods {
 		m.Routes(mux)
 	}
@@ -377,7 +391,7 @@ func (s *Service) IPRules() []policy.IPRule { return slices.Clone(*s.ipRules.Loa
 
 // warnDays is the expiry warning window for u: its directory's, else the
 // global one.
-func (s *Service) warnDays(u store.User) int {
+func (s *core) warnDays(u store.User) int {
 	if d, ok := s.opts.DirectoryWarnDays[u.Source]; ok && d != 0 {
 		return d
 	}
@@ -440,7 +454,7 @@ func (s *Service) sweep(ctx context.Context) {
 }
 
 // loginURL is the absolute login URL carrying returnTo.
-func (s *Service) loginURL(returnTo string) string {
+func (s *core) loginURL(returnTo string) string {
 	u := *s.public
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/login"
 	if returnTo != "" && returnTo != "/" {

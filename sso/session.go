@@ -19,6 +19,18 @@ import (
 	"github.com/dirbridge/dirbridge/store"
 )
 
+// sessions is the session part of the Service: the cookie, reading and
+// touching a session, forward auth (/auth/verify), /api/v1/me and logout.
+type sessions struct {
+	*core
+}
+
+func (se *sessions) routes(mux *http.ServeMux, cop *http.CrossOriginProtection) {
+	mux.Handle("POST /logout", cop.Handler(http.HandlerFunc(se.handleLogout)))
+	mux.HandleFunc("GET /auth/verify", se.handleVerify)
+	mux.HandleFunc("GET /api/v1/me", se.handleMe)
+}
+
 // A session cookie holds 32 random bytes; the store keeps only their
 // SHA-256, so a leaked database does not yield usable cookies.
 const cookieBytes = 32
@@ -33,26 +45,26 @@ func newSessionToken() (value, id string, err error) {
 	return value, hex.EncodeToString(sum[:]), nil
 }
 
-func (s *Service) setSessionCookie(w http.ResponseWriter, value string) {
+func (se *sessions) setSessionCookie(w http.ResponseWriter, value string) {
 	// No Expires: the cookie ends with the browser; the server-side idle
 	// and absolute timeouts decide the session's life either way.
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookie, Value: value, Path: "/",
-		Secure: s.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Name: se.cookie, Value: value, Path: "/",
+		Secure: se.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }
 
-func (s *Service) clearSessionCookie(w http.ResponseWriter) {
+func (se *sessions) clearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookie, Value: "", Path: "/", MaxAge: -1,
-		Secure: s.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Name: se.cookie, Value: "", Path: "/", MaxAge: -1,
+		Secure: se.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }
 
 // sessionKey reads the session cookie and returns the SHA-256 of its
 // value; ok is false when there is no well-formed cookie.
-func (s *Service) sessionKey(r *http.Request) (key [32]byte, ok bool) {
-	c, err := r.Cookie(s.cookie)
+func (se *sessions) sessionKey(r *http.Request) (key [32]byte, ok bool) {
+	c, err := r.Cookie(se.cookie)
 	if err != nil || len(c.Value) != base64.RawURLEncoding.EncodedLen(cookieBytes) {
 		return key, false
 	}
@@ -153,56 +165,56 @@ var errNoSession = errors.New("no valid session")
 
 // touchEvery is how stale LastSeenAt may get before it is written again:
 // writing on every request would turn forward auth into a write load.
-func (s *Service) touchEvery() time.Duration {
-	return min(time.Minute, s.opts.Cookie.IdleTimeout/4)
+func (se *sessions) touchEvery() time.Duration {
+	return min(time.Minute, se.opts.Cookie.IdleTimeout/4)
 }
 
 // session returns the request's valid session, from the cache when fresh
 // (no store access at all) or from the store (session, user, profile). It
 // returns errNoSession when there is none or it has ended, and a wrapped
 // store error otherwise.
-func (s *Service) session(ctx context.Context, r *http.Request) (*sessionView, [32]byte, error) {
-	key, ok := s.sessionKey(r)
+func (se *sessions) session(ctx context.Context, r *http.Request) (*sessionView, [32]byte, error) {
+	key, ok := se.sessionKey(r)
 	if !ok {
 		return nil, key, errNoSession
 	}
-	now := s.now()
-	v := s.cache.get(key)
-	if v == nil || now.Sub(v.fetched) >= s.opts.VerifyCacheTTL || now.Before(v.fetched) {
+	now := se.now()
+	v := se.cache.get(key)
+	if v == nil || now.Sub(v.fetched) >= se.opts.VerifyCacheTTL || now.Before(v.fetched) {
 		var err error
-		if v, err = s.loadSession(ctx, key, now); err != nil {
-			s.cache.drop(key)
+		if v, err = se.loadSession(ctx, key, now); err != nil {
+			se.cache.drop(key)
 			return nil, key, err
 		}
-		s.cache.put(key, v)
+		se.cache.put(key, v)
 	}
-	if reason := s.ended(v, now); reason != "" {
-		s.cache.drop(key)
-		s.endSession(ctx, v.sess.ID, reason)
+	if reason := se.ended(v, now); reason != "" {
+		se.cache.drop(key)
+		se.endSession(ctx, v.sess.ID, reason)
 		return nil, key, errNoSession
 	}
-	s.touch(ctx, v, now)
+	se.touch(ctx, v, now)
 	return v, key, nil
 }
 
-func (s *Service) loadSession(ctx context.Context, key [32]byte, now time.Time) (*sessionView, error) {
+func (se *sessions) loadSession(ctx context.Context, key [32]byte, now time.Time) (*sessionView, error) {
 	id := hex.EncodeToString(key[:])
-	sess, err := s.store.GetSession(ctx, id)
+	sess, err := se.store.GetSession(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoSession
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
 	}
-	u, err := s.store.GetUser(ctx, sess.UserID)
+	u, err := se.store.GetUser(ctx, sess.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		s.endSession(ctx, id, "user deleted")
+		se.endSession(ctx, id, "user deleted")
 		return nil, errNoSession
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read session user: %w", err)
 	}
-	privs, err := s.privileges(ctx, u)
+	privs, err := se.privileges(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -210,11 +222,11 @@ func (s *Service) loadSession(ctx context.Context, key [32]byte, now time.Time) 
 }
 
 // ended says why a session may no longer be used, or "" if it may.
-func (s *Service) ended(v *sessionView, now time.Time) string {
+func (se *sessions) ended(v *sessionView, now time.Time) string {
 	switch {
 	case !now.Before(v.sess.ExpiresAt):
 		return "absolute timeout"
-	case now.Sub(time.Unix(0, v.lastSeen.Load())) >= s.opts.Cookie.IdleTimeout:
+	case now.Sub(time.Unix(0, v.lastSeen.Load())) >= se.opts.Cookie.IdleTimeout:
 		return "idle timeout"
 	case v.user.State != store.StateActive:
 		// Deactivation deletes sessions in the store; this catches the
@@ -226,15 +238,15 @@ func (s *Service) ended(v *sessionView, now time.Time) string {
 	return ""
 }
 
-func (s *Service) touch(ctx context.Context, v *sessionView, now time.Time) {
-	if now.Sub(time.Unix(0, v.lastSeen.Load())) < s.touchEvery() || !v.touching.CompareAndSwap(false, true) {
+func (se *sessions) touch(ctx context.Context, v *sessionView, now time.Time) {
+	if now.Sub(time.Unix(0, v.lastSeen.Load())) < se.touchEvery() || !v.touching.CompareAndSwap(false, true) {
 		return
 	}
 	defer v.touching.Store(false)
-	err := s.store.Tx(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, v.sess.ID, now) })
+	err := se.store.Tx(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, v.sess.ID, now) })
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		// The session stays usable: a failed touch only shortens its idle life.
-		s.log.Warn("touch session", zap.Error(err))
+		se.log.Warn("touch session", zap.Error(err))
 		return
 	}
 	v.lastSeen.Store(now.UnixNano())
@@ -242,19 +254,19 @@ func (s *Service) touch(ctx context.Context, v *sessionView, now time.Time) {
 
 // endSession deletes a session from the store (best effort: it has already
 // stopped working for this request).
-func (s *Service) endSession(ctx context.Context, id, reason string) {
-	err := s.store.Tx(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, id) })
+func (se *sessions) endSession(ctx context.Context, id, reason string) {
+	err := se.store.Tx(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, id) })
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Warn("delete ended session", zap.Error(err), zap.String("reason", reason))
+		se.log.Warn("delete ended session", zap.Error(err), zap.String("reason", reason))
 	}
 }
 
 // endSessionsOf ends the sessions of a user that match (all when match is
 // nil) except keep, on this replica at once and in the store (others
 // follow within VerifyCacheTTL). It returns how many it ended.
-func (s *Service) endSessionsOf(ctx context.Context, userID, keep string, match func(store.Session) bool) (int, error) {
+func (se *sessions) endSessionsOf(ctx context.Context, userID, keep string, match func(store.Session) bool) (int, error) {
 	n := 0
-	err := s.store.Tx(ctx, func(tx store.Tx) error {
+	err := se.store.Tx(ctx, func(tx store.Tx) error {
 		sessions, err := tx.ListSessions(ctx, userID)
 		if err != nil {
 			return fmt.Errorf("list sessions: %w", err)
@@ -271,7 +283,7 @@ func (s *Service) endSessionsOf(ctx context.Context, userID, keep string, match 
 		return nil
 	})
 	// Cached views of the kept session reload from the store: harmless.
-	s.cache.dropUser(userID)
+	se.cache.dropUser(userID)
 	if err != nil {
 		return 0, fmt.Errorf("end sessions of %s: %w", userID, err)
 	}
@@ -282,15 +294,46 @@ func (s *Service) endSessionsOf(ctx context.Context, userID, keep string, match 
 // and in the store (other replicas follow within VerifyCacheTTL). Admin and
 // sync call it on deactivation and profile changes.
 func (s *Service) RevokeUserSessions(ctx context.Context, userID string) (int, error) {
+	return s.sess.revokeUser(ctx, userID)
+}
+
+// revokeUser ends every session of userID at once (RevokeUserSessions).
+func (se *sessions) revokeUser(ctx context.Context, userID string) (int, error) {
 	var n int
-	err := s.store.Tx(ctx, func(tx store.Tx) error {
+	err := se.store.Tx(ctx, func(tx store.Tx) error {
 		var err error
 		n, err = tx.DeleteUserSessions(ctx, userID)
 		return err
 	})
-	s.cache.dropUser(userID)
+	se.cache.dropUser(userID)
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions of %s: %w", userID, err)
 	}
 	return n, nil
+}
+
+// handleLogout ends the session here and in the store, at once.
+func (se *sessions) handleLogout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	key, ok := se.sessionKey(r)
+	if ok {
+		se.cache.drop(key)
+		id := hex.EncodeToString(key[:])
+		sess, err := se.store.GetSession(ctx, id)
+		if err == nil {
+			err = se.store.Tx(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, id) })
+		}
+		switch {
+		case err == nil:
+			ip := clientIP(r, se.opts.TrustedProxies)
+			se.audit(ctx, &store.AuditEvent{Time: se.now(), Actor: sess.UserID, Action: ActionSignOut, Target: sess.UserID,
+				Outcome: store.OutcomeSuccess, Reason: "logout", SourceIP: addrString(ip), Details: map[string]any{"method": sess.Method}})
+		case !errors.Is(err, store.ErrNotFound):
+			se.log.Error("logout: delete session", zap.Error(err))
+			http.Error(w, "sign-out failed; please try again", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	se.clearSessionCookie(w)
+	http.Redirect(w, r, "/login?logged_out=1", http.StatusSeeOther)
 }

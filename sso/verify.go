@@ -28,14 +28,14 @@ const (
 // URL) when not signed in, 403 when the IP rules do not allow the user at
 // the request's address (as at sign-in) or a privilege named in
 // ?privilege= (any number of times, all required) is missing.
-func (s *Service) handleVerify(w http.ResponseWriter, r *http.Request) {
-	v, _, err := s.session(r.Context(), r)
+func (se *sessions) handleVerify(w http.ResponseWriter, r *http.Request) {
+	v, _, err := se.session(r.Context(), r)
 	if err != nil {
-		s.verifyUnauthenticated(w, r, err)
+		se.verifyUnauthenticated(w, r, err)
 		return
 	}
-	if !s.ipAllowed(r.Context(), r, v) {
-		s.metrics.verify.WithLabelValues("403").Inc()
+	if !se.ipAllowed(r.Context(), r, v) {
+		se.metrics.verify.WithLabelValues("403").Inc()
 		w.Header()["Cache-Control"] = noStore
 		http.Error(w, "not allowed from this network address", http.StatusForbidden)
 		return
@@ -43,7 +43,7 @@ func (s *Service) handleVerify(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		for _, p := range r.URL.Query()["privilege"] {
 			if !v.has(p) {
-				s.metrics.verify.WithLabelValues("403").Inc()
+				se.metrics.verify.WithLabelValues("403").Inc()
 				http.Error(w, "missing privilege "+p, http.StatusForbidden)
 				return
 			}
@@ -57,24 +57,24 @@ func (s *Service) handleVerify(w http.ResponseWriter, r *http.Request) {
 	h[hdrUnits] = v.hUnits
 	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
-	s.metrics.verifyOK.Inc()
+	se.metrics.verifyOK.Inc()
 }
 
 var noStore = []string{"no-store"}
 
-func (s *Service) verifyUnauthenticated(w http.ResponseWriter, r *http.Request, err error) {
+func (se *sessions) verifyUnauthenticated(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.Is(err, errNoSession) {
 		// A store outage: the proxy must not read it as "signed out" and
 		// send everyone to the login page in a loop.
-		s.log.Error("forward auth: read session", zap.Error(err))
-		s.metrics.verify.WithLabelValues("500").Inc()
+		se.log.Error("forward auth: read session", zap.Error(err))
+		se.metrics.verify.WithLabelValues("500").Inc()
 		http.Error(w, "session store unavailable", http.StatusInternalServerError)
 		return
 	}
-	login := s.loginURL(s.originalURL(r))
+	login := se.loginURL(se.originalURL(r))
 	w.Header().Set(hdrLoginURL, login)
 	w.Header().Set("Cache-Control", "no-store")
-	s.metrics.verify.WithLabelValues("401").Inc()
+	se.metrics.verify.WithLabelValues("401").Inc()
 	http.Error(w, "not signed in; sign in at "+login, http.StatusUnauthorized)
 }
 
@@ -82,7 +82,7 @@ func (s *Service) verifyUnauthenticated(w http.ResponseWriter, r *http.Request, 
 // send them back: ?rd= (oauth2-proxy's name), X-Original-URL (nginx, as in
 // deploy/nginx.conf.example) or X-Forwarded-Proto/Host/Uri (Traefik,
 // Caddy). Anything not allowed by SafeReturnTo becomes "/".
-func (s *Service) originalURL(r *http.Request) string {
+func (se *sessions) originalURL(r *http.Request) string {
 	raw := r.URL.Query().Get("rd")
 	if raw == "" {
 		raw = r.Header.Get("X-Original-Url")
@@ -96,7 +96,7 @@ func (s *Service) originalURL(r *http.Request) string {
 			raw = (&url.URL{Scheme: proto, Host: host}).String() + r.Header.Get("X-Forwarded-Uri")
 		}
 	}
-	return SafeReturnTo(raw, s.allowed)
+	return SafeReturnTo(raw, se.allowed)
 }
 
 // Me is what GET /api/v1/me returns: the forward-auth answer as JSON.
@@ -117,21 +117,21 @@ type Me struct {
 	PasswordExpiresInDays *int `json:"password_expires_in_days,omitempty"`
 }
 
-func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
+func (se *sessions) handleMe(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
-	v, _, err := s.session(r.Context(), r)
+	v, _, err := se.session(r.Context(), r)
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "not signed in"
 		if !errors.Is(err, errNoSession) {
-			s.log.Error("me: read session", zap.Error(err))
+			se.log.Error("me: read session", zap.Error(err))
 			status, msg = http.StatusInternalServerError, "session store unavailable"
 		}
 		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg, "login_url": s.loginURL("")})
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg, "login_url": se.loginURL("")})
 		return
 	}
-	if !s.ipAllowed(r.Context(), r, v) {
+	if !se.ipAllowed(r.Context(), r, v) {
 		w.WriteHeader(http.StatusForbidden)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "not allowed from this network address"})
 		return
@@ -142,7 +142,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		Privileges: nonNil(v.privs), Units: nonNil(u.Units), Method: v.sess.Method, Bypass: v.sess.Bypass,
 		SignedInAt: v.sess.CreatedAt, SessionExpiresAt: v.sess.ExpiresAt,
 	}
-	if days, warn, _ := passwordWarning(u, s.now(), s.opts.TimeZone, s.warnDays(u)); warn {
+	if days, warn, _ := passwordWarning(u, se.now(), se.opts.TimeZone, se.warnDays(u)); warn {
 		me.PasswordExpiresInDays = &days
 	}
 	_ = json.NewEncoder(w).Encode(me)

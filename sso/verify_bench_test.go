@@ -108,7 +108,7 @@ func BenchmarkVerifyIPCheck(b *testing.B) {
 	req.Header.Set("X-Forwarded-For", "192.0.2.77")
 	b.ReportAllocs()
 	for b.Loop() {
-		if !e.svc.ipAllowed(req.Context(), req, v) {
+		if !e.svc.sess.ipAllowed(req.Context(), req, v) {
 			b.Fatal("refused")
 		}
 	}

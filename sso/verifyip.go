@@ -58,12 +58,12 @@ func (c *ipVerdicts) put(a netip.Addr, v ipVerdict) {
 // from is refused there too. The first refusal per view and address is
 // audited and logged; repeats within the cache window are not, so a
 // proxy's sub-requests cannot flood the audit log.
-func (s *Service) ipAllowed(ctx context.Context, r *http.Request, v *sessionView) bool {
-	rules := s.ipRules.Load()
+func (se *sessions) ipAllowed(ctx context.Context, r *http.Request, v *sessionView) bool {
+	rules := se.ipRules.Load()
 	if len(*rules) == 0 {
 		return true
 	}
-	ip := clientIP(r, s.opts.TrustedProxies)
+	ip := clientIP(r, se.opts.TrustedProxies)
 	if verdict, ok := v.ips.get(ip, rules); ok {
 		return verdict.allowed
 	}
@@ -76,12 +76,12 @@ func (s *Service) ipAllowed(ctx context.Context, r *http.Request, v *sessionView
 	if ip.IsValid() {
 		src = ip.String()
 	}
-	s.audit(ctx, &store.AuditEvent{
-		Time: s.now(), Actor: v.user.Username, Action: ActionVerifyIP, Target: v.user.ID,
+	se.audit(ctx, &store.AuditEvent{
+		Time: se.now(), Actor: v.user.Username, Action: ActionVerifyIP, Target: v.user.ID,
 		Outcome: store.OutcomeDenied, Reason: "IP address not allowed: " + d.Reason, SourceIP: src,
 		Details: map[string]any{"method": v.sess.Method, "ip_rule": d.Rule, "path": r.URL.Path},
 	})
-	s.log.Warn("session refused from this address", zap.String("user", v.user.Username),
+	se.log.Warn("session refused from this address", zap.String("user", v.user.Username),
 		zap.String("ip", src), zap.String("rule", d.Rule))
 	return false
 }
