@@ -368,6 +368,24 @@ type BulkUpdateRequest struct {
 	DryRun  bool      `json:"dry_run,omitempty"`
 }
 
+// actions are what the request does to each user, for Authorize.
+func (in BulkUpdateRequest) actions() []Action {
+	var acts []Action
+	switch in.State {
+	case string(store.StateActive):
+		acts = append(acts, ActActivate)
+	case string(store.StateInactive):
+		acts = append(acts, ActDeactivate)
+	}
+	if in.Profile != nil {
+		acts = append(acts, ActUpdate)
+	}
+	if in.Units != nil {
+		acts = append(acts, ActSetUnits)
+	}
+	return acts
+}
+
 // BulkUpdateResponse lists the users as they are (or would be) after.
 type BulkUpdateResponse struct {
 	DryRun bool   `json:"dry_run"`
@@ -388,19 +406,7 @@ func (s *Server) handleBulkUpdate(w http.ResponseWriter, r *http.Request, c *cal
 	case in.State == "" && in.Profile == nil && in.Units == nil:
 		return fieldErr("users", "nothing to change: give state, profile or units")
 	}
-	var acts []Action
-	switch in.State {
-	case string(store.StateActive):
-		acts = append(acts, ActActivate)
-	case string(store.StateInactive):
-		acts = append(acts, ActDeactivate)
-	}
-	if in.Profile != nil {
-		acts = append(acts, ActUpdate)
-	}
-	if in.Units != nil {
-		acts = append(acts, ActSetUnits)
-	}
+	acts := in.actions()
 	ctx := r.Context()
 	out := BulkUpdateResponse{DryRun: in.DryRun, Users: make([]User, 0, len(in.Users))}
 	c.detail("count", len(in.Users))

@@ -174,6 +174,11 @@ func apiCmd(use, short, example string, args cobra.PositionalArgs, setup func(*c
 }
 
 func apiCommands() []*cobra.Command {
+	return []*cobra.Command{usersCmd(), profilesCmd(), auditCmd(), privilegesCmd(), teamsCmd()}
+}
+
+// usersCmd is `users ...`: listing, showing and changing users.
+func usersCmd() *cobra.Command {
 	users := group(&cobra.Command{Use: "users", Short: "Create, list, show and change users (one or many), activate, deactivate, unlock, pin, reset passwords (via the API)"})
 	var q, state, profile, source string
 	var limit, offset int
@@ -245,6 +250,11 @@ func apiCommands() []*cobra.Command {
 	users.AddCommand(passwordCommands()...)   // password.go
 	users.AddCommand(userManageCommands()...) // manage.go
 
+	return users
+}
+
+// profilesCmd is `profiles ...`.
+func profilesCmd() *cobra.Command {
 	profiles := group(&cobra.Command{Use: "profiles", Short: "List, show, create, update, delete and load profiles (via the API)"})
 	profiles.AddCommand(profileManageCommands()...) // manage.go
 	profiles.AddCommand(
@@ -279,6 +289,11 @@ func apiCommands() []*cobra.Command {
 			}),
 	)
 
+	return profiles
+}
+
+// auditCmd is `audit list`.
+func auditCmd() *cobra.Command {
 	audit := group(&cobra.Command{Use: "audit", Short: "Read the audit log (via the API)"})
 	var actor, action, target, since, until string
 	var alimit, aoffset int
@@ -331,7 +346,7 @@ func apiCommands() []*cobra.Command {
 			return nil
 		}))
 	// directory (groups, stats) lives in directory.go: it works with --config too.
-	return []*cobra.Command{users, profiles, audit, privilegesCmd(), teamsCmd()}
+	return audit
 }
 
 func apikeysCmd() *cobra.Command {

@@ -264,6 +264,15 @@ func emergencyCmd() *cobra.Command {
 	create.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
 	create.Flags().DurationVar(&ttl, "ttl", 0, "lifetime of the account (default: emergency.ttl, 24h)")
 	create.Flags().StringVar(&name, "name", "", "the account's username (default: emergency- and a random suffix)")
+	remove := emergencyRemoveCmd()
+	c.AddCommand(create, remove)
+	return c
+}
+
+// emergencyRemoveCmd is `emergency-user remove`: the break-glass account,
+// its sessions and keys go.
+func emergencyRemoveCmd() *cobra.Command {
+	var cfgPath string
 	remove := &cobra.Command{
 		Use:   "remove --config FILE",
 		Short: "Delete the emergency user and its rights",
@@ -312,6 +321,5 @@ func emergencyCmd() *cobra.Command {
 		},
 	}
 	remove.Flags().StringVar(&cfgPath, "config", "/etc/dirbridge/dirbridge.yaml", "configuration file")
-	c.AddCommand(create, remove)
-	return c
+	return remove
 }
