@@ -23,7 +23,7 @@ if ! command -v slapd >/dev/null 2>&1 || ! command -v ldapsearch >/dev/null 2>&1
 fi
 
 mkdir -p bin
-[ -x bin/dirbridge ] && [ -z "$(find cmd internal sync store admin sso mapping config expiry privilege -name '*.go' -newer bin/dirbridge -print -quit 2>/dev/null)" ] ||
+[ -x bin/dirbridge ] && [ -z "$(find cmd internal sync store admin sso mapping config expiry privilege console scim -name '*.go' -newer bin/dirbridge -print -quit 2>/dev/null)" ] ||
 	CGO_ENABLED=0 ${GO:-go} build -trimpath -o bin/dirbridge ./cmd/dirbridge
 ${GO:-go} build -o bin/dirbridge-demo ./internal/demo
 exec bin/dirbridge-demo --bin bin/dirbridge "$@"
