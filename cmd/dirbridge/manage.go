@@ -43,15 +43,7 @@ func usersCreateCmd() *cobra.Command {
 		},
 		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
 			in.Username = a[0]
-			if cmd.Flags().Changed("profile") {
-				in.Profile = &profile
-			}
-			if cmd.Flags().Changed("team") {
-				in.Units = cleanUnits(teams)
-			}
-			if inactive {
-				in.State = "inactive"
-			}
+			in.Profile, in.Units, in.State = newUserOverrides(cmd, profile, teams, inactive)
 			if noInvite {
 				f := false
 				in.Invite = &f
@@ -129,15 +121,7 @@ func usersBulkGenerateCmd() *cobra.Command {
 			c.Flags().BoolVar(&in.DryRun, "dry-run", false, "show the users that would be created; create nothing")
 		},
 		func(cmd *cobra.Command, c *client, _ []string, asJSON bool) error {
-			if cmd.Flags().Changed("profile") {
-				in.Profile = &profile
-			}
-			if cmd.Flags().Changed("team") {
-				in.Units = cleanUnits(teams)
-			}
-			if inactive {
-				in.State = "inactive"
-			}
+			in.Profile, in.Units, in.State = newUserOverrides(cmd, profile, teams, inactive)
 			var out admin.BulkGenerateResponse
 			if err := c.do(cmd.Context(), "POST", "/api/v1/bulk/generate-users", in, &out); err != nil {
 				return err
@@ -489,4 +473,23 @@ func deleteCmd(kind, prefix, short, example string) *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %s deleted\n", kind, a[0])
 			return nil
 		})
+}
+
+// newUserOverrides reads the flags that override a user template, shared
+// by users create and bulk-generate: the profile and teams when given,
+// and "inactive" when asked.
+func newUserOverrides(cmd *cobra.Command, profile string, teams []string, inactive bool) (*string, []string, string) {
+	var p *string
+	if cmd.Flags().Changed("profile") {
+		p = &profile
+	}
+	var units []string
+	if cmd.Flags().Changed("team") {
+		units = cleanUnits(teams)
+	}
+	state := ""
+	if inactive {
+		state = "inactive"
+	}
+	return p, units, state
 }
