@@ -90,6 +90,12 @@ type Reader interface {
 	// for username, email and upn).
 	FindUsers(ctx context.Context, key UserKey, value string) ([]User, error)
 	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
+	// EachUser gives fn each user f selects, in ListUsers' order, as its
+	// row is read: a caller that keeps only part of each user (the sync's
+	// load of 100,000) never holds the whole listing. fn must not use the
+	// store (the rows hold one of its connections while fn runs). An error from
+	// fn ends the listing and is returned as it is.
+	EachUser(ctx context.Context, f UserFilter, fn func(User) error) error
 	CountUsers(ctx context.Context, f UserFilter) (int, error)
 
 	GetProfile(ctx context.Context, name string) (Profile, error)
@@ -101,6 +107,9 @@ type Reader interface {
 
 	// ListDirectoryEntries returns every entry of one directory.
 	ListDirectoryEntries(ctx context.Context, directory string) ([]DirectoryEntry, error)
+	// EachDirectoryEntry is ListDirectoryEntries one entry at a time, as
+	// EachUser is ListUsers.
+	EachDirectoryEntry(ctx context.Context, directory string, fn func(DirectoryEntry) error) error
 	GetDirectoryEntry(ctx context.Context, directory, anchor string) (DirectoryEntry, error)
 	GetDirectoryState(ctx context.Context, directory string) (DirectoryState, error)
 

@@ -33,24 +33,39 @@ func scanEntry(sc scanner) (store.DirectoryEntry, error) {
 
 // ListDirectoryEntries returns every entry of one directory, by anchor.
 func (o ops) ListDirectoryEntries(ctx context.Context, directory string) ([]store.DirectoryEntry, error) {
+	var out []store.DirectoryEntry
+	err := o.EachDirectoryEntry(ctx, directory, func(e store.DirectoryEntry) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachDirectoryEntry gives fn every entry of one directory, by anchor, as
+// it is read.
+func (o ops) EachDirectoryEntry(ctx context.Context, directory string, fn func(store.DirectoryEntry) error) error {
 	rows, err := o.q.Query(ctx, `SELECT `+entryCols+` FROM directory_entries
 		WHERE directory = $1 ORDER BY anchor`, directory)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list directory entries %q: %w", directory, classify(ctx, err))
+		return fmt.Errorf("postgres: list directory entries %q: %w", directory, classify(ctx, err))
 	}
 	defer rows.Close()
-	var out []store.DirectoryEntry
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: list directory entries %q: %w", directory, classify(ctx, err))
+			return fmt.Errorf("postgres: list directory entries %q: %w", directory, classify(ctx, err))
 		}
-		out = append(out, e)
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list directory entries %q: %w", directory, classify(ctx, err))
+		return fmt.Errorf("postgres: list directory entries %q: %w", directory, classify(ctx, err))
 	}
-	return out, nil
+	return nil
 }
 
 // GetDirectoryEntry returns one entry.

@@ -177,23 +177,37 @@ func (o ops) FindUsers(ctx context.Context, key store.UserKey, value string) ([]
 }
 
 func (o ops) listUsers(ctx context.Context, what, query string, args ...any) ([]store.User, error) {
+	var out []store.User
+	err := o.eachUser(ctx, what, query, args, func(u store.User) error {
+		out = append(out, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachUser runs query and gives fn each user as its row is read.
+func (o ops) eachUser(ctx context.Context, what, query string, args []any, fn func(store.User) error) error {
 	rows, err := o.q.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %s: %w", what, classify(ctx, err))
+		return fmt.Errorf("postgres: %s: %w", what, classify(ctx, err))
 	}
 	defer rows.Close()
-	var out []store.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: %s: %w", what, classify(ctx, err))
+			return fmt.Errorf("postgres: %s: %w", what, classify(ctx, err))
 		}
-		out = append(out, u)
+		if err := fn(u); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: %s: %w", what, classify(ctx, err))
+		return fmt.Errorf("postgres: %s: %w", what, classify(ctx, err))
 	}
-	return out, nil
+	return nil
 }
 
 func userWhere(f store.UserFilter) (string, []any) {
@@ -246,13 +260,26 @@ func limitArg(n int) any {
 
 // ListUsers returns the users f selects, ordered by username.
 func (o ops) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
+	q, args := usersQuery(f)
+	return o.listUsers(ctx, "list users", q, args...)
+}
+
+// EachUser gives fn each user f selects, in ListUsers' order, as it is
+// read.
+func (o ops) EachUser(ctx context.Context, f store.UserFilter, fn func(store.User) error) error {
+	q, args := usersQuery(f)
+	return o.eachUser(ctx, "list users", q, args, fn)
+}
+
+// usersQuery is the SELECT of ListUsers and EachUser.
+func usersQuery(f store.UserFilter) (string, []any) {
 	where, args := userWhere(f)
 	q := `SELECT ` + userCols + ` FROM users` + where + ` ORDER BY username_lc, id`
 	if f.Limit > 0 || f.Offset > 0 {
 		q += fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2)
 		args = append(args, limitArg(f.Limit), max(f.Offset, 0))
 	}
-	return o.listUsers(ctx, "list users", q, args...)
+	return q, args
 }
 
 // CountUsers counts the users f selects, ignoring Limit and Offset.

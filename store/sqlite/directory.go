@@ -39,26 +39,41 @@ func (o ops) ListDirectoryEntries(ctx context.Context, directory string) ([]stor
 	if n, err := o.countDirectoryEntries(ctx, directory); err == nil && n >= bigList {
 		out = make([]store.DirectoryEntry, 0, n) // counted first, as ListUsers does
 	}
+	err := o.EachDirectoryEntry(ctx, directory, func(e store.DirectoryEntry) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachDirectoryEntry gives fn every entry of one directory, by anchor, as
+// it is read.
+func (o ops) EachDirectoryEntry(ctx context.Context, directory string, fn func(store.DirectoryEntry) error) error {
 	rows, err := o.q.query(ctx, `SELECT `+entryCols+` FROM directory_entries
 		WHERE directory = ? ORDER BY anchor`, directory)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
+		return fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
 	}
 	defer rows.Close()
 	var lastDir, lastKind string
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
+			return fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
 		}
 		repeat(&e.Directory, &lastDir)
 		repeat((*string)(&e.Kind), &lastKind)
-		out = append(out, e)
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
+		return fmt.Errorf("sqlite: list directory entries %q: %w", directory, classify(ctx, err))
 	}
-	return out, nil
+	return nil
 }
 
 func (o ops) countDirectoryEntries(ctx context.Context, directory string) (int, error) {

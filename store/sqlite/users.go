@@ -194,32 +194,46 @@ const bigList = 1024
 
 // listUsers runs query; size, when known, is about how many rows it gives.
 func (o ops) listUsers(ctx context.Context, what string, size int, query string, args ...any) ([]store.User, error) {
-	rows, err := o.q.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", what, classify(ctx, err))
-	}
-	defer rows.Close()
 	var out []store.User
 	if size > 0 {
 		out = make([]store.User, 0, size)
 	}
+	err := o.eachUser(ctx, what, query, args, func(u store.User) error {
+		out = append(out, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachUser runs query and gives fn each user as its row is read.
+func (o ops) eachUser(ctx context.Context, what, query string, args []any, fn func(store.User) error) error {
+	rows, err := o.q.query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", what, classify(ctx, err))
+	}
+	defer rows.Close()
 	var last store.User // repeated values are kept once (see repeat)
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", what, classify(ctx, err))
+			return fmt.Errorf("sqlite: %s: %w", what, classify(ctx, err))
 		}
 		repeat(&u.Source, &last.Source)
 		repeat((*string)(&u.State), (*string)(&last.State))
 		repeat(&u.Profile, &last.Profile)
 		repeat(&u.Language, &last.Language)
 		repeat(&u.DeactivatedReason, &last.DeactivatedReason)
-		out = append(out, u)
+		if err := fn(u); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", what, classify(ctx, err))
+		return fmt.Errorf("sqlite: %s: %w", what, classify(ctx, err))
 	}
-	return out, nil
+	return nil
 }
 
 func userWhere(f store.UserFilter) (string, []any) {
@@ -260,16 +274,7 @@ func userWhere(f store.UserFilter) (string, []any) {
 
 // ListUsers returns the users f selects, ordered by username.
 func (o ops) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
-	where, args := userWhere(f)
-	q := `SELECT ` + userCols + ` FROM users` + where + ` ORDER BY username_lc, id`
-	if f.Limit > 0 || f.Offset > 0 {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = -1
-		}
-		q += ` LIMIT ? OFFSET ?`
-		args = append(args, limit, max(f.Offset, 0))
-	}
+	q, args := usersQuery(f)
 	// A whole listing is counted first and read into a slice of that size:
 	// users are large, and a growing slice of 100,000 of them is copied
 	// over and over, old and new copies held at once. (The count is a
@@ -281,6 +286,28 @@ func (o ops) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, e
 		}
 	}
 	return o.listUsers(ctx, "list users", size, q, args...)
+}
+
+// EachUser gives fn each user f selects, in ListUsers' order, as it is
+// read.
+func (o ops) EachUser(ctx context.Context, f store.UserFilter, fn func(store.User) error) error {
+	q, args := usersQuery(f)
+	return o.eachUser(ctx, "list users", q, args, fn)
+}
+
+// usersQuery is the SELECT of ListUsers and EachUser.
+func usersQuery(f store.UserFilter) (string, []any) {
+	where, args := userWhere(f)
+	q := `SELECT ` + userCols + ` FROM users` + where + ` ORDER BY username_lc, id`
+	if f.Limit > 0 || f.Offset > 0 {
+		limit := f.Limit
+		if limit <= 0 {
+			limit = -1
+		}
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, limit, max(f.Offset, 0))
+	}
+	return q, args
 }
 
 // CountUsers counts the users f selects, ignoring Limit and Offset.

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UserUpdateVersion", testUserUpdateVersion},
 		{"UserDelete", testUserDelete},
 		{"ListUsers", testListUsers},
+		{"EachUserAndEntry", testEach},
 		{"Profiles", testProfiles},
 		{"DirectoryEntries", testDirectoryEntries},
 		{"DirectoryState", testDirectoryState},
