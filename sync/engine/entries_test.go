@@ -59,12 +59,18 @@ func TestShareWithReadKeepsValues(t *testing.T) {
 	for i := range wantEntries {
 		wantEntries[i].Groups = slices.Clone(entries[i].Groups)
 	}
-	at := shareUsersWithRead(users, read)
-	shareEntriesWithRead(entries, read, at)
+	share := newReadSharer(directory.Snapshot{Users: read, Groups: []directory.Group{{Anchor: strings.Clone(gAgents)}}})
+	for i := range users {
+		share.user(&users[i])
+	}
+	for i := range entries {
+		share.entry(&entries[i])
+	}
 	if !reflect.DeepEqual(users, wantUsers) || !reflect.DeepEqual(entries, wantEntries) {
 		t.Errorf("sharing changed values:\nusers %+v\nwant  %+v\nentries %+v\nwant    %+v", users, wantUsers, entries, wantEntries)
 	}
-	if unsafe.StringData(users[0].DN) != unsafe.StringData(read[0].DN) || unsafe.StringData(entries[2].Groups[1]) != unsafe.StringData(read[1].Anchor) {
+	if unsafe.StringData(users[0].DN) != unsafe.StringData(read[0].DN) || unsafe.StringData(entries[2].Groups[1]) != unsafe.StringData(read[1].Anchor) ||
+		unsafe.StringData(entries[1].Groups[0]) != unsafe.StringData(share.groups[gAgents]) {
 		t.Error("equal strings are not shared with the read")
 	}
 }

@@ -163,20 +163,22 @@ func (x *execution) read(ctx context.Context) (*readOut, error) {
 }
 
 // loadFull is LoadCurrent for a complete read, after it: the users, then
-// the entries, each pointed at the read's equal strings as soon as it is
-// in. Loading the users beside the read held them (their strings twice)
-// beside the reader's own working state: 100,000 users peaked some 40 MB
-// higher that way, and the directory answers no faster for it.
+// the entries, each row pointed at the read's equal strings as it arrives
+// (readSharer). Loading the users beside the read held them (their
+// strings twice) beside the reader's own working state: 100,000 users
+// peaked some 40 MB higher that way, and the directory answers no faster
+// for it.
 func (x *execution) loadFull(ctx context.Context, snap directory.Snapshot) (Current, error) {
-	cur, err := loadUsers(ctx, x.r.st, x.d.Name, x.d.LinkBy)
+	share := newReadSharer(snap)
+	cur, err := loadUsers(ctx, x.r.st, x.d.Name, x.d.LinkBy, share.user)
 	if err != nil {
 		return Current{}, err
 	}
-	at := shareUsersWithRead(cur.Users, snap.Users)
-	if err := loadEntries(ctx, x.r.st, &cur); err != nil {
+	// A second full run stores about what it read: sized for that, the
+	// entries are not copied from one growing slice to the next.
+	if err := eachEntry(ctx, x.r.st, &cur, len(snap.Users)+len(snap.Groups), share.entry); err != nil {
 		return Current{}, err
 	}
-	shareEntriesWithRead(cur.Entries, snap.Users, at)
 	return cur, nil
 }
 

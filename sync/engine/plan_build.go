@@ -236,9 +236,9 @@ func shareWithRead(st storedIndex, rd *readIndex) (news int) {
 // lists, which it need not go through again for every chunk it maps.
 // memberOf is nil when no user lacks a group.
 func resolveMemberships(groups []directory.Group, rd *readIndex) (memberOf [][]string, mapGroups []directory.Group) {
-	listed := listedIn(groups, rd.present)
+	same := listedInOrder(groups, rd.present)
 	for gi, g := range groups {
-		if slices.Equal(g.Members, listed[gi]) {
+		if same[gi] {
 			continue // every member lists the group itself
 		}
 		for _, m := range g.Members {

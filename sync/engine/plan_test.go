@@ -569,3 +569,38 @@ func TestMapUsersDropped(t *testing.T) {
 		t.Errorf("%d blocking warnings, want 2: %v", blocking, warns)
 	}
 }
+
+// TestListedInOrder pins the fast path of resolveMemberships: a group
+// counts as listed in order only when its members are exactly the present
+// users naming it, in the users' order.
+func TestListedInOrder(t *testing.T) {
+	users := func(groups ...[]string) []directory.User {
+		out := make([]directory.User, len(groups))
+		for i, g := range groups {
+			out[i] = directory.User{Anchor: fmt.Sprintf("u%d", i), Groups: g}
+		}
+		return out
+	}
+	g := func(members ...string) []directory.Group { return []directory.Group{{Anchor: "g", Members: members}} }
+	for _, tc := range []struct {
+		name    string
+		groups  []directory.Group
+		present []directory.User
+		want    bool
+	}{
+		{"same order", g("u0", "u1"), users([]string{"g"}, []string{"g"}), true},
+		{"no members, no user names it", g(), users(nil, nil), true},
+		{"other order", g("u1", "u0"), users([]string{"g"}, []string{"g"}), false},
+		{"a member not present", g("u0", "x", "u1"), users([]string{"g"}, []string{"g"}), false},
+		{"a trailing member not present", g("u0", "u1", "x"), users([]string{"g"}, []string{"g"}), false},
+		{"a user names it, not listed", g("u0"), users([]string{"g"}, []string{"g"}), false},
+		{"listed, the user does not name it", g("u0", "u1"), users([]string{"g"}, nil), false},
+		{"other groups named too", g("u0"), users([]string{"h", "g"}), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := listedInOrder(tc.groups, tc.present)[0]; got != tc.want {
+				t.Errorf("listedInOrder = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -319,7 +319,7 @@ func countFields(c store.SyncCounts, elapsed time.Duration) []zap.Field {
 // planning does not hold the store's write lock; a user changed meanwhile
 // makes the apply fail on its Version and the next run plans again.
 func LoadCurrent(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy) (Current, error) {
-	cur, err := loadUsers(ctx, st, dir, linkBy)
+	cur, err := loadUsers(ctx, st, dir, linkBy, nil)
 	if err != nil {
 		return Current{}, err
 	}
@@ -339,26 +339,49 @@ func loadEntries(ctx context.Context, st store.Reader, cur *Current) error {
 	return nil
 }
 
-// loadUsers is LoadCurrent without the entries.
-func loadUsers(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy) (Current, error) {
+// eachEntry adds the directory's entries to cur, giving each to keep as
+// it arrives; size is about how many there are.
+func eachEntry(ctx context.Context, st store.Reader, cur *Current, size int, keep func(*store.DirectoryEntry)) error {
+	cur.Entries = make([]store.DirectoryEntry, 0, size)
+	err := st.EachDirectoryEntry(ctx, cur.Directory, func(e store.DirectoryEntry) error {
+		keep(&e)
+		cur.Entries = append(cur.Entries, e)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load directory entries: %w", err)
+	}
+	return nil
+}
+
+// loadUsers is LoadCurrent without the entries. keep, when not nil, is
+// given each of the directory's users as it arrives.
+func loadUsers(ctx context.Context, st store.Reader, dir string, linkBy mapping.LinkBy, keep func(*store.User)) (Current, error) {
 	cur := Current{Directory: dir, LinkBy: linkBy, Profiles: map[string][]string{}}
-	users, err := st.ListUsers(ctx, store.UserFilter{})
+	// Counted first, to read the directory's users (most of the store)
+	// into a slice of that size: a growing slice of 100,000 users is
+	// copied over and over, old and new copies held at once. The count
+	// is a hint; users added in between still fit.
+	n, err := st.CountUsers(ctx, store.UserFilter{Source: dir})
 	if err != nil {
 		return Current{}, fmt.Errorf("load users: %w", err)
 	}
-	// Split in place: the directory's users (most of them) stay in the
-	// slice read, the others are copied out. A copy of 100,000 users
-	// would hold 50 MB more while the plan is made.
-	mine := users[:0]
-	for _, u := range users {
-		if u.Source == dir {
-			mine = append(mine, u)
-		} else {
-			cur.Others = append(cur.Others, u)
-		}
+	if n > 0 {
+		cur.Users = make([]store.User, 0, n)
 	}
-	if len(mine) > 0 {
-		cur.Users = mine
+	err = st.EachUser(ctx, store.UserFilter{}, func(u store.User) error {
+		if u.Source != dir {
+			cur.Others = append(cur.Others, u)
+			return nil
+		}
+		if keep != nil {
+			keep(&u)
+		}
+		cur.Users = append(cur.Users, u)
+		return nil
+	})
+	if err != nil {
+		return Current{}, fmt.Errorf("load users: %w", err)
 	}
 	if cur.State, err = st.GetDirectoryState(ctx, dir); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
