@@ -33,15 +33,7 @@ func scanEntry(sc scanner) (store.DirectoryEntry, error) {
 
 // ListDirectoryEntries returns every entry of one directory, by anchor.
 func (o ops) ListDirectoryEntries(ctx context.Context, directory string) ([]store.DirectoryEntry, error) {
-	var out []store.DirectoryEntry
-	err := o.EachDirectoryEntry(ctx, directory, func(e store.DirectoryEntry) error {
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return codec.Collect(0, func(fn func(store.DirectoryEntry) error) error { return o.EachDirectoryEntry(ctx, directory, fn) })
 }
 
 // EachDirectoryEntry gives fn every entry of one directory, by anchor, as

@@ -177,15 +177,7 @@ func (o ops) FindUsers(ctx context.Context, key store.UserKey, value string) ([]
 }
 
 func (o ops) listUsers(ctx context.Context, what, query string, args ...any) ([]store.User, error) {
-	var out []store.User
-	err := o.eachUser(ctx, what, query, args, func(u store.User) error {
-		out = append(out, u)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return codec.Collect(0, func(fn func(store.User) error) error { return o.eachUser(ctx, what, query, args, fn) })
 }
 
 // eachUser runs query and gives fn each user as its row is read.

@@ -33,14 +33,7 @@ func (o ops) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditE
 		q += ` WHERE ` + strings.Join(conds, " AND ")
 	}
 	q += ` ORDER BY time DESC, id DESC`
-	if f.Limit > 0 || f.Offset > 0 {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = -1
-		}
-		q += ` LIMIT ? OFFSET ?`
-		args = append(args, limit, max(f.Offset, 0))
-	}
+	q, args = page(q, args, f.Limit, f.Offset)
 	rows, err := o.q.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list audit: %w", classify(ctx, err))

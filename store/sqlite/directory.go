@@ -35,18 +35,11 @@ func scanEntry(sc scanner) (store.DirectoryEntry, error) {
 
 // ListDirectoryEntries returns every entry of one directory, by anchor.
 func (o ops) ListDirectoryEntries(ctx context.Context, directory string) ([]store.DirectoryEntry, error) {
-	var out []store.DirectoryEntry
+	size := 0
 	if n, err := o.countDirectoryEntries(ctx, directory); err == nil && n >= bigList {
-		out = make([]store.DirectoryEntry, 0, n) // counted first, as ListUsers does
+		size = n // counted first, as ListUsers does
 	}
-	err := o.EachDirectoryEntry(ctx, directory, func(e store.DirectoryEntry) error {
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return codec.Collect(size, func(fn func(store.DirectoryEntry) error) error { return o.EachDirectoryEntry(ctx, directory, fn) })
 }
 
 // EachDirectoryEntry gives fn every entry of one directory, by anchor, as

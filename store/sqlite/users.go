@@ -194,18 +194,7 @@ const bigList = 1024
 
 // listUsers runs query; size, when known, is about how many rows it gives.
 func (o ops) listUsers(ctx context.Context, what string, size int, query string, args ...any) ([]store.User, error) {
-	var out []store.User
-	if size > 0 {
-		out = make([]store.User, 0, size)
-	}
-	err := o.eachUser(ctx, what, query, args, func(u store.User) error {
-		out = append(out, u)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return codec.Collect(size, func(fn func(store.User) error) error { return o.eachUser(ctx, what, query, args, fn) })
 }
 
 // eachUser runs query and gives fn each user as its row is read.
@@ -298,16 +287,19 @@ func (o ops) EachUser(ctx context.Context, f store.UserFilter, fn func(store.Use
 // usersQuery is the SELECT of ListUsers and EachUser.
 func usersQuery(f store.UserFilter) (string, []any) {
 	where, args := userWhere(f)
-	q := `SELECT ` + userCols + ` FROM users` + where + ` ORDER BY username_lc, id`
-	if f.Limit > 0 || f.Offset > 0 {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = -1
-		}
-		q += ` LIMIT ? OFFSET ?`
-		args = append(args, limit, max(f.Offset, 0))
+	return page(`SELECT `+userCols+` FROM users`+where+` ORDER BY username_lc, id`, args, f.Limit, f.Offset)
+}
+
+// page adds LIMIT and OFFSET to q when either is set; a limit of 0 or
+// less is no limit.
+func page(q string, args []any, limit, offset int) (string, []any) {
+	if limit <= 0 && offset <= 0 {
+		return q, args
 	}
-	return q, args
+	if limit <= 0 {
+		limit = -1
+	}
+	return q + ` LIMIT ? OFFSET ?`, append(args, limit, max(offset, 0))
 }
 
 // CountUsers counts the users f selects, ignoring Limit and Offset.

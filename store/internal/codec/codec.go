@@ -229,3 +229,20 @@ func CheckTeamParent(t store.Team, get func(name string) (store.Team, error)) er
 	}
 	return nil
 }
+
+// Collect is the List form of an Each method: it gathers what each gives
+// into a slice, of capacity size when the caller counted the rows first.
+func Collect[T any](size int, each func(fn func(T) error) error) ([]T, error) {
+	var out []T
+	if size > 0 {
+		out = make([]T, 0, size)
+	}
+	err := each(func(v T) error {
+		out = append(out, v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
