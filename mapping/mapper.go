@@ -433,7 +433,7 @@ type lazyKeys struct {
 
 func (l *lazyKeys) get(i int) groupKey {
 	if !l.done[i] {
-		l.keys[i], l.done[i] = groupKeys(l.groups[i : i+1])[0], true
+		l.keys[i], l.done[i] = groupKeyOf(l.groups[i]), true
 	}
 	return l.keys[i]
 }

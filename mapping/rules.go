@@ -253,14 +253,19 @@ type groupKey struct {
 func groupKeys(groups []directory.Group) []groupKey {
 	out := make([]groupKey, len(groups))
 	for i, g := range groups {
-		out[i] = groupKey{g: g, anchor: normAnchor(g.Anchor)}
-		if g.DN != "" {
-			if dn, err := ldapdn.Key(g.DN); err == nil {
-				out[i].dn = dn
-			}
-		}
+		out[i] = groupKeyOf(g)
 	}
 	return out
+}
+
+func groupKeyOf(g directory.Group) groupKey {
+	k := groupKey{g: g, anchor: normAnchor(g.Anchor)}
+	if g.DN != "" {
+		if dn, err := ldapdn.Key(g.DN); err == nil {
+			k.dn = dn
+		}
+	}
+	return k
 }
 
 func (s groupSpec) matches(k groupKey) bool {
