@@ -150,6 +150,15 @@ func (fin *finisher) Fail(w http.ResponseWriter, r *http.Request, method, issuer
 		"Sign-in with your identity provider did not succeed. Please try again; if it keeps failing, contact your administrator.")
 }
 
+// Unavailable records a sign-in that could not be decided because of our
+// own failure (the store did not answer) before an Identity existed, and
+// answers 503: the person did nothing wrong and should try again.
+func (s *Service) Unavailable(w http.ResponseWriter, r *http.Request, method, issuer string, err error) {
+	a := &attempt{method: method, issuer: issuer, ip: clientIP(r, s.fin.opts.TrustedProxies), details: map[string]any{},
+		returnTo: SafeReturnTo(r.URL.Query().Get("return_to"), s.fin.allowed)}
+	s.fin.unavailable(w, r, a, err)
+}
+
 // publicSubjectChanged answers a sign-in whose IdP subject is not the one
 // linked to the account.
 const publicSubjectChanged = "Your identity provider account is not the one linked to this account here. Please contact your administrator."

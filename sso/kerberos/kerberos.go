@@ -33,6 +33,9 @@ type Finisher interface {
 	sso.Finisher
 	// LoginPage writes the sign-in page with status, never redirecting.
 	LoginPage(w http.ResponseWriter, r *http.Request, status int)
+	// Unavailable audits a sign-in our own outage stopped (the store did
+	// not answer) and answers 503, so the person tries again.
+	Unavailable(w http.ResponseWriter, r *http.Request, method, issuer string, err error)
 }
 
 // Options configures a Method.
@@ -210,12 +213,18 @@ func (m *Method) ServeNegotiate(w http.ResponseWriter, r *http.Request) {
 
 // refuse audits a refused ticket through the finisher; the person sees
 // the generic refusal page, the audit log the reason.
+// A refusal for our own outage is not the ticket's fault: it answers 503
+// ("try again"), not the refusal page.
 func (m *Method) refuse(w http.ResponseWriter, r *http.Request, realm string, ref *Refusal) {
-	m.log.Warn("kerberos sign-in refused", zap.String("code", ref.Code))
 	iss := "kerberos"
 	if realm != "" {
 		iss = issuer(realm)
 	}
+	if ref.Code == CodeUnavailable {
+		m.opts.Finisher.Unavailable(w, r, sso.MethodKerberos, iss, ref)
+		return
+	}
+	m.log.Warn("kerberos sign-in refused", zap.String("code", ref.Code))
 	m.opts.Finisher.Fail(w, r, sso.MethodKerberos, iss, ref.Error())
 }
 

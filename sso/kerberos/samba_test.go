@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -170,13 +171,17 @@ func newSite(t testing.TB, d *domain, realms map[string]string, skew time.Durati
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newSiteOn(t, d, st, realms, skew, st)
+	return newSiteOn(t, d, st, realms, skew, st, nil)
 }
 
 // newSiteOn is a site on an existing store (another replica), with
-// replay remembering authenticators (nil: gokrb5's process cache).
-func newSiteOn(t testing.TB, d *domain, st store.Store, realms map[string]string, skew time.Duration, replay kerberos.Recorder) *site {
+// replay remembering authenticators (nil: gokrb5's process cache) and
+// users resolving principals (nil: the store).
+func newSiteOn(t testing.TB, d *domain, st store.Store, realms map[string]string, skew time.Duration, replay kerberos.Recorder, users kerberos.Users) *site {
 	t.Helper()
+	if users == nil {
+		users = st
+	}
 	h, err := password.NewHasher(password.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +194,7 @@ func newSiteOn(t testing.TB, d *domain, st store.Store, realms map[string]string
 		t.Fatal(err)
 	}
 	m, err := kerberos.New(kerberos.Options{Keytab: d.keytab, ServicePrincipal: spn + "@" + d.dc.Realm,
-		Realms: realms, MaxClockSkew: skew, Users: st, Replay: replay, Finisher: svc})
+		Realms: realms, MaxClockSkew: skew, Users: users, Replay: replay, Finisher: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +349,7 @@ func TestKerberosAgainstSamba(t *testing.T) {
 	t.Run("replayed to another replica", func(t *testing.T) {
 		// A second daemon on the same store: the authenticator is
 		// remembered in the store, not only in this process.
-		other := newSiteOn(t, d, s.st, corp, 0, s.st)
+		other := newSiteOn(t, d, s.st, corp, 0, s.st, nil)
 		h := negotiate(t, alice, spn)
 		if resp := s.get(t, "/kerberos/login", h); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("first use: %d", resp.StatusCode)
@@ -356,12 +361,25 @@ func TestKerberosAgainstSamba(t *testing.T) {
 	})
 
 	t.Run("replayed, gokrb5's process cache", func(t *testing.T) {
-		local := newSiteOn(t, d, s.st, corp, 0, nil)
+		local := newSiteOn(t, d, s.st, corp, 0, nil, nil)
 		h := negotiate(t, alice, spn)
 		if resp := local.get(t, "/kerberos/login", h); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("first use: %d", resp.StatusCode)
 		}
 		local.refused(t, local.get(t, "/kerberos/login", h), kerberos.CodeReplay)
+	})
+
+	t.Run("a store outage answers 503, not a refusal", func(t *testing.T) {
+		down := newSiteOn(t, d, s.st, corp, 0, nil, outage{s.st})
+		resp := down.get(t, "/kerberos/login", negotiate(t, alice, spn))
+		if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "try again") {
+			t.Fatalf("status %d, want 503 asking to try again: %s", resp.StatusCode, body)
+		}
+		ev := down.lastSignIn(t)
+		if ev.Outcome != store.OutcomeFailure || ev.Reason != "internal error" || ev.Details["method"] != sso.MethodKerberos ||
+			!strings.Contains(fmt.Sprint(ev.Details["error"]), "database is locked") {
+			t.Fatalf("audit = %+v, want an internal error naming the cause", ev)
+		}
 	})
 
 	t.Run("clock skew", func(t *testing.T) {
@@ -439,4 +457,16 @@ func BenchmarkKerberosSignIn(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "signins/s")
+}
+
+// outage is a store whose user lookups fail, as a locked or unreachable
+// database's do.
+type outage struct{ store.Store }
+
+func (outage) FindUsers(context.Context, store.UserKey, string) ([]store.User, error) {
+	return nil, errors.New("database is locked")
+}
+
+func (outage) GetIdPLink(context.Context, string, string) (store.IdPLink, error) {
+	return store.IdPLink{}, errors.New("database is locked")
 }
