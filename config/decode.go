@@ -62,16 +62,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		return
 	case durationType:
-		s, ok := d.scalar(n, path)
-		if !ok {
-			return
-		}
-		dur, err := time.ParseDuration(s)
-		if err != nil {
-			d.errorf(path, n.Line, "invalid duration %q: use a Go duration such as 90s, 15m or 24h", s)
-			return
-		}
-		v.SetInt(int64(dur))
+		d.decodeDuration(n, v, path)
 		return
 	}
 
@@ -83,42 +74,81 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.errorf(path, n.Line, "expected a list, got %s", describe(n))
-			return
-		}
-		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
-		for i, item := range n.Content {
-			ip := indexPath(path, i)
-			d.lines[ip] = item.Line
-			d.decode(item, s.Index(i), ip)
-		}
-		v.Set(s)
+		d.decodeSlice(n, v, path)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			d.errorf(path, n.Line, "expected a mapping, got %s", describe(n))
-			return
+		d.decodeMap(n, v, path)
+	default:
+		d.decodeScalar(n, v, path)
+	}
+}
+
+// decodeDuration stores a Go duration ("90s", "15m", "24h") into v.
+func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return
+	}
+	dur, err := time.ParseDuration(s)
+	if err != nil {
+		d.errorf(path, n.Line, "invalid duration %q: use a Go duration such as 90s, 15m or 24h", s)
+		return
+	}
+	v.SetInt(int64(dur))
+}
+
+// decodeSlice stores a YAML sequence into the slice v, recording each
+// item's line under its indexed path.
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(path, n.Line, "expected a list, got %s", describe(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		ip := indexPath(path, i)
+		d.lines[ip] = item.Line
+		d.decode(item, s.Index(i), ip)
+	}
+	v.Set(s)
+}
+
+// decodeMap stores a YAML mapping into the map v. Keys must be plain
+// strings and appear once: a duplicate is an error, not a silent "last
+// one wins".
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(path, n.Line, "expected a mapping, got %s", describe(n))
+		return
+	}
+	t := v.Type()
+	m := reflect.MakeMapWithSize(t, len(n.Content)/2)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		kp := joinPath(path, k.Value)
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(path, k.Line, "keys must be plain strings")
+			continue
 		}
-		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			kp := joinPath(path, k.Value)
-			if k.Kind != yaml.ScalarNode {
-				d.errorf(path, k.Line, "keys must be plain strings")
-				continue
-			}
-			if seen[k.Value] {
-				d.errorf(kp, k.Line, "duplicate key")
-				continue
-			}
-			seen[k.Value] = true
-			d.lines[kp] = k.Line
-			elem := reflect.New(t.Elem()).Elem()
-			d.decode(val, elem, kp)
-			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), elem)
+		if seen[k.Value] {
+			d.errorf(kp, k.Line, "duplicate key")
+			continue
 		}
-		v.Set(m)
+		seen[k.Value] = true
+		d.lines[kp] = k.Line
+		elem := reflect.New(t.Elem()).Elem()
+		d.decode(val, elem, kp)
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), elem)
+	}
+	v.Set(m)
+}
+
+// decodeScalar stores a scalar into a string, bool or number v. Booleans
+// are only true or false (not YAML 1.1's yes/no/on/off), and numbers must
+// fit v's type.
+func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
+	switch t.Kind() {
 	case reflect.String:
 		if s, ok := d.scalar(n, path); ok {
 			v.SetString(s)

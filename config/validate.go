@@ -353,24 +353,39 @@ func (v *validator) directories() {
 	}
 }
 
+// directory checks directories[i] a part at a time: its name and kind,
+// the connection, what is read, and how it is synced.
 func (v *validator) directory(i int) {
-	d := v.c.Directories[i]
+	d := &v.c.Directories[i]
 	p := indexPath("directories", i)
-	if v.required(p+".name", d.Name) {
-		switch {
-		case !nameRe.MatchString(d.Name):
-			v.add(p+".name", "%q: use lower-case letters, digits, _ and -", d.Name)
-		case d.Name == "local":
-			v.add(p+".name", `"local" is reserved for users that live only in dirbridge`)
-		case d.Name == "idp":
-			v.add(p+".name", `"idp" is reserved for users that exist only through an identity provider (sso.jit)`)
-		case v.dirs[d.Name]:
-			v.add(p+".name", "duplicate directory name %q", d.Name)
-		}
-		v.dirs[d.Name] = true
-	}
+	v.directoryName(p, d.Name)
 	v.oneOf(p+".kind", d.Kind, KindAD, KindLDAP)
+	v.directoryConnection(p, d)
+	v.directoryTree(p, d)
+	v.directorySync(p, d)
+}
 
+// directoryName checks a directory's name: unique, and not one of the
+// names that stand for users of no directory.
+func (v *validator) directoryName(p, name string) {
+	if v.required(p+".name", name) {
+		switch {
+		case !nameRe.MatchString(name):
+			v.add(p+".name", "%q: use lower-case letters, digits, _ and -", name)
+		case name == "local":
+			v.add(p+".name", `"local" is reserved for users that live only in dirbridge`)
+		case name == "idp":
+			v.add(p+".name", `"idp" is reserved for users that exist only through an identity provider (sso.jit)`)
+		case v.dirs[name]:
+			v.add(p+".name", "duplicate directory name %q", name)
+		}
+		v.dirs[name] = true
+	}
+}
+
+// directoryConnection checks how dirbridge reaches and binds to the
+// directory: the URLs, the client certificate and the bind credentials.
+func (v *validator) directoryConnection(p string, d *Directory) {
 	if len(d.URLs) == 0 {
 		v.add(p+".urls", "at least one ldap:// or ldaps:// URL is required")
 	}
@@ -404,6 +419,11 @@ func (v *validator) directory(i int) {
 	} else if d.BindPassword.IsSet() {
 		v.add(p+".bind_dn", "required when bind_password is set")
 	}
+}
+
+// directoryTree checks what is read: the base DNs, the groups imported,
+// the filters, the password policy entry and the extra attributes.
+func (v *validator) directoryTree(p string, d *Directory) {
 	if v.required(p+".base_dn", d.BaseDN) {
 		v.dn(p+".base_dn", d.BaseDN)
 	}
@@ -454,6 +474,12 @@ func (v *validator) directory(i int) {
 			v.add(indexPath(p+".attributes", j), "invalid attribute name %q", a)
 		}
 	}
+}
+
+// directorySync checks how and when the directory is read and what a sync
+// may do: paging, schedules, the deactivation limits, timeouts, linking
+// and the user template.
+func (v *validator) directorySync(p string, d *Directory) {
 	if d.PageSize < 1 || d.PageSize > 100000 {
 		v.add(p+".page_size", "must be between 1 and 100000, got %d", d.PageSize)
 	}
@@ -601,92 +627,112 @@ func (v *validator) sso() {
 	}
 	v.kerberos()
 	if sp := s.SAML; sp != nil {
-		v.oneOf("sso.saml.preset", sp.Preset, PresetAzureAD, PresetOkta, PresetGeneric)
-		switch {
-		case sp.IDPMetadataURL == "" && sp.IDPMetadataFile == "":
-			v.add("sso.saml", "set idp_metadata_url or idp_metadata_file")
-		case sp.IDPMetadataURL != "" && sp.IDPMetadataFile != "":
-			v.add("sso.saml.idp_metadata_file", "set either idp_metadata_url or idp_metadata_file, not both")
-		case sp.IDPMetadataURL != "":
-			// Metadata carries the IdP's signing keys: over plain HTTP
-			// anyone on the path could substitute them (loopback is
-			// allowed for tests), as for the OIDC issuer.
-			if err := policy.SecureFetchURL(sp.IDPMetadataURL); err != nil {
-				v.add("sso.saml.idp_metadata_url", "%v (plain http only on loopback: metadata carries the signing keys)", err)
-			}
-		}
-		for i, fp := range sp.IDPCertSHA256 {
-			if _, err := policy.ParseSHA256Fingerprint(fp); err != nil {
-				v.add(indexPath("sso.saml.idp_cert_sha256", i), "%v, got %q", err, fp)
-			}
-		}
-		v.positive("sso.saml.metadata_refresh", sp.MetadataRefresh)
-		if v.c.publicBase() != "" {
-			v.required("sso.saml.entity_id", sp.EntityID)
-		}
-		v.pair("sso.saml.cert_file", sp.CertFile, "sso.saml.key_file", sp.KeyFile)
-		if sp.SignRequests && sp.KeyFile == "" {
-			v.add("sso.saml.sign_requests", "needs cert_file and key_file")
-		}
-		if sp.RequireEncryption && sp.KeyFile == "" {
-			v.add("sso.saml.require_encryption", "needs cert_file and key_file to decrypt assertions")
-		}
-		if sp.ClockSkew < 0 || sp.ClockSkew > 3*time.Minute {
-			// 3m is crewjam/saml's own fixed allowance; more cannot be honoured.
-			v.add("sso.saml.clock_skew", "must be between 0s and 3m, got %s", sp.ClockSkew)
-		}
-		if sp.NameIDFormat != "" {
-			v.oneOf("sso.saml.nameid_format", sp.NameIDFormat, "email", "persistent", "transient", "unspecified")
-		}
-		v.claims("sso.saml.claims", sp.Claims)
+		v.saml(sp)
 	}
 	if o := s.OIDC; o != nil {
-		v.oneOf("sso.oidc.preset", o.Preset, PresetAzureAD, PresetOkta, PresetGeneric)
-		if o.Issuer == "" {
-			if o.Preset == PresetAzureAD {
-				v.add("sso.oidc.issuer", "required (or set tenant_id for the azuread preset)")
-			} else {
-				v.add("sso.oidc.issuer", "required")
-			}
-		} else if err := policy.SecureFetchURL(o.Issuer); err != nil {
-			// Discovery over plain HTTP would let anyone on the path
-			// substitute the signing keys; loopback is allowed for tests.
-			v.add("sso.oidc.issuer", "%v", err)
-		}
-		v.required("sso.oidc.client_id", o.ClientID)
-		if !o.ClientSecret.IsSet() {
-			v.add("sso.oidc.client_secret", "required (or use client_secret_file)")
-		}
-		if o.RedirectURL != "" {
-			v.httpURL("sso.oidc.redirect_url", o.RedirectURL)
-		}
-		if !slices.Contains(o.Scopes, "openid") {
-			v.add("sso.oidc.scopes", `must include "openid"`)
-		}
-		algs := []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
-		if len(o.AllowedAlgs) == 0 {
-			v.add("sso.oidc.allowed_algs", "at least one algorithm is required")
-		}
-		for i, a := range o.AllowedAlgs {
-			ap := indexPath("sso.oidc.allowed_algs", i)
-			switch {
-			case strings.EqualFold(a, "none"):
-				v.add(ap, `"none" is never allowed: unsigned tokens prove nothing`)
-			case !slices.Contains(algs, a):
-				v.add(ap, "must be one of %s, got %q", strings.Join(algs, ", "), a)
-			}
-		}
-		if o.TenantID != "" && o.Preset != PresetAzureAD {
-			v.add("sso.oidc.tenant_id", "applies to the azuread preset only")
-		}
-		if o.GraphURL != "" {
-			v.httpURL("sso.oidc.graph_url", o.GraphURL)
-		}
-		if o.GraphGroups && o.Preset != PresetAzureAD {
-			v.add("sso.oidc.graph_groups", "applies to the azuread preset only")
-		}
-		v.claims("sso.oidc.claims", o.Claims)
+		v.oidc(o)
 	}
+	v.ssoMatching(s)
+	v.sessions(s.Sessions)
+}
+
+// saml checks sso.saml: where the IdP's metadata (and so its signing keys)
+// comes from, the SP's own key pair and what needs it, and the limits.
+func (v *validator) saml(sp *SAML) {
+	v.oneOf("sso.saml.preset", sp.Preset, PresetAzureAD, PresetOkta, PresetGeneric)
+	switch {
+	case sp.IDPMetadataURL == "" && sp.IDPMetadataFile == "":
+		v.add("sso.saml", "set idp_metadata_url or idp_metadata_file")
+	case sp.IDPMetadataURL != "" && sp.IDPMetadataFile != "":
+		v.add("sso.saml.idp_metadata_file", "set either idp_metadata_url or idp_metadata_file, not both")
+	case sp.IDPMetadataURL != "":
+		// Metadata carries the IdP's signing keys: over plain HTTP
+		// anyone on the path could substitute them (loopback is
+		// allowed for tests), as for the OIDC issuer.
+		if err := policy.SecureFetchURL(sp.IDPMetadataURL); err != nil {
+			v.add("sso.saml.idp_metadata_url", "%v (plain http only on loopback: metadata carries the signing keys)", err)
+		}
+	}
+	for i, fp := range sp.IDPCertSHA256 {
+		if _, err := policy.ParseSHA256Fingerprint(fp); err != nil {
+			v.add(indexPath("sso.saml.idp_cert_sha256", i), "%v, got %q", err, fp)
+		}
+	}
+	v.positive("sso.saml.metadata_refresh", sp.MetadataRefresh)
+	if v.c.publicBase() != "" {
+		v.required("sso.saml.entity_id", sp.EntityID)
+	}
+	v.pair("sso.saml.cert_file", sp.CertFile, "sso.saml.key_file", sp.KeyFile)
+	if sp.SignRequests && sp.KeyFile == "" {
+		v.add("sso.saml.sign_requests", "needs cert_file and key_file")
+	}
+	if sp.RequireEncryption && sp.KeyFile == "" {
+		v.add("sso.saml.require_encryption", "needs cert_file and key_file to decrypt assertions")
+	}
+	if sp.ClockSkew < 0 || sp.ClockSkew > 3*time.Minute {
+		// 3m is crewjam/saml's own fixed allowance; more cannot be honoured.
+		v.add("sso.saml.clock_skew", "must be between 0s and 3m, got %s", sp.ClockSkew)
+	}
+	if sp.NameIDFormat != "" {
+		v.oneOf("sso.saml.nameid_format", sp.NameIDFormat, "email", "persistent", "transient", "unspecified")
+	}
+	v.claims("sso.saml.claims", sp.Claims)
+}
+
+// oidc checks sso.oidc: the issuer (discovery over https; plain http on
+// loopback only), the client, the scopes and signing algorithms, and the
+// options of the azuread preset.
+func (v *validator) oidc(o *OIDC) {
+	v.oneOf("sso.oidc.preset", o.Preset, PresetAzureAD, PresetOkta, PresetGeneric)
+	if o.Issuer == "" {
+		if o.Preset == PresetAzureAD {
+			v.add("sso.oidc.issuer", "required (or set tenant_id for the azuread preset)")
+		} else {
+			v.add("sso.oidc.issuer", "required")
+		}
+	} else if err := policy.SecureFetchURL(o.Issuer); err != nil {
+		// Discovery over plain HTTP would let anyone on the path
+		// substitute the signing keys; loopback is allowed for tests.
+		v.add("sso.oidc.issuer", "%v", err)
+	}
+	v.required("sso.oidc.client_id", o.ClientID)
+	if !o.ClientSecret.IsSet() {
+		v.add("sso.oidc.client_secret", "required (or use client_secret_file)")
+	}
+	if o.RedirectURL != "" {
+		v.httpURL("sso.oidc.redirect_url", o.RedirectURL)
+	}
+	if !slices.Contains(o.Scopes, "openid") {
+		v.add("sso.oidc.scopes", `must include "openid"`)
+	}
+	algs := []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
+	if len(o.AllowedAlgs) == 0 {
+		v.add("sso.oidc.allowed_algs", "at least one algorithm is required")
+	}
+	for i, a := range o.AllowedAlgs {
+		ap := indexPath("sso.oidc.allowed_algs", i)
+		switch {
+		case strings.EqualFold(a, "none"):
+			v.add(ap, `"none" is never allowed: unsigned tokens prove nothing`)
+		case !slices.Contains(algs, a):
+			v.add(ap, "must be one of %s, got %q", strings.Join(algs, ", "), a)
+		}
+	}
+	if o.TenantID != "" && o.Preset != PresetAzureAD {
+		v.add("sso.oidc.tenant_id", "applies to the azuread preset only")
+	}
+	if o.GraphURL != "" {
+		v.httpURL("sso.oidc.graph_url", o.GraphURL)
+	}
+	if o.GraphGroups && o.Preset != PresetAzureAD {
+		v.add("sso.oidc.graph_groups", "applies to the azuread preset only")
+	}
+	v.claims("sso.oidc.claims", o.Claims)
+}
+
+// ssoMatching checks how an IdP identity is matched to a user, how long an
+// IdP user may stay idle, and where a sign-in may return to.
+func (v *validator) ssoMatching(s SSO) {
 	if len(s.MatchBy) == 0 {
 		v.add("sso.match_by", "at least one key is required")
 	}
@@ -702,7 +748,11 @@ func (v *validator) sso() {
 			v.add(indexPath("sso.allowed_redirect_hosts", i), "must be a host name (optionally :port), got %q", h)
 		}
 	}
-	ss := s.Sessions
+}
+
+// sessions checks sso.sessions: the timeouts, the cookie name and how long
+// a session check may be cached.
+func (v *validator) sessions(ss Sessions) {
 	v.positive("sso.sessions.idle_timeout", ss.IdleTimeout)
 	v.positive("sso.sessions.absolute_timeout", ss.AbsoluteTimeout)
 	if ss.IdleTimeout > ss.AbsoluteTimeout && ss.AbsoluteTimeout > 0 {

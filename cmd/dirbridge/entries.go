@@ -22,15 +22,25 @@ func entriesCmd() *cobra.Command {
 			"login name (sAMAccountName / uid). --directory may be left out when the daemon has one directory. " +
 			"Every change is audited by the daemon.",
 	})
-	var dir string
-	addDir := func(x *cobra.Command) {
-		x.Flags().StringVar(&dir, "directory", "", "directory name (default: the daemon's only directory)")
-	}
+	mapC := entriesLinkCmd("map", "Link an unmapped imported user to an existing local user (audited)",
+		"  dirbridge entries map jdoe --user john.doe")
+	remap := entriesLinkCmd("remap", "Link an imported user to another local user; the previous one becomes a local account (audited)",
+		"  dirbridge entries remap jdoe --user jdoe2")
+	c.AddCommand(entriesListCmd(), mapC, remap, entriesUnmapCmd(), entriesCreateCmd())
+	return c
+}
 
-	var kind, mapped string
-	list := apiCmd("list", "List a directory's imported entries", "  dirbridge entries list --directory corp --mapped false", cobra.NoArgs,
+// addDirectoryFlag adds the --directory flag every entries command takes.
+func addDirectoryFlag(x *cobra.Command, dir *string) {
+	x.Flags().StringVar(dir, "directory", "", "directory name (default: the daemon's only directory)")
+}
+
+// entriesListCmd is `entries list`.
+func entriesListCmd() *cobra.Command {
+	var dir, kind, mapped string
+	return apiCmd("list", "List a directory's imported entries", "  dirbridge entries list --directory corp --mapped false", cobra.NoArgs,
 		func(x *cobra.Command) {
-			addDir(x)
+			addDirectoryFlag(x, &dir)
 			x.Flags().StringVar(&kind, "kind", "user", "user, group or all")
 			x.Flags().StringVar(&mapped, "mapped", "", "true: only mapped entries; false: only unmapped ones")
 		},
@@ -74,44 +84,47 @@ func entriesCmd() *cobra.Command {
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d entr%s\n", len(out.Items), plural(len(out.Items), "y", "ies"))
 			return nil
 		})
+}
 
-	var mapUser string
-	link := func(action, short, example string) *cobra.Command {
-		return apiCmd(action+" ENTRY --user NAME", short, example, cobra.ExactArgs(1),
-			func(x *cobra.Command) {
-				addDir(x)
-				x.Flags().StringVar(&mapUser, "user", "", "the local user (username or id)")
-				_ = x.MarkFlagRequired("user")
-			},
-			func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
-				ctx := cmd.Context()
-				d, err := c.directory(ctx, dir)
-				if err != nil {
-					return err
-				}
-				anchors, err := c.resolveEntries(ctx, d, a)
-				if err != nil {
-					return err
-				}
-				var out admin.DirectoryEntry
-				path := entriesPath(d) + "/" + url.PathEscape(anchors[0]) + "/" + action
-				if err := c.do(ctx, "POST", path, admin.MapRequest{User: mapUser}, &out); err != nil {
-					return fmt.Errorf("%s %s: %w", action, a[0], err)
-				}
-				if asJSON {
-					return printJSON(cmd, out)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) %sped to local user %s\n", out.Name, out.Anchor, action, mapUser)
-				return nil
-			})
-	}
-	mapC := link("map", "Link an unmapped imported user to an existing local user (audited)",
-		"  dirbridge entries map jdoe --user john.doe")
-	remap := link("remap", "Link an imported user to another local user; the previous one becomes a local account (audited)",
-		"  dirbridge entries remap jdoe --user jdoe2")
+// entriesLinkCmd is `entries map` or `entries remap` (action): the two
+// differ only in the API action and in what the daemon does with a user
+// already linked.
+func entriesLinkCmd(action, short, example string) *cobra.Command {
+	var dir, mapUser string
+	return apiCmd(action+" ENTRY --user NAME", short, example, cobra.ExactArgs(1),
+		func(x *cobra.Command) {
+			addDirectoryFlag(x, &dir)
+			x.Flags().StringVar(&mapUser, "user", "", "the local user (username or id)")
+			_ = x.MarkFlagRequired("user")
+		},
+		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
+			ctx := cmd.Context()
+			d, err := c.directory(ctx, dir)
+			if err != nil {
+				return err
+			}
+			anchors, err := c.resolveEntries(ctx, d, a)
+			if err != nil {
+				return err
+			}
+			var out admin.DirectoryEntry
+			path := entriesPath(d) + "/" + url.PathEscape(anchors[0]) + "/" + action
+			if err := c.do(ctx, "POST", path, admin.MapRequest{User: mapUser}, &out); err != nil {
+				return fmt.Errorf("%s %s: %w", action, a[0], err)
+			}
+			if asJSON {
+				return printJSON(cmd, out)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) %sped to local user %s\n", out.Name, out.Anchor, action, mapUser)
+			return nil
+		})
+}
 
-	unmap := apiCmd("unmap ENTRY", "Unlink an imported user; the local user stays as a local account and must set a local password (audited)",
-		"  dirbridge entries unmap jdoe", cobra.ExactArgs(1), addDir,
+// entriesUnmapCmd is `entries unmap`.
+func entriesUnmapCmd() *cobra.Command {
+	var dir string
+	return apiCmd("unmap ENTRY", "Unlink an imported user; the local user stays as a local account and must set a local password (audited)",
+		"  dirbridge entries unmap jdoe", cobra.ExactArgs(1), func(x *cobra.Command) { addDirectoryFlag(x, &dir) },
 		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
 			ctx := cmd.Context()
 			d, err := c.directory(ctx, dir)
@@ -132,9 +145,15 @@ func entriesCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) unmapped; its local user is now a local account\n", out.Name, out.Anchor)
 			return nil
 		})
+}
 
-	create := apiCmd("create ENTRY...", "Create local users from unmapped imported users through the directory's mapping (audited)",
-		"  dirbridge entries create jdoe asmith\n  dirbridge entries create --directory corp 3f2a9c1e-...", cobra.MinimumNArgs(1), addDir,
+// entriesCreateCmd is `entries create`. It exits 1 when any entry was
+// refused, after printing the result, so a script notices.
+func entriesCreateCmd() *cobra.Command {
+	var dir string
+	return apiCmd("create ENTRY...", "Create local users from unmapped imported users through the directory's mapping (audited)",
+		"  dirbridge entries create jdoe asmith\n  dirbridge entries create --directory corp 3f2a9c1e-...", cobra.MinimumNArgs(1),
+		func(x *cobra.Command) { addDirectoryFlag(x, &dir) },
 		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
 			ctx := cmd.Context()
 			d, err := c.directory(ctx, dir)
@@ -154,21 +173,7 @@ func entriesCmd() *cobra.Command {
 					return err
 				}
 			} else {
-				rows := make([][]string, 0, len(out.Items))
-				for _, it := range out.Items {
-					user, profile, why := "-", "-", it.Message
-					if it.User != nil {
-						user, profile, why = it.User.Username, orDash(it.User.Profile), it.ProfileCause
-					} else if it.Code != "" {
-						why = it.Code + ": " + it.Message
-					}
-					rows = append(rows, []string{orDash(it.Name), it.Status, user, profile, why})
-				}
-				table(cmd, "ENTRY\tSTATUS\tUSER\tPROFILE\tWHY", rows)
-				for _, w := range out.Warnings {
-					fmt.Fprintf(cmd.OutOrStdout(), "warning: %s\n", w)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%d created, %d refused\n", out.Created, out.Refused)
+				printCreateEntries(cmd, out)
 			}
 			if out.Refused > 0 {
 				// A script must notice that some entries were not created.
@@ -177,8 +182,27 @@ func entriesCmd() *cobra.Command {
 			}
 			return nil
 		})
-	c.AddCommand(list, mapC, remap, unmap, create)
-	return c
+}
+
+// printCreateEntries prints `entries create`'s result as a table: each
+// entry's outcome with the profile chosen and why (or why it was refused),
+// then the warnings and the totals.
+func printCreateEntries(cmd *cobra.Command, out admin.CreateEntriesResult) {
+	rows := make([][]string, 0, len(out.Items))
+	for _, it := range out.Items {
+		user, profile, why := "-", "-", it.Message
+		if it.User != nil {
+			user, profile, why = it.User.Username, orDash(it.User.Profile), it.ProfileCause
+		} else if it.Code != "" {
+			why = it.Code + ": " + it.Message
+		}
+		rows = append(rows, []string{orDash(it.Name), it.Status, user, profile, why})
+	}
+	table(cmd, "ENTRY\tSTATUS\tUSER\tPROFILE\tWHY", rows)
+	for _, w := range out.Warnings {
+		fmt.Fprintf(cmd.OutOrStdout(), "warning: %s\n", w)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%d created, %d refused\n", out.Created, out.Refused)
 }
 
 func entriesPath(dir string) string {

@@ -367,6 +367,10 @@ func (rp *RelyingParty) cookie(value string, maxAge int) *http.Cookie {
 	}
 }
 
+// serveCallback finishes a sign-in the provider sent back. Each stage
+// returns the reason it refuses, which fail logs and audits; the stages run
+// in this order so nothing reads a claim before the state, the browser
+// binding, the token's signature and the nonce have all been checked.
 func (rp *RelyingParty) serveCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	st := rp.provider.Load()
@@ -374,132 +378,25 @@ func (rp *RelyingParty) serveCallback(w http.ResponseWriter, r *http.Request) {
 		rp.fail(w, r, "OIDC discovery has not completed")
 		return
 	}
-	q := r.URL.Query()
-	state := q.Get("state")
-	if state == "" {
-		rp.fail(w, r, "callback without state")
+	rec, code, reason := rp.pendingSignIn(r)
+	if reason != "" {
+		rp.fail(w, r, reason)
 		return
 	}
-	val, err := rp.opts.Store.TakeEphemeral(ctx, storeStates, state)
-	if errors.Is(err, store.ErrNotFound) {
-		rp.fail(w, r, "state matches no pending sign-in (unknown, expired or already used)")
+	tok, idt, reason := rp.verifiedIDToken(ctx, st, code, rec)
+	if reason != "" {
+		rp.fail(w, r, reason)
 		return
 	}
-	if err != nil {
-		rp.log.Error("take OIDC state", zap.Error(err))
-		rp.fail(w, r, fmt.Sprintf("look up state: %v", err))
+	claims, reason := rp.idTokenClaims(idt, tok)
+	if reason != "" {
+		rp.fail(w, r, reason)
 		return
-	}
-	var rec record
-	if err := json.Unmarshal(val, &rec); err != nil {
-		rp.fail(w, r, fmt.Sprintf("corrupt state record: %v", err))
-		return
-	}
-	if !token.Bound(r, rp.bindCookie, rec.Binding) {
-		rp.fail(w, r, "state was issued to another browser (binding cookie missing or wrong)")
-		return
-	}
-	// The cookie stays: another tab of this browser may be signing in with
-	// the same binding; it expires with StateTTL.
-	if e := q.Get("error"); e != "" {
-		rp.fail(w, r, fmt.Sprintf("provider returned error %q: %s", e, q.Get("error_description")))
-		return
-	}
-	code := q.Get("code")
-	if code == "" {
-		rp.fail(w, r, "callback without code")
-		return
-	}
-	if rec.Verifier == "" {
-		// Never exchange a code without PKCE: the verifier is what ties the
-		// code to this sign-in.
-		rp.fail(w, r, "state record has no PKCE verifier")
-		return
-	}
-	if rec.Nonce == "" {
-		rp.fail(w, r, "state record has no nonce")
-		return
-	}
-	xctx := context.WithValue(ctx, oauth2.HTTPClient, rp.opts.HTTPClient)
-	tok, err := st.oauth.Exchange(xctx, code, oauth2.VerifierOption(rec.Verifier))
-	if err != nil {
-		rp.fail(w, r, fmt.Sprintf("code exchange failed: %s", exchangeReason(err)))
-		return
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		rp.fail(w, r, "token response has no id_token")
-		return
-	}
-	idt, err := st.verifier.Verify(gooidc.ClientContext(ctx, rp.opts.HTTPClient), raw)
-	if err != nil {
-		rp.fail(w, r, fmt.Sprintf("ID token refused: %v", err))
-		return
-	}
-	// go-oidc checks exp and nbf, not iat: a token minted in the future
-	// is a forged or replayed-ahead token, or a provider clock gone wrong.
-	if idt.IssuedAt.IsZero() {
-		rp.fail(w, r, "ID token has no iat")
-		return
-	}
-	if limit := rp.opts.Now().Add(rp.opts.ClockSkew); idt.IssuedAt.After(limit) {
-		rp.fail(w, r, fmt.Sprintf("ID token issued in the future (iat %s, more than %s ahead)", idt.IssuedAt.UTC().Format(time.RFC3339), rp.opts.ClockSkew))
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(rec.Nonce)) != 1 {
-		rp.fail(w, r, "ID token nonce does not match this sign-in")
-		return
-	}
-	var claims map[string]any
-	if err := idt.Claims(&claims); err != nil {
-		rp.fail(w, r, fmt.Sprintf("ID token claims: %v", err))
-		return
-	}
-	if claimsDepth(claims, maxClaimsDepth) > maxClaimsDepth {
-		rp.fail(w, r, fmt.Sprintf("ID token claims nest deeper than %d levels", maxClaimsDepth))
-		return
-	}
-	if len(idt.Audience) > 1 {
-		// With several audiences, azp must name us (OIDC Core 3.1.3.7).
-		if azp, _ := claims["azp"].(string); azp != rp.opts.ClientID {
-			rp.fail(w, r, fmt.Sprintf("ID token has several audiences and azp %q is not this client", azp))
-			return
-		}
-	}
-	if idt.Subject == "" {
-		rp.fail(w, r, "ID token has no subject")
-		return
-	}
-	if idt.AccessTokenHash != "" && tok.AccessToken != "" {
-		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-			rp.fail(w, r, fmt.Sprintf("access token does not match at_hash: %v", err))
-			return
-		}
 	}
 	if rp.opts.UserInfo && st.provider.UserInfoEndpoint() != "" {
-		ui, err := st.provider.UserInfo(gooidc.ClientContext(ctx, rp.opts.HTTPClient), oauth2.StaticTokenSource(tok))
-		if err != nil {
-			rp.fail(w, r, fmt.Sprintf("userinfo: %v", err))
+		if reason := rp.addUserInfo(ctx, st, tok, idt.Subject, claims); reason != "" {
+			rp.fail(w, r, reason)
 			return
-		}
-		if ui.Subject != idt.Subject {
-			rp.fail(w, r, fmt.Sprintf("userinfo subject %q is not the ID token's", ui.Subject))
-			return
-		}
-		var extra map[string]any
-		if err := ui.Claims(&extra); err != nil {
-			rp.fail(w, r, fmt.Sprintf("userinfo claims: %v", err))
-			return
-		}
-		if claimsDepth(extra, maxClaimsDepth) > maxClaimsDepth {
-			rp.fail(w, r, fmt.Sprintf("userinfo claims nest deeper than %d levels", maxClaimsDepth))
-			return
-		}
-		// The signed ID token wins over the userinfo answer.
-		for k, v := range extra {
-			if _, ok := claims[k]; !ok {
-				claims[k] = v
-			}
 		}
 	}
 	id := identity(claims, idt.Issuer, idt.Subject, rp.claims)
@@ -510,19 +407,155 @@ func (rp *RelyingParty) serveCallback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if id.GroupsOverage && rp.opts.GraphGroups {
-		groups, err := rp.graphGroups(ctx, tok.AccessToken)
-		if err != nil {
-			// The sign-in still succeeds with the groups unknown; the finish
-			// step decides what an overage means.
-			rp.log.Warn("resolve groups overage through Graph", zap.Error(err))
-			id.Claims["graph_error"] = err.Error()
-		} else {
-			id.Groups = groups
-			id.GroupsOverage = false
-			id.Claims["groups_source"] = "graph"
-		}
+		rp.resolveOverage(ctx, tok.AccessToken, &id)
 	}
 	rp.opts.Finisher.Finish(w, r, id, rec.ReturnTo)
+}
+
+// pendingSignIn takes the callback's state out of the store (once: a
+// replayed callback finds nothing) and checks that this browser started
+// the sign-in, before anything else in the request is believed. It returns
+// the state's record and the authorization code, or the reason to refuse.
+func (rp *RelyingParty) pendingSignIn(r *http.Request) (rec record, code, reason string) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		return record{}, "", "callback without state"
+	}
+	val, err := rp.opts.Store.TakeEphemeral(r.Context(), storeStates, state)
+	if errors.Is(err, store.ErrNotFound) {
+		return record{}, "", "state matches no pending sign-in (unknown, expired or already used)"
+	}
+	if err != nil {
+		rp.log.Error("take OIDC state", zap.Error(err))
+		return record{}, "", fmt.Sprintf("look up state: %v", err)
+	}
+	if err := json.Unmarshal(val, &rec); err != nil {
+		return record{}, "", fmt.Sprintf("corrupt state record: %v", err)
+	}
+	if !token.Bound(r, rp.bindCookie, rec.Binding) {
+		return record{}, "", "state was issued to another browser (binding cookie missing or wrong)"
+	}
+	// The cookie stays: another tab of this browser may be signing in with
+	// the same binding; it expires with StateTTL.
+	if e := q.Get("error"); e != "" {
+		return record{}, "", fmt.Sprintf("provider returned error %q: %s", e, q.Get("error_description"))
+	}
+	code = q.Get("code")
+	if code == "" {
+		return record{}, "", "callback without code"
+	}
+	if rec.Verifier == "" {
+		// Never exchange a code without PKCE: the verifier is what ties the
+		// code to this sign-in.
+		return record{}, "", "state record has no PKCE verifier"
+	}
+	if rec.Nonce == "" {
+		return record{}, "", "state record has no nonce"
+	}
+	return rec, code, ""
+}
+
+// verifiedIDToken exchanges the code (with the PKCE verifier) and returns
+// the tokens once the ID token's signature, issuer, audience, expiry, issue
+// time and nonce all check out, or the reason to refuse.
+func (rp *RelyingParty) verifiedIDToken(ctx context.Context, st *providerState, code string, rec record) (*oauth2.Token, *gooidc.IDToken, string) {
+	xctx := context.WithValue(ctx, oauth2.HTTPClient, rp.opts.HTTPClient)
+	tok, err := st.oauth.Exchange(xctx, code, oauth2.VerifierOption(rec.Verifier))
+	if err != nil {
+		return nil, nil, fmt.Sprintf("code exchange failed: %s", exchangeReason(err))
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, nil, "token response has no id_token"
+	}
+	idt, err := st.verifier.Verify(gooidc.ClientContext(ctx, rp.opts.HTTPClient), raw)
+	if err != nil {
+		return nil, nil, fmt.Sprintf("ID token refused: %v", err)
+	}
+	// go-oidc checks exp and nbf, not iat: a token minted in the future
+	// is a forged or replayed-ahead token, or a provider clock gone wrong.
+	if idt.IssuedAt.IsZero() {
+		return nil, nil, "ID token has no iat"
+	}
+	if limit := rp.opts.Now().Add(rp.opts.ClockSkew); idt.IssuedAt.After(limit) {
+		return nil, nil, fmt.Sprintf("ID token issued in the future (iat %s, more than %s ahead)", idt.IssuedAt.UTC().Format(time.RFC3339), rp.opts.ClockSkew)
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(rec.Nonce)) != 1 {
+		return nil, nil, "ID token nonce does not match this sign-in"
+	}
+	return tok, idt, ""
+}
+
+// idTokenClaims decodes the verified ID token's claims and checks what
+// go-oidc leaves to the caller: nesting depth, azp with several
+// audiences, a subject, and at_hash against the access token.
+func (rp *RelyingParty) idTokenClaims(idt *gooidc.IDToken, tok *oauth2.Token) (map[string]any, string) {
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		return nil, fmt.Sprintf("ID token claims: %v", err)
+	}
+	if claimsDepth(claims, maxClaimsDepth) > maxClaimsDepth {
+		return nil, fmt.Sprintf("ID token claims nest deeper than %d levels", maxClaimsDepth)
+	}
+	if len(idt.Audience) > 1 {
+		// With several audiences, azp must name us (OIDC Core 3.1.3.7).
+		if azp, _ := claims["azp"].(string); azp != rp.opts.ClientID {
+			return nil, fmt.Sprintf("ID token has several audiences and azp %q is not this client", azp)
+		}
+	}
+	if idt.Subject == "" {
+		return nil, "ID token has no subject"
+	}
+	if idt.AccessTokenHash != "" && tok.AccessToken != "" {
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			return nil, fmt.Sprintf("access token does not match at_hash: %v", err)
+		}
+	}
+	return claims, ""
+}
+
+// addUserInfo adds the userinfo endpoint's claims to claims, where the ID
+// token has none of that name: the signed ID token wins over the userinfo
+// answer. The answer must be about the ID token's subject. It returns the
+// reason to refuse, or "".
+func (rp *RelyingParty) addUserInfo(ctx context.Context, st *providerState, tok *oauth2.Token, subject string, claims map[string]any) string {
+	ui, err := st.provider.UserInfo(gooidc.ClientContext(ctx, rp.opts.HTTPClient), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return fmt.Sprintf("userinfo: %v", err)
+	}
+	if ui.Subject != subject {
+		return fmt.Sprintf("userinfo subject %q is not the ID token's", ui.Subject)
+	}
+	var extra map[string]any
+	if err := ui.Claims(&extra); err != nil {
+		return fmt.Sprintf("userinfo claims: %v", err)
+	}
+	if claimsDepth(extra, maxClaimsDepth) > maxClaimsDepth {
+		return fmt.Sprintf("userinfo claims nest deeper than %d levels", maxClaimsDepth)
+	}
+	for k, v := range extra {
+		if _, ok := claims[k]; !ok {
+			claims[k] = v
+		}
+	}
+	return ""
+}
+
+// resolveOverage reads the groups a token left out (Entra ID's groups
+// overage) through Microsoft Graph. The sign-in still succeeds with the
+// groups unknown when Graph fails; the finish step decides what an overage
+// means, and the claims record why.
+func (rp *RelyingParty) resolveOverage(ctx context.Context, accessToken string, id *sso.Identity) {
+	groups, err := rp.graphGroups(ctx, accessToken)
+	if err != nil {
+		rp.log.Warn("resolve groups overage through Graph", zap.Error(err))
+		id.Claims["graph_error"] = err.Error()
+		return
+	}
+	id.Groups = groups
+	id.GroupsOverage = false
+	id.Claims["groups_source"] = "graph"
 }
 
 // exchangeReason keeps the provider's error code and description, never

@@ -432,6 +432,12 @@ func (sp *ServiceProvider) cookie(value string, maxAge int) *http.Cookie {
 	return c
 }
 
+// serveACS finishes a sign-in the IdP posted back. Each stage returns the
+// reason it refuses, which fail logs and audits; the order matters: the
+// guard screens the XML before any parser sees it, the request record is
+// taken before the signature is checked (so a request ID answers at most
+// one response), and no attribute is read before crewjam and check have
+// verified the signature, conditions and replay.
 func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	idp := sp.idp.Load()
@@ -440,93 +446,21 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	issuer := idp.EntityID
-	r.Body = http.MaxBytesReader(w, r.Body, sp.opts.MaxResponseBytes)
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			sp.fail(w, r, issuer, fmt.Sprintf("SAML response larger than %d bytes", sp.opts.MaxResponseBytes))
-			return
-		}
-		sp.fail(w, r, issuer, fmt.Sprintf("malformed ACS form: %v", err))
+	raw, g, reason := sp.screenResponse(w, r, idp)
+	if reason != "" {
+		sp.fail(w, r, issuer, reason)
 		return
 	}
-	if r.PostForm.Get("SAMLart") != "" {
-		sp.fail(w, r, issuer, "artifact binding is not supported")
+	returnTo, possible, reason := sp.answeredRequest(r, g)
+	if reason != "" {
+		sp.fail(w, r, issuer, reason)
 		return
-	}
-	raw, err := base64.StdEncoding.DecodeString(r.PostForm.Get("SAMLResponse"))
-	if err != nil || len(raw) == 0 {
-		sp.fail(w, r, issuer, "SAMLResponse missing or not base64")
-		return
-	}
-	gopts := guardOptions{maxDepth: sp.opts.MaxXMLDepth, allowCBC: sp.opts.AllowCBCEncryption}
-	if sp.opts.Key != nil {
-		gopts.key = sp.opts.Key
-	}
-	// The metadata was refused without a signing certificate, so an error
-	// here leaves idpCerts empty and a signed encrypted response refused.
-	gopts.idpCerts, _ = signingCerts(idp)
-	g, err := guard(raw, gopts)
-	if err != nil {
-		sp.fail(w, r, issuer, "response refused before parsing: "+err.Error())
-		return
-	}
-	if sp.opts.RequireEncryption && !g.Encrypted {
-		sp.fail(w, r, issuer, "assertion is not encrypted and encryption is required")
-		return
-	}
-	if g.Issuer != "" && g.Issuer != issuer {
-		sp.fail(w, r, issuer, fmt.Sprintf("response issuer %q is not the configured IdP %q", g.Issuer, issuer))
-		return
-	}
-	if g.Destination != sp.acsURL.String() {
-		sp.fail(w, r, issuer, fmt.Sprintf("response Destination %q is not this ACS %q", g.Destination, sp.acsURL.String()))
-		return
-	}
-
-	// Which request does this answer? The record is taken (deleted) before
-	// anything else so a request ID answers at most one response, on any
-	// replica.
-	var returnTo string
-	var possible []string
-	solicited := g.InResponseTo != ""
-	if solicited {
-		val, err := sp.opts.Store.TakeEphemeral(ctx, storeRequests, g.InResponseTo)
-		if errors.Is(err, store.ErrNotFound) {
-			sp.fail(w, r, issuer, fmt.Sprintf("InResponseTo %q matches no pending request (unknown, expired or already answered)", g.InResponseTo))
-			return
-		}
-		if err != nil {
-			sp.log.Error("take SAML request", zap.Error(err))
-			sp.fail(w, r, issuer, fmt.Sprintf("look up request: %v", err))
-			return
-		}
-		var p pending
-		if err := json.Unmarshal(val, &p); err != nil {
-			sp.fail(w, r, issuer, fmt.Sprintf("corrupt request record: %v", err))
-			return
-		}
-		if !token.Bound(r, sp.bindCookie, p.Binding) {
-			sp.fail(w, r, issuer, "response arrived in a browser that did not start this sign-in (binding cookie missing or wrong)")
-			return
-		}
-		// The cookie stays: another tab of this browser may be signing in
-		// with the same binding; it expires with RequestTTL.
-		returnTo = p.ReturnTo
-		possible = []string{g.InResponseTo}
-	} else {
-		if !sp.opts.AllowIDPInitiated {
-			sp.fail(w, r, issuer, "unsolicited response (no InResponseTo) and IdP-initiated sign-in is disabled")
-			return
-		}
-		// IdP-initiated: RelayState is the only return URL there is.
-		returnTo = sso.SafeReturnTo(r.PostForm.Get("RelayState"), sp.allowHosts)
 	}
 
 	c := sp.crew(idp)
 	// With no request to answer, crewjam must not demand one; a solicited
 	// response is matched against exactly its request ID.
-	c.AllowIDPInitiated = !solicited
+	c.AllowIDPInitiated = g.InResponseTo == ""
 	a, err := parseWithCrewjam(c, raw, possible)
 	if err != nil {
 		sp.fail(w, r, issuer, err.Error())
@@ -553,6 +487,84 @@ func (sp *ServiceProvider) serveACS(w http.ResponseWriter, r *http.Request) {
 	}
 	id.Claims["encrypted"] = g.Encrypted
 	sp.opts.Finisher.Finish(w, r, id, returnTo)
+}
+
+// screenResponse reads the posted SAMLResponse (bounded in size) and runs
+// the guard over it: it returns the decoded response and what the guard
+// read from it, or the reason to refuse. Nothing here trusts the response;
+// it only refuses early what no valid response would be.
+func (sp *ServiceProvider) screenResponse(w http.ResponseWriter, r *http.Request, idp *crewsaml.EntityDescriptor) ([]byte, guardResult, string) {
+	issuer := idp.EntityID
+	r.Body = http.MaxBytesReader(w, r.Body, sp.opts.MaxResponseBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, guardResult{}, fmt.Sprintf("SAML response larger than %d bytes", sp.opts.MaxResponseBytes)
+		}
+		return nil, guardResult{}, fmt.Sprintf("malformed ACS form: %v", err)
+	}
+	if r.PostForm.Get("SAMLart") != "" {
+		return nil, guardResult{}, "artifact binding is not supported"
+	}
+	raw, err := base64.StdEncoding.DecodeString(r.PostForm.Get("SAMLResponse"))
+	if err != nil || len(raw) == 0 {
+		return nil, guardResult{}, "SAMLResponse missing or not base64"
+	}
+	gopts := guardOptions{maxDepth: sp.opts.MaxXMLDepth, allowCBC: sp.opts.AllowCBCEncryption}
+	if sp.opts.Key != nil {
+		gopts.key = sp.opts.Key
+	}
+	// The metadata was refused without a signing certificate, so an error
+	// here leaves idpCerts empty and a signed encrypted response refused.
+	gopts.idpCerts, _ = signingCerts(idp)
+	g, err := guard(raw, gopts)
+	if err != nil {
+		return nil, guardResult{}, "response refused before parsing: " + err.Error()
+	}
+	if sp.opts.RequireEncryption && !g.Encrypted {
+		return nil, guardResult{}, "assertion is not encrypted and encryption is required"
+	}
+	if g.Issuer != "" && g.Issuer != issuer {
+		return nil, guardResult{}, fmt.Sprintf("response issuer %q is not the configured IdP %q", g.Issuer, issuer)
+	}
+	if g.Destination != sp.acsURL.String() {
+		return nil, guardResult{}, fmt.Sprintf("response Destination %q is not this ACS %q", g.Destination, sp.acsURL.String())
+	}
+	return raw, g, ""
+}
+
+// answeredRequest finds which request the response answers. A solicited
+// response's request record is taken (deleted) before anything else, so a
+// request ID answers at most one response, on any replica, and it must
+// arrive in the browser that started the sign-in. It returns where to go
+// after sign-in and the request IDs crewjam may accept (nil for an
+// IdP-initiated response), or the reason to refuse.
+func (sp *ServiceProvider) answeredRequest(r *http.Request, g guardResult) (returnTo string, possible []string, reason string) {
+	if g.InResponseTo == "" {
+		if !sp.opts.AllowIDPInitiated {
+			return "", nil, "unsolicited response (no InResponseTo) and IdP-initiated sign-in is disabled"
+		}
+		// IdP-initiated: RelayState is the only return URL there is.
+		return sso.SafeReturnTo(r.PostForm.Get("RelayState"), sp.allowHosts), nil, ""
+	}
+	val, err := sp.opts.Store.TakeEphemeral(r.Context(), storeRequests, g.InResponseTo)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil, fmt.Sprintf("InResponseTo %q matches no pending request (unknown, expired or already answered)", g.InResponseTo)
+	}
+	if err != nil {
+		sp.log.Error("take SAML request", zap.Error(err))
+		return "", nil, fmt.Sprintf("look up request: %v", err)
+	}
+	var p pending
+	if err := json.Unmarshal(val, &p); err != nil {
+		return "", nil, fmt.Sprintf("corrupt request record: %v", err)
+	}
+	if !token.Bound(r, sp.bindCookie, p.Binding) {
+		return "", nil, "response arrived in a browser that did not start this sign-in (binding cookie missing or wrong)"
+	}
+	// The cookie stays: another tab of this browser may be signing in
+	// with the same binding; it expires with RequestTTL.
+	return p.ReturnTo, []string{g.InResponseTo}, ""
 }
 
 // parseWithCrewjam runs crewjam's verification (signature, decryption,

@@ -132,73 +132,146 @@ var errTooManyChanges = errors.New("too many changes for an incremental read")
 // its complete current member list and those members. Users who left such
 // a group are absent from its Members; the Snapshot is not Complete, so
 // nobody is deactivated for being absent from Users.
+//
+// The stages run in this order: find what changed (ending early when
+// nothing did), re-read the imported groups a changed group reaches, then
+// the changed users not already read with those groups, then the deleted.
 func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor, mark *cursor) (directory.Snapshot, error) {
 	sc := s.schema()
-	sr := st.sr
-	var changed string
-	if s.cfg.Kind == KindAD {
-		changed = "(uSNChanged>=" + strconv.FormatInt(cur.USN+1, 10) + ")"
-	} else {
-		mark.t, mark.Time = cur.t, cur.Time
-		since := cur.t.Add(-s.cfg.IncrementalOverlap)
-		if cur.Time == "" {
-			since = time.Unix(0, 0)
-		}
-		changed = "(modifyTimestamp>=" + formatGeneralizedTime(since) + ")"
-	}
-	// What changed? Both searches first: when nothing did (the usual
-	// case for a frequent schedule) the read ends here, at the cost of
-	// two empty searches.
-	type changedGroup struct {
-		key     string
-		parents []string
-	}
-	var changedGroups []changedGroup
-	err := sr.paged(ctx, "changed groups", s.cfg.GroupBaseDN, "(&"+sc.groupFilter+changed+")",
-		[]string{"memberOf", "modifyTimestamp"}, func(e *goldap.Entry) error {
-			mark.noteEntry(e, s.cfg.Kind)
-			changedGroups = append(changedGroups, changedGroup{mustDNKey(e.DN), e.GetAttributeValues("memberOf")})
-			return nil
-		})
+	changed := s.changedSince(cur, mark)
+	ch, err := s.findChanges(ctx, st.sr, sc, changed, mark)
 	if err != nil {
 		return directory.Snapshot{}, err
 	}
-	var changedUsers []*goldap.Entry
+	if len(ch.groups) == 0 && len(ch.users) == 0 {
+		if len(ch.deleted) == 0 {
+			s.log.Info("incremental read: nothing changed")
+		}
+		return directory.Snapshot{Complete: false, Users: ch.deleted}, nil
+	}
+
+	inc, err := s.newIncremental(ctx, st, sc, ch.groups)
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	affected, err := inc.affectedImported(ctx, ch.groups)
+	if err != nil {
+		return directory.Snapshot{}, err
+	}
+	snap := directory.Snapshot{Complete: false}
+	// have holds the users already read with an affected group: a changed
+	// user among them is not read a second time.
+	have := map[string]bool{}
+	if len(affected) > 0 {
+		if snap.Groups, snap.Users, err = inc.readAffected(ctx, affected); err != nil {
+			return directory.Snapshot{}, err
+		}
+		for _, u := range snap.Users {
+			have[u.DN] = true
+		}
+	}
+	if snap.Users, err = inc.appendChangedUsers(ctx, snap.Users, ch.users, changed, have); err != nil {
+		return directory.Snapshot{}, err
+	}
+	snap.Users = append(snap.Users, ch.deleted...)
+	s.log.Info("incremental read", zap.Int("changed_users", len(ch.users)), zap.Int("deleted_users", len(ch.deleted)),
+		zap.Int("users", len(snap.Users)), zap.Int("groups", len(snap.Groups)))
+	return snap, nil
+}
+
+// changedSince returns the filter term for entries changed since cur. On
+// AD that is a USN above the cursor's; on generic LDAP a modifyTimestamp
+// from the cursor's time less the configured overlap (changes within the
+// same second, clock skew between servers), and mark starts from the
+// cursor's time so it never moves backwards.
+func (s *Source) changedSince(cur cursor, mark *cursor) string {
+	if s.cfg.Kind == KindAD {
+		return "(uSNChanged>=" + strconv.FormatInt(cur.USN+1, 10) + ")"
+	}
+	mark.t, mark.Time = cur.t, cur.Time
+	since := cur.t.Add(-s.cfg.IncrementalOverlap)
+	if cur.Time == "" {
+		since = time.Unix(0, 0)
+	}
+	return "(modifyTimestamp>=" + formatGeneralizedTime(since) + ")"
+}
+
+// changedGroup is a group changed since the cursor, with the parents its
+// memberOf names (kept for the upward walk, which then needs no read).
+type changedGroup struct {
+	key     string
+	parents []string
+}
+
+// changes is what the first searches of an incremental read found.
+type changes struct {
+	groups  []changedGroup
+	users   []*goldap.Entry
+	deleted []directory.User // AD tombstones, Deleted set
+}
+
+// findChanges runs the searches for what changed: groups, users, and on AD
+// deleted users. They come first so that when nothing changed (the usual
+// case for a frequent schedule) the read ends at the cost of a few empty
+// searches. More than maxIncrementalChanges changed users ends the search
+// at once with errTooManyChanges, before the entries pile up in memory.
+func (s *Source) findChanges(ctx context.Context, sr *searcher, sc schema, changed string, mark *cursor) (changes, error) {
+	var ch changes
+	err := sr.paged(ctx, "changed groups", s.cfg.GroupBaseDN, "(&"+sc.groupFilter+changed+")",
+		[]string{"memberOf", "modifyTimestamp"}, func(e *goldap.Entry) error {
+			mark.noteEntry(e, s.cfg.Kind)
+			ch.groups = append(ch.groups, changedGroup{mustDNKey(e.DN), e.GetAttributeValues("memberOf")})
+			return nil
+		})
+	if err != nil {
+		return changes{}, err
+	}
 	tooMany := false
 	err = sr.paged(ctx, "changed users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+")", s.changedUserAttrs(), func(e *goldap.Entry) error {
 		mark.noteEntry(e, s.cfg.Kind)
-		changedUsers = append(changedUsers, e)
-		if len(changedUsers) > maxIncrementalChanges {
+		ch.users = append(ch.users, e)
+		if len(ch.users) > maxIncrementalChanges {
 			tooMany = true
 			return errStop
 		}
 		return nil
 	})
 	if err != nil {
-		return directory.Snapshot{}, err
+		return changes{}, err
 	}
 	if tooMany {
-		return directory.Snapshot{}, errTooManyChanges
+		return changes{}, errTooManyChanges
 	}
-	var deleted []directory.User
 	if s.cfg.Kind == KindAD {
-		if deleted, err = s.deletedUsers(ctx, sr, changed); err != nil {
-			return directory.Snapshot{}, err
+		if ch.deleted, err = s.deletedUsers(ctx, sr, changed); err != nil {
+			return changes{}, err
 		}
 	}
-	if len(changedGroups) == 0 && len(changedUsers) == 0 {
-		if len(deleted) == 0 {
-			s.log.Info("incremental read: nothing changed")
-		}
-		return directory.Snapshot{Complete: false, Users: deleted}, nil
-	}
+	return ch, nil
+}
 
-	// Imported groups named by DN are read only when a change reaches
-	// them: with thousands imported, a read of each would be most of an
-	// incremental's time.
+// incremental is what the stages of one incremental read share once some
+// change was found: the imported groups, their positions by key, and the
+// upward walk whose cache of parents every stage fills and reuses.
+type incremental struct {
+	s           *Source
+	st          *readState
+	sr          *searcher
+	sc          schema
+	imported    []*groupRec
+	importedIdx map[string]int // group key -> index in imported
+	up          *upward
+}
+
+// newIncremental resolves the imported groups and seeds the upward walk
+// with the changed groups' parents. Imported groups named by DN are read
+// only when a change reaches them: with thousands imported, a read of each
+// would be most of an incremental's time.
+func (s *Source) newIncremental(ctx context.Context, st *readState, sc schema, changedGroups []changedGroup) (*incremental, error) {
+	sr := st.sr
 	imported, err := sr.lazyGroups(ctx, st.req.Groups, sc)
 	if err != nil {
-		return directory.Snapshot{}, err
+		return nil, err
 	}
 	importedIdx := map[string]int{}
 	for i, g := range imported {
@@ -209,154 +282,197 @@ func (s *Source) readIncremental(ctx context.Context, st *readState, cur cursor,
 	for _, cg := range changedGroups {
 		up.parents[cg.key] = cg.parents
 	}
+	return &incremental{s: s, st: st, sr: sr, sc: sc, imported: imported, importedIdx: importedIdx, up: up}, nil
+}
 
-	// Changed groups: which imported groups do they sit inside?
+// markImported sets in[i] for every imported group i among keys.
+func (inc *incremental) markImported(in map[int]bool, keys map[string]bool) {
+	for k := range keys {
+		if i, ok := inc.importedIdx[k]; ok {
+			in[i] = true
+		}
+	}
+}
+
+// affectedImported returns the imported groups (by index) that a changed
+// group is, or sits inside. It stops walking once every imported group is
+// affected: nothing further can change the answer.
+func (inc *incremental) affectedImported(ctx context.Context, changedGroups []changedGroup) (map[int]bool, error) {
 	affected := map[int]bool{}
 	for _, cg := range changedGroups {
-		if len(affected) == len(imported) {
+		if len(affected) == len(inc.imported) {
 			break
 		}
-		if i, ok := importedIdx[cg.key]; ok {
+		if i, ok := inc.importedIdx[cg.key]; ok {
 			affected[i] = true
 		}
-		anc, err := up.ancestors(ctx, cg.key)
+		anc, err := inc.up.ancestors(ctx, cg.key)
 		if err != nil {
-			return directory.Snapshot{}, err
+			return nil, err
 		}
-		for k := range anc {
-			if i, ok := importedIdx[k]; ok {
-				affected[i] = true
-			}
-		}
+		inc.markImported(affected, anc)
 	}
+	return affected, nil
+}
 
-	snap := directory.Snapshot{Complete: false}
-	have := map[string]bool{}
-	if len(affected) > 0 {
-		// A membership changed somewhere inside an imported group: re-read
-		// the group structure and hand back those groups whole.
-		idx, err := sr.closureIndex(ctx, sc, imported)
-		if err != nil {
-			return directory.Snapshot{}, err
-		}
-		if idx == nil {
-			if idx, err = sr.groupIndex(ctx, sc); err != nil {
-				return directory.Snapshot{}, err
-			}
-		}
-		for _, g := range imported {
-			if ig := idx[g.key]; ig != nil && g.anchor == "" {
-				g.dn, g.anchor, g.name, g.changed = ig.dn, ig.anchor, ig.name, ig.changed
-			}
-			if err := sr.ensureGroup(ctx, g, sc); err != nil {
-				return directory.Snapshot{}, err
-			}
-		}
-		groups, userGroups, err := sr.completeGroups(ctx, sc, idx, imported)
-		if err != nil {
-			return directory.Snapshot{}, err
-		}
-		want := map[string][]int32{}
-		for k, gi := range userGroups {
-			for _, i := range gi {
-				if affected[int(i)] {
-					want[k] = gi
-					break
-				}
-			}
-		}
-		users, err := s.readUsers(ctx, st, sc, want, imported, &cursor{})
-		if err != nil {
-			return directory.Snapshot{}, err
-		}
-		for i := range groups {
-			if affected[i] {
-				snap.Groups = append(snap.Groups, groups[i])
-			}
-		}
-		fillMembers(snap.Groups, users)
-		for _, u := range users {
-			have[u.DN] = true
-		}
-		snap.Users = users
-		s.log.Info("incremental: imported groups changed", zap.Int("groups", len(snap.Groups)), zap.Int("members", len(users)))
+// readAffected re-reads the group structure below the imported groups and
+// returns the affected ones whole, with every member: a membership changed
+// somewhere inside them, and memberOf moved no user's change mark. The
+// structure is read from the imported groups down when that closure is
+// small, otherwise in one pass over every group.
+func (inc *incremental) readAffected(ctx context.Context, affected map[int]bool) ([]directory.Group, []directory.User, error) {
+	sr, sc := inc.sr, inc.sc
+	idx, err := sr.closureIndex(ctx, sc, inc.imported)
+	if err != nil {
+		return nil, nil, err
 	}
+	if idx == nil {
+		if idx, err = sr.groupIndex(ctx, sc); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, g := range inc.imported {
+		if ig := idx[g.key]; ig != nil && g.anchor == "" {
+			g.dn, g.anchor, g.name, g.changed = ig.dn, ig.anchor, ig.name, ig.changed
+		}
+		if err := sr.ensureGroup(ctx, g, sc); err != nil {
+			return nil, nil, err
+		}
+	}
+	groups, userGroups, err := sr.completeGroups(ctx, sc, idx, inc.imported)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Only the members of an affected group are read.
+	want := map[string][]int32{}
+	for k, gi := range userGroups {
+		for _, i := range gi {
+			if affected[int(i)] {
+				want[k] = gi
+				break
+			}
+		}
+	}
+	users, err := inc.s.readUsers(ctx, inc.st, sc, want, inc.imported, &cursor{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []directory.Group
+	for i := range groups {
+		if affected[i] {
+			out = append(out, groups[i])
+		}
+	}
+	fillMembers(out, users)
+	inc.s.log.Info("incremental: imported groups changed", zap.Int("groups", len(out)), zap.Int("members", len(users)))
+	return out, users, nil
+}
 
-	// Changed users: their own attributes, with groups from memberOf (and
-	// on AD the primary group, which memberOf leaves out).
-	primaryDNs := map[string]string{}
-	disabled := map[string]bool{}
-	if s.cfg.DisabledFilter != "" && len(changedUsers) > 0 {
-		err := sr.paged(ctx, "changed disabled users", s.cfg.UserBaseDN, "(&"+sc.userFilter+changed+s.cfg.DisabledFilter+")",
-			[]string{"1.1"}, func(e *goldap.Entry) error { disabled[mustDNKey(e.DN)] = true; return nil })
-		if err != nil {
-			return directory.Snapshot{}, err
-		}
+// appendChangedUsers appends to out the changed users (except those in
+// have, already read) that are in an imported group, with their own
+// attributes and groups from memberOf (and on AD the primary group, which
+// memberOf leaves out). Every changed user's groups, and the groups above
+// them, are read together first, before the walk needs them one by one.
+func (inc *incremental) appendChangedUsers(ctx context.Context, out []directory.User, entries []*goldap.Entry, changed string, have map[string]bool) ([]directory.User, error) {
+	disabled, err := inc.disabledAmong(ctx, entries, changed)
+	if err != nil {
+		return nil, err
 	}
-	// Every changed user's groups, then the groups above them, read
-	// together before the walk below needs them one by one.
-	userParents := make([][]string, len(changedUsers))
-	var direct []string
-	for i, e := range changedUsers {
+	userParents, err := inc.prefetchParents(ctx, entries, have)
+	if err != nil {
+		return nil, err
+	}
+	for ui, e := range entries {
 		if have[e.DN] {
 			continue
 		}
-		parents, err := sr.parentGroups(ctx, sc, e, primaryDNs)
+		in, err := inc.importedAbove(ctx, userParents[ui])
 		if err != nil {
-			return directory.Snapshot{}, err
-		}
-		userParents[i] = parents
-		direct = append(direct, parents...)
-	}
-	if err := up.prefetch(ctx, direct); err != nil {
-		return directory.Snapshot{}, err
-	}
-	for ui, e := range changedUsers {
-		if have[e.DN] {
-			continue
-		}
-		in := map[int]bool{}
-		for _, p := range userParents[ui] {
-			pk := mustDNKey(p)
-			if i, ok := importedIdx[pk]; ok {
-				in[i] = true
-			}
-			anc, err := up.ancestorsOf(ctx, pk, p)
-			if err != nil {
-				return directory.Snapshot{}, err
-			}
-			for k := range anc {
-				if i, ok := importedIdx[k]; ok {
-					in[i] = true
-				}
-			}
+			return nil, err
 		}
 		if len(in) == 0 {
 			continue
 		}
-		u, err := s.toUser(e, sc)
+		u, err := inc.s.toUser(e, inc.sc)
 		if err != nil {
-			st.warnings = append(st.warnings, err.Error())
+			inc.st.warnings = append(inc.st.warnings, err.Error())
 			continue
 		}
 		if disabled[mustDNKey(e.DN)] {
 			u.Disabled = true
 		}
-		for i := range imported {
+		for i, g := range inc.imported {
 			if in[i] {
-				up.fill(s, imported[i], sc)
-				if err := sr.ensureGroup(ctx, imported[i], sc); err != nil {
-					return directory.Snapshot{}, err
+				inc.up.fill(inc.s, g, inc.sc)
+				if err := inc.sr.ensureGroup(ctx, g, inc.sc); err != nil {
+					return nil, err
 				}
-				u.Groups = append(u.Groups, imported[i].anchor)
+				u.Groups = append(u.Groups, g.anchor)
 			}
 		}
-		snap.Users = append(snap.Users, u)
+		out = append(out, u)
 	}
-	snap.Users = append(snap.Users, deleted...)
-	s.log.Info("incremental read", zap.Int("changed_users", len(changedUsers)), zap.Int("deleted_users", len(deleted)),
-		zap.Int("users", len(snap.Users)), zap.Int("groups", len(snap.Groups)))
-	return snap, nil
+	return out, nil
+}
+
+// disabledAmong returns the keys of the changed users the configured
+// disabled filter matches, with one search (none when no user changed or
+// no filter is set).
+func (inc *incremental) disabledAmong(ctx context.Context, entries []*goldap.Entry, changed string) (map[string]bool, error) {
+	disabled := map[string]bool{}
+	cfg := inc.s.cfg
+	if cfg.DisabledFilter == "" || len(entries) == 0 {
+		return disabled, nil
+	}
+	err := inc.sr.paged(ctx, "changed disabled users", cfg.UserBaseDN, "(&"+inc.sc.userFilter+changed+cfg.DisabledFilter+")",
+		[]string{"1.1"}, func(e *goldap.Entry) error { disabled[mustDNKey(e.DN)] = true; return nil })
+	if err != nil {
+		return nil, err
+	}
+	return disabled, nil
+}
+
+// prefetchParents returns each changed user's parent group DNs (by the
+// entries' positions; nil for those in have) and reads those groups and
+// the groups above them in batches, so the walk that follows finds them
+// cached instead of making a round trip per group.
+func (inc *incremental) prefetchParents(ctx context.Context, entries []*goldap.Entry, have map[string]bool) ([][]string, error) {
+	primaryDNs := map[string]string{}
+	userParents := make([][]string, len(entries))
+	var direct []string
+	for i, e := range entries {
+		if have[e.DN] {
+			continue
+		}
+		parents, err := inc.sr.parentGroups(ctx, inc.sc, e, primaryDNs)
+		if err != nil {
+			return nil, err
+		}
+		userParents[i] = parents
+		direct = append(direct, parents...)
+	}
+	if err := inc.up.prefetch(ctx, direct); err != nil {
+		return nil, err
+	}
+	return userParents, nil
+}
+
+// importedAbove returns the imported groups (by index) that are among
+// parents or above them.
+func (inc *incremental) importedAbove(ctx context.Context, parents []string) (map[int]bool, error) {
+	in := map[int]bool{}
+	for _, p := range parents {
+		pk := mustDNKey(p)
+		if i, ok := inc.importedIdx[pk]; ok {
+			in[i] = true
+		}
+		anc, err := inc.up.ancestorsOf(ctx, pk, p)
+		if err != nil {
+			return nil, err
+		}
+		inc.markImported(in, anc)
+	}
+	return in, nil
 }
 
 // deletedUsers finds users deleted since the cursor: AD keeps a tombstone
