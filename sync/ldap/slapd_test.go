@@ -406,6 +406,17 @@ member: uid=incb,ou=incr,`+base+`
 		t.Fatal("no cursor")
 	}
 
+	// Another set of imported groups: the cursor does not cover the
+	// added one, so the read is full.
+	parentDN := "cn=parent,ou=groups,ou=basic," + base
+	regrouped, err := src.Read(ctx, directory.ReadRequest{Groups: []string{"incr-group", parentDN}, Cursor: inc.Cursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regrouped.Complete || !slices.Contains(regrouped.Stats.Warnings, "imported groups changed since the cursor: full read") {
+		t.Fatalf("read with other groups: complete %v, warnings %q", regrouped.Complete, regrouped.Stats.Warnings)
+	}
+
 	// Leaving a group and joining a nested one, both changed only on the
 	// groups: the touched imported groups come back whole.
 	s.Modify(t, `dn: cn=incr-group,ou=incr,`+base+`
@@ -418,9 +429,12 @@ changetype: modify
 add: member
 member: uid=gina,ou=people,ou=basic,`+base+`
 `)
-	inc2, err := src.Read(ctx, directory.ReadRequest{Groups: []string{"incr-group", "cn=parent,ou=groups,ou=basic," + base}, Cursor: inc.Cursor})
+	inc2, err := src.Read(ctx, directory.ReadRequest{Groups: []string{parentDN, "incr-group"}, Cursor: regrouped.Cursor})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if inc2.Complete {
+		t.Fatal("incremental read with the same groups in another order marked Complete")
 	}
 	g = groupByName(t, inc2, "incr-group")
 	inca := userByName(t, first, "inca")
