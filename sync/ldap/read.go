@@ -281,14 +281,14 @@ func (r *searcher) resolveGroups(ctx context.Context, specs []string, sc schema,
 		}
 		switch len(found) {
 		case 0:
-			return nil, fmt.Errorf("group %q: not found under %s", spec, r.s.cfg.BaseDN)
+			return nil, fmt.Errorf("group %q: %w under %s", spec, directory.ErrGroupNotFound, r.s.cfg.BaseDN)
 		case 1:
 		default:
 			dns := make([]string, len(found))
 			for i, e := range found {
 				dns[i] = e.DN
 			}
-			return nil, fmt.Errorf("group %q: ambiguous, %d groups match (%s): name it by DN", spec, len(found), strings.Join(dns, "; "))
+			return nil, fmt.Errorf("group %q: %w: %d groups match (%s): name it by DN", spec, directory.ErrGroupAmbiguous, len(found), strings.Join(dns, "; "))
 		}
 		anchor, err := r.s.anchorOf(found[0], sc)
 		if err != nil {

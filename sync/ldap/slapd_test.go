@@ -216,6 +216,29 @@ func TestSlapdFilterEscaping(t *testing.T) {
 	}
 }
 
+// FindGroup resolves a group by name, DN or anchor to all three (to
+// choose it for import by its anchor), and tells a missing group apart.
+func TestSlapdFindGroup(t *testing.T) {
+	s := sharedSlapd(t)
+	src := newSource(t, slapdConfig(t, s))
+	ctx := context.Background()
+	byName, err := src.FindGroup(ctx, "staff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byName.Name != "staff" || byName.Anchor == "" || !strings.HasPrefix(byName.DN, "cn=staff,") {
+		t.Fatalf("FindGroup(staff) = %+v", byName)
+	}
+	for _, spec := range []string{byName.DN, byName.Anchor, strings.ToUpper(byName.Anchor)} {
+		if g, err := src.FindGroup(ctx, spec); err != nil || g != byName {
+			t.Errorf("FindGroup(%q) = %+v, %v; want %+v", spec, g, err, byName)
+		}
+	}
+	if _, err := src.FindGroup(ctx, "no-such-group"); !errors.Is(err, directory.ErrGroupNotFound) {
+		t.Errorf("FindGroup(no-such-group): err = %v", err)
+	}
+}
+
 func TestSlapdPaging(t *testing.T) {
 	s := sharedSlapd(t)
 	cfg := slapdConfig(t, s)
