@@ -202,7 +202,8 @@ func (s *Server) importGroupsManager(ctx context.Context, c *caller) error {
 	return nil
 }
 
-// maxFoundGroups is the default and the largest page of a live search.
+// defaultFoundGroups and maxFoundGroups are the default and the largest
+// page of a live search.
 const (
 	defaultFoundGroups = 100
 	maxFoundGroups     = 1000
