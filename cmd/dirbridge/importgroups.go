@@ -10,11 +10,11 @@ import (
 	"github.com/dirbridge/dirbridge/admin"
 )
 
-// importGroupsCmd is `directory import-groups list|add|remove`: the groups
+// importGroupsCmd is `directory import-groups list|search|add|remove`: the groups
 // a directory's sync imports, the config's and those chosen in the store,
 // through the daemon's API.
 func importGroupsCmd() *cobra.Command {
-	c := group(&cobra.Command{Use: "import-groups", Short: "The groups a directory imports: list them with their origin, add or remove stored ones (via the API)"})
+	c := group(&cobra.Command{Use: "import-groups", Short: "The groups a directory imports: list them with their origin, search the directory, add or remove stored ones (via the API)"})
 	list := apiCmd("list DIRECTORY", "List the imported groups: the config file's (origin config) and those chosen through the API (origin store)",
 		"  dirbridge directory import-groups list corp --json", cobra.ExactArgs(1), nil,
 		func(cmd *cobra.Command, cl *client, a []string, asJSON bool) error {
@@ -67,7 +67,32 @@ func importGroupsCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "group %s is no longer imported into %s; its members leave at the next sync\n", a[1], a[0])
 			return nil
 		})
-	c.AddCommand(list, add, remove)
+	search := apiCmd("search DIRECTORY [TEXT]", "Search the directory itself, live, for groups whose name contains TEXT (all without it): name, direct members, DN, and the origin of those imported already",
+		"  dirbridge directory import-groups search corp CC-", cobra.RangeArgs(1, 2), nil,
+		func(cmd *cobra.Command, cl *client, a []string, asJSON bool) error {
+			q := url.Values{}
+			if len(a) == 2 {
+				q.Set("search", a[1])
+			}
+			path := "/api/v1/directories/" + url.PathEscape(a[0]) + "/groups?" + q.Encode()
+			var out admin.FoundGroupList
+			if err := cl.do(cmd.Context(), "GET", path, nil, &out); err != nil {
+				return fmt.Errorf("directory %s: search groups: %w", a[0], err)
+			}
+			if asJSON {
+				return printJSON(cmd, out)
+			}
+			rows := make([][]string, 0, len(out.Items))
+			for _, g := range out.Items {
+				rows = append(rows, []string{g.Name, fmt.Sprint(g.MemberCount), g.Origin, g.DN})
+			}
+			table(cmd, "NAME\tMEMBERS\tIMPORTED\tDN", rows)
+			if out.More {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d group(s) shown, more match: narrow the search\n", len(out.Items))
+			}
+			return nil
+		})
+	c.AddCommand(list, search, add, remove)
 	return c
 }
 

@@ -68,6 +68,9 @@ func TestImportGroupsCommands(t *testing.T) {
 		return out, err
 	}
 
+	if out, err := api("search", "corp", "sal"); err != nil || !strings.Contains(out, "Sales") || !strings.Contains(out, "cn=Sales,ou=Groups") {
+		t.Fatalf("search: %v\n%s", err, out)
+	}
 	if out, err := api("add", "corp", "Sales"); err != nil || !strings.Contains(out, "group Sales (cn=Sales,ou=Groups,dc=example,dc=test) is imported into corp") {
 		t.Fatalf("add: %v\n%s", err, out)
 	}
@@ -75,6 +78,9 @@ func TestImportGroupsCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "CC-Agents") || !strings.Contains(out, "config") ||
 		!strings.Contains(out, "Sales") || !strings.Contains(out, "store") || !strings.Contains(out, "root") {
 		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := api("search", "corp", "--json"); err != nil || !strings.Contains(out, `"origin": "store"`) {
+		t.Fatalf("search --json after the add: %v\n%s", err, out)
 	}
 	out, err = api("list", "corp", "--json")
 	var list admin.ImportGroupList
