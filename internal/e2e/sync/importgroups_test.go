@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dirbridge/dirbridge/internal/wire"
@@ -72,4 +73,24 @@ func TestStoredImportGroups(t *testing.T) {
 	if got := e.active(); !slices.Equal(got, []string{"cb-1", "cb-2", "cb-3"}) {
 		t.Errorf("active after removing chosen-extra = %v", got)
 	}
+
+	// A chosen group deleted from the directory fails the run, which
+	// names it and changes nothing (its members are not leavers).
+	gone := s.group(t, ou, "chosen-gone", users(t, s, ou, "cg-1")...)
+	found, err = src.ListGroups(ctx, "chosen-gone")
+	if err != nil || len(found) != 1 {
+		t.Fatalf("ListGroups = %+v, %v", found, err)
+	}
+	chosen = store.ImportGroup{Directory: dirName, Anchor: found[0].Anchor, DN: found[0].DN, Name: found[0].Name, AddedBy: "admin"}
+	if err := e.st.Tx(ctx, func(tx store.Tx) error { return tx.AddImportGroup(ctx, chosen) }); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(false)
+	s.remove(t, gone)
+	before = e.state()
+	run, err = e.run(engine.Request{})
+	if err == nil || run.Status != store.SyncFailed || !strings.Contains(run.Error, "groups chosen for import in the store: chosen-gone ("+chosen.Anchor+")") {
+		t.Fatalf("run without a chosen group: status %s, err %v", run.Status, err)
+	}
+	e.unchanged(before)
 }
