@@ -110,6 +110,10 @@ type Options struct {
 	// next after now (the sync scheduler's schedule); nil, or a directory
 	// left out, shows none.
 	NextSyncs func(now time.Time) map[string]NextSync
+	// Groups holds, by directory name, the config's imported groups and
+	// the directory's live group search, for the import-group routes; a
+	// directory left out has no configured groups and cannot be searched.
+	Groups map[string]DirectoryGroups
 }
 
 // NextSync is when a directory's scheduled syncs run next; a zero time
@@ -147,6 +151,8 @@ type Server struct {
 	// signInPolicies: see Options.SignInPolicies.
 	signInPolicies func() SignInPolicies
 	nextSyncs      func(now time.Time) map[string]NextSync
+	// groups: see Options.Groups.
+	groups map[string]DirectoryGroups
 }
 
 // Policies are the administration policies a configuration reload
@@ -188,6 +194,7 @@ func New(opts Options) (*Server, error) {
 
 		signInPolicies: opts.SignInPolicies,
 		nextSyncs:      opts.NextSyncs,
+		groups:         opts.Groups,
 	}
 	s.SetPolicies(Policies{Usernames: opts.Usernames, PasswordHistory: opts.PasswordHistory})
 	if s.log == nil {

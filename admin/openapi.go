@@ -82,6 +82,9 @@ func (s *Server) OpenAPI() map[string]any {
 			responses["409"] = errResp("Conflict (taken, in use, changed meanwhile)")
 			op["x-audit-action"] = rt.Action
 		}
+		for status, desc := range rt.Errs {
+			responses[itoa(status)] = errResp(desc)
+		}
 		item, _ := paths[rt.Path].(map[string]any)
 		if item == nil {
 			item = map[string]any{}

@@ -30,6 +30,8 @@ type route struct {
 	Req    any // request body type (zero value), nil for none
 	Resp   any // success body type (zero value), nil for none
 	Status int // success status
+	// Errs documents further error responses the handler gives, by status.
+	Errs map[int]string
 	// handler writes the success response or returns an error.
 	handler func(s *Server, w http.ResponseWriter, r *http.Request, c *caller) error
 }
@@ -62,6 +64,16 @@ var (
 	sessions    = []string{privilege.ManageSessions, privilege.ManageUsers}
 	teamsView   = []string{privilege.ManageTeams, privilege.ManageUsers, privilege.ViewUsers}
 	teamsManage = []string{privilege.ManageTeams}
+	// directoryErrs are the answers of a route that asks the directory.
+	directoryErrs = map[int]string{
+		http.StatusNotImplemented:     "This daemon cannot search the directory",
+		http.StatusServiceUnavailable: "The directory could not be reached or refused the service account; error.message says why",
+	}
+	addImportErrs = map[int]string{
+		http.StatusUnprocessableEntity: "No group, or several, answer to that reference in the directory",
+		http.StatusNotImplemented:      directoryErrs[http.StatusNotImplemented],
+		http.StatusServiceUnavailable:  directoryErrs[http.StatusServiceUnavailable],
+	}
 	// policyView may read the sign-in policies: user administrators, who
 	// answer "why am I locked out", and auditors, who check what was in
 	// force.
@@ -128,6 +140,10 @@ func routeTable() []route {
 		{Method: "GET", Path: "/api/v1/sync/runs/{id}", Name: "getSyncRun", Summary: "A sync run with its plan", Privs: []string{privilege.TriggerSync, privilege.ManageUsers}, Resp: SyncRun{}, Status: 200, handler: (*Server).handleGetRun},
 		{Method: "GET", Path: "/api/v1/directories", Name: "listDirectories", Summary: "Configured directories and their sync state", Privs: []string{privilege.TriggerSync, privilege.ManageUsers}, Resp: DirectoryList{}, Status: 200, handler: (*Server).handleListDirectories},
 		{Method: "GET", Path: "/api/v1/directories/{name}/stats", Name: "getDirectoryStats", Summary: "Import statistics of a directory", Privs: []string{privilege.TriggerSync, privilege.ManageUsers}, Resp: DirectoryStats{}, Status: 200, handler: (*Server).handleStats},
+		{Method: "GET", Path: "/api/v1/directories/{name}/groups", Name: "searchDirectoryGroups", Summary: "Search the directory itself, live, for groups whose name contains search (all without it), by name, with direct member counts and the origin of those imported already; 503 when the directory cannot be reached", Privs: []string{privilege.TriggerSync, privilege.ManageUsers}, Query: []param{{"search", "string", "substring of the group's name"}, {"limit", "integer", "at most this many (default 100, at most 1000)"}}, Resp: FoundGroupList{}, Status: 200, Errs: directoryErrs, handler: (*Server).handleSearchGroups},
+		{Method: "GET", Path: "/api/v1/directories/{name}/import-groups", Name: "listImportGroups", Summary: "The groups a directory's sync imports: the config file's (origin config) and those chosen through the API (origin store)", Privs: []string{privilege.TriggerSync, privilege.ManageUsers}, Resp: ImportGroupList{}, Status: 200, handler: (*Server).handleListImportGroups},
+		{Method: "POST", Path: "/api/v1/directories/{name}/import-groups", Name: "addImportGroup", Summary: "Choose a directory group (by DN, name or anchor, resolved live) to import from the next sync on; trigger_sync over everyone required", Action: "import_group.add", Privs: []string{privilege.TriggerSync}, Req: ImportGroupInput{}, Resp: ImportGroup{}, Status: 201, Errs: addImportErrs, handler: (*Server).handleAddImportGroup},
+		{Method: "DELETE", Path: "/api/v1/directories/{name}/import-groups/{anchor}", Name: "removeImportGroup", Summary: "Stop importing a group chosen through the API; its members leave at the next sync within max_deactivations. A config file's group answers 409: edit the config", Action: "import_group.remove", Privs: []string{privilege.TriggerSync}, Status: 204, handler: (*Server).handleRemoveImportGroup},
 		{Method: "GET", Path: "/api/v1/directories/{name}/entries", Name: "listDirectoryEntries", Summary: "Imported entries of a directory", Privs: users, Query: []param{{"kind", "string", "user or group"}, {"mapped", "boolean", "only mapped (true) or unmapped (false) entries"}}, Resp: DirectoryEntryList{}, Status: 200, handler: (*Server).handleListEntries},
 		{Method: "POST", Path: "/api/v1/directories/{name}/entries/create", Name: "createFromEntries", Summary: "Create local users from selected unmapped imported users through the directory's mapping and user template; each entry is created or refused on its own (collision, existing or privileged local user), all audited", Action: "entry.create", Privs: users, Req: CreateEntriesRequest{}, Resp: CreateEntriesResult{}, Status: 200, handler: (*Server).handleCreateEntries},
 		{Method: "POST", Path: "/api/v1/directories/{name}/entries/{anchor}/map", Name: "mapEntry", Summary: "Link an unmapped imported user to a local user", Action: "entry.map", Privs: users, Req: MapRequest{}, Resp: DirectoryEntry{}, Status: 200, handler: (*Server).handleMap},

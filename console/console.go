@@ -161,6 +161,7 @@ func (c *Console) routes() {
 	post("/admin/sessions/{id}/end", c.sessionEnd)
 	get("/admin/directories", c.directoryList)
 	post("/admin/directories/{name}/sync", c.directorySync)
+	post("/admin/directories/{name}/groups/{action}", c.importGroupAction)
 	post("/admin/provisioning/{source}/token", c.provisioningToken)
 	get("/admin/directories/{name}/runs/{id}", c.runPage)
 	get("/admin/directories/{name}/chart.svg", c.runChart)
@@ -346,6 +347,8 @@ var flashes = map[string]string{
 	"ended":           "Session ended.",
 	"ended_own":       "Session ended: that browser is signed out.",
 	"sync":            "Sync started.",
+	"group-added":     "Group chosen for import: its members are imported at the next sync.",
+	"group-removed":   "Group no longer imported: its members leave at the next sync, within the deactivation limits.",
 }
 
 // seeOther redirects after a successful POST (post/redirect/get).

@@ -38,6 +38,12 @@ type env struct {
 // way the daemon mounts them, over a SQLite store with a few users.
 func newEnv(t *testing.T, more ...func(*console.Options)) *env {
 	t.Helper()
+	return newEnvAPI(t, nil, more...)
+}
+
+// newEnvAPI is newEnv with further admin API options.
+func newEnvAPI(t *testing.T, apiMore func(*admin.Options), more ...func(*console.Options)) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/db.sqlite")
 	if err != nil {
@@ -56,11 +62,15 @@ func newEnv(t *testing.T, more ...func(*console.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := admin.New(admin.Options{Store: st, Logger: log, Hasher: h, Directories: []string{"corp"}, Provisioning: []string{"entra"},
+	apiOpts := admin.Options{Store: st, Logger: log, Hasher: h, Directories: []string{"corp"}, Provisioning: []string{"entra"},
 		SignInPolicies: func() admin.SignInPolicies { return testPolicies },
 		NextSyncs: func(time.Time) map[string]admin.NextSync {
 			return map[string]admin.NextSync{"corp": {Incremental: nextIncremental}}
-		}})
+		}}
+	if apiMore != nil {
+		apiMore(&apiOpts)
+	}
+	api, err := admin.New(apiOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

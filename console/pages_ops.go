@@ -23,6 +23,9 @@ type dirState struct {
 	Stats *admin.DirectoryStats
 	Runs  []admin.SyncRun
 	Last  *admin.SyncRun
+	// Groups are the imported groups (directories page only; nil when
+	// the caller may not read them).
+	Groups *importGroups
 }
 
 type overviewData struct {
@@ -145,14 +148,9 @@ func newDirectoriesData(dirs []dirState) directoriesData {
 }
 
 func (c *Console) directoryList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
-	dirs, err := c.directories(r, s, 15)
+	d, err := c.directoriesPage(r, s, r.URL.Query())
 	if err != nil {
 		return err
-	}
-	d := newDirectoriesData(dirs)
-	if c.scim != nil {
-		// Shown to whoever the API just let read the directories.
-		d.SCIM = c.scim()
 	}
 	c.render(w, r, s, http.StatusOK, "directories", "Directories", "directories", d)
 	return nil
@@ -167,13 +165,9 @@ func (c *Console) provisioningToken(w http.ResponseWriter, r *http.Request, s *s
 	if err != nil && (!asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized) {
 		return err
 	}
-	dirs, derr := c.directories(r, s, 15)
+	d, derr := c.directoriesPage(r, s, nil)
 	if derr != nil {
 		return derr
-	}
-	d := newDirectoriesData(dirs)
-	if c.scim != nil {
-		d.SCIM = c.scim()
 	}
 	status := http.StatusOK
 	if err != nil {
@@ -196,11 +190,10 @@ func (c *Console) directorySync(w http.ResponseWriter, r *http.Request, s *sso.B
 		if !asAPIError(err, &ae) || ae.Status == http.StatusUnauthorized {
 			return err
 		}
-		dirs, derr := c.directories(r, s, 15)
+		d, derr := c.directoriesPage(r, s, nil)
 		if derr != nil {
 			return err
 		}
-		d := newDirectoriesData(dirs)
 		d.Error, d.Dir = ae.Body.Message, in.Directory
 		c.render(w, r, s, ae.Status, "directories", "Directories", "directories", d)
 		return nil

@@ -15,9 +15,10 @@ var pageNames = []string{"error", "account", "overview", "users", "user", "user_
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"when":  when,
-		"join":  func(s []string) string { return strings.Join(s, ", ") },
-		"split": strings.Fields,
+		"when":   when,
+		"join":   func(s []string) string { return strings.Join(s, ", ") },
+		"split":  strings.Fields,
+		"origin": originText,
 		"deref": func(p *string) string {
 			if p == nil {
 				return ""

@@ -28,7 +28,8 @@ const (
 	ViewUsers = "view_users"
 	// ManageProfiles creates, updates and deletes profiles.
 	ManageProfiles = "manage_profiles"
-	// TriggerSync starts a sync (or dry run) and reads sync runs and stats.
+	// TriggerSync starts a sync (or dry run) and reads sync runs and stats;
+	// over everyone, it also chooses the directory groups to import.
 	TriggerSync = "trigger_sync"
 	// ViewAuditLog reads the audit log.
 	ViewAuditLog = "view_audit_log"
@@ -74,7 +75,7 @@ var builtins = []Info{
 	{Name: ViewUsers, Group: GroupSystem, Description: "List and read users and their profiles.", BuiltIn: true, Scoped: true},
 	{Name: ManageTeams, Group: GroupSystem, Description: "Create, move and delete teams and name their supervisors.", BuiltIn: true, Requires: []string{ManageUsers}},
 	{Name: ManageProfiles, Group: GroupSystem, Description: "Create, change and delete profiles.", BuiltIn: true, Scoped: true},
-	{Name: TriggerSync, Group: GroupSystem, Description: "Start directory syncs and dry runs; read sync runs and statistics.", BuiltIn: true, Scoped: true},
+	{Name: TriggerSync, Group: GroupSystem, Description: "Start directory syncs and dry runs; read sync runs and statistics; choose the directory groups to import (when it reaches everyone).", BuiltIn: true, Scoped: true},
 	{Name: EditOwnDetails, Group: GroupSelfService, Description: "Change one's own display name, chat nickname and language.", BuiltIn: true},
 	{Name: ManageSessions, Group: GroupSupervision, Description: "See signed-in users and end their sessions.", BuiltIn: true, Scoped: true},
 	{Name: ViewAuditLog, Group: GroupSupervision, Description: "Read the audit log.", BuiltIn: true, Scoped: true},

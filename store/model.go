@@ -293,3 +293,19 @@ type ProvisioningToken struct {
 	Hash      string
 	CreatedAt time.Time
 }
+
+// ImportGroup is a directory group chosen for import in the store (from
+// the console, the API or the CLI), beside the config's own groups. The
+// sync imports both. Anchor (objectGUID / entryUUID text) is the key and
+// what the sync resolves the group by, so a renamed or moved group is
+// still found; DN and Name are as they were when it was chosen, for
+// people to read.
+type ImportGroup struct {
+	Directory string
+	Anchor    string
+	DN        string
+	Name      string
+	// AddedBy names who chose it (a username, or "api-key:<name>").
+	AddedBy string
+	AddedAt time.Time
+}

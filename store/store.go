@@ -140,6 +140,10 @@ type Reader interface {
 	GetProvisioningToken(ctx context.Context, source string) (ProvisioningToken, error)
 
 	GetLockout(ctx context.Context, userID string) (Lockout, error)
+
+	// ListImportGroups returns the groups chosen for import in the store
+	// for directory, ordered by name then anchor (nil when none).
+	ListImportGroups(ctx context.Context, directory string) ([]ImportGroup, error)
 }
 
 // Tx is one transaction: every read plus every write. Writes made through
@@ -217,6 +221,15 @@ type Tx interface {
 	// zero CreatedAt is set to now): rotation replaces the old hash, so the
 	// old token stops working when the transaction commits.
 	PutProvisioningToken(ctx context.Context, t ProvisioningToken) error
+
+	// AddImportGroup stores g (AddedAt set when zero); ErrConflict when
+	// (g.Directory, g.Anchor) is there already, which leaves the
+	// transaction usable; an error wrapping neither when Directory or
+	// Anchor is empty or holds a NUL byte or invalid UTF-8.
+	AddImportGroup(ctx context.Context, g ImportGroup) error
+	// DeleteImportGroup removes the group of anchor from directory's
+	// chosen groups; ErrNotFound when it is not there.
+	DeleteImportGroup(ctx context.Context, directory, anchor string) error
 }
 
 // Store is a handle on one database.

@@ -16,10 +16,11 @@ import (
 
 // directoryCmd groups the directory tools: groups reads the directory
 // itself (to choose what to import), stats reads the store, directly with
-// --config or through the daemon's API.
+// --config or through the daemon's API, and import-groups chooses the
+// groups to import beside the config's, through the API.
 func directoryCmd() *cobra.Command {
-	c := group(&cobra.Command{Use: "directory", Short: "Directory groups (to choose imports) and import statistics"})
-	c.AddCommand(directoryGroupsCmd(), directoryStatsCmd())
+	c := group(&cobra.Command{Use: "directory", Short: "Directory groups (to choose imports), the groups imported, and import statistics"})
+	c.AddCommand(directoryGroupsCmd(), directoryStatsCmd(), importGroupsCmd())
 	return c
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
 	"github.com/dirbridge/dirbridge/sync/engine"
+	"github.com/dirbridge/dirbridge/sync/ldap"
 )
 
 // AdminDeps are the runtime parts of the admin API the config cannot
@@ -62,6 +63,7 @@ func Admin(cfg *config.Config, deps AdminDeps) (*admin.Server, error) {
 	if deps.Scheduler != nil {
 		opts.NextSyncs = nextSyncs(deps.Scheduler)
 	}
+	opts.Groups = directoryGroups(cfg, deps.Sync.Sources)
 	if deps.SignIn != nil {
 		opts.Passwords = AdminPasswords(deps.SignIn, deps.Sync.Sources)
 		opts.SignInPolicies = signInPolicies(deps.SignIn, cfg.Policy.PasswordReset)
@@ -71,6 +73,43 @@ func Admin(cfg *config.Config, deps AdminDeps) (*admin.Server, error) {
 		return nil, fmt.Errorf("admin API: %w", err)
 	}
 	return a, nil
+}
+
+// directoryGroups gives the admin API each directory's configured groups
+// and, when the daemon reads it, its live group search.
+func directoryGroups(cfg *config.Config, sources map[string]*ldap.Source) map[string]admin.DirectoryGroups {
+	out := make(map[string]admin.DirectoryGroups, len(cfg.Directories))
+	for _, d := range cfg.Directories {
+		dg := admin.DirectoryGroups{Configured: slices.Clone(d.Groups)}
+		if src, ok := sources[d.Name]; ok {
+			dg.Finder = groupFinder{src}
+		}
+		out[d.Name] = dg
+	}
+	return out
+}
+
+// groupFinder adapts the LDAP/AD source to the admin API's group search.
+type groupFinder struct{ src *ldap.Source }
+
+func (f groupFinder) SearchGroups(ctx context.Context, search string) ([]admin.FoundGroup, error) {
+	gs, err := f.src.ListGroups(ctx, search)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.FoundGroup, len(gs))
+	for i, g := range gs {
+		out[i] = admin.FoundGroup{Name: g.Name, DN: g.DN, Anchor: g.Anchor, MemberCount: g.MemberCount}
+	}
+	return out, nil
+}
+
+func (f groupFinder) FindGroup(ctx context.Context, ref string) (admin.FoundGroup, error) {
+	g, err := f.src.FindGroup(ctx, ref)
+	if err != nil {
+		return admin.FoundGroup{}, err
+	}
+	return admin.FoundGroup{Name: g.Name, DN: g.DN, Anchor: g.Anchor, MemberCount: g.MemberCount}, nil
 }
 
 // syncTrigger adapts the Runner to the admin API.

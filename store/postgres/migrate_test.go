@@ -164,6 +164,11 @@ func TestMigrationsStepByStep(t *testing.T) {
 			return exec(ctx, db, stmt(`INSERT INTO provisioning_tokens (source, hash, created_at) VALUES ($1, $2, $3)`,
 				pt.Source, pt.Hash, pt.CreatedAt))
 		}},
+		{Version: 12, Tables: []string{"import_groups"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			g := storetest.MigrationImportGroup
+			return exec(ctx, db, stmt(`INSERT INTO import_groups (directory, anchor, dn, name, added_by, added_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+				g.Directory, g.Anchor, g.DN, g.Name, g.AddedBy, g.AddedAt))
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store { return open(t, dsn) })
 }

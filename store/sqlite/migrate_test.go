@@ -194,6 +194,11 @@ func TestMigrationsStepByStep(t *testing.T) {
 			return exec(ctx, db, stmt{`INSERT INTO provisioning_tokens (source, hash, created_at) VALUES (?, ?, ?)`,
 				[]any{pt.Source, pt.Hash, us(pt.CreatedAt)}})
 		}},
+		{Version: 14, Tables: []string{"import_groups"}, Insert: func(ctx context.Context, db *sql.DB) error {
+			g := storetest.MigrationImportGroup
+			return exec(ctx, db, stmt{`INSERT INTO import_groups (directory, anchor, dn, name, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				[]any{g.Directory, g.Anchor, g.DN, g.Name, g.AddedBy, us(g.AddedAt)}})
+		}},
 	}
 	storetest.MigrationsStepByStep(t, p, db, steps, func(t *testing.T) store.Store {
 		s, err := sqlite.Open(context.Background(), path)

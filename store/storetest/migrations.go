@@ -84,6 +84,8 @@ var (
 		Subject: "Mig-OID-00000000-0000-0000-0000-000000000001", CreatedAt: MigrationFixtureTime}
 	MigrationProvisioningToken = store.ProvisioningToken{Source: "entra",
 		Hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", CreatedAt: MigrationFixtureTime}
+	MigrationImportGroup = store.ImportGroup{Directory: "corp", Anchor: "6f1c2a5e-0000-4000-8000-0000000000aa",
+		DN: "cn=Agents,ou=Groups,dc=example,dc=test", Name: "Agents", AddedBy: "admin", AddedAt: MigrationFixtureTime}
 )
 
 // MigrationsStepByStep applies p's migrations one version at a time on an
@@ -247,6 +249,10 @@ func checkMigrated(t *testing.T, s store.Store) {
 	pt, err := s.GetProvisioningToken(ctx, MigrationProvisioningToken.Source)
 	noErr(t, "GetProvisioningToken", err)
 	equal(t, "migrated provisioning token", pt, MigrationProvisioningToken)
+
+	igs, err := s.ListImportGroups(ctx, MigrationImportGroup.Directory)
+	noErr(t, "ListImportGroups", err)
+	equal(t, "migrated import groups", igs, []store.ImportGroup{MigrationImportGroup})
 }
 
 // checkWritable makes the writes a running daemon makes on the migrated

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"APIKeysAndTokens", testAPIKeys},
 		{"IdPLinks", testIdPLinks},
 		{"ProvisioningTokens", testProvisioningTokens},
+		{"ImportGroups", testImportGroups},
 		{"Teams", testTeams},
 		{"Audit", testAudit},
 		{"Lockout", testLockout},

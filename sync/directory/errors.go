@@ -24,6 +24,12 @@ var (
 	// could lock the account.
 	ErrBindRefused = errors.New("service account bind refused")
 
+	// ErrGroupNotFound is a group, named by DN, name or anchor, that the
+	// directory does not hold; ErrGroupAmbiguous a name more than one
+	// group answers to.
+	ErrGroupNotFound  = errors.New("group not found")
+	ErrGroupAmbiguous = errors.New("ambiguous")
+
 	// ErrInsecureConnection refuses to send a password over plain LDAP.
 	ErrInsecureConnection = errors.New("refusing to send a password over an unencrypted connection (use ldaps:// or StartTLS)")
 )

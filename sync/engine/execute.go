@@ -138,9 +138,13 @@ func (x *execution) read(ctx context.Context) (*readOut, error) {
 		waitWide = startWide(ctx, x.r.st, x.d.Name)
 		x.cleanup = append(x.cleanup, func() { waitWide() })
 	}
-	snap, err := x.d.Source.Read(ctx, directory.ReadRequest{Groups: x.d.Groups, Cursor: cursor, Progress: x.progress()})
+	groups, err := importGroups(ctx, x.r.st, *x.d)
 	if err != nil {
-		return nil, fmt.Errorf("sync %s: read: %w", x.d.Name, err)
+		return nil, fmt.Errorf("sync %s: %w", x.d.Name, err)
+	}
+	snap, err := x.d.Source.Read(ctx, directory.ReadRequest{Groups: groups.groups, Cursor: cursor, Progress: x.progress()})
+	if err != nil {
+		return nil, fmt.Errorf("sync %s: read: %w", x.d.Name, groups.explain(err))
 	}
 	x.noteRead(snap)
 

@@ -36,7 +36,8 @@ var ErrUnknownDirectory = errors.New("unknown directory")
 type Directory struct {
 	Name   string
 	Source directory.Source
-	// Groups are the imported groups, passed to Source.Read.
+	// Groups are the imported groups of the configuration; a run adds those
+	// chosen in the store (see ImportGroups) and passes all to Source.Read.
 	Groups []string
 	// Mapper is usually a *mapping.Mapper built for this directory.
 	Mapper Mapper

@@ -29,6 +29,10 @@ type cursor struct {
 	Time string `json:"time,omitempty"`
 	// Policy is policyMark at read start: the maximum password ages.
 	Policy string `json:"policy,omitempty"`
+	// Groups is groupsMark of the read's imported groups: an incremental
+	// read only sees what changed, so a group added since (or removed)
+	// needs a full read.
+	Groups string `json:"groups,omitempty"`
 
 	t time.Time // parsed Time
 }

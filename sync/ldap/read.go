@@ -2,8 +2,11 @@ package ldap
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -278,14 +281,14 @@ func (r *searcher) resolveGroups(ctx context.Context, specs []string, sc schema,
 		}
 		switch len(found) {
 		case 0:
-			return nil, fmt.Errorf("group %q: not found under %s", spec, r.s.cfg.BaseDN)
+			return nil, fmt.Errorf("group %q: %w under %s", spec, directory.ErrGroupNotFound, r.s.cfg.BaseDN)
 		case 1:
 		default:
 			dns := make([]string, len(found))
 			for i, e := range found {
 				dns[i] = e.DN
 			}
-			return nil, fmt.Errorf("group %q: ambiguous, %d groups match (%s): name it by DN", spec, len(found), strings.Join(dns, "; "))
+			return nil, fmt.Errorf("group %q: %w: %d groups match (%s): name it by DN", spec, directory.ErrGroupAmbiguous, len(found), strings.Join(dns, "; "))
 		}
 		anchor, err := r.s.anchorOf(found[0], sc)
 		if err != nil {
@@ -402,6 +405,7 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 	if mark.Policy, err = s.policyMark(ctx, st.sr); err != nil {
 		return directory.Snapshot{}, s.errf("read: %w", err)
 	}
+	mark.Groups = groupsMark(req.Groups)
 	var snap directory.Snapshot
 	if !full {
 		cur, perr := parseCursor(req.Cursor)
@@ -415,6 +419,11 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 			full = true
 		case s.cfg.Kind == KindAD && cur.USN > mark.USN:
 			st.warnings = append(st.warnings, "domain controller's USN went backwards (restored?): full read")
+			full = true
+		case cur.Groups != mark.Groups:
+			// A cursor from before the mark existed counts as changed.
+			st.warnings = append(st.warnings, "imported groups changed since the cursor: full read")
+			s.log.Info("imported groups changed since the cursor: full read", zap.String("directory", s.cfg.Name))
 			full = true
 		case cur.Policy != "" && cur.Policy != mark.Policy:
 			// A new maximum age changes everyone's expiry and no user
@@ -471,6 +480,22 @@ func (s *Source) Read(ctx context.Context, req directory.ReadRequest) (directory
 		zap.Int("searches", st.sr.searches),
 		zap.Duration("elapsed", snap.Stats.Elapsed))
 	return snap, nil
+}
+
+// groupsMark fingerprints the imported groups as asked for, in any order:
+// equal marks mean an incremental read covers the same groups as the
+// cursor's read.
+func groupsMark(specs []string) string {
+	keys := make([]string, 0, len(specs))
+	for _, g := range specs {
+		if g = strings.ToLower(strings.TrimSpace(g)); g != "" {
+			keys = append(keys, g)
+		}
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	sum := sha256.Sum256([]byte(strings.Join(keys, "\n")))
+	return hex.EncodeToString(sum[:8])
 }
 
 // domains is the DNS name of the base DN's dc= components.

@@ -216,6 +216,29 @@ func TestSlapdFilterEscaping(t *testing.T) {
 	}
 }
 
+// FindGroup resolves a group by name, DN or anchor to all three (to
+// choose it for import by its anchor), and tells a missing group apart.
+func TestSlapdFindGroup(t *testing.T) {
+	s := sharedSlapd(t)
+	src := newSource(t, slapdConfig(t, s))
+	ctx := context.Background()
+	byName, err := src.FindGroup(ctx, "staff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byName.Name != "staff" || byName.Anchor == "" || !strings.HasPrefix(byName.DN, "cn=staff,") {
+		t.Fatalf("FindGroup(staff) = %+v", byName)
+	}
+	for _, spec := range []string{byName.DN, byName.Anchor, strings.ToUpper(byName.Anchor)} {
+		if g, err := src.FindGroup(ctx, spec); err != nil || g != byName {
+			t.Errorf("FindGroup(%q) = %+v, %v; want %+v", spec, g, err, byName)
+		}
+	}
+	if _, err := src.FindGroup(ctx, "no-such-group"); !errors.Is(err, directory.ErrGroupNotFound) {
+		t.Errorf("FindGroup(no-such-group): err = %v", err)
+	}
+}
+
 func TestSlapdPaging(t *testing.T) {
 	s := sharedSlapd(t)
 	cfg := slapdConfig(t, s)
@@ -406,6 +429,17 @@ member: uid=incb,ou=incr,`+base+`
 		t.Fatal("no cursor")
 	}
 
+	// Another set of imported groups: the cursor does not cover the
+	// added one, so the read is full.
+	parentDN := "cn=parent,ou=groups,ou=basic," + base
+	regrouped, err := src.Read(ctx, directory.ReadRequest{Groups: []string{"incr-group", parentDN}, Cursor: inc.Cursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regrouped.Complete || !slices.Contains(regrouped.Stats.Warnings, "imported groups changed since the cursor: full read") {
+		t.Fatalf("read with other groups: complete %v, warnings %q", regrouped.Complete, regrouped.Stats.Warnings)
+	}
+
 	// Leaving a group and joining a nested one, both changed only on the
 	// groups: the touched imported groups come back whole.
 	s.Modify(t, `dn: cn=incr-group,ou=incr,`+base+`
@@ -418,9 +452,12 @@ changetype: modify
 add: member
 member: uid=gina,ou=people,ou=basic,`+base+`
 `)
-	inc2, err := src.Read(ctx, directory.ReadRequest{Groups: []string{"incr-group", "cn=parent,ou=groups,ou=basic," + base}, Cursor: inc.Cursor})
+	inc2, err := src.Read(ctx, directory.ReadRequest{Groups: []string{parentDN, "incr-group"}, Cursor: regrouped.Cursor})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if inc2.Complete {
+		t.Fatal("incremental read with the same groups in another order marked Complete")
 	}
 	g = groupByName(t, inc2, "incr-group")
 	inca := userByName(t, first, "inca")

@@ -43,6 +43,10 @@ var people = []struct{ uid, name, group string }{
 	{"fay", "Fay Adeyemi", "Night-Shift"},
 	{"gus", "Gus Petrov", "Night-Shift"},
 	{"hana", "Hana Sato", "Night-Shift"},
+	// QA-Coaches is not in the config: an administrator chooses it from
+	// the console.
+	{"quinn", "Quinn Harper", "QA-Coaches"},
+	{"rae", "Rae Lindgren", "QA-Coaches"},
 }
 
 func directoryLDIF() string {
@@ -57,7 +61,7 @@ func directoryLDIF() string {
 			dn, p.uid, p.name, first, last, p.name, p.uid, p.group, base)
 		members[p.group] = append(members[p.group], dn)
 	}
-	for _, g := range []string{"CC-Supervisors", "CC-Agents", "Night-Shift"} {
+	for _, g := range []string{"CC-Supervisors", "CC-Agents", "Night-Shift", "QA-Coaches"} {
 		fmt.Fprintf(&b, "dn: cn=%s,ou=groups,%s\nobjectClass: groupOfNames\ncn: %s\n", g, base, g)
 		for _, m := range members[g] {
 			fmt.Fprintf(&b, "member: %s\n", m)
@@ -87,6 +91,7 @@ mapping:
     - {group: CC-Supervisors, profile: Floor Manager, units: [Floor 1]}
     - {group: Night-Shift, profile: Agent, units: [Night]}
     - {group: CC-Agents, profile: Agent, units: [Floor 1]}
+    - {group: QA-Coaches, profile: Agent, units: [Floor 2]}
 directories:
   - name: corp
     kind: ldap
@@ -732,6 +737,37 @@ func TestConsoleInBrowser(t *testing.T) {
 			if p.name != "" {
 				u.screenshot(p.name)
 			}
+		}
+	})
+
+	// Last, as it imports more users than the steps above count.
+	t.Run("administrator chooses a directory group to import", func(t *testing.T) {
+		u := newUI(t, s, 1280, 800)
+		u.signIn("admin", "/admin/directories")
+		if groups := u.text("#dir-corp table"); !strings.Contains(groups, "CC-Agents") || !strings.Contains(groups, "config file") {
+			t.Fatalf("imported groups:\n%s", groups)
+		}
+		u.do(chromedp.SendKeys(chromedp.CSS("#search-corp"), "QA"))
+		u.submit(`#dir-corp form[role=search] button`, "QA-Coaches")
+		if found := u.text(`#dir-corp table caption`); !strings.Contains(found, "1 group(s)") {
+			t.Fatalf("search results: %q", found)
+		}
+		u.screenshot("directory-groups")
+		u.submit(`form[action="/admin/directories/corp/groups/import"] button`, "Group chosen for import")
+		if groups := u.text("#dir-corp table"); !strings.Contains(groups, "QA-Coaches") || !strings.Contains(groups, "chosen here") {
+			t.Fatalf("imported groups after the import:\n%s", groups)
+		}
+		// An incremental run (the form's default) reads in full: the
+		// cursor does not cover the new group.
+		u.setChecked("dry-corp", false)
+		u.submit(`form[action="/admin/directories/corp/sync"] button`, "Sync started")
+		u.waitFor("the run to finish", func() bool { return strings.Contains(u.tryText("main"), "succeeded") })
+		if main := u.text("main"); !strings.Contains(main, "2 created") || !strings.Contains(main, "quinn") || !strings.Contains(main, "rae") {
+			t.Fatalf("run after the import:\n%s", main)
+		}
+		u.open("/admin/users?team=Floor+2")
+		if main := u.text("tbody"); !strings.Contains(main, "quinn") || !strings.Contains(main, "rae") {
+			t.Fatalf("Floor 2 after the import:\n%s", main)
 		}
 	})
 }

@@ -93,6 +93,28 @@ func PrepareIdPLink(l *store.IdPLink, now time.Time) error {
 	return nil
 }
 
+// PrepareImportGroup checks a chosen import group before it is written
+// and sets AddedAt (when zero) to now, normalised like Time. Directory and
+// anchor must be non-empty, and every field text both backends can hold
+// (see PrepareIdPLink).
+func PrepareImportGroup(g *store.ImportGroup, now time.Time) error {
+	for _, f := range []struct{ name, v string }{
+		{"directory", g.Directory}, {"anchor", g.Anchor}, {"dn", g.DN}, {"name", g.Name}, {"added by", g.AddedBy},
+	} {
+		switch {
+		case f.v == "" && (f.name == "directory" || f.name == "anchor"):
+			return fmt.Errorf("import group: empty %s", f.name)
+		case strings.IndexByte(f.v, 0) >= 0 || !utf8.ValidString(f.v):
+			return fmt.Errorf("import group: %s holds a NUL byte or invalid UTF-8", f.name)
+		}
+	}
+	if g.AddedAt.IsZero() {
+		g.AddedAt = now
+	}
+	g.AddedAt = Time(g.AddedAt)
+	return nil
+}
+
 // Fold lower-cases a key so lookups are case-insensitive the same way on
 // both backends (SQLite's lower() only folds ASCII).
 func Fold(s string) string { return strings.ToLower(s) }
