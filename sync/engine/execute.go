@@ -178,9 +178,10 @@ func (x *execution) loadFull(ctx context.Context, snap directory.Snapshot) (Curr
 	if err != nil {
 		return Current{}, err
 	}
-	// A second full run stores about what it read: sized for that, the
-	// entries are not copied from one growing slice to the next.
-	if err := eachEntry(ctx, x.r.st, &cur, len(snap.Users)+len(snap.Groups), share.entry); err != nil {
+	// The store holds an entry per user it holds and per group: sized for
+	// that, the entries are not copied from one growing slice to the next
+	// (and a first run, with nothing stored, reserves nothing).
+	if err := eachEntry(ctx, x.r.st, &cur, len(cur.Users)+len(snap.Groups), share.entry); err != nil {
 		return Current{}, err
 	}
 	return cur, nil
