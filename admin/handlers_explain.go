@@ -63,17 +63,18 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		return fmt.Errorf("entry of %s: %w", u.Username, err)
 	}
-	entries, err := s.store.ListDirectoryEntries(ctx, u.Source)
+	// Every imported group, with its members cut down to this user: what
+	// the mapping needs to see which groups hold them, without reading the
+	// whole directory's entries (100,000 rows on a large one) per request.
+	stored, err := s.store.ListDirectoryGroups(ctx, u.Source, []string{u.Anchor})
 	if err != nil {
-		return fmt.Errorf("entries of %s: %w", u.Source, err)
+		return fmt.Errorf("groups of %s: %w", u.Source, err)
 	}
-	var groups []directory.Group
-	names := map[string]string{}
-	for _, e := range entries {
-		if e.Kind == store.EntryGroup {
-			groups = append(groups, directory.Group{Anchor: e.Anchor, DN: e.DN, Name: e.Name, Members: e.Groups})
-			names[e.Anchor] = e.Name
-		}
+	groups := make([]directory.Group, 0, len(stored))
+	names := make(map[string]string, len(stored))
+	for _, e := range stored {
+		groups = append(groups, directory.Group{Anchor: e.Anchor, DN: e.DN, Name: e.Name, Members: e.Groups})
+		names[e.Anchor] = e.Name
 	}
 	du := engine.EntryUser(entry)
 	results, warns := dm.Mapper.MapAll([]directory.User{du}, groups, map[string]*store.User{u.Anchor: &u})

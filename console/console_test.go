@@ -18,6 +18,7 @@ import (
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/console"
 	"github.com/dirbridge/dirbridge/internal/password"
+	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/scim"
 	"github.com/dirbridge/dirbridge/sso"
@@ -757,5 +758,44 @@ func TestProvisioningStatus(t *testing.T) {
 	}
 	if res, body = root.post("/admin/directories", "/admin/provisioning/nope/token", url.Values{}); res.StatusCode != 404 || !strings.Contains(body, `role="alert"`) {
 		t.Fatalf("unknown source: %d", res.StatusCode)
+	}
+}
+
+// TestUserPageExplainsTheMapping: a directory user's page shows the
+// directory groups, the rules matched and the rule behind the profile and
+// each team (the API's explain); a local user's page shows none of it.
+func TestUserPageExplainsTheMapping(t *testing.T) {
+	m, err := mapping.NewMapper(mapping.Config{Directory: "corp", Rules: []mapping.Rule{
+		{Group: "CC-Supervisors", Profile: "Supervisor", Units: []string{"Blue"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvAPI(t, func(o *admin.Options) {
+		o.Mappings = map[string]admin.DirectoryMapping{"corp": {Mapper: m, LinkBy: mapping.LinkByUsername}}
+	})
+	ctx := context.Background()
+	dora := store.User{Username: "dora", State: store.StateActive, Source: "corp", Anchor: "u-dora", Profile: "Supervisor", Units: []string{"Blue"}}
+	err = e.st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateUser(ctx, &dora); err != nil {
+			return err
+		}
+		return tx.PutDirectoryEntries(ctx, []store.DirectoryEntry{
+			{Directory: "corp", Anchor: "g-sup", Kind: store.EntryGroup, Name: "CC-Supervisors", DN: "cn=CC-Supervisors,ou=groups,dc=example,dc=org", Groups: []string{"u-dora"}},
+			{Directory: "corp", Anchor: "u-dora", Kind: store.EntryUser, Name: "dora", DN: "uid=dora,ou=people,dc=example,dc=org", Groups: []string{"g-sup"}, UserID: dora.ID},
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn("root")
+	body := b.page("/admin/users/"+dora.ID, 200)
+	for _, want := range []string{"From the directory", "CC-Supervisors", "rule 1 (group CC-Supervisors)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("dora's page lacks %q", want)
+		}
+	}
+	if body := b.page("/admin/users/"+e.user("red1").ID, 200); strings.Contains(body, "From the directory") {
+		t.Error("a local user's page explains a mapping")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/sso"
+	"github.com/dirbridge/dirbridge/store"
 )
 
 // pageSize is the users list's page.
@@ -286,6 +287,11 @@ type userPageData struct {
 	// may not see them).
 	Links []admin.IdPLink
 	Keys  []admin.APIKey
+	// Explain is what the mapping gives a directory user and why (the
+	// rule behind the profile and each team, the directory groups); nil
+	// for a local user, before the first sync, or when the caller may not
+	// read it.
+	Explain *admin.Explanation
 	// ActionError is the refusal of the action just tried, by action.
 	ActionError map[string]string
 	// NewPassword is a generated password, shown once.
@@ -352,9 +358,33 @@ func (c *Console) loadUserPage(r *http.Request, s *sso.BrowserSession, id string
 		return d, err
 	}
 	d.Keys = kl.Items
+	ex, err := c.explain(r, s, d.U)
+	if err != nil {
+		return d, err
+	}
+	d.Explain = ex
 	d.Edit = userEdit{Profile: d.U.Profile, Units: strings.Join(d.U.Units, ", "), PinProfile: d.U.PinnedProfile, PinUnits: d.U.PinnedUnits}
 	d.Profiles, d.Teams = c.profileAndTeamNames(r, s)
 	return d, nil
+}
+
+// explain asks the API what the mapping gives a directory user. A local
+// user (or one not synced yet) has no answer: the API says 409, and the
+// page shows nothing.
+func (c *Console) explain(r *http.Request, s *sso.BrowserSession, u admin.UserDetail) (*admin.Explanation, error) {
+	if u.Source == store.SourceLocal || u.Source == "" {
+		return nil, nil
+	}
+	var ex admin.Explanation
+	err := c.get(r, s, "/api/v1/users/"+url.PathEscape(u.ID)+"/explain", nil, &ex)
+	var ae *apiError
+	switch {
+	case err == nil:
+		return &ex, nil
+	case forbidden(err), asAPIError(err, &ae) && ae.Status == http.StatusConflict:
+		return nil, nil
+	}
+	return nil, err
 }
 
 func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {

@@ -543,6 +543,13 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("users:\n%s", main)
 		}
 		u.screenshot("users")
+
+		// A synced user's page says which rule gave the profile and teams.
+		u.open("/admin/users/hana")
+		if main := u.text("main"); !strings.Contains(main, "From the directory") || !strings.Contains(main, "Night — rule 2 (group Night-Shift)") {
+			t.Fatalf("hana's page does not explain the mapping:\n%s", main)
+		}
+		u.screenshot("user-directory")
 		u.open("/admin/users?team=Night")
 		if main := u.text("tbody"); !strings.Contains(main, "fay") || strings.Contains(main, "amir") {
 			t.Fatalf("team filter:\n%s", main)
