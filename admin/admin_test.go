@@ -425,6 +425,9 @@ func TestBadInputIs400WithField(t *testing.T) {
 		{"/api/v1/users?limit=x", "limit"},
 		{"/api/v1/users?limit=100000", "limit"},
 		{"/api/v1/users?state=asleep", "state"},
+		{"/api/v1/users?locked=yes", "locked"},
+		{"/api/v1/users?expiring_days=400", "expiring_days"},
+		{"/api/v1/users?expiring_days=-1", "expiring_days"},
 		{"/api/v1/audit?since=yesterday", "since"},
 		{"/api/v1/audit?outcome=maybe", "outcome"},
 	} {
@@ -818,5 +821,53 @@ func TestOpenAPILintRules(t *testing.T) {
 	}
 	if tok := doc.Paths["/api/v1/tokens"]["post"]; tok.Security == nil || len(*tok.Security) != 0 {
 		t.Errorf("POST /api/v1/tokens should declare no security: %+v", tok.Security)
+	}
+}
+
+// TestUserListLockedAndExpiring: the locked and expiring filters, with
+// the total counted under them.
+func TestUserListLockedAndExpiring(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("alice")
+	now := e.clk.Now()
+	locked := e.user("locked", "Agents", false)
+	soon := e.user("soon", "Agents", false)
+	e.user("later", "Agents", false)
+	ctx := context.Background()
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.PutLockout(ctx, store.Lockout{UserID: locked.ID, FailedAttempts: 5, LockedUntil: now.Add(10 * time.Minute)}); err != nil {
+			return err
+		}
+		for name, in := range map[string]time.Duration{"soon": 3 * 24 * time.Hour, "later": 40 * 24 * time.Hour} {
+			u := e.users[name]
+			u.PasswordExpiresAt = now.Add(in)
+			if err := tx.UpdateUser(ctx, &u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"locked=true", []string{locked.Username}},
+		{"locked=false&profile=Agents", []string{"later", "locked", "soon"}},
+		{"expiring_days=7", []string{soon.Username}},
+		{"expiring_days=60", []string{"later", "soon"}},
+		{"expiring_days=7&locked=true", nil},
+	} {
+		var list admin.UserList
+		e.do("GET", "/api/v1/users?"+tc.query, tok, nil, 200, &list)
+		var got []string
+		for _, u := range list.Items {
+			got = append(got, u.Username)
+		}
+		if !slices.Equal(got, tc.want) || list.Total != len(tc.want) {
+			t.Errorf("%s: %v (total %d), want %v", tc.query, got, list.Total, tc.want)
+		}
 	}
 }

@@ -44,24 +44,52 @@ func intQuery(r *http.Request, name string, def, max int) (int, error) {
 	return n, nil
 }
 
-func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, c *caller) error {
+// maxExpiringDays bounds the expiring filter: a year ahead is as far as
+// anyone plans a password or contract renewal.
+const maxExpiringDays = 366
+
+// userFilter reads the list's filters and paging from the query.
+func (s *Server) userFilter(r *http.Request) (store.UserFilter, error) {
 	q := r.URL.Query()
 	f := store.UserFilter{Source: q.Get("source"), Profile: q.Get("profile"), Query: q.Get("q")}
 	switch st := q.Get("state"); st {
 	case "", string(store.StateActive), string(store.StateInactive):
 		f.State = store.UserState(st)
 	default:
-		return fieldErr("state", "state must be active or inactive")
+		return f, fieldErr("state", "state must be active or inactive")
 	}
-	var err error
+	now := s.now()
+	switch q.Get("locked") {
+	case "", "false":
+	case "true":
+		f.LockedAt = now
+	default:
+		return f, fieldErr("locked", "locked must be true or false")
+	}
+	days, err := intQuery(r, "expiring_days", 0, maxExpiringDays)
+	if err != nil {
+		return f, err
+	}
+	if days > 0 {
+		f.ExpiringFrom, f.ExpiringUntil = now, now.AddDate(0, 0, days)
+	}
 	if f.Limit, err = intQuery(r, "limit", 50, 500); err != nil {
-		return err
+		return f, err
 	}
 	if f.Offset, err = intQuery(r, "offset", 0, 0); err != nil {
-		return err
+		return f, err
 	}
 	if f.Limit == 0 {
 		f.Limit = 50
+	}
+	return f, nil
+}
+
+func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, c *caller) error {
+	q := r.URL.Query()
+	f, err := s.userFilter(r)
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
 	// A scoped administrator sees only the users of the teams they reach:

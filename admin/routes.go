@@ -45,6 +45,8 @@ var (
 		{"profile", "string", "profile name"},
 		{"team", "string", "only members of this team (within the caller's scope)"},
 		{"q", "string", "substring of username, display name or e-mail"},
+		{"locked", "boolean", "true: only users locked out now (failed sign-ins)"},
+		{"expiring_days", "integer", "only users whose password or account expires within this many days from now (at most 366)"},
 		{"limit", "integer", "page size (default 50, at most 500)"},
 		{"offset", "integer", "items to skip"},
 	}

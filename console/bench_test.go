@@ -40,6 +40,8 @@ func BenchmarkUsersPage(b *testing.B) {
 	for i := range users {
 		users[i] = store.User{Username: fmt.Sprintf("user%06d", i), DisplayName: fmt.Sprintf("User %d", i), Email: fmt.Sprintf("user%06d@example.org", i),
 			Source: "corp", Anchor: fmt.Sprintf("a-%06d", i), State: store.StateActive, Profile: "Agent", Units: []string{fmt.Sprintf("Team %03d", i%100)}}
+		// Passwords expire spread over 100 days: about 7,000 within a week.
+		users[i].PasswordExpiresAt = time.Now().Add(time.Duration(i%100)*24*time.Hour + time.Hour)
 	}
 	root := store.User{Username: "root", Superuser: true, State: store.StateActive, Source: store.SourceLocal}
 	sup := store.User{Username: "sup", Profile: "Supervisor", Units: []string{"Team 042"}, State: store.StateActive, Source: store.SourceLocal}
@@ -61,6 +63,12 @@ func BenchmarkUsersPage(b *testing.B) {
 		if err := tx.CreateUser(ctx, &root); err != nil {
 			return err
 		}
+		// A hundred users locked out now.
+		for i := 0; i < n; i += n / 100 {
+			if err := tx.PutLockout(ctx, store.Lockout{UserID: users[i].ID, FailedAttempts: 5, LockedUntil: time.Now().Add(24 * time.Hour)}); err != nil {
+				return err
+			}
+		}
 		return tx.CreateUser(ctx, &sup)
 	})
 	if err != nil {
@@ -79,6 +87,8 @@ func BenchmarkUsersPage(b *testing.B) {
 		{"superuser", "", root, nil, "Users 1–50 of 100,002"},
 		{"superuser search", "?q=user0999", root, nil, "Users 1–50 of 100"},
 		{"supervisor of 1000", "", sup, []string{privilege.ManageUsers}, "Users 1–50 of 1,001"},
+		{"locked now", "?locked=true", root, nil, "Users 1–50 of 100"},
+		{"expiring within 7 days", "?expiring_days=7", root, nil, "Users 1–50 of 7,000"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			con, err := console.New(console.Options{API: api, Sessions: signedIn{sso.BrowserSession{ID: "s", User: c.who, Privileges: c.privs, CSRF: "t"}}})

@@ -799,3 +799,38 @@ func TestUserPageExplainsTheMapping(t *testing.T) {
 		t.Error("a local user's page explains a mapping")
 	}
 }
+
+// TestUsersFilterLockedAndExpiring: the users list narrows to who is
+// locked out now and to whose password or account expires soon, and the
+// filters survive paging links.
+func TestUsersFilterLockedAndExpiring(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	red, blue := e.user("red1"), e.user("blue1")
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.PutLockout(ctx, store.Lockout{UserID: red.ID, FailedAttempts: 5, LockedUntil: time.Now().Add(time.Hour)}); err != nil {
+			return err
+		}
+		blue.PasswordExpiresAt = time.Now().Add(3 * 24 * time.Hour)
+		return tx.UpdateUser(ctx, &blue)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn("root")
+	for _, tc := range []struct{ query, in, out string }{
+		{"locked=true", ">red1<", ">blue1<"},
+		{"expiring_days=7", ">blue1<", ">red1<"},
+	} {
+		body := b.page("/admin/users?"+tc.query, 200)
+		if !strings.Contains(body, tc.in) || strings.Contains(body, tc.out) || !strings.Contains(body, "of 1") {
+			t.Errorf("%s: want %s alone", tc.query, tc.in)
+		}
+		if !strings.Contains(body, " selected>") {
+			t.Errorf("%s: the form does not show the filter chosen", tc.query)
+		}
+	}
+	if body := b.page("/admin/users?expiring_days=999", 400); !strings.Contains(body, "expiring_days must be at most") {
+		t.Error("an out-of-range window is not refused beside its field")
+	}
+}

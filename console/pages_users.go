@@ -131,11 +131,16 @@ func (c *Console) mySessionEnd(w http.ResponseWriter, r *http.Request, s *sso.Br
 // userFilter is the users list's query, as the form and the links carry it.
 type userFilter struct {
 	Q, State, Profile, Team, Source string
-	Page                            int
+	// Locked is "true" for only the users locked out now; Expiring a
+	// number of days (only users whose password or account expires
+	// within them). Both go to the API as they are.
+	Locked, Expiring string
+	Page             int
 }
 
 func readUserFilter(q url.Values) userFilter {
-	f := userFilter{Q: strings.TrimSpace(q.Get("q")), State: q.Get("state"), Profile: q.Get("profile"), Team: q.Get("team"), Source: q.Get("source")}
+	f := userFilter{Q: strings.TrimSpace(q.Get("q")), State: q.Get("state"), Profile: q.Get("profile"), Team: q.Get("team"), Source: q.Get("source"),
+		Locked: q.Get("locked"), Expiring: q.Get("expiring_days")}
 	f.Page, _ = strconv.Atoi(q.Get("page"))
 	if f.Page < 1 {
 		f.Page = 1
@@ -146,7 +151,8 @@ func readUserFilter(q url.Values) userFilter {
 // values is f as a query string, page included when not 1.
 func (f userFilter) values(page int) url.Values {
 	v := url.Values{}
-	for k, x := range map[string]string{"q": f.Q, "state": f.State, "profile": f.Profile, "team": f.Team, "source": f.Source} {
+	for k, x := range map[string]string{"q": f.Q, "state": f.State, "profile": f.Profile, "team": f.Team, "source": f.Source,
+		"locked": f.Locked, "expiring_days": f.Expiring} {
 		if x != "" {
 			v.Set(k, x)
 		}
@@ -174,7 +180,19 @@ type userListData struct {
 	Teams      []string
 	Sources    []string
 	FieldError map[string]string
+	// ExpiringChoices are the expiry filter's windows.
+	ExpiringChoices []expiringChoice
 }
+
+// expiringChoice is one window of the users list's expiry filter.
+type expiringChoice struct {
+	Days  int
+	Label string
+}
+
+// expiringChoices: this week (the overview's card), the usual notice
+// periods, and a quarter for planning renewals.
+var expiringChoices = []expiringChoice{{7, "within 7 days"}, {14, "within 14 days"}, {30, "within 30 days"}, {90, "within 90 days"}}
 
 func (c *Console) userList(w http.ResponseWriter, r *http.Request, s *sso.BrowserSession) error {
 	d, status, err := c.loadUserList(r, s, r.URL.Query())
@@ -190,7 +208,7 @@ func (c *Console) loadUserList(r *http.Request, s *sso.BrowserSession, query url
 	q := f.values(1)
 	q.Set("limit", strconv.Itoa(pageSize))
 	q.Set("offset", strconv.Itoa((f.Page-1)*pageSize))
-	d := userListData{F: f, Sources: append([]string{"local"}, c.dirs...), Query: f.values(f.Page).Encode()}
+	d := userListData{F: f, Sources: append([]string{"local"}, c.dirs...), Query: f.values(f.Page).Encode(), ExpiringChoices: expiringChoices}
 	status := http.StatusOK
 	if err := c.get(r, s, "/api/v1/users", q, &d.List); err != nil {
 		if d.FieldError = fieldErrors(err); d.FieldError == nil || forbidden(err) {

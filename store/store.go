@@ -43,8 +43,15 @@ type UserFilter struct {
 	// administrator's scope); InTeams with no Teams selects nobody.
 	InTeams bool
 	Teams   []string
-	Limit   int // 0 means no limit
-	Offset  int
+	// LockedAt, when set, keeps only users whose lock-out lasts past it
+	// (locked out at that time).
+	LockedAt time.Time
+	// ExpiringUntil, when set, keeps only users whose password or account
+	// expires in [ExpiringFrom, ExpiringUntil): about to lose access, not
+	// those who already have.
+	ExpiringFrom, ExpiringUntil time.Time
+	Limit                       int // 0 means no limit
+	Offset                      int
 }
 
 // UserKey names a column users can be looked up by.

@@ -180,24 +180,35 @@ func apiCommands() []*cobra.Command {
 // usersCmd is `users ...`: listing, showing and changing users.
 func usersCmd() *cobra.Command {
 	users := group(&cobra.Command{Use: "users", Short: "Create, list, show and change users (one or many), activate, deactivate, unlock, pin, reset passwords (via the API)"})
-	var q, state, profile, source string
-	var limit, offset int
+	var q, state, profile, source, team string
+	var limit, offset, expiringDays int
+	var locked bool
 	users.AddCommand(
-		apiCmd("list", "List users", "  DIRBRIDGE_API_KEY=dbk_... dirbridge users list --state active --profile Agent", cobra.NoArgs,
+		apiCmd("list", "List users", "  DIRBRIDGE_API_KEY=dbk_... dirbridge users list --state active --profile Agent\n"+
+			"  dirbridge users list --locked --json\n  dirbridge users list --expiring-days 7 --source corp", cobra.NoArgs,
 			func(c *cobra.Command) {
 				c.Flags().StringVar(&q, "query", "", "substring of username, name or e-mail")
 				c.Flags().StringVar(&state, "state", "", "active or inactive")
 				c.Flags().StringVar(&profile, "profile", "", "profile name")
 				c.Flags().StringVar(&source, "source", "", "local or a directory name")
+				c.Flags().StringVar(&team, "team", "", "only members of this team")
+				c.Flags().BoolVar(&locked, "locked", false, "only users locked out now (failed sign-ins)")
+				c.Flags().IntVar(&expiringDays, "expiring-days", 0, "only users whose password or account expires within this many days")
 				c.Flags().IntVar(&limit, "limit", 50, "page size")
 				c.Flags().IntVar(&offset, "offset", 0, "items to skip")
 			},
 			func(cmd *cobra.Command, c *client, _ []string, asJSON bool) error {
 				v := url.Values{}
-				for k, x := range map[string]string{"q": q, "state": state, "profile": profile, "source": source} {
+				for k, x := range map[string]string{"q": q, "state": state, "profile": profile, "source": source, "team": team} {
 					if x != "" {
 						v.Set(k, x)
 					}
+				}
+				if locked {
+					v.Set("locked", "true")
+				}
+				if expiringDays > 0 {
+					v.Set("expiring_days", fmt.Sprint(expiringDays))
 				}
 				v.Set("limit", fmt.Sprint(limit))
 				v.Set("offset", fmt.Sprint(offset))

@@ -129,6 +129,40 @@ func TestManageCommands(t *testing.T) {
 	if _, _, err := run(t, "users", "set-profile", "Agent", "ghost", "--server", srv.URL); err == nil || !strings.Contains(err.Error(), "ghost") {
 		t.Fatalf("unknown user: %v", err)
 	}
+
+	// The list's filters: a team, who is locked out, whose password expires soon.
+	agent03, err := st.GetUserByUsername(ctx, "agent03")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.PutLockout(ctx, store.Lockout{UserID: agent03.ID, FailedAttempts: 5, LockedUntil: time.Now().Add(time.Hour)}); err != nil {
+			return err
+		}
+		u, err := tx.GetUser(ctx, agent03.ID)
+		if err != nil {
+			return err
+		}
+		u.PasswordExpiresAt = time.Now().Add(48 * time.Hour)
+		return tx.UpdateUser(ctx, &u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list admin.UserList
+	for _, args := range [][]string{{"--locked"}, {"--expiring-days", "3"}, {"--team", "Floor 2", "--locked"}} {
+		out := api(append([]string{"users", "list", "--json"}, args...)...)
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatalf("users list %v: %v\n%s", args, err, out)
+		}
+		want := 1
+		if args[0] == "--team" {
+			want = 0 // agent03 is not in Floor 2
+		}
+		if list.Total != want || (want == 1 && list.Items[0].Username != "agent03") {
+			t.Fatalf("users list %v: %+v, want agent03 alone (%d)", args, list, want)
+		}
+	}
 }
 
 func TestPointInTime(t *testing.T) {

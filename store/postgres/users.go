@@ -236,6 +236,20 @@ func userWhere(f store.UserFilter) (string, []any) {
 			add("units ?| $%d::text[]", f.Teams)
 		}
 	}
+	if !f.LockedAt.IsZero() {
+		add("id IN (SELECT user_id FROM lockouts WHERE locked_until > $%d)", tm(codec.Time(f.LockedAt)))
+	}
+	if !f.ExpiringUntil.IsZero() {
+		// A zero From is the dawn of time: every expiry before Until.
+		from := any(codec.Time(f.ExpiringFrom))
+		if f.ExpiringFrom.IsZero() {
+			from = "-infinity"
+		}
+		args = append(args, from, tm(codec.Time(f.ExpiringUntil)))
+		from, until := len(args)-1, len(args)
+		conds = append(conds, fmt.Sprintf("((password_expires_at >= $%d AND password_expires_at < $%d) OR (account_expires_at >= $%d AND account_expires_at < $%d))",
+			from, until, from, until))
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -254,6 +255,19 @@ func userWhere(f store.UserFilter) (string, []any) {
 				args = append(args, t)
 			}
 		}
+	}
+	if !f.LockedAt.IsZero() {
+		conds = append(conds, "id IN (SELECT user_id FROM lockouts WHERE locked_until > ?)")
+		args = append(args, tm(codec.Time(f.LockedAt)))
+	}
+	if !f.ExpiringUntil.IsZero() {
+		// A zero From is the dawn of time: every expiry before Until.
+		from, until := codec.Time(f.ExpiringFrom).UnixMicro(), tm(codec.Time(f.ExpiringUntil))
+		if f.ExpiringFrom.IsZero() {
+			from = math.MinInt64
+		}
+		conds = append(conds, "((password_expires_at >= ? AND password_expires_at < ?) OR (account_expires_at >= ? AND account_expires_at < ?))")
+		args = append(args, from, until, from, until)
 	}
 	if len(conds) == 0 {
 		return "", nil

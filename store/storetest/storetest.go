@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UserDelete", testUserDelete},
 		{"ListUsers", testListUsers},
 		{"EachUserAndEntry", testEach},
+		{"UserFilters", testUserFilters},
 		{"Profiles", testProfiles},
 		{"DirectoryEntries", testDirectoryEntries},
 		{"DirectoryState", testDirectoryState},
