@@ -3,16 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dirbridge/dirbridge/admin"
-	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/store/sqlite"
 	"github.com/dirbridge/dirbridge/sync/directory"
 )
 
@@ -33,35 +27,13 @@ func (oneGroupFinder) FindGroup(_ context.Context, ref string) (admin.FoundGroup
 }
 
 func TestImportGroupsCommands(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t)
 	a, err := admin.New(admin.Options{Store: st, Directories: []string{"corp"},
 		Groups: map[string]admin.DirectoryGroups{"corp": {Configured: []string{"CC-Agents"}, Finder: oneGroupFinder{}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", a)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	root := store.User{Username: "root", State: store.StateActive, Source: store.SourceLocal, Superuser: true}
-	var secret string
-	err = st.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.CreateUser(ctx, &root); err != nil {
-			return err
-		}
-		secret, _, err = admin.NewAPIKey(ctx, tx, root.ID, "cli-test", time.Now())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("DIRBRIDGE_TOKEN", "")
-	t.Setenv("DIRBRIDGE_API_KEY", secret)
+	srv := serveAPI(t, st, a).srv
 	api := func(args ...string) (string, error) {
 		t.Helper()
 		out, _, err := run(t, append(append([]string{"directory", "import-groups"}, args...), "--server", srv.URL)...)

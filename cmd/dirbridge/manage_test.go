@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,27 +12,13 @@ import (
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/privilege"
 	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/store/sqlite"
 )
 
-// manageEnv is an admin API over a fresh store, with a superuser's API
-// key in the environment for the commands.
-type manageEnv struct {
-	t      *testing.T
-	st     store.Store
-	srv    *httptest.Server
-	rootID string
-	keyID  string
-}
-
-func newManageEnv(t *testing.T) *manageEnv {
+// newManageEnv is the admin API with a password hasher and the
+// privilege catalogue, over a fresh store.
+func newManageEnv(t *testing.T) *apiEnv {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t)
 	hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -47,37 +31,7 @@ func newManageEnv(t *testing.T) *manageEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", a)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	root := store.User{Username: "root", State: store.StateActive, Source: store.SourceLocal, Superuser: true}
-	var secret, keyID string
-	err = st.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.CreateUser(ctx, &root); err != nil {
-			return err
-		}
-		var k store.APIKey
-		secret, k, err = admin.NewAPIKey(ctx, tx, root.ID, "cli-test", time.Now())
-		keyID = k.ID
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("DIRBRIDGE_TOKEN", "")
-	t.Setenv("DIRBRIDGE_API_KEY", secret)
-	return &manageEnv{t: t, st: st, srv: srv, rootID: root.ID, keyID: keyID}
-}
-
-// api runs a command against the API and fails the test if it fails.
-func (e *manageEnv) api(args ...string) string {
-	e.t.Helper()
-	out, errOut, err := run(e.t, append(args, "--server", e.srv.URL)...)
-	if err != nil {
-		e.t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
-	}
-	return out
+	return serveAPI(t, st, a)
 }
 
 // TestManageCommands drives users, profiles, privileges and teams

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -188,7 +186,7 @@ func TestMappingTestCommandOnSlapd(t *testing.T) {
 }
 
 // apiServer serves the admin API over the config's store, as the daemon
-// would, and sets DIRBRIDGE_TOKEN for a superuser.
+// would, with a superuser's API key in the environment (serveAPI).
 func apiServer(t *testing.T, cfgPath, db string) (url string, st store.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -214,26 +212,7 @@ func apiServer(t *testing.T, cfgPath, db string) (url string, st store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", a)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-
-	root := store.User{Username: "root", State: store.StateActive, Source: store.SourceLocal, Superuser: true}
-	var secret string
-	err = st.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.CreateUser(ctx, &root); err != nil {
-			return err
-		}
-		secret, _, err = admin.NewAPIKey(ctx, tx, root.ID, "cli-test", time.Now())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("DIRBRIDGE_TOKEN", "")
-	t.Setenv("DIRBRIDGE_API_KEY", secret)
-	return srv.URL, st
+	return serveAPI(t, st, a).srv.URL, st
 }
 
 func TestEntriesAndPinCommands(t *testing.T) {

@@ -3,43 +3,28 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/store/sqlite"
 )
 
 func TestSessionsCommands(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t)
 	a, err := admin.New(admin.Options{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", a)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	e := serveAPI(t, st, a)
 
 	now := time.Now()
-	root := store.User{Username: "root", State: store.StateActive, Source: store.SourceLocal, Superuser: true}
 	jdoe := store.User{Username: "jdoe", State: store.StateActive, Source: store.SourceLocal}
-	var secret string
 	err = st.Tx(ctx, func(tx store.Tx) error {
-		for _, u := range []*store.User{&root, &jdoe} {
-			if err := tx.CreateUser(ctx, u); err != nil {
-				return err
-			}
+		if err := tx.CreateUser(ctx, &jdoe); err != nil {
+			return err
 		}
 		for i, id := range []string{"aaaaaaaaaaaaaaaa1", "aaaaaaaaaaaaaaab2"} {
 			if err := tx.CreateSession(ctx, store.Session{ID: id, UserID: jdoe.ID, Method: []string{"oidc", "password"}[i],
@@ -47,22 +32,12 @@ func TestSessionsCommands(t *testing.T) {
 				return err
 			}
 		}
-		secret, _, err = admin.NewAPIKey(ctx, tx, root.ID, "cli-test", now)
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("DIRBRIDGE_TOKEN", "")
-	t.Setenv("DIRBRIDGE_API_KEY", secret)
-	api := func(args ...string) string {
-		t.Helper()
-		out, errOut, err := run(t, append(args, "--server", srv.URL)...)
-		if err != nil {
-			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
-		}
-		return out
-	}
+	api := e.api
 
 	out := api("sessions", "list")
 	if !strings.Contains(out, "jdoe") || !strings.Contains(out, "password (bypass)") ||
@@ -73,7 +48,7 @@ func TestSessionsCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(api("sessions", "list", "--user", "jdoe", "--json")), &list); err != nil || len(list.Items) != 2 {
 		t.Fatalf("sessions list --json: %v %+v", err, list)
 	}
-	if _, _, err := run(t, "sessions", "end", "aaaaaaaa", "--server", srv.URL); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+	if _, _, err := run(t, "sessions", "end", "aaaaaaaa", "--server", e.srv.URL); err == nil || !strings.Contains(err.Error(), "ambiguous") {
 		t.Fatalf("sessions end with an ambiguous prefix: %v", err)
 	}
 	if out := api("sessions", "end", "aaaaaaaaaaaaaaaa"); !strings.Contains(out, "1 session(s) ended") {
@@ -82,7 +57,7 @@ func TestSessionsCommands(t *testing.T) {
 	if out := api("sessions", "end", "--user", "jdoe"); !strings.Contains(out, "1 session(s) ended") {
 		t.Fatalf("sessions end --user:\n%s", out)
 	}
-	if _, _, err := run(t, "sessions", "end", "--server", srv.URL); err == nil || !strings.Contains(err.Error(), "session ID or --user") {
+	if _, _, err := run(t, "sessions", "end", "--server", e.srv.URL); err == nil || !strings.Contains(err.Error(), "session ID or --user") {
 		t.Fatalf("sessions end without a target: %v", err)
 	}
 	if out := api("sessions", "list"); !strings.Contains(out, "0 session(s), 0 licence(s) in use") {

@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/store"
-	"github.com/dirbridge/dirbridge/store/sqlite"
 	"github.com/dirbridge/dirbridge/sync/engine"
 )
 
@@ -20,19 +16,12 @@ import (
 // history with counts, one run with its plan, and the refusals.
 func TestSyncRunsAndShow(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t)
 	a, err := admin.New(admin.Options{Store: st, Directories: []string{"corp", "lab"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", a)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	e := serveAPI(t, st, a)
 
 	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	plan, _ := json.Marshal(engine.Plan{Directory: "corp", Complete: true, UsersRead: 3, GroupsRead: 1,
@@ -47,33 +36,18 @@ func TestSyncRunsAndShow(t *testing.T) {
 			FinishedAt: t0.Add(2*time.Hour + time.Second), Counts: store.SyncCounts{Deactivated: 3},
 			Error: "plan would deactivate 3 of 3 users (100.0 %); limit is 10 % — nothing applied"},
 	}
-	var secret string
 	err = st.Tx(ctx, func(tx store.Tx) error {
-		root := store.User{Username: "root", State: store.StateActive, Source: store.SourceLocal, Superuser: true}
-		if err := tx.CreateUser(ctx, &root); err != nil {
-			return err
-		}
 		for _, r := range runs {
 			if err := tx.CreateSyncRun(ctx, r); err != nil {
 				return err
 			}
 		}
-		secret, _, err = admin.NewAPIKey(ctx, tx, root.ID, "cli-test", t0)
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("DIRBRIDGE_TOKEN", "")
-	t.Setenv("DIRBRIDGE_API_KEY", secret)
-	api := func(args ...string) string {
-		t.Helper()
-		out, errOut, err := run(t, append(args, "--server", srv.URL)...)
-		if err != nil {
-			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
-		}
-		return out
-	}
+	api := e.api
 
 	// Newest first, every run's counts; a long error is clipped.
 	out := api("sync", "runs")
@@ -125,7 +99,7 @@ func TestSyncRunsAndShow(t *testing.T) {
 		{[]string{"sync", "runs", "--limit", "0"}, "--limit must be between 1 and 1000"},
 		{[]string{"sync", "show"}, "accepts 1 arg(s), received 0"},
 	} {
-		if _, _, err := run(t, append(tc.args, "--server", srv.URL)...); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, _, err := run(t, append(tc.args, "--server", e.srv.URL)...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: want an error with %q, got %v", tc.args, tc.want, err)
 		}
 	}
