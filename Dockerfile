@@ -21,7 +21,8 @@ USER nonroot:nonroot
 WORKDIR /var/lib/dirbridge
 EXPOSE 8080
 VOLUME ["/var/lib/dirbridge"]
-# No shell or curl in the image: the binary checks /readyz itself.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["/usr/local/bin/dirbridge", "health", "--url", "http://127.0.0.1:8080/readyz"]
+# No shell or curl in the image: the binary checks /readyz itself, at the
+# port (server.internal_listen when set) and with the TLS the config gives.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["/usr/local/bin/dirbridge", "health", "--config", "/etc/dirbridge/dirbridge.yaml"]
 ENTRYPOINT ["/usr/local/bin/dirbridge"]
 CMD ["serve", "--config", "/etc/dirbridge/dirbridge.yaml"]
