@@ -434,9 +434,8 @@ func (v *validator) directoryTree(p string, d *Directory) {
 		v.dn(p+".group_base_dn", d.GroupBaseDN)
 	}
 
-	if len(d.Groups) == 0 {
-		v.add(p+".groups", "at least one group to import is required (by DN, name or objectGUID)")
-	}
+	// No groups is allowed: they may be chosen from the console (kept in
+	// the store). A run with none at all fails before reading, saying so.
 	for j, g := range d.Groups {
 		gp := indexPath(p+".groups", j)
 		switch {

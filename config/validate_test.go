@@ -58,7 +58,7 @@ func TestValidateCases(t *testing.T) {
 		{"base_dn bad", strings.Replace(minimal, `base_dn: "DC=corp,DC=example,DC=com"`, `base_dn: "DC=corp,DC"`, 1), "directories[0].base_dn: invalid DN"},
 		{"bind dn ldap upn", strings.Replace(strings.Replace(minimal, `"CN=svc,DC=corp,DC=example,DC=com"`, "svc@corp", 1), "kind: ad", "kind: ldap", 1), "directories[0].bind_dn: must be a DN"},
 		{"password without dn", strings.Replace(minimal, "    bind_dn: \"CN=svc,DC=corp,DC=example,DC=com\"\n", "", 1), "directories[0].bind_dn: required when bind_password is set"},
-		{"no groups", strings.Replace(minimal, "    groups: [CC-Agents]\n", "", 1), "directories[0].groups: at least one group"},
+		{"no groups: chosen from the console", strings.Replace(minimal, "    groups: [CC-Agents]\n", "", 1), ""},
 		{"empty group", groups("['']"), "directories[0].groups[0]: must not be empty"},
 		{"group bad dn", groups("['CN=A,,DC=x']"), "directories[0].groups[0]: invalid DN"},
 		{"duplicate directory", minimal + strings.Replace(minimal, "directories:\n", "", 1), `directories[1].name: duplicate directory name "corp"`},

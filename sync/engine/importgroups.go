@@ -40,8 +40,16 @@ func importGroups(ctx context.Context, st store.Reader, d Directory) (importSet,
 			out = append(out, g.Anchor)
 		}
 	}
+	if len(out) == 0 {
+		return importSet{}, ErrNoGroups
+	}
 	return importSet{groups: out, chosen: chosen}, nil
 }
+
+// ErrNoGroups fails a run of a directory that imports no group: none in
+// the config and none chosen in the store. The directory is not read,
+// and nobody is deactivated.
+var ErrNoGroups = errors.New("no groups to import: list them under directories[].groups, or choose them on the console's Directories page or with dirbridge directory import-groups add")
 
 // explain adds to a read's error, when a group was not found, which
 // groups were chosen in the store (the Source names them by anchor only)

@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirbridge/dirbridge/store"
 )
@@ -43,5 +46,26 @@ func TestImportGroups(t *testing.T) {
 				t.Fatalf("ImportGroups = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// A directory with no group in the config and none chosen in the store
+// fails its run before reading: nothing is imported, nobody deactivated,
+// and the error says where groups are chosen.
+func TestRunWithoutGroups(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	src := &fakeSource{}
+	r, err := NewRunner(st, []Directory{{Name: "corp", Source: src, Mapper: testMapper(t), Limits: defaultLimits()}}, Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	run, err := r.Run(ctx, Request{Directory: "corp", Full: true})
+	if !errors.Is(err, ErrNoGroups) || run.Status != store.SyncFailed || !strings.Contains(run.Error, "import-groups add") {
+		t.Fatalf("run %+v, err %v; want it failed with ErrNoGroups", run, err)
+	}
+	if len(src.reqs) != 0 {
+		t.Fatalf("the directory was read %d time(s)", len(src.reqs))
 	}
 }

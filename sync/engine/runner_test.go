@@ -392,7 +392,7 @@ func TestScheduler(t *testing.T) {
 	st := openStore(t)
 	newSched := func(src *fakeSource, holder string) (*Runner, *Scheduler) {
 		r, err := NewRunner(st, []Directory{{
-			Name: "corp", Source: src, Mapper: testMapper(t), Limits: defaultLimits(),
+			Name: "corp", Source: src, Groups: []string{"CC-Agents"}, Mapper: testMapper(t), Limits: defaultLimits(),
 			Schedule: "@every 1h", FullSchedule: "0 3 * * *", RunAtStart: true,
 		}}, Options{})
 		if err != nil {
