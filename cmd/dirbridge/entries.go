@@ -98,19 +98,9 @@ func entriesLinkCmd(action, short, example string) *cobra.Command {
 			_ = x.MarkFlagRequired("user")
 		},
 		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
-			ctx := cmd.Context()
-			d, err := c.directory(ctx, dir)
+			out, err := c.entryAction(cmd.Context(), dir, a[0], action, admin.MapRequest{User: mapUser})
 			if err != nil {
 				return err
-			}
-			anchors, err := c.resolveEntries(ctx, d, a)
-			if err != nil {
-				return err
-			}
-			var out admin.DirectoryEntry
-			path := entriesPath(d) + "/" + url.PathEscape(anchors[0]) + "/" + action
-			if err := c.do(ctx, "POST", path, admin.MapRequest{User: mapUser}, &out); err != nil {
-				return fmt.Errorf("%s %s: %w", action, a[0], err)
 			}
 			if asJSON {
 				return printJSON(cmd, out)
@@ -120,24 +110,33 @@ func entriesLinkCmd(action, short, example string) *cobra.Command {
 		})
 }
 
+// entryAction runs action (map, remap, unmap) on one imported entry of
+// directory dir (the only one when empty), named as the user typed it.
+func (c *client) entryAction(ctx context.Context, dir, entry, action string, body any) (admin.DirectoryEntry, error) {
+	var out admin.DirectoryEntry
+	d, err := c.directory(ctx, dir)
+	if err != nil {
+		return out, err
+	}
+	anchors, err := c.resolveEntries(ctx, d, []string{entry})
+	if err != nil {
+		return out, err
+	}
+	if err := c.do(ctx, "POST", entriesPath(d)+"/"+url.PathEscape(anchors[0])+"/"+action, body, &out); err != nil {
+		return out, fmt.Errorf("%s %s: %w", action, entry, err)
+	}
+	return out, nil
+}
+
 // entriesUnmapCmd is `entries unmap`.
 func entriesUnmapCmd() *cobra.Command {
 	var dir string
 	return apiCmd("unmap ENTRY", "Unlink an imported user; the local user stays as a local account and must set a local password (audited)",
 		"  dirbridge entries unmap jdoe", cobra.ExactArgs(1), func(x *cobra.Command) { addDirectoryFlag(x, &dir) },
 		func(cmd *cobra.Command, c *client, a []string, asJSON bool) error {
-			ctx := cmd.Context()
-			d, err := c.directory(ctx, dir)
+			out, err := c.entryAction(cmd.Context(), dir, a[0], "unmap", nil)
 			if err != nil {
 				return err
-			}
-			anchors, err := c.resolveEntries(ctx, d, a)
-			if err != nil {
-				return err
-			}
-			var out admin.DirectoryEntry
-			if err := c.do(ctx, "POST", entriesPath(d)+"/"+url.PathEscape(anchors[0])+"/unmap", nil, &out); err != nil {
-				return fmt.Errorf("unmap %s: %w", a[0], err)
 			}
 			if asJSON {
 				return printJSON(cmd, out)
