@@ -122,11 +122,7 @@ func (s *Server) withMembers(ctx context.Context, rq *request, rs []resource, ou
 
 func (s *Server) listGroups(ctx context.Context, rq *request) (int, any, error) {
 	q := rq.URL.Query()
-	f, err := parseFilter(first(q, "filter"))
-	if err != nil {
-		return 0, nil, err
-	}
-	start, count, err := page(q, rq.src.MaxResults)
+	f, start, count, err := listQuery(rq)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	filter "github.com/scim2/filter-parser/v2"
+
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -194,6 +196,16 @@ func splitList(s string) map[string]bool {
 		out[a] = true
 	}
 	return out
+}
+
+// listQuery reads a list request's filter and page (startIndex, count).
+func listQuery(rq *request) (f filter.Expression, start, count int, err error) {
+	q := rq.URL.Query()
+	if f, err = parseFilter(first(q, "filter")); err != nil {
+		return nil, 0, 0, err
+	}
+	start, count, err = page(q, rq.src.MaxResults)
+	return f, start, count, err
 }
 
 // page reads startIndex and count (RFC 7644 section 3.4.2.4): 1-based,

@@ -56,11 +56,7 @@ func withGroups(ctx context.Context, rd store.Reader, src *source, users []objec
 
 func (s *Server) listUsers(ctx context.Context, rq *request) (int, any, error) {
 	q := rq.URL.Query()
-	f, err := parseFilter(first(q, "filter"))
-	if err != nil {
-		return 0, nil, err
-	}
-	start, count, err := page(q, rq.src.MaxResults)
+	f, start, count, err := listQuery(rq)
 	if err != nil {
 		return 0, nil, err
 	}
