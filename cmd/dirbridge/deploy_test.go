@@ -22,16 +22,14 @@ const (
 	unitConfigPath = "/etc/dirbridge/dirbridge.yaml"
 )
 
-// helperEnv makes the test binary run the CLI (TestDirbridgeProcess) in a
-// child process whose environment the test controls entirely.
+// helperEnv makes the test binary run the CLI instead of the tests
+// (TestMain, runAsDirbridge) in a child process whose environment the
+// test controls entirely.
 const helperEnv = "DIRBRIDGE_TEST_PROCESS"
 
-// TestDirbridgeProcess is not a test: run as a child by runIsolated, it
-// executes the CLI with the arguments after "--" and exits with its status.
-func TestDirbridgeProcess(t *testing.T) {
-	if os.Getenv(helperEnv) != "1" {
-		t.Skip("helper process")
-	}
+// runAsDirbridge is the child process runIsolated starts: it executes the
+// CLI with the arguments after "--" and returns its exit status.
+func runAsDirbridge() int {
 	args := os.Args
 	if i := slices.Index(args, "--"); i >= 0 {
 		args = args[i+1:]
@@ -39,16 +37,16 @@ func TestDirbridgeProcess(t *testing.T) {
 	root := newRoot()
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
-		os.Exit(1)
+		return 1
 	}
-	os.Exit(0)
+	return 0
 }
 
 // runIsolated runs `dirbridge args...` in a child process with exactly env
 // (plus the helper marker): nothing of the test's own environment leaks in.
 func runIsolated(t *testing.T, env []string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestDirbridgeProcess$", "--"}, args...)...)
+	cmd := exec.Command(os.Args[0], append([]string{"--"}, args...)...)
 	cmd.Env = append(slices.Clone(env), helperEnv+"=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

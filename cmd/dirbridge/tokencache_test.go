@@ -10,12 +10,14 @@ import (
 )
 
 // TestMain keeps the CLI's token cache in a directory of its own, removed
-// afterwards, instead of the user's cache.
+// afterwards, instead of the user's cache. Run by runIsolated as the
+// command itself, it runs the CLI and no test.
 func TestMain(m *testing.M) {
-	// Tests that run this binary again as the command (a child process,
-	// runIsolated) must not make a directory of their own: the command
-	// exits without coming back here to remove it.
-	if os.Getenv("DIRBRIDGE_TEST_CACHE_OWNER") != "" || os.Getenv(helperEnv) == "1" {
+	if os.Getenv(helperEnv) == "1" {
+		os.Exit(runAsDirbridge())
+	}
+	// A nested run of the tests must not make a directory of its own.
+	if os.Getenv("DIRBRIDGE_TEST_CACHE_OWNER") != "" {
 		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "dirbridge-cli-cache-")
