@@ -16,9 +16,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/beevik/etree"
 	crewsaml "github.com/crewjam/saml"
-	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/dirbridge/dirbridge/sso/internal/token"
 	"github.com/dirbridge/dirbridge/store/sqlite"
@@ -149,34 +147,12 @@ func render(t *testing.T, tm *template.Template, f fixture) string {
 	return b.String()
 }
 
-// signedAssertion renders f's assertion and signs it with key.
+// signedAssertion renders f's assertion and signs it with key, as
+// signResponse signs a whole Response (goxmldsig appends the Signature;
+// verifiers find it anywhere among the children, so it stays there).
 func signedAssertion(t *testing.T, f fixture, key *rsa.PrivateKey, cert *x509.Certificate) string {
 	t.Helper()
-	doc := etree.NewDocument()
-	if err := doc.ReadFromString(render(t, assertionTmpl, f)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, err := dsig.NewSigningContext(key, [][]byte{cert.Raw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
-		t.Fatal(err)
-	}
-	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	signed, err := ctx.SignEnveloped(doc.Root())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// goxmldsig appends the Signature; verifiers find it anywhere among
-	// the children, so it stays there.
-	out := etree.NewDocument()
-	out.SetRoot(signed)
-	s, err := out.WriteToString()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return string(signResponse(t, []byte(render(t, assertionTmpl, f)), key, cert))
 }
 
 func response(t *testing.T, f fixture, assertions ...string) []byte {
