@@ -1,16 +1,13 @@
 package signine2e
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/sso"
-	"github.com/dirbridge/dirbridge/store"
 )
 
 // TestSessionsEndWithPasswordChangeAndLock, against Samba and the daemon's
@@ -54,7 +51,7 @@ func TestSessionsEndWithPasswordChangeAndLock(t *testing.T) {
 
 		// The admin API's own change (the user's bearer token): every
 		// browser session ends, the one above included.
-		a := e.newAdminForUser(web.URL, "se-change")
+		a := e.apiClient(web.URL, "se-change")
 		const thirdPW = "Third-Sessi0ns3!"
 		if status := a.call(http.MethodPost, "/api/v1/me/password", admin.PasswordChangeRequest{OldPassword: newPW, NewPassword: thirdPW}, nil); status != http.StatusNoContent {
 			t.Fatalf("API change: %d", status)
@@ -89,27 +86,4 @@ func TestSessionsEndWithPasswordChangeAndLock(t *testing.T) {
 			t.Error("the IdP session ended with a lock earned by password failures")
 		}
 	})
-}
-
-// newAdminForUser is an API client acting as the synced user name: an API
-// key of theirs exchanged for a bearer token.
-func (e *env) newAdminForUser(base, name string) *adminClient {
-	e.t.Helper()
-	ctx := context.Background()
-	var key string
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
-		var err error
-		key, _, err = admin.NewAPIKey(ctx, tx, e.user(name).ID, "e2e", time.Now())
-		return err
-	})
-	if err != nil {
-		e.t.Fatalf("API key for %s: %v", name, err)
-	}
-	a := &adminClient{t: e.t, base: base, username: name, key: key, hc: http.DefaultClient}
-	var tr admin.TokenResponse
-	if status := a.call(http.MethodPost, "/api/v1/tokens", admin.TokenRequest{APIKey: key}, &tr); status != http.StatusCreated {
-		e.t.Fatalf("exchange API key: %d", status)
-	}
-	a.token = tr.Token
-	return a
 }
