@@ -2,7 +2,6 @@ package admine2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -14,12 +13,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap/zaptest"
 
 	"github.com/dirbridge/dirbridge/admin"
 	"github.com/dirbridge/dirbridge/internal/daemon"
+	"github.com/dirbridge/dirbridge/internal/e2e/daemontest"
 	"github.com/dirbridge/dirbridge/store"
 )
 
@@ -48,34 +47,7 @@ func startStack(t *testing.T) *stack {
 	if out, err := exec.Command("go", "build", "-o", s.bin, "github.com/dirbridge/dirbridge/cmd/dirbridge").CombinedOutput(); err != nil {
 		t.Fatalf("build dirbridge: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{ConfigPath: s.cfgPath, Listener: ln, Logger: zaptest.NewLogger(t)})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("daemon did not shut down")
-		}
-	})
-	for i := 0; ; i++ {
-		if res, err := http.Get(s.base + "/readyz"); err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if i > 200 {
-			t.Fatal("daemon not ready after 10 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	daemontest.Start(t, daemon.Options{ConfigPath: s.cfgPath, Listener: ln, Logger: zaptest.NewLogger(t)}, s.base, nil)
 	return s
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/config"
 	"github.com/dirbridge/dirbridge/internal/daemon"
+	"github.com/dirbridge/dirbridge/internal/e2e/daemontest"
 	"github.com/dirbridge/dirbridge/internal/harness"
 	"github.com/dirbridge/dirbridge/internal/password"
 	"github.com/dirbridge/dirbridge/internal/wire"
@@ -200,34 +201,7 @@ func (s *stack) startDaemon(path string, ln net.Listener) {
 	t := s.t
 	t.Helper()
 	base := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{ConfigPath: path, Listener: ln, Logger: zaptest.NewLogger(t)})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("daemon did not shut down")
-		}
-	})
-	for i := 0; ; i++ {
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if i > 200 {
-			t.Fatal("daemon not ready after 10 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	daemontest.Start(t, daemon.Options{ConfigPath: path, Listener: ln, Logger: zaptest.NewLogger(t)}, base, nil)
 }
 
 // seed creates the config's profiles (the mapping names them), editable

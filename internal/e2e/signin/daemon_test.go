@@ -1,7 +1,6 @@
 package signine2e
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dirbridge/dirbridge/internal/daemon"
+	"github.com/dirbridge/dirbridge/internal/e2e/daemontest"
 	"github.com/dirbridge/dirbridge/internal/harness"
 	"github.com/dirbridge/dirbridge/sso"
 	"github.com/dirbridge/dirbridge/store"
@@ -43,39 +43,7 @@ policy:
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: serverCA.Pool, MinVersion: tls.VersionTLS12}}}
 	t.Cleanup(hc.CloseIdleConnections)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{ConfigPath: e.cfgPath, Listener: ln, Logger: testLogger(t)})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("daemon did not shut down")
-		}
-	})
-	for i := 0; ; i++ {
-		select {
-		case err := <-done:
-			t.Fatalf("daemon ended early: %v", err)
-		default:
-		}
-		if res, err := hc.Get(base + "/readyz"); err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if i > 200 {
-			t.Fatal("daemon not ready after 10 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	daemontest.Start(t, daemon.Options{ConfigPath: e.cfgPath, Listener: ln, Logger: testLogger(t)}, base, hc)
 	adm := e.newAdminTLS(base, "dm-admin", hc, serverCA.CertFile)
 	b := func() *browser { return newTLSBrowser(t, base, serverCA.Pool, nil) }
 
