@@ -377,7 +377,9 @@ profiles:
 smtp: {host: 127.0.0.1, port: ` + strconv.Itoa(mail.Port) + `, tls: none, from: "dirbridge <no-reply@example.test>"}
 expiry: {enabled: true, schedule: "@every 1s", warn_days: [7], time_zone: UTC}
 `
-	e := startServeWith(t, conf, nil, time.Now().Add(3*24*time.Hour+time.Hour))
+	// Noon three calendar days ahead (UTC): "3 days" at any hour of today.
+	now := time.Now().UTC()
+	e := startServeWith(t, conf, nil, time.Date(now.Year(), now.Month(), now.Day()+3, 12, 0, 0, 0, time.UTC))
 	deadline := time.Now().Add(15 * time.Second)
 	for len(mail.Messages()) == 0 {
 		if time.Now().After(deadline) {

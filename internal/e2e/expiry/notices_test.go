@@ -167,7 +167,14 @@ func TestSyncAndNotices(t *testing.T) {
 	}
 
 	// 4. A second run (and a later one the same day) sends nothing new.
-	for _, at := range []time.Time{time.Now(), time.Now().Add(time.Hour)} {
+	// "Later" stays within today's UTC date: days left are counted in
+	// calendar days, and past midnight a 1-day notice is due.
+	now := time.Now().UTC()
+	later := now.Add(time.Hour)
+	if endOfDay := time.Date(now.Year(), now.Month(), now.Day(), 23, 59, 59, 0, time.UTC); later.After(endOfDay) {
+		later = endOfDay
+	}
+	for _, at := range []time.Time{now, later} {
 		rep, err = job.Run(ctx, at, false)
 		if err != nil {
 			t.Fatalf("rerun: %v", err)
